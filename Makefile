@@ -1,0 +1,133 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+# cartoflash: every entry point. Sources are discovered by directory, so adding a file needs no
+# edit here:
+#   protocol/*.c            -> libprotocol (pure, sans-I/O)
+#   src/**/*.c              -> the cartoflash binary (src/main.c holds main())
+#   tools/<name>/*.c        -> lib<name>.a from every file but main.c; main.c -> $(BUILD)/<name>
+#   tests/unit|sim/test_*.c -> one cmocka binary each, built with ASan+UBSan
+#   tests/fuzz/fuzz_*.c     -> one libFuzzer binary each (clang)
+# Parallel work in one tree: give each worker its own BUILD directory (make BUILD=build-x).
+
+PREFIX ?= /usr/local
+DESTDIR ?=
+BUILD ?= build
+CC ?= cc
+FUZZ_CC ?= clang
+FUZZ_SECONDS ?= 5
+FUZZ_LONG_SECONDS ?= 300
+
+PKGS := libusb-1.0 libsocketcan zlib jansson inih nettle
+WARN := -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wstrict-prototypes
+BASE_CFLAGS := -std=c11 $(WARN) -D_GNU_SOURCE -I. -Isrc -g
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CFLAGS ?= -O2
+SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+TEST_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
+
+PROTO_SRC := $(wildcard protocol/*.c)
+SRC_ALL := $(wildcard src/*.c src/*/*.c)
+SRC_LIB := $(filter-out src/main.c,$(SRC_ALL))
+TOOLS := $(notdir $(patsubst %/,%,$(dir $(wildcard tools/*/main.c))))
+TOOL_LIBS := $(notdir $(patsubst %/,%,$(sort $(dir $(filter-out %/main.c,$(wildcard tools/*/*.c))))))
+UNIT_TESTS := $(basename $(notdir $(wildcard tests/unit/test_*.c)))
+SIM_TESTS := $(basename $(notdir $(wildcard tests/sim/test_*.c)))
+FUZZERS := $(basename $(notdir $(wildcard tests/fuzz/fuzz_*.c)))
+
+# Two flavours of every object: plain (the shipped binary) and san (tests).
+obj = $(patsubst %.c,$(BUILD)/$(1)/%.o,$(2))
+toolsrc = $(filter-out tools/$(1)/main.c,$(wildcard tools/$(1)/*.c))
+
+.PHONY: all demo test check fuzz bench install deps clean format tools
+all: $(BUILD)/cartoflash tools
+
+tools: $(addprefix $(BUILD)/,$(TOOLS))
+
+$(BUILD)/plain/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(PKG_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/san/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) -O1 $(SAN) $(PKG_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/plain/libprotocol.a: $(call obj,plain,$(PROTO_SRC))
+	@rm -f $@; ar rcs $@ $^
+$(BUILD)/san/libprotocol.a: $(call obj,san,$(PROTO_SRC))
+	@rm -f $@; ar rcs $@ $^
+$(BUILD)/plain/libcf.a: $(call obj,plain,$(SRC_LIB))
+	@rm -f $@; ar rcs $@ $^
+$(BUILD)/san/libcf.a: $(call obj,san,$(SRC_LIB))
+	@rm -f $@; ar rcs $@ $^
+
+define tool_lib_rules
+$(BUILD)/plain/lib$(1).a: $(call obj,plain,$(call toolsrc,$(1)))
+	@rm -f $$@; ar rcs $$@ $$^
+$(BUILD)/san/lib$(1).a: $(call obj,san,$(call toolsrc,$(1)))
+	@rm -f $$@; ar rcs $$@ $$^
+endef
+$(foreach t,$(TOOL_LIBS),$(eval $(call tool_lib_rules,$(t))))
+
+PLAIN_TOOL_LIBS := $(foreach t,$(TOOL_LIBS),$(BUILD)/plain/lib$(t).a)
+SAN_TOOL_LIBS := $(foreach t,$(TOOL_LIBS),$(BUILD)/san/lib$(t).a)
+
+$(BUILD)/cartoflash: $(BUILD)/plain/src/main.o $(BUILD)/plain/libcf.a $(BUILD)/plain/libprotocol.a
+	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+
+# Tools may use src/ modules (transports, loop) and protocol/.
+$(BUILD)/%: $(BUILD)/plain/tools/%/main.o $(PLAIN_TOOL_LIBS) $(BUILD)/plain/libcf.a $(BUILD)/plain/libprotocol.a
+	$(CC) $(CFLAGS) -o $@ $< -Wl,--start-group $(PLAIN_TOOL_LIBS) $(BUILD)/plain/libcf.a $(BUILD)/plain/libprotocol.a -Wl,--end-group $(PKG_LIBS) -lm
+
+SAN_LINK = -Wl,--start-group $(SAN_TOOL_LIBS) $(BUILD)/san/libcf.a $(BUILD)/san/libprotocol.a -Wl,--end-group $(PKG_LIBS) $(TEST_LIBS) -lm
+$(BUILD)/tests/unit/%: $(BUILD)/san/tests/unit/%.o $(SAN_TOOL_LIBS) $(BUILD)/san/libcf.a $(BUILD)/san/libprotocol.a
+	@mkdir -p $(dir $@)
+	$(CC) $(SAN) -o $@ $< $(SAN_LINK)
+$(BUILD)/tests/sim/%: $(BUILD)/san/tests/sim/%.o $(SAN_TOOL_LIBS) $(BUILD)/san/libcf.a $(BUILD)/san/libprotocol.a
+	@mkdir -p $(dir $@)
+	$(CC) $(SAN) -o $@ $< $(SAN_LINK)
+
+# libFuzzer targets compile protocol/ (and whatever else they #include) with clang.
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(PROTO_SRC)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -std=c11 -D_GNU_SOURCE -I. -Isrc -g -O1 -fsanitize=fuzzer,address,undefined \
+		$(PKG_CFLAGS) -o $@ $< $(PROTO_SRC) $(PKG_LIBS)
+
+UNIT_BINS := $(addprefix $(BUILD)/tests/unit/,$(UNIT_TESTS))
+SIM_BINS := $(addprefix $(BUILD)/tests/sim/,$(SIM_TESTS))
+FUZZ_BINS := $(addprefix $(BUILD)/fuzz/,$(FUZZERS))
+
+deps:
+	@bash tools/deps.sh
+
+# check: the quick loop (unit + in-process simulation, no processes, no fuzzing, no VM).
+check: $(UNIT_BINS) $(SIM_BINS)
+	@bash tests/check-headers.sh
+	@BUILD=$(BUILD) bash tests/run.sh unit sim
+
+# test: everything, ending in one "N passed, N failed" line.
+test: deps
+	@$(MAKE) --no-print-directory all $(UNIT_BINS) $(SIM_BINS) $(FUZZ_BINS)
+	@bash tests/check-headers.sh
+	@BUILD=$(BUILD) FUZZ_SECONDS=$(FUZZ_SECONDS) bash tests/run.sh unit sim e2e fuzz rig
+
+fuzz: $(FUZZ_BINS)
+	@BUILD=$(BUILD) FUZZ_SECONDS=$(FUZZ_LONG_SECONDS) bash tests/run.sh fuzz
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@BUILD=$(BUILD) bash tools/demo.sh
+
+bench: all
+	@BUILD=$(BUILD) bash tools/bench/run.sh
+
+install: $(BUILD)/cartoflash
+	install -D -m 0755 $(BUILD)/cartoflash $(DESTDIR)$(PREFIX)/bin/cartoflash
+	install -D -m 0644 tools/udev/70-cartoflash.rules $(DESTDIR)/etc/udev/rules.d/70-cartoflash.rules
+
+format:
+	clang-format -i $(PROTO_SRC) $(wildcard protocol/*.h) $(SRC_ALL) $(wildcard src/*.h src/*/*.h)
+
+clean:
+	rm -rf build build-*
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,89 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// The verb table and the options every verb shares.
+#include "cli.h"
+
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "failure.h"
+#include "log.h"
+#include "protocol/err.h"
+
+const struct cli_verb cli_verbs[] = {
+	{ NULL, NULL, NULL },
+};
+
+struct cli_common cli_common;
+
+static void apply_verbosity(void)
+{
+	int level = CF_LOG_WARN + cli_common.verbosity;
+
+	if (level < CF_LOG_ERROR)
+		level = CF_LOG_ERROR;
+	if (level > CF_LOG_TRACE)
+		level = CF_LOG_TRACE;
+	cf_log_set_level((enum cf_log_level)level);
+}
+
+bool cli_common_option(int c)
+{
+	switch (c) {
+	case 'v':
+		cli_common.verbosity++;
+		break;
+	case 'q':
+		cli_common.verbosity = -1;
+		break;
+	case CLI_OPT_JSON:
+		cli_common.json = true;
+		break;
+	default:
+		return false;
+	}
+	apply_verbosity();
+	return true;
+}
+
+int cli_usage_error(const char *verb, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "cartoflash%s%s: ", verb ? " " : "", verb ? verb : "");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "; try 'cartoflash %s%s--help'\n", verb ? verb : "", verb ? " " : "");
+	return cf_err_exit_code(CF_ERR_USAGE);
+}
+
+int cli_fail(const struct cf_failure *f)
+{
+	cf_failure_print(f);
+	return cf_err_exit_code(f->code);
+}
+
+int cli_parse_duration_us(const char *text, uint64_t *us)
+{
+	char *end;
+	double v = strtod(text, &end);
+	double scale;
+
+	if (end == text || v < 0)
+		return CF_ERR_USAGE;
+	if (!strcmp(end, "us"))
+		scale = 1;
+	else if (!strcmp(end, "ms"))
+		scale = 1e3;
+	else if (!strcmp(end, "s"))
+		scale = 1e6;
+	else if (!strcmp(end, "m") || !strcmp(end, "min"))
+		scale = 60e6;
+	else
+		return CF_ERR_USAGE;
+	*us = (uint64_t)(v * scale);
+	return CF_OK;
+}

@@ -1,0 +1,40 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// cartoflash: update and recover Katapult devices. Dispatches to one verb.
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "protocol/err.h"
+#include "version.h"
+
+static void usage(FILE *out)
+{
+	fprintf(out, "usage: cartoflash <verb> [options] [targets]\n\nverbs:\n");
+	for (const struct cli_verb *v = cli_verbs; v->name; v++)
+		fprintf(out, "  %-11s %s\n", v->name, v->summary);
+	fprintf(out, "\nEvery verb takes --help, -v (repeatable), -q and --json.\n"
+		     "\nExamples:\n"
+		     "  cartoflash inspect firmware.bin\n"
+		     "  cartoflash scan --can can0\n"
+		     "  cartoflash flash app.bin --can can0 --uuid e0ef270ca188\n");
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return cf_err_exit_code(CF_ERR_USAGE);
+	}
+	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+		usage(stdout);
+		return 0;
+	}
+	if (!strcmp(argv[1], "-V") || !strcmp(argv[1], "--version")) {
+		printf("cartoflash %s\n", CARTOFLASH_VERSION);
+		return 0;
+	}
+	for (const struct cli_verb *v = cli_verbs; v->name; v++)
+		if (!strcmp(argv[1], v->name))
+			return v->run(argc - 1, argv + 1);
+	return cli_usage_error(NULL, "unknown verb '%s'", argv[1]);
+}

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-3.0-or-later
+# Installs the Debian packages cartoflash needs (design.md, Dependencies) that are missing.
+# Non-interactive; needs root (or sudo) only when something is missing.
+set -eu
+pkgs=(build-essential pkg-config libusb-1.0-0-dev libsocketcan-dev linux-libc-dev zlib1g-dev
+	libjansson-dev libinih-dev nettle-dev libcmocka-dev umockdev libumockdev-dev
+	gir1.2-umockdev-1.0 python3-gi dfu-util clang libclang-rt-14-dev can-utils
+	qemu-system-x86 busybox-static cpio kmod)
+missing=()
+for p in "${pkgs[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+echo "deps: installing ${missing[*]}"
+SUDO=
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
