@@ -16,21 +16,23 @@ log_dir=$BUILD/test-logs
 mkdir -p "$log_dir"
 
 run_cmocka() {	# $1 = binary
-	local bin=$1 name out rc p f
+	local bin=$1 name out rc p f s
 	name=$(basename "$bin")
 	out=$log_dir/$name.log
 	"$bin" >"$out" 2>&1
 	rc=$?
 	p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$out" | tail -1)
 	f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$out" | tail -1)
-	p=${p:-0} f=${f:-0}
+	s=$(sed -n 's/^\[  SKIPPED \] \([0-9]*\) test.*/\1/p' "$out" | tail -1)
+	p=${p:-0} f=${f:-0} s=${s:-0}
 	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
-	passed=$((passed + p)) failed=$((failed + f))
+	passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
+	[ "$s" -ne 0 ] && grep -B1 '^\[  SKIPPED \] test' "$out" | grep -v '^\[  SKIPPED' | sed 's/^/    skip: /'
 	if [ "$f" -ne 0 ]; then
 		failures+=("$name (log: $out)")
 		grep -E '^\[  (FAILED|  ERROR) \]|ERROR: |Sanitizer|runtime error' "$out" | head -20 | sed 's/^/    /'
 	fi
-	printf '%-40s %3d passed, %d failed\n' "$name" "$p" "$f"
+	printf '%-40s %3d passed, %d failed, %d skipped\n' "$name" "$p" "$f" "$s"
 }
 
 run_tap() {	# $1 = script
