@@ -10,6 +10,7 @@
 struct loop;
 struct updater;
 struct cf_failure;
+struct image_info; /* protocol/image.h */
 
 /* Where a probe is right now. */
 enum device_mode {
@@ -76,5 +77,57 @@ struct updater_ops {
 	void (*cancel)(struct updater *u);
 	void (*release)(struct updater *u);
 };
+
+/* Refusal overrides (images.md §7); --force lifts only the sane ones and says which. */
+enum updater_force {
+	UPDATER_FORCE_BITRATE = 1u << 0,   /* R3 */
+	UPDATER_FORCE_SWITCH = 1u << 1,	   /* R4: explicit interface switch requested */
+	UPDATER_FORCE_UNKNOWN = 1u << 2,   /* R7: image not in a manifest */
+	UPDATER_FORCE_LINK_BASE = 1u << 3, /* R1: user states the load address */
+};
+
+struct updater_options {
+	bool dry_run;	 /* every check, no write */
+	bool no_reboot;	 /* leave the device in its bootloader */
+	unsigned force;	 /* enum updater_force bits */
+	bool mass_erase; /* DFU only */
+	bool unprotect;	 /* DFU only: read-unprotect, wipes the chip */
+	uint64_t timeout_us; /* overall deadline for reaching the bootloader; 0 = backend default */
+};
+
+struct updater_config {
+	const struct updater_ops *ops;
+	struct loop *loop;
+	struct updater_events events;
+	/* What the user named (iface + can_uuid, tty, usb_path); the backend fills the rest. */
+	struct device_identity target;
+	/* Borrowed for the updater's lifetime. NULL for steps that need no image (info, reboot). */
+	const uint8_t *image;
+	size_t image_len;
+	const struct image_info *image_info;
+	/* Second image for DFU recovery (application behind a bootloader image), else NULL. */
+	const uint8_t *app_image;
+	size_t app_image_len;
+	const struct image_info *app_image_info;
+	struct updater_options opts;
+};
+
+/* Allocate an updater with ops->priv_size private bytes. Caller frees with updater_free. */
+struct updater *updater_new(const struct updater_config *cfg);
+/* Calls ops->release; NULL-safe. */
+void updater_free(struct updater *u);
+/* Start one step; CF_ERR_NOT_SUPPORTED when the backend has no such op. */
+int updater_start_step(struct updater *u, enum updater_step step);
+void updater_cancel(struct updater *u);
+
+/* For backends: */
+void *updater_priv(struct updater *u);
+const struct updater_config *updater_get_config(const struct updater *u);
+struct device_identity *updater_identity(struct updater *u);
+struct cf_failure *updater_failure(struct updater *u);
+/* Report the end of the running step (0 or negative cf_err; details already in the failure). */
+void updater_step_done(struct updater *u, int err);
+void updater_progress(struct updater *u, const char *stage, size_t done, size_t total);
+const char *updater_step_name(enum updater_step step);
 
 #endif
