@@ -99,6 +99,8 @@ static int poll_timeout_ms(uint64_t now, uint64_t deadline, uint64_t max_wait_us
 
 	if (wait > max_wait_us)
 		wait = max_wait_us;
+	if (wait > 3600000000u) // an hour: keeps the int conversion below in range
+		wait = 3600000000u;
 	// Round up so a timer is never polled for early and spun on.
 	return (int)((wait + 999) / 1000);
 }

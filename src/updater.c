@@ -2,6 +2,8 @@
 // The updater core: owns the object and dispatches steps to the backend's ops.
 #include "updater.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "failure.h"
@@ -13,6 +15,7 @@ struct updater {
 	struct cf_failure failure;
 	enum updater_step step;
 	bool running;
+	char summary[160];
 	_Alignas(max_align_t) unsigned char priv[];
 };
 
@@ -123,4 +126,18 @@ const char *updater_step_name(enum updater_step step)
 		return "finish";
 	}
 	return "unknown";
+}
+
+void updater_set_summary(struct updater *u, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(u->summary, sizeof(u->summary), fmt, ap);
+	va_end(ap);
+}
+
+const char *updater_get_summary(const struct updater *u)
+{
+	return u->summary;
 }

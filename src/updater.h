@@ -129,5 +129,10 @@ struct cf_failure *updater_failure(struct updater *u);
 void updater_step_done(struct updater *u, int err);
 void updater_progress(struct updater *u, const char *stage, size_t done, size_t total);
 const char *updater_step_name(enum updater_step step);
+/* A short outcome text for the report table ("CARTOGRAPHER 5.1.0 written, 341 blocks verified");
+ * the backend sets it as steps finish. Borrowed, valid until updater_free. */
+void updater_set_summary(struct updater *u, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+const char *updater_get_summary(const struct updater *u);
 
 #endif
