@@ -1,0 +1,203 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* The probe twin: an in-process software Cartographer v3 probe (STM32F042) on a virtual clock. */
+#ifndef CARTOFLASH_TOOLS_TWIN_TWIN_H
+#define CARTOFLASH_TOOLS_TWIN_TWIN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "protocol/canbus.h"
+
+/*
+ * Model (spec/katapult.md, spec/images.md, design.md "tools/"):
+ * - 32 KiB flash at TWIN_FLASH_BASE in 1 KiB pages, erased = 0xFF. Katapult lives in the first
+ *   8 KiB, the application at TWIN_APP_START. Writes follow Katapult's stm32/flash.c rules.
+ * - What is installed decides what the twin speaks: the Katapult image in the bootloader region
+ *   decides Katapult's interface (USB descriptor 1d50:6177 present -> USB, else CAN at the
+ *   bitrate of images.md §5), its protocol (a "v1.2.3-..." version string -> 1.1.0 with that
+ *   string, else 1.0.0 as Cartographer ships it) and its MCU string; the application's embedded
+ *   dictionary decides the application's interface and CAN bitrate (RESERVE_PINS_CAN /
+ *   CANBUS_FREQUENCY) and is what identify returns. An application without dictionary that
+ *   embeds a Katapult is a deployer (katapult.md §4).
+ * - Nothing reads a real clock: every call takes now_us (monotonic, microseconds) and must be
+ *   called with non-decreasing times. Work the twin schedules (reply after a page erase, the
+ *   100 ms COMPLETE delay, the double-reset window) happens in twin_advance.
+ * - A CAN twin on a bus of another bitrate neither sees nor sends frames (katapult.md §2.5).
+ * All functions are non-blocking. The twin never prints except through config.log.
+ */
+
+#define TWIN_FLASH_BASE 0x08000000u
+#define TWIN_FLASH_SIZE 32768u	  /* STM32F042x6 */
+#define TWIN_PAGE_SIZE 1024u	  /* katapult.md §1.6: F042 erase page */
+#define TWIN_APP_START 0x08002000u /* katapult.md §9 */
+#define TWIN_BLOCK_SIZE 64u	  /* Katapult BLOCK_SIZE */
+#define TWIN_RAM_FLAG_ADDR 0x200017f8u /* katapult.md §5: Katapult SP = RAM top - 8 */
+
+struct twin;
+
+enum twin_mode {
+	TWIN_MODE_OFF,	    /* no power */
+	TWIN_MODE_BOOTING,  /* between reset and the application (double-reset window, 100 ms) */
+	TWIN_MODE_APP,	    /* Klipper-derived Cartographer application */
+	TWIN_MODE_DEPLOYER, /* deployer application rewriting the bootloader region */
+	TWIN_MODE_KATAPULT, /* Katapult bootloader */
+	TWIN_MODE_ROM_DFU,  /* STM32 system memory DfuSe bootloader (BOOT0 or F04x empty check) */
+	TWIN_MODE_HALTED,   /* deployer halted forever after a write error (katapult.md §4) */
+	TWIN_MODE_HUNG,	    /* runs nothing useful: broken code, reset loop, wrote past the end */
+};
+
+enum twin_iface {
+	TWIN_IFACE_NONE,
+	TWIN_IFACE_CAN,
+	TWIN_IFACE_USB, /* USB CDC-ACM: the byte side (twin_serial_*) */
+};
+
+/* Optional sink for the twin's own log lines (one line, no newline). */
+typedef void (*twin_log_fn)(void *ctx, const char *line);
+
+struct twin_config {
+	uint8_t uid[12];	/* STM32 96-bit chip UID: USB serial and CAN UUID come from it */
+	double speed;		/* 0 = instant (tests) .. 1 = real time (benchmarks) */
+	uint32_t bus_bitrate;	/* bitrate of the CAN bus the twin sits on; 0 = 1000000 */
+	const char *flash_file; /* borrowed; NULL = memory only. Loaded if present, else blank */
+	bool wire_time;		/* model CAN serialisation of the twin's own frames (in-process
+				 * use; leave false behind the simulated bus, which models it) */
+	bool no_double_reset;	/* Katapult built without CONFIG_ENABLE_DOUBLE_RESET */
+	twin_log_fn log;	/* NULL: log lines are dropped (write-past-end goes to stderr) */
+	void *log_ctx;
+};
+
+/* Faults on demand. Frame counts are 1-based and count from the twin_set_faults call;
+ * 0 disables a fault. On the CAN side a "frame" is a CAN frame; on the byte side it is one
+ * twin_serial_receive call (rx) or one complete reply (tx). */
+struct twin_faults {
+	uint32_t drop_rx;	    /* drop the Nth host->device frame */
+	uint32_t corrupt_rx;	    /* flip bit 0 of the last data byte of the Nth host->device frame */
+	uint32_t drop_tx;	    /* drop the Nth device->host frame */
+	uint32_t corrupt_tx;	    /* flip bit 0 of the last data byte of the Nth device->host frame */
+	uint32_t delay_tx;	    /* hold the Nth device->host frame back by delay_us */
+	uint64_t delay_us;
+	uint32_t power_loss_block;  /* lose power half way through programming the Nth SEND_BLOCK */
+	uint32_t power_loss_erase;  /* lose power half way through the Nth page erase */
+	uint32_t busy_replies;	    /* answer the next N Katapult commands with BUSY (0xf3) */
+	bool wrong_uuid;	    /* report a UUID with the last byte inverted (admin, GET_CANBUS_ID) */
+	bool wedge;		    /* put the Katapult parser in its wedged state now (§1.7) */
+	bool silent;		    /* receive everything, answer nothing */
+};
+
+/* What happened, so tests can assert the design rules. Counters only go up (power cycles
+ * included) except where noted. */
+struct twin_stats {
+	uint32_t boots;		 /* resets that ran the boot rules */
+	uint32_t app_starts;	 /* application (or deployer) entered */
+	uint32_t katapult_starts;
+	uint32_t rom_dfu_starts;
+	uint32_t pages_erased;
+	uint32_t blocks_written;     /* SEND_BLOCKs that programmed flash */
+	uint32_t blocks_retransmit;  /* SEND_BLOCKs ignored as identical retransmits */
+	uint32_t block_errors;	     /* SEND_BLOCKs answered with command error */
+	uint32_t wrote_past_end;     /* writes beyond the 32 KiB flash (device hangs) */
+	uint32_t eof_page_count;     /* Katapult's page counter (reset by a reboot of Katapult) */
+	uint32_t nacks;
+	uint32_t wedges;	     /* times the parser entered the wedged state */
+	uint32_t completes;	     /* COMPLETE commands acknowledged */
+	uint32_t busy_sent;
+	uint32_t rx_overflow_drops;  /* CAN frames dropped: 192-byte receive buffer full */
+	uint32_t tx_overflow_drops;  /* replies not sent: 96-byte CAN transmit buffer full */
+	uint32_t power_losses;	     /* injected power losses */
+	uint32_t deployer_rewrites;  /* bootloader regions rewritten by a deployer */
+	uint32_t bootloader_requests; /* application-side requests (CAN 0x02, 1200 baud) */
+	uint32_t usb_enumerations;   /* USB device (re)appearances; changes mean "re-enumerate" */
+	bool wedged;		     /* parser currently wedged (not a counter) */
+	bool app_shutdown;	     /* application in Klipper shutdown (not a counter) */
+};
+
+/* USB identity of what the twin currently presents (katapult.md §3.1). */
+struct twin_usb_id {
+	uint16_t vid, pid;
+	const char *manufacturer; /* borrowed, valid until the next call that changes the mode */
+	const char *product;	  /* "" for Cartographer application <= 5.x */
+	const char *serial;	  /* 24 upper-case hex digits of the chip UID */
+};
+
+/*
+ * Create a twin. Flash is loaded from config->flash_file when that file exists, else blank
+ * (0xFF). The twin starts powered off: set up flash, then twin_power_on. Returns NULL on
+ * allocation failure or an unreadable flash file. Caller frees with twin_free.
+ */
+struct twin *twin_new(const struct twin_config *config);
+/* NULL-safe. Saves flash to the flash file first. */
+void twin_free(struct twin *t);
+
+/* Set initial state: copy bytes into flash as a programmer would (no erase rules, no timing).
+ * CF_ERR_USAGE when the range is outside flash. Persisted. */
+int twin_flash_write_raw(struct twin *t, uint32_t addr, const uint8_t *data, size_t len);
+/* Erase all flash to 0xFF. */
+void twin_flash_erase_all(struct twin *t);
+/* Borrowed view of the 32 KiB flash, valid until twin_free. */
+const uint8_t *twin_flash(const struct twin *t, size_t *len);
+/* Writable view for the ROM DFU model (tools/twin/rom_dfu.c); call twin_flash_changed after
+ * writing so the change is persisted and the installed images are re-inspected. */
+uint8_t *twin_flash_mut(struct twin *t, size_t *len);
+void twin_flash_changed(struct twin *t, uint32_t offset, size_t len);
+/* Write the flash file now (0, or CF_ERR_IO). No-op without a flash file. */
+int twin_flash_save(struct twin *t);
+
+/* Power. Off clears RAM (the request flag) and every buffer; on runs the boot rules. */
+void twin_power_on(struct twin *t, uint64_t now_us);
+void twin_power_off(struct twin *t, uint64_t now_us);
+void twin_power_cycle(struct twin *t, uint64_t now_us);
+/* Short the RESET pads: RAM survives, so two resets inside the double-reset window enter
+ * Katapult (katapult.md §5). */
+void twin_reset(struct twin *t, uint64_t now_us);
+/* BOOT0 pad level sampled at reset: high boots the ROM DFU bootloader. */
+void twin_set_boot0(struct twin *t, bool high);
+/* ROM DFU "leave": jump to 0x08000000 as the DfuSe leave request does (BOOT0 ignored once). */
+void twin_rom_dfu_leave(struct twin *t, uint64_t now_us);
+
+enum twin_mode twin_get_mode(const struct twin *t);
+/* Stable lower-case token for a mode ("katapult"); never NULL. */
+const char *twin_mode_name(enum twin_mode mode);
+/* Interface the running firmware speaks, and its CAN bitrate (0 unless CAN). */
+enum twin_iface twin_get_iface(const struct twin *t);
+uint32_t twin_get_can_bitrate(const struct twin *t);
+/* USB identity presented now; false when no USB device is presented (CAN firmware, off). */
+bool twin_get_usb_id(const struct twin *t, struct twin_usb_id *out);
+/* Why the twin is HUNG/HALTED, or "" otherwise. Borrowed. */
+const char *twin_get_reason(const struct twin *t);
+const struct twin_stats *twin_get_stats(const struct twin *t);
+
+/* CAN UUID (katapult.md §2.3), wire order, and the USB serial (borrowed, 24 chars + NUL). */
+void twin_uuid(const struct twin *t, uint8_t out[6]);
+const char *twin_serial(const struct twin *t);
+
+/* ---- CAN side ---- */
+/* A frame seen on the bus at now_us (DLC 0..8, standard id). Frames of other nodes and frames
+ * that do not fit the 192-byte receive buffer are ignored silently, as the firmware does. */
+void twin_can_receive(struct twin *t, const struct canbus_frame *frame, uint64_t now_us);
+/* Next frame the twin has put on the bus by now_us: 0 and *out, or CF_ERR_AGAIN. */
+int twin_can_pop(struct twin *t, uint64_t now_us, struct canbus_frame *out);
+
+/* ---- USB CDC-ACM byte side ---- */
+/* Bytes from the host. Returns how many were accepted: USB flow control holds back what the
+ * 128-byte receive buffer cannot take (the caller keeps and resends the rest). */
+size_t twin_serial_receive(struct twin *t, const uint8_t *buf, size_t len, uint64_t now_us);
+/* Bytes the device has sent by now_us; returns the count copied (0 when none). */
+size_t twin_serial_pop(struct twin *t, uint64_t now_us, uint8_t *buf, size_t cap);
+/* Line coding / control line change from the host (SET_LINE_CODING, SET_CONTROL_LINE_STATE,
+ * close). The application enters the bootloader on baud 1200 with DTR low (§3.3); open=false
+ * is a close, which drops DTR. */
+void twin_serial_line(struct twin *t, uint32_t baud, bool dtr, bool open, uint64_t now_us);
+
+/* ---- time ---- */
+/* Earliest time at which the twin has something to do or to deliver; UINT64_MAX if none. */
+uint64_t twin_next_event_us(const struct twin *t);
+/* Run everything due at or before now_us. */
+void twin_advance(struct twin *t, uint64_t now_us);
+
+/* ---- faults ---- */
+/* Replace the fault set (copied). Frame counters restart at 0. */
+void twin_set_faults(struct twin *t, const struct twin_faults *faults);
+
+#endif
