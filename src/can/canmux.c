@@ -1,0 +1,402 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// The CAN bus mux: one transport per interface, an ordered frame queue, routing by CAN id.
+#include "can/canmux.h"
+
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "failure.h"
+#include "log.h"
+#include "loop.h"
+#include "protocol/err.h"
+#include "transport.h"
+
+#define CANMUX_RECV_BURST 256	   /* frames read per loop turn before others get a turn */
+#define CANMUX_RETRY_US 1000	   /* ENOBUFS: POLLOUT does not track the qdisc (§2.4) */
+#define CANMUX_NODE_FIRST CANBUS_NODEID_FLASHTOOL
+#define CANMUX_NODE_LAST 255	   /* 0x100 + 2 * 255 + 1 = 0x2ff, below the admin ids */
+#define CANMUX_MAX_IDS 64
+
+struct qframe {
+	struct canbus_frame frame;
+	struct canmux_listener *owner;
+	bool last; /* last frame of its unit: on_sent goes to owner */
+};
+
+struct canmux {
+	struct loop *loop;
+	struct transport *t;
+	char *spec;
+	int refs;
+	int error;
+	struct loop_source source;
+	struct loop_timer kick;	 /* pump the queue and deliver on_sent from the loop */
+	struct canmux_listener *listeners;
+	struct qframe *q;	 /* ring buffer */
+	size_t q_cap, q_head, q_len;
+	bool blocked;		 /* the transport refused the head frame; wait for POLLOUT/timer */
+	uint8_t nodes[(CANMUX_NODE_LAST + 1) / 8];
+	struct canmux_stats stats;
+	struct canmux *next;	 /* registry */
+};
+
+/* One mux per (loop, interface): sessions on the same bus must share the socket so the
+ * queue keeps their frames in order and node ids stay distinct. */
+static struct canmux *Registry;
+
+static void trace_frame(const struct canmux *m, const char *dir, const struct canbus_frame *f)
+{
+	char hex[2 * CANBUS_FRAME_MAX + 1];
+
+	if (!cf_log_enabled(CF_LOG_TRACE))
+		return;
+	for (unsigned i = 0; i < f->len && i < CANBUS_FRAME_MAX; i++)
+		snprintf(hex + 2 * i, 3, "%02X", f->data[i]);
+	hex[2 * (f->len < CANBUS_FRAME_MAX ? f->len : CANBUS_FRAME_MAX)] = '\0';
+	/* style.md §2.8: candump notation, so the trace diffs against a candump log. */
+	cf_log(CF_LOG_TRACE, m->spec, NULL, "%s %03X#%s", dir, (unsigned)f->id, hex);
+}
+
+static bool is_listening(const struct canmux *m, const struct canmux_listener *l)
+{
+	for (const struct canmux_listener *p = m->listeners; p; p = p->next)
+		if (p == l)
+			return true;
+	return false;
+}
+
+static void update_filter(struct canmux *m)
+{
+	uint32_t ids[CANMUX_MAX_IDS];
+	size_t n = 0;
+
+	for (const struct canmux_listener *l = m->listeners; l; l = l->next) {
+		bool dup = false;
+
+		for (size_t i = 0; i < n; i++)
+			dup |= ids[i] == l->id;
+		if (!dup && n < CANMUX_MAX_IDS)
+			ids[n++] = l->id;
+	}
+	/* A failure only costs receiving frames we route away anyway. */
+	(void)transport_set_filter(m->t, ids, n);
+}
+
+static void fail_bus(struct canmux *m, int err, uint64_t now)
+{
+	struct canmux_listener *snapshot[CANMUX_MAX_IDS * 4];
+	size_t n = 0;
+
+	if (m->error)
+		return;
+	m->error = err;
+	cf_log(CF_LOG_DEBUG, m->spec, "canmux", "bus failed: %s", cf_strerror(err));
+	for (struct canmux_listener *l = m->listeners; l && n < sizeof(snapshot) / sizeof(snapshot[0]);
+	     l = l->next)
+		snapshot[n++] = l;
+	for (size_t i = 0; i < n; i++)
+		if (is_listening(m, snapshot[i]) && snapshot[i]->on_error)
+			snapshot[i]->on_error(snapshot[i], err, now);
+}
+
+/* Send queued frames in order until the queue is empty or the transport says wait. */
+static void pump(struct canmux *m, uint64_t now)
+{
+	while (m->q_len && !m->error) {
+		struct qframe *qf = &m->q[m->q_head];
+		int rc = transport_send(m->t, &qf->frame, sizeof(qf->frame));
+
+		if (rc == CF_ERR_AGAIN) {
+			/* Rule 1: the same frame goes again, nothing behind it overtakes it. */
+			m->blocked = true;
+			m->stats.tx_again++;
+			loop_arm(m->loop, &m->kick, now + CANMUX_RETRY_US);
+			return;
+		}
+		if (rc < 0) {
+			fail_bus(m, rc, now);
+			return;
+		}
+		m->blocked = false;
+		m->stats.tx_frames++;
+		trace_frame(m, "TX", &qf->frame);
+		m->q_head = (m->q_head + 1) % m->q_cap;
+		m->q_len--;
+		if (qf->last && qf->owner && qf->owner->on_sent && is_listening(m, qf->owner))
+			qf->owner->on_sent(qf->owner, now);
+	}
+}
+
+static void dispatch(struct canmux *m, const struct canbus_frame *f, uint64_t now)
+{
+	struct canmux_listener *hit[16];
+	size_t n = 0;
+
+	trace_frame(m, "RX", f);
+	for (struct canmux_listener *l = m->listeners; l && n < 16; l = l->next)
+		if (l->id == f->id)
+			hit[n++] = l;
+	/* A callback may unlisten others: deliver only to those still listening. */
+	for (size_t i = 0; i < n; i++)
+		if (is_listening(m, hit[i]))
+			hit[i]->on_frame(hit[i], f, now);
+}
+
+static int src_pollfds(struct loop_source *src, struct pollfd *fds, int max)
+{
+	struct canmux *m = (struct canmux *)((char *)src - offsetof(struct canmux, source));
+
+	return m->error ? 0 : transport_pollfds(m->t, fds, max);
+}
+
+static void src_ready(struct loop_source *src, const struct pollfd *fds, int count, uint64_t now)
+{
+	struct canmux *m = (struct canmux *)((char *)src - offsetof(struct canmux, source));
+	bool readable = false, writable = false;
+
+	for (int i = 0; i < count; i++) {
+		readable |= (fds[i].revents & (POLLIN | POLLERR | POLLHUP)) != 0;
+		writable |= (fds[i].revents & POLLOUT) != 0;
+	}
+	if (writable && m->blocked)
+		pump(m, now);
+	for (int i = 0; readable && i < CANMUX_RECV_BURST && !m->error; i++) {
+		struct canbus_frame f;
+		size_t len;
+		int rc = transport_recv(m->t, &f, sizeof(f), &len);
+
+		if (rc == CF_ERR_AGAIN)
+			break;
+		if (rc < 0) {
+			fail_bus(m, rc, now);
+			break;
+		}
+		m->stats.rx_frames++;
+		dispatch(m, &f, now);
+	}
+}
+
+static void kick_fire(struct loop_timer *timer, uint64_t now)
+{
+	struct canmux *m = (struct canmux *)((char *)timer - offsetof(struct canmux, kick));
+
+	pump(m, now);
+}
+
+static int mux_open(struct loop *loop, const char *spec, struct canmux **out,
+		    struct cf_failure *why)
+{
+	const struct transport_ops *ops = transport_ops_for_can(spec);
+	struct canmux *m;
+	int err;
+
+	if (!ops)
+		return cf_failure_set(why, CF_ERR_NOT_SUPPORTED, "open",
+				      "this build cannot reach CAN target %s", spec);
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		return cf_failure_set(why, CF_ERR_NOMEM, "open", "out of memory");
+	m->spec = strdup(spec);
+	if (!m->spec) {
+		err = cf_failure_set(why, CF_ERR_NOMEM, "open", "out of memory");
+		goto err_free;
+	}
+	err = transport_open(ops, spec, &m->t, why);
+	if (err < 0)
+		goto err_free_spec;
+	m->loop = loop;
+	m->refs = 1;
+	m->source.pollfds = src_pollfds;
+	m->source.ready = src_ready;
+	m->kick.fire = kick_fire;
+	loop_add_source(loop, &m->source);
+	update_filter(m);
+	*out = m;
+	return CF_OK;
+
+err_free_spec:
+	free(m->spec);
+err_free:
+	free(m);
+	return err;
+}
+
+int canmux_acquire(struct loop *loop, const char *spec, struct canmux **out,
+		   struct cf_failure *why)
+{
+	int err;
+
+	*out = NULL;
+	for (struct canmux *m = Registry; m; m = m->next) {
+		if (m->loop == loop && !strcmp(m->spec, spec)) {
+			m->refs++;
+			*out = m;
+			return CF_OK;
+		}
+	}
+	err = mux_open(loop, spec, out, why);
+	if (err < 0) {
+		if (why && !why->device[0])
+			cf_failure_set_device(why, "%s", spec);
+		return err;
+	}
+	(*out)->next = Registry;
+	Registry = *out;
+	return CF_OK;
+}
+
+void canmux_release(struct canmux *m)
+{
+	if (!m || --m->refs > 0)
+		return;
+	for (struct canmux **p = &Registry; *p; p = &(*p)->next) {
+		if (*p == m) {
+			*p = m->next;
+			break;
+		}
+	}
+	if (m->q_len)
+		cf_log(CF_LOG_DEBUG, m->spec, "canmux", "closing with %zu frames unsent", m->q_len);
+	loop_remove_source(m->loop, &m->source);
+	loop_disarm(m->loop, &m->kick);
+	transport_close(m->t);
+	free(m->q);
+	free(m->spec);
+	free(m);
+}
+
+void canmux_listen(struct canmux *m, struct canmux_listener *l)
+{
+	if (is_listening(m, l))
+		return;
+	l->next = m->listeners;
+	m->listeners = l;
+	l->listening = true;
+	update_filter(m);
+}
+
+void canmux_unlisten(struct canmux *m, struct canmux_listener *l)
+{
+	for (struct canmux_listener **p = &m->listeners; *p; p = &(*p)->next) {
+		if (*p == l) {
+			*p = l->next;
+			break;
+		}
+	}
+	l->next = NULL;
+	l->listening = false;
+	/* Its queued frames still go out whole (rule 1), nobody hears on_sent. */
+	for (size_t i = 0; i < m->q_len; i++) {
+		struct qframe *qf = &m->q[(m->q_head + i) % m->q_cap];
+		if (qf->owner == l)
+			qf->owner = NULL;
+	}
+	update_filter(m);
+}
+
+static int grow(struct canmux *m, size_t need)
+{
+	size_t cap = m->q_cap ? m->q_cap : 64;
+	struct qframe *q;
+
+	while (cap < m->q_len + need)
+		cap *= 2;
+	if (cap == m->q_cap)
+		return CF_OK;
+	q = malloc(cap * sizeof(*q));
+	if (!q)
+		return CF_ERR_NOMEM;
+	for (size_t i = 0; i < m->q_len; i++)
+		q[i] = m->q[(m->q_head + i) % m->q_cap];
+	free(m->q);
+	m->q = q;
+	m->q_cap = cap;
+	m->q_head = 0;
+	return CF_OK;
+}
+
+int canmux_send(struct canmux *m, struct canmux_listener *owner, const struct canbus_frame *frames,
+		size_t count)
+{
+	int err;
+
+	if (m->error)
+		return m->error;
+	if (!count)
+		return CF_OK;
+	err = grow(m, count);
+	if (err < 0)
+		return err;
+	for (size_t i = 0; i < count; i++) {
+		struct qframe *qf = &m->q[(m->q_head + m->q_len++) % m->q_cap];
+
+		qf->frame = frames[i];
+		qf->owner = owner;
+		qf->last = i + 1 == count;
+	}
+	if (m->q_len > m->stats.peak_queued)
+		m->stats.peak_queued = m->q_len;
+	if (!m->blocked)
+		loop_arm(m->loop, &m->kick, 0);
+	return CF_OK;
+}
+
+int canmux_send_stream(struct canmux *m, struct canmux_listener *owner, uint32_t id,
+		       const uint8_t *data, size_t len)
+{
+	struct canbus_frame frames[CANBUS_FRAMES_FOR(256)];
+	size_t n = canbus_stream_to_frames(id, data, len, frames, sizeof(frames) / sizeof(*frames));
+
+	if (!n)
+		return len ? CF_ERR_NOSPACE : CF_OK;
+	return canmux_send(m, owner, frames, n);
+}
+
+size_t canmux_queued(const struct canmux *m)
+{
+	return m->q_len;
+}
+
+int canmux_alloc_node(struct canmux *m, uint8_t *node)
+{
+	for (unsigned n = CANMUX_NODE_FIRST; n <= CANMUX_NODE_LAST; n++) {
+		if (!(m->nodes[n / 8] & (1u << (n % 8)))) {
+			m->nodes[n / 8] |= (uint8_t)(1u << (n % 8));
+			*node = (uint8_t)n;
+			return CF_OK;
+		}
+	}
+	return CF_ERR_BUSY;
+}
+
+void canmux_free_node(struct canmux *m, uint8_t node)
+{
+	m->nodes[node / 8] &= (uint8_t)~(1u << (node % 8));
+}
+
+int canmux_get_bitrate(struct canmux *m, uint32_t *bitrate)
+{
+	return transport_get_bitrate(m->t, bitrate);
+}
+
+const char *canmux_spec(const struct canmux *m)
+{
+	return m->spec;
+}
+
+struct transport *canmux_transport(struct canmux *m)
+{
+	return m->t;
+}
+
+int canmux_error(const struct canmux *m)
+{
+	return m->error;
+}
+
+void canmux_get_stats(const struct canmux *m, struct canmux_stats *st)
+{
+	*st = m->stats;
+}
