@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* Reaching Katapult on a CAN node: request the bootloader, assign a node id, poll CONNECT. */
+#ifndef CARTOFLASH_SRC_KATAPULT_CAN_ENTRY_H
+#define CARTOFLASH_SRC_KATAPULT_CAN_ENTRY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "can/canmux.h"
+#include "loop.h"
+#include "protocol/katapult.h"
+
+#define CAN_ENTRY_DEADLINE_US 5000000u /* katapult.md §10.3: poll for up to ~5 s */
+#define CAN_ENTRY_POLL_US 50000u       /* one set-id + CONNECT round, then the next */
+#define CAN_ENTRY_SETTLE_US 2000u      /* set-id leaves before CONNECT, even where a bus
+					* arbitrates queued frames by id (0x3f0 loses) */
+
+/*
+ * Caller-embedded state. katapult.md §10.3 instead of flashtool's fixed sleeps: optional
+ * REQUEST_BOOTLOADER (02 uuid), then rounds of SET_KATAPULT_NODEID (11 uuid node) + CONNECT
+ * until a valid Katapult frame answers on the node's id or the deadline passes. No
+ * CLEAR_KATAPULT_NODEID: it would knock out other sessions running on the same bus.
+ * on_done fires once: 0 (Katapult answers on node), CF_ERR_NO_DEVICE (deadline), or the bus's
+ * error. Never blocks.
+ */
+struct can_entry {
+	struct canmux *mux;
+	struct loop *loop;
+	uint8_t uuid[6];
+	uint8_t node;
+	bool request_bootloader;
+	uint64_t start_us, deadline_us;
+	unsigned rounds;
+	bool done, connect_due;
+	void (*on_done)(void *ctx, int err, uint64_t now_us);
+	void *ctx;
+	struct canmux_listener rx;    /* internal: node -> host id */
+	struct canmux_listener admin; /* internal: owner of the admin frames */
+	struct loop_timer timer;      /* internal */
+	struct katapult_parser parser;
+};
+
+/* timeout_us 0 = CAN_ENTRY_DEADLINE_US. Returns 0 or the mux's error (nothing started). */
+int can_entry_start(struct can_entry *e, struct canmux *mux, struct loop *loop,
+		    const uint8_t uuid[6], uint8_t node, bool request_bootloader,
+		    uint64_t timeout_us);
+/* Stop without a callback; NULL-safe, idempotent. */
+void can_entry_stop(struct can_entry *e);
+
+#endif
