@@ -1,0 +1,190 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// Names for image findings, and file-name tokens checked against the content (images.md §2.2).
+#include <string.h>
+
+#include "protocol/image.h"
+
+struct finding {
+	const char *name;
+	const char *text;
+};
+
+/* Indexed by bit position of enum image_warning. */
+static const struct finding warn_tab[IMAGE_WARN_COUNT] = {
+	{ "gap_not_ff", "bytes between the Katapult part and 0x2000 are not 0xFF (never executed; "
+			"5 real releases have this)" },
+	{ "trailing_data", "data beyond the 8 KiB bootloader region but no application vector "
+			   "table at 0x2000" },
+	{ "link_base_unknown", "link base undetermined (zero or several anchor candidates)" },
+	{ "linked_at_flash_base", "application linked at 0x08000000 without bootloader; never "
+				  "flash it behind Katapult" },
+	{ "bad_vectors", "implausible vector table: SP outside RAM or reset handler outside the "
+			 "image" },
+	{ "oversize", "does not fit the MCU's flash" },
+	{ "bitrate_unknown", "CAN bitrate of the Katapult part cannot be read from its bytes "
+			     "(the code pattern exists on STM32F0 only)" },
+	{ "dict_damaged", "a data dictionary is damaged (zlib or JSON error, or no \"config\")" },
+	{ "part_mismatch", "Katapult part and application part disagree on interface, bitrate "
+			   "or MCU" },
+	{ "full_app_bad", "the part at 0x2000 is not an application linked at 0x08002000" },
+	{ "katapult_too_big", "the Katapult part is longer than its 8 KiB region" },
+	{ "mcu_unknown", "no MCU name found in the image" },
+	{ "usb_can_bridge", "USB-to-CAN bridge build; not firmware for a probe" },
+	{ "scratch_small", "the data dictionary is larger than the inspection buffer" },
+};
+
+/* Indexed by bit position of enum image_name_warning. */
+static const struct finding name_tab[IMAGE_NAME_WARNING_COUNT] = {
+	{ "name_12kib", "the name says 12 KiB offset but the image is linked at 0x08002000 "
+			"(all such releases are)" },
+	{ "name_interface", "the name says one interface, the content is built for the other" },
+	{ "name_bitrate", "the bitrate in the name differs from the image's CAN bitrate" },
+	{ "name_full_no_app", "the name says full image but there is no application vector table "
+			      "at 0x2000" },
+	{ "name_kind", "the name says another kind of image than the content" },
+	{ "name_mcu", "the hardware generation in the name does not match the image's MCU" },
+};
+
+static int bit_index(unsigned bit, unsigned count)
+{
+	for (unsigned i = 0; i < count; i++)
+		if (bit == 1u << i)
+			return (int)i;
+	return -1;
+}
+
+const char *image_warning_name(unsigned bit)
+{
+	const int i = bit_index(bit, IMAGE_WARN_COUNT);
+
+	return i < 0 ? "unknown" : warn_tab[i].name;
+}
+
+const char *image_warning_text(unsigned bit)
+{
+	const int i = bit_index(bit, IMAGE_WARN_COUNT);
+
+	return i < 0 ? "unknown" : warn_tab[i].text;
+}
+
+const char *image_name_warning_name(unsigned bit)
+{
+	const int i = bit_index(bit, IMAGE_NAME_WARNING_COUNT);
+
+	return i < 0 ? "unknown" : name_tab[i].name;
+}
+
+const char *image_name_warning_text(unsigned bit)
+{
+	const int i = bit_index(bit, IMAGE_NAME_WARNING_COUNT);
+
+	return i < 0 ? "unknown" : name_tab[i].text;
+}
+
+/* ---- tokens ---- */
+
+static bool is_alnum(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
+
+static bool is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/*
+ * tok occurs in name (lower case) followed by a non-alphanumeric character or the end, and
+ * preceded by a non-alphanumeric one (or, with letter_before, any non-digit: "CartographerV4").
+ */
+static bool has_token(const char *name, const char *tok, bool letter_before)
+{
+	const size_t n = strlen(tok);
+
+	for (const char *p = strstr(name, tok); p; p = strstr(p + 1, tok)) {
+		const char before = p == name ? '\0' : p[-1];
+
+		if (is_alnum(p[n]))
+			continue;
+		if (letter_before ? is_digit(before) : is_alnum(before))
+			continue;
+		return true;
+	}
+	return false;
+}
+
+static uint32_t name_bitrate(const char *name)
+{
+	if (has_token(name, "1m", false) || has_token(name, "1000000", false) ||
+	    has_token(name, "1000k", false))
+		return 1000000;
+	if (has_token(name, "500k", false) || has_token(name, "500000", false))
+		return 500000;
+	if (has_token(name, "250k", false) || has_token(name, "250000", false))
+		return 250000;
+	return 0;
+}
+
+static enum image_iface name_iface(const char *name)
+{
+	const bool can = has_token(name, "can", false), usb = has_token(name, "usb", false);
+
+	if (can == usb)
+		return IMAGE_IFACE_UNKNOWN;
+	return can ? IMAGE_IFACE_CAN : IMAGE_IFACE_USB;
+}
+
+static unsigned kind_warnings(const char *name, const struct image_info *img)
+{
+	const bool says_full = !strncmp(name, "full", 4) || strstr(name, "katapult_plus") ||
+			       strstr(name, "combined");
+	const bool says_deployer = strstr(name, "deployer") != NULL;
+	const bool says_katapult = !says_full && !says_deployer && !strncmp(name, "katapult", 8);
+
+	if (says_full && img->kind == IMAGE_KATAPULT)
+		return IMAGE_NAME_FULL_NO_APP;
+	if (says_full && img->kind != IMAGE_FULL)
+		return IMAGE_NAME_KIND;
+	if (says_deployer && img->kind != IMAGE_DEPLOYER)
+		return IMAGE_NAME_KIND;
+	if (says_katapult && img->kind != IMAGE_KATAPULT)
+		return IMAGE_NAME_KIND;
+	return 0;
+}
+
+static unsigned mcu_warnings(const char *name, const struct image_info *img)
+{
+	const bool says_g4 = has_token(name, "v4", true) || has_token(name, "ht", false);
+	const bool says_f0 = has_token(name, "v3", true) || has_token(name, "v2", true);
+
+	if (says_g4 && !strncmp(img->mcu, "stm32f042", 9))
+		return IMAGE_NAME_MCU;
+	if (says_f0 && !strncmp(img->mcu, "stm32g431", 9))
+		return IMAGE_NAME_MCU;
+	return 0;
+}
+
+unsigned image_name_warnings(const char *file_name, const struct image_info *img)
+{
+	const char *base = strrchr(file_name, '/');
+	char name[256];
+	unsigned w = 0;
+	size_t n = 0;
+	enum image_iface iface;
+	uint32_t bitrate;
+
+	base = base ? base + 1 : file_name;
+	for (; base[n] && n + 1 < sizeof(name); n++)
+		name[n] = (char)(base[n] >= 'A' && base[n] <= 'Z' ? base[n] + 32 : base[n]);
+	name[n] = '\0';
+	if (strstr(name, "12kib") && img->load_known && img->load_address != 0x08003000u)
+		w |= IMAGE_NAME_12KIB;
+	iface = name_iface(name);
+	if (iface != IMAGE_IFACE_UNKNOWN && img->iface != IMAGE_IFACE_UNKNOWN && iface != img->iface)
+		w |= IMAGE_NAME_IFACE;
+	bitrate = name_bitrate(name);
+	if (bitrate && img->iface == IMAGE_IFACE_CAN && img->can_bitrate &&
+	    bitrate != img->can_bitrate)
+		w |= IMAGE_NAME_BITRATE;
+	return w | kind_warnings(name, img) | mcu_warnings(name, img);
+}
