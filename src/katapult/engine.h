@@ -126,7 +126,7 @@ int katapult_engine_new(const struct katapult_engine_config *cfg, struct katapul
 void katapult_engine_free(struct katapult_engine *e);
 
 /*
- * The frame to send now: returns 1 and sets *frame/*len (borrowed, valid until _tx_done or
+ * The frame to send now: returns 1 and sets *frame and *len (borrowed, valid until _tx_done or
  * _free), 0 when nothing is to be sent. Calling it again before _tx_done returns the same
  * frame: a frame is one unit that the channel sends whole (design.md rule 1).
  */
