@@ -2,6 +2,7 @@
 // The CAN bus mux: one transport per interface, an ordered frame queue, routing by CAN id.
 #include "can/canmux.h"
 
+#include <poll.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@
 #define CANMUX_NODE_FIRST CANBUS_NODEID_FLASHTOOL
 #define CANMUX_NODE_LAST 255	   /* 0x100 + 2 * 255 + 1 = 0x2ff, below the admin ids */
 #define CANMUX_MAX_IDS 64
+#define CANMUX_CLOSE_FLUSH_US 1000000u
 
 struct qframe {
 	struct canbus_frame frame;
@@ -247,6 +249,27 @@ int canmux_acquire(struct loop *loop, const char *spec, struct canmux **out,
 	return CF_OK;
 }
 
+/*
+ * Rule 1 at exit: frames already queued belong to a command that has begun, so they go out
+ * before the socket closes. Bounded, so a dead bus cannot hang the exit.
+ */
+static void flush_before_close(struct canmux *m)
+{
+	uint64_t start = cf_now_us(), now = start;
+
+	while (m->q_len && !m->error && now - start < CANMUX_CLOSE_FLUSH_US) {
+		struct pollfd fds[4];
+		int n;
+
+		pump(m, now);
+		if (!m->q_len)
+			break;
+		n = transport_pollfds(m->t, fds, 4);
+		(void)poll(fds, (nfds_t)n, 1);
+		now = cf_now_us();
+	}
+}
+
 void canmux_release(struct canmux *m)
 {
 	if (!m || --m->refs > 0)
@@ -257,8 +280,9 @@ void canmux_release(struct canmux *m)
 			break;
 		}
 	}
+	flush_before_close(m);
 	if (m->q_len)
-		cf_log(CF_LOG_DEBUG, m->spec, "canmux", "closing with %zu frames unsent", m->q_len);
+		cf_log(CF_LOG_WARN, m->spec, NULL, "closing with %zu CAN frames unsent", m->q_len);
 	loop_remove_source(m->loop, &m->source);
 	loop_disarm(m->loop, &m->kick);
 	transport_close(m->t);

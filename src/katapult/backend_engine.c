@@ -1,0 +1,262 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// Runs the sans-I/O Katapult engine over a CAN node channel, and confirms the application.
+#include "katapult/backend.h"
+#include "katapult/backend_priv.h"
+
+#include <stddef.h>
+#include <string.h>
+
+#include "failure.h"
+#include "log.h"
+#include "protocol/canbus.h"
+#include "protocol/err.h"
+#include "protocol/image.h"
+
+#define container(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+
+static void report_progress(struct kcan *k)
+{
+	struct katapult_engine_progress p;
+
+	katapult_engine_progress(k->engine, &p);
+	if (p.stage_name == k->last_stage && p.done == k->last_done)
+		return;
+	k->last_stage = p.stage_name;
+	k->last_done = p.done;
+	updater_progress(k->u, p.stage_name, p.done, p.total);
+}
+
+static void engine_failed(struct kcan *k, int err, uint64_t now)
+{
+	struct cf_failure *why = updater_failure(k->u);
+
+	cf_failure_set(why, err, updater_step_name(k->step), "CAN bus %s failed: %s",
+		       canmux_spec(k->mux), cf_strerror(err));
+	cf_failure_set_hint(why, "check the interface (ip -details link show); the probe stays in "
+				 "Katapult, rerun the command");
+	kcan_engine_done(k, err, now);
+}
+
+/* Hand the engine's next frame to the mux as one unit; arm its deadline. */
+static void drive(struct kcan *k, uint64_t now)
+{
+	const uint8_t *frame;
+	size_t len;
+
+	if (katapult_engine_state(k->engine) == KATAPULT_ENGINE_DONE) {
+		loop_disarm(k->loop, &k->timer);
+		report_progress(k);
+		kcan_engine_done(k, katapult_engine_result(k->engine), now);
+		return;
+	}
+	if (!k->tx_busy && katapult_engine_poll_tx(k->engine, &frame, &len) > 0) {
+		int err = canmux_send_stream(k->mux, &k->rx, canbus_node_tx_id(k->node), frame, len);
+
+		if (err < 0) {
+			engine_failed(k, err, now);
+			return;
+		}
+		k->tx_busy = true;
+	}
+	if (katapult_engine_deadline(k->engine) != UINT64_MAX)
+		loop_arm(k->loop, &k->timer, katapult_engine_deadline(k->engine));
+	else
+		loop_disarm(k->loop, &k->timer);
+	report_progress(k);
+}
+
+static void rx_sent(struct canmux_listener *l, uint64_t now)
+{
+	struct kcan *k = container(l, struct kcan, rx);
+
+	if (!k->engine)
+		return;
+	k->tx_busy = false;
+	katapult_engine_tx_done(k->engine, now);
+	drive(k, now);
+}
+
+static void rx_frame(struct canmux_listener *l, const struct canbus_frame *f, uint64_t now)
+{
+	struct kcan *k = container(l, struct kcan, rx);
+
+	if (!k->engine)
+		return;
+	katapult_engine_feed(k->engine, f->data, f->len, now);
+	drive(k, now);
+}
+
+static void rx_error(struct canmux_listener *l, int err, uint64_t now)
+{
+	struct kcan *k = container(l, struct kcan, rx);
+
+	if (k->engine)
+		engine_failed(k, err, now);
+}
+
+static void timer_fire(struct loop_timer *t, uint64_t now)
+{
+	struct kcan *k = container(t, struct kcan, timer);
+
+	if (!k->engine)
+		return;
+	katapult_engine_tick(k->engine, now);
+	drive(k, now);
+}
+
+static void fill_config(struct kcan *k, enum katapult_engine_op op,
+			struct katapult_engine_config *c)
+{
+	const struct updater_config *cfg = updater_get_config(k->u);
+	const struct device_identity *id = updater_identity(k->u);
+
+	memset(c, 0, sizeof(*c));
+	c->op = op;
+	if (op == KATAPULT_ENGINE_FLASH || op == KATAPULT_ENGINE_VERIFY_ONLY) {
+		c->image = cfg->image;
+		c->image_len = cfg->image_len;
+		c->image_info = cfg->image_info;
+	}
+	c->target.path = IMAGE_PATH_KATAPULT;
+	c->target.iface = IMAGE_IFACE_CAN;
+	c->target.bus_bitrate = id->bus_bitrate;
+	c->target.switch_to = IMAGE_IFACE_UNKNOWN;
+	/* enum updater_force equals enum image_force bit for bit (protocol/image.h). */
+	c->force = cfg->opts.force;
+	c->expect_uuid = true;
+	memcpy(c->uuid, k->uuid, sizeof(c->uuid));
+	c->dry_run = cfg->opts.dry_run;
+	/* COMPLETE belongs to the finish step, after everything verified (design.md rule 2). */
+	c->no_reboot = true;
+	c->device = k->device;
+}
+
+int kcan_engine_start(struct kcan *k, enum katapult_engine_op op)
+{
+	struct katapult_engine_config c;
+	int err;
+
+	fill_config(k, op, &c);
+	err = katapult_engine_new(&c, &k->engine);
+	if (err < 0)
+		return cf_failure_set(updater_failure(k->u), err, updater_step_name(k->step),
+				      "cannot start the Katapult session: %s", cf_strerror(err));
+	k->engine_op = op;
+	k->tx_busy = false;
+	k->last_stage = NULL;
+	k->last_done = 0;
+	memset(&k->rx, 0, sizeof(k->rx));
+	k->rx.id = canbus_node_rx_id(k->node);
+	k->rx.on_frame = rx_frame;
+	k->rx.on_sent = rx_sent;
+	k->rx.on_error = rx_error;
+	k->timer.fire = timer_fire;
+	canmux_listen(k->mux, &k->rx);
+	drive(k, cf_now_us());
+	return CF_OK;
+}
+
+void kcan_engine_stop(struct kcan *k)
+{
+	if (k->mux)
+		canmux_unlisten(k->mux, &k->rx);
+	if (k->loop)
+		loop_disarm(k->loop, &k->timer);
+	katapult_engine_free(k->engine);
+	k->engine = NULL;
+}
+
+/* ---- finish: the application must answer the admin query again ---- */
+
+static void confirm_end(struct kcan *k, int err)
+{
+	kcan_confirm_stop(k);
+	kcan_step_done(k, err);
+}
+
+static void query_fire(struct loop_timer *t, uint64_t now)
+{
+	struct kcan *k = container(t, struct kcan, query_timer);
+	struct canbus_frame f;
+	int err;
+
+	if (now >= k->confirm_deadline_us) {
+		cf_failure_set(updater_failure(k->u), CF_ERR_TIMEOUT, "finish",
+			       "COMPLETE acknowledged, but the application did not answer the admin "
+			       "query within %u s",
+			       (unsigned)((k->confirm_deadline_us - k->complete_us) / 1000000u));
+		cf_failure_set_hint(updater_failure(k->u),
+				    "a running Klipper assigns the node and keeps it silent; stop "
+				    "Klipper and run `cartoflash scan`, or power-cycle the probe");
+		confirm_end(k, CF_ERR_TIMEOUT);
+		return;
+	}
+	canbus_build_query_unassigned(&f);
+	err = canmux_send(k->mux, NULL, &f, 1);
+	if (err < 0) {
+		cf_failure_set(updater_failure(k->u), err, "finish", "CAN bus %s failed: %s",
+			       canmux_spec(k->mux), cf_strerror(err));
+		confirm_end(k, err);
+		return;
+	}
+	loop_arm(k->loop, &k->query_timer, now + KATAPULT_CAN_QUERY_US);
+}
+
+static void admin_frame(struct canmux_listener *l, const struct canbus_frame *f, uint64_t now)
+{
+	struct kcan *k = container(l, struct kcan, admin);
+	uint8_t uuid[CANBUS_UUID_LEN], app;
+
+	if (!k->confirming || canbus_parse_need_nodeid(f, uuid, &app) < 0 ||
+	    memcmp(uuid, k->uuid, sizeof(uuid)))
+		return;
+	if (app == CANBUS_APP_KATAPULT) {
+		/* katapult.md §5: an application whose first word is 0 or ~0 sends it back. */
+		cf_failure_set(updater_failure(k->u), CF_ERR_PROTOCOL, "finish",
+			       "the node came back in Katapult, not in its application");
+		cf_failure_set_hint(updater_failure(k->u),
+				    "the application does not start; flash a known-good image");
+		confirm_end(k, CF_ERR_PROTOCOL);
+		return;
+	}
+	cf_log(CF_LOG_INFO, k->device, NULL, "application (%s) answers %.0f ms after COMPLETE",
+	       canbus_app_name(app), (double)(now - k->complete_us) / 1000.0);
+	updater_identity(k->u)->mode = DEVICE_MODE_APPLICATION;
+	updater_identity(k->u)->node_id = -1;
+	confirm_end(k, CF_OK);
+}
+
+static void admin_error(struct canmux_listener *l, int err, uint64_t now)
+{
+	struct kcan *k = container(l, struct kcan, admin);
+
+	(void)now;
+	cf_failure_set(updater_failure(k->u), err, "finish", "CAN bus %s failed: %s",
+		       canmux_spec(k->mux), cf_strerror(err));
+	confirm_end(k, err);
+}
+
+int kcan_confirm_start(struct kcan *k, uint64_t now)
+{
+	memset(&k->admin, 0, sizeof(k->admin));
+	k->admin.id = CANBUS_ADMIN_RESP_ID;
+	k->admin.on_frame = admin_frame;
+	k->admin.on_error = admin_error;
+	k->query_timer.fire = query_fire;
+	k->complete_us = now;
+	k->confirm_deadline_us = now + KATAPULT_CAN_CONFIRM_US;
+	k->confirming = true;
+	canmux_listen(k->mux, &k->admin);
+	/* katapult.md §1.3: the application starts 100 ms after the COMPLETE ACK. */
+	loop_arm(k->loop, &k->query_timer, now + KATAPULT_CAN_QUERY_US);
+	return CF_OK;
+}
+
+void kcan_confirm_stop(struct kcan *k)
+{
+	if (!k->confirming)
+		return;
+	k->confirming = false;
+	canmux_unlisten(k->mux, &k->admin);
+	loop_disarm(k->loop, &k->query_timer);
+}

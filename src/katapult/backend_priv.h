@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* Private state of the Katapult CAN backend, shared by its files (backend*.c). */
+#ifndef CARTOFLASH_SRC_KATAPULT_BACKEND_PRIV_H
+#define CARTOFLASH_SRC_KATAPULT_BACKEND_PRIV_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "can/canmux.h"
+#include "katapult/can_entry.h"
+#include "katapult/engine.h"
+#include "loop.h"
+#include "updater.h"
+
+struct kcan {
+	struct updater *u;
+	struct loop *loop;
+	struct canmux *mux;
+	uint8_t uuid[6];
+	uint8_t node;
+	bool have_node;
+	enum updater_step step;		/* the step running, when running */
+	bool running;
+	bool cancelled;
+	struct can_entry entry;
+	/* The engine session and its channel: the node's ids on the mux. */
+	struct katapult_engine *engine;
+	enum katapult_engine_op engine_op;
+	struct canmux_listener rx;	/* hears node -> host, owns host -> node units */
+	bool tx_busy;			/* an engine frame is queued and not yet out */
+	struct loop_timer timer;	/* the engine's deadline */
+	const char *last_stage;
+	size_t last_done;
+	bool flashed;			/* write ran the whole flash session, verify included */
+	size_t blocks;
+	/* finish: waiting for the application to answer the admin query. */
+	struct canmux_listener admin;
+	struct loop_timer query_timer;
+	uint64_t complete_us, confirm_deadline_us;
+	bool confirming;
+	char device[96];
+};
+
+/* backend_engine.c: run one engine session for the running step; its end calls
+ * kcan_engine_done. Returns 0 or a negative cf_err (failure filled). */
+int kcan_engine_start(struct kcan *k, enum katapult_engine_op op);
+void kcan_engine_stop(struct kcan *k);
+void kcan_engine_done(struct kcan *k, int err, uint64_t now_us);
+/* backend_engine.c: after COMPLETE, wait until the application answers the admin query. */
+int kcan_confirm_start(struct kcan *k, uint64_t now_us);
+void kcan_confirm_stop(struct kcan *k);
+/* backend.c: end the running step (0 or negative cf_err, failure already filled). */
+void kcan_step_done(struct kcan *k, int err);
+
+#endif
