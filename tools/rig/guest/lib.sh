@@ -114,3 +114,8 @@ rig_usb_present() {
 	done
 	return 1
 }
+
+rig_usb_absent() { ! rig_usb_present "$1" "$2"; }
+
+# since T0: seconds elapsed on the guest's monotonic clock since uptime T0.
+since() { awk -v a="$1" -v b="$(uptime_s)" 'BEGIN { printf "%.2f", b - a }'; }
