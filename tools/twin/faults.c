@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* Faults on demand: drop, corrupt or delay the Nth frame in either direction. */
+#include "tools/twin/twin_priv.h"
+
+/* Returns true when the frame must be dropped; may corrupt data in place. */
+bool twin_fault_rx(struct twin *t, uint8_t *data, size_t len)
+{
+	uint32_t n = ++t->rx_seen;
+
+	if (t->faults.drop_rx && n == t->faults.drop_rx) {
+		twin_logf(t, "fault: dropped host->device frame %u", n);
+		return true;
+	}
+	if (t->faults.corrupt_rx && n == t->faults.corrupt_rx && len) {
+		data[len - 1] ^= 1;
+		twin_logf(t, "fault: corrupted host->device frame %u", n);
+	}
+	return false;
+}
+
+/* Returns 1 to drop, 0 to send (data possibly corrupted, *ready_us possibly later). */
+int twin_fault_tx(struct twin *t, uint8_t *data, size_t len, uint64_t *ready_us)
+{
+	uint32_t n = ++t->tx_seen;
+
+	if (t->faults.drop_tx && n == t->faults.drop_tx) {
+		twin_logf(t, "fault: dropped device->host frame %u", n);
+		return 1;
+	}
+	if (t->faults.corrupt_tx && n == t->faults.corrupt_tx && len) {
+		data[len - 1] ^= 1;
+		twin_logf(t, "fault: corrupted device->host frame %u", n);
+	}
+	if (t->faults.delay_tx && n == t->faults.delay_tx) {
+		*ready_us += t->faults.delay_us;
+		twin_logf(t, "fault: delayed device->host frame %u by %llu us", n,
+			  (unsigned long long)t->faults.delay_us);
+	}
+	return 0;
+}

@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* What is installed decides what the twin speaks: classify both flash regions (images.md §4). */
+#include <stdio.h>
+#include <string.h>
+
+#include "protocol/bytes.h"
+#include "protocol/image.h"
+#include "tools/twin/twin_priv.h"
+
+#define APP_OFF (TWIN_APP_START - TWIN_FLASH_BASE)
+
+static enum twin_iface iface_of(enum image_iface i)
+{
+	switch (i) {
+	case IMAGE_IFACE_CAN:
+		return TWIN_IFACE_CAN;
+	case IMAGE_IFACE_USB:
+		return TWIN_IFACE_USB;
+	case IMAGE_IFACE_UNKNOWN:
+	case IMAGE_IFACE_USB_CAN_BRIDGE:
+		break;
+	}
+	return TWIN_IFACE_NONE;
+}
+
+/* Katapult interface: USB descriptor -> USB; a CAN build of unknown bitrate runs at 1 Mbit/s,
+ * Katapult's Kconfig default (katapult.md §2.5). */
+static void inspect_bootloader(struct twin *t, struct twin_installed *in)
+{
+	struct image_info info;
+
+	image_inspect(t->flash, APP_OFF, t->scratch, IMAGE_SCRATCH_SIZE, &info);
+	if (info.kind != IMAGE_KATAPULT && info.kind != IMAGE_FULL)
+		return;
+	in->katapult_ok = true;
+	in->bl_iface = info.katapult.iface == IMAGE_IFACE_USB ? TWIN_IFACE_USB : TWIN_IFACE_CAN;
+	in->bl_bitrate = info.katapult.can_bitrate ? info.katapult.can_bitrate : 1000000;
+	if (in->bl_iface == TWIN_IFACE_USB)
+		in->bl_bitrate = 0;
+	snprintf(in->bl_mcu, sizeof(in->bl_mcu), "%s",
+		 info.katapult.mcu[0] ? info.katapult.mcu : "stm32f042x6");
+	snprintf(in->bl_version, sizeof(in->bl_version), "%s", info.katapult.version);
+}
+
+static size_t used_len(const uint8_t *p, size_t len)
+{
+	while (len && p[len - 1] == 0xff)
+		len--;
+	return len;
+}
+
+static void inspect_app(struct twin *t, struct twin_installed *in)
+{
+	const uint8_t *app = t->flash + APP_OFF;
+	size_t len = used_len(app, TWIN_FLASH_SIZE - APP_OFF);
+	uint32_t w0 = cf_get_le32(app);
+	struct image_info info;
+
+	in->app_valid_word = w0 != 0 && w0 != 0xffffffffu; /* katapult.md §5 */
+	if (!len)
+		return;
+	image_inspect(app, len, t->scratch, IMAGE_SCRATCH_SIZE, &info);
+	switch (info.kind) {
+	case IMAGE_APP:
+		in->app_kind = TWIN_APP_KLIPPER;
+		in->app_iface = iface_of(info.app.iface);
+		in->app_bitrate = info.app.can_bitrate;
+		in->dict_off = APP_OFF + info.app.offset + info.app.dict_offset;
+		in->dict_len = info.app.dict_len;
+		return;
+	case IMAGE_DEPLOYER:
+		in->app_kind = TWIN_APP_DEPLOYER;
+		in->dep_off = APP_OFF + info.katapult.offset;
+		in->dep_len = info.katapult.len;
+		return;
+	case IMAGE_FULL:
+	case IMAGE_KATAPULT:
+		/* katapult.md §8.6: its reset vector points into the bootloader region */
+		snprintf(in->garbage_reason, sizeof(in->garbage_reason),
+			 "reset loop: image at 0x08002000 is a %s image (reset vector 0x%08x)",
+			 image_kind_name(info.kind), info.vectors.reset);
+		break;
+	case IMAGE_UNKNOWN:
+	case IMAGE_UF2:
+		snprintf(in->garbage_reason, sizeof(in->garbage_reason),
+			 "no recognisable application at 0x08002000 (reset vector 0x%08x)",
+			 cf_get_le32(app + 4));
+		break;
+	}
+	in->app_kind = TWIN_APP_GARBAGE;
+}
+
+void twin_inspect(struct twin *t)
+{
+	struct twin_installed in;
+
+	memset(&in, 0, sizeof(in));
+	inspect_bootloader(t, &in);
+	inspect_app(t, &in);
+	t->inst = in;
+}

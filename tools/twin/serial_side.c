@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* The twin as a USB CDC-ACM device: flow-controlled receive, the prime quirk, 1200 baud. */
+#include <string.h>
+
+#include "tools/twin/twin_priv.h"
+
+static bool on_usb(const struct twin *t)
+{
+	return t->iface == TWIN_IFACE_USB &&
+	       (t->mode == TWIN_MODE_APP || t->mode == TWIN_MODE_KATAPULT);
+}
+
+size_t twin_serial_receive(struct twin *t, const uint8_t *buf, size_t len, uint64_t now_us)
+{
+	uint8_t chunk[TWIN_USB_RX_SIZE];
+	size_t take = 0;
+
+	twin_advance(t, now_us);
+	if (!on_usb(t))
+		return len; /* nobody listens: the bytes vanish */
+	/* katapult.md §1.5: a 64-byte packet is read only when 64 bytes are free */
+	while (take < len && TWIN_USB_RX_SIZE - t->rx_len - take >= TWIN_USB_PACKET)
+		take += len - take > TWIN_USB_PACKET ? TWIN_USB_PACKET : len - take;
+	if (!take)
+		return 0;
+	memcpy(chunk, buf, take);
+	if (twin_fault_rx(t, chunk, take))
+		return take;
+	memcpy(t->rx + t->rx_len, chunk, take);
+	t->rx_len += take;
+	twin_advance(t, now_us);
+	return take;
+}
+
+static void push_chunk(struct twin *t, const struct twin_txchunk *c)
+{
+	if (t->txc_count == 32)
+		return;
+	t->txc[(t->txc_head + t->txc_count++) % 32] = *c;
+}
+
+void twin_serial_queue(struct twin *t, const uint8_t *buf, size_t len, uint64_t ready_us)
+{
+	struct twin_txchunk c = { .ready_us = ready_us, .len = (uint16_t)len };
+
+	if (len > sizeof(c.data))
+		return;
+	memcpy(c.data, buf, len);
+	if (twin_fault_tx(t, c.data, c.len, &c.ready_us))
+		return;
+	if (t->prime_hold) {
+		/* katapult.md §3.4: the first reply waits for a second one to be queued */
+		if (!t->held_valid) {
+			t->held = c;
+			t->held_valid = true;
+			return;
+		}
+		t->prime_hold = false;
+		t->held_valid = false;
+		t->held.ready_us = c.ready_us;
+		push_chunk(t, &t->held);
+	}
+	push_chunk(t, &c);
+}
+
+size_t twin_serial_pop(struct twin *t, uint64_t now_us, uint8_t *buf, size_t cap)
+{
+	size_t n = 0;
+
+	twin_advance(t, now_us);
+	while (n < cap && t->txc_count) {
+		struct twin_txchunk *c = &t->txc[t->txc_head];
+		size_t k = c->len - c->off;
+
+		if (c->ready_us > now_us)
+			break;
+		if (k > cap - n)
+			k = cap - n;
+		memcpy(buf + n, c->data + c->off, k);
+		n += k;
+		c->off = (uint16_t)(c->off + k);
+		if (c->off == c->len) {
+			t->txc_head = (t->txc_head + 1) % 32;
+			t->txc_count--;
+		}
+	}
+	return n;
+}
+
+/* katapult.md §3.3: rate 1200 with DTR low (a close drops DTR) requests the bootloader. */
+void twin_serial_line(struct twin *t, uint32_t baud, bool dtr, bool open, uint64_t now_us)
+{
+	twin_advance(t, now_us);
+	t->line_baud = baud;
+	t->line_dtr = dtr && open;
+	if (t->mode == TWIN_MODE_APP && t->iface == TWIN_IFACE_USB && baud == 1200 && !t->line_dtr)
+		twin_bootloader_request(t, now_us);
+}

@@ -1,0 +1,346 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* The probe twin object: creation, power, getters and the virtual-clock driver. */
+#include "tools/twin/twin.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "protocol/err.h"
+#include "protocol/image.h"
+#include "tools/twin/twin_priv.h"
+
+/* katapult.md §2.3: fasthash64 with seed 0xA16231A7 over the chip UID. */
+static uint64_t fh_mix(uint64_t h)
+{
+	h ^= h >> 23;
+	h *= 0x2127599bf4325c37ull;
+	h ^= h >> 47;
+	return h;
+}
+
+static uint64_t fasthash64(const uint8_t *buf, size_t len, uint64_t seed)
+{
+	const uint64_t m = 0x880355f21e6d1965ull;
+	uint64_t h = seed ^ (len * m), v;
+	size_t i;
+
+	for (i = 0; i + 8 <= len; i += 8) {
+		memcpy(&v, buf + i, 8); /* little-endian host assumed, as the firmware is */
+		h ^= fh_mix(v);
+		h *= m;
+	}
+	if (len - i) {
+		v = 0;
+		for (size_t k = 0; k < len - i; k++)
+			v |= (uint64_t)buf[i + k] << (8 * k);
+		h ^= fh_mix(v);
+		h *= m;
+	}
+	return fh_mix(h);
+}
+
+void twin_logf(struct twin *t, const char *fmt, ...)
+{
+	char line[256];
+	va_list ap;
+
+	if (!t->cfg.log)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	t->cfg.log(t->cfg.log_ctx, line);
+}
+
+struct twin *twin_new(const struct twin_config *config)
+{
+	struct twin *t = calloc(1, sizeof(*t));
+	uint64_t h;
+
+	if (!t)
+		return NULL;
+	t->cfg = *config;
+	if (!t->cfg.bus_bitrate)
+		t->cfg.bus_bitrate = 1000000;
+	if (t->cfg.speed < 0)
+		t->cfg.speed = 0;
+	t->scratch = malloc(IMAGE_SCRATCH_SIZE);
+	if (!t->scratch)
+		goto err_free;
+	if (config->flash_file) {
+		t->flash_file = strdup(config->flash_file);
+		if (!t->flash_file)
+			goto err_scratch;
+	}
+	t->cfg.flash_file = t->flash_file;
+	memcpy(t->uid, config->uid, sizeof(t->uid));
+	for (size_t i = 0; i < 12; i++)
+		snprintf(t->serial + 2 * i, 3, "%02X", t->uid[i]);
+	h = fasthash64(t->uid, sizeof(t->uid), 0xa16231a7);
+	for (size_t i = 0; i < 6; i++)
+		t->uuid[i] = (uint8_t)(h >> (8 * i));
+	memset(t->flash, 0xff, sizeof(t->flash));
+	if (twin_persist_load(t) < 0)
+		goto err_file;
+	t->mode = TWIN_MODE_OFF;
+	t->node_id = -1;
+	return t;
+
+err_file:
+	free(t->flash_file);
+err_scratch:
+	free(t->scratch);
+err_free:
+	free(t);
+	return NULL;
+}
+
+void twin_free(struct twin *t)
+{
+	if (!t)
+		return;
+	twin_flash_save(t);
+	free(t->flash_file);
+	free(t->scratch);
+	free(t);
+}
+
+int twin_flash_write_raw(struct twin *t, uint32_t addr, const uint8_t *data, size_t len)
+{
+	if (addr < TWIN_FLASH_BASE || addr - TWIN_FLASH_BASE > TWIN_FLASH_SIZE ||
+	    len > TWIN_FLASH_SIZE - (addr - TWIN_FLASH_BASE))
+		return CF_ERR_USAGE;
+	memcpy(t->flash + (addr - TWIN_FLASH_BASE), data, len);
+	twin_flash_changed(t, addr - TWIN_FLASH_BASE, len);
+	return CF_OK;
+}
+
+void twin_flash_erase_all(struct twin *t)
+{
+	memset(t->flash, 0xff, sizeof(t->flash));
+	twin_flash_changed(t, 0, sizeof(t->flash));
+}
+
+const uint8_t *twin_flash(const struct twin *t, size_t *len)
+{
+	if (len)
+		*len = sizeof(t->flash);
+	return t->flash;
+}
+
+uint8_t *twin_flash_mut(struct twin *t, size_t *len)
+{
+	if (len)
+		*len = sizeof(t->flash);
+	return t->flash;
+}
+
+void twin_flash_changed(struct twin *t, uint32_t offset, size_t len)
+{
+	twin_persist_write(t, offset, len); /* re-inspected at the next boot */
+}
+
+int twin_flash_save(struct twin *t)
+{
+	return twin_persist_write(t, 0, sizeof(t->flash));
+}
+
+enum twin_mode twin_get_mode(const struct twin *t)
+{
+	return t->mode;
+}
+
+const char *twin_mode_name(enum twin_mode mode)
+{
+	switch (mode) {
+	case TWIN_MODE_OFF:
+		return "off";
+	case TWIN_MODE_BOOTING:
+		return "booting";
+	case TWIN_MODE_APP:
+		return "app";
+	case TWIN_MODE_DEPLOYER:
+		return "deployer";
+	case TWIN_MODE_KATAPULT:
+		return "katapult";
+	case TWIN_MODE_ROM_DFU:
+		return "rom-dfu";
+	case TWIN_MODE_HALTED:
+		return "halted";
+	case TWIN_MODE_HUNG:
+		return "hung";
+	}
+	return "unknown";
+}
+
+enum twin_iface twin_get_iface(const struct twin *t)
+{
+	return t->iface;
+}
+
+uint32_t twin_get_can_bitrate(const struct twin *t)
+{
+	return t->iface == TWIN_IFACE_CAN ? t->bitrate : 0;
+}
+
+bool twin_get_usb_id(const struct twin *t, struct twin_usb_id *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->serial = t->serial;
+	if (t->mode == TWIN_MODE_ROM_DFU) {
+		/* katapult.md §3.1: ST ROM DFU identity */
+		out->vid = 0x0483;
+		out->pid = 0xdf11;
+		out->manufacturer = "STMicroelectronics";
+		out->product = "STM32  BOOTLOADER";
+		return true;
+	}
+	if (t->iface != TWIN_IFACE_USB)
+		return false;
+	out->vid = 0x1d50;
+	if (t->mode == TWIN_MODE_KATAPULT) {
+		out->pid = 0x6177;
+		out->manufacturer = "katapult";
+		out->product = t->inst.bl_mcu[0] ? t->inst.bl_mcu : "stm32f042x6";
+	} else {
+		out->pid = 0x614e;
+		out->manufacturer = "Cartographer";
+		out->product = ""; /* §3.1: empty product in application <= 5.x */
+	}
+	return true;
+}
+
+const char *twin_get_reason(const struct twin *t)
+{
+	return t->reason;
+}
+
+const struct twin_stats *twin_get_stats(const struct twin *t)
+{
+	return &t->stats;
+}
+
+void twin_uuid(const struct twin *t, uint8_t out[6])
+{
+	memcpy(out, t->uuid, 6);
+}
+
+const char *twin_serial(const struct twin *t)
+{
+	return t->serial;
+}
+
+void twin_set_faults(struct twin *t, const struct twin_faults *faults)
+{
+	t->faults = *faults;
+	t->rx_seen = t->tx_seen = t->blocks_seen = t->erases_seen = 0;
+	if (faults->wedge && t->mode == TWIN_MODE_KATAPULT && !t->stats.wedged) {
+		/* katapult.md §1.7: a partial frame at offset 0 keeps the parser stuck */
+		static const uint8_t partial[] = { 0x01, 0x88, 0x12, 0x11, 0x00, 0x20, 0x00, 0x08 };
+		if (t->rx_len + sizeof(partial) <= TWIN_RX_MAX) {
+			memmove(t->rx + sizeof(partial), t->rx, t->rx_len);
+			memcpy(t->rx, partial, sizeof(partial));
+			t->rx_len += sizeof(partial);
+		}
+		t->stats.wedged = true;
+		t->stats.wedges++;
+		t->kp_sync = 2; /* NEED_VALID: the one NACK was "already sent" */
+	}
+}
+
+uint64_t twin_next_event_us(const struct twin *t)
+{
+	uint64_t next = UINT64_MAX;
+
+	if (t->timer != TWIN_T_NONE)
+		next = t->timer_at;
+	if (t->rx_len && t->busy_until > 0 && t->busy_until < next &&
+	    (t->mode == TWIN_MODE_KATAPULT || t->mode == TWIN_MODE_APP))
+		next = t->busy_until;
+	if (t->txf_count && t->txf[t->txf_head].ready_us < next)
+		next = t->txf[t->txf_head].ready_us;
+	if (t->txc_count && t->txc[t->txc_head].ready_us < next)
+		next = t->txc[t->txc_head].ready_us;
+	return next;
+}
+
+/* Run the firmware's main loop once the previous command is finished. */
+static void run_firmware(struct twin *t, uint64_t now_us)
+{
+	if (now_us < t->busy_until || !t->rx_len)
+		return;
+	switch (t->mode) {
+	case TWIN_MODE_KATAPULT:
+		twin_katapult_run(t, now_us);
+		break;
+	case TWIN_MODE_APP:
+		twin_app_run(t, now_us);
+		break;
+	case TWIN_MODE_OFF:
+	case TWIN_MODE_BOOTING:
+	case TWIN_MODE_DEPLOYER:
+	case TWIN_MODE_ROM_DFU:
+	case TWIN_MODE_HALTED:
+	case TWIN_MODE_HUNG:
+		break;
+	}
+}
+
+void twin_advance(struct twin *t, uint64_t now_us)
+{
+	/* Timers may chain (reset -> boot -> window); bound the loop by the work available. */
+	for (int guard = 0; guard < 64; guard++) {
+		if (t->timer != TWIN_T_NONE && t->timer_at <= now_us) {
+			uint64_t at = t->timer_at;
+			twin_timer_fire(t, at);
+			continue;
+		}
+		break;
+	}
+	run_firmware(t, now_us);
+}
+
+void twin_power_on(struct twin *t, uint64_t now_us)
+{
+	if (t->mode != TWIN_MODE_OFF)
+		return;
+	t->ram_flag = 0; /* katapult.md §5 (c): RAM content is lost */
+	twin_boot(t, now_us);
+}
+
+void twin_power_off(struct twin *t, uint64_t now_us)
+{
+	(void)now_us;
+	twin_enter(t, TWIN_MODE_OFF, now_us);
+	t->ram_flag = 0;
+	t->timer = TWIN_T_NONE;
+	t->reason[0] = '\0';
+}
+
+void twin_power_cycle(struct twin *t, uint64_t now_us)
+{
+	twin_power_off(t, now_us);
+	twin_power_on(t, now_us);
+}
+
+void twin_reset(struct twin *t, uint64_t now_us)
+{
+	if (t->mode == TWIN_MODE_OFF)
+		return;
+	t->timer = TWIN_T_NONE;
+	twin_boot(t, now_us);
+}
+
+void twin_set_boot0(struct twin *t, bool high)
+{
+	t->boot0 = high;
+}
+
+void twin_rom_dfu_leave(struct twin *t, uint64_t now_us)
+{
+	t->leave_once = true;
+	t->timer = TWIN_T_NONE;
+	twin_boot(t, now_us);
+}
