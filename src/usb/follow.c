@@ -1,0 +1,42 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// Re-finding a probe by port path and serial after it re-enumerated, one look at a time.
+#include "usb/follow.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "protocol/err.h"
+
+void follow_init(struct follow *f, const struct sysfs_usb *now)
+{
+	memset(f, 0, sizeof(*f));
+	snprintf(f->dir, sizeof(f->dir), "%s", now->dir);
+	snprintf(f->serial, sizeof(f->serial), "%s", now->serial);
+	f->vid = now->vid;
+	f->pid = now->pid;
+}
+
+int follow_poll(const struct follow *f, enum device_mode want, struct sysfs_usb *out)
+{
+	enum device_mode mode;
+
+	if (sysfs_usb_read(f->dir, out) < 0)
+		return 0; /* unplugged from the host's view: still re-enumerating */
+	mode = sysfs_kind_mode(sysfs_usb_kind(out));
+	if (out->vid == f->vid && out->pid == f->pid && mode != want)
+		return 0; /* the request has not taken effect yet */
+	/* The ROM DFU serial is not the chip UID (katapult.md §3.1): the port says it is ours. */
+	if (mode == DEVICE_MODE_ROM_DFU && want != DEVICE_MODE_ROM_DFU)
+		return CF_ERR_PROTOCOL;
+	/* Strings arrive with the ids on a real bus; in a tree being rewritten they may lag. */
+	if (!out->serial[0])
+		return 0;
+	/* katapult.md §3.5: match by port and serial, never "the first katapult entry". The
+	 * serial is hex; flashtool lower-cases it, so compare without case. */
+	if (strcasecmp(out->serial, f->serial))
+		return CF_ERR_NO_DEVICE;
+	if (mode != want)
+		return CF_ERR_PROTOCOL;
+	return out->tty[0] ? 1 : 0;
+}

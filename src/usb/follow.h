@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* Following one probe across USB re-enumeration: same port, same serial (katapult.md §3.5). */
+#ifndef CARTOFLASH_SRC_USB_FOLLOW_H
+#define CARTOFLASH_SRC_USB_FOLLOW_H
+
+#include <stdint.h>
+
+#include "updater.h"
+#include "usb/sysfs.h"
+
+/* What to look for; caller-owned, filled by follow_init. */
+struct follow {
+	char dir[512];	   /* the port's USB device directory: it survives re-enumeration */
+	char serial[64];   /* the chip UID: the same in application and bootloader (§3.1) */
+	uint16_t vid, pid; /* the ids before the switch */
+};
+
+/* Remember the probe as it is now, before the request that makes it re-enumerate. */
+void follow_init(struct follow *f, const struct sysfs_usb *now);
+
+/*
+ * Look once (the caller polls from a timer until its deadline; nothing here sleeps).
+ * Returns 1 when the port holds the same serial in mode want with its tty present (*out
+ * filled); 0 when not yet (gone, still the old ids, strings or tty not populated);
+ * CF_ERR_PROTOCOL when the same serial came back in another mode than want and other than
+ * before (*out filled: e.g. ROM DFU instead of Katapult); CF_ERR_NO_DEVICE when another
+ * serial now sits in the port (*out filled).
+ */
+int follow_poll(const struct follow *f, enum device_mode want, struct sysfs_usb *out);
+
+#endif

@@ -1,0 +1,153 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// Port in-use detection: walk /proc/*/fd like flashtool's validate_device (katapult.md §3.2).
+#include "usb/inuse.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "protocol/err.h"
+
+static bool same_file(const struct stat *a, const struct stat *b)
+{
+	/* A tty reached through two names (/dev/ttyACM0, a by-id link, /dev/pts/N) is one device
+	 * number; regular files compare by inode. */
+	if (S_ISCHR(a->st_mode) && S_ISCHR(b->st_mode))
+		return a->st_rdev == b->st_rdev;
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
+}
+
+static bool pid_holds(pid_t pid, const struct stat *want)
+{
+	char dir[64], fdpath[320];
+	struct dirent *de;
+	struct stat st;
+	bool found = false;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)pid);
+	d = opendir(dir);
+	if (!d)
+		return false; /* another user's process, or it exited */
+	while (!found && (de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(fdpath, sizeof(fdpath), "%s/%s", dir, de->d_name);
+		if (stat(fdpath, &st) == 0 && same_file(&st, want))
+			found = true;
+	}
+	closedir(d);
+	return found;
+}
+
+static size_t read_small(const char *path, char *buf, size_t cap)
+{
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, cap - 1);
+	close(fd);
+	if (n < 0)
+		n = 0;
+	buf[n] = '\0';
+	return (size_t)n;
+}
+
+/* cgroup v2 "0::/system.slice/klipper.service", v1 "1:name=systemd:/system.slice/x.service": a
+ * leaf ".service" names the unit, as `systemctl status <pid>` would. A leaf ".scope" is a login
+ * session or a terminal app, where the command line says more. */
+static void read_unit(pid_t pid, char *unit, size_t cap)
+{
+	char path[64], buf[2048];
+	char *line, *save = NULL;
+
+	unit[0] = '\0';
+	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
+	if (!read_small(path, buf, sizeof(buf)))
+		return;
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		const char *leaf = strrchr(line, '/');
+		size_t n;
+
+		if (!leaf)
+			continue;
+		leaf++;
+		n = strlen(leaf);
+		if (n > 8 && !strcmp(leaf + n - 8, ".service")) {
+			snprintf(unit, cap, "%s", leaf);
+			return;
+		}
+	}
+}
+
+static void read_cmdline(pid_t pid, char *cmd, size_t cap)
+{
+	char path[64];
+	size_t n, i;
+	ssize_t len;
+
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+	n = read_small(path, cmd, cap);
+	while (n > 0 && cmd[n - 1] == '\0')
+		n--;
+	for (i = 0; i < n; i++)
+		if (cmd[i] == '\0' || !isprint((unsigned char)cmd[i]))
+			cmd[i] = ' ';
+	cmd[n] = '\0';
+	if (n)
+		return;
+	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
+	len = readlink(path, cmd, cap - 1);
+	cmd[len > 0 ? len : 0] = '\0';
+}
+
+int inuse_find(const char *path, struct inuse_holder *out, size_t max, size_t *count)
+{
+	const pid_t self = getpid();
+	struct dirent *de;
+	struct stat want;
+	DIR *proc;
+
+	*count = 0;
+	if (stat(path, &want) < 0)
+		return errno == EACCES ? CF_ERR_ACCESS : CF_ERR_NO_DEVICE;
+	proc = opendir("/proc");
+	if (!proc)
+		return CF_OK; /* no procfs: nothing to learn here, flock still protects the port */
+	while ((de = readdir(proc))) {
+		char *end;
+		const long pid = strtol(de->d_name, &end, 10);
+
+		if (*end || pid <= 0 || pid == self || !pid_holds((pid_t)pid, &want))
+			continue;
+		if (*count < max) {
+			struct inuse_holder *h = &out[*count];
+
+			h->pid = (pid_t)pid;
+			read_unit(h->pid, h->unit, sizeof(h->unit));
+			read_cmdline(h->pid, h->cmdline, sizeof(h->cmdline));
+		}
+		(*count)++;
+	}
+	closedir(proc);
+	return CF_OK;
+}
+
+void inuse_describe(const struct inuse_holder *h, char *buf, size_t cap)
+{
+	if (h->unit[0])
+		snprintf(buf, cap, "pid %d (systemd unit %s)", (int)h->pid, h->unit);
+	else if (h->cmdline[0])
+		snprintf(buf, cap, "pid %d (%s)", (int)h->pid, h->cmdline);
+	else
+		snprintf(buf, cap, "pid %d", (int)h->pid);
+}
