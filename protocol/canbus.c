@@ -35,8 +35,7 @@ void canbus_build_set_klipper_nodeid(const uint8_t uuid[CANBUS_UUID_LEN], uint8_
 	admin_frame(CANBUS_CMD_SET_KLIPPER_NODEID, uuid, &node, out);
 }
 
-void canbus_build_request_bootloader(const uint8_t uuid[CANBUS_UUID_LEN],
-				     struct canbus_frame *out)
+void canbus_build_request_bootloader(const uint8_t uuid[CANBUS_UUID_LEN], struct canbus_frame *out)
 {
 	admin_frame(CANBUS_CMD_REQUEST_BOOTLOADER, uuid, NULL, out);
 }

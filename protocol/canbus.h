@@ -9,18 +9,18 @@
 
 /* One classic CAN 2.0A data frame, independent of <linux/can.h> (katapult.md §2.1). */
 struct canbus_frame {
-	uint32_t id;	  /* 11-bit standard id */
-	uint8_t len;	  /* DLC, 0..8 */
+	uint32_t id; /* 11-bit standard id */
+	uint8_t len; /* DLC, 0..8 */
 	uint8_t data[8];
 };
 
-#define CANBUS_ADMIN_ID 0x3f0	   /* host -> all nodes */
+#define CANBUS_ADMIN_ID	     0x3f0 /* host -> all nodes */
 #define CANBUS_ADMIN_RESP_ID 0x3f1 /* node -> host */
 
-#define CANBUS_FRAME_MAX 8 /* data bytes in one classic frame */
-#define CANBUS_UUID_LEN	 6
-#define CANBUS_UUID_SEED 0xa16231a7u /* katapult.md §2.3 fasthash64 seed */
-#define CANBUS_STM32_UID_LEN 12	     /* bytes at UID_BASE = 24 hex digits of USB serial */
+#define CANBUS_FRAME_MAX     8 /* data bytes in one classic frame */
+#define CANBUS_UUID_LEN	     6
+#define CANBUS_UUID_SEED     0xa16231a7u /* katapult.md §2.3 fasthash64 seed */
+#define CANBUS_STM32_UID_LEN 12		 /* bytes at UID_BASE = 24 hex digits of USB serial */
 
 /* katapult.md §2.2: admin commands (byte 0 on CANBUS_ADMIN_ID). */
 #define CANBUS_CMD_QUERY_UNASSIGNED	 0x00 /* DLC 1 */
@@ -42,11 +42,11 @@ struct canbus_frame {
 
 /* A host admin frame as a node reads it (for the twin). has_* say which fields were present. */
 struct canbus_admin {
-	uint8_t cmd;		       /* CANBUS_CMD_* */
+	uint8_t cmd; /* CANBUS_CMD_* */
 	bool has_uuid;
 	uint8_t uuid[CANBUS_UUID_LEN]; /* wire order */
 	bool has_node;
-	uint8_t node;		       /* node id for the SET_*_NODEID commands */
+	uint8_t node; /* node id for the SET_*_NODEID commands */
 };
 
 /*
@@ -56,8 +56,7 @@ struct canbus_admin {
 void canbus_build_query_unassigned(struct canbus_frame *out);
 void canbus_build_set_klipper_nodeid(const uint8_t uuid[CANBUS_UUID_LEN], uint8_t node,
 				     struct canbus_frame *out);
-void canbus_build_request_bootloader(const uint8_t uuid[CANBUS_UUID_LEN],
-				     struct canbus_frame *out);
+void canbus_build_request_bootloader(const uint8_t uuid[CANBUS_UUID_LEN], struct canbus_frame *out);
 void canbus_build_set_katapult_nodeid(const uint8_t uuid[CANBUS_UUID_LEN], uint8_t node,
 				      struct canbus_frame *out);
 void canbus_build_clear_katapult_nodeid(struct canbus_frame *out);

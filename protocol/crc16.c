@@ -13,7 +13,8 @@ uint16_t crc16_mcrf4xx_update(uint16_t crc, const uint8_t *data, size_t len)
 
 		d ^= (uint8_t)(crc & 0xff);
 		d ^= (uint8_t)(d << 4);
-		crc = (uint16_t)(((uint16_t)d << 8 | crc >> 8) ^ (uint8_t)(d >> 4) ^ ((uint16_t)d << 3));
+		crc = (uint16_t)(((uint16_t)d << 8 | crc >> 8) ^ (uint8_t)(d >> 4) ^
+				 ((uint16_t)d << 3));
 	}
 	return crc;
 }

@@ -51,7 +51,8 @@ int katapult_build_send_block(uint32_t addr, const uint8_t *data, uint8_t *out, 
 
 	cf_put_le32(payload, addr);
 	memcpy(payload + 4, data, KATAPULT_BLOCK_SIZE);
-	return katapult_encode(KATAPULT_CMD_SEND_BLOCK, payload, sizeof(payload), out, cap, out_len);
+	return katapult_encode(KATAPULT_CMD_SEND_BLOCK, payload, sizeof(payload), out, cap,
+			       out_len);
 }
 
 int katapult_build_send_eof(uint8_t *out, size_t cap, size_t *out_len)
@@ -143,7 +144,7 @@ int katapult_build_eof_ack(uint32_t page_count, uint8_t *out, size_t cap, size_t
 int katapult_build_canbus_id_ack(const uint8_t uuid[KATAPULT_CANBUS_UUID_LEN], uint8_t *out,
 				 size_t cap, size_t *out_len)
 {
-	uint8_t extra[8] = { 0 };
+	uint8_t extra[8] = {0};
 
 	memcpy(extra, uuid, KATAPULT_CANBUS_UUID_LEN);
 	return katapult_build_ack(KATAPULT_CMD_GET_CANBUS_ID, extra, sizeof(extra), out, cap,
@@ -268,7 +269,8 @@ static int parse_buffer(struct katapult_parser *p, struct katapult_frame *out)
 		p->crc_errors++;
 	else
 		p->frame_errors++;
-	/* katapult.md §1.7: the firmware rescans from the same 0x01 and wedges; the host must not */
+	/* katapult.md §1.7: the firmware rescans from the same 0x01 and wedges; the host must not
+	 */
 	p->bytes_discarded++;
 	drop_front(p, 1);
 	p->resyncing = true;
@@ -293,15 +295,15 @@ int katapult_parser_feed(struct katapult_parser *p, const uint8_t *data, size_t 
 		}
 		if (used == len)
 			break;
-		/* parse_buffer() left fill < frame length <= KATAPULT_MAX_FRAME: room for one byte */
+		/* parse_buffer() left fill < frame length <= KATAPULT_MAX_FRAME: room for one byte
+		 */
 		p->buf[p->fill++] = data[used++];
 	}
 	*consumed = used;
 	return 0;
 }
 
-int katapult_parse_reply(const struct katapult_frame *f, uint8_t sent_cmd,
-			 struct katapult_reply *r)
+int katapult_parse_reply(const struct katapult_frame *f, uint8_t sent_cmd, struct katapult_reply *r)
 {
 	memset(r, 0, sizeof(*r));
 	switch (f->cmd) {
@@ -413,8 +415,7 @@ int katapult_parse_canbus_id(const uint8_t *payload, size_t len,
 	return CF_OK;
 }
 
-int katapult_parse_send_block(const struct katapult_frame *f, uint32_t *addr,
-			      const uint8_t **data)
+int katapult_parse_send_block(const struct katapult_frame *f, uint32_t *addr, const uint8_t **data)
 {
 	/* katapult.md §1.3: word count must be block_size / 4 + 1, so the last block is padded */
 	if (f->cmd != KATAPULT_CMD_SEND_BLOCK || f->payload_len != 4 + KATAPULT_BLOCK_SIZE)

@@ -16,12 +16,12 @@
 #define KATAPULT_MAX_FRAME	128 /* firmware MESSAGE_MAX, bytes */
 #define KATAPULT_MAX_WORDS	((KATAPULT_MAX_FRAME - KATAPULT_FRAME_OVERHEAD) / 4) /* 30 */
 #define KATAPULT_MAX_PAYLOAD	(KATAPULT_MAX_WORDS * 4)			     /* 120 bytes */
-#define KATAPULT_BLOCK_SIZE	64  /* bytes per SEND_BLOCK/REQUEST_BLOCK on every platform */
+#define KATAPULT_BLOCK_SIZE	64 /* bytes per SEND_BLOCK/REQUEST_BLOCK on every platform */
 /* katapult.md §1.2 vectors: SEND_BLOCK frame is 76 bytes, REQUEST_BLOCK reply 80 bytes. */
-#define KATAPULT_SEND_BLOCK_FRAME_LEN  (KATAPULT_FRAME_OVERHEAD + 4 + KATAPULT_BLOCK_SIZE)
-#define KATAPULT_READ_ACK_FRAME_LEN    (KATAPULT_FRAME_OVERHEAD + 8 + KATAPULT_BLOCK_SIZE)
-#define KATAPULT_ECHO_LEN	       4 /* every ACK payload starts with the u32 acknowledged command */
-#define KATAPULT_CANBUS_UUID_LEN       6
+#define KATAPULT_SEND_BLOCK_FRAME_LEN (KATAPULT_FRAME_OVERHEAD + 4 + KATAPULT_BLOCK_SIZE)
+#define KATAPULT_READ_ACK_FRAME_LEN   (KATAPULT_FRAME_OVERHEAD + 8 + KATAPULT_BLOCK_SIZE)
+#define KATAPULT_ECHO_LEN	      4 /* every ACK payload starts with the acknowledged command */
+#define KATAPULT_CANBUS_UUID_LEN      6
 
 /* katapult.md §1.3: host -> device commands. */
 #define KATAPULT_CMD_CONNECT	   0x11
@@ -30,7 +30,7 @@
 #define KATAPULT_CMD_REQUEST_BLOCK 0x14
 #define KATAPULT_CMD_COMPLETE	   0x15
 #define KATAPULT_CMD_GET_CANBUS_ID 0x16
-/* katapult.md §3.4: the valid dummy frame that "primes" STM32 USBFS; answered by a command error. */
+/* katapult.md §3.4: valid dummy frame that "primes" STM32 USBFS; answered by command error. */
 #define KATAPULT_CMD_PRIME 0x90
 
 /* katapult.md §1.3: device -> host responses. */
@@ -40,13 +40,13 @@
 #define KATAPULT_RESP_BUSY	0xf3 /* defined, sent by no firmware at the reference revision */
 
 /* katapult.md §1.4: protocol version word (digits byte2.byte1.byte0). */
-#define KATAPULT_PROTO_1_0_0	      0x00010000u
-#define KATAPULT_PROTO_1_1_0	      0x00010100u /* first layout with the software version string */
-#define KATAPULT_PROTO_MAJOR(v)	      ((uint8_t)((v) >> 16))
-#define KATAPULT_PROTO_MINOR(v)	      ((uint8_t)((v) >> 8))
-#define KATAPULT_PROTO_PATCH(v)	      ((uint8_t)(v))
-#define KATAPULT_CONNECT_FIXED_LEN    12 /* protocol, app start, block size (after the echo) */
-#define KATAPULT_CONNECT_STRINGS_MAX  (KATAPULT_MAX_PAYLOAD - KATAPULT_ECHO_LEN - 12) /* 104 */
+#define KATAPULT_PROTO_1_0_0	     0x00010000u
+#define KATAPULT_PROTO_1_1_0	     0x00010100u /* first layout with the software version string */
+#define KATAPULT_PROTO_MAJOR(v)	     ((uint8_t)((v) >> 16))
+#define KATAPULT_PROTO_MINOR(v)	     ((uint8_t)((v) >> 8))
+#define KATAPULT_PROTO_PATCH(v)	     ((uint8_t)(v))
+#define KATAPULT_CONNECT_FIXED_LEN   12 /* protocol, app start, block size (after the echo) */
+#define KATAPULT_CONNECT_STRINGS_MAX (KATAPULT_MAX_PAYLOAD - KATAPULT_ECHO_LEN - 12) /* 104 */
 
 /* katapult.md §2.7, §6: RAM flag value that keeps the device in Katapult after a reset. */
 #define KATAPULT_FLAG_REQUEST_BOOTLOADER 0x5984e3fa6ca1589bull
@@ -56,12 +56,12 @@
  * its own buffer, valid until the next katapult_parser_feed() or _init() on that parser).
  */
 struct katapult_frame {
-	uint8_t cmd;	      /* command or response code */
-	uint8_t words;	      /* N, payload length in 32-bit words */
+	uint8_t cmd;   /* command or response code */
+	uint8_t words; /* N, payload length in 32-bit words */
 	const uint8_t *payload;
-	size_t payload_len;   /* 4 * words */
-	const uint8_t *raw;   /* whole frame, 01 88 ... 99 03, for trace output */
-	size_t raw_len;	      /* 4 * words + 8 */
+	size_t payload_len; /* 4 * words */
+	const uint8_t *raw; /* whole frame, 01 88 ... 99 03, for trace output */
+	size_t raw_len;	    /* 4 * words + 8 */
 };
 
 /*
@@ -71,13 +71,13 @@ struct katapult_frame {
  */
 struct katapult_parser {
 	uint8_t buf[KATAPULT_MAX_FRAME];
-	size_t fill;		      /* bytes held in buf */
-	bool resyncing;		      /* an error happened; the next sync found counts as a resync */
-	bool returned;		      /* buf holds a frame returned by the last feed: drop it first */
-	unsigned long frames;	      /* good frames returned */
-	unsigned long crc_errors;     /* CF_ERR_CRC returned */
-	unsigned long frame_errors;   /* CF_ERR_FRAME returned (trailer, oversize length) */
-	unsigned long resyncs;	      /* times a new 01 88 was found after an error */
+	size_t fill;		    /* bytes held in buf */
+	bool resyncing;		    /* an error happened; the next sync found counts as a resync */
+	bool returned;		    /* buf holds a frame returned by the last feed: drop it first */
+	unsigned long frames;	    /* good frames returned */
+	unsigned long crc_errors;   /* CF_ERR_CRC returned */
+	unsigned long frame_errors; /* CF_ERR_FRAME returned (trailer, oversize length) */
+	unsigned long resyncs;	    /* times a new 01 88 was found after an error */
 	unsigned long bytes_discarded; /* bytes dropped while hunting for 01 88 */
 };
 
@@ -221,8 +221,7 @@ int katapult_parse_canbus_id(const uint8_t *payload, size_t len,
  * KATAPULT_BLOCK_SIZE bytes). CF_ERR_PROTOCOL unless the command is SEND_BLOCK with N == 17,
  * the firmware's own rule (katapult.md §1.3).
  */
-int katapult_parse_send_block(const struct katapult_frame *f, uint32_t *addr,
-			      const uint8_t **data);
+int katapult_parse_send_block(const struct katapult_frame *f, uint32_t *addr, const uint8_t **data);
 /* Device side: the REQUEST_BLOCK address. CF_ERR_PROTOCOL unless REQUEST_BLOCK with N >= 1. */
 int katapult_parse_request_block(const struct katapult_frame *f, uint32_t *addr);
 

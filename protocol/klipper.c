@@ -11,16 +11,16 @@
 
 /* katapult.md §3.6: a block with len 0x20, seq 0x1c and a deliberately wrong CRC */
 const uint8_t klipper_serial_bootloader_request[KLIPPER_SERIAL_BOOTLOADER_REQUEST_LEN] = {
-	0x7e, 0x20, 0x1c, 0x20, 'R', 'e', 'q', 'u', 'e', 's', 't', ' ', 'S', 'e', 'r', 'i', 'a',
-	'l',  ' ',  'B',  'o',  'o', 't', 'l', 'o', 'a', 'd', 'e', 'r', '!', '!', ' ', 0x7e,
+    0x7e, 0x20, 0x1c, 0x20, 'R', 'e', 'q', 'u', 'e', 's', 't', ' ', 'S', 'e', 'r', 'i',	 'a',
+    'l',  ' ',	'B',  'o',  'o', 't', 'l', 'o', 'a', 'd', 'e', 'r', '!', '!', ' ', 0x7e,
 };
 
 static_assert(KLIPPER_IDENTIFY_DATA_MAX == 52, "katapult.md §8.3: ~52 data bytes per block");
 
 /* ---- blocks (katapult.md §8.1) ----------------------------------------------------------- */
 
-int klipper_block_encode(uint8_t seq, const uint8_t *content, size_t len, uint8_t *out,
-			 size_t cap, size_t *out_len)
+int klipper_block_encode(uint8_t seq, const uint8_t *content, size_t len, uint8_t *out, size_t cap,
+			 size_t *out_len)
 {
 	if (len > KLIPPER_CONTENT_MAX)
 		return CF_ERR_USAGE;

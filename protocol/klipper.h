@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* Klipper message blocks, VLQ integers, identify and data-dictionary reassembly (katapult.md §8). */
+/* Klipper message blocks, VLQ integers, identify and data-dictionary reassembly (katapult.md §8).
+ */
 #ifndef CARTOFLASH_PROTOCOL_KLIPPER_H
 #define CARTOFLASH_PROTOCOL_KLIPPER_H
 
@@ -8,19 +9,19 @@
 #include <stdint.h>
 
 /* katapult.md §8.1: [len][seq][content...][crc_hi][crc_lo][0x7e] */
-#define KLIPPER_BLOCK_MIN    5	/* empty block: ACK/NAK */
-#define KLIPPER_BLOCK_MAX    64 /* bytes, whole block */
-#define KLIPPER_BLOCK_HEADER 2
+#define KLIPPER_BLOCK_MIN     5	 /* empty block: ACK/NAK */
+#define KLIPPER_BLOCK_MAX     64 /* bytes, whole block */
+#define KLIPPER_BLOCK_HEADER  2
 #define KLIPPER_BLOCK_TRAILER 3
-#define KLIPPER_CONTENT_MAX  (KLIPPER_BLOCK_MAX - KLIPPER_BLOCK_MIN) /* 59 */
-#define KLIPPER_SYNC	     0x7e
-#define KLIPPER_SEQ_DEST     0x10
-#define KLIPPER_SEQ_MASK     0x0f
-#define KLIPPER_VLQ_MAX	     5 /* bytes of one encoded int32 */
+#define KLIPPER_CONTENT_MAX   (KLIPPER_BLOCK_MAX - KLIPPER_BLOCK_MIN) /* 59 */
+#define KLIPPER_SYNC	      0x7e
+#define KLIPPER_SEQ_DEST      0x10
+#define KLIPPER_SEQ_MASK      0x0f
+#define KLIPPER_VLQ_MAX	      5 /* bytes of one encoded int32 */
 
 /* katapult.md §8.2: the only hard-coded message ids. */
-#define KLIPPER_MSGID_IDENTIFY_RESPONSE 0 /* identify_response offset=%u data=%.*s */
-#define KLIPPER_MSGID_IDENTIFY		1 /* identify offset=%u count=%c */
+#define KLIPPER_MSGID_IDENTIFY_RESPONSE 0  /* identify_response offset=%u data=%.*s */
+#define KLIPPER_MSGID_IDENTIFY		1  /* identify offset=%u count=%c */
 #define KLIPPER_IDENTIFY_COUNT		40 /* bytes klippy asks for per identify (§8.3) */
 /* Largest data in one identify_response block: 59 - msgid 1 - offset VLQ 5 - length 1. */
 #define KLIPPER_IDENTIFY_DATA_MAX (KLIPPER_CONTENT_MAX - 1 - KLIPPER_VLQ_MAX - 1)
@@ -61,8 +62,8 @@ struct klipper_dict_reader {
  * content may be NULL when len is 0 (an ACK/NAK block). Returns 0 with *out_len; CF_ERR_USAGE
  * when len exceeds KLIPPER_CONTENT_MAX; CF_ERR_NOSPACE when cap is too small.
  */
-int klipper_block_encode(uint8_t seq, const uint8_t *content, size_t len, uint8_t *out,
-			 size_t cap, size_t *out_len);
+int klipper_block_encode(uint8_t seq, const uint8_t *content, size_t len, uint8_t *out, size_t cap,
+			 size_t *out_len);
 
 /*
  * Find the block at the start of buf, with Klipper's command_find_block contract but no hidden

@@ -4,7 +4,10 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/* cmocka.h needs the four headers above */
 #include <cmocka.h>
+
 #include <stdio.h>
 #include <string.h>
 
@@ -12,7 +15,7 @@
 #include "protocol/err.h"
 
 /* katapult.md §2.2: the example probe, UUID e0ef270ca188 */
-static const uint8_t uuid_e0[6] = { 0xe0, 0xef, 0x27, 0x0c, 0xa1, 0x88 };
+static const uint8_t uuid_e0[6] = {0xe0, 0xef, 0x27, 0x0c, 0xa1, 0x88};
 
 static size_t hex(const char *s, uint8_t *out, size_t cap)
 {
@@ -31,7 +34,7 @@ static size_t hex(const char *s, uint8_t *out, size_t cap)
 static void assert_frame(const char *name, const struct canbus_frame *f, uint32_t id,
 			 const char *data)
 {
-	uint8_t want[8] = { 0 };
+	uint8_t want[8] = {0};
 	const size_t n = hex(data, want, sizeof(want));
 
 	if (f->id != id || f->len != n || memcmp(f->data, want, 8) != 0)
@@ -87,7 +90,7 @@ static void test_canbus_clear_and_query_are_one_byte(void **state)
 static void test_canbus_parse_need_nodeid(void **state)
 {
 	(void)state;
-	const struct canbus_frame f = { 0x3f1, 8, { 0x20, 0xe0, 0xef, 0x27, 0x0c, 0xa1, 0x88, 0x11 } };
+	const struct canbus_frame f = {0x3f1, 8, {0x20, 0xe0, 0xef, 0x27, 0x0c, 0xa1, 0x88, 0x11}};
 	uint8_t uuid[6];
 	uint8_t app = 0;
 
@@ -102,7 +105,7 @@ static void test_canbus_parse_need_nodeid_dlc7_has_no_app(void **state)
 {
 	(void)state;
 	/* katapult.md §2.6: flashtool keeps replies with length >= 7 */
-	const struct canbus_frame f = { 0x3f1, 7, { 0x20, 0xe0, 0xef, 0x27, 0x0c, 0xa1, 0x88 } };
+	const struct canbus_frame f = {0x3f1, 7, {0x20, 0xe0, 0xef, 0x27, 0x0c, 0xa1, 0x88}};
 	uint8_t uuid[6];
 	uint8_t app = 0x55;
 
@@ -116,9 +119,9 @@ static const struct bad_need_case {
 	const char *name;
 	struct canbus_frame f;
 } bad_need_cases[] = {
-	{ "wrong id 0x3f0", { 0x3f0, 8, { 0x20, 1, 2, 3, 4, 5, 6, 0x01 } } },
-	{ "DLC 6", { 0x3f1, 6, { 0x20, 1, 2, 3, 4, 5 } } },
-	{ "byte0 not 0x20", { 0x3f1, 8, { 0x21, 1, 2, 3, 4, 5, 6, 0x01 } } },
+    {"wrong id 0x3f0", {0x3f0, 8, {0x20, 1, 2, 3, 4, 5, 6, 0x01}}},
+    {"DLC 6", {0x3f1, 6, {0x20, 1, 2, 3, 4, 5}}},
+    {"byte0 not 0x20", {0x3f1, 8, {0x21, 1, 2, 3, 4, 5, 6, 0x01}}},
 };
 
 static void test_canbus_parse_need_nodeid_rejects(void **state)
@@ -154,22 +157,46 @@ static const struct admin_case {
 	bool has_uuid, has_node;
 	uint8_t node;
 } admin_cases[] = {
-	{ "§2.2 request bootloader", { 0x3f0, 7, { 0x02, 0xe0, 0xef, 0x27, 0x0c, 0xa1, 0x88 } }, 0,
-	  0x02, true, false, 0 },
-	{ "§2.2 Katapult set id 129",
-	  { 0x3f0, 8, { 0x11, 0xe0, 0xef, 0x27, 0x0c, 0xa1, 0x88, 0x81 } }, 0, 0x11, true, true, 129 },
-	{ "§2.2 Klipper set id 4", { 0x3f0, 8, { 0x01, 0xe0, 0xef, 0x27, 0x0c, 0xa1, 0x88, 0x04 } },
-	  0, 0x01, true, true, 4 },
-	{ "§2.2 clear", { 0x3f0, 1, { 0x12 } }, 0, 0x12, false, false, 0 },
-	{ "§2.2 query", { 0x3f0, 1, { 0x00 } }, 0, 0x00, false, false, 0 },
-	{ "§2.2 request bootloader DLC 6", { 0x3f0, 6, { 0x02, 0xe0, 0xef, 0x27, 0x0c, 0xa1 } },
-	  CF_ERR_FRAME, 0x02, false, false, 0 },
-	{ "§2.2 set id DLC 7", { 0x3f0, 7, { 0x11, 0xe0, 0xef, 0x27, 0x0c, 0xa1, 0x88 } },
-	  CF_ERR_FRAME, 0x11, false, false, 0 },
-	{ "unknown admin command", { 0x3f0, 1, { 0x55 } }, CF_ERR_NOT_SUPPORTED, 0x55, false, false,
-	  0 },
-	{ "not the admin id", { 0x3f1, 1, { 0x00 } }, CF_ERR_PROTOCOL, 0, false, false, 0 },
-	{ "empty frame", { 0x3f0, 0, { 0 } }, CF_ERR_PROTOCOL, 0, false, false, 0 },
+    {"§2.2 request bootloader",
+     {0x3f0, 7, {0x02, 0xe0, 0xef, 0x27, 0x0c, 0xa1, 0x88}},
+     0,
+     0x02,
+     true,
+     false,
+     0},
+    {"§2.2 Katapult set id 129",
+     {0x3f0, 8, {0x11, 0xe0, 0xef, 0x27, 0x0c, 0xa1, 0x88, 0x81}},
+     0,
+     0x11,
+     true,
+     true,
+     129},
+    {"§2.2 Klipper set id 4",
+     {0x3f0, 8, {0x01, 0xe0, 0xef, 0x27, 0x0c, 0xa1, 0x88, 0x04}},
+     0,
+     0x01,
+     true,
+     true,
+     4},
+    {"§2.2 clear", {0x3f0, 1, {0x12}}, 0, 0x12, false, false, 0},
+    {"§2.2 query", {0x3f0, 1, {0x00}}, 0, 0x00, false, false, 0},
+    {"§2.2 request bootloader DLC 6",
+     {0x3f0, 6, {0x02, 0xe0, 0xef, 0x27, 0x0c, 0xa1}},
+     CF_ERR_FRAME,
+     0x02,
+     false,
+     false,
+     0},
+    {"§2.2 set id DLC 7",
+     {0x3f0, 7, {0x11, 0xe0, 0xef, 0x27, 0x0c, 0xa1, 0x88}},
+     CF_ERR_FRAME,
+     0x11,
+     false,
+     false,
+     0},
+    {"unknown admin command", {0x3f0, 1, {0x55}}, CF_ERR_NOT_SUPPORTED, 0x55, false, false, 0},
+    {"not the admin id", {0x3f1, 1, {0x00}}, CF_ERR_PROTOCOL, 0, false, false, 0},
+    {"empty frame", {0x3f0, 0, {0}}, CF_ERR_PROTOCOL, 0, false, false, 0},
 };
 
 static void test_canbus_parse_admin_table(void **state)
@@ -237,7 +264,7 @@ static void test_canbus_stream_connect_is_one_frame(void **state)
 static void test_canbus_stream_all_or_nothing(void **state)
 {
 	(void)state;
-	uint8_t stream[76] = { 0 };
+	uint8_t stream[76] = {0};
 	struct canbus_frame frames[9];
 	memset(frames, 0xaa, sizeof(frames));
 
@@ -256,9 +283,9 @@ static const struct uuid_case {
 	const char *serial;
 	const char *uuid;
 } uuid_cases[] = {
-	{ "§2.3 real Cartographer", "16000C000F43304253373820", "e0ef270ca188" },
-	{ "§2.3 real Cartographer, lower case", "16000c000f43304253373820", "e0ef270ca188" },
-	{ "§2.3 counting bytes", "000102030405060708090a0b", "90a4ae022dfc" },
+    {"§2.3 real Cartographer", "16000C000F43304253373820", "e0ef270ca188"},
+    {"§2.3 real Cartographer, lower case", "16000c000f43304253373820", "e0ef270ca188"},
+    {"§2.3 counting bytes", "000102030405060708090a0b", "90a4ae022dfc"},
 };
 
 static void test_canbus_uuid_from_serial_spec(void **state)
@@ -285,7 +312,7 @@ static void test_canbus_uuid_from_uid_spec(void **state)
 
 	canbus_uuid_from_uid(uid, sizeof(uid), uuid);
 
-	const uint8_t want[6] = { 0x90, 0xa4, 0xae, 0x02, 0x2d, 0xfc };
+	const uint8_t want[6] = {0x90, 0xa4, 0xae, 0x02, 0x2d, 0xfc};
 	assert_memory_equal(uuid, want, 6);
 }
 
@@ -293,11 +320,11 @@ static void test_canbus_uuid_from_serial_rejects(void **state)
 {
 	(void)state;
 	const char *bad[] = {
-		"16000C000F4330425337382",   /* 23 digits */
-		"16000C000F433042533738200", /* 25 digits */
-		"16000C000F4330425337382G",  /* not hex */
-		"",
-		NULL,
+	    "16000C000F4330425337382",	 /* 23 digits */
+	    "16000C000F433042533738200", /* 25 digits */
+	    "16000C000F4330425337382G",	 /* not hex */
+	    "",
+	    NULL,
 	};
 	uint8_t uuid[6];
 
@@ -310,14 +337,14 @@ static void test_canbus_uuid_parse(void **state)
 {
 	(void)state;
 	uint8_t uuid[6];
-	uint8_t kept[6] = { 1, 2, 3, 4, 5, 6 };
+	uint8_t kept[6] = {1, 2, 3, 4, 5, 6};
 
 	assert_int_equal(canbus_uuid_parse("E0EF270CA188", uuid), 0);
 	assert_memory_equal(uuid, uuid_e0, 6);
 	assert_int_equal(canbus_uuid_parse("e0ef270ca18", kept), CF_ERR_USAGE);
 	assert_int_equal(canbus_uuid_parse("0xe0ef270ca1", kept), CF_ERR_USAGE);
 	assert_int_equal(canbus_uuid_parse("e0ef270ca1880", kept), CF_ERR_USAGE);
-	const uint8_t untouched[6] = { 1, 2, 3, 4, 5, 6 };
+	const uint8_t untouched[6] = {1, 2, 3, 4, 5, 6};
 	assert_memory_equal(kept, untouched, 6);
 }
 
@@ -339,24 +366,24 @@ static void test_canbus_uid_format_serial(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_canbus_request_bootloader_spec),
-		cmocka_unit_test(test_canbus_set_katapult_nodeid_spec),
-		cmocka_unit_test(test_canbus_set_klipper_nodeid_spec),
-		cmocka_unit_test(test_canbus_clear_and_query_are_one_byte),
-		cmocka_unit_test(test_canbus_parse_need_nodeid),
-		cmocka_unit_test(test_canbus_parse_need_nodeid_dlc7_has_no_app),
-		cmocka_unit_test(test_canbus_parse_need_nodeid_rejects),
-		cmocka_unit_test(test_canbus_build_need_nodeid),
-		cmocka_unit_test(test_canbus_parse_admin_table),
-		cmocka_unit_test(test_canbus_node_ids),
-		cmocka_unit_test(test_canbus_stream_send_block_is_ten_frames),
-		cmocka_unit_test(test_canbus_stream_connect_is_one_frame),
-		cmocka_unit_test(test_canbus_stream_all_or_nothing),
-		cmocka_unit_test(test_canbus_uuid_from_serial_spec),
-		cmocka_unit_test(test_canbus_uuid_from_uid_spec),
-		cmocka_unit_test(test_canbus_uuid_from_serial_rejects),
-		cmocka_unit_test(test_canbus_uuid_parse),
-		cmocka_unit_test(test_canbus_uid_format_serial),
+	    cmocka_unit_test(test_canbus_request_bootloader_spec),
+	    cmocka_unit_test(test_canbus_set_katapult_nodeid_spec),
+	    cmocka_unit_test(test_canbus_set_klipper_nodeid_spec),
+	    cmocka_unit_test(test_canbus_clear_and_query_are_one_byte),
+	    cmocka_unit_test(test_canbus_parse_need_nodeid),
+	    cmocka_unit_test(test_canbus_parse_need_nodeid_dlc7_has_no_app),
+	    cmocka_unit_test(test_canbus_parse_need_nodeid_rejects),
+	    cmocka_unit_test(test_canbus_build_need_nodeid),
+	    cmocka_unit_test(test_canbus_parse_admin_table),
+	    cmocka_unit_test(test_canbus_node_ids),
+	    cmocka_unit_test(test_canbus_stream_send_block_is_ten_frames),
+	    cmocka_unit_test(test_canbus_stream_connect_is_one_frame),
+	    cmocka_unit_test(test_canbus_stream_all_or_nothing),
+	    cmocka_unit_test(test_canbus_uuid_from_serial_spec),
+	    cmocka_unit_test(test_canbus_uuid_from_uid_spec),
+	    cmocka_unit_test(test_canbus_uuid_from_serial_rejects),
+	    cmocka_unit_test(test_canbus_uuid_parse),
+	    cmocka_unit_test(test_canbus_uid_format_serial),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -4,7 +4,10 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/* cmocka.h needs the four headers above */
 #include <cmocka.h>
+
 #include <string.h>
 
 #include "protocol/crc16.h"
@@ -35,18 +38,18 @@ static const struct crc_case {
 	size_t len;
 	uint16_t want;
 } crc_cases[] = {
-	{ "§1.2 NACK f1 00", { 0xf1, 0x00 }, 2, 0x9568 },
-	{ "§1.2 command error f2 00", { 0xf2, 0x00 }, 2, 0xbf00 },
-	{ "§1.2 busy f3 00", { 0xf3, 0x00 }, 2, 0xa6d8 },
-	{ "§1.2 CONNECT 11 00", { 0x11, 0x00 }, 2, 0x7cf1 },
-	{ "§1.2 SEND_EOF 13 00", { 0x13, 0x00 }, 2, 0x4f41 },
-	{ "§1.2 COMPLETE 15 00", { 0x15, 0x00 }, 2, 0x1b91 },
-	{ "§1.2 GET_CANBUS_ID 16 00", { 0x16, 0x00 }, 2, 0x31f9 },
-	{ "§1.2 prime 90 00", { 0x90, 0x00 }, 2, 0xe9e5 },
-	{ "§1.2 REQUEST_BLOCK", { 0x14, 0x01, 0x00, 0x20, 0x00, 0x08 }, 6, 0xde5b },
-	/* katapult.md §8.3: Klipper blocks store it big-endian */
-	{ "§8.3 identify offset 0", { 0x08, 0x10, 0x01, 0x00, 0x28 }, 5, 0x5e9f },
-	{ "§8.3 ACK seq 1", { 0x05, 0x11 }, 2, 0x8f08 },
+    {"§1.2 NACK f1 00", {0xf1, 0x00}, 2, 0x9568},
+    {"§1.2 command error f2 00", {0xf2, 0x00}, 2, 0xbf00},
+    {"§1.2 busy f3 00", {0xf3, 0x00}, 2, 0xa6d8},
+    {"§1.2 CONNECT 11 00", {0x11, 0x00}, 2, 0x7cf1},
+    {"§1.2 SEND_EOF 13 00", {0x13, 0x00}, 2, 0x4f41},
+    {"§1.2 COMPLETE 15 00", {0x15, 0x00}, 2, 0x1b91},
+    {"§1.2 GET_CANBUS_ID 16 00", {0x16, 0x00}, 2, 0x31f9},
+    {"§1.2 prime 90 00", {0x90, 0x00}, 2, 0xe9e5},
+    {"§1.2 REQUEST_BLOCK", {0x14, 0x01, 0x00, 0x20, 0x00, 0x08}, 6, 0xde5b},
+    /* katapult.md §8.3: Klipper blocks store it big-endian */
+    {"§8.3 identify offset 0", {0x08, 0x10, 0x01, 0x00, 0x28}, 5, 0x5e9f},
+    {"§8.3 ACK seq 1", {0x05, 0x11}, 2, 0x8f08},
 };
 
 static void test_crc16_spec_frames(void **state)
@@ -105,11 +108,11 @@ static void test_crc16_matches_bitwise_reference(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_crc16_check_value),
-		cmocka_unit_test(test_crc16_empty_is_init),
-		cmocka_unit_test(test_crc16_spec_frames),
-		cmocka_unit_test(test_crc16_incremental_equals_one_shot),
-		cmocka_unit_test(test_crc16_matches_bitwise_reference),
+	    cmocka_unit_test(test_crc16_check_value),
+	    cmocka_unit_test(test_crc16_empty_is_init),
+	    cmocka_unit_test(test_crc16_spec_frames),
+	    cmocka_unit_test(test_crc16_incremental_equals_one_shot),
+	    cmocka_unit_test(test_crc16_matches_bitwise_reference),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

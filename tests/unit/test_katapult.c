@@ -4,7 +4,10 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/* cmocka.h needs the four headers above */
 #include <cmocka.h>
+
 #include <stdio.h>
 #include <string.h>
 
@@ -39,9 +42,9 @@ static size_t send_block_vector(uint8_t *out)
 }
 
 static const char connect_ack_110[] =
-	"01 88 a0 0d 11 00 00 00 00 01 01 00 00 20 00 08 40 00 00 00 73 74 6d 33 32 66 30 34 32 "
-	"78 36 00 00 00 00 00 76 30 2e 30 2e 31 2d 31 31 30 2d 67 39 30 32 66 33 33 35 00 14 51 "
-	"99 03";
+    "01 88 a0 0d 11 00 00 00 00 01 01 00 00 20 00 08 40 00 00 00 73 74 6d 33 32 66 30 34 32 "
+    "78 36 00 00 00 00 00 76 30 2e 30 2e 31 2d 31 31 30 2d 67 39 30 32 66 33 33 35 00 14 51 "
+    "99 03";
 
 /* ---- builders ---------------------------------------------------------------------------- */
 
@@ -75,18 +78,18 @@ static int b_complete_ack(uint8_t *o, size_t c, size_t *l)
 
 static int b_canbus_id_ack(uint8_t *o, size_t c, size_t *l)
 {
-	const uint8_t uuid[6] = { 0xe0, 0xef, 0x27, 0x0c, 0xa1, 0x88 };
+	const uint8_t uuid[6] = {0xe0, 0xef, 0x27, 0x0c, 0xa1, 0x88};
 	return katapult_build_canbus_id_ack(uuid, o, c, l);
 }
 
 static int b_connect_ack_110(uint8_t *o, size_t c, size_t *l)
 {
 	const struct katapult_connect_info info = {
-		.proto_version = KATAPULT_PROTO_1_1_0,
-		.app_start = APP_START,
-		.block_size = 64,
-		.mcu = "stm32f042x6",
-		.version = "v0.0.1-110-g902f335",
+	    .proto_version = KATAPULT_PROTO_1_1_0,
+	    .app_start = APP_START,
+	    .block_size = 64,
+	    .mcu = "stm32f042x6",
+	    .version = "v0.0.1-110-g902f335",
 	};
 	return katapult_build_connect_ack(&info, o, c, l);
 }
@@ -96,22 +99,22 @@ static const struct build_case {
 	int (*build)(uint8_t *out, size_t cap, size_t *out_len);
 	const char *want; /* NULL: the 76-byte SEND_BLOCK vector */
 } build_cases[] = {
-	{ "§1.2 NACK", katapult_build_nack, "01 88 f1 00 68 95 99 03" },
-	{ "§1.2 command error", katapult_build_cmd_error, "01 88 f2 00 00 bf 99 03" },
-	{ "§1.2 busy", katapult_build_busy, "01 88 f3 00 d8 a6 99 03" },
-	{ "§1.2 CONNECT", katapult_build_connect, "01 88 11 00 f1 7c 99 03" },
-	{ "§1.2 SEND_EOF", katapult_build_send_eof, "01 88 13 00 41 4f 99 03" },
-	{ "§1.2 COMPLETE", katapult_build_complete, "01 88 15 00 91 1b 99 03" },
-	{ "§1.2 GET_CANBUS_ID", katapult_build_get_canbus_id, "01 88 16 00 f9 31 99 03" },
-	{ "§1.2 prime", katapult_build_prime, "01 88 90 00 e5 e9 99 03" },
-	{ "§1.2 REQUEST_BLOCK", b_request_block, "01 88 14 01 00 20 00 08 5b de 99 03" },
-	{ "§1.2 SEND_BLOCK", b_send_block, NULL },
-	{ "§1.2 ACK SEND_BLOCK", b_block_ack, "01 88 a0 02 12 00 00 00 00 20 00 08 5a d6 99 03" },
-	{ "§1.2 ACK SEND_EOF 18", b_eof_ack, "01 88 a0 02 13 00 00 00 12 00 00 00 41 22 99 03" },
-	{ "§1.2 ACK COMPLETE", b_complete_ack, "01 88 a0 01 15 00 00 00 00 2e 99 03" },
-	{ "§1.2 ACK GET_CANBUS_ID", b_canbus_id_ack,
-	  "01 88 a0 03 16 00 00 00 e0 ef 27 0c a1 88 00 00 b0 d0 99 03" },
-	{ "§1.2 ACK CONNECT 1.1.0", b_connect_ack_110, connect_ack_110 },
+    {"§1.2 NACK", katapult_build_nack, "01 88 f1 00 68 95 99 03"},
+    {"§1.2 command error", katapult_build_cmd_error, "01 88 f2 00 00 bf 99 03"},
+    {"§1.2 busy", katapult_build_busy, "01 88 f3 00 d8 a6 99 03"},
+    {"§1.2 CONNECT", katapult_build_connect, "01 88 11 00 f1 7c 99 03"},
+    {"§1.2 SEND_EOF", katapult_build_send_eof, "01 88 13 00 41 4f 99 03"},
+    {"§1.2 COMPLETE", katapult_build_complete, "01 88 15 00 91 1b 99 03"},
+    {"§1.2 GET_CANBUS_ID", katapult_build_get_canbus_id, "01 88 16 00 f9 31 99 03"},
+    {"§1.2 prime", katapult_build_prime, "01 88 90 00 e5 e9 99 03"},
+    {"§1.2 REQUEST_BLOCK", b_request_block, "01 88 14 01 00 20 00 08 5b de 99 03"},
+    {"§1.2 SEND_BLOCK", b_send_block, NULL},
+    {"§1.2 ACK SEND_BLOCK", b_block_ack, "01 88 a0 02 12 00 00 00 00 20 00 08 5a d6 99 03"},
+    {"§1.2 ACK SEND_EOF 18", b_eof_ack, "01 88 a0 02 13 00 00 00 12 00 00 00 41 22 99 03"},
+    {"§1.2 ACK COMPLETE", b_complete_ack, "01 88 a0 01 15 00 00 00 00 2e 99 03"},
+    {"§1.2 ACK GET_CANBUS_ID", b_canbus_id_ack,
+     "01 88 a0 03 16 00 00 00 e0 ef 27 0c a1 88 00 00 b0 d0 99 03"},
+    {"§1.2 ACK CONNECT 1.1.0", b_connect_ack_110, connect_ack_110},
 };
 #define N_BUILD (sizeof(build_cases) / sizeof(build_cases[0]))
 
@@ -167,7 +170,7 @@ static void test_katapult_builders_refuse_small_buffer(void **state)
 static void test_katapult_encode_rejects_unaligned_payload(void **state)
 {
 	(void)state;
-	const uint8_t payload[5] = { 1, 2, 3, 4, 5 };
+	const uint8_t payload[5] = {1, 2, 3, 4, 5};
 	uint8_t out[KATAPULT_MAX_FRAME];
 	size_t len;
 
@@ -178,15 +181,14 @@ static void test_katapult_encode_rejects_unaligned_payload(void **state)
 static void test_katapult_encode_rejects_oversize_payload(void **state)
 {
 	(void)state;
-	uint8_t payload[KATAPULT_MAX_PAYLOAD + 4] = { 0 };
+	uint8_t payload[KATAPULT_MAX_PAYLOAD + 4] = {0};
 	uint8_t out[256];
 	size_t len;
 
 	/* katapult.md §1.1: N <= 30, so 120 payload bytes fit a 128-byte frame and 124 do not */
 	assert_int_equal(katapult_encode(0x12, payload, 120, out, sizeof(out), &len), 0);
 	assert_int_equal(len, 128);
-	assert_int_equal(katapult_encode(0x12, payload, 124, out, sizeof(out), &len),
-			 CF_ERR_USAGE);
+	assert_int_equal(katapult_encode(0x12, payload, 124, out, sizeof(out), &len), CF_ERR_USAGE);
 }
 
 /* ---- one-shot decode --------------------------------------------------------------------- */
@@ -256,7 +258,8 @@ static void feed_all(struct katapult_parser *p, const uint8_t *data, size_t len,
 		for (;;) {
 			struct katapult_frame f;
 			size_t used = 0;
-			const int r = katapult_parser_feed(p, data + pos + off, chunk - off, &used, &f);
+			const int r =
+			    katapult_parser_feed(p, data + pos + off, chunk - off, &used, &f);
 
 			off += used;
 			assert_true(off <= chunk);
@@ -391,12 +394,12 @@ static void test_katapult_parser_finds_frame_behind_truncated_one(void **state)
 	struct katapult_parser p;
 	katapult_parser_init(&p);
 	/*
-	 * katapult.md §2.4: device -> host loss. The first 8 bytes of ACK SEND_BLOCK (16 bytes), then
-	 * a whole ACK COMPLETE: the broken frame swallows the start of the good one, which must still
-	 * be found once the trailer check fails.
+	 * katapult.md §2.4: device -> host loss. The first 8 bytes of ACK SEND_BLOCK (16 bytes),
+	 * then a whole ACK COMPLETE: the broken frame swallows the start of the good one, which
+	 * must still be found once the trailer check fails.
 	 */
-	const size_t n = hex("01 88 a0 02 12 00 00 00 01 88 a0 01 15 00 00 00 00 2e 99 03",
-			     stream, sizeof(stream));
+	const size_t n = hex("01 88 a0 02 12 00 00 00 01 88 a0 01 15 00 00 00 00 2e 99 03", stream,
+			     sizeof(stream));
 
 	feed_all(&p, stream, n, n, &s);
 
@@ -415,8 +418,8 @@ static void test_katapult_parser_frame_valid_until_next_feed(void **state)
 	struct katapult_frame f;
 	size_t used;
 	katapult_parser_init(&p);
-	const size_t n = hex("01 88 a0 01 15 00 00 00 00 2e 99 03 01 88 f1 00", stream,
-			     sizeof(stream));
+	const size_t n =
+	    hex("01 88 a0 01 15 00 00 00 00 2e 99 03 01 88 f1 00", stream, sizeof(stream));
 
 	assert_int_equal(katapult_parser_feed(&p, stream, n, &used, &f), 1);
 
@@ -444,18 +447,18 @@ static const struct reply_case {
 	int want;
 	enum katapult_reply_kind kind;
 } reply_cases[] = {
-	{ "§1.2 ACK COMPLETE for COMPLETE", "01 88 a0 01 15 00 00 00 00 2e 99 03",
-	  KATAPULT_CMD_COMPLETE, 0, KATAPULT_REPLY_ACK },
-	{ "§3.4 stale ACK COMPLETE for CONNECT", "01 88 a0 01 15 00 00 00 00 2e 99 03",
-	  KATAPULT_CMD_CONNECT, CF_ERR_PROTOCOL, KATAPULT_REPLY_ACK_OTHER },
-	{ "§1.2 NACK", "01 88 f1 00 68 95 99 03", KATAPULT_CMD_SEND_BLOCK, CF_ERR_NACK,
-	  KATAPULT_REPLY_NACK },
-	{ "§1.2 command error", "01 88 f2 00 00 bf 99 03", KATAPULT_CMD_SEND_BLOCK, CF_ERR_NACK,
-	  KATAPULT_REPLY_CMD_ERROR },
-	{ "§1.2 busy", "01 88 f3 00 d8 a6 99 03", KATAPULT_CMD_CONNECT, CF_ERR_BUSY,
-	  KATAPULT_REPLY_BUSY },
-	{ "§1.3 a host command is no reply", "01 88 11 00 f1 7c 99 03", KATAPULT_CMD_CONNECT,
-	  CF_ERR_PROTOCOL, KATAPULT_REPLY_UNKNOWN },
+    {"§1.2 ACK COMPLETE for COMPLETE", "01 88 a0 01 15 00 00 00 00 2e 99 03", KATAPULT_CMD_COMPLETE,
+     0, KATAPULT_REPLY_ACK},
+    {"§3.4 stale ACK COMPLETE for CONNECT", "01 88 a0 01 15 00 00 00 00 2e 99 03",
+     KATAPULT_CMD_CONNECT, CF_ERR_PROTOCOL, KATAPULT_REPLY_ACK_OTHER},
+    {"§1.2 NACK", "01 88 f1 00 68 95 99 03", KATAPULT_CMD_SEND_BLOCK, CF_ERR_NACK,
+     KATAPULT_REPLY_NACK},
+    {"§1.2 command error", "01 88 f2 00 00 bf 99 03", KATAPULT_CMD_SEND_BLOCK, CF_ERR_NACK,
+     KATAPULT_REPLY_CMD_ERROR},
+    {"§1.2 busy", "01 88 f3 00 d8 a6 99 03", KATAPULT_CMD_CONNECT, CF_ERR_BUSY,
+     KATAPULT_REPLY_BUSY},
+    {"§1.3 a host command is no reply", "01 88 11 00 f1 7c 99 03", KATAPULT_CMD_CONNECT,
+     CF_ERR_PROTOCOL, KATAPULT_REPLY_UNKNOWN},
 };
 
 static void test_katapult_parse_reply_classifies(void **state)
@@ -479,7 +482,7 @@ static void test_katapult_parse_reply_ack_without_echo_is_unknown(void **state)
 {
 	(void)state;
 	/* an ACK with N = 0 cannot say what it acknowledges (katapult.md §1.3) */
-	const struct katapult_frame f = { .cmd = KATAPULT_RESP_ACK, .words = 0 };
+	const struct katapult_frame f = {.cmd = KATAPULT_RESP_ACK, .words = 0};
 	struct katapult_reply r;
 
 	const int err = katapult_parse_reply(&f, KATAPULT_CMD_CONNECT, &r);
@@ -516,8 +519,8 @@ static void test_katapult_parse_eof_ack_spec(void **state)
 	uint8_t buf[KATAPULT_MAX_FRAME];
 	struct katapult_reply r;
 	uint32_t pages = 0;
-	reply_payload("01 88 a0 02 13 00 00 00 12 00 00 00 41 22 99 03", KATAPULT_CMD_SEND_EOF,
-		      buf, &r);
+	reply_payload("01 88 a0 02 13 00 00 00 12 00 00 00 41 22 99 03", KATAPULT_CMD_SEND_EOF, buf,
+		      &r);
 
 	assert_int_equal(katapult_parse_eof_ack(r.payload, r.payload_len, &pages), 0);
 
@@ -530,8 +533,8 @@ static void test_katapult_parse_canbus_id_spec(void **state)
 	(void)state;
 	uint8_t buf[KATAPULT_MAX_FRAME];
 	struct katapult_reply r;
-	uint8_t uuid[6] = { 0 };
-	const uint8_t want[6] = { 0xe0, 0xef, 0x27, 0x0c, 0xa1, 0x88 };
+	uint8_t uuid[6] = {0};
+	const uint8_t want[6] = {0xe0, 0xef, 0x27, 0x0c, 0xa1, 0x88};
 	reply_payload("01 88 a0 03 16 00 00 00 e0 ef 27 0c a1 88 00 00 b0 d0 99 03",
 		      KATAPULT_CMD_GET_CANBUS_ID, buf, &r);
 
@@ -664,11 +667,11 @@ static void test_katapult_connect_ack_builder_100_layout(void **state)
 	uint8_t out[KATAPULT_MAX_FRAME], want[64];
 	size_t len;
 	const struct katapult_connect_info info = {
-		.proto_version = KATAPULT_PROTO_1_0_0,
-		.app_start = APP_START,
-		.block_size = 64,
-		.mcu = "stm32f042x6",
-		.version = "ignored for 1.0.0",
+	    .proto_version = KATAPULT_PROTO_1_0_0,
+	    .app_start = APP_START,
+	    .block_size = 64,
+	    .mcu = "stm32f042x6",
+	    .version = "ignored for 1.0.0",
 	};
 	const size_t n = hex(connect_100_payload, want, sizeof(want));
 
@@ -726,37 +729,37 @@ static void test_katapult_cmd_names(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_katapult_builders_match_spec),
-		cmocka_unit_test(test_katapult_send_block_is_76_bytes),
-		cmocka_unit_test(test_katapult_builders_refuse_small_buffer),
-		cmocka_unit_test(test_katapult_encode_rejects_unaligned_payload),
-		cmocka_unit_test(test_katapult_encode_rejects_oversize_payload),
-		cmocka_unit_test(test_katapult_decode_every_spec_vector),
-		cmocka_unit_test(test_katapult_decode_prefix_needs_more),
-		cmocka_unit_test(test_katapult_decode_rejects_missing_header),
-		cmocka_unit_test(test_katapult_parser_byte_by_byte_equals_whole),
-		cmocka_unit_test(test_katapult_parser_skips_garbage_before_header),
-		cmocka_unit_test(test_katapult_parser_resyncs_after_bad_crc),
-		cmocka_unit_test(test_katapult_parser_rejects_bad_trailer),
-		cmocka_unit_test(test_katapult_parser_rejects_oversize_length),
-		cmocka_unit_test(test_katapult_parser_finds_frame_behind_truncated_one),
-		cmocka_unit_test(test_katapult_parser_frame_valid_until_next_feed),
-		cmocka_unit_test(test_katapult_parse_reply_classifies),
-		cmocka_unit_test(test_katapult_parse_reply_ack_without_echo_is_unknown),
-		cmocka_unit_test(test_katapult_parse_block_ack_spec),
-		cmocka_unit_test(test_katapult_parse_eof_ack_spec),
-		cmocka_unit_test(test_katapult_parse_canbus_id_spec),
-		cmocka_unit_test(test_katapult_parse_complete_ack_is_empty),
-		cmocka_unit_test(test_katapult_parse_read_ack_layout),
-		cmocka_unit_test(test_katapult_read_ack_builder_layout),
-		cmocka_unit_test(test_katapult_parse_connect_110_spec),
-		cmocka_unit_test(test_katapult_parse_connect_100_without_version),
-		cmocka_unit_test(test_katapult_parse_connect_110_without_version_string),
-		cmocka_unit_test(test_katapult_parse_connect_rejects_short_and_bad_block_size),
-		cmocka_unit_test(test_katapult_connect_ack_builder_100_layout),
-		cmocka_unit_test(test_katapult_parse_send_block_device_side),
-		cmocka_unit_test(test_katapult_parse_request_block_device_side),
-		cmocka_unit_test(test_katapult_cmd_names),
+	    cmocka_unit_test(test_katapult_builders_match_spec),
+	    cmocka_unit_test(test_katapult_send_block_is_76_bytes),
+	    cmocka_unit_test(test_katapult_builders_refuse_small_buffer),
+	    cmocka_unit_test(test_katapult_encode_rejects_unaligned_payload),
+	    cmocka_unit_test(test_katapult_encode_rejects_oversize_payload),
+	    cmocka_unit_test(test_katapult_decode_every_spec_vector),
+	    cmocka_unit_test(test_katapult_decode_prefix_needs_more),
+	    cmocka_unit_test(test_katapult_decode_rejects_missing_header),
+	    cmocka_unit_test(test_katapult_parser_byte_by_byte_equals_whole),
+	    cmocka_unit_test(test_katapult_parser_skips_garbage_before_header),
+	    cmocka_unit_test(test_katapult_parser_resyncs_after_bad_crc),
+	    cmocka_unit_test(test_katapult_parser_rejects_bad_trailer),
+	    cmocka_unit_test(test_katapult_parser_rejects_oversize_length),
+	    cmocka_unit_test(test_katapult_parser_finds_frame_behind_truncated_one),
+	    cmocka_unit_test(test_katapult_parser_frame_valid_until_next_feed),
+	    cmocka_unit_test(test_katapult_parse_reply_classifies),
+	    cmocka_unit_test(test_katapult_parse_reply_ack_without_echo_is_unknown),
+	    cmocka_unit_test(test_katapult_parse_block_ack_spec),
+	    cmocka_unit_test(test_katapult_parse_eof_ack_spec),
+	    cmocka_unit_test(test_katapult_parse_canbus_id_spec),
+	    cmocka_unit_test(test_katapult_parse_complete_ack_is_empty),
+	    cmocka_unit_test(test_katapult_parse_read_ack_layout),
+	    cmocka_unit_test(test_katapult_read_ack_builder_layout),
+	    cmocka_unit_test(test_katapult_parse_connect_110_spec),
+	    cmocka_unit_test(test_katapult_parse_connect_100_without_version),
+	    cmocka_unit_test(test_katapult_parse_connect_110_without_version_string),
+	    cmocka_unit_test(test_katapult_parse_connect_rejects_short_and_bad_block_size),
+	    cmocka_unit_test(test_katapult_connect_ack_builder_100_layout),
+	    cmocka_unit_test(test_katapult_parse_send_block_device_side),
+	    cmocka_unit_test(test_katapult_parse_request_block_device_side),
+	    cmocka_unit_test(test_katapult_cmd_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
