@@ -12,7 +12,10 @@
 #include "log.h"
 #include "protocol/err.h"
 
+int run_inspect(int argc, char **argv);
+
 const struct cli_verb cli_verbs[] = {
+	{ "inspect", run_inspect, "classify firmware files: kind, address, MCU, interface, fit" },
 	{ NULL, NULL, NULL },
 };
 

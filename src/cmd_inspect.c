@@ -1,0 +1,291 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// `cartoflash inspect FILE...`: what a firmware file is, where it belongs, and whether it fits.
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "failure.h"
+#include "inspect_json.h"
+#include "protocol/err.h"
+#include "protocol/image.h"
+#include "updater.h"
+
+int run_inspect(int argc, char **argv);
+
+/* The refusal rules take updater force bits as they are (image.h promises equal values). */
+_Static_assert((unsigned)IMAGE_FORCE_BITRATE == (unsigned)UPDATER_FORCE_BITRATE, "R3 override bit");
+_Static_assert((unsigned)IMAGE_FORCE_SWITCH == (unsigned)UPDATER_FORCE_SWITCH, "R4 override bit");
+_Static_assert((unsigned)IMAGE_FORCE_UNKNOWN == (unsigned)UPDATER_FORCE_UNKNOWN, "R7 override bit");
+_Static_assert((unsigned)IMAGE_FORCE_LINK_BASE == (unsigned)UPDATER_FORCE_LINK_BASE, "R1 override bit");
+
+/* Reusable buffers for one run: the file (one byte more than allowed, to see "too big"). */
+struct inspect_ctx {
+	uint8_t *buf;
+	uint8_t *scratch;
+	struct cf_failure fail;
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: cartoflash inspect [--json] [-v|-q] FILE...\n"
+		"\n"
+		"Classify firmware files by their bytes (spec images.md): kind (app, full, katapult,\n"
+		"deployer), load address, MCU, interface, CAN bitrate, version, SHA-256, size and\n"
+		"flash budget; for full images and deployers also the embedded Katapult. Warns when\n"
+		"the file name contradicts the content. Nothing is sent to any device.\n"
+		"\n"
+		"  --json        one JSON object per file per line\n"
+		"  -h, --help    this text\n"
+		"\n"
+		"Exit status: 0 every file is firmware; 65 some file is unknown or malformed;\n"
+		"66 some file cannot be read; 64 usage error.\n"
+		"\n"
+		"Examples:\n"
+		"  cartoflash inspect Survey_Cartographer_CAN_1000000_8kib_offset.bin\n"
+		"  cartoflash inspect --json firmware/*.bin\n");
+}
+
+/* Read at most IMAGE_MAX_SIZE + 1 bytes so an oversized file is recognised without reading it all. */
+static int read_file(struct inspect_ctx *c, const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	size_t n = 0;
+
+	cf_failure_clear(&c->fail);
+	cf_failure_set_device(&c->fail, "%s", path);
+	if (!f) {
+		c->fail.sys_errno = errno;
+		cf_failure_set_hint(&c->fail, "check the path and the file's permissions");
+		return cf_failure_set(&c->fail, CF_ERR_NOINPUT, "read", "%s", strerror(errno));
+	}
+	while (n <= IMAGE_MAX_SIZE) {
+		const size_t got = fread(c->buf + n, 1, IMAGE_MAX_SIZE + 1 - n, f);
+
+		if (!got)
+			break;
+		n += got;
+	}
+	if (ferror(f)) {
+		c->fail.sys_errno = errno;
+		fclose(f);
+		cf_failure_set_hint(&c->fail, "check that it is a regular file");
+		return cf_failure_set(&c->fail, CF_ERR_NOINPUT, "read", "%s", strerror(errno));
+	}
+	fclose(f);
+	*len = n;
+	return CF_OK;
+}
+
+/* Why an image is not firmware, in the user's words. */
+static int explain(struct inspect_ctx *c, const struct image_info *in, size_t len)
+{
+	if (len == 0) {
+		cf_failure_set_hint(&c->fail, "download the firmware file again");
+		return cf_failure_set(&c->fail, CF_ERR_IMAGE, "inspect", "empty file");
+	}
+	if (len > IMAGE_MAX_SIZE) {
+		cf_failure_set_hint(&c->fail, "pick the .bin release image of the probe");
+		return cf_failure_set(&c->fail, CF_ERR_IMAGE, "inspect",
+				      "larger than 1 MiB, not probe firmware");
+	}
+	if (in->warnings & IMAGE_WARN_DICT_DAMAGED) {
+		cf_failure_set_hint(&c->fail, "the file is corrupt: download it again");
+		return cf_failure_set(&c->fail, CF_ERR_IMAGE, "inspect",
+				      "the data dictionary is damaged (zlib or JSON error)");
+	}
+	cf_failure_set_hint(&c->fail, "pick a Cartographer/Katapult .bin release image");
+	if (len < 8)
+		return cf_failure_set(&c->fail, CF_ERR_IMAGE, "inspect",
+				      "%zu bytes is too short for a vector table", len);
+	return cf_failure_set(&c->fail, CF_ERR_IMAGE, "inspect",
+			      "not a firmware image: no Katapult signature at the reset vector, no "
+			      "data dictionary, no embedded Katapult");
+}
+
+static void print_bitrate(const char *label, uint32_t bitrate, enum image_bitrate_source src,
+			  enum image_iface iface)
+{
+	if (iface != IMAGE_IFACE_CAN)
+		return;
+	if (bitrate)
+		printf("  %-16s %u (%s)\n", label, bitrate, image_bitrate_source_name(src));
+	else
+		printf("  %-16s unknown (not readable from the bytes)\n", label);
+}
+
+static void print_budget(const struct image_info *in)
+{
+	if (!in->load_known || !in->flash_size) {
+		printf("  %-16s unknown (%s)\n", "flash budget",
+		       in->load_known ? "MCU unknown" : "load address unknown");
+		return;
+	}
+	if (in->fits)
+		printf("  %-16s fits: ends at offset %llu of %u (%llu bytes free)\n", "flash budget",
+		       (unsigned long long)in->flash_end_offset, in->flash_size,
+		       (unsigned long long)(in->flash_size - in->flash_end_offset));
+	else
+		printf("  %-16s OVERFLOWS by %ld bytes (ends at offset %llu of %u)\n",
+		       "flash budget", in->overflow_bytes, (unsigned long long)in->flash_end_offset,
+		       in->flash_size);
+}
+
+static void print_katapult_part(const char *label, const struct image_katapult_part *k)
+{
+	printf("  %-16s offset %zu, %zu bytes, %s, %s", label, k->offset, k->len,
+	       k->mcu[0] ? k->mcu : "mcu unknown", image_iface_name(k->iface));
+	if (k->iface == IMAGE_IFACE_CAN && k->can_bitrate)
+		printf(" %u (%s)", k->can_bitrate, image_bitrate_source_name(k->bitrate_source));
+	else if (k->iface == IMAGE_IFACE_CAN)
+		printf(" bitrate unknown");
+	printf(", %s\n", k->version[0] ? k->version : "no version string");
+}
+
+static void print_parts(const struct image_info *in)
+{
+	const struct image_app_part *a = &in->app;
+
+	if (in->kind == IMAGE_FULL || in->kind == IMAGE_KATAPULT)
+		print_katapult_part("katapult part", &in->katapult);
+	if (in->kind == IMAGE_DEPLOYER)
+		print_katapult_part("embeds katapult", &in->katapult);
+	if (in->kind == IMAGE_FULL) {
+		printf("  %-16s offset %zu, %zu bytes, ", "application", a->offset, a->len);
+		if (a->load_known)
+			printf("linked at 0x%08X\n", a->link_base);
+		else
+			printf("link base unknown\n");
+		printf("  %-16s %s\n", "gap to 0x2000", in->gap_all_ff ? "all 0xFF" : "NOT all 0xFF");
+	}
+	if (a->has_dict && (in->kind == IMAGE_APP || in->kind == IMAGE_FULL))
+		printf("  %-16s offset %zu, %zu bytes, clock %u Hz%s%s\n", "dictionary",
+		       a->dict_offset, a->dict_len, a->clock_freq, a->app_name[0] ? ", app " : "",
+		       a->app_name);
+	if (in->kind == IMAGE_KATAPULT && a->has_dict)
+		printf("  %-16s carries a dictionary, version \"%s\"\n", "trailing data", a->version);
+	if (a->usb_vid && (in->kind == IMAGE_APP || in->kind == IMAGE_FULL))
+		printf("  %-16s %04x:%04x %s\n", "usb id", a->usb_vid, a->usb_pid,
+		       a->usb_manufacturer);
+	else if (in->katapult.usb_vid && in->kind != IMAGE_FULL)
+		printf("  %-16s %04x:%04x\n", "usb id", in->katapult.usb_vid, in->katapult.usb_pid);
+}
+
+static void print_warnings(const struct image_info *in, unsigned name_warnings)
+{
+	for (unsigned i = 0; i < IMAGE_WARN_COUNT; i++)
+		if (in->warnings & (1u << i))
+			printf("  %-16s %s\n", "warning", image_warning_text(1u << i));
+	for (unsigned i = 0; i < IMAGE_NAME_WARNING_COUNT; i++)
+		if (name_warnings & (1u << i))
+			printf("  %-16s %s\n", "name warning", image_name_warning_text(1u << i));
+}
+
+static void print_block(const char *file, const struct image_info *in, unsigned name_warnings)
+{
+	printf("%s\n", file);
+	printf("  %-16s %s\n", "kind", image_kind_name(in->kind));
+	if (in->load_known)
+		printf("  %-16s 0x%08X\n", "load address", in->load_address);
+	else
+		printf("  %-16s unknown\n", "load address");
+	printf("  %-16s %s\n", "mcu", in->mcu[0] ? in->mcu : "unknown");
+	printf("  %-16s %s\n", "interface", image_iface_name(in->iface));
+	print_bitrate("can bitrate", in->can_bitrate, in->bitrate_source, in->iface);
+	printf("  %-16s %s\n", "version", in->version[0] ? in->version : "none");
+	printf("  %-16s ", "sha256");
+	for (size_t i = 0; i < sizeof(in->sha256); i++)
+		printf("%02x", in->sha256[i]);
+	printf("\n  %-16s %zu bytes\n", "size", in->size);
+	if (in->kind != IMAGE_UNKNOWN && in->kind != IMAGE_UF2)
+		print_budget(in);
+	printf("  %-16s sp 0x%08X, reset 0x%08X\n", "vectors", in->vectors.sp, in->vectors.reset);
+	print_parts(in);
+	print_warnings(in, name_warnings);
+	printf("\n");
+}
+
+/* One file: returns 0, CF_ERR_IMAGE or CF_ERR_NOINPUT. */
+static int inspect_one(struct inspect_ctx *c, const char *path)
+{
+	struct image_info info;
+	size_t len = 0;
+	unsigned name_w = 0;
+	char line[768];
+	int rc = read_file(c, path, &len);
+
+	if (rc) {
+		cf_failure_format(&c->fail, line, sizeof(line));
+		if (cli_common.json)
+			inspect_json_print(path, NULL, NULL, 0, rc, line);
+		cf_failure_print(&c->fail);
+		return rc;
+	}
+	rc = len > IMAGE_MAX_SIZE ? CF_ERR_IMAGE
+				  : image_inspect(c->buf, len, c->scratch, IMAGE_SCRATCH_SIZE, &info);
+	if (len > IMAGE_MAX_SIZE)
+		memset(&info, 0, sizeof(info));
+	if (rc)
+		explain(c, &info, len);
+	else
+		name_w = image_name_warnings(path, &info);
+	cf_failure_format(&c->fail, line, sizeof(line));
+	if (cli_common.json)
+		inspect_json_print(path, c->buf, len > IMAGE_MAX_SIZE ? NULL : &info, name_w, rc, line);
+	else if (len <= IMAGE_MAX_SIZE)
+		print_block(path, &info, name_w);
+	if (rc)
+		cf_failure_print(&c->fail);
+	return rc;
+}
+
+/* Worst result first: unreadable (66) over malformed (65). */
+static int worse(int a, int b)
+{
+	if (a == CF_ERR_NOINPUT || b == CF_ERR_NOINPUT)
+		return CF_ERR_NOINPUT;
+	return a ? a : b;
+}
+
+int run_inspect(int argc, char **argv)
+{
+	/* Alphabetical. */
+	static const struct option opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "json", no_argument, NULL, CLI_OPT_JSON },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct inspect_ctx c = { NULL, NULL, { 0 } };
+	int ch, worst = CF_OK;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "hqv", opts, NULL)) != -1) {
+		if (ch == 'h') {
+			usage(stdout);
+			return 0;
+		}
+		if (!cli_common_option(ch))
+			return cli_usage_error("inspect", "unknown option");
+	}
+	if (optind >= argc)
+		return cli_usage_error("inspect", "no FILE given");
+	c.buf = malloc(IMAGE_MAX_SIZE + 1);
+	c.scratch = malloc(IMAGE_SCRATCH_SIZE);
+	if (!c.buf || !c.scratch) {
+		worst = CF_ERR_NOMEM;
+		fprintf(stderr, "cartoflash: inspect: out of memory; close other programs and retry\n");
+		goto err_free;
+	}
+	for (int i = optind; i < argc; i++)
+		worst = worse(worst, inspect_one(&c, argv[i]));
+	fflush(stdout);
+err_free:
+	free(c.scratch);
+	free(c.buf);
+	return cf_err_exit_code(worst);
+}

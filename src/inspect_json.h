@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* `cartoflash inspect --json`: one JSON object per classified file (keys as expected.json). */
+#ifndef CARTOFLASH_SRC_INSPECT_JSON_H
+#define CARTOFLASH_SRC_INSPECT_JSON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct image_info;
+
+/*
+ * Katapult transfer facts for an image flashed through Katapult: 64-byte blocks, data bytes
+ * in the last one, and the SHA-1 over the 0xFF-padded blocks as flashtool prints it
+ * (upper-case hex into sha1_hex[41]). Never fails.
+ */
+void inspect_katapult_transfer(const uint8_t *img, size_t len, size_t *blocks, size_t *last,
+			       char sha1_hex[41]);
+
+/*
+ * Write one line to stdout: the object for file with its classification (info may be NULL when
+ * the file could not be read), and an "error" member when err != 0 (code token, detail).
+ * name_warnings is the image_name_warnings() mask. Returns 0, or CF_ERR_NOMEM / CF_ERR_IO.
+ */
+int inspect_json_print(const char *file, const uint8_t *img, const struct image_info *info,
+		       unsigned name_warnings, int err, const char *detail);
+
+#endif
