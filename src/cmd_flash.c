@@ -1,0 +1,117 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// `cartoflash flash IMAGE --can IFACE --uuid UUID...`: check, write, verify, reboot each probe.
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "cli.h"
+#include "cmd_target.h"
+#include "fleet.h"
+#include "protocol/err.h"
+
+struct flash_opts {
+	const char *image;
+	struct cmd_targets targets;
+	struct updater_options opts;
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: cartoflash flash IMAGE --can IFACE --uuid UUID [--uuid UUID...] [options]\n"
+		"\n"
+		"Check IMAGE against each probe (refusal rules R1-R5), bring the probe into Katapult,\n"
+		"write it in the safe order, verify every block, then reboot it and wait until its\n"
+		"application answers. All probes update at once; one failure never stops the others.\n"
+		"Each --uuid belongs to the --can before it, so one command can span several buses.\n"
+		"\n"
+		"  -i, --can, --interface IFACE  CAN interface (can0) or simulated bus (sim:PATH)\n"
+		"      --uuid UUID               probe CAN UUID, 12 hex digits (repeatable)\n"
+		"      --dry-run                 every check, nothing written\n"
+		"      --no-reboot               leave the probe in Katapult after the verify\n"
+		"      --allow-bitrate-mismatch  lift R3 (image bitrate differs from the bus)\n"
+		"      --force                   lift the refusals that can be sane (R3 only) and\n"
+		"                                name them\n"
+		"      --timeout DURATION        how long to wait for Katapult (default 5s)\n"
+		"      --json                    one JSON object per line on stdout, summary last\n"
+		"  -v, --verbose                 more detail; -vvv traces every CAN frame\n"
+		"  -q, --quiet                   errors only\n"
+		"\n"
+		"Exit codes: 0 all verified, 65 image refused, 66 image unreadable, 69 probe not\n"
+		"found, 74 bus I/O, 76 device protocol (verify mismatch, wedged), 130 interrupted.\n"
+		"\n"
+		"Examples:\n"
+		"  cartoflash flash app.bin --can can0 --uuid e0ef270ca188\n"
+		"  cartoflash flash app.bin --can can0 --uuid e0ef270ca188 --uuid 90a4ae022dfc --json\n"
+		"  cartoflash flash app.bin --can can0 --uuid e0ef270ca188 --dry-run\n");
+}
+
+static int parse_flash(int argc, char **argv, struct flash_opts *o)
+{
+	static const struct option longopts[] = {
+		{ "allow-bitrate-mismatch", no_argument, NULL, CMD_OPT_ALLOW_BITRATE },
+		CMD_TARGET_OPTIONS,
+		{ "dry-run", no_argument, NULL, CMD_OPT_DRY_RUN },
+		{ "force", no_argument, NULL, CMD_OPT_FORCE },
+		{ "no-reboot", no_argument, NULL, CMD_OPT_NO_REBOOT },
+		{ "timeout", required_argument, NULL, CMD_OPT_TIMEOUT },
+		CMD_COMMON_OPTIONS,
+		{ NULL, 0, NULL, 0 },
+	};
+	int c, rc;
+
+	while ((c = getopt_long(argc, argv, "hi:qv", longopts, NULL)) != -1) {
+		if (c == 'h') {
+			usage(stdout);
+			return -1;
+		}
+		if (cli_common_option(c))
+			continue;
+		rc = cmd_targets_option(&o->targets, "flash", c, optarg);
+		if (!rc)
+			rc = cmd_updater_option(&o->opts, "flash", c, optarg);
+		if (rc == 1)
+			continue;
+		return rc ? rc : cli_usage_error("flash", "unknown option");
+	}
+	if (optind + 1 != argc)
+		return cli_usage_error("flash", optind == argc ? "name one IMAGE file" :
+								 "one IMAGE only (got '%s')",
+				       optind < argc ? argv[optind + 1] : "");
+	o->image = argv[optind];
+	return cmd_targets_require(&o->targets, "flash");
+}
+
+int run_flash(int argc, char **argv)
+{
+	struct flash_opts o = { 0 };
+	struct cmd_image img;
+	struct cmd_image **images = NULL;
+	struct cmd_run run = { .steps = fleet_steps_flash, .nsteps = 5 };
+	int rc = parse_flash(argc, argv, &o);
+
+	if (rc)
+		goto out_targets;
+	rc = cmd_image_load(&img, o.image);
+	if (rc)
+		goto out_image;
+	images = calloc(o.targets.count, sizeof(*images));
+	if (!images) {
+		rc = cf_err_exit_code(CF_ERR_NOMEM);
+		goto out_image;
+	}
+	for (size_t i = 0; i < o.targets.count; i++)
+		images[i] = &img;
+	run.opts = o.opts;
+	if (o.opts.dry_run) {
+		run.steps = fleet_steps_check;
+		run.nsteps = 2;
+	}
+	rc = cmd_run_targets(&o.targets, images, &run);
+	free(images);
+out_image:
+	cmd_image_fini(&img);
+out_targets:
+	cmd_targets_fini(&o.targets);
+	return rc < 0 ? 0 : rc;
+}

@@ -1,0 +1,260 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// Target options, image loading and the fleet run shared by flash, verify, info, fleet ...
+#include "cmd_target.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "failure.h"
+#include "fleet.h"
+#include "katapult/backend.h"
+#include "log.h"
+#include "loop.h"
+#include "protocol/canbus.h"
+#include "protocol/err.h"
+#include "report.h"
+
+#define CMD_IMAGE_MAX (1024u * 1024u) /* far above any probe's flash; guards against mistakes */
+
+int cmd_targets_add(struct cmd_targets *t, const char *iface, const char *uuid,
+		    const char *label, const char *image)
+{
+	struct cmd_target *tg;
+	uint8_t raw[CANBUS_UUID_LEN];
+
+	if (canbus_uuid_parse(uuid, raw) < 0 || !iface[0] || strlen(iface) >= sizeof(tg->iface))
+		return CF_ERR_USAGE;
+	if (t->count == t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 8;
+		struct cmd_target *v = realloc(t->v, cap * sizeof(*v));
+
+		if (!v)
+			return CF_ERR_NOMEM;
+		t->v = v;
+		t->cap = cap;
+	}
+	tg = &t->v[t->count++];
+	memset(tg, 0, sizeof(*tg));
+	snprintf(tg->iface, sizeof(tg->iface), "%s", iface);
+	/* style.md §2.10: UUIDs are printed in the canonical lower-case form. */
+	canbus_uuid_format(raw, tg->can_uuid);
+	snprintf(tg->label, sizeof(tg->label), "%s", label ? label : "");
+	snprintf(tg->image, sizeof(tg->image), "%s", image ? image : "");
+	return CF_OK;
+}
+
+int cmd_targets_option(struct cmd_targets *t, const char *verb, int c, const char *arg)
+{
+	switch (c) {
+	case 'i':
+	case CMD_OPT_CAN:
+		if (!arg[0] || strlen(arg) >= sizeof(t->iface))
+			return cli_usage_error(verb, "'%s' is not a CAN interface", arg);
+		snprintf(t->iface, sizeof(t->iface), "%s", arg);
+		return 1;
+	case CMD_OPT_UUID:
+		if (!t->iface[0])
+			return cli_usage_error(verb, "--uuid %s needs a --can IFACE before it", arg);
+		switch (cmd_targets_add(t, t->iface, arg, NULL, NULL)) {
+		case CF_OK:
+			return 1;
+		case CF_ERR_NOMEM:
+			return cli_usage_error(verb, "out of memory");
+		default:
+			return cli_usage_error(verb, "'%s' is not a CAN UUID (12 hex digits)", arg);
+		}
+	default:
+		return 0;
+	}
+}
+
+int cmd_targets_require(const struct cmd_targets *t, const char *verb)
+{
+	if (t->count)
+		return 0;
+	return cli_usage_error(verb, "name a probe: --can IFACE --uuid UUID");
+}
+
+void cmd_targets_fini(struct cmd_targets *t)
+{
+	free(t->v);
+	memset(t, 0, sizeof(*t));
+}
+
+static int image_fail(const char *path, int code, const char *fmt, const char *what)
+{
+	struct cf_failure f;
+
+	cf_failure_clear(&f);
+	cf_failure_set(&f, code, "image", fmt, path, what);
+	cf_failure_set_hint(&f, code == CF_ERR_NOINPUT ? "check the path" :
+							 "`cartoflash inspect %s` shows what it is",
+			    path);
+	return cli_fail(&f);
+}
+
+static int read_all(FILE *fp, struct cmd_image *img)
+{
+	size_t cap = 64 * 1024;
+
+	img->data = malloc(cap);
+	if (!img->data)
+		return CF_ERR_NOMEM;
+	for (;;) {
+		size_t n = fread(img->data + img->len, 1, cap - img->len, fp);
+
+		img->len += n;
+		if (n == 0)
+			return ferror(fp) ? CF_ERR_NOINPUT : CF_OK;
+		if (img->len == cap) {
+			uint8_t *p;
+
+			if (cap >= CMD_IMAGE_MAX)
+				return CF_ERR_IMAGE;
+			p = realloc(img->data, cap * 2);
+			if (!p)
+				return CF_ERR_NOMEM;
+			img->data = p;
+			cap *= 2;
+		}
+	}
+}
+
+int cmd_image_load(struct cmd_image *img, const char *path)
+{
+	uint8_t *scratch;
+	FILE *fp;
+	int err;
+
+	memset(img, 0, sizeof(*img));
+	snprintf(img->path, sizeof(img->path), "%s", path);
+	fp = fopen(path, "rbe");
+	if (!fp)
+		return image_fail(path, CF_ERR_NOINPUT, "cannot open %s: %s", strerror(errno));
+	err = read_all(fp, img);
+	fclose(fp);
+	if (err == CF_ERR_IMAGE)
+		return image_fail(path, err, "%s is %s", "larger than 1 MiB: not a probe image");
+	if (err < 0)
+		return image_fail(path, err, "cannot read %s: %s", cf_strerror(err));
+	scratch = malloc(IMAGE_SCRATCH_SIZE);
+	if (!scratch)
+		return image_fail(path, CF_ERR_NOMEM, "%s: %s", "out of memory");
+	err = image_inspect(img->data, img->len, scratch, IMAGE_SCRATCH_SIZE, &img->info);
+	free(scratch);
+	if (err < 0)
+		return image_fail(path, CF_ERR_IMAGE, "%s is %s", "not a firmware image we know");
+	return 0;
+}
+
+void cmd_image_fini(struct cmd_image *img)
+{
+	free(img->data);
+	img->data = NULL;
+}
+
+int cmd_updater_option(struct updater_options *o, const char *verb, int c, const char *arg)
+{
+	switch (c) {
+	case CMD_OPT_DRY_RUN:
+		o->dry_run = true;
+		return 1;
+	case CMD_OPT_NO_REBOOT:
+		o->no_reboot = true;
+		return 1;
+	case CMD_OPT_FORCE:
+		/* Only R3 has a sane blanket override: the bus is about to change bitrate. */
+		o->force |= UPDATER_FORCE_BITRATE;
+		return 1;
+	case CMD_OPT_ALLOW_BITRATE:
+		o->force |= UPDATER_FORCE_BITRATE;
+		return 1;
+	case CMD_OPT_TIMEOUT:
+		if (cli_parse_duration_us(arg, &o->timeout_us) < 0 || !o->timeout_us)
+			return cli_usage_error(verb, "--timeout needs a duration with a unit (5s, "
+						     "500ms), not '%s'",
+					       arg);
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+int cmd_run_targets(const struct cmd_targets *targets, struct cmd_image *const *images,
+		    const struct cmd_run *run)
+{
+	struct loop *loop = loop_new();
+	struct report *report = report_new(cli_common.json ? REPORT_JSON : REPORT_AUTO, stdout,
+					   stderr);
+	struct fleet *fleet = NULL;
+	int code = cf_err_exit_code(CF_ERR_NOMEM);
+
+	if (!loop || !report)
+		goto out;
+	fleet = fleet_new(loop, report);
+	if (!fleet)
+		goto out;
+	for (size_t i = 0; i < targets->count; i++) {
+		const struct cmd_target *tg = &targets->v[i];
+		struct updater_config cfg = { .ops = &katapult_can_ops, .loop = loop };
+
+		cfg.opts = run->opts;
+		snprintf(cfg.target.iface, sizeof(cfg.target.iface), "%s", tg->iface);
+		snprintf(cfg.target.can_uuid, sizeof(cfg.target.can_uuid), "%s", tg->can_uuid);
+		cfg.target.node_id = -1;
+		cfg.target.mode = run->in_katapult ? DEVICE_MODE_KATAPULT : DEVICE_MODE_UNKNOWN;
+		if (images && images[i]) {
+			cfg.image = images[i]->data;
+			cfg.image_len = images[i]->len;
+			cfg.image_info = &images[i]->info;
+		}
+		if (fleet_add(fleet, &cfg, run->steps, run->nsteps, tg->label[0] ? tg->label : NULL) < 0)
+			goto out;
+	}
+	code = fleet_run(fleet, true);
+	for (int i = 0; run->on_result && i < fleet_count(fleet); i++)
+		run->on_result(updater_identity(fleet_get_updater(fleet, i)),
+			       fleet_get_result(fleet, i), run->ctx);
+out:
+	if (code == cf_err_exit_code(CF_ERR_NOMEM) && !fleet)
+		fprintf(stderr, "cartoflash: out of memory\n");
+	fleet_free(fleet);
+	report_free(report);
+	loop_free(loop);
+	return code;
+}
+
+int cmd_parse_targets_only(int argc, char **argv, const char *verb, void (*usage)(FILE *out),
+			   bool allow_no_reboot, struct cmd_targets *t, struct updater_options *o)
+{
+	static const struct option longopts[] = {
+		CMD_TARGET_OPTIONS,
+		{ "no-reboot", no_argument, NULL, CMD_OPT_NO_REBOOT },
+		{ "timeout", required_argument, NULL, CMD_OPT_TIMEOUT },
+		CMD_COMMON_OPTIONS,
+		{ NULL, 0, NULL, 0 },
+	};
+	int c, rc;
+
+	while ((c = getopt_long(argc, argv, "hi:qv", longopts, NULL)) != -1) {
+		if (c == 'h') {
+			usage(stdout);
+			return -1;
+		}
+		if (cli_common_option(c))
+			continue;
+		if (c == CMD_OPT_NO_REBOOT && !allow_no_reboot)
+			return cli_usage_error(verb, "--no-reboot does not apply here");
+		rc = cmd_targets_option(t, verb, c, optarg);
+		if (!rc)
+			rc = cmd_updater_option(o, verb, c, optarg);
+		if (rc == 1)
+			continue;
+		return rc ? rc : cli_usage_error(verb, "unknown option");
+	}
+	if (optind != argc)
+		return cli_usage_error(verb, "unexpected argument '%s'", argv[optind]);
+	return cmd_targets_require(t, verb);
+}
