@@ -78,6 +78,12 @@ $(BUILD)/cartoflash: $(BUILD)/plain/src/main.o $(BUILD)/plain/libcf.a $(BUILD)/p
 $(BUILD)/%: $(BUILD)/plain/tools/%/main.o $(PLAIN_TOOL_LIBS) $(BUILD)/plain/libcf.a $(BUILD)/plain/libprotocol.a
 	$(CC) $(CFLAGS) -o $@ $< -Wl,--start-group $(PLAIN_TOOL_LIBS) $(BUILD)/plain/libcf.a $(BUILD)/plain/libprotocol.a -Wl,--end-group $(PKG_LIBS) -lm
 
+# tools/dfuemu alone hosts a live USB device through umockdev (glib): only its objects and its
+# link get these flags, as system headers so glib's own warnings do not trip -Werror.
+DFUEMU_CFLAGS := $(patsubst -I%,-isystem %,$(shell pkg-config --cflags umockdev-1.0 2>/dev/null))
+$(BUILD)/plain/tools/dfuemu/%.o: PKG_CFLAGS += $(DFUEMU_CFLAGS)
+$(BUILD)/dfuemu: PKG_LIBS += $(shell pkg-config --libs umockdev-1.0 2>/dev/null)
+
 SAN_LINK = -Wl,--start-group $(SAN_TOOL_LIBS) $(BUILD)/san/libcf.a $(BUILD)/san/libprotocol.a -Wl,--end-group $(PKG_LIBS) $(TEST_LIBS) -lm
 $(BUILD)/tests/unit/%: $(BUILD)/san/tests/unit/%.o $(SAN_TOOL_LIBS) $(BUILD)/san/libcf.a $(BUILD)/san/libprotocol.a
 	@mkdir -p $(dir $@)

@@ -1,0 +1,521 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// dfuemu: serve emulated STM32 ROM DFU devices to a libusb program through umockdev (dfu.md §5).
+#include <errno.h>
+#include <getopt.h>
+#include <linux/usbdevice_fs.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <glib.h>
+#include <umockdev.h>
+
+#include "protocol/dfu.h"
+#include "tools/twin/rom_dfu.h"
+
+#define MAX_DEVICES 4
+#define F042_FLASH_SIZE 32768
+#define F042_PAGE_SIZE 1024
+#define URB_SIZE sizeof(struct usbdevfs_urb) /* 56 on x86-64 (dfu.md §5.2) */
+
+struct emu_device {
+	int index; /* 1-based; USB path "1-<index>", devnum index + 1 */
+	char devnode[64];
+	char syspath[128];
+	uint8_t flash[F042_FLASH_SIZE];
+	struct rom_dfu model;
+	UMockdevIoctlBase *handler;
+	GQueue done;	   /* URB data blocks waiting to be reaped (we hold a reference) */
+	bool disconnected; /* every ioctl after the pending reaps answers ENODEV */
+	bool removal_scheduled;
+};
+
+struct emu {
+	UMockdevTestbed *testbed;
+	GMainLoop *main_loop;
+	struct emu_device dev[MAX_DEVICES];
+	int count;
+	int child_status;
+	const char *flash_in;
+	const char *flash_out;
+	const char *stats_file;
+	double speed;
+	unsigned faults;
+	unsigned vanish_after;
+};
+
+static struct emu emu;
+
+/* ---- usbdevfs ioctl handler (dfu.md §5.3) ---- */
+
+static gboolean remove_device_cb(gpointer data)
+{
+	struct emu_device *d = data;
+
+	/* "device vanished": re-probes must not find it any more. */
+	umockdev_testbed_remove_device(emu.testbed, d->syspath);
+	return G_SOURCE_REMOVE;
+}
+
+static void disconnect(struct emu_device *d)
+{
+	d->disconnected = true;
+	if (!d->removal_scheduled) {
+		d->removal_scheduled = true;
+		g_main_context_invoke(NULL, remove_device_cb, d);
+	}
+}
+
+static int xfer_status(struct emu_device *d, enum rom_dfu_xfer x)
+{
+	switch (x) {
+	case ROM_DFU_XFER_OK:
+		return 0;
+	case ROM_DFU_XFER_STALL:
+		return -EPIPE;
+	case ROM_DFU_XFER_GONE:
+		/* The transfer dies with a protocol error, as when the chip resets (dfu.md §2.5). */
+		disconnect(d);
+		return -EPROTO;
+	}
+	return -EPROTO;
+}
+
+static void submit_urb(struct emu_device *d, UMockdevIoctlClient *client, UMockdevIoctlData *arg)
+{
+	UMockdevIoctlData *urb_data = umockdev_ioctl_data_resolve(arg, 0, URB_SIZE, NULL);
+	struct usbdevfs_urb *urb;
+	UMockdevIoctlData *buf;
+	size_t len = 0;
+	enum rom_dfu_xfer x;
+
+	if (!urb_data) {
+		umockdev_ioctl_client_complete(client, -1, EFAULT);
+		return;
+	}
+	urb = (struct usbdevfs_urb *)urb_data->data;
+	if (d->disconnected) {
+		g_object_unref(urb_data);
+		umockdev_ioctl_client_complete(client, -1, ENODEV);
+		return;
+	}
+	if (urb->type != USBDEVFS_URB_TYPE_CONTROL || urb->buffer_length < DFU_SETUP_LEN) {
+		g_object_unref(urb_data);
+		umockdev_ioctl_client_complete(client, -1, EINVAL);
+		return;
+	}
+	buf = umockdev_ioctl_data_resolve(urb_data, G_STRUCT_OFFSET(struct usbdevfs_urb, buffer),
+					  (gsize)urb->buffer_length, NULL);
+	if (!buf) {
+		g_object_unref(urb_data);
+		umockdev_ioctl_client_complete(client, -1, EFAULT);
+		return;
+	}
+	x = rom_dfu_control(&d->model, buf->data, buf->data + DFU_SETUP_LEN, &len,
+			    (uint64_t)g_get_monotonic_time());
+	urb->status = xfer_status(d, x);
+	urb->actual_length = urb->status ? 0 : (int)len;
+	g_object_unref(buf);
+	g_queue_push_tail(&d->done, urb_data);
+	umockdev_ioctl_client_complete(client, 0, 0);
+}
+
+static void reap_urb(struct emu_device *d, UMockdevIoctlClient *client, UMockdevIoctlData *arg)
+{
+	UMockdevIoctlData *urb_data = g_queue_pop_head(&d->done);
+	UMockdevIoctlData *ptr;
+
+	if (!urb_data) {
+		umockdev_ioctl_client_complete(client, -1, d->disconnected ? ENODEV : EAGAIN);
+		return;
+	}
+	/* dfu.md §5.3: set_ptr on a resolved pointer-sized block, never on the raw arg. */
+	ptr = umockdev_ioctl_data_resolve(arg, 0, sizeof(gpointer), NULL);
+	if (ptr) {
+		umockdev_ioctl_data_set_ptr(ptr, 0, urb_data);
+		g_object_unref(ptr);
+	}
+	g_object_unref(urb_data);
+	umockdev_ioctl_client_complete(client, ptr ? 0 : -1, ptr ? 0 : EFAULT);
+}
+
+static void set_interface(struct emu_device *d, UMockdevIoctlClient *client, UMockdevIoctlData *arg)
+{
+	UMockdevIoctlData *si = umockdev_ioctl_data_resolve(arg, 0, 8, NULL);
+	bool ok = false;
+
+	if (si) {
+		const struct usbdevfs_setinterface *s = (const void *)si->data;
+
+		ok = s->interface == 0 && rom_dfu_set_alt(&d->model, s->altsetting);
+		g_object_unref(si);
+	}
+	umockdev_ioctl_client_complete(client, ok ? 0 : -1, ok ? 0 : EINVAL);
+}
+
+static void get_capabilities(UMockdevIoctlClient *client, UMockdevIoctlData *arg)
+{
+	UMockdevIoctlData *caps = umockdev_ioctl_data_resolve(arg, 0, sizeof(guint32), NULL);
+
+	if (caps) {
+		*(guint32 *)caps->data = USBDEVFS_CAP_ZERO_PACKET | USBDEVFS_CAP_BULK_CONTINUATION |
+					 USBDEVFS_CAP_NO_PACKET_SIZE_LIM;
+		g_object_unref(caps);
+	}
+	umockdev_ioctl_client_complete(client, 0, 0);
+}
+
+static gboolean handle_ioctl(UMockdevIoctlBase *handler, UMockdevIoctlClient *client,
+			     gpointer user_data)
+{
+	struct emu_device *d = user_data;
+	const unsigned long request = umockdev_ioctl_client_get_request(client);
+	UMockdevIoctlData *arg = umockdev_ioctl_client_get_arg(client);
+
+	(void)handler;
+	if (d->disconnected && request != USBDEVFS_REAPURB && request != USBDEVFS_REAPURBNDELAY) {
+		umockdev_ioctl_client_complete(client, -1, ENODEV);
+		return TRUE;
+	}
+	switch (request) {
+	case USBDEVFS_SUBMITURB:
+		submit_urb(d, client, arg);
+		break;
+	case USBDEVFS_REAPURB:
+	case USBDEVFS_REAPURBNDELAY:
+		reap_urb(d, client, arg);
+		break;
+	case USBDEVFS_DISCARDURB:
+		/* Every URB completes at submit time, so nothing is in flight to discard. */
+		umockdev_ioctl_client_complete(client, -1, EINVAL);
+		break;
+	case USBDEVFS_SETINTERFACE:
+		set_interface(d, client, arg);
+		break;
+	case USBDEVFS_GET_CAPABILITIES:
+		get_capabilities(client, arg);
+		break;
+	case USBDEVFS_CLAIMINTERFACE:
+	case USBDEVFS_RELEASEINTERFACE:
+	case USBDEVFS_CLEAR_HALT:
+	case USBDEVFS_RESET:
+		umockdev_ioctl_client_complete(client, 0, 0);
+		break;
+	case USBDEVFS_GETDRIVER:
+		umockdev_ioctl_client_complete(client, -1, ENODATA); /* no kernel driver bound */
+		break;
+	default:
+		umockdev_ioctl_client_complete(client, -1, ENOTTY);
+		break;
+	}
+	return TRUE;
+}
+
+/* ---- testbed ---- */
+
+static char *descriptors_hex(void)
+{
+	uint8_t desc[64];
+	const size_t n = rom_dfu_descriptors(desc, sizeof(desc));
+	char *hex = g_malloc(2 * n + 1);
+
+	for (size_t i = 0; i < n; i++)
+		sprintf(hex + 2 * i, "%02x", desc[i]);
+	return hex;
+}
+
+static bool add_device(struct emu_device *d)
+{
+	const int devnum = d->index + 1;
+	char *hex = descriptors_hex();
+	char *record;
+	GError *err = NULL;
+	bool ok;
+
+	snprintf(d->devnode, sizeof(d->devnode), "/dev/bus/usb/001/%03d", devnum);
+	snprintf(d->syspath, sizeof(d->syspath), "/sys/devices/pci0000:00/0000:00:14.0/usb1/1-%d",
+		 d->index);
+	/* dfu.md §5.1: the udev-dump record libusb needs; the N: line creates the /dev node. */
+	record = g_strdup_printf("P: /devices/pci0000:00/0000:00:14.0/usb1/1-%d\n"
+				 "N: bus/usb/001/%03d\n"
+				 "E: SUBSYSTEM=usb\nE: DEVTYPE=usb_device\nE: DRIVER=usb\n"
+				 "E: DEVNAME=/dev/bus/usb/001/%03d\n"
+				 "E: BUSNUM=001\nE: DEVNUM=%03d\n"
+				 "E: ID_VENDOR_ID=0483\nE: ID_MODEL_ID=df11\n"
+				 "A: busnum=1\nA: devnum=%d\nA: speed=12\nA: devpath=%d\n"
+				 "A: bConfigurationValue=1\nA: bNumConfigurations=1\n"
+				 "A: idVendor=0483\nA: idProduct=df11\nA: serial=%s\n"
+				 "A: dev=189:%d\n"
+				 "H: descriptors=%s\n",
+				 d->index, devnum, devnum, devnum, devnum, d->index, ROM_DFU_SERIAL,
+				 devnum - 1, hex);
+	d->handler = umockdev_ioctl_base_new();
+	g_signal_connect(d->handler, "handle-ioctl", G_CALLBACK(handle_ioctl), d);
+	ok = umockdev_testbed_attach_ioctl(emu.testbed, d->devnode, d->handler, &err) &&
+	     umockdev_testbed_add_from_string(emu.testbed, record, &err);
+	if (!ok) {
+		fprintf(stderr, "dfuemu: cannot add device 1-%d: %s\n", d->index,
+			err ? err->message : "unknown error");
+		g_clear_error(&err);
+	}
+	g_free(record);
+	g_free(hex);
+	return ok;
+}
+
+static void load_flash(struct emu_device *d)
+{
+	FILE *f;
+
+	memset(d->flash, 0xFF, sizeof(d->flash));
+	if (!emu.flash_in)
+		return;
+	f = fopen(emu.flash_in, "rb");
+	if (!f)
+		return; /* no file yet: a blank chip */
+	if (fread(d->flash, 1, sizeof(d->flash), f) == 0 && ferror(f))
+		fprintf(stderr, "dfuemu: %s: read error, starting blank\n", emu.flash_in);
+	fclose(f);
+}
+
+static void init_device(struct emu_device *d, int index)
+{
+	struct rom_dfu_config cfg = {
+		.flash = d->flash,
+		.flash_size = sizeof(d->flash),
+		.flash_base = 0x08000000,
+		.page_size = F042_PAGE_SIZE,
+		.speed = emu.speed,
+		.faults = emu.faults,
+		.vanish_after_blocks = emu.vanish_after,
+	};
+
+	d->index = index;
+	g_queue_init(&d->done);
+	load_flash(d);
+	rom_dfu_init(&d->model, &cfg);
+}
+
+/* ---- results ---- */
+
+static int save_flash(const struct emu_device *d)
+{
+	char *path;
+	FILE *f;
+	int rc = 0;
+
+	if (!emu.flash_out)
+		return 0;
+	path = d->index == 1 ? g_strdup(emu.flash_out)
+			     : g_strdup_printf("%s.%d", emu.flash_out, d->index);
+	f = fopen(path, "wb");
+	if (!f || fwrite(d->flash, 1, sizeof(d->flash), f) != sizeof(d->flash)) {
+		fprintf(stderr, "dfuemu: cannot write %s: %s\n", path, strerror(errno));
+		rc = -1;
+	}
+	if (f && fclose(f))
+		rc = -1;
+	g_free(path);
+	return rc;
+}
+
+static void write_stats(FILE *out, const struct emu_device *d)
+{
+	const struct rom_dfu_stats *s = &d->model.stats;
+	uint32_t max_erase = 0, pages = 0;
+
+	for (size_t p = 0; p < ROM_DFU_MAX_PAGES; p++) {
+		max_erase = s->page_erases[p] > max_erase ? s->page_erases[p] : max_erase;
+		pages += s->page_erases[p] ? 1 : 0;
+	}
+	fprintf(out,
+		"path=1-%d left=%d jump=0x%08x pages_erased=%u max_erases_per_page=%u "
+		"mass_erases=%u blocks_written=%u prog_errors=%u clrstatus_outside_error=%u "
+		"rdp=%d\n",
+		d->index, d->model.left, d->model.jump_address, pages, max_erase, s->mass_erases,
+		s->blocks_written, s->prog_errors, s->clrstatus_outside_error, d->model.rdp);
+}
+
+/* ---- main ---- */
+
+static void child_exited(GPid pid, gint status, gpointer data)
+{
+	(void)data;
+	g_spawn_close_pid(pid);
+	emu.child_status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	g_main_loop_quit(emu.main_loop);
+}
+
+static int parse_faults(const char *list)
+{
+	char **words = g_strsplit(list, ",", -1);
+	int rc = 0;
+
+	for (char **w = words; *w; w++) {
+		if (!strcmp(*w, "leave-reset"))
+			emu.faults |= ROM_DFU_FAULT_RESET_BEFORE_LEAVE_STATUS;
+		else if (!strcmp(*w, "rdp"))
+			emu.faults |= ROM_DFU_FAULT_RDP;
+		else if (!strcmp(*w, "stall-busy"))
+			emu.faults |= ROM_DFU_FAULT_STALL_WHILE_BUSY;
+		else if (!strcmp(*w, "slow-erase"))
+			emu.faults |= ROM_DFU_FAULT_SLOW_ERASE;
+		else if (!strncmp(*w, "vanish", 6)) {
+			emu.faults |= ROM_DFU_FAULT_VANISH_MID_WRITE;
+			emu.vanish_after = (*w)[6] == '=' ? (unsigned)atoi(*w + 7) : 4;
+		} else {
+			fprintf(stderr, "dfuemu: unknown fault '%s'\n", *w);
+			rc = -1;
+		}
+	}
+	g_strfreev(words);
+	return rc;
+}
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: dfuemu [--devices N] [--fault LIST] [--flash-in FILE] [--flash-out FILE]\n"
+		"              [--speed S] [--stats FILE] -- CMD ARGS...\n"
+		"Serves N emulated STM32F042 ROM DFU devices (0483:df11, USB paths 1-1, 1-2, ...)\n"
+		"to CMD through umockdev, then writes each flash (device k > 1 to FILE.k) and\n"
+		"exits with CMD's status. Faults: leave-reset, rdp, stall-busy, slow-erase,\n"
+		"vanish[=BLOCKS].\n\nExamples:\n"
+		"  dfuemu --flash-out flash.bin -- dfu-util -a 0 -s 0x08000000:leave -D full.bin\n"
+		"  dfuemu --devices 2 -- cartoflash recover --path 1-2 --full full.bin\n");
+}
+
+static int parse_args(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "devices", required_argument, NULL, 'n' },
+		{ "fault", required_argument, NULL, 'f' },
+		{ "flash-in", required_argument, NULL, 'i' },
+		{ "flash-out", required_argument, NULL, 'o' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "speed", required_argument, NULL, 's' },
+		{ "stats", required_argument, NULL, 't' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	emu.count = 1;
+	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'n':
+			emu.count = atoi(optarg);
+			break;
+		case 'f':
+			if (parse_faults(optarg))
+				return -1;
+			break;
+		case 'i':
+			emu.flash_in = optarg;
+			break;
+		case 'o':
+			emu.flash_out = optarg;
+			break;
+		case 's':
+			emu.speed = atof(optarg);
+			break;
+		case 't':
+			emu.stats_file = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			return -1;
+		}
+	}
+	if (emu.count < 1 || emu.count > MAX_DEVICES || emu.speed < 0 || emu.speed > 1 ||
+	    optind >= argc)
+		return -1;
+	return optind;
+}
+
+/* umockdev works by LD_PRELOAD: without it, start again under umockdev-wrapper. */
+static void reexec_under_wrapper(int argc, char **argv)
+{
+	char self[4096];
+	const ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	char **args = g_new0(char *, (gsize)argc + 2);
+
+	if (n <= 0) {
+		fprintf(stderr, "dfuemu: cannot find my own binary\n");
+		exit(70);
+	}
+	self[n] = '\0';
+	args[0] = "umockdev-wrapper";
+	args[1] = self;
+	for (int i = 1; i < argc; i++)
+		args[i + 1] = argv[i];
+	execvp(args[0], args);
+	fprintf(stderr, "dfuemu: cannot run umockdev-wrapper: %s (install umockdev)\n",
+		strerror(errno));
+	exit(69);
+}
+
+static int run_child(char **cmd)
+{
+	GError *err = NULL;
+	GPid pid;
+
+	if (!g_spawn_async(NULL, cmd, NULL,
+			   G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_SEARCH_PATH |
+				   G_SPAWN_CHILD_INHERITS_STDIN,
+			   NULL, NULL, &pid, &err)) {
+		fprintf(stderr, "dfuemu: cannot start %s: %s\n", cmd[0], err->message);
+		g_clear_error(&err);
+		return 127;
+	}
+	g_child_watch_add(pid, child_exited, NULL);
+	g_main_loop_run(emu.main_loop);
+	return emu.child_status;
+}
+
+int main(int argc, char **argv)
+{
+	const int cmd_at = parse_args(argc, argv);
+	int rc;
+
+	if (cmd_at < 0) {
+		usage(stderr);
+		return 64;
+	}
+	/* umockdev_in_mock_environment() only turns true once a testbed exists: look at the
+	 * preload list instead. */
+	if (!getenv("LD_PRELOAD") || !strstr(getenv("LD_PRELOAD"), "umockdev-preload"))
+		reexec_under_wrapper(argc, argv);
+	emu.testbed = umockdev_testbed_new();
+	emu.main_loop = g_main_loop_new(NULL, FALSE);
+	for (int i = 0; i < emu.count; i++) {
+		init_device(&emu.dev[i], i + 1);
+		if (!add_device(&emu.dev[i]))
+			return 70;
+	}
+	rc = run_child(argv + cmd_at);
+	for (int i = 0; i < emu.count; i++) {
+		struct emu_device *d = &emu.dev[i];
+
+		if (save_flash(d) && rc == 0)
+			rc = 73;
+		if (emu.stats_file) {
+			FILE *f = fopen(emu.stats_file, i ? "a" : "w");
+
+			if (f) {
+				write_stats(f, d);
+				fclose(f);
+			}
+		}
+		g_queue_clear_full(&d->done, g_object_unref);
+		umockdev_testbed_detach_ioctl(emu.testbed, d->devnode, NULL);
+		g_object_unref(d->handler);
+	}
+	g_main_loop_unref(emu.main_loop);
+	g_object_unref(emu.testbed);
+	return rc;
+}
