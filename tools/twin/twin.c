@@ -7,39 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "protocol/canbus.h"
 #include "protocol/err.h"
 #include "protocol/image.h"
 #include "tools/twin/twin_priv.h"
-
-/* katapult.md §2.3: fasthash64 with seed 0xA16231A7 over the chip UID. */
-static uint64_t fh_mix(uint64_t h)
-{
-	h ^= h >> 23;
-	h *= 0x2127599bf4325c37ull;
-	h ^= h >> 47;
-	return h;
-}
-
-static uint64_t fasthash64(const uint8_t *buf, size_t len, uint64_t seed)
-{
-	const uint64_t m = 0x880355f21e6d1965ull;
-	uint64_t h = seed ^ (len * m), v;
-	size_t i;
-
-	for (i = 0; i + 8 <= len; i += 8) {
-		memcpy(&v, buf + i, 8); /* little-endian host assumed, as the firmware is */
-		h ^= fh_mix(v);
-		h *= m;
-	}
-	if (len - i) {
-		v = 0;
-		for (size_t k = 0; k < len - i; k++)
-			v |= (uint64_t)buf[i + k] << (8 * k);
-		h ^= fh_mix(v);
-		h *= m;
-	}
-	return fh_mix(h);
-}
 
 void twin_logf(struct twin *t, const char *fmt, ...)
 {
@@ -57,7 +28,6 @@ void twin_logf(struct twin *t, const char *fmt, ...)
 struct twin *twin_new(const struct twin_config *config)
 {
 	struct twin *t = calloc(1, sizeof(*t));
-	uint64_t h;
 
 	if (!t)
 		return NULL;
@@ -76,11 +46,9 @@ struct twin *twin_new(const struct twin_config *config)
 	}
 	t->cfg.flash_file = t->flash_file;
 	memcpy(t->uid, config->uid, sizeof(t->uid));
-	for (size_t i = 0; i < 12; i++)
-		snprintf(t->serial + 2 * i, 3, "%02X", t->uid[i]);
-	h = fasthash64(t->uid, sizeof(t->uid), 0xa16231a7);
-	for (size_t i = 0; i < 6; i++)
-		t->uuid[i] = (uint8_t)(h >> (8 * i));
+	/* katapult.md §2.3: one chip UID gives the USB serial and the CAN UUID */
+	canbus_uid_format_serial(t->uid, sizeof(t->uid), t->serial, sizeof(t->serial));
+	canbus_uuid_from_uid(t->uid, sizeof(t->uid), t->uuid);
 	memset(t->flash, 0xff, sizeof(t->flash));
 	if (twin_persist_load(t) < 0)
 		goto err_file;
@@ -329,6 +297,7 @@ void twin_reset(struct twin *t, uint64_t now_us)
 {
 	if (t->mode == TWIN_MODE_OFF)
 		return;
+	twin_advance(t, now_us); /* the double-reset window may have armed the flag */
 	t->timer = TWIN_T_NONE;
 	twin_boot(t, now_us);
 }
