@@ -6,4 +6,5 @@ cd "$(dirname "$0")/../.." || exit 1
 . tools/rig/rig.sh
 rig_flavour backports || exit 0
 echo "# kernel $RIG_KVER ($RIG_FLAVOUR)"
-rig_run_all tools/rig/guest/smoke-can.sh tools/rig/guest/smoke-slcan.sh tools/rig/guest/smoke-usb.sh
+rig_run_all tools/rig/guest/smoke-can.sh tools/rig/guest/smoke-slcan.sh tools/rig/guest/smoke-usb.sh \
+	tools/rig/guest/smoke-dfu.sh
