@@ -56,27 +56,6 @@ static int parse_spec(struct tty *s, const char *spec, struct cf_failure *why)
 	return CF_OK;
 }
 
-/* katapult.md §3.2 validate_device: another program on the port would interleave its bytes
- * with our frames (and Klipper would reconnect the moment the probe re-enumerates). */
-static int check_holders(const char *path, struct cf_failure *why)
-{
-	struct inuse_holder h[4];
-	char who[256];
-	size_t count;
-
-	if (inuse_find(path, h, 4, &count) < 0 || count == 0)
-		return CF_OK; /* a missing node is reported by open, with its errno */
-	inuse_describe(&h[0], who, sizeof(who));
-	cf_failure_set(why, CF_ERR_BUSY, "open", "serial device %s in use by %s%s", path, who,
-		       count > 1 ? " and others" : "");
-	if (h[0].unit[0])
-		cf_failure_set_hint(why, "stop it first: sudo systemctl stop %s", h[0].unit);
-	else
-		cf_failure_set_hint(why, "close that program (or kill %d), then retry",
-				    (int)h[0].pid);
-	return CF_ERR_BUSY;
-}
-
 static int op_open(struct transport *t, const char *spec, struct cf_failure *why)
 {
 	struct tty *s = transport_priv(t);
@@ -86,7 +65,9 @@ static int op_open(struct transport *t, const char *spec, struct cf_failure *why
 	err = parse_spec(s, spec, why);
 	if (err < 0)
 		return err;
-	err = check_holders(s->path, why);
+	/* katapult.md §3.2 validate_device: another program on the port would interleave its
+	 * bytes with our frames (and Klipper reconnects the moment the probe re-enumerates). */
+	err = inuse_check(s->path, "open", why);
 	if (err < 0)
 		return err;
 	s->fd = open(s->path, O_RDWR | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "failure.h"
 #include "protocol/err.h"
 
 static bool same_file(const struct stat *a, const struct stat *b)
@@ -150,4 +151,23 @@ void inuse_describe(const struct inuse_holder *h, char *buf, size_t cap)
 		snprintf(buf, cap, "pid %d (%s)", (int)h->pid, h->cmdline);
 	else
 		snprintf(buf, cap, "pid %d", (int)h->pid);
+}
+
+int inuse_check(const char *path, const char *stage, struct cf_failure *why)
+{
+	struct inuse_holder h[4];
+	char who[256];
+	size_t count;
+
+	if (inuse_find(path, h, 4, &count) < 0 || count == 0)
+		return CF_OK;
+	inuse_describe(&h[0], who, sizeof(who));
+	cf_failure_set(why, CF_ERR_BUSY, stage, "serial device %s in use by %s%s", path, who,
+		       count > 1 ? " and others" : "");
+	if (h[0].unit[0])
+		cf_failure_set_hint(why, "stop it first: sudo systemctl stop %s", h[0].unit);
+	else
+		cf_failure_set_hint(why, "close that program (or kill %d), then retry",
+				    (int)h[0].pid);
+	return CF_ERR_BUSY;
 }

@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+struct cf_failure;
+
 /* One process that has the node open (katapult.md §3.2 validate_device). */
 struct inuse_holder {
 	pid_t pid;
@@ -28,5 +30,12 @@ int inuse_find(const char *path, struct inuse_holder *out, size_t max, size_t *c
  * "pid 812 (python3 klippy.py ...)". Writes a NUL-terminated string into buf.
  */
 void inuse_describe(const struct inuse_holder *h, char *buf, size_t cap);
+
+/*
+ * Refuse a port another process holds (katapult.md §3.2): CF_ERR_BUSY with why filled (stage
+ * as given, the holder named, how to stop it), or 0 when nobody else holds it or path cannot
+ * be stat'ed (the open that follows reports that with its errno).
+ */
+int inuse_check(const char *path, const char *stage, struct cf_failure *why);
 
 #endif
