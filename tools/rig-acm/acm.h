@@ -30,6 +30,7 @@ struct acm_behaviour {
 };
 
 extern const struct acm_behaviour acm_echo;
+extern const struct acm_behaviour acm_twin;
 
 /* Provided by main.c for behaviours. */
 uint64_t acm_now_us(void);

@@ -8,8 +8,9 @@
  * Katapult -> application) the program unbinds, rewrites the identity and binds again: the host
  * sees the device leave and a new one arrive on the same port (§5.4, pitfall 12).
  *
- * Behaviour "echo" (smoke tests): bytes come back as sent; a close at 1200 baud re-enumerates
- * 1d50:614e -> 1d50:6177 with the same serial, the way the probe enters Katapult.
+ * Behaviours (acm.h): "echo" (smoke tests) sends bytes back and re-enumerates 1d50:614e ->
+ * 1d50:6177 with the same serial on a close at 1200 baud, the way the probe enters Katapult;
+ * "twin" (probe.c) is the probe twin's USB side.
  *
  * Threads: bulk OUT and bulk IN endpoint files block (FunctionFS has no poll for them), so one
  * thread reads, one writes; the main thread polls ep0 and owns the behaviour. Stopping unbinds
@@ -326,7 +327,7 @@ static int acm_ep0_event(const struct acm_behaviour *b)
 	return 0;
 }
 
-static const struct acm_behaviour *const behaviours[] = { &acm_echo };
+static const struct acm_behaviour *const behaviours[] = { &acm_echo, &acm_twin };
 
 static const struct acm_behaviour *behaviour_find(const char *name)
 {
@@ -341,7 +342,9 @@ static int usage(void)
 	fprintf(stderr,
 		"usage: rig-acm [--log FILE] [--timeout SECONDS] BEHAVIOUR ARGS...\n"
 		"  echo SERIAL    loopback; a 1200-baud touch re-enumerates 1d50:614e -> 1d50:6177\n"
-		"Example: rig-acm --log /tmp/acm.log echo 0123456789ABCDEF01234567\n");
+		"  twin FLASH-FILE UID-HEX24 [SPEED]   the probe twin's USB side (speed 1 = real time)\n"
+		"Examples:\n  rig-acm --log /tmp/acm.log echo 0123456789ABCDEF01234567\n"
+		"  rig-acm --log /tmp/acm.log twin /tmp/probe.flash 0123456789ABCDEF01234567\n");
 	return 64;
 }
 
@@ -407,7 +410,9 @@ int main(int argc, char **argv)
 	sigaction(SIGUSR1, &(struct sigaction){ .sa_handler = on_usr1 }, NULL); /* no SA_RESTART */
 	acm.wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 
-	b->identity(&id);
+	/* Booting or CAN firmware presents nothing yet: set up with a neutral identity. */
+	if (!b->identity(&id))
+		id = (struct gadget_id){ .manufacturer = "", .product = "", .serial = "" };
 	rc = gadget_setup(&acm.g, "acm", &id) ? 69 : acm_run(b, timeout_s);
 	acm_stop();
 	b->fini();
