@@ -17,6 +17,8 @@
 #include "protocol/canbus.h"
 #include "protocol/err.h"
 #include "protocol/katapult.h"
+#include "usb/sysfs.h"
+#include "usb/usb_scan.h"
 
 #define SCAN_MAX_CONFIGS 8
 
@@ -25,6 +27,7 @@ struct scan_opts {
 	const char *configs[SCAN_MAX_CONFIGS];
 	int nconfigs;
 	uint64_t quiet_us, max_us;
+	bool usb; /* --usb: list USB probes from sysfs instead (src/usb/usb_scan.c) */
 };
 
 struct scan_node {
@@ -47,12 +50,13 @@ struct scan {
 	struct klipper_config cfg;
 };
 
-enum { SCAN_OPT_CONFIG = CMD_OPT_VERB_FIRST, SCAN_OPT_QUIET };
+enum { SCAN_OPT_CONFIG = CMD_OPT_VERB_FIRST, SCAN_OPT_QUIET, SCAN_OPT_USB };
 
 static void usage(FILE *out)
 {
 	fprintf(out,
 		"usage: cartoflash scan [--can IFACE] [--klipper-config PATH...] [options]\n"
+		"       cartoflash scan --usb [--json]\n"
 		"\n"
 		"Ask every CAN node without an assigned id to answer (admin query), list each UUID\n"
 		"with what it runs, and for Katapult nodes the CONNECT facts. Listens until the bus\n"
@@ -65,10 +69,13 @@ static void usage(FILE *out)
 		"  -i, --can IFACE           CAN interface or sim:PATH (default can0)\n"
 		"      --klipper-config PATH Klipper config file (repeatable)\n"
 		"      --quiet-time DURATION  --timeout DURATION  --json  -v  -q\n"
+		"      --usb                 list Cartographer, Klipper, Katapult and ROM DFU USB\n"
+		"                            devices from sysfs (serial, CAN UUID, port, tty)\n"
 		"\n"
 		"Examples:\n"
 		"  cartoflash scan --can can0\n"
-		"  cartoflash scan --can can0 --klipper-config ~/printer_data/config/printer.cfg --json\n");
+		"  cartoflash scan --can can0 --klipper-config ~/printer_data/config/printer.cfg --json\n"
+		"  cartoflash scan --usb\n");
 }
 
 static int parse_scan(int argc, char **argv, struct scan_opts *o)
@@ -79,6 +86,7 @@ static int parse_scan(int argc, char **argv, struct scan_opts *o)
 		{ "klipper-config", required_argument, NULL, SCAN_OPT_CONFIG },
 		{ "quiet-time", required_argument, NULL, SCAN_OPT_QUIET },
 		{ "timeout", required_argument, NULL, CMD_OPT_TIMEOUT },
+		{ "usb", no_argument, NULL, SCAN_OPT_USB },
 		CMD_COMMON_OPTIONS,
 		{ NULL, 0, NULL, 0 },
 	};
@@ -96,13 +104,16 @@ static int parse_scan(int argc, char **argv, struct scan_opts *o)
 		case CMD_OPT_CAN:
 			if (!optarg[0] || strlen(optarg) >= sizeof(o->iface))
 				return cli_usage_error("scan", "'%s' is not a CAN interface", optarg);
-			snprintf(o->iface, sizeof(o->iface), "%s", optarg);
+			snprintf(o->iface, sizeof(o->iface), "%.63s", optarg);
 			break;
 		case SCAN_OPT_CONFIG:
 			if (o->nconfigs == SCAN_MAX_CONFIGS)
 				return cli_usage_error("scan", "at most %d --klipper-config",
 						       SCAN_MAX_CONFIGS);
 			o->configs[o->nconfigs++] = optarg;
+			break;
+		case SCAN_OPT_USB:
+			o->usb = true;
 			break;
 		case SCAN_OPT_QUIET:
 		case CMD_OPT_TIMEOUT:
@@ -368,6 +379,8 @@ int run_scan(int argc, char **argv)
 
 	if (rc)
 		return rc < 0 ? 0 : rc;
+	if (o.usb)
+		return usb_scan_run(sysfs_root(), cli_common.json);
 	s = calloc(1, sizeof(*s));
 	if (!s || !(s->loop = loop_new())) {
 		free(s);

@@ -187,10 +187,9 @@ static void kick_fire(struct loop_timer *timer, uint64_t now)
 	pump(m, now);
 }
 
-static int mux_open(struct loop *loop, const char *spec, struct canmux **out,
-		    struct cf_failure *why)
+int canmux_open_ops(struct loop *loop, const struct transport_ops *ops, const char *spec,
+		    struct canmux **out, struct cf_failure *why)
 {
-	const struct transport_ops *ops = transport_ops_for_can(spec);
 	struct canmux *m;
 	int err;
 
@@ -215,6 +214,8 @@ static int mux_open(struct loop *loop, const char *spec, struct canmux **out,
 	m->kick.fire = kick_fire;
 	loop_add_source(loop, &m->source);
 	update_filter(m);
+	m->next = Registry;
+	Registry = m;
 	*out = m;
 	return CF_OK;
 
@@ -238,15 +239,10 @@ int canmux_acquire(struct loop *loop, const char *spec, struct canmux **out,
 			return CF_OK;
 		}
 	}
-	err = mux_open(loop, spec, out, why);
-	if (err < 0) {
-		if (why && !why->device[0])
-			cf_failure_set_device(why, "%s", spec);
-		return err;
-	}
-	(*out)->next = Registry;
-	Registry = *out;
-	return CF_OK;
+	err = canmux_open_ops(loop, transport_ops_for_can(spec), spec, out, why);
+	if (err < 0 && why && !why->device[0])
+		cf_failure_set_device(why, "%s", spec);
+	return err;
 }
 
 /*

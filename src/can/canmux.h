@@ -13,6 +13,7 @@ struct canmux;
 struct loop;
 struct cf_failure;
 struct transport;
+struct transport_ops;
 
 /*
  * A receiver of one CAN id, embedded by its owner (a node channel, the admin collector).
@@ -37,6 +38,12 @@ struct canmux_listener {
  */
 int canmux_acquire(struct loop *loop, const char *spec, struct canmux **out,
 		   struct cf_failure *why);
+/*
+ * Open the mux of spec over the given ops (tests put a fake transport in place this way); later
+ * canmux_acquire calls for the same (loop, spec) share it. Release with canmux_release.
+ */
+int canmux_open_ops(struct loop *loop, const struct transport_ops *ops, const char *spec,
+		    struct canmux **out, struct cf_failure *why);
 /* Drop one reference; the last one flushes nothing more and closes the transport. NULL-safe. */
 void canmux_release(struct canmux *m);
 
