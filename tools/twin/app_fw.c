@@ -4,6 +4,7 @@
 
 #include "protocol/bytes.h"
 #include "protocol/crc16.h"
+#include "protocol/klipper.h"
 #include "tools/twin/twin_priv.h"
 
 /* katapult.md §8.1 */
@@ -25,7 +26,8 @@ static void send_block(struct twin *t, const uint8_t *content, size_t len, uint6
 
 	b[0] = (uint8_t)n;
 	b[1] = t->kl_next_seq;
-	memcpy(b + 2, content, len);
+	if (len)
+		memcpy(b + 2, content, len);
 	cf_put_be16(b + 2 + len, crc16_mcrf4xx(b, 2 + len));
 	b[n - 1] = KL_SYNC;
 	twin_send(t, b, n, now_us);
@@ -80,43 +82,17 @@ nak:
 	return -1;
 }
 
-/* katapult.md §8.2: signed VLQ, most significant group first. */
-static bool vlq_decode(const uint8_t **p, const uint8_t *end, uint32_t *out)
+/* katapult.md §8.2: one VLQ parameter, advancing *p. */
+static bool vlq_next(const uint8_t **p, const uint8_t *end, uint32_t *out)
 {
-	uint32_t v;
-	uint8_t c;
+	int32_t v;
+	size_t used;
 
-	if (*p >= end)
+	if (klipper_vlq_decode(*p, (size_t)(end - *p), &v, &used) < 0)
 		return false;
-	c = *(*p)++;
-	v = c & 0x7f;
-	if ((c & 0x60) == 0x60)
-		v |= (uint32_t)-0x20;
-	while (c & 0x80) {
-		if (*p >= end)
-			return false;
-		c = *(*p)++;
-		v = (v << 7) | (c & 0x7f);
-	}
-	*out = v;
+	*p += used;
+	*out = (uint32_t)v;
 	return true;
-}
-
-static size_t vlq_encode(uint8_t *p, uint32_t v)
-{
-	int32_t sv = (int32_t)v;
-	size_t n = 0;
-
-	if (sv < -(1 << 26) || sv >= (3 << 26))
-		p[n++] = (uint8_t)((v >> 28) | 0x80);
-	if (sv < -(1 << 19) || sv >= (3 << 19))
-		p[n++] = (uint8_t)(((v >> 21) & 0x7f) | 0x80);
-	if (sv < -(1 << 12) || sv >= (3 << 12))
-		p[n++] = (uint8_t)(((v >> 14) & 0x7f) | 0x80);
-	if (sv < -(1 << 5) || sv >= (3 << 5))
-		p[n++] = (uint8_t)(((v >> 7) & 0x7f) | 0x80);
-	p[n++] = (uint8_t)(v & 0x7f);
-	return n;
 }
 
 /* Klipper command_identify: serve the dictionary of the installed image, clipped to a block. */
@@ -126,7 +102,7 @@ static void identify(struct twin *t, uint32_t offset, uint32_t count, uint64_t n
 	size_t n = 0, room;
 
 	c[n++] = KL_MSGID_IDENTIFY_RESPONSE;
-	n += vlq_encode(c + n, offset);
+	n += (size_t)klipper_vlq_encode((int32_t)offset, c + n);
 	room = KL_MAX - KL_MIN - n - 1;
 	if (offset >= t->inst.dict_len)
 		count = 0;
@@ -142,12 +118,15 @@ static void identify(struct twin *t, uint32_t offset, uint32_t count, uint64_t n
 static void dispatch(struct twin *t, const uint8_t *content, size_t len, uint64_t now_us)
 {
 	const uint8_t *p = content, *end = content + len;
-	uint32_t id, a, b;
+	uint32_t a, b;
+	uint16_t id;
+	size_t used;
 
 	while (p < end) {
-		if (!vlq_decode(&p, end, &id))
+		if (klipper_msgid_decode(p, (size_t)(end - p), &id, &used) < 0)
 			return;
-		if (id == KL_MSGID_IDENTIFY && vlq_decode(&p, end, &a) && vlq_decode(&p, end, &b)) {
+		p += used;
+		if (id == KL_MSGID_IDENTIFY && vlq_next(&p, end, &a) && vlq_next(&p, end, &b)) {
 			identify(t, a, b, now_us);
 			continue;
 		}

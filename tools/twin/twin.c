@@ -276,6 +276,7 @@ void twin_power_on(struct twin *t, uint64_t now_us)
 		return;
 	t->ram_flag = 0; /* katapult.md §5 (c): RAM content is lost */
 	twin_boot(t, now_us);
+	twin_advance(t, now_us); /* speed 0: the boot completes at once */
 }
 
 void twin_power_off(struct twin *t, uint64_t now_us)
@@ -300,6 +301,7 @@ void twin_reset(struct twin *t, uint64_t now_us)
 	twin_advance(t, now_us); /* the double-reset window may have armed the flag */
 	t->timer = TWIN_T_NONE;
 	twin_boot(t, now_us);
+	twin_advance(t, now_us);
 }
 
 void twin_set_boot0(struct twin *t, bool high)
@@ -312,4 +314,5 @@ void twin_rom_dfu_leave(struct twin *t, uint64_t now_us)
 	t->leave_once = true;
 	t->timer = TWIN_T_NONE;
 	twin_boot(t, now_us);
+	twin_advance(t, now_us);
 }
