@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "protocol/bytes.h"
+#include "protocol/canbus.h"
 #include "protocol/crc16.h"
 #include "protocol/err.h"
 
@@ -13,6 +14,7 @@ static_assert(KATAPULT_SEND_BLOCK_FRAME_LEN == 76, "katapult.md §1.2: SEND_BLOC
 static_assert(KATAPULT_READ_ACK_FRAME_LEN == 80, "katapult.md §1.5: largest reply is 80 bytes");
 static_assert(KATAPULT_MAX_WORDS == 30, "katapult.md §1.1: N <= 30");
 static_assert(KATAPULT_READ_ACK_FRAME_LEN <= KATAPULT_MAX_FRAME, "a block must fit one frame");
+static_assert(KATAPULT_CANBUS_UUID_LEN == CANBUS_UUID_LEN, "GET_CANBUS_ID carries the CAN UUID");
 
 /* ---- encoding ---------------------------------------------------------------------------- */
 

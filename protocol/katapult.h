@@ -48,7 +48,7 @@
 #define KATAPULT_CONNECT_FIXED_LEN   12 /* protocol, app start, block size (after the echo) */
 #define KATAPULT_CONNECT_STRINGS_MAX (KATAPULT_MAX_PAYLOAD - KATAPULT_ECHO_LEN - 12) /* 104 */
 
-/* katapult.md §2.7, §6: RAM flag value that keeps the device in Katapult after a reset. */
+/* katapult.md §2.7, §5: RAM flag value that keeps the device in Katapult after a reset. */
 #define KATAPULT_FLAG_REQUEST_BOOTLOADER 0x5984e3fa6ca1589bull
 
 /*

@@ -410,6 +410,30 @@ static void test_katapult_parser_finds_frame_behind_truncated_one(void **state)
 	assert_memory_equal(s.raw[0], stream + 8, 12);
 }
 
+static void test_katapult_parser_recovers_from_partial_then_full_retransmit(void **state)
+{
+	(void)state;
+	static uint8_t stream[2 * KATAPULT_MAX_FRAME];
+	static struct seen s;
+	struct katapult_parser p;
+	katapult_parser_init(&p);
+	/*
+	 * katapult.md §1.7: 68 of 76 bytes of SEND_BLOCK, then the whole frame again. The firmware
+	 * wedges on this sequence; the host parser must report one error and find the retransmit.
+	 */
+	const size_t one = send_block_vector(stream + 68);
+	memcpy(stream, stream + 68, 68);
+
+	feed_all(&p, stream, 68 + one, 68 + one, &s);
+
+	assert_int_equal(s.n_errors, 1);
+	assert_int_equal(s.errors[0], CF_ERR_FRAME);
+	assert_int_equal(s.count, 1);
+	assert_int_equal(s.cmd[0], KATAPULT_CMD_SEND_BLOCK);
+	assert_memory_equal(s.raw[0], stream + 68, one);
+	assert_int_equal(p.resyncs, 1);
+}
+
 static void test_katapult_parser_frame_valid_until_next_feed(void **state)
 {
 	(void)state;
@@ -683,6 +707,39 @@ static void test_katapult_connect_ack_builder_100_layout(void **state)
 	assert_memory_equal(out + 8, want, n);
 }
 
+/* katapult.md §1.5: CONNECT ACK = 7 + ceil(mcu / 4) + ceil(version / 4) words for 1.1.0. */
+static void test_katapult_connect_ack_builder_word_count(void **state)
+{
+	(void)state;
+	uint8_t out[KATAPULT_MAX_FRAME];
+	size_t len;
+	const struct katapult_connect_info info = {
+	    .proto_version = KATAPULT_PROTO_1_1_0,
+	    .app_start = APP_START,
+	    .block_size = 64,
+	    .mcu = "abcdefgh",
+	    .version = "v1",
+	};
+
+	assert_int_equal(katapult_build_connect_ack(&info, out, sizeof(out), &len), 0);
+
+	assert_int_equal(len, 4 * (7 + 2 + 1));
+	/* the MCU fills its words exactly; the zero separator word still ends it */
+	assert_memory_equal(out + 20, "abcdefgh\0\0\0\0v1\0\0", 16);
+}
+
+static void test_katapult_connect_ack_builder_refuses_oversize_strings(void **state)
+{
+	(void)state;
+	uint8_t out[KATAPULT_MAX_FRAME];
+	size_t len;
+	struct katapult_connect_info info = {.proto_version = KATAPULT_PROTO_1_1_0};
+	memset(info.mcu, 'm', 60);
+	memset(info.version, 'v', 44);
+
+	assert_int_equal(katapult_build_connect_ack(&info, out, sizeof(out), &len), CF_ERR_USAGE);
+}
+
 /* ---- device side ------------------------------------------------------------------------- */
 
 static void test_katapult_parse_send_block_device_side(void **state)
@@ -743,6 +800,7 @@ int main(void)
 	    cmocka_unit_test(test_katapult_parser_rejects_bad_trailer),
 	    cmocka_unit_test(test_katapult_parser_rejects_oversize_length),
 	    cmocka_unit_test(test_katapult_parser_finds_frame_behind_truncated_one),
+	    cmocka_unit_test(test_katapult_parser_recovers_from_partial_then_full_retransmit),
 	    cmocka_unit_test(test_katapult_parser_frame_valid_until_next_feed),
 	    cmocka_unit_test(test_katapult_parse_reply_classifies),
 	    cmocka_unit_test(test_katapult_parse_reply_ack_without_echo_is_unknown),
@@ -757,6 +815,8 @@ int main(void)
 	    cmocka_unit_test(test_katapult_parse_connect_110_without_version_string),
 	    cmocka_unit_test(test_katapult_parse_connect_rejects_short_and_bad_block_size),
 	    cmocka_unit_test(test_katapult_connect_ack_builder_100_layout),
+	    cmocka_unit_test(test_katapult_connect_ack_builder_word_count),
+	    cmocka_unit_test(test_katapult_connect_ack_builder_refuses_oversize_strings),
 	    cmocka_unit_test(test_katapult_parse_send_block_device_side),
 	    cmocka_unit_test(test_katapult_parse_request_block_device_side),
 	    cmocka_unit_test(test_katapult_cmd_names),
