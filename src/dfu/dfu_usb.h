@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* libusb for DFU: discovery and selection by USB path, open/claim, the async DfuSe link. */
+#ifndef CARTOFLASH_SRC_DFU_DFU_USB_H
+#define CARTOFLASH_SRC_DFU_DFU_USB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dfu/dfuse.h"
+#include "protocol/dfu.h"
+
+struct loop;
+struct cf_failure;
+struct dfu_usb;
+struct dfu_dev;
+
+#define DFU_USB_ROM_VID 0x0483
+#define DFU_USB_ROM_PID 0xdf11
+#define DFU_USB_MAX_CANDIDATES 16
+
+/* One DFU-mode interface found on the bus (dfu.md §1.1). */
+struct dfu_candidate {
+	char path[32]; /* "1-1.2": bus-port.port, as dfu-util -p and sysfs name it */
+	uint8_t bus;
+	uint8_t devnum;
+	uint16_t vid, pid, bcd_device;
+	uint8_t interface;
+	char serial[64];
+	char product[64];
+	char alt0_name[128]; /* the layout string, "" when it could not be read */
+	bool has_functional;
+	struct dfu_functional functional;
+	int open_err; /* 0, or the cf_err of opening it (CF_ERR_ACCESS: no udev rule) */
+};
+
+/*
+ * Start libusb with its fds in loop (a loop_source: libusb_handle_events_timeout_completed
+ * with a zero timeout when they are ready). *out is freed with dfu_usb_free. Returns 0 or
+ * CF_ERR_IO (libusb_init failed) / CF_ERR_NOMEM.
+ */
+int dfu_usb_new(struct loop *loop, struct dfu_usb **out);
+/* NULL-safe; close every dfu_dev first. */
+void dfu_usb_free(struct dfu_usb *u);
+
+/*
+ * List DFU-mode interfaces of devices matching vid:pid (0:0 = any DFU-mode device). Opens each
+ * briefly to read its strings (short synchronous descriptor reads, 1 s timeout each).
+ * Fills at most max; returns 0 or CF_ERR_IO.
+ */
+int dfu_usb_find(struct dfu_usb *u, uint16_t vid, uint16_t pid, struct dfu_candidate *out,
+		 size_t max, size_t *count);
+
+/* Whether a device vid:pid is attached at path right now (path NULL or "": anywhere). */
+bool dfu_usb_present(struct dfu_usb *u, uint16_t vid, uint16_t pid, const char *path);
+
+/*
+ * Open c, claim its DFU interface and select alt 0 (SET_INTERFACE). On failure fills f with a
+ * human message (the udev rule for CF_ERR_ACCESS, who may hold it for CF_ERR_BUSY) and
+ * returns its cf_err. Close with dfu_usb_close.
+ */
+int dfu_usb_open(struct dfu_usb *u, const struct dfu_candidate *c, struct dfu_dev **out,
+		 struct cf_failure *f);
+/* Cancel a transfer in flight, release the interface (errors ignored: it may be gone). */
+void dfu_usb_close(struct dfu_dev *d);
+
+/* The link for a dfuse engine: completions go to engine. */
+extern const struct dfuse_link_ops dfu_usb_link_ops;
+void dfu_usb_bind(struct dfu_dev *d, struct dfuse *engine);
+
+/* libusb error code to cf_err (ACCESS, BUSY, NO_DEVICE, TIMEOUT, PROTOCOL for PIPE, IO). */
+int dfu_usb_map_error(int libusb_err);
+/* The udev rule hint shown for CF_ERR_ACCESS. */
+const char *dfu_usb_access_hint(void);
+
+#endif
