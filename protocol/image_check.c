@@ -82,9 +82,10 @@ static int check_r1_katapult(const struct image_info *img, const struct image_ta
 			      "Katapult image belongs at 0x08000000 and needs ROM DFU",
 			      NULL, 0);
 	}
-	if (!img->load_known || (img->warnings & IMAGE_WARN_LINKED_AT_FLASH_BASE)) {
+	/* An image linked at 0x08000000 has a known base: the mismatch below refuses it. */
+	if (!img->load_known) {
 		if (!(force & IMAGE_FORCE_LINK_BASE) || !t->stated_load_address) {
-			values(why, img->load_known ? "0x08000000" : "undetermined", "");
+			values(why, "undetermined", "");
 			if (why)
 				put_hex32(why->target_value, sizeof(why->target_value), start);
 			return refuse(why, "R1", "load address",
@@ -222,13 +223,22 @@ static int check_r2(const struct image_info *img, const struct image_target *t,
 
 /* ---- R5: budget ---- */
 
-static int check_r5(const struct image_info *img, struct image_refusal *why)
+static int check_r5(const struct image_info *img, const struct image_target *t, unsigned force,
+		    struct image_refusal *why)
 {
-	if (img->fits)
+	uint64_t end = img->flash_end_offset;
+	bool fits = img->fits;
+
+	/* R1 accepted a stated load address: the budget follows it. */
+	if (!img->load_known && (force & IMAGE_FORCE_LINK_BASE) &&
+	    t->stated_load_address >= IMAGE_FLASH_BASE) {
+		end = (uint64_t)(t->stated_load_address - IMAGE_FLASH_BASE) + img->size;
+		fits = img->flash_size && end <= img->flash_size;
+	}
+	if (fits)
 		return CF_OK;
 	if (why) {
-		put_u32(why->image_value, sizeof(why->image_value),
-			(uint32_t)img->flash_end_offset);
+		put_u32(why->image_value, sizeof(why->image_value), (uint32_t)end);
 		put_u32(why->target_value, sizeof(why->target_value), img->flash_size);
 	}
 	return refuse(why, "R5", "flash end offset",
@@ -322,7 +332,7 @@ int image_check_against(const struct image_info *img, const struct image_target 
 	if (!rc)
 		rc = check_r2(img, t, why);
 	if (!rc)
-		rc = check_r5(img, why);
+		rc = check_r5(img, t, force_mask, why);
 	if (!rc)
 		rc = check_r4(img, t, force_mask, why);
 	if (!rc)
