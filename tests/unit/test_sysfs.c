@@ -91,7 +91,7 @@ static void test_sysfs_identifies_cartographer_application_behind_a_tty(void **s
 	assert_int_equal(u.pid, 0x614e);
 	assert_string_equal(u.manufacturer, "Cartographer");
 	assert_string_equal(u.product, ""); /* katapult.md §3.1: empty product up to 5.x */
-	assert_string_equal(u.serial, "4E0032000F51534E4B373420");
+	assert_string_equal(u.serial, "16000C000F43304253373820");
 	assert_string_equal(u.port, "1-1.1");
 	assert_string_equal(u.tty, "/dev/ttyACM0");
 	assert_int_equal(sysfs_usb_kind(&u), SYSFS_KIND_CARTOGRAPHER);
@@ -151,7 +151,7 @@ static const struct kind_case {
 	const char *serial;
 } kinds[] = {
 	{ "1-1.1", SYSFS_KIND_CARTOGRAPHER, DEVICE_MODE_APPLICATION, "/dev/ttyACM0",
-	  "4E0032000F51534E4B373420" },
+	  "16000C000F43304253373820" },
 	{ "1-1.2", SYSFS_KIND_KATAPULT, DEVICE_MODE_KATAPULT, "/dev/ttyACM1",
 	  "2B0014001751533232383520" },
 	{ "1-1.3", SYSFS_KIND_ROM_DFU, DEVICE_MODE_ROM_DFU, "", "FFFFFFFEFFFF" },
@@ -246,7 +246,7 @@ static void test_follow_finds_katapult_on_same_port_and_serial(void **state)
 	follow_start(&t, &f);
 	assert_int_equal(follow_poll(&f, DEVICE_MODE_KATAPULT, &now), 0);
 
-	reenumerate_as_katapult(&t, "4e0032000f51534e4b373420\n"); /* case differs: same UID */
+	reenumerate_as_katapult(&t, "16000c000f43304253373820\n"); /* case differs: same UID */
 
 	assert_int_equal(follow_poll(&f, DEVICE_MODE_KATAPULT, &now), 1);
 	assert_int_equal(now.pid, 0x6177);
