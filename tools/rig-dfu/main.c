@@ -12,7 +12,9 @@
  * FunctionFS reports SET_INTERFACE only as an ENABLE event without the alt number, so the model
  * stays on alt 0 (flash), the one recovery uses. When the model says the device is gone (DfuSe
  * leave, a fault), the program closes ep0 without answering: the host sees the transfer fail
- * and the device leave, as with the real ROM (dfu.md §2.6). It then saves the flash and exits 0.
+ * and the device leave, as with the real ROM (dfu.md §2.6). It then saves the flash and exits 0,
+ * or with --then-twin UID, becomes `rig-acm twin FLASH UID`: the chip runs what was just written
+ * and, if that is USB firmware, enumerates again (Katapult or the application), as the probe does.
  */
 #include <errno.h>
 #include <poll.h>
@@ -166,6 +168,22 @@ static int dfu_run(struct gadget *g, struct rom_dfu *d, double timeout_s)
 	return 0;
 }
 
+/* The chip left the ROM: run it as the twin's USB side (rig-acm sits next to this program). */
+static int then_twin(const char *flash, const char *uid)
+{
+	char exe[512], *slash;
+	const ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 16);
+
+	if (n <= 0)
+		return 70;
+	exe[n] = '\0';
+	slash = strrchr(exe, '/');
+	strcpy(slash ? slash + 1 : exe, "rig-acm");
+	execl(exe, exe, "--timeout", "100", "twin", flash, uid, (char *)NULL);
+	perror(exe);
+	return 70;
+}
+
 int main(int argc, char **argv)
 {
 	const struct gadget_id id = {
@@ -179,6 +197,7 @@ int main(int argc, char **argv)
 	struct gadget g;
 	struct twin *t;
 	double timeout_s = 120;
+	const char *then_uid = NULL;
 	int i = 1, rc_exit;
 
 	for (; i + 1 < argc && argv[i][0] == '-'; i += 2) {
@@ -188,12 +207,15 @@ int main(int argc, char **argv)
 			timeout_s = atof(argv[i + 1]);
 		else if (!strcmp(argv[i], "--speed"))
 			rc.speed = atof(argv[i + 1]);
+		else if (!strcmp(argv[i], "--then-twin"))
+			then_uid = argv[i + 1];
 		else
 			break;
 	}
 	if (i != argc - 1) {
 		fprintf(stderr, "usage: rig-dfu [--log FILE] [--timeout SECONDS] [--speed 0..1] "
-				"FLASH-FILE\nExample: rig-dfu --log /tmp/dfu.log /tmp/probe.flash\n");
+				"[--then-twin UID-HEX24] FLASH-FILE\n"
+				"Example: rig-dfu --log /tmp/dfu.log /tmp/probe.flash\n");
 		return 64;
 	}
 	if (logf_)
@@ -220,5 +242,7 @@ int main(int argc, char **argv)
 	twin_free(t);
 	if (logf_)
 		fclose(logf_);
+	if (rc_exit == 0 && then_uid && d.left)
+		return then_twin(argv[i], then_uid);
 	return rc_exit;
 }

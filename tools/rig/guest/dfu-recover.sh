@@ -1,0 +1,52 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+# Rig scenario: a blank probe in the STM32 ROM DfuSe bootloader (rig-dfu, FunctionFS on dummy_hcd,
+# rig.md §5.5) recovered by the real `cartoflash recover` through usbfs/libusb; after the leave the
+# chip runs what was written and comes back as the Cartographer application 1d50:614e.
+. /host/tools/rig/guest/lib.sh
+
+if ! rig_usb_setup || ! modprobe usb_f_fs || ! modprobe cdc_acm; then
+	rig_fail "dummy_hcd, usb_f_fs and cdc_acm load" "modprobe failed"
+	exit 1
+fi
+rig_hostroot || { rig_fail "host-root chroot" "9p/overlay mount failed"; exit 1; }
+for b in rig-dfu rig-acm mkimage cartoflash; do
+	rig_have_bin $b || { rig_fail "programs built" "$BUILDDIR/$b missing"; exit 1; }
+done
+if ! rig_in "'$BUILDDIR/cartoflash' recover --help" >/tmp/help.out 2>&1; then
+	rig_skip "cartoflash recover through libusb" "this cartoflash has no 'recover' verb yet"
+	exit 0
+fi
+
+UID_HEX=16000C000F43304253373820
+W=/tmp/dfu
+# A blank chip: the F04x empty check sends it to the ROM bootloader (dfu.md §1.5).
+rig_in "mkdir -p $W && head -c 32768 /dev/zero | tr '\\0' '\\377' >$W/probe.flash &&
+	$BUILDDIR/mkimage full --iface usb -o $W/full.bin" >/tmp/mk.out 2>&1 ||
+	{ rig_fail "test images" "mkimage failed" /tmp/mk.out; exit 1; }
+rig_in "$BUILDDIR/rig-dfu --log $W/dfu.log --timeout 100 --speed 1 --then-twin $UID_HEX \
+	$W/probe.flash 2>$W/dfu.err" &
+if ! rig_wait 100 rig_usb_present 0483 df11; then
+	rig_fail "blank probe enumerates as ROM DFU 0483:df11" "not seen" $HR$W/dfu.err
+	exit 1
+fi
+rig_pass "blank probe enumerates as ROM DFU 0483:df11"
+
+t0=$(uptime_s)
+rig_in "timeout 90 '$BUILDDIR/cartoflash' recover --full $W/full.bin >$W/recover.out 2>$W/recover.err"
+rc=$?
+cp $HR$W/recover.out $HR$W/recover.err $HR$W/dfu.log $HR$ART/ 2>/dev/null
+if [ $rc -eq 0 ]; then
+	rig_pass "cartoflash recover --full writes, verifies and leaves in $(since $t0) s"
+else
+	rig_fail "cartoflash recover --full exits 0" "exit $rc" $HR$W/recover.err
+	tail -n 5 $HR$W/dfu.log | sed 's/^/# /'
+fi
+rig_expect "the device left DFU" "0483:df11 still present" rig_wait 50 rig_usb_absent 0483 df11
+if rig_wait 100 rig_usb_present 1d50 614e; then
+	rig_pass "the recovered probe boots its application: 1d50:614e"
+else
+	rig_fail "the recovered probe boots its application: 1d50:614e" "not seen" $HR$W/dfu.err
+fi
+rig_expect "the chip's flash holds the full image" "flash differs" \
+	rig_in "cmp -n \$(wc -c <$W/full.bin) $W/full.bin $W/probe.flash"
+exit 0
