@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cmd_target.h"
 #include "failure.h"
 #include "log.h"
 #include "protocol/err.h"
@@ -16,6 +17,13 @@ int run_inspect(int argc, char **argv);
 
 const struct cli_verb cli_verbs[] = {
 	{ "inspect", run_inspect, "classify firmware files: kind, address, MCU, interface, fit" },
+	{ "scan", run_scan, "list CAN nodes (UUID, application or Katapult) and config entries" },
+	{ "flash", run_flash, "check, write, verify and reboot probes over CAN (several at once)" },
+	{ "verify", run_verify, "read probes back and compare with an image" },
+	{ "info", run_info, "show the Katapult CONNECT facts of probes in their bootloader" },
+	{ "bootloader", run_bootloader, "enter Katapult and stay there" },
+	{ "reboot", run_reboot, "leave Katapult for the application (COMPLETE) and confirm it" },
+	{ "fleet", run_fleet, "update every probe of an INI manifest at once" },
 	{ NULL, NULL, NULL },
 };
 
