@@ -1,0 +1,152 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-3.0-or-later
+# `cartoflash inspect` end to end: mkimage outputs and the real corpus through the real binary;
+# table output, --json parsed by python3, stderr lines and the documented exit codes.
+set -u
+BUILD=${BUILD:-build}
+CARTOFLASH=${CARTOFLASH:-$PWD/$BUILD/cartoflash}
+MKIMAGE=$PWD/$BUILD/mkimage
+FW=${CARTOFLASH_FIRMWARE_DIR:-$PWD/../shared/firmware}
+n=0
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+not_ok() { n=$((n + 1)); echo "not ok $n - $1"; }
+skip() { n=$((n + 1)); echo "ok $n - $1 # SKIP $2"; }
+check() { if eval "$2"; then ok "$1"; else not_ok "$1"; fi; }
+skip_all() { echo "ok 1 - inspect # SKIP $1"; exit 0; }
+
+[ -x "$CARTOFLASH" ] || skip_all "$CARTOFLASH not built"
+[ -x "$MKIMAGE" ] || skip_all "$MKIMAGE not built (make tools)"
+command -v python3 >/dev/null || skip_all "python3 not installed"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+# jq-like field access: py FILE EXPR, with j = the list of objects (one per line).
+py() {
+	python3 -c "import json,sys; j=[json.loads(l) for l in open(sys.argv[1])]; print($2)" "$1"
+}
+
+"$MKIMAGE" app --iface can --bitrate 1000000 --version "CARTOGRAPHER 5.1.0" -o "$work/app_can_1m.bin"
+"$MKIMAGE" app --iface usb -o "$work/app_usb.bin"
+"$MKIMAGE" katapult --iface can --bitrate 500000 --pad-to 8192 -o "$work/Katapult_500k.bin"
+"$MKIMAGE" full --iface can --bitrate 250000 -o "$work/Full_CAN_250k.bin"
+"$MKIMAGE" deployer --iface usb -o "$work/katapult-deployer-usb.bin"
+"$MKIMAGE" app --size 25000 -o "$work/too_big.bin"
+"$MKIMAGE" app -o "$work/Cartographer_CAN_1000000_12kib_offset.bin"
+"$MKIMAGE" app --iface usb -o "$work/Cartographer_CAN_1M.bin"
+"$MKIMAGE" full --no-app-vectors --iface usb -o "$work/Full_Cartographer_USB_v3.bin"
+"$MKIMAGE" app --corrupt-dict -o "$work/corrupt.bin"
+: >"$work/empty.bin"
+head -c 4096 /dev/urandom >"$work/garbage.bin"
+head -c 1100000 /dev/zero >"$work/huge.bin"
+
+# ---- table ----
+"$CARTOFLASH" inspect "$work/app_can_1m.bin" >"$work/t.out" 2>"$work/t.err"
+rc=$?
+check "app: exit 0 (rc=$rc)" "[ $rc -eq 0 ] && [ ! -s $work/t.err ]"
+check "app: table names kind, load address, MCU, interface, bitrate, version" \
+	"grep -Eq '^  kind +app$' $work/t.out && grep -Eq '^  load address +0x08002000$' $work/t.out &&
+	 grep -Eq '^  mcu +stm32f042x6$' $work/t.out && grep -Eq '^  interface +can$' $work/t.out &&
+	 grep -Eq '^  can bitrate +1000000 \(dictionary\)$' $work/t.out &&
+	 grep -Eq '^  version +CARTOGRAPHER 5.1.0$' $work/t.out"
+check "app: sha256 in the table equals sha256sum" \
+	"grep -q \"sha256 *$(sha256sum "$work/app_can_1m.bin" | cut -c1-64)\" $work/t.out"
+check "app: flash budget shows the fit" "grep -Eq '^  flash budget +fits: ends at offset' $work/t.out"
+
+"$CARTOFLASH" inspect "$work/Full_CAN_250k.bin" "$work/katapult-deployer-usb.bin" >"$work/f.out" 2>&1
+rc=$?
+check "full + deployer: exit 0 (rc=$rc)" "[ $rc -eq 0 ]"
+check "full: embedded Katapult shown with interface and heuristic bitrate" \
+	"grep -Eq '^  katapult part +offset 0, 4644 bytes, stm32f042x6, can 250000 \(katapult-code-heuristic\)' $work/f.out"
+check "deployer: embedded Katapult shown as usb" \
+	"grep -Eq '^  embeds katapult +offset 1336, 4644 bytes, stm32f042x6, usb' $work/f.out"
+
+"$CARTOFLASH" inspect "$work/too_big.bin" >"$work/big.out" 2>&1
+rc=$?
+check "oversize app: classified (rc=$rc) and OVERFLOWS by 424 bytes" \
+	"[ $rc -eq 0 ] && grep -q 'OVERFLOWS by 424 bytes' $work/big.out"
+
+"$CARTOFLASH" inspect "$work/Cartographer_CAN_1000000_12kib_offset.bin" "$work/Cartographer_CAN_1M.bin" \
+	"$work/Full_Cartographer_USB_v3.bin" >"$work/n.out" 2>&1
+check "name warnings: 12kib, CAN name on USB image, Full without app vectors" \
+	"grep -q 'name says 12 KiB offset' $work/n.out && grep -q 'name says one interface' $work/n.out &&
+	 grep -q 'name says full image but there is no application vector table' $work/n.out"
+
+# ---- JSON ----
+"$CARTOFLASH" inspect --json "$work/app_can_1m.bin" "$work/app_usb.bin" "$work/Katapult_500k.bin" \
+	"$work/Full_CAN_250k.bin" "$work/katapult-deployer-usb.bin" >"$work/j.out" 2>"$work/j.err"
+rc=$?
+check "--json: exit 0 (rc=$rc)" "[ $rc -eq 0 ]"
+check "--json: one object per file per line" "[ \"\$(py $work/j.out 'len(j)')\" = 5 ]"
+check "--json: kinds app app katapult full deployer" \
+	"[ \"\$(py $work/j.out '\" \".join(o[\"kind\"] for o in j)')\" = 'app app katapult full deployer' ]"
+check "--json: load addresses" \
+	"[ \"\$(py $work/j.out '\" \".join(o[\"load_address\"] for o in j)')\" = '0x08002000 0x08002000 0x08000000 0x08000000 0x08002000' ]"
+check "--json: interfaces and bitrates" \
+	"[ \"\$(py $work/j.out '\" \".join(\"%s/%s\" % (o[\"interface\"], o[\"can_bitrate\"]) for o in j)')\" = 'can/1000000 usb/None can/500000 can/250000 usb/None' ]"
+check "--json: USB app id 1d50:614e, full katapult_part bitrate 250000" \
+	"[ \"\$(py $work/j.out 'j[1][\"usb_id\"], j[3][\"katapult_part\"][\"can_bitrate\"]')\" = '1d50:614e 250000' ]"
+check "--json: sha256 equals sha256sum" \
+	"[ \"\$(py $work/j.out 'j[0][\"sha256\"]')\" = \"$(sha256sum "$work/app_can_1m.bin" | cut -c1-64)\" ]"
+
+# ---- errors and exit codes ----
+"$CARTOFLASH" inspect "$work/empty.bin" >/dev/null 2>"$work/e.err"
+rc=$?
+check "empty file: exit 65 and a line naming file, stage and next step (rc=$rc)" \
+	"[ $rc -eq 65 ] && grep -q 'empty.bin: inspect: empty file; download' $work/e.err"
+"$CARTOFLASH" inspect "$work/garbage.bin" >"$work/g.out" 2>"$work/g.err"
+rc=$?
+check "garbage: exit 65, kind unknown (rc=$rc)" \
+	"[ $rc -eq 65 ] && grep -Eq '^  kind +unknown$' $work/g.out && grep -q 'not a firmware image' $work/g.err"
+"$CARTOFLASH" inspect "$work/corrupt.bin" >/dev/null 2>"$work/c.err"
+rc=$?
+check "corrupt dictionary: exit 65 with its own message (rc=$rc)" \
+	"[ $rc -eq 65 ] && grep -q 'data dictionary is damaged' $work/c.err"
+"$CARTOFLASH" inspect "$work/huge.bin" >/dev/null 2>"$work/h.err"
+rc=$?
+check "file over 1 MiB: exit 65 (rc=$rc)" "[ $rc -eq 65 ] && grep -q 'larger than 1 MiB' $work/h.err"
+"$CARTOFLASH" inspect "$work/missing.bin" >/dev/null 2>"$work/m.err"
+rc=$?
+check "missing file: exit 66 (rc=$rc)" "[ $rc -eq 66 ] && grep -q 'missing.bin: read: No such file' $work/m.err"
+"$CARTOFLASH" inspect "$work/garbage.bin" "$work/missing.bin" "$work/app_usb.bin" >/dev/null 2>&1
+rc=$?
+check "unreadable wins over malformed: exit 66 (rc=$rc)" "[ $rc -eq 66 ]"
+"$CARTOFLASH" inspect --json "$work/missing.bin" "$work/garbage.bin" >"$work/je.out" 2>/dev/null
+check "--json reports errors per file" \
+	"[ \"\$(py $work/je.out '\" \".join(o[\"error\"][\"code\"] for o in j)')\" = 'noinput image' ]"
+"$CARTOFLASH" inspect >/dev/null 2>"$work/u.err"
+rc=$?
+check "no FILE: exit 64 with 'try' hint (rc=$rc)" "[ $rc -eq 64 ] && grep -q \"try 'cartoflash inspect --help'\" $work/u.err"
+"$CARTOFLASH" inspect --bogus x >/dev/null 2>&1
+rc=$?
+check "unknown option: exit 64 (rc=$rc)" "[ $rc -eq 64 ]"
+"$CARTOFLASH" inspect --help >"$work/help.out" 2>&1
+rc=$?
+check "--help: exit 0, stdout ends with Examples (rc=$rc)" \
+	"[ $rc -eq 0 ] && grep -q '^Examples:' $work/help.out && grep -q 'cartoflash inspect --json' $work/help.out"
+
+# ---- the real corpus (optional) ----
+if [ -f "$FW/expected.json" ]; then
+	"$CARTOFLASH" inspect --json "$FW"/*.bin >"$work/corpus.out" 2>"$work/corpus.err"
+	rc=$?
+	check "corpus: every file classified, exit 0 (rc=$rc)" "[ $rc -eq 0 ] && [ ! -s $work/corpus.err ]"
+	check "corpus: kind, load, mcu, interface, bitrate, version, fits as expected.json" \
+		"python3 - '$work/corpus.out' '$FW/expected.json' <<'EOF'
+import json, os, sys
+got = {os.path.basename(o['file']): o for o in map(json.loads, open(sys.argv[1]))}
+exp = json.load(open(sys.argv[2]))['images']
+keys = ['sha256', 'size', 'kind', 'load_address', 'mcu', 'interface', 'can_bitrate',
+        'can_bitrate_source', 'version', 'fits', 'flash_size', 'flash_end_offset', 'vectors',
+        'katapult_transfer', 'padding_to_0x2000_all_0xff', 'usb_id']
+bad = [(e['file'], k, got[e['file']].get(k), e[k]) for e in exp for k in keys
+       if k in e and got[e['file']].get(k) != e[k]]
+if bad:
+    print(bad, file=sys.stderr)
+sys.exit(1 if bad or len(got) != len(exp) else 0)
+EOF"
+	"$CARTOFLASH" inspect "$FW/Full_Survey_Cartographer_CAN_1M_5_1_0.bin" >"$work/cf.out" 2>&1
+	check "corpus: Full 1M table shows the Katapult part and the application part" \
+		"grep -Eq '^  katapult part +offset 0, 4644 bytes, stm32f042x6, can 1000000' $work/cf.out &&
+		 grep -Eq '^  application +offset 8192, 21788 bytes, linked at 0x08002000' $work/cf.out"
+else
+	skip "corpus" "$FW/expected.json absent (set CARTOFLASH_FIRMWARE_DIR)"
+fi
