@@ -35,6 +35,17 @@ static void channel_failed(struct kser *k, int err, uint64_t now)
 	const bool wrote = k->engine && katapult_engine_wrote(k->engine);
 	const char *stage = updater_step_name(k->step);
 
+	/* COMPLETE went out and the port vanished: the reset may beat its ACK to the host (the
+	 * ACK is lost with the tty). Whether the application came back is for sysfs to say. */
+	if (err == CF_ERR_NO_DEVICE && k->engine_op == KATAPULT_ENGINE_REBOOT && k->is_usb &&
+	    katapult_engine_state(k->engine) != KATAPULT_ENGINE_TX) {
+		cf_log(CF_LOG_DEBUG, k->device, "katapult", "tty gone after COMPLETE: rebooting");
+		kser_engine_stop(k);
+		kser_channel_close(k);
+		updater_identity(k->u)->mode = DEVICE_MODE_UNKNOWN;
+		kser_confirm_start(k, now);
+		return;
+	}
 	if (err == CF_ERR_NO_DEVICE) {
 		cf_failure_set(why, err, stage, "the probe disconnected from %s%s", k->tty,
 			       wrote ? " in the middle of the write" : "");
