@@ -5,7 +5,7 @@
 # ROM DFU via usbfs/libusb). One fresh VM per guest script, two at a time.
 cd "$(dirname "$0")/../.." || exit 1
 . tools/rig/rig.sh
-rig_flavour backports || exit 0
+rig_flavour "${CARTOFLASH_RIG_KERNEL:-backports}" || exit 0
 echo "# kernel $RIG_KVER ($RIG_FLAVOUR)"
 rig_run_all tools/rig/guest/can.sh tools/rig/guest/can-slcan.sh tools/rig/guest/usb-serial.sh \
 	tools/rig/guest/dfu-recover.sh

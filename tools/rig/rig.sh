@@ -7,6 +7,8 @@
 #   $CARTOFLASH_RIG_DIR, default ${XDG_CACHE_HOME:-$HOME/.cache}/cartoflash-rig
 # Kernels: "stable" = the machine's own suite, resolved through linux-image-amd64;
 #          "backports" = <codename>-backports from the mirror the machine's apt sources already use.
+#          The test scripts use backports (FunctionFS carries the DFU functional descriptor there,
+#          rig.md §5.5) and fall back to stable; CARTOFLASH_RIG_KERNEL=stable|backports picks one.
 
 RIG_SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 RIG_REPO=$(cd "$RIG_SRC/../.." && pwd)
@@ -146,7 +148,7 @@ rig_prepare() {
 	cp "$RIG_SRC/init" "$root/init"
 	chmod 755 "$root/init"
 	(cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) >"$out.tmp" && mv "$out.tmp" "$out"
-	rm -rf "$root"
+	rm -rf "$root" "$kroot/lib" "$kroot/usr"	# only boot/vmlinuz is needed from here on
 	[ -f "$out" ]
 }
 
