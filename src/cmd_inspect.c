@@ -124,6 +124,11 @@ static void print_budget(const struct image_info *in)
 		       in->load_known ? "MCU unknown" : "load address unknown");
 		return;
 	}
+	if (!in->fits && in->flash_end_offset <= in->flash_size) {
+		printf("  %-16s OVERFLOWS the 8192-byte bootloader region by %ld bytes\n",
+		       "flash budget", in->overflow_bytes);
+		return;
+	}
 	if (in->fits)
 		printf("  %-16s fits: ends at offset %llu of %u (%llu bytes free)\n", "flash budget",
 		       (unsigned long long)in->flash_end_offset, in->flash_size,
@@ -237,8 +242,10 @@ static int inspect_one(struct inspect_ctx *c, const char *path)
 		inspect_json_print(path, c->buf, len > IMAGE_MAX_SIZE ? NULL : &info, name_w, rc, line);
 	else if (len <= IMAGE_MAX_SIZE)
 		print_block(path, &info, name_w);
-	if (rc)
+	if (rc) {
+		fflush(stdout); /* the block first, then its error line */
 		cf_failure_print(&c->fail);
+	}
 	return rc;
 }
 
