@@ -190,6 +190,10 @@ static int op_finish(struct updater *u)
 	char keep[200];
 
 	snprintf(keep, sizeof(keep), "%s", updater_get_summary(u));
+	if (updater_identity(u)->mode == DEVICE_MODE_APPLICATION) {
+		updater_step_done(u, CF_OK); /* identify found it running: nothing to leave */
+		return CF_OK;
+	}
 	if (cfg->opts.no_reboot || cfg->opts.dry_run) {
 		updater_set_summary(u, "%s%sleft in Katapult", keep, keep[0] ? ", " : "");
 		updater_step_done(u, CF_OK);

@@ -135,6 +135,13 @@ static int enter_usb(struct kser *k)
 	switch (sysfs_usb_kind(&k->usb)) {
 	case SYSFS_KIND_CARTOGRAPHER:
 	case SYSFS_KIND_KLIPPER:
+		/* info and reboot expect Katapult and leave a running probe alone, as on CAN. */
+		if (updater_get_config(k->u)->target.mode == DEVICE_MODE_KATAPULT) {
+			updater_set_summary(k->u, "running its application (%s), not Katapult; "
+						  "left alone", sysfs_kind_name(sysfs_usb_kind(&k->usb)));
+			kser_step_done(k, CF_OK);
+			return CF_OK;
+		}
 		return enter_from_application(k);
 	case SYSFS_KIND_KATAPULT:
 		if (!k->usb.tty[0])
