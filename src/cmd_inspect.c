@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "failure.h"
+#include "inspect_check.h"
 #include "inspect_json.h"
 #include "protocol/err.h"
 #include "protocol/image.h"
@@ -26,27 +27,41 @@ struct inspect_ctx {
 	uint8_t *buf;
 	uint8_t *scratch;
 	struct cf_failure fail;
+	struct inspect_check check;
 };
 
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: cartoflash inspect [--json] [-v|-q] FILE...\n"
+		"usage: cartoflash inspect [--json] [-v|-q] [--check katapult|dfu DEVICE...] FILE...\n"
 		"\n"
 		"Classify firmware files by their bytes (spec images.md): kind (app, full, katapult,\n"
 		"deployer), load address, MCU, interface, CAN bitrate, version, SHA-256, size and\n"
 		"flash budget; for full images and deployers also the embedded Katapult. Warns when\n"
 		"the file name contradicts the content. Nothing is sent to any device.\n"
 		"\n"
-		"  --json        one JSON object per file per line\n"
-		"  -h, --help    this text\n"
+		"  --json                    one JSON object per file per line\n"
+		"  -h, --help                this text\n"
 		"\n"
-		"Exit status: 0 every file is firmware; 65 some file is unknown or malformed;\n"
-		"66 some file cannot be read; 64 usage error.\n"
+		"Offline refusal check (rules R1-R6 of a flash, for a device you describe):\n"
+		"  --check katapult|dfu      the path the image would take\n"
+		"  --device-mcu MCU          what Katapult's CONNECT reports (stm32f042x6)\n"
+		"  --app-start ADDR          Katapult's application start (default 0x08002000)\n"
+		"  --flash-size BYTES        DFU: flash size of the device's layout\n"
+		"  --device-iface can|usb    how the device talks now\n"
+		"  --bus-bitrate BPS         bitrate of the CAN bus the probe will be on\n"
+		"  --switch-to can|usb       an interface switch is intended (R4)\n"
+		"  --allow-bitrate-mismatch  lift R3\n"
+		"  --load-address ADDR       state the load address of an image without one (R1)\n"
+		"\n"
+		"Exit status: 0 every file is firmware (and accepted by --check); 65 some file is\n"
+		"unknown, malformed or refused; 66 some file cannot be read; 64 usage error.\n"
 		"\n"
 		"Examples:\n"
 		"  cartoflash inspect Survey_Cartographer_CAN_1000000_8kib_offset.bin\n"
-		"  cartoflash inspect --json firmware/*.bin\n");
+		"  cartoflash inspect --json firmware/*.bin\n"
+		"  cartoflash inspect --check katapult --device-mcu stm32f042x6 --device-iface can \\\n"
+		"      --bus-bitrate 1000000 Survey_Cartographer_CAN_250000_8kib_offset.bin\n");
 }
 
 /* Read at most IMAGE_MAX_SIZE + 1 bytes so an oversized file is recognised without reading it all. */
@@ -210,10 +225,42 @@ static void print_block(const char *file, const struct image_info *in, unsigned 
 	printf("  %-16s sp 0x%08X, reset 0x%08X\n", "vectors", in->vectors.sp, in->vectors.reset);
 	print_parts(in);
 	print_warnings(in, name_warnings);
-	printf("\n");
 }
 
-/* One file: returns 0, CF_ERR_IMAGE or CF_ERR_NOINPUT. */
+/* The verdict of --check: a table line, and the failure a flash would report. */
+static int check_one(struct inspect_ctx *c, const struct image_info *info)
+{
+	const struct image_refusal *w = &c->check.why;
+	char stage[16];
+
+	if (!inspect_check_run(&c->check, info))
+		return CF_OK;
+	snprintf(stage, sizeof(stage), "refusal %s", w->rule);
+	cf_failure_set(&c->fail, CF_ERR_REFUSED, stage, "%s: image %s, device %s (%s)", w->what,
+		       w->image_value, w->target_value, w->reason);
+	if (w->override)
+		cf_failure_set_hint(&c->fail, "%s lifts this rule if you are sure", w->override);
+	else
+		cf_failure_set_hint(&c->fail, "use an image built for this probe");
+	return CF_ERR_REFUSED;
+}
+
+static void print_check(const struct inspect_ctx *c)
+{
+	const struct image_refusal *w = &c->check.why;
+
+	if (!c->check.rc) {
+		printf("  %-16s accepted via %s\n", "check", inspect_check_path_name(&c->check));
+		return;
+	}
+	printf("  %-16s REFUSED via %s: %s %s: image %s, device %s\n", "check",
+	       inspect_check_path_name(&c->check), w->rule, w->what, w->image_value,
+	       w->target_value);
+	printf("  %-16s %s%s%s\n", "", w->reason, w->override ? "; override " : "",
+	       w->override ? w->override : "");
+}
+
+/* One file: returns 0, CF_ERR_IMAGE, CF_ERR_REFUSED or CF_ERR_NOINPUT. */
 static int inspect_one(struct inspect_ctx *c, const char *path)
 {
 	struct image_info info;
@@ -225,23 +272,31 @@ static int inspect_one(struct inspect_ctx *c, const char *path)
 	if (rc) {
 		cf_failure_format(&c->fail, line, sizeof(line));
 		if (cli_common.json)
-			inspect_json_print(path, NULL, NULL, 0, rc, line);
+			inspect_json_print(path, NULL, NULL, 0, NULL, rc, line);
 		cf_failure_print(&c->fail);
 		return rc;
 	}
+	memset(&info, 0, sizeof(info));
 	rc = len > IMAGE_MAX_SIZE ? CF_ERR_IMAGE
 				  : image_inspect(c->buf, len, c->scratch, IMAGE_SCRATCH_SIZE, &info);
-	if (len > IMAGE_MAX_SIZE)
-		memset(&info, 0, sizeof(info));
-	if (rc)
+	if (rc) {
 		explain(c, &info, len);
-	else
+	} else {
 		name_w = image_name_warnings(path, &info);
+		if (c->check.enabled)
+			rc = check_one(c, &info);
+	}
 	cf_failure_format(&c->fail, line, sizeof(line));
-	if (cli_common.json)
-		inspect_json_print(path, c->buf, len > IMAGE_MAX_SIZE ? NULL : &info, name_w, rc, line);
-	else if (len <= IMAGE_MAX_SIZE)
+	if (cli_common.json) {
+		inspect_json_print(path, c->buf, len > IMAGE_MAX_SIZE ? NULL : &info, name_w,
+				   c->check.enabled && rc != CF_ERR_IMAGE ? &c->check : NULL, rc,
+				   line);
+	} else if (len <= IMAGE_MAX_SIZE) {
 		print_block(path, &info, name_w);
+		if (c->check.enabled && rc != CF_ERR_IMAGE)
+			print_check(c);
+		printf("\n");
+	}
 	if (rc) {
 		fflush(stdout); /* the block first, then its error line */
 		cf_failure_print(&c->fail);
@@ -249,7 +304,7 @@ static int inspect_one(struct inspect_ctx *c, const char *path)
 	return rc;
 }
 
-/* Worst result first: unreadable (66) over malformed (65). */
+/* Worst result first: unreadable (66) over malformed or refused (65). */
 static int worse(int a, int b)
 {
 	if (a == CF_ERR_NOINPUT || b == CF_ERR_NOINPUT)
@@ -261,24 +316,44 @@ int run_inspect(int argc, char **argv)
 {
 	/* Alphabetical. */
 	static const struct option opts[] = {
+		{ "allow-bitrate-mismatch", no_argument, NULL, INSPECT_OPT_ALLOW_BITRATE_MISMATCH },
+		{ "app-start", required_argument, NULL, INSPECT_OPT_APP_START },
+		{ "bus-bitrate", required_argument, NULL, INSPECT_OPT_BUS_BITRATE },
+		{ "check", required_argument, NULL, INSPECT_OPT_CHECK },
+		{ "device-iface", required_argument, NULL, INSPECT_OPT_DEVICE_IFACE },
+		{ "device-mcu", required_argument, NULL, INSPECT_OPT_DEVICE_MCU },
+		{ "flash-size", required_argument, NULL, INSPECT_OPT_FLASH_SIZE },
 		{ "help", no_argument, NULL, 'h' },
 		{ "json", no_argument, NULL, CLI_OPT_JSON },
+		{ "load-address", required_argument, NULL, INSPECT_OPT_LOAD_ADDRESS },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "switch-to", required_argument, NULL, INSPECT_OPT_SWITCH_TO },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct inspect_ctx c = { NULL, NULL, { 0 } };
-	int ch, worst = CF_OK;
+	struct inspect_ctx c;
+	int ch, rc, worst = CF_OK;
 
+	memset(&c, 0, sizeof(c));
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "hqv", opts, NULL)) != -1) {
 		if (ch == 'h') {
 			usage(stdout);
 			return 0;
 		}
-		if (!cli_common_option(ch))
+		if (ch == '?')
+			return cli_usage_error("inspect", "unknown option or missing argument");
+		if (cli_common_option(ch))
+			continue;
+		rc = inspect_check_option(&c.check, ch, optarg);
+		if (rc < 0)
+			return cf_err_exit_code(rc);
+		if (!rc)
 			return cli_usage_error("inspect", "unknown option");
 	}
+	if (!c.check.enabled && (c.check.force || c.check.target.mcu[0] ||
+				 c.check.target.bus_bitrate || c.check.target.iface))
+		return cli_usage_error("inspect", "device options need --check katapult|dfu");
 	if (optind >= argc)
 		return cli_usage_error("inspect", "no FILE given");
 	c.buf = malloc(IMAGE_MAX_SIZE + 1);

@@ -8,6 +8,7 @@
 #include <jansson.h>
 #include <nettle/sha1.h>
 
+#include "inspect_check.h"
 #include "protocol/err.h"
 #include "protocol/image.h"
 
@@ -181,8 +182,23 @@ static void add_parts(json_t *o, const uint8_t *img, const struct image_info *in
 	}
 }
 
+static json_t *verdict(const struct inspect_check *c)
+{
+	const struct image_refusal *w = &c->why;
+	json_t *o = json_pack("{s:s,s:b}", "path", inspect_check_path_name(c), "accepted", !c->rc);
+
+	if (o && c->rc)
+		json_object_update_new(o, json_pack("{s:s,s:s,s:s,s:s,s:s,s:o}", "rule", w->rule,
+						    "what", w->what ? w->what : "", "image_value",
+						    w->image_value, "target_value", w->target_value,
+						    "reason", w->reason ? w->reason : "", "override",
+						    str_or_null(w->override)));
+	return o;
+}
+
 int inspect_json_print(const char *file, const uint8_t *img, const struct image_info *info,
-		       unsigned name_warnings, int err, const char *detail)
+		       unsigned name_warnings, const struct inspect_check *check, int err,
+		       const char *detail)
 {
 	json_t *o = json_object();
 	int rc = CF_OK;
@@ -199,6 +215,8 @@ int inspect_json_print(const char *file, const uint8_t *img, const struct image_
 				    bit_names(name_warnings, IMAGE_NAME_WARNING_COUNT,
 					      image_name_warning_name));
 	}
+	if (check)
+		json_object_set_new(o, "check", verdict(check));
 	if (err)
 		json_object_set_new(o, "error", json_pack("{s:s,s:s}", "code", cf_err_name(err),
 							  "detail", detail ? detail : ""));

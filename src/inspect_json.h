@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 struct image_info;
+struct inspect_check;
 
 /*
  * Katapult transfer facts for an image flashed through Katapult: 64-byte blocks, data bytes
@@ -18,10 +19,12 @@ void inspect_katapult_transfer(const uint8_t *img, size_t len, size_t *blocks, s
 
 /*
  * Write one line to stdout: the object for file with its classification (info may be NULL when
- * the file could not be read), and an "error" member when err != 0 (code token, detail).
- * name_warnings is the image_name_warnings() mask. Returns 0, or CF_ERR_NOMEM / CF_ERR_IO.
+ * the file could not be read), a "check" member with the verdict when check is non-NULL, and an
+ * "error" member when err != 0 (code token, detail). name_warnings is the
+ * image_name_warnings() mask. Returns 0, or CF_ERR_NOMEM / CF_ERR_IO.
  */
 int inspect_json_print(const char *file, const uint8_t *img, const struct image_info *info,
-		       unsigned name_warnings, int err, const char *detail);
+		       unsigned name_warnings, const struct inspect_check *check, int err,
+		       const char *detail);
 
 #endif

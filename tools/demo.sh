@@ -40,13 +40,22 @@ run "$CF" inspect "$work/Full_Cartographer_CAN_1M_v3.bin" "$work/carto_1M_5.1.3.
 	"$work/Survey_Cartographer_CAN_1000000_big.bin" "$work/Full_Cartographer_USB_v3.bin" \
 	"$work/Survey_Cartographer_CAN_1000000_8kib_offset_V3.bin"
 
-step "4. Not firmware at all: exit 65 (malformed), 66 (unreadable)"
+step "4. Would a flash accept them? The refusal rules R1-R6 offline, for a v3 probe in a CAN 1M Katapult"
+run "$CF" inspect --check katapult --device-mcu stm32f042x6 --device-iface can --bus-bitrate 1000000 \
+	"$work/Survey_Cartographer_CAN_1000000_8kib_offset.bin" "$work/carto_1M_5.1.3.bin" \
+	"$work/Full_Survey_Cartographer_CAN_1M_5_1_0.bin" "$work/katapult-deployer-usb.bin" \
+	"$work/Survey_Cartographer_CAN_1000000_8kib_offset_V3.bin"
+printf '\n-- the same USB deployer with the switch stated:\n'
+run "$CF" inspect --check katapult --device-mcu stm32f042x6 --device-iface can --bus-bitrate 1000000 \
+	--switch-to usb "$work/katapult-deployer-usb.bin"
+
+step "5. Not firmware at all: exit 65 (malformed), 66 (unreadable)"
 "$MK" app --corrupt-dict -o "$work/download_cut_short.bin"
 head -c 2048 /dev/urandom >"$work/random.bin"
 run "$CF" inspect "$work/download_cut_short.bin" "$work/random.bin"
 run "$CF" inspect "$work/no_such_file.bin"
 
-step "5. The same facts as JSON lines, summarised"
+step "6. The same facts as JSON lines, summarised"
 "$CF" inspect --json "$work"/*.bin 2>/dev/null | python3 -c '
 import json, os, sys
 for line in sys.stdin:

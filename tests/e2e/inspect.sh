@@ -124,6 +124,40 @@ rc=$?
 check "--help: exit 0, stdout ends with Examples (rc=$rc)" \
 	"[ $rc -eq 0 ] && grep -q '^Examples:' $work/help.out && grep -q 'cartoflash inspect --json' $work/help.out"
 
+# ---- --check: the refusal rules offline ----
+"$MKIMAGE" app --iface can --bitrate 250000 -o "$work/app_can_250k.bin"
+K="--check katapult --device-mcu stm32f042x6 --device-iface can --bus-bitrate 1000000"
+"$CARTOFLASH" inspect $K "$work/app_can_1m.bin" >"$work/k1.out" 2>"$work/k1.err"
+rc=$?
+check "--check katapult: matching app accepted, exit 0 (rc=$rc)" \
+	"[ $rc -eq 0 ] && grep -Eq '^  check +accepted via katapult$' $work/k1.out"
+"$CARTOFLASH" inspect $K "$work/app_can_250k.bin" >"$work/k2.out" 2>"$work/k2.err"
+rc=$?
+check "--check katapult: 250k app on a 1M bus refused by R3, exit 65 (rc=$rc)" \
+	"[ $rc -eq 65 ] && grep -q 'REFUSED via katapult: R3 can bitrate: image 250000, device 1000000' $work/k2.out &&
+	 grep -q 'app_can_250k.bin: refusal R3: can bitrate: image 250000, device 1000000' $work/k2.err &&
+	 grep -q 'allow-bitrate-mismatch lifts this rule' $work/k2.err"
+"$CARTOFLASH" inspect $K --allow-bitrate-mismatch "$work/app_can_250k.bin" >/dev/null 2>&1
+rc=$?
+check "--allow-bitrate-mismatch lifts R3 (rc=$rc)" "[ $rc -eq 0 ]"
+"$CARTOFLASH" inspect --json $K "$work/Full_CAN_250k.bin" "$work/katapult-deployer-usb.bin" \
+	"$work/app_usb.bin" >"$work/k3.out" 2>/dev/null
+rc=$?
+check "--check katapult --json: full R1, USB deployer R4 with --switch-to usb, USB app R4 (rc=$rc)" \
+	"[ $rc -eq 65 ] && [ \"\$(py $work/k3.out '\" \".join(\"%s:%s\" % (o[\"check\"][\"rule\"], o[\"check\"][\"override\"]) for o in j)')\" = 'R1:None R4:--switch-to usb R4:None' ]"
+"$CARTOFLASH" inspect $K --switch-to usb "$work/katapult-deployer-usb.bin" >/dev/null 2>&1
+rc=$?
+check "--switch-to usb accepts the USB deployer (rc=$rc)" "[ $rc -eq 0 ]"
+"$CARTOFLASH" inspect --check dfu --flash-size 32768 "$work/Full_CAN_250k.bin" "$work/Katapult_500k.bin" >/dev/null 2>&1
+rc=$?
+check "--check dfu: full and Katapult images accepted (rc=$rc)" "[ $rc -eq 0 ]"
+"$CARTOFLASH" inspect --check dfu --flash-size 32768 "$work/app_can_1m.bin" >/dev/null 2>"$work/k4.err"
+rc=$?
+check "--check dfu: an app is refused by R1 (rc=$rc)" "[ $rc -eq 65 ] && grep -q 'refusal R1: image kind' $work/k4.err"
+"$CARTOFLASH" inspect --bus-bitrate 1000000 "$work/app_can_1m.bin" >/dev/null 2>&1
+rc=$?
+check "device options without --check: exit 64 (rc=$rc)" "[ $rc -eq 64 ]"
+
 # ---- the real corpus (optional) ----
 if [ -f "$FW/expected.json" ]; then
 	"$CARTOFLASH" inspect --json "$FW"/*.bin >"$work/corpus.out" 2>"$work/corpus.err"
