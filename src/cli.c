@@ -14,6 +14,8 @@
 #include "protocol/err.h"
 
 int run_inspect(int argc, char **argv);
+int run_recover(int argc, char **argv); /* src/cmd_recover.c */
+int run_dfu(int argc, char **argv);     /* src/cmd_dfu.c */
 
 const struct cli_verb cli_verbs[] = {
 	{ "inspect", run_inspect, "classify firmware files: kind, address, MCU, interface, fit" },
@@ -24,6 +26,8 @@ const struct cli_verb cli_verbs[] = {
 	{ "bootloader", run_bootloader, "enter Katapult and stay there" },
 	{ "reboot", run_reboot, "leave Katapult for the application (COMPLETE) and confirm it" },
 	{ "fleet", run_fleet, "update every probe of an INI manifest at once" },
+	{ "recover", run_recover, "rewrite a probe through the STM32 ROM DFU bootloader (BOOT0)" },
+	{ "dfu", run_dfu, "ROM DFU tools: dfu read ADDRESS LENGTH FILE" },
 	{ NULL, NULL, NULL },
 };
 

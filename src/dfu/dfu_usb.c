@@ -481,3 +481,83 @@ void dfu_usb_bind(struct dfu_dev *d, struct dfuse *engine)
 {
 	d->engine = engine;
 }
+
+/* ---- selection ---- */
+
+static int parse_selector(const char *sel, uint16_t *vid, uint16_t *pid, const char **path)
+{
+	unsigned v, d;
+	char end;
+
+	*vid = DFU_USB_ROM_VID;
+	*pid = DFU_USB_ROM_PID;
+	*path = sel;
+	if (!strchr(sel, ':'))
+		return CF_OK;
+	*path = "";
+	if (sscanf(sel, "%4x:%4x%c", &v, &d, &end) != 2)
+		return CF_ERR_USAGE;
+	*vid = (uint16_t)v;
+	*pid = (uint16_t)d;
+	return CF_OK;
+}
+
+static size_t list_matches(const struct dfu_candidate *c, size_t n, const char *path,
+			   char *list, size_t cap, size_t *last)
+{
+	size_t matches = 0, at = 0;
+
+	list[0] = '\0';
+	for (size_t i = 0; i < n; i++) {
+		if (path[0] && strcmp(c[i].path, path))
+			continue;
+		*last = i;
+		matches++;
+		if (at < cap)
+			at += (size_t)snprintf(list + at, cap - at, "%s%s (serial %s)",
+					       matches > 1 ? ", " : "", c[i].path,
+					       c[i].serial[0] ? c[i].serial : "?");
+	}
+	return matches;
+}
+
+int dfu_usb_select(struct dfu_usb *u, const char *selector, struct dfu_candidate *out,
+		   struct cf_failure *f)
+{
+	struct dfu_candidate c[DFU_USB_MAX_CANDIDATES];
+	uint16_t vid, pid;
+	const char *path;
+	char list[200];
+	size_t n, last = 0, matches;
+
+	if (parse_selector(selector, &vid, &pid, &path))
+		return cf_failure_set(f, CF_ERR_USAGE, "identify",
+				      "bad --device '%s' (want VID:PID in hex, e.g. 0483:df11)",
+				      selector);
+	if (dfu_usb_find(u, vid, pid, c, DFU_USB_MAX_CANDIDATES, &n))
+		return cf_failure_set(f, CF_ERR_IO, "identify", "cannot list USB devices");
+	matches = list_matches(c, n, path, list, sizeof(list), &last);
+	if (matches == 0) {
+		cf_failure_set(f, CF_ERR_NO_DEVICE, "identify",
+			       "no DFU device %04x:%04x found%s%s", vid, pid,
+			       path[0] ? " at usb " : "", path);
+		cf_failure_set_hint(f, "bridge the probe's BOOT0 pads while plugging it into USB; "
+				       "'lsusb' must show 0483:df11 (STM32 BOOTLOADER)");
+		return CF_ERR_NO_DEVICE;
+	}
+	if (matches > 1) {
+		cf_failure_set(f, CF_ERR_USAGE, "identify", "%zu DFU devices found: %s", matches,
+			       list);
+		cf_failure_set_hint(f, "select one with --path (e.g. --path %s) or unplug the "
+				       "others", c[last].path);
+		return CF_ERR_USAGE;
+	}
+	*out = c[last];
+	if (out->open_err == CF_ERR_ACCESS) {
+		cf_failure_set(f, CF_ERR_ACCESS, "open", "cannot open usb %s (LIBUSB_ERROR_ACCESS)",
+			       out->path);
+		cf_failure_set_hint(f, "%s", dfu_usb_access_hint());
+		return CF_ERR_ACCESS;
+	}
+	return CF_OK;
+}

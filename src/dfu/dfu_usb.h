@@ -51,6 +51,15 @@ void dfu_usb_free(struct dfu_usb *u);
 int dfu_usb_find(struct dfu_usb *u, uint16_t vid, uint16_t pid, struct dfu_candidate *out,
 		 size_t max, size_t *count);
 
+/*
+ * Pick exactly one ROM: selector "" (the only 0483:df11 present), "BUS-PORT[.PORT]" (that USB
+ * path) or "VID:PID" (hex). No match: CF_ERR_NO_DEVICE; several: CF_ERR_USAGE listing them
+ * (F0 ROM serials are not unique, dfu.md §1.1); not openable: CF_ERR_ACCESS with the udev
+ * hint. f gets the message; *out the chosen one.
+ */
+int dfu_usb_select(struct dfu_usb *u, const char *selector, struct dfu_candidate *out,
+		   struct cf_failure *f);
+
 /* Whether a device vid:pid is attached at path right now (path NULL or "": anywhere). */
 bool dfu_usb_present(struct dfu_usb *u, uint16_t vid, uint16_t pid, const char *path);
 

@@ -56,6 +56,7 @@ static gboolean remove_device_cb(gpointer data)
 	struct emu_device *d = data;
 
 	/* "device vanished": re-probes must not find it any more. */
+	umockdev_testbed_uevent(emu.testbed, d->syspath, "remove");
 	umockdev_testbed_remove_device(emu.testbed, d->syspath);
 	return G_SOURCE_REMOVE;
 }

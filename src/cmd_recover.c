@@ -1,0 +1,233 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// `cartoflash recover`: rewrite a probe through the STM32 ROM DFU bootloader (BOOT0 recovery).
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "cmd_target.h"
+#include "dfu/dfu_backend.h"
+#include "dfu/dfu_plan.h"
+#include "fleet.h"
+#include "log.h"
+#include "loop.h"
+#include "protocol/err.h"
+#include "report.h"
+
+int run_recover(int argc, char **argv);
+
+enum {
+	OPT_PATH = CMD_OPT_VERB_FIRST,
+	OPT_DEVICE,
+	OPT_FULL,
+	OPT_BOOTLOADER,
+	OPT_APP,
+	OPT_MASS_ERASE,
+	OPT_UNPROTECT,
+};
+
+struct recover_opts {
+	const char *path;
+	const char *device;
+	const char *full;
+	const char *bootloader;
+	const char *app;
+	struct updater_options opts;
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: cartoflash recover [--path BUS-PORT | --device VID:PID]\n"
+		"                          (--full FULL.bin | --bootloader KATAPULT.bin [--app APP.bin])\n"
+		"\n"
+		"Rewrite a probe through the STM32 ROM DFU bootloader (bridge BOOT0 while plugging it\n"
+		"into USB; it shows up as 0483:df11). The images are checked against the device's\n"
+		"memory layout, every page is erased once, the bootloader region is written first,\n"
+		"every byte is read back and compared, then the probe leaves DFU mode and is followed\n"
+		"as it comes back (Katapult or the application).\n"
+		"\n"
+		"      --path BUS-PORT       the ROM at this USB path (1-1.2); needed when several\n"
+		"                            are attached: F0 ROMs all report serial FFFFFFFEFFFF\n"
+		"      --device VID:PID      another DfuSe device id (default 0483:df11)\n"
+		"      --full FILE           Katapult + application image, written at 0x08000000\n"
+		"      --bootloader FILE     Katapult image, written at 0x08000000\n"
+		"      --app FILE            application, written at 0x08002000 (with --bootloader)\n"
+		"      --dry-run             check everything and print the erase/write plan\n"
+		"      --mass-erase          erase the whole flash instead of the planned pages\n"
+		"      --unprotect           remove read protection first: THIS WIPES THE WHOLE CHIP\n"
+		"      --no-reboot           stay in ROM DFU mode after the verify\n"
+		"      --timeout DURATION    how long to watch for the probe coming back (default 5s)\n"
+		"      --json                one JSON object per line on stdout, summary last\n"
+		"  -v, --verbose             more detail; -vvv traces every USB request\n"
+		"  -q, --quiet               errors only\n"
+		"\n"
+		"Exit codes: 0 written and verified, 64 usage or several devices, 65 image refused,\n"
+		"66 image unreadable, 69 no DFU device, 74 USB I/O, 76 device protocol (verify\n"
+		"mismatch, read protection), 77 no permission (udev rule), 130 interrupted.\n"
+		"\n"
+		"Examples:\n"
+		"  cartoflash recover --full Full_Survey_Cartographer_USB_5_1_0.bin\n"
+		"  cartoflash recover --path 1-1.2 --bootloader Katapult_USB.bin --app app.bin\n"
+		"  cartoflash recover --full full.bin --dry-run\n");
+}
+
+static int parse_recover(int argc, char **argv, struct recover_opts *o)
+{
+	static const struct option longopts[] = {
+		{ "app", required_argument, NULL, OPT_APP },
+		{ "bootloader", required_argument, NULL, OPT_BOOTLOADER },
+		{ "device", required_argument, NULL, OPT_DEVICE },
+		{ "dry-run", no_argument, NULL, CMD_OPT_DRY_RUN },
+		{ "full", required_argument, NULL, OPT_FULL },
+		{ "mass-erase", no_argument, NULL, OPT_MASS_ERASE },
+		{ "no-reboot", no_argument, NULL, CMD_OPT_NO_REBOOT },
+		{ "path", required_argument, NULL, OPT_PATH },
+		{ "timeout", required_argument, NULL, CMD_OPT_TIMEOUT },
+		{ "unprotect", no_argument, NULL, OPT_UNPROTECT },
+		CMD_COMMON_OPTIONS,
+		{ NULL, 0, NULL, 0 },
+	};
+	int c, rc;
+
+	while ((c = getopt_long(argc, argv, "hqv", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'h':
+			usage(stdout);
+			return -1;
+		case OPT_PATH:
+			o->path = optarg;
+			continue;
+		case OPT_DEVICE:
+			o->device = optarg;
+			continue;
+		case OPT_FULL:
+			o->full = optarg;
+			continue;
+		case OPT_BOOTLOADER:
+			o->bootloader = optarg;
+			continue;
+		case OPT_APP:
+			o->app = optarg;
+			continue;
+		case OPT_MASS_ERASE:
+			o->opts.mass_erase = true;
+			continue;
+		case OPT_UNPROTECT:
+			o->opts.unprotect = true;
+			continue;
+		default:
+			break;
+		}
+		if (cli_common_option(c))
+			continue;
+		rc = cmd_updater_option(&o->opts, "recover", c, optarg);
+		if (rc == 1)
+			continue;
+		return rc ? rc : cli_usage_error("recover", "unknown option");
+	}
+	if (optind != argc)
+		return cli_usage_error("recover", "unexpected argument '%s'", argv[optind]);
+	if (!o->full == !o->bootloader)
+		return cli_usage_error("recover", "name exactly one of --full and --bootloader");
+	if (o->app && !o->bootloader)
+		return cli_usage_error("recover", "--app goes with --bootloader (a full image "
+						  "already holds the application)");
+	if (o->path && o->device)
+		return cli_usage_error("recover", "--path and --device exclude each other");
+	return 0;
+}
+
+static void print_plan_json(const struct dfu_plan *plan)
+{
+	json_t *pages = json_array(), *writes = json_array(), *obj;
+	char hex[16];
+
+	for (size_t i = 0; i < plan->npages; i++) {
+		snprintf(hex, sizeof(hex), "0x%08x", plan->page[i]);
+		json_array_append_new(pages, json_string(hex));
+	}
+	for (size_t i = 0; i < plan->count; i++) {
+		snprintf(hex, sizeof(hex), "0x%08x", plan->img[i].address);
+		json_array_append_new(writes, json_pack("{s:s, s:s, s:I}", "image", plan->img[i].name,
+							"address", hex,
+							"length", (json_int_t)plan->img[i].len));
+	}
+	obj = json_pack("{s:s, s:b, s:o, s:o}", "event", "plan", "mass_erase", plan->mass_erase,
+			"erase", pages, "write", writes);
+	if (obj) {
+		char *text = json_dumps(obj, JSON_COMPACT);
+
+		if (text)
+			printf("%s\n", text);
+		free(text);
+		json_decref(obj);
+	}
+}
+
+static int run_job(const struct recover_opts *o, struct cmd_image *img, struct cmd_image *app)
+{
+	struct loop *loop = loop_new();
+	struct report *report = report_new(cli_common.json ? REPORT_JSON : REPORT_AUTO, stdout,
+					   stderr);
+	struct fleet *fleet = loop && report ? fleet_new(loop, report) : NULL;
+	struct updater_config cfg = { .ops = &dfu_ops, .loop = loop, .opts = o->opts };
+	const bool dry = o->opts.dry_run;
+	int code = cf_err_exit_code(CF_ERR_NOMEM);
+
+	if (!fleet)
+		goto out;
+	snprintf(cfg.target.usb_path, sizeof(cfg.target.usb_path), "%s",
+		 o->path ? o->path : o->device ? o->device : "");
+	cfg.target.node_id = -1;
+	cfg.target.mode = DEVICE_MODE_ROM_DFU;
+	cfg.image = img->data;
+	cfg.image_len = img->len;
+	cfg.image_info = &img->info;
+	if (app) {
+		cfg.app_image = app->data;
+		cfg.app_image_len = app->len;
+		cfg.app_image_info = &app->info;
+	}
+	if (o->opts.unprotect)
+		cf_log(CF_LOG_WARN, NULL, NULL, "--unprotect: if the chip is read-protected, "
+		       "removing it erases ALL of its flash");
+	if (fleet_add(fleet, &cfg, dry ? fleet_steps_check : fleet_steps_flash, dry ? 2 : 5,
+		      NULL) < 0)
+		goto out;
+	code = fleet_run(fleet, !dry);
+	if (dry) {
+		const struct dfu_plan *plan = dfu_backend_get_plan(fleet_get_updater(fleet, 0));
+
+		if (plan && cli_common.json)
+			print_plan_json(plan);
+		else if (plan)
+			dfu_plan_print(plan, stdout);
+		report_summary(report);
+	}
+out:
+	fleet_free(fleet);
+	report_free(report);
+	loop_free(loop);
+	return code;
+}
+
+int run_recover(int argc, char **argv)
+{
+	struct recover_opts o = { 0 };
+	struct cmd_image img = { 0 }, app = { 0 };
+	int rc = parse_recover(argc, argv, &o);
+
+	if (rc)
+		return rc < 0 ? 0 : rc;
+	rc = cmd_image_load(&img, o.full ? o.full : o.bootloader);
+	if (!rc && o.app)
+		rc = cmd_image_load(&app, o.app);
+	if (!rc)
+		rc = run_job(&o, &img, o.app ? &app : NULL);
+	cmd_image_fini(&app);
+	cmd_image_fini(&img);
+	return rc;
+}

@@ -1,0 +1,678 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// The DFU recovery updater: find, probe, plan, erase once, write, read back, leave, follow.
+#include "dfu/dfu_backend.h"
+
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dfu/dfu_follow.h"
+#include "dfu/dfu_plan.h"
+#include "dfu/dfu_usb.h"
+#include "dfu/dfuse.h"
+#include "failure.h"
+#include "log.h"
+#include "protocol/err.h"
+#include "protocol/image.h"
+
+#define FLASH_BASE IMAGE_FLASH_BASE
+#define APP_START IMAGE_APP_START
+#define RDP_PROBE_LEN 8
+
+enum stage {
+	ST_NONE,
+	ST_ID_IDLE,	   /* GETSTATUS until dfuIDLE */
+	ST_ID_RDP_ADDR,	   /* dfu.md §2.9 rdp: SET_ADDRESS(0x08000000) */
+	ST_ID_RDP_ABORT,   /* ABORT to dfuIDLE where UPLOAD is accepted */
+	ST_ID_RDP_READ,	   /* UPLOAD block 2, 8 bytes: errVENDOR = protected */
+	ST_ID_RDP_DONE,	   /* ABORT */
+	ST_ID_UNPROTECT,   /* 92: the chip wipes itself and resets */
+	ST_W_ERASE,	   /* one page (or the mass erase) */
+	ST_W_ADDR,	   /* SET_ADDRESS(image start) */
+	ST_W_BLOCK,	   /* DNLOAD blocks 2.. */
+	ST_W_ABORT,	   /* back to dfuIDLE */
+	ST_V_ADDR,
+	ST_V_ABORT,
+	ST_V_BLOCK,	   /* UPLOAD blocks 2.. and compare */
+	ST_V_ABORT2,
+	ST_F_ADDR,	   /* SET_ADDRESS(0x08000000): the vector table the ROM jumps to */
+	ST_F_LEAVE,
+};
+
+struct dfu_priv {
+	struct updater *u;
+	struct dfu_usb *usb;
+	struct dfu_dev *dev;
+	struct dfuse eng;
+	bool eng_ready;
+	struct dfu_candidate cand;
+	struct dfu_layout layout;
+	uint16_t xfer;
+	bool planned;
+	struct dfu_plan plan;
+	enum stage stage;
+	size_t page;	  /* erase cursor */
+	size_t img;	  /* image cursor */
+	size_t off;	  /* byte offset inside the image */
+	uint16_t block;	  /* next block number */
+	size_t done;	  /* progress bytes */
+	bool cancelled;
+	bool read_protected;
+	struct dfu_follow follow;
+	bool left_confirmed;
+	struct loop_timer after_leave; /* close the handle outside libusb's callback */
+	uint8_t buf[DFUSE_MAX_XFER];
+};
+
+static struct dfu_priv *priv_of(struct updater *u)
+{
+	struct dfu_priv *p = updater_priv(u);
+
+	p->u = u;
+	return p;
+}
+
+const struct dfu_plan *dfu_backend_get_plan(struct updater *u)
+{
+	struct dfu_priv *p = updater_priv(u);
+
+	return p->planned ? &p->plan : NULL;
+}
+
+/* ---- failures ---- */
+
+static const char *stage_name(enum stage s)
+{
+	switch (s) {
+	case ST_NONE:
+	case ST_ID_IDLE:
+	case ST_ID_RDP_ADDR:
+	case ST_ID_RDP_ABORT:
+	case ST_ID_RDP_READ:
+	case ST_ID_RDP_DONE:
+	case ST_ID_UNPROTECT:
+		return "identify";
+	case ST_W_ERASE:
+		return "erase";
+	case ST_W_ADDR:
+	case ST_W_BLOCK:
+	case ST_W_ABORT:
+		return "write";
+	case ST_V_ADDR:
+	case ST_V_ABORT:
+	case ST_V_BLOCK:
+	case ST_V_ABORT2:
+		return "verify";
+	case ST_F_ADDR:
+	case ST_F_LEAVE:
+		return "leave";
+	}
+	return "dfu";
+}
+
+static void step_end(struct dfu_priv *p, int err)
+{
+	p->stage = ST_NONE;
+	updater_step_done(p->u, err);
+}
+
+static void set_device(struct dfu_priv *p)
+{
+	const char *sel = updater_get_config(p->u)->target.usb_path;
+
+	if (p->cand.path[0])
+		cf_failure_set_device(updater_failure(p->u), "STM32 ROM DFU at usb %s",
+				      p->cand.path);
+	else
+		cf_failure_set_device(updater_failure(p->u), "STM32 ROM DFU %s",
+				      sel[0] ? sel : "0483:df11");
+}
+
+static void fail_op(struct dfu_priv *p, const struct dfuse_op *op, const struct dfuse_result *r)
+{
+	struct cf_failure *f = updater_failure(p->u);
+	char what[64];
+
+	set_device(p);
+	if (op->kind == DFUSE_OP_WRITE || op->kind == DFUSE_OP_UPLOAD)
+		snprintf(what, sizeof(what), "%s %u", dfuse_op_name(op->kind), op->block);
+	else if (op->kind == DFUSE_OP_SET_ADDRESS || op->kind == DFUSE_OP_ERASE)
+		snprintf(what, sizeof(what), "%s 0x%08x", dfuse_op_name(op->kind), op->address);
+	else
+		snprintf(what, sizeof(what), "%s", dfuse_op_name(op->kind));
+	if (r->have_status && r->st.status != DFU_STATUS_OK)
+		cf_failure_set(f, r->err, stage_name(p->stage), "%s: device answered %s %s (%s)",
+			       what, dfu_state_name(r->st.state), dfu_status_name(r->st.status),
+			       dfu_status_text(r->st.status));
+	else if (r->have_status && r->err == CF_ERR_PROTOCOL)
+		cf_failure_set(f, r->err, stage_name(p->stage), "%s: unexpected state %s", what,
+			       dfu_state_name(r->st.state));
+	else
+		cf_failure_set(f, r->err, stage_name(p->stage), "%s: %s %s", what,
+			       r->request ? r->request : "request", dfuse_xfer_name(r->xfer));
+	if (r->have_status && r->st.status == DFU_STATUS_ERR_VENDOR)
+		cf_failure_set_hint(f, "read protection is active: rerun with --unprotect "
+				       "(this wipes the whole chip)");
+	else if (r->err == CF_ERR_NO_DEVICE)
+		cf_failure_set_hint(f, "the probe disconnected: check the cable, keep BOOT0 "
+				       "bridged, replug and rerun recover");
+	else
+		cf_failure_set_hint(f, "the probe stays in ROM DFU mode: rerun recover");
+	step_end(p, r->err);
+}
+
+/* ---- running operations ---- */
+
+static void run(struct dfu_priv *p, enum stage next, enum dfuse_op_kind kind, uint32_t address,
+		uint16_t block, uint8_t *data, size_t len)
+{
+	const struct dfuse_op op = { kind, address, block, data, len };
+	int err;
+
+	p->stage = next;
+	err = dfuse_start(&p->eng, &op);
+	if (err) {
+		const struct dfuse_result r = { .err = err, .request = "start" };
+
+		fail_op(p, &op, &r);
+	}
+}
+
+static bool check_cancel(struct dfu_priv *p)
+{
+	if (!p->cancelled)
+		return false;
+	set_device(p);
+	cf_failure_set(updater_failure(p->u), CF_ERR_INTERRUPTED, stage_name(p->stage),
+		       "stopped by the user");
+	cf_failure_set_hint(updater_failure(p->u), "the probe stays in ROM DFU mode: rerun recover");
+	step_end(p, CF_ERR_INTERRUPTED);
+	return true;
+}
+
+/* ---- write ---- */
+
+static void write_next(struct dfu_priv *p)
+{
+	const struct dfu_plan_image *img;
+	size_t n;
+
+	if (check_cancel(p))
+		return;
+	if (p->img == p->plan.count) {
+		run(p, ST_W_ABORT, DFUSE_OP_ABORT, 0, 0, NULL, 0);
+		return;
+	}
+	img = &p->plan.img[p->img];
+	if (p->stage != ST_W_ADDR && p->stage != ST_W_BLOCK) {
+		p->off = 0;
+		p->block = 2;
+		run(p, ST_W_ADDR, DFUSE_OP_SET_ADDRESS, img->address, 0, NULL, 0);
+		return;
+	}
+	if (p->off >= img->len) {
+		p->img++;
+		p->stage = ST_W_ABORT; /* forces a SET_ADDRESS for the next image */
+		write_next(p);
+		return;
+	}
+	/* dfu.md §2.2: every block but the last exactly xfer bytes; the last padded to 8. */
+	n = img->len - p->off < p->xfer ? img->len - p->off : p->xfer;
+	memset(p->buf, 0xFF, sizeof(p->buf));
+	memcpy(p->buf, img->data + p->off, n);
+	n = (n + DFU_PLAN_ALIGN - 1) / DFU_PLAN_ALIGN * DFU_PLAN_ALIGN;
+	run(p, ST_W_BLOCK, DFUSE_OP_WRITE, 0, p->block, p->buf, n);
+}
+
+static void erase_next(struct dfu_priv *p)
+{
+	const size_t total = p->plan.mass_erase ? 1 : p->plan.npages;
+	size_t bytes = 0, all = 0;
+
+	if (check_cancel(p))
+		return;
+	for (size_t i = 0; i < p->plan.npages; i++) {
+		all += p->plan.page_size[i];
+		bytes += i < p->page ? p->plan.page_size[i] : 0;
+	}
+	updater_progress(p->u, "erase", p->plan.mass_erase ? p->page : bytes,
+			 p->plan.mass_erase ? 1 : all);
+	if (p->page < total) {
+		if (p->plan.mass_erase)
+			run(p, ST_W_ERASE, DFUSE_OP_MASS_ERASE, 0, 0, NULL, 0);
+		else
+			run(p, ST_W_ERASE, DFUSE_OP_ERASE, p->plan.page[p->page], 0, NULL, 0);
+		return;
+	}
+	p->img = 0;
+	p->done = 0;
+	p->stage = ST_NONE;
+	write_next(p);
+}
+
+/* ---- verify ---- */
+
+static void verify_next(struct dfu_priv *p)
+{
+	const struct dfu_plan_image *img;
+	size_t n;
+
+	if (check_cancel(p))
+		return;
+	if (p->img == p->plan.count) {
+		updater_set_summary(p->u, "%zu bytes written and read back identical (%zu pages "
+				    "erased)", p->plan.total_len,
+				    p->plan.mass_erase ? (size_t)0 : p->plan.npages);
+		step_end(p, CF_OK);
+		return;
+	}
+	img = &p->plan.img[p->img];
+	if (p->off >= img->len) {
+		p->img++;
+		p->off = 0;
+		if (p->img == p->plan.count) {
+			run(p, ST_V_ABORT2, DFUSE_OP_ABORT, 0, 0, NULL, 0);
+			return;
+		}
+		img = &p->plan.img[p->img];
+	}
+	if (p->off == 0 && p->stage != ST_V_ABORT) {
+		/* dfu.md §2.4: SET_ADDRESS, then ABORT: UPLOAD is refused in dfuDNLOAD-IDLE. */
+		run(p, ST_V_ADDR, DFUSE_OP_SET_ADDRESS, img->address, 0, NULL, 0);
+		return;
+	}
+	n = img->len - p->off < p->xfer ? img->len - p->off : p->xfer;
+	run(p, ST_V_BLOCK, DFUSE_OP_UPLOAD, 0, (uint16_t)(2 + p->off / p->xfer), p->buf, n);
+}
+
+static bool compare_block(struct dfu_priv *p, const struct dfuse_result *r)
+{
+	const struct dfu_plan_image *img = &p->plan.img[p->img];
+	const size_t want = img->len - p->off < p->xfer ? img->len - p->off : p->xfer;
+	struct cf_failure *f = updater_failure(p->u);
+
+	for (size_t i = 0; i < want; i++) {
+		if (i < r->actual && p->buf[i] == img->data[p->off + i])
+			continue;
+		set_device(p);
+		if (i >= r->actual)
+			cf_failure_set(f, CF_ERR_VERIFY, "verify",
+				       "%s: read %zu of %zu bytes at 0x%08zx", img->name, r->actual,
+				       want, img->address + p->off);
+		else
+			cf_failure_set(f, CF_ERR_VERIFY, "verify",
+				       "%s: byte 0x%08zx differs: wrote 0x%02x, read 0x%02x",
+				       img->name, img->address + p->off + i, img->data[p->off + i],
+				       p->buf[i]);
+		cf_failure_set_hint(f, "the probe stays in ROM DFU mode: rerun recover (if it "
+				       "repeats, pages may be write-protected)");
+		return false;
+	}
+	return true;
+}
+
+/* ---- completions ---- */
+
+static void identify_done(struct dfu_priv *p, const struct dfuse_result *r)
+{
+	switch (p->stage) {
+	case ST_ID_IDLE:
+		run(p, ST_ID_RDP_ADDR, DFUSE_OP_SET_ADDRESS, FLASH_BASE, 0, NULL, 0);
+		return;
+	case ST_ID_RDP_ADDR:
+		run(p, ST_ID_RDP_ABORT, DFUSE_OP_ABORT, 0, 0, NULL, 0);
+		return;
+	case ST_ID_RDP_ABORT:
+		run(p, ST_ID_RDP_READ, DFUSE_OP_UPLOAD, 0, 2, p->buf, RDP_PROBE_LEN);
+		return;
+	case ST_ID_RDP_READ:
+		run(p, ST_ID_RDP_DONE, DFUSE_OP_ABORT, 0, 0, NULL, 0);
+		return;
+	case ST_ID_RDP_DONE:
+		updater_set_summary(p->u, "ROM DFU at usb %s, %s", p->cand.path, p->layout.name);
+		step_end(p, CF_OK);
+		return;
+	case ST_ID_UNPROTECT:
+		set_device(p);
+		cf_failure_set(updater_failure(p->u), CF_ERR_NO_DEVICE, "unprotect",
+			       "read protection removed: the chip erased all flash and reset");
+		cf_failure_set_hint(updater_failure(p->u), "keep BOOT0 bridged and rerun the same "
+				    "recover command (without --unprotect)");
+		step_end(p, CF_ERR_NO_DEVICE);
+		return;
+	default:
+		(void)r;
+		return;
+	}
+}
+
+static void rdp_found(struct dfu_priv *p, const struct dfuse_op *op, const struct dfuse_result *r)
+{
+	const struct updater_config *cfg = updater_get_config(p->u);
+
+	p->read_protected = true;
+	if (!cfg->opts.unprotect) {
+		fail_op(p, op, r);
+		return;
+	}
+	cf_log(CF_LOG_WARN, p->cand.path, "dfu",
+	       "read protection is active: read-unprotect now, this wipes the whole chip");
+	run(p, ST_ID_UNPROTECT, DFUSE_OP_UNPROTECT, 0, 0, NULL, 0);
+}
+
+static void on_op_done(void *ctx, const struct dfuse_op *op, const struct dfuse_result *r)
+{
+	struct dfu_priv *p = ctx;
+
+	if (r->err) {
+		if (p->stage == ST_ID_RDP_READ && r->have_status &&
+		    r->st.status == DFU_STATUS_ERR_VENDOR) {
+			rdp_found(p, op, r);
+			return;
+		}
+		fail_op(p, op, r);
+		return;
+	}
+	switch (p->stage) {
+	case ST_W_ERASE:
+		p->page++;
+		erase_next(p);
+		return;
+	case ST_W_ADDR:
+	case ST_W_BLOCK:
+		if (p->stage == ST_W_BLOCK) {
+			const size_t n = p->plan.img[p->img].len - p->off;
+			const size_t moved = n < p->xfer ? n : p->xfer;
+
+			p->off += moved;
+			p->done += moved;
+			p->block++;
+			updater_progress(p->u, "write", p->done, p->plan.total_len);
+		}
+		write_next(p);
+		return;
+	case ST_W_ABORT:
+		step_end(p, CF_OK);
+		return;
+	case ST_V_ADDR:
+		run(p, ST_V_ABORT, DFUSE_OP_ABORT, 0, 0, NULL, 0);
+		return;
+	case ST_V_ABORT:
+	case ST_V_BLOCK:
+		if (p->stage == ST_V_BLOCK) {
+			const size_t n = r->actual;
+
+			if (!compare_block(p, r)) {
+				step_end(p, CF_ERR_VERIFY);
+				return;
+			}
+			p->off += n;
+			p->done += n;
+			updater_progress(p->u, "verify", p->done, p->plan.total_len);
+		}
+		verify_next(p);
+		return;
+	case ST_V_ABORT2:
+		verify_next(p);
+		return;
+	case ST_F_ADDR:
+		run(p, ST_F_LEAVE, DFUSE_OP_LEAVE, 0, 0, NULL, 0);
+		return;
+	case ST_F_LEAVE:
+		/* We are inside libusb's transfer callback: libusb_close here would deadlock. */
+		p->stage = ST_NONE;
+		p->left_confirmed = r->left_confirmed;
+		loop_arm(updater_get_config(p->u)->loop, &p->after_leave, cf_now_us());
+		return;
+	default:
+		identify_done(p, r);
+		return;
+	}
+}
+
+static void after_leave(struct loop_timer *t, uint64_t now_us)
+{
+	struct dfu_priv *p = (struct dfu_priv *)((char *)t - offsetof(struct dfu_priv, after_leave));
+
+	(void)now_us;
+	dfuse_fini(&p->eng);
+	p->eng_ready = false;
+	dfu_usb_close(p->dev);
+	p->dev = NULL;
+	dfu_follow_start(&p->follow, p->left_confirmed);
+}
+
+/* ---- identify ---- */
+
+static int check_device(struct dfu_priv *p)
+{
+	struct cf_failure *f = updater_failure(p->u);
+	const struct dfu_candidate *c = &p->cand;
+
+	set_device(p);
+	if (!c->has_functional || !(c->functional.attributes & DFU_ATTR_CAN_DNLOAD) ||
+	    !(c->functional.attributes & DFU_ATTR_CAN_UPLOAD) ||
+	    c->functional.bcd_dfu != DFU_BCD_DFUSE) {
+		cf_failure_set(f, CF_ERR_NOT_SUPPORTED, "identify",
+			       "not a DfuSe device that can download and upload (DFU version %04x)",
+			       c->functional.bcd_dfu);
+		cf_failure_set_hint(f, "recover works with the STM32 system bootloader only");
+		return CF_ERR_NOT_SUPPORTED;
+	}
+	if (dfu_parse_layout(c->alt0_name, strlen(c->alt0_name), &p->layout)) {
+		cf_failure_set(f, CF_ERR_PROTOCOL, "identify", "unreadable memory layout '%s'",
+			       c->alt0_name);
+		cf_failure_set_hint(f, "replug the probe with BOOT0 bridged and rerun recover");
+		return CF_ERR_PROTOCOL;
+	}
+	/* dfu.md §1.2: Linux caps control transfers at 4096 bytes. */
+	p->xfer = c->functional.transfer_size > DFUSE_MAX_XFER ? DFUSE_MAX_XFER
+							      : c->functional.transfer_size;
+	if (p->xfer < DFU_PLAN_ALIGN)
+		p->xfer = 64;
+	return CF_OK;
+}
+
+static void fill_identity(struct dfu_priv *p)
+{
+	struct device_identity *id = updater_identity(p->u);
+
+	snprintf(id->usb_path, sizeof(id->usb_path), "%s", p->cand.path);
+	id->mode = DEVICE_MODE_ROM_DFU;
+	id->flash_size = (uint32_t)dfu_layout_size(&p->layout);
+	id->block_size = p->xfer;
+	id->app_start = APP_START;
+	snprintf(id->bootloader_version, sizeof(id->bootloader_version),
+		 "STM32 ROM DfuSe %04x", p->cand.bcd_device);
+}
+
+static int op_identify(struct updater *u)
+{
+	struct dfu_priv *p = priv_of(u);
+	const struct updater_config *cfg = updater_get_config(u);
+	int err;
+
+	if (!p->usb && (err = dfu_usb_new(cfg->loop, &p->usb)))
+		return cf_failure_set(updater_failure(u), err, "identify", "libusb_init failed");
+	err = dfu_usb_select(p->usb, cfg->target.usb_path, &p->cand, updater_failure(u));
+	if (!err)
+		err = check_device(p);
+	if (!err)
+		err = dfu_usb_open(p->usb, &p->cand, &p->dev, updater_failure(u));
+	if (err) {
+		set_device(p);
+		return err;
+	}
+	fill_identity(p);
+	dfuse_init(&p->eng, &(struct dfuse_config){ .loop = cfg->loop, .ops = &dfu_usb_link_ops,
+						    .link = p->dev, .interface = p->cand.interface,
+						    .done = on_op_done, .ctx = p });
+	p->eng_ready = true;
+	dfu_usb_bind(p->dev, &p->eng);
+	dfu_follow_init(&p->follow, u, p->usb, cfg->loop);
+	p->after_leave.fire = after_leave;
+	run(p, ST_ID_IDLE, DFUSE_OP_IDLE, 0, 0, NULL, 0);
+	return CF_OK;
+}
+
+/* ---- check_image ---- */
+
+static int refuse(struct updater *u, const struct image_refusal *why, const char *name)
+{
+	struct cf_failure *f = updater_failure(u);
+	char stage[32];
+
+	snprintf(stage, sizeof(stage), "refusal %s", why->rule);
+	cf_failure_set(f, CF_ERR_REFUSED, stage, "%s: %s: image %s, device %s (%s)", name,
+		       why->what, why->image_value, why->target_value, why->reason);
+	cf_failure_set_hint(f, "%s", why->override ? why->override
+					: "pick the right file: cartoflash inspect FILE shows "
+					  "what it is");
+	return CF_ERR_REFUSED;
+}
+
+static int check_one(struct dfu_priv *p, const struct image_info *info, bool app,
+		     const char *name)
+{
+	const struct updater_config *cfg = updater_get_config(p->u);
+	struct image_target t = {
+		.path = app ? IMAGE_PATH_KATAPULT : IMAGE_PATH_DFU,
+		.app_start = APP_START,
+		.flash_size = (uint32_t)dfu_layout_size(&p->layout),
+		.dfu_address = FLASH_BASE,
+	};
+	struct image_refusal why;
+
+	if (!info)
+		return CF_OK;
+	if (image_check_against(info, &t, cfg->opts.force, &why))
+		return refuse(p->u, &why, name);
+	return CF_OK;
+}
+
+static int op_check_image(struct updater *u)
+{
+	struct dfu_priv *p = priv_of(u);
+	const struct updater_config *cfg = updater_get_config(u);
+	struct dfu_plan_image imgs[2];
+	size_t n = 0;
+	char why[200];
+	int err;
+
+	set_device(p);
+	if (!cfg->image)
+		return cf_failure_set(updater_failure(u), CF_ERR_USAGE, "check",
+				      "no image given (--full or --bootloader)");
+	imgs[n++] = (struct dfu_plan_image){
+		cfg->image_info && cfg->image_info->kind == IMAGE_FULL ? "full image" : "bootloader",
+		FLASH_BASE, cfg->image, cfg->image_len };
+	if (cfg->app_image)
+		imgs[n++] = (struct dfu_plan_image){ "application", APP_START, cfg->app_image,
+						     cfg->app_image_len };
+	err = check_one(p, cfg->image_info, false, imgs[0].name);
+	if (!err && cfg->app_image)
+		err = check_one(p, cfg->app_image_info, true, "application");
+	if (err)
+		return err;
+	err = dfu_plan_build(&p->plan, &p->layout, imgs, n, cfg->opts.mass_erase, why,
+			     sizeof(why));
+	if (err) {
+		cf_failure_set(updater_failure(u), err, "plan", "%s", why);
+		cf_failure_set_hint(updater_failure(u), "a full image belongs at 0x08000000, an "
+				    "application at 0x08002000 (--app)");
+		return err;
+	}
+	p->planned = true;
+	updater_set_summary(u, "plan: %zu bytes, %zu page erases%s", p->plan.total_len,
+			    p->plan.npages, p->plan.mass_erase ? " (mass erase)" : "");
+	updater_step_done(u, CF_OK);
+	return CF_OK;
+}
+
+/* ---- write, verify, finish ---- */
+
+static int op_write(struct updater *u)
+{
+	struct dfu_priv *p = priv_of(u);
+
+	if (!p->planned || !p->dev)
+		return CF_ERR_USAGE;
+	if (updater_get_config(u)->opts.dry_run) {
+		updater_step_done(u, CF_OK);
+		return CF_OK;
+	}
+	p->page = 0;
+	p->stage = ST_NONE;
+	erase_next(p);
+	return CF_OK;
+}
+
+static int op_verify(struct updater *u)
+{
+	struct dfu_priv *p = priv_of(u);
+
+	if (!p->planned || !p->dev)
+		return CF_ERR_USAGE;
+	p->img = 0;
+	p->off = 0;
+	p->done = 0;
+	p->stage = ST_NONE;
+	verify_next(p);
+	return CF_OK;
+}
+
+static int op_finish(struct updater *u)
+{
+	struct dfu_priv *p = priv_of(u);
+	const struct updater_config *cfg = updater_get_config(u);
+
+	if (!p->dev)
+		return CF_ERR_USAGE;
+	if (cfg->opts.no_reboot || cfg->opts.dry_run) {
+		char before[200];
+
+		snprintf(before, sizeof(before), "%s", updater_get_summary(u));
+		updater_set_summary(u, "%s; left in ROM DFU mode", before);
+		updater_step_done(u, CF_OK);
+		return CF_OK;
+	}
+	/* dfu.md §2.5 pitfall: always point at the vector table before leaving. */
+	run(p, ST_F_ADDR, DFUSE_OP_SET_ADDRESS, FLASH_BASE, 0, NULL, 0);
+	return CF_OK;
+}
+
+static void op_cancel(struct updater *u)
+{
+	struct dfu_priv *p = priv_of(u);
+
+	p->cancelled = true;
+	dfu_follow_cancel(&p->follow);
+}
+
+static void op_release(struct updater *u)
+{
+	struct dfu_priv *p = priv_of(u);
+
+	dfu_follow_fini(&p->follow);
+	if (p->after_leave.fire)
+		loop_disarm(updater_get_config(u)->loop, &p->after_leave);
+	if (p->eng_ready)
+		dfuse_fini(&p->eng);
+	dfu_usb_close(p->dev);
+	p->dev = NULL;
+	dfu_usb_free(p->usb);
+	p->usb = NULL;
+}
+
+const struct updater_ops dfu_ops = {
+	.name = "dfu",
+	.priv_size = sizeof(struct dfu_priv),
+	.identify = op_identify,
+	.check_image = op_check_image,
+	.write = op_write,
+	.verify = op_verify,
+	.finish = op_finish,
+	.cancel = op_cancel,
+	.release = op_release,
+};

@@ -1,0 +1,158 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// After leave: confirm the ROM left the port, then find Katapult or the application there.
+#include "dfu/dfu_follow.h"
+
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "dfu/dfu_usb.h"
+#include "log.h"
+#include "protocol/canbus.h"
+#include "protocol/err.h"
+#include "protocol/image.h"
+#include "updater.h"
+#include "usb/sysfs.h"
+
+#define POLL_US 100000
+#define DEFAULT_DEADLINE_US 5000000
+
+static const struct image_info *final_image(const struct updater_config *cfg)
+{
+	return cfg->app_image_info ? cfg->app_image_info : cfg->image_info;
+}
+
+/* sysfs, not libusb's hotplug-maintained list: it answers for this very moment. */
+static bool rom_attached(const char *path)
+{
+	struct sysfs_usb list[32];
+	size_t n = 0;
+
+	if (sysfs_usb_list(sysfs_root(), list, 32, &n))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(list[i].port, path) && sysfs_usb_kind(&list[i]) == SYSFS_KIND_ROM_DFU)
+			return true;
+	return false;
+}
+
+/* updater_set_summary must not read its own buffer: extend through a copy. */
+static void append_summary(struct updater *u, const char *text)
+{
+	char before[256];
+
+	snprintf(before, sizeof(before), "%s", updater_get_summary(u));
+	updater_set_summary(u, "%s%s%s", before, before[0] ? "; " : "", text);
+}
+
+static bool found_probe(struct dfu_follow *f, const char *path)
+{
+	char text[200];
+	struct sysfs_usb list[32];
+	size_t n = 0;
+
+	if (sysfs_usb_list(sysfs_root(), list, 32, &n))
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		const enum sysfs_kind kind = sysfs_usb_kind(&list[i]);
+		struct device_identity *id = updater_identity(f->u);
+		uint8_t uuid[CANBUS_UUID_LEN];
+
+		if (strcmp(list[i].port, path) || (kind != SYSFS_KIND_KATAPULT &&
+						   kind != SYSFS_KIND_CARTOGRAPHER &&
+						   kind != SYSFS_KIND_KLIPPER))
+			continue;
+		id->mode = sysfs_kind_mode(kind);
+		snprintf(id->uid_hex, sizeof(id->uid_hex), "%s", list[i].serial);
+		snprintf(id->tty, sizeof(id->tty), "%s", list[i].tty);
+		if (!canbus_uuid_from_serial(list[i].serial, uuid))
+			canbus_uuid_format(uuid, id->can_uuid);
+		snprintf(text, sizeof(text), "back as %s on usb %s (%04x:%04x), serial %s, CAN "
+			 "UUID %s", kind == SYSFS_KIND_KATAPULT ? "Katapult" : "the application",
+			 path, list[i].vid, list[i].pid, list[i].serial,
+			 id->can_uuid[0] ? id->can_uuid : "?");
+		append_summary(f->u, text);
+		return true;
+	}
+	return false;
+}
+
+static void give_up(struct dfu_follow *f)
+{
+	const struct updater_config *cfg = updater_get_config(f->u);
+	const struct image_info *img = final_image(cfg);
+	const char *left = f->confirmed ? "left DFU mode" : "left DFU mode (status unconfirmed)";
+	char text[200];
+
+	if (img && img->iface == IMAGE_IFACE_CAN) {
+		snprintf(text, sizeof(text), "%s; the image talks CAN: find the probe with "
+			 "'cartoflash scan --can IFACE'", left);
+		append_summary(f->u, text);
+		return;
+	}
+	cf_log(CF_LOG_WARN, updater_identity(f->u)->usb_path, "dfu",
+	       "probe not seen on USB after leaving DFU mode: remove the BOOT0 bridge, "
+	       "power-cycle the probe and check 'lsusb' for 1d50:6177 (Katapult) or 1d50:614e");
+	snprintf(text, sizeof(text), "%s%s; not seen on USB yet (remove the BOOT0 bridge and "
+		 "power-cycle)", left, f->rom_gone ? "" : ", ROM still attached");
+	append_summary(f->u, text);
+}
+
+static void tick(struct loop_timer *t, uint64_t now_us)
+{
+	struct dfu_follow *f = (struct dfu_follow *)((char *)t - offsetof(struct dfu_follow, timer));
+	const char *path = updater_identity(f->u)->usb_path;
+
+	if (!f->rom_gone)
+		f->rom_gone = !rom_attached(path);
+	if (f->rom_gone && found_probe(f, path)) {
+		f->active = false;
+		updater_step_done(f->u, CF_OK);
+		return;
+	}
+	if (now_us >= f->deadline_us) {
+		f->active = false;
+		give_up(f);
+		updater_step_done(f->u, CF_OK);
+		return;
+	}
+	loop_arm(f->loop, &f->timer, now_us + POLL_US);
+}
+
+void dfu_follow_init(struct dfu_follow *f, struct updater *u, struct dfu_usb *usb,
+		     struct loop *loop)
+{
+	memset(f, 0, sizeof(*f));
+	f->u = u;
+	f->usb = usb;
+	f->loop = loop;
+	f->timer.fire = tick;
+}
+
+void dfu_follow_start(struct dfu_follow *f, bool left_confirmed)
+{
+	const uint64_t timeout = updater_get_config(f->u)->opts.timeout_us;
+	const uint64_t now = cf_now_us();
+
+	f->confirmed = left_confirmed;
+	f->active = true;
+	f->deadline_us = now + (timeout ? timeout : DEFAULT_DEADLINE_US);
+	updater_identity(f->u)->mode = DEVICE_MODE_UNKNOWN;
+	loop_arm(f->loop, &f->timer, now + POLL_US);
+}
+
+void dfu_follow_cancel(struct dfu_follow *f)
+{
+	if (!f->active)
+		return;
+	f->active = false;
+	loop_disarm(f->loop, &f->timer);
+	updater_step_done(f->u, CF_ERR_INTERRUPTED);
+}
+
+void dfu_follow_fini(struct dfu_follow *f)
+{
+	if (f->loop)
+		loop_disarm(f->loop, &f->timer);
+	f->active = false;
+}

@@ -1,0 +1,319 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// The DfuSe request layer and the erase planner against the in-process ROM model (a fake link).
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <string.h>
+
+#include "dfu/dfu_plan.h"
+#include "dfu/dfuse.h"
+#include "log.h"
+#include "loop.h"
+#include "protocol/err.h"
+#include "tools/twin/rom_dfu.h"
+
+#define FLASH_SIZE 32768
+
+/* The fake link: the ROM model answers at once; the completion comes from the loop. */
+struct fake {
+	struct loop *loop;
+	struct rom_dfu model;
+	uint8_t flash[FLASH_SIZE];
+	struct dfuse eng;
+	struct loop_timer deliver;
+	enum dfuse_xfer_result pending;
+	size_t pending_len;
+	unsigned requests[8]; /* count per bRequest */
+	bool done;
+	struct dfuse_result res;
+};
+
+static struct fake fk;
+
+static void deliver(struct loop_timer *t, uint64_t now_us)
+{
+	(void)t;
+	(void)now_us;
+	dfuse_xfer_done(&fk.eng, fk.pending, fk.pending_len);
+}
+
+static int fake_submit(void *link, const uint8_t setup[8], uint8_t *data, unsigned timeout_ms)
+{
+	enum rom_dfu_xfer x;
+
+	(void)link;
+	(void)timeout_ms;
+	fk.requests[setup[1] & 7]++;
+	x = rom_dfu_control(&fk.model, setup, data, &fk.pending_len, cf_now_us());
+	fk.pending = x == ROM_DFU_XFER_OK ? DFUSE_XFER_OK
+		     : x == ROM_DFU_XFER_STALL ? DFUSE_XFER_STALL
+					       : DFUSE_XFER_IO;
+	loop_arm(fk.loop, &fk.deliver, cf_now_us());
+	return 0;
+}
+
+static const struct dfuse_link_ops fake_ops = { .submit = fake_submit };
+
+static void on_done(void *ctx, const struct dfuse_op *op, const struct dfuse_result *r)
+{
+	(void)ctx;
+	(void)op;
+	fk.done = true;
+	fk.res = *r;
+}
+
+static int setup(void **state)
+{
+	const struct rom_dfu_config cfg = { .flash = fk.flash, .flash_size = FLASH_SIZE,
+					    .flash_base = 0x08000000, .page_size = 1024,
+					    .speed = 0 };
+
+	(void)state;
+	memset(&fk, 0, sizeof(fk));
+	memset(fk.flash, 0xFF, sizeof(fk.flash));
+	fk.loop = loop_new();
+	fk.deliver.fire = deliver;
+	rom_dfu_init(&fk.model, &cfg);
+	dfuse_init(&fk.eng, &(struct dfuse_config){ .loop = fk.loop, .ops = &fake_ops,
+						    .done = on_done });
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	dfuse_fini(&fk.eng);
+	loop_disarm(fk.loop, &fk.deliver);
+	loop_free(fk.loop);
+	return 0;
+}
+
+static struct dfuse_result run_op(enum dfuse_op_kind kind, uint32_t addr, uint16_t block,
+				  uint8_t *data, size_t len)
+{
+	const struct dfuse_op op = { kind, addr, block, data, len };
+	const uint64_t give_up = cf_now_us() + 5000000;
+
+	fk.done = false;
+	assert_int_equal(dfuse_start(&fk.eng, &op), 0);
+	while (!fk.done && cf_now_us() < give_up)
+		loop_run_once(fk.loop, 100000);
+	assert_true(fk.done);
+	return fk.res;
+}
+
+static void test_dfuse_idle_clears_only_a_real_error(void **state)
+{
+	static const uint8_t clr[8] = { 0x21, 0x04, 0, 0, 0, 0, 0, 0 };
+	size_t len;
+	(void)state;
+
+	/* Put the device in dfuERROR the way a stray CLRSTATUS does on ST (dfu.md §1.5). */
+	rom_dfu_control(&fk.model, clr, NULL, &len, 0);
+	assert_int_equal(fk.model.state, 10);
+
+	assert_int_equal(run_op(DFUSE_OP_IDLE, 0, 0, NULL, 0).err, 0);
+	assert_int_equal(fk.model.state, 2);
+	assert_int_equal(fk.requests[4], 1); /* one CLRSTATUS, sent in dfuERROR */
+	assert_int_equal(run_op(DFUSE_OP_IDLE, 0, 0, NULL, 0).err, 0);
+	assert_int_equal(fk.requests[4], 1); /* none when already idle */
+	assert_int_equal(fk.model.stats.clrstatus_outside_error, 1);
+}
+
+static void test_dfuse_erase_write_read_back(void **state)
+{
+	uint8_t data[2048], back[2048];
+	struct dfuse_result r;
+	(void)state;
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = (uint8_t)(i ^ 0xA5);
+	memset(fk.flash, 0x00, 2048); /* not erased */
+
+	assert_int_equal(run_op(DFUSE_OP_ERASE, 0x08000000, 0, NULL, 0).err, 0);
+	assert_int_equal(run_op(DFUSE_OP_ERASE, 0x08000400, 0, NULL, 0).err, 0);
+	assert_int_equal(run_op(DFUSE_OP_SET_ADDRESS, 0x08000000, 0, NULL, 0).err, 0);
+	assert_int_equal(run_op(DFUSE_OP_WRITE, 0, 2, data, sizeof(data)).err, 0);
+	assert_int_equal(run_op(DFUSE_OP_ABORT, 0, 0, NULL, 0).err, 0);
+	r = run_op(DFUSE_OP_UPLOAD, 0, 2, back, sizeof(back));
+
+	assert_int_equal(r.err, 0);
+	assert_int_equal(r.actual, sizeof(back));
+	assert_memory_equal(back, data, sizeof(data));
+	assert_memory_equal(fk.flash, data, sizeof(data));
+}
+
+static void test_dfuse_write_onto_unerased_reports_status_and_recovers(void **state)
+{
+	uint8_t data[8] = { 1, 2, 3, 4, 5, 6, 7, 8 };
+	struct dfuse_result r;
+	(void)state;
+	memset(fk.flash, 0x00, 8);
+
+	assert_int_equal(run_op(DFUSE_OP_SET_ADDRESS, 0x08000000, 0, NULL, 0).err, 0);
+	r = run_op(DFUSE_OP_WRITE, 0, 2, data, sizeof(data));
+
+	assert_int_equal(r.err, CF_ERR_PROTOCOL);
+	assert_true(r.have_status);
+	assert_int_equal(r.st.status, 0x06); /* errPROG */
+	assert_int_equal(fk.model.state, 2); /* CLRSTATUS brought it back to dfuIDLE */
+}
+
+static void test_dfuse_read_protection_is_err_vendor(void **state)
+{
+	uint8_t back[8];
+	struct dfuse_result r;
+	(void)state;
+	fk.model.rdp = true;
+
+	assert_int_equal(run_op(DFUSE_OP_SET_ADDRESS, 0x08000000, 0, NULL, 0).err, 0);
+	assert_int_equal(run_op(DFUSE_OP_ABORT, 0, 0, NULL, 0).err, 0);
+	r = run_op(DFUSE_OP_UPLOAD, 0, 2, back, sizeof(back));
+
+	assert_int_equal(r.err, CF_ERR_PROTOCOL);
+	assert_int_equal(r.st.status, 0x0B);
+	assert_int_equal(fk.model.state, 2);
+}
+
+static void test_dfuse_leave_confirmed_and_reset_before_status(void **state)
+{
+	struct dfuse_result r;
+	(void)state;
+
+	r = run_op(DFUSE_OP_LEAVE, 0, 0, NULL, 0);
+	assert_int_equal(r.err, 0);
+	assert_true(r.left_confirmed);
+
+	teardown(NULL);
+	setup(NULL);
+	fk.model.cfg.faults = ROM_DFU_FAULT_RESET_BEFORE_LEAVE_STATUS;
+	r = run_op(DFUSE_OP_LEAVE, 0, 0, NULL, 0);
+	/* dfu.md §2.5: the device vanishing during leave is success, unconfirmed. */
+	assert_int_equal(r.err, 0);
+	assert_false(r.left_confirmed);
+	assert_true(fk.model.left);
+}
+
+static void test_dfuse_tolerates_stalls_while_busy(void **state)
+{
+	(void)state;
+	fk.model.cfg.faults = ROM_DFU_FAULT_STALL_WHILE_BUSY;
+
+	assert_int_equal(run_op(DFUSE_OP_ERASE, 0x08000000, 0, NULL, 0).err, 0);
+	assert_int_equal(fk.model.state, 5);
+}
+
+/* ---- planner ---- */
+
+static const uint8_t blob[32768];
+
+static struct dfu_layout layout(const char *text)
+{
+	struct dfu_layout l;
+
+	assert_int_equal(dfu_parse_layout(text, strlen(text), &l), 0);
+	return l;
+}
+
+static void test_dfu_plan_f042_bootloader_and_app_pages_once(void **state)
+{
+	const struct dfu_layout l = layout("@Internal Flash  /0x08000000/032*001Kg");
+	const struct dfu_plan_image imgs[2] = {
+		{ "application", 0x08002000, blob, 0x5000 },
+		{ "bootloader", 0x08000000, blob, 0x1F00 },
+	};
+	struct dfu_plan p;
+	char why[160];
+	(void)state;
+
+	assert_int_equal(dfu_plan_build(&p, &l, imgs, 2, false, why, sizeof(why)), 0);
+
+	assert_string_equal(p.img[0].name, "bootloader"); /* design rule 5: bootloader first */
+	assert_int_equal(p.npages, 8 + 20);
+	for (size_t i = 0; i < p.npages; i++)
+		assert_int_equal(p.page[i], 0x08000000 + 1024 * i);
+}
+
+static void test_dfu_plan_f4_sector0_erased_once_for_both(void **state)
+{
+	const struct dfu_layout l =
+		layout("@Internal Flash  /0x08000000/04*016Kg,01*064Kg,07*128Kg");
+	const struct dfu_plan_image imgs[2] = {
+		{ "bootloader", 0x08000000, blob, 0x1F00 },
+		{ "application", 0x08002000, blob, 0x2000 },
+	};
+	struct dfu_plan p;
+	char why[160];
+	(void)state;
+
+	assert_int_equal(dfu_plan_build(&p, &l, imgs, 2, false, why, sizeof(why)), 0);
+
+	/* dfu.md §2.6: both images live in sector 0, which is erased exactly once. */
+	assert_int_equal(p.npages, 1);
+	assert_int_equal(p.page[0], 0x08000000);
+	assert_int_equal(p.page_size[0], 16384);
+}
+
+static void test_dfu_plan_refusals(void **state)
+{
+	const struct dfu_layout f042 = layout("@Internal Flash  /0x08000000/032*001Kg");
+	const struct dfu_layout ro = layout("@Flash/0x08000000/08*001Ka,24*001Kg");
+	const struct dfu_plan_image overlap[2] = {
+		{ "bootloader", 0x08000000, blob, 0x2001 },
+		{ "application", 0x08002000, blob, 0x100 },
+	};
+	const struct dfu_plan_image too_big = { "full image", 0x08000000, blob, 32769 };
+	const struct dfu_plan_image boot = { "bootloader", 0x08000000, blob, 0x100 };
+	struct dfu_plan p;
+	char why[160];
+	(void)state;
+
+	assert_int_equal(dfu_plan_build(&p, &f042, overlap, 2, false, why, sizeof(why)),
+			 CF_ERR_REFUSED);
+	assert_non_null(strstr(why, "overlaps"));
+	assert_int_equal(dfu_plan_build(&p, &f042, &too_big, 1, false, why, sizeof(why)),
+			 CF_ERR_REFUSED);
+	assert_non_null(strstr(why, "0x08008000 is outside"));
+	assert_int_equal(dfu_plan_build(&p, &ro, &boot, 1, false, why, sizeof(why)),
+			 CF_ERR_REFUSED);
+	assert_non_null(strstr(why, "not writeable"));
+	assert_int_equal(dfu_plan_build(&p, &f042, &boot, 0, false, why, sizeof(why)),
+			 CF_ERR_USAGE);
+}
+
+static void test_dfu_plan_mass_erase_has_no_pages(void **state)
+{
+	const struct dfu_layout l = layout("@Internal Flash  /0x08000000/032*001Kg");
+	const struct dfu_plan_image full = { "full image", 0x08000000, blob, 30720 };
+	struct dfu_plan p;
+	char why[160];
+	(void)state;
+
+	assert_int_equal(dfu_plan_build(&p, &l, &full, 1, true, why, sizeof(why)), 0);
+	assert_true(p.mass_erase);
+	assert_int_equal(p.npages, 0);
+	assert_int_equal(p.total_len, 30720);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_dfuse_idle_clears_only_a_real_error, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_dfuse_erase_write_read_back, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_dfuse_write_onto_unerased_reports_status_and_recovers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dfuse_read_protection_is_err_vendor, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_dfuse_leave_confirmed_and_reset_before_status,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dfuse_tolerates_stalls_while_busy, setup,
+						teardown),
+		cmocka_unit_test(test_dfu_plan_f042_bootloader_and_app_pages_once),
+		cmocka_unit_test(test_dfu_plan_f4_sector0_erased_once_for_both),
+		cmocka_unit_test(test_dfu_plan_refusals),
+		cmocka_unit_test(test_dfu_plan_mass_erase_has_no_pages),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
