@@ -35,7 +35,7 @@ wait "$HOLDER" 2>/dev/null
 # A CAN build offered to a USB probe: images.md R4, before the first byte.
 run flash "$WORK/can.bin" --serial "$TTY"
 check "wrong image: refused with exit 65" test "$RC" -eq 65
-check "wrong image: names rule R4 and both interfaces" has "$ERR" "refusal R4"
+check "wrong image: names rule R4 and both interfaces" has "$ERR" "refusal R4: interface: image can, device usb"
 run verify "$WORK/old.bin" --serial auto
 check "wrong image: the old application is untouched" test "$RC" -eq 0
 
