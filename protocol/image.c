@@ -11,8 +11,8 @@
 #include "protocol/image_priv.h"
 
 /* images.md §3.2: the 8-byte constant Katapult keeps at reset - 9. */
-static const uint8_t canboot_sig[8] = { 'C', 'a', 'n', 'B', 'o', 'o', 't', '!' };
-static const uint8_t uf2_magic[4] = { 'U', 'F', '2', '\n' };
+static const uint8_t canboot_sig[8] = {'C', 'a', 'n', 'B', 'o', 'o', 't', '!'};
+static const uint8_t uf2_magic[4] = {'U', 'F', '2', '\n'};
 
 /* ---- small helpers ---- */
 
@@ -155,7 +155,8 @@ static size_t skip_digits(const uint8_t *p, size_t len, size_t i, bool hex)
 /* Length of a `v<d>.<d>.<d>-<d>-g<hex>[-dirty]` match at p[i], or 0. */
 static size_t match_version(const uint8_t *p, size_t len, size_t i)
 {
-	static const char seps[] = ".." "-";
+	static const char seps[] = ".."
+				   "-";
 	size_t j = i + 1, k;
 
 	if (p[i] != 'v')
@@ -298,8 +299,8 @@ static void check_full_parts(struct image_info *out)
 }
 
 /* images.md §4 step 2: the file starts with a Katapult bootloader. */
-static void classify_katapult_at_0(const uint8_t *img, size_t len, uint8_t *scratch,
-				   size_t cap, struct image_info *out)
+static void classify_katapult_at_0(const uint8_t *img, size_t len, uint8_t *scratch, size_t cap,
+				   struct image_info *out)
 {
 	const size_t k_end = find_ff_run(img, len, 0);
 	uint32_t app_word = 0;
@@ -318,7 +319,8 @@ static void classify_katapult_at_0(const uint8_t *img, size_t len, uint8_t *scra
 		out->gap_all_ff = k_end >= IMAGE_KATAPULT_REGION ||
 				  all_ff(img + k_end, IMAGE_KATAPULT_REGION - k_end);
 		if (!out->gap_all_ff)
-			out->warnings |= IMAGE_WARN_GAP_NOT_FF; /* §2.3: 5 real images, warning only */
+			out->warnings |=
+			    IMAGE_WARN_GAP_NOT_FF; /* §2.3: 5 real images, warning only */
 		check_full_parts(out);
 		summary_from_app(out);
 		if (!out->mcu[0])
@@ -365,9 +367,9 @@ static void classify_deployer(const uint8_t *img, size_t len, size_t v, struct i
 	katapult_part_analyse(img, len, v, &out->katapult, &out->warnings);
 	summary_from_katapult(out);
 	/* The deployer's own code (outside the embedded copy) holds A as a literal. */
-	literals = count_word(img, v, IMAGE_APP_START) +
-		   count_word(img + v + out->katapult.len, len - v - out->katapult.len,
-			      IMAGE_APP_START);
+	literals =
+	    count_word(img, v, IMAGE_APP_START) +
+	    count_word(img + v + out->katapult.len, len - v - out->katapult.len, IMAGE_APP_START);
 	if (sp >= IMAGE_RAM_BASE && sp < IMAGE_RAM_END && literals &&
 	    reset_plausible(reset, IMAGE_APP_START, len)) {
 		out->load_known = true;

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* Firmware image anatomy: classify a file by its bytes and check it against a device (images.md). */
+/* Firmware image anatomy: classify a file by its bytes, check it against a device (images.md). */
 #ifndef CARTOFLASH_PROTOCOL_IMAGE_H
 #define CARTOFLASH_PROTOCOL_IMAGE_H
 
@@ -8,8 +8,8 @@
 #include <stdint.h>
 
 /* images.md, constants: F and A. */
-#define IMAGE_FLASH_BASE 0x08000000u
-#define IMAGE_APP_START 0x08002000u
+#define IMAGE_FLASH_BASE      0x08000000u
+#define IMAGE_APP_START	      0x08002000u
 #define IMAGE_KATAPULT_REGION 0x2000u /* bytes reserved for Katapult in front of A */
 /* Files above this size are not probe firmware; callers refuse to read them (inspect: 1 MiB). */
 #define IMAGE_MAX_SIZE (1u << 20)
@@ -19,7 +19,7 @@
  * upstream Klipper ones to ~40 KiB. IMAGE_SCRATCH_MIN is the least image_inspect accepts.
  */
 #define IMAGE_SCRATCH_SIZE (160u * 1024)
-#define IMAGE_SCRATCH_MIN (64u * 1024)
+#define IMAGE_SCRATCH_MIN  (64u * 1024)
 
 enum image_kind {
 	IMAGE_UNKNOWN,	/* nothing of images.md §4 matched: refuse everywhere */
@@ -38,27 +38,27 @@ enum image_iface {
 };
 
 enum image_bitrate_source {
-	IMAGE_BITRATE_NONE,	 /* USB build, or undecidable */
+	IMAGE_BITRATE_NONE,	  /* USB build, or undecidable */
 	IMAGE_BITRATE_DICTIONARY, /* config.CANBUS_FREQUENCY */
 	IMAGE_BITRATE_HEURISTIC,  /* images.md §5 F0 Katapult code pattern */
 };
 
 /* Content findings (bits of image_info.warnings); image_warning_name/_text describe each. */
 enum image_warning {
-	IMAGE_WARN_GAP_NOT_FF = 1u << 0,	  /* full: bytes between Katapult and 0x2000 not 0xFF */
-	IMAGE_WARN_TRAILING_DATA = 1u << 1,	  /* katapult: data past 0x2000, no app vectors */
-	IMAGE_WARN_LINK_BASE_UNKNOWN = 1u << 2,	  /* app: zero or several link-base candidates */
+	IMAGE_WARN_GAP_NOT_FF = 1u << 0,    /* full: bytes between Katapult and 0x2000 not 0xFF */
+	IMAGE_WARN_TRAILING_DATA = 1u << 1, /* katapult: data past 0x2000, no app vectors */
+	IMAGE_WARN_LINK_BASE_UNKNOWN = 1u << 2,	   /* app: zero or several link-base candidates */
 	IMAGE_WARN_LINKED_AT_FLASH_BASE = 1u << 3, /* app linked at 0x08000000, no bootloader */
-	IMAGE_WARN_BAD_VECTORS = 1u << 4,	  /* SP not in RAM or reset outside the image */
-	IMAGE_WARN_OVERSIZE = 1u << 5,		  /* does not fit the MCU's flash (step 8) */
-	IMAGE_WARN_BITRATE_UNKNOWN = 1u << 6,	  /* CAN Katapult part: §5 undecidable */
-	IMAGE_WARN_DICT_DAMAGED = 1u << 7,	  /* a dictionary-like stream failed to decode */
-	IMAGE_WARN_PART_MISMATCH = 1u << 8,	  /* full: Katapult and app iface/bitrate/MCU differ */
-	IMAGE_WARN_FULL_APP_BAD = 1u << 9,	  /* full: part at 0x2000 is no app linked at A */
-	IMAGE_WARN_KATAPULT_TOO_BIG = 1u << 10,	  /* Katapult part longer than 0x2000 */
-	IMAGE_WARN_MCU_UNKNOWN = 1u << 11,	  /* no MCU string / dictionary MCU */
-	IMAGE_WARN_USB_CAN_BRIDGE = 1u << 12,	  /* USB-to-CAN bridge build */
-	IMAGE_WARN_SCRATCH_SMALL = 1u << 13,	  /* a dictionary did not fit the scratch buffer */
+	IMAGE_WARN_BAD_VECTORS = 1u << 4,	   /* SP not in RAM or reset outside the image */
+	IMAGE_WARN_OVERSIZE = 1u << 5,		   /* does not fit the MCU's flash (step 8) */
+	IMAGE_WARN_BITRATE_UNKNOWN = 1u << 6,	   /* CAN Katapult part: §5 undecidable */
+	IMAGE_WARN_DICT_DAMAGED = 1u << 7,	   /* a dictionary-like stream failed to decode */
+	IMAGE_WARN_PART_MISMATCH = 1u << 8, /* full: Katapult and app iface/bitrate/MCU differ */
+	IMAGE_WARN_FULL_APP_BAD = 1u << 9,  /* full: part at 0x2000 is no app linked at A */
+	IMAGE_WARN_KATAPULT_TOO_BIG = 1u << 10, /* Katapult part longer than 0x2000 */
+	IMAGE_WARN_MCU_UNKNOWN = 1u << 11,	/* no MCU string / dictionary MCU */
+	IMAGE_WARN_USB_CAN_BRIDGE = 1u << 12,	/* USB-to-CAN bridge build */
+	IMAGE_WARN_SCRATCH_SMALL = 1u << 13,	/* a dictionary did not fit the scratch buffer */
 };
 #define IMAGE_WARN_COUNT 14
 
@@ -100,7 +100,7 @@ struct image_app_part {
 	char initial_pins[32]; /* config.INITIAL_PINS; "" when absent */
 	uint32_t clock_freq;
 	enum image_iface iface;
-	uint32_t can_bitrate; /* config.CANBUS_FREQUENCY; 0 for USB */
+	uint32_t can_bitrate;	   /* config.CANBUS_FREQUENCY; 0 for USB */
 	uint16_t usb_vid, usb_pid; /* application USB descriptor 1d50:614e, else 0 */
 	char usb_manufacturer[32]; /* first string descriptor after it ("Cartographer"), or "" */
 };
@@ -128,7 +128,7 @@ struct image_info {
 	long overflow_bytes;	   /* > 0: bytes past the end of flash (or of the 0x2000 region) */
 	struct image_app_part app;
 	struct image_katapult_part katapult;
-	bool gap_all_ff; /* full: img[katapult.len .. 0x2000) is all 0xFF */
+	bool gap_all_ff;   /* full: img[katapult.len .. 0x2000) is all 0xFF */
 	unsigned warnings; /* enum image_warning bits */
 };
 
@@ -158,12 +158,12 @@ uint32_t image_flash_size_of(const char *mcu);
 /* ---- name-vs-content warnings (inspect) ---- */
 
 enum image_name_warning {
-	IMAGE_NAME_12KIB = 1u << 0,	/* "_12kib_offset" but linked at 0x08002000 */
-	IMAGE_NAME_IFACE = 1u << 1,	/* "CAN" name with a USB image, or "USB" with CAN */
-	IMAGE_NAME_BITRATE = 1u << 2,	/* 1M/500k/250k token differs from the content */
+	IMAGE_NAME_12KIB = 1u << 0,	  /* "_12kib_offset" but linked at 0x08002000 */
+	IMAGE_NAME_IFACE = 1u << 1,	  /* "CAN" name with a USB image, or "USB" with CAN */
+	IMAGE_NAME_BITRATE = 1u << 2,	  /* 1M/500k/250k token differs from the content */
 	IMAGE_NAME_FULL_NO_APP = 1u << 3, /* "Full_"/"Katapult_plus_" but no app vector table */
-	IMAGE_NAME_KIND = 1u << 4,	/* "Katapult"/"deployer" name, other content */
-	IMAGE_NAME_MCU = 1u << 5,	/* "V4"/"HT" with an F042 image, "V3"/"v2-v3" with G431 */
+	IMAGE_NAME_KIND = 1u << 4,	  /* "Katapult"/"deployer" name, other content */
+	IMAGE_NAME_MCU = 1u << 5,	  /* "V4"/"HT" with an F042 image, "V3"/"v2-v3" with G431 */
 };
 #define IMAGE_NAME_WARNING_COUNT 6
 
@@ -200,18 +200,18 @@ struct image_target {
 	uint32_t dfu_address;	/* DFU download address; 0 means 0x08000000 */
 	enum image_iface iface; /* how the device talks now (Katapult transport; DFU: last known) */
 	uint32_t bus_bitrate;	/* bitrate of the CAN bus the device will be on afterwards */
-	enum image_iface switch_to; /* --switch-to; UNKNOWN = no switch requested */
+	enum image_iface switch_to;   /* --switch-to; UNKNOWN = no switch requested */
 	uint32_t stated_load_address; /* with IMAGE_FORCE_LINK_BASE */
 };
 
 struct image_refusal {
-	char rule[4];		/* "R1" .. "R6" */
-	const char *what;	/* the quantity compared: "load address", "mcu", "can bitrate" ... */
-	char image_value[64];	/* what the image says */
-	char target_value[64];	/* what the device / bus / request says */
-	const char *reason;	/* one sentence, static */
-	const char *override;	/* "--allow-bitrate-mismatch", "--switch-to usb" ...; NULL if none */
-	unsigned force_bit;	/* enum image_force bit that lifts it; 0 when none is sane */
+	char rule[4];	       /* "R1" .. "R6" */
+	const char *what;      /* the quantity compared: "load address", "mcu", "can bitrate" ... */
+	char image_value[64];  /* what the image says */
+	char target_value[64]; /* what the device / bus / request says */
+	const char *reason;    /* one sentence, static */
+	const char *override;  /* "--allow-bitrate-mismatch", "--switch-to usb" ...; NULL if none */
+	unsigned force_bit;    /* enum image_force bit that lifts it; 0 when none is sane */
 };
 
 /*

@@ -46,8 +46,8 @@ static void put_bitrate(char *dst, size_t cap, uint32_t bitrate)
 }
 
 /* Fill *why (NULL allowed) and return CF_ERR_REFUSED. */
-static int refuse(struct image_refusal *why, const char *rule, const char *what,
-		  const char *reason, const char *override, unsigned force_bit)
+static int refuse(struct image_refusal *why, const char *rule, const char *what, const char *reason,
+		  const char *override, unsigned force_bit)
 {
 	if (why) {
 		put_str(why->rule, sizeof(why->rule), rule);
@@ -114,10 +114,11 @@ static int check_r1_dfu(const struct image_info *img, const struct image_target 
 
 	if (img->kind != IMAGE_FULL && img->kind != IMAGE_KATAPULT) {
 		values(why, image_kind_name(img->kind), "full or katapult");
-		return refuse(why, "R1", "image kind",
-			      "ROM DFU at 0x08000000 takes a full or Katapult image; an application "
-			      "there would overwrite Katapult",
-			      NULL, 0);
+		return refuse(
+		    why, "R1", "image kind",
+		    "ROM DFU at 0x08000000 takes a full or Katapult image; an application "
+		    "there would overwrite Katapult",
+		    NULL, 0);
 	}
 	if (addr != IMAGE_FLASH_BASE) {
 		values(why, "0x08000000", "");
@@ -135,8 +136,8 @@ static int check_vectors(const struct image_info *img, struct image_refusal *why
 	if (!(img->warnings & IMAGE_WARN_BAD_VECTORS))
 		return CF_OK;
 	values(why, "implausible SP or reset vector", "SP in RAM, reset inside the image");
-	return refuse(why, "R1", "vector table",
-		      "the vector table would not start this image", NULL, 0);
+	return refuse(why, "R1", "vector table", "the vector table would not start this image",
+		      NULL, 0);
 }
 
 /* ---- R6: structure of full and Katapult images ---- */
@@ -167,8 +168,8 @@ static int check_r6(const struct image_info *img, struct image_refusal *why)
 		values(why, a->has_dict ? "no valid app at 0x2000" : "no dictionary at 0x2000",
 		       "app linked at 0x08002000");
 		return refuse(why, "R6", "application part",
-			      "the part at 0x2000 is not an application linked at 0x08002000",
-			      NULL, 0);
+			      "the part at 0x2000 is not an application linked at 0x08002000", NULL,
+			      0);
 	}
 	if (k->iface != a->iface) {
 		values(why, image_iface_name(k->iface), image_iface_name(a->iface));

@@ -13,7 +13,7 @@
 #include "protocol/image_priv.h"
 
 /* images.md §4 step 4: link-base candidates lie on a 1 KiB grid in the first 64 KiB. */
-#define GRID_STEP 0x400u
+#define GRID_STEP  0x400u
 #define GRID_SLOTS 64u
 
 enum inflate_result {
@@ -51,7 +51,7 @@ static void bump_free(voidpf opaque, voidpf addr)
 static enum inflate_result inflate_at(const uint8_t *p, size_t len, uint8_t *scratch, size_t cap,
 				      size_t *out_len, size_t *in_len)
 {
-	struct bump b = { .base = scratch, .cap = IMAGE_ZLIB_RESERVE };
+	struct bump b = {.base = scratch, .cap = IMAGE_ZLIB_RESERVE};
 	const size_t out_cap = cap - IMAGE_ZLIB_RESERVE;
 	z_stream zs;
 	int rc;
@@ -110,7 +110,7 @@ static void read_dictionary(const json_t *root, struct image_app_part *app)
 	copy_json_str(app->app_name, sizeof(app->app_name), json_object_get(root, "app"));
 	copy_json_str(app->mcu, sizeof(app->mcu), json_object_get(config, "MCU"));
 	copy_json_str(app->initial_pins, sizeof(app->initial_pins),
-		  json_object_get(config, "INITIAL_PINS"));
+		      json_object_get(config, "INITIAL_PINS"));
 	app->clock_freq = json_u32(json_object_get(config, "CLOCK_FREQ"));
 	if (json_u32(json_object_get(config, "CANBUS_BRIDGE")) == 1) {
 		app->iface = IMAGE_IFACE_USB_CAN_BRIDGE;
@@ -129,7 +129,8 @@ static bool try_dictionary(const uint8_t *p, size_t len, size_t i, uint8_t *scra
 	const char *out = (const char *)scratch + IMAGE_ZLIB_RESERVE;
 	size_t out_len = 0, in_len = 0;
 	const enum inflate_result r = inflate_at(p + i, len - i, scratch, cap, &out_len, &in_len);
-	const bool dict_like = out_len > 0 && out[0] == '{';
+	/* Klipper writes sorted compact JSON: a dictionary starts with {" (images.md §3.3). */
+	const bool dict_like = out_len >= 2 && out[0] == '{' && out[1] == '"';
 	json_t *root;
 	bool ok;
 
@@ -182,7 +183,7 @@ static void grid_mark(bool *seen, uint32_t w)
 static void find_link_base(const uint8_t *p, size_t len, struct image_app_part *app,
 			   unsigned *warnings)
 {
-	bool base_seen[GRID_SLOTS] = { false }, anchor_seen[GRID_SLOTS] = { false };
+	bool base_seen[GRID_SLOTS] = {false}, anchor_seen[GRID_SLOTS] = {false};
 	unsigned found = 0;
 	uint32_t base = 0;
 

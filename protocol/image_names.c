@@ -11,38 +11,38 @@ struct finding {
 
 /* Indexed by bit position of enum image_warning. */
 static const struct finding warn_tab[IMAGE_WARN_COUNT] = {
-	{ "gap_not_ff", "bytes between the Katapult part and 0x2000 are not 0xFF (never executed; "
-			"5 real releases have this)" },
-	{ "trailing_data", "data beyond the 8 KiB bootloader region but no application vector "
-			   "table at 0x2000" },
-	{ "link_base_unknown", "link base undetermined (zero or several anchor candidates)" },
-	{ "linked_at_flash_base", "application linked at 0x08000000 without bootloader; never "
-				  "flash it behind Katapult" },
-	{ "bad_vectors", "implausible vector table: SP outside RAM or reset handler outside the "
-			 "image" },
-	{ "oversize", "does not fit the MCU's flash" },
-	{ "bitrate_unknown", "CAN bitrate of the Katapult part cannot be read from its bytes "
-			     "(the code pattern exists on STM32F0 only)" },
-	{ "dict_damaged", "a data dictionary is damaged (zlib or JSON error, or no \"config\")" },
-	{ "part_mismatch", "Katapult part and application part disagree on interface, bitrate "
-			   "or MCU" },
-	{ "full_app_bad", "the part at 0x2000 is not an application linked at 0x08002000" },
-	{ "katapult_too_big", "the Katapult part is longer than its 8 KiB region" },
-	{ "mcu_unknown", "no MCU name found in the image" },
-	{ "usb_can_bridge", "USB-to-CAN bridge build; not firmware for a probe" },
-	{ "scratch_small", "the data dictionary is larger than the inspection buffer" },
+    {"gap_not_ff", "bytes between the Katapult part and 0x2000 are not 0xFF (never executed; "
+		   "5 real releases have this)"},
+    {"trailing_data", "data beyond the 8 KiB bootloader region but no application vector "
+		      "table at 0x2000"},
+    {"link_base_unknown", "link base undetermined (zero or several anchor candidates)"},
+    {"linked_at_flash_base", "application linked at 0x08000000 without bootloader; never "
+			     "flash it behind Katapult"},
+    {"bad_vectors", "implausible vector table: SP outside RAM or reset handler outside the "
+		    "image"},
+    {"oversize", "does not fit the MCU's flash"},
+    {"bitrate_unknown", "CAN bitrate of the Katapult part cannot be read from its bytes "
+			"(the code pattern exists on STM32F0 only)"},
+    {"dict_damaged", "a data dictionary is damaged (zlib or JSON error, or no \"config\")"},
+    {"part_mismatch", "Katapult part and application part disagree on interface, bitrate "
+		      "or MCU"},
+    {"full_app_bad", "the part at 0x2000 is not an application linked at 0x08002000"},
+    {"katapult_too_big", "the Katapult part is longer than its 8 KiB region"},
+    {"mcu_unknown", "no MCU name found in the image"},
+    {"usb_can_bridge", "USB-to-CAN bridge build; not firmware for a probe"},
+    {"scratch_small", "the data dictionary is larger than the inspection buffer"},
 };
 
 /* Indexed by bit position of enum image_name_warning. */
 static const struct finding name_tab[IMAGE_NAME_WARNING_COUNT] = {
-	{ "name_12kib", "the name says 12 KiB offset but the image is linked at 0x08002000 "
-			"(all such releases are)" },
-	{ "name_interface", "the name says one interface, the content is built for the other" },
-	{ "name_bitrate", "the bitrate in the name differs from the image's CAN bitrate" },
-	{ "name_full_no_app", "the name says full image but there is no application vector table "
-			      "at 0x2000" },
-	{ "name_kind", "the name says another kind of image than the content" },
-	{ "name_mcu", "the hardware generation in the name does not match the image's MCU" },
+    {"name_12kib", "the name says 12 KiB offset but the image is linked at 0x08002000 "
+		   "(all such releases are)"},
+    {"name_interface", "the name says one interface, the content is built for the other"},
+    {"name_bitrate", "the bitrate in the name differs from the image's CAN bitrate"},
+    {"name_full_no_app", "the name says full image but there is no application vector table "
+			 "at 0x2000"},
+    {"name_kind", "the name says another kind of image than the content"},
+    {"name_mcu", "the hardware generation in the name does not match the image's MCU"},
 };
 
 static int bit_index(unsigned bit, unsigned count)
@@ -136,8 +136,8 @@ static enum image_iface name_iface(const char *name)
 
 static unsigned kind_warnings(const char *name, const struct image_info *img)
 {
-	const bool says_full = !strncmp(name, "full", 4) || strstr(name, "katapult_plus") ||
-			       strstr(name, "combined");
+	const bool says_full =
+	    !strncmp(name, "full", 4) || strstr(name, "katapult_plus") || strstr(name, "combined");
 	const bool says_deployer = strstr(name, "deployer") != NULL;
 	const bool says_katapult = !says_full && !says_deployer && !strncmp(name, "katapult", 8);
 
@@ -180,7 +180,8 @@ unsigned image_name_warnings(const char *file_name, const struct image_info *img
 	if (strstr(name, "12kib") && img->load_known && img->load_address != 0x08003000u)
 		w |= IMAGE_NAME_12KIB;
 	iface = name_iface(name);
-	if (iface != IMAGE_IFACE_UNKNOWN && img->iface != IMAGE_IFACE_UNKNOWN && iface != img->iface)
+	if (iface != IMAGE_IFACE_UNKNOWN && img->iface != IMAGE_IFACE_UNKNOWN &&
+	    iface != img->iface)
 		w |= IMAGE_NAME_IFACE;
 	bitrate = name_bitrate(name);
 	if (bitrate && img->iface == IMAGE_IFACE_CAN && img->can_bitrate &&

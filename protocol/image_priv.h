@@ -11,7 +11,7 @@
 
 /* images.md §3.1: RAM window for a plausible initial SP. */
 #define IMAGE_RAM_BASE 0x20000000u
-#define IMAGE_RAM_END 0x20040000u
+#define IMAGE_RAM_END  0x20040000u
 /* images.md §4 step 2: a Katapult part ends at the first run of this many 0xFF bytes. */
 #define IMAGE_FF_RUN 64u
 /* zlib's inflate state and 32 KiB window are carved from the front of the scratch buffer. */

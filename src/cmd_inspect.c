@@ -20,7 +20,8 @@ int run_inspect(int argc, char **argv);
 _Static_assert((unsigned)IMAGE_FORCE_BITRATE == (unsigned)UPDATER_FORCE_BITRATE, "R3 override bit");
 _Static_assert((unsigned)IMAGE_FORCE_SWITCH == (unsigned)UPDATER_FORCE_SWITCH, "R4 override bit");
 _Static_assert((unsigned)IMAGE_FORCE_UNKNOWN == (unsigned)UPDATER_FORCE_UNKNOWN, "R7 override bit");
-_Static_assert((unsigned)IMAGE_FORCE_LINK_BASE == (unsigned)UPDATER_FORCE_LINK_BASE, "R1 override bit");
+_Static_assert((unsigned)IMAGE_FORCE_LINK_BASE == (unsigned)UPDATER_FORCE_LINK_BASE,
+	       "R1 override bit");
 
 /* Reusable buffers for one run: the file (one byte more than allowed, to see "too big"). */
 struct inspect_ctx {
@@ -32,39 +33,41 @@ struct inspect_ctx {
 
 static void usage(FILE *out)
 {
-	fprintf(out,
-		"usage: cartoflash inspect [--json] [-v|-q] [--check katapult|dfu DEVICE...] FILE...\n"
-		"\n"
-		"Classify firmware files by their bytes (spec images.md): kind (app, full, katapult,\n"
-		"deployer), load address, MCU, interface, CAN bitrate, version, SHA-256, size and\n"
-		"flash budget; for full images and deployers also the embedded Katapult. Warns when\n"
-		"the file name contradicts the content. Nothing is sent to any device.\n"
-		"\n"
-		"  --json                    one JSON object per file per line\n"
-		"  -h, --help                this text\n"
-		"\n"
-		"Offline refusal check (rules R1-R6 of a flash, for a device you describe):\n"
-		"  --check katapult|dfu      the path the image would take\n"
-		"  --device-mcu MCU          what Katapult's CONNECT reports (stm32f042x6)\n"
-		"  --app-start ADDR          Katapult's application start (default 0x08002000)\n"
-		"  --flash-size BYTES        DFU: flash size of the device's layout\n"
-		"  --device-iface can|usb    how the device talks now\n"
-		"  --bus-bitrate BPS         bitrate of the CAN bus the probe will be on\n"
-		"  --switch-to can|usb       an interface switch is intended (R4)\n"
-		"  --allow-bitrate-mismatch  lift R3\n"
-		"  --load-address ADDR       state the load address of an image without one (R1)\n"
-		"\n"
-		"Exit status: 0 every file is firmware (and accepted by --check); 65 some file is\n"
-		"unknown, malformed or refused; 66 some file cannot be read; 64 usage error.\n"
-		"\n"
-		"Examples:\n"
-		"  cartoflash inspect Survey_Cartographer_CAN_1000000_8kib_offset.bin\n"
-		"  cartoflash inspect --json firmware/*.bin\n"
-		"  cartoflash inspect --check katapult --device-mcu stm32f042x6 --device-iface can \\\n"
-		"      --bus-bitrate 1000000 Survey_Cartographer_CAN_250000_8kib_offset.bin\n");
+	fprintf(
+	    out,
+	    "usage: cartoflash inspect [--json] [-v|-q] [--check katapult|dfu DEVICE...] FILE...\n"
+	    "\n"
+	    "Classify firmware files by their bytes (spec images.md): kind (app, full, katapult,\n"
+	    "deployer), load address, MCU, interface, CAN bitrate, version, SHA-256, size and\n"
+	    "flash budget; for full images and deployers also the embedded Katapult. Warns when\n"
+	    "the file name contradicts the content. Nothing is sent to any device.\n"
+	    "\n"
+	    "  --json                    one JSON object per file per line\n"
+	    "  -h, --help                this text\n"
+	    "\n"
+	    "Offline refusal check (rules R1-R6 of a flash, for a device you describe):\n"
+	    "  --check katapult|dfu      the path the image would take\n"
+	    "  --device-mcu MCU          what Katapult's CONNECT reports (stm32f042x6)\n"
+	    "  --app-start ADDR          Katapult's application start (default 0x08002000)\n"
+	    "  --flash-size BYTES        DFU: flash size of the device's layout\n"
+	    "  --device-iface can|usb    how the device talks now\n"
+	    "  --bus-bitrate BPS         bitrate of the CAN bus the probe will be on\n"
+	    "  --switch-to can|usb       an interface switch is intended (R4)\n"
+	    "  --allow-bitrate-mismatch  lift R3\n"
+	    "  --load-address ADDR       state the load address of an image without one (R1)\n"
+	    "\n"
+	    "Exit status: 0 every file is firmware (and accepted by --check); 65 some file is\n"
+	    "unknown, malformed or refused; 66 some file cannot be read; 64 usage error.\n"
+	    "\n"
+	    "Examples:\n"
+	    "  cartoflash inspect Survey_Cartographer_CAN_1000000_8kib_offset.bin\n"
+	    "  cartoflash inspect --json firmware/*.bin\n"
+	    "  cartoflash inspect --check katapult --device-mcu stm32f042x6 --device-iface can \\\n"
+	    "      --bus-bitrate 1000000 Survey_Cartographer_CAN_250000_8kib_offset.bin\n");
 }
 
-/* Read at most IMAGE_MAX_SIZE + 1 bytes so an oversized file is recognised without reading it all. */
+/* Read at most IMAGE_MAX_SIZE + 1 bytes so an oversized file is recognised without reading it all.
+ */
 static int read_file(struct inspect_ctx *c, const char *path, size_t *len)
 {
 	FILE *f = fopen(path, "rb");
@@ -145,8 +148,8 @@ static void print_budget(const struct image_info *in)
 		return;
 	}
 	if (in->fits)
-		printf("  %-16s fits: ends at offset %llu of %u (%llu bytes free)\n", "flash budget",
-		       (unsigned long long)in->flash_end_offset, in->flash_size,
+		printf("  %-16s fits: ends at offset %llu of %u (%llu bytes free)\n",
+		       "flash budget", (unsigned long long)in->flash_end_offset, in->flash_size,
 		       (unsigned long long)(in->flash_size - in->flash_end_offset));
 	else
 		printf("  %-16s OVERFLOWS by %ld bytes (ends at offset %llu of %u)\n",
@@ -179,14 +182,16 @@ static void print_parts(const struct image_info *in)
 			printf("linked at 0x%08X\n", a->link_base);
 		else
 			printf("link base unknown\n");
-		printf("  %-16s %s\n", "gap to 0x2000", in->gap_all_ff ? "all 0xFF" : "NOT all 0xFF");
+		printf("  %-16s %s\n", "gap to 0x2000",
+		       in->gap_all_ff ? "all 0xFF" : "NOT all 0xFF");
 	}
 	if (a->has_dict && (in->kind == IMAGE_APP || in->kind == IMAGE_FULL))
 		printf("  %-16s offset %zu, %zu bytes, clock %u Hz%s%s\n", "dictionary",
 		       a->dict_offset, a->dict_len, a->clock_freq, a->app_name[0] ? ", app " : "",
 		       a->app_name);
 	if (in->kind == IMAGE_KATAPULT && a->has_dict)
-		printf("  %-16s carries a dictionary, version \"%s\"\n", "trailing data", a->version);
+		printf("  %-16s carries a dictionary, version \"%s\"\n", "trailing data",
+		       a->version);
 	if (a->usb_vid && (in->kind == IMAGE_APP || in->kind == IMAGE_FULL))
 		printf("  %-16s %04x:%04x %s\n", "usb id", a->usb_vid, a->usb_pid,
 		       a->usb_manufacturer);
@@ -277,8 +282,9 @@ static int inspect_one(struct inspect_ctx *c, const char *path)
 		return rc;
 	}
 	memset(&info, 0, sizeof(info));
-	rc = len > IMAGE_MAX_SIZE ? CF_ERR_IMAGE
-				  : image_inspect(c->buf, len, c->scratch, IMAGE_SCRATCH_SIZE, &info);
+	rc = len > IMAGE_MAX_SIZE
+		 ? CF_ERR_IMAGE
+		 : image_inspect(c->buf, len, c->scratch, IMAGE_SCRATCH_SIZE, &info);
 	if (rc) {
 		explain(c, &info, len);
 	} else {
@@ -316,20 +322,20 @@ int run_inspect(int argc, char **argv)
 {
 	/* Alphabetical. */
 	static const struct option opts[] = {
-		{ "allow-bitrate-mismatch", no_argument, NULL, INSPECT_OPT_ALLOW_BITRATE_MISMATCH },
-		{ "app-start", required_argument, NULL, INSPECT_OPT_APP_START },
-		{ "bus-bitrate", required_argument, NULL, INSPECT_OPT_BUS_BITRATE },
-		{ "check", required_argument, NULL, INSPECT_OPT_CHECK },
-		{ "device-iface", required_argument, NULL, INSPECT_OPT_DEVICE_IFACE },
-		{ "device-mcu", required_argument, NULL, INSPECT_OPT_DEVICE_MCU },
-		{ "flash-size", required_argument, NULL, INSPECT_OPT_FLASH_SIZE },
-		{ "help", no_argument, NULL, 'h' },
-		{ "json", no_argument, NULL, CLI_OPT_JSON },
-		{ "load-address", required_argument, NULL, INSPECT_OPT_LOAD_ADDRESS },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "switch-to", required_argument, NULL, INSPECT_OPT_SWITCH_TO },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ NULL, 0, NULL, 0 },
+	    {"allow-bitrate-mismatch", no_argument, NULL, INSPECT_OPT_ALLOW_BITRATE_MISMATCH},
+	    {"app-start", required_argument, NULL, INSPECT_OPT_APP_START},
+	    {"bus-bitrate", required_argument, NULL, INSPECT_OPT_BUS_BITRATE},
+	    {"check", required_argument, NULL, INSPECT_OPT_CHECK},
+	    {"device-iface", required_argument, NULL, INSPECT_OPT_DEVICE_IFACE},
+	    {"device-mcu", required_argument, NULL, INSPECT_OPT_DEVICE_MCU},
+	    {"flash-size", required_argument, NULL, INSPECT_OPT_FLASH_SIZE},
+	    {"help", no_argument, NULL, 'h'},
+	    {"json", no_argument, NULL, CLI_OPT_JSON},
+	    {"load-address", required_argument, NULL, INSPECT_OPT_LOAD_ADDRESS},
+	    {"quiet", no_argument, NULL, 'q'},
+	    {"switch-to", required_argument, NULL, INSPECT_OPT_SWITCH_TO},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct inspect_ctx c;
 	int ch, rc, worst = CF_OK;
@@ -360,7 +366,8 @@ int run_inspect(int argc, char **argv)
 	c.scratch = malloc(IMAGE_SCRATCH_SIZE);
 	if (!c.buf || !c.scratch) {
 		worst = CF_ERR_NOMEM;
-		fprintf(stderr, "cartoflash: inspect: out of memory; close other programs and retry\n");
+		fprintf(stderr,
+			"cartoflash: inspect: out of memory; close other programs and retry\n");
 		goto err_free;
 	}
 	for (int i = optind; i < argc; i++)

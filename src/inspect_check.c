@@ -82,7 +82,8 @@ int inspect_check_option(struct inspect_check *c, int opt, const char *arg)
 	case INSPECT_OPT_DEVICE_IFACE:
 		return parse_iface(arg, &c->target.iface) ? 1 : bad("interface (can or usb)", arg);
 	case INSPECT_OPT_SWITCH_TO:
-		return parse_iface(arg, &c->target.switch_to) ? 1 : bad("interface (can or usb)", arg);
+		return parse_iface(arg, &c->target.switch_to) ? 1
+							      : bad("interface (can or usb)", arg);
 	case INSPECT_OPT_ALLOW_BITRATE_MISMATCH:
 		c->force |= IMAGE_FORCE_BITRATE;
 		return 1;

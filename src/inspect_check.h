@@ -22,11 +22,11 @@ enum {
 
 /* What the user stated about the device, and the rules' verdict for one file. */
 struct inspect_check {
-	bool enabled;		     /* --check given */
+	bool enabled; /* --check given */
 	struct image_target target;
-	unsigned force;		     /* enum image_force */
-	int rc;			     /* last verdict: 0 or CF_ERR_REFUSED */
-	struct image_refusal why;    /* valid when rc != 0 */
+	unsigned force;		  /* enum image_force */
+	int rc;			  /* last verdict: 0 or CF_ERR_REFUSED */
+	struct image_refusal why; /* valid when rc != 0 */
 };
 
 /*

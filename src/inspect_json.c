@@ -74,8 +74,8 @@ static json_t *vectors(const struct image_vectors *v)
 static json_t *katapult_part(const struct image_katapult_part *k, bool with_vectors)
 {
 	json_t *o = json_pack("{s:I,s:I,s:o,s:o,s:o,s:o,s:I}", "offset", (json_int_t)k->offset,
-			      "length", (json_int_t)k->len, "mcu", str_or_null(k->mcu),
-			      "interface", iface_or_null(k->iface), "can_bitrate",
+			      "length", (json_int_t)k->len, "mcu", str_or_null(k->mcu), "interface",
+			      iface_or_null(k->iface), "can_bitrate",
 			      bitrate_or_null(k->can_bitrate), "version", str_or_null(k->version),
 			      "app_start_literals", (json_int_t)k->app_start_literals);
 
@@ -131,20 +131,23 @@ static void add_summary(json_t *o, const struct image_info *in)
 	json_object_set_new(o, "sha256", json_string(sha));
 	json_object_set_new(o, "size", json_integer((json_int_t)in->size));
 	json_object_set_new(o, "kind", json_string(image_kind_name(in->kind)));
-	json_object_set_new(o, "load_address", in->load_known ? hex32(in->load_address) : json_null());
+	json_object_set_new(o, "load_address",
+			    in->load_known ? hex32(in->load_address) : json_null());
 	json_object_set_new(o, "mcu", str_or_null(in->mcu));
 	json_object_set_new(o, "interface", iface_or_null(in->iface));
 	json_object_set_new(o, "can_bitrate", bitrate_or_null(in->can_bitrate));
 	json_object_set_new(o, "can_bitrate_source",
 			    in->bitrate_source == IMAGE_BITRATE_NONE
-				    ? json_null()
-				    : json_string(image_bitrate_source_name(in->bitrate_source)));
+				? json_null()
+				: json_string(image_bitrate_source_name(in->bitrate_source)));
 	json_object_set_new(o, "version", str_or_null(in->version));
 	json_object_set_new(o, "fits", decidable ? json_boolean(in->fits) : json_null());
 	json_object_set_new(o, "overflow_bytes", json_integer(in->overflow_bytes));
-	json_object_set_new(o, "flash_size", in->flash_size ? json_integer(in->flash_size) : json_null());
+	json_object_set_new(o, "flash_size",
+			    in->flash_size ? json_integer(in->flash_size) : json_null());
 	json_object_set_new(o, "flash_end_offset",
-			    in->load_known ? json_integer((json_int_t)in->flash_end_offset) : json_null());
+			    in->load_known ? json_integer((json_int_t)in->flash_end_offset)
+					   : json_null());
 	json_object_set_new(o, "vectors", vectors(&in->vectors));
 }
 
@@ -157,7 +160,8 @@ static void add_parts(json_t *o, const uint8_t *img, const struct image_info *in
 	case IMAGE_APP:
 		json_object_set_new(o, "dictionary", dictionary(a));
 		json_object_set_new(o, "usb_id", usb_id(a->usb_vid, a->usb_pid));
-		json_object_set_new(o, "link_base_candidates", json_integer(a->link_base_candidates));
+		json_object_set_new(o, "link_base_candidates",
+				    json_integer(a->link_base_candidates));
 		json_object_set_new(o, "katapult_transfer", transfer(img, in->size));
 		break;
 	case IMAGE_FULL:
@@ -191,8 +195,8 @@ static json_t *verdict(const struct inspect_check *c)
 		json_object_update_new(o, json_pack("{s:s,s:s,s:s,s:s,s:s,s:o}", "rule", w->rule,
 						    "what", w->what ? w->what : "", "image_value",
 						    w->image_value, "target_value", w->target_value,
-						    "reason", w->reason ? w->reason : "", "override",
-						    str_or_null(w->override)));
+						    "reason", w->reason ? w->reason : "",
+						    "override", str_or_null(w->override)));
 	return o;
 }
 
@@ -209,17 +213,18 @@ int inspect_json_print(const char *file, const uint8_t *img, const struct image_
 	if (info) {
 		add_summary(o, info);
 		add_parts(o, img, info);
-		json_object_set_new(o, "warnings",
-				    bit_names(info->warnings, IMAGE_WARN_COUNT, image_warning_name));
-		json_object_set_new(o, "name_warnings",
-				    bit_names(name_warnings, IMAGE_NAME_WARNING_COUNT,
-					      image_name_warning_name));
+		json_object_set_new(
+		    o, "warnings", bit_names(info->warnings, IMAGE_WARN_COUNT, image_warning_name));
+		json_object_set_new(
+		    o, "name_warnings",
+		    bit_names(name_warnings, IMAGE_NAME_WARNING_COUNT, image_name_warning_name));
 	}
 	if (check)
 		json_object_set_new(o, "check", verdict(check));
 	if (err)
-		json_object_set_new(o, "error", json_pack("{s:s,s:s}", "code", cf_err_name(err),
-							  "detail", detail ? detail : ""));
+		json_object_set_new(o, "error",
+				    json_pack("{s:s,s:s}", "code", cf_err_name(err), "detail",
+					      detail ? detail : ""));
 	if (json_dumpf(o, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER) || fputc('\n', stdout) == EOF)
 		rc = CF_ERR_IO;
 	json_decref(o);
