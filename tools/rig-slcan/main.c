@@ -8,12 +8,18 @@
  * (C/Sn/O commands, t/T frames; CR shown as a newline) and injects lines read from a FIFO (each
  * newline becomes the CR that ends an SLCAN message), e.g. "t4563AABBCC" (a frame) or "sb256256"
  * (bus-off, rx/tx error counters 256). It drains the master all the time (pitfall 6).
+ *
+ * With --bridge IFACE the adapter's far side is another SocketCAN interface (a vcan on which a
+ * probe twin sits): frames the kernel sends through slcan (t/T lines) go out on IFACE, frames
+ * seen on IFACE come back to the kernel as t/T lines, so the tool talks through the slcan driver
+ * to a device.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <net/if.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +28,9 @@
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/socket.h>
+#include <linux/can.h>
+#include <linux/can/raw.h>
 #include <linux/sockios.h>
 
 #ifndef N_SLCAN
@@ -38,9 +47,87 @@ static void on_signal(int sig)
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: rig-slcan --log FILE [--fifo PATH] [--timeout SECONDS]\n"
+	fprintf(stderr, "usage: rig-slcan --log FILE [--fifo PATH] [--bridge IFACE] [--timeout SECONDS]\n"
 			"Example: rig-slcan --log /tmp/slcan.log --fifo /tmp/slcan.in --timeout 60\n");
 	return 64;
+}
+
+/* Lawicel line assembled from the kernel's output, for the bridge. */
+static char line[64];
+static size_t line_len;
+
+static int bridge_open(const char *ifname)
+{
+	struct sockaddr_can addr = { .can_family = AF_CAN };
+	int s = socket(PF_CAN, SOCK_RAW | SOCK_CLOEXEC, CAN_RAW);
+
+	if (s < 0)
+		return -1;
+	addr.can_ifindex = (int)if_nametoindex(ifname);
+	if (!addr.can_ifindex || bind(s, (struct sockaddr *)&addr, sizeof(addr))) {
+		close(s);
+		return -1;
+	}
+	return s;
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* "tiiiLdd.." or "TiiiiiiiiLdd.." (slcan.c's encoding) -> a frame on the bridge. */
+static void bridge_line_out(int s, const char *l, size_t len)
+{
+	const size_t idlen = l[0] == 'T' ? 8 : 3;
+	struct can_frame f = { 0 };
+	int d;
+
+	if ((l[0] != 't' && l[0] != 'T') || len < idlen + 2)
+		return;
+	for (size_t i = 1; i <= idlen; i++) {
+		if ((d = hexval(l[i])) < 0)
+			return;
+		f.can_id = f.can_id << 4 | (canid_t)d;
+	}
+	if (l[0] == 'T')
+		f.can_id |= CAN_EFF_FLAG;
+	d = l[idlen + 1] - '0';
+	if (d < 0 || d > 8 || len < idlen + 2 + 2 * (size_t)d)
+		return;
+	f.len = (uint8_t)d;
+	for (int i = 0; i < d; i++)
+		f.data[i] = (uint8_t)(hexval(l[idlen + 2 + 2 * i]) << 4 |
+				      hexval(l[idlen + 3 + 2 * i]));
+	if (write(s, &f, sizeof(f)) != sizeof(f))
+		perror("rig-slcan: bridge send");
+}
+
+/* A frame seen on the bridge -> a Lawicel line to the kernel. */
+static int bridge_in(int s, int master)
+{
+	struct can_frame f;
+	char out[40];
+	int n;
+
+	if (read(s, &f, sizeof(f)) != sizeof(f) || f.len > 8)
+		return 0;
+	if (f.can_id & (CAN_RTR_FLAG | CAN_ERR_FLAG))
+		return 0;
+	if (f.can_id & CAN_EFF_FLAG)
+		n = snprintf(out, sizeof(out), "T%08X%u", f.can_id & CAN_EFF_MASK, f.len);
+	else
+		n = snprintf(out, sizeof(out), "t%03X%u", f.can_id & CAN_SFF_MASK, f.len);
+	for (int i = 0; i < f.len; i++)
+		n += snprintf(out + n, sizeof(out) - (size_t)n, "%02X", f.data[i]);
+	out[n++] = '\r';
+	return write(master, out, (size_t)n) == n ? 0 : -1;
 }
 
 /* Opens the pty pair and attaches N_SLCAN to the slave; returns the master, fills ifname. */
@@ -74,16 +161,25 @@ err_master:
 	return -1;
 }
 
-/* Copies kernel output to the log, CR as newline so the log reads one command per line. */
-static int drain(int master, FILE *log)
+/* Copies kernel output to the log, CR as newline so the log reads one command per line; with a
+ * bridge, complete frame lines also go out on it. */
+static int drain(int master, FILE *log, int bridge)
 {
 	char buf[512];
 	ssize_t n = read(master, buf, sizeof(buf));
 
 	if (n <= 0)
 		return n < 0 && errno == EAGAIN ? 0 : -1;
-	for (ssize_t i = 0; i < n; i++)
+	for (ssize_t i = 0; i < n; i++) {
 		fputc(buf[i] == '\r' ? '\n' : buf[i], log);
+		if (buf[i] == '\r') {
+			if (bridge >= 0)
+				bridge_line_out(bridge, line, line_len);
+			line_len = 0;
+		} else if (line_len < sizeof(line)) {
+			line[line_len++] = buf[i];
+		}
+	}
 	fflush(log);
 	return 0;
 }
@@ -120,10 +216,10 @@ static double now_s(void)
 
 int main(int argc, char **argv)
 {
-	const char *log_path = NULL, *fifo_path = NULL;
+	const char *log_path = NULL, *fifo_path = NULL, *bridge_if = NULL;
 	double timeout_s = 60, end;
 	char ifname[IFNAMSIZ] = "";
-	int master, slave, fifo = -1, rc = 0;
+	int master, slave, fifo = -1, bridge = -1, rc = 0;
 	FILE *log;
 
 	for (int i = 1; i + 1 < argc; i += 2) {
@@ -131,6 +227,8 @@ int main(int argc, char **argv)
 			log_path = argv[i + 1];
 		else if (!strcmp(argv[i], "--fifo"))
 			fifo_path = argv[i + 1];
+		else if (!strcmp(argv[i], "--bridge"))
+			bridge_if = argv[i + 1];
 		else if (!strcmp(argv[i], "--timeout"))
 			timeout_s = atof(argv[i + 1]);
 		else
@@ -148,6 +246,11 @@ int main(int argc, char **argv)
 		fclose(log);
 		return 66;
 	}
+	if (bridge_if && (bridge = bridge_open(bridge_if)) < 0) {
+		perror(bridge_if);
+		rc = 69;
+		goto out;
+	}
 	master = slcan_open(&slave, ifname);
 	if (master < 0) {
 		rc = 69;
@@ -160,18 +263,24 @@ int main(int argc, char **argv)
 
 	end = now_s() + timeout_s;
 	while (!stop && now_s() < end) {
-		struct pollfd pfd[2] = { { .fd = master, .events = POLLIN }, { .fd = fifo, .events = POLLIN } };
+		struct pollfd pfd[3] = { { .fd = master, .events = POLLIN },
+					 { .fd = fifo, .events = POLLIN },
+					 { .fd = bridge, .events = POLLIN } };
 
-		if (poll(pfd, fifo >= 0 ? 2 : 1, 100) < 0 && errno != EINTR)
+		if (poll(pfd, 3, 100) < 0 && errno != EINTR)
 			break;
-		if ((pfd[0].revents & POLLIN) && drain(master, log))
+		if ((pfd[0].revents & POLLIN) && drain(master, log, bridge))
 			break;
-		if (fifo >= 0 && (pfd[1].revents & POLLIN) && inject(fifo, master))
+		if ((pfd[1].revents & POLLIN) && inject(fifo, master))
+			break;
+		if ((pfd[2].revents & POLLIN) && bridge_in(bridge, master))
 			break;
 	}
 	close(slave);
 	close(master);
 out:
+	if (bridge >= 0)
+		close(bridge);
 	if (fifo >= 0)
 		close(fifo);
 	fclose(log);

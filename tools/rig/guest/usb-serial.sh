@@ -66,14 +66,14 @@ if ! rig_in "'$BUILDDIR/cartoflash' flash --help" 2>&1 | grep -q -- "--serial"; 
 	exit 0
 fi
 t0=$(uptime_s)
-rig_in "timeout 90 '$BUILDDIR/cartoflash' flash $W/new.bin --serial $UID_HEX --json \
+rig_in "timeout 90 '$BUILDDIR/cartoflash' flash $W/new.bin --serial /dev/ttyACM0 --json \
 	>$W/flash.json 2>$W/flash.err"
 rc=$?
 cp $HR$W/flash.json $HR$W/flash.err $HR$ART/ 2>/dev/null
 if [ $rc -eq 0 ]; then
-	rig_pass "cartoflash flash --serial: touch, follow, write, verify, complete in $(since $t0) s"
+	rig_pass "cartoflash flash --serial /dev/ttyACM0: touch, follow, write, verify, complete in $(since $t0) s"
 else
-	rig_fail "cartoflash flash --serial exits 0" "exit $rc" $HR$W/flash.err
+	rig_fail "cartoflash flash --serial /dev/ttyACM0 exits 0" "exit $rc" $HR$W/flash.err
 	tail -n 8 $HR$W/acm2.log | sed 's/^/# /'
 fi
 if rig_wait 100 rig_usb_present 1d50 614e; then
@@ -81,10 +81,10 @@ if rig_wait 100 rig_usb_present 1d50 614e; then
 else
 	rig_fail "the twin reboots into the new application" "no 1d50:614e" $HR$W/acm2.log
 fi
-rig_in "timeout 60 '$BUILDDIR/cartoflash' verify $W/new.bin --serial $UID_HEX \
+rig_in "timeout 60 '$BUILDDIR/cartoflash' verify $W/new.bin --serial auto \
 	>$W/verify.out 2>&1"
 rc=$?
-rig_expect "cartoflash verify --serial against the new image exits 0" "exit $rc" test $rc -eq 0
+rig_expect "cartoflash verify --serial auto against the new image exits 0" "exit $rc" test $rc -eq 0
 pkill_twin
 rig_wait 50 sh -c "! pidof rig-acm"
 rig_expect "the twin's flash holds the new application at 0x08002000" "flash differs" \
