@@ -80,7 +80,8 @@ void fleet_free(struct fleet *f)
 static void identity_label(const struct device_identity *id, char *buf, size_t cap)
 {
 	if (id->can_uuid[0])
-		snprintf(buf, cap, "%s (%s)", id->can_uuid, id->iface[0] ? id->iface : "can");
+		snprintf(buf, cap, "%s (%s)", id->can_uuid,
+			 id->iface[0] ? id->iface : id->tty[0] ? id->tty : "can");
 	else if (id->uid_hex[0])
 		snprintf(buf, cap, "%s (%s)", id->uid_hex, id->tty[0] ? id->tty : id->usb_path);
 	else if (id->tty[0])
