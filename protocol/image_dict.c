@@ -124,7 +124,7 @@ static void read_dictionary(const json_t *root, struct image_app_part *app)
 
 /* Try a candidate at p[i]. Returns true and fills app when it is a Klipper dictionary. */
 static bool try_dictionary(const uint8_t *p, size_t len, size_t i, uint8_t *scratch, size_t cap,
-			   struct image_app_part *app, unsigned *warnings)
+			   struct image_app_part *app, unsigned *warnings, size_t *budget)
 {
 	const char *out = (const char *)scratch + IMAGE_ZLIB_RESERVE;
 	size_t out_len = 0, in_len = 0;
@@ -134,6 +134,7 @@ static bool try_dictionary(const uint8_t *p, size_t len, size_t i, uint8_t *scra
 	json_t *root;
 	bool ok;
 
+	*budget = *budget > out_len + in_len ? *budget - out_len - in_len : 0;
 	if (r == INFLATE_TOO_BIG && dict_like)
 		*warnings |= IMAGE_WARN_SCRATCH_SMALL;
 	if (r != INFLATE_OK) {
@@ -155,14 +156,20 @@ static bool try_dictionary(const uint8_t *p, size_t len, size_t i, uint8_t *scra
 	return ok;
 }
 
-/* images.md §4 step 3: the first zlib header whose stream inflates to JSON with "config". */
+/*
+ * images.md §4 step 3: the first zlib header whose stream inflates to JSON with "config".
+ * Real candidates fail within a few bytes; the budget bounds crafted files whose every
+ * candidate inflates a long way (a file with no dictionary after it is simply unknown).
+ */
 static bool find_dictionary(const uint8_t *p, size_t len, uint8_t *scratch, size_t cap,
 			    struct image_app_part *app, unsigned *warnings)
 {
-	for (size_t i = 0; i + 2 <= len; i++) {
+	size_t budget = IMAGE_INFLATE_BUDGET;
+
+	for (size_t i = 0; i + 2 <= len && budget; i++) {
 		if (p[i] != 0x78 || (p[i] * 256u + p[i + 1]) % 31 != 0)
 			continue;
-		if (try_dictionary(p, len, i, scratch, cap, app, warnings))
+		if (try_dictionary(p, len, i, scratch, cap, app, warnings, &budget))
 			return true;
 	}
 	return false;

@@ -16,6 +16,8 @@
 #define IMAGE_FF_RUN 64u
 /* zlib's inflate state and 32 KiB window are carved from the front of the scratch buffer. */
 #define IMAGE_ZLIB_RESERVE (48u * 1024)
+/* Bytes the dictionary scan may inflate and read over all failed candidates of one file. */
+#define IMAGE_INFLATE_BUDGET (32u << 20)
 
 /* Steps 3, 4 and 7 on p[0..len) as a standalone file. Returns true when a dictionary was
  * found; fills *app (offset left to the caller) and ORs IMAGE_WARN_* bits into *warnings. */
