@@ -22,7 +22,8 @@ W=/tmp/can
 rig_in "mkdir -p $W && $BUILDDIR/mkimage full --iface can --bitrate 1000000 -o $W/p1.flash &&
 	cp $W/p1.flash $W/p2.flash &&
 	$BUILDDIR/mkimage app --iface can --bitrate 1000000 --version 'CARTOGRAPHER 5.2.0' -o $W/new.bin &&
-	$BUILDDIR/mkimage app --iface can --bitrate 1000000 --version 'CARTOGRAPHER 5.3.0' -o $W/new2.bin" \
+	$BUILDDIR/mkimage app --iface can --bitrate 1000000 --version 'CARTOGRAPHER 5.3.0' -o $W/new2.bin &&
+	$BUILDDIR/mkimage app --iface can --bitrate 1000000 --version 'CARTOGRAPHER 5.4.0' -o $W/new3.bin" \
 	>/tmp/mk.out 2>&1 || { rig_fail "test images" "mkimage failed" /tmp/mk.out; exit 1; }
 
 DUMP=$ART/can.candump.log
@@ -84,10 +85,23 @@ if [ -n "$UUID2" ]; then
 	cf fleet flash $W/new2.bin --can vcan0 --uuid $UUID1 --uuid $UUID2 --json
 	rc=$?
 	if [ $rc -eq 0 ]; then
-		rig_pass "fleet: cartoflash flash of both twins in one run, $(since $t0) s"
+		rig_pass "cartoflash flash of both twins in one run (two --uuid), $(since $t0) s"
 	else
-		rig_fail "fleet: cartoflash flash of both twins exits 0" "exit $rc" $HR$W/fleet.err
+		rig_fail "cartoflash flash of both twins exits 0" "exit $rc" $HR$W/fleet.err
 	fi
+	printf '[front]\ninterface = vcan0\nuuid = %s\nimage = new3.bin\n\n[rear]\ninterface = vcan0\nuuid = %s\nimage = new3.bin\n' \
+		$UUID1 $UUID2 >$HR$W/probes.ini
+	t0=$(uptime_s)
+	cf manifest fleet $W/probes.ini --json
+	rc=$?
+	if [ $rc -eq 0 ] && [ "$(grep -c "$UUID1\|$UUID2" $HR$W/manifest.out)" -ge 2 ]; then
+		rig_pass "cartoflash fleet MANIFEST updates both twins, $(since $t0) s"
+	else
+		rig_fail "cartoflash fleet MANIFEST updates both twins" "exit $rc" $HR$W/manifest.err
+	fi
+	cf verify2 verify $W/new3.bin --can vcan0 --uuid $UUID2
+	rc=$?
+	rig_expect "the second twin verifies against the fleet's image" "exit $rc" test $rc -eq 0
 else
 	rig_fail "fleet: cartoflash flash of both twins" "second UUID not in scan output"
 fi
