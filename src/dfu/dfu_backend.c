@@ -269,13 +269,11 @@ static void verify_next(struct dfu_priv *p)
 	}
 	img = &p->plan.img[p->img];
 	if (p->off >= img->len) {
+		/* dfu.md §2.4: ABORT leaves dfuUPLOAD-IDLE before the next SET_ADDRESS. */
 		p->img++;
 		p->off = 0;
-		if (p->img == p->plan.count) {
-			run(p, ST_V_ABORT2, DFUSE_OP_ABORT, 0, 0, NULL, 0);
-			return;
-		}
-		img = &p->plan.img[p->img];
+		run(p, ST_V_ABORT2, DFUSE_OP_ABORT, 0, 0, NULL, 0);
+		return;
 	}
 	if (p->off == 0 && p->stage != ST_V_ABORT) {
 		/* dfu.md §2.4: SET_ADDRESS, then ABORT: UPLOAD is refused in dfuDNLOAD-IDLE. */

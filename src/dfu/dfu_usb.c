@@ -236,6 +236,12 @@ static bool describe(libusb_device *dev, const struct libusb_device_descriptor *
 	return true;
 }
 
+static int by_path(const void *a, const void *b)
+{
+	return strcmp(((const struct dfu_candidate *)a)->path,
+		      ((const struct dfu_candidate *)b)->path);
+}
+
 int dfu_usb_find(struct dfu_usb *u, uint16_t vid, uint16_t pid, struct dfu_candidate *out,
 		 size_t max, size_t *count)
 {
@@ -257,6 +263,8 @@ int dfu_usb_find(struct dfu_usb *u, uint16_t vid, uint16_t pid, struct dfu_candi
 			(*count)++;
 	}
 	libusb_free_device_list(list, 1);
+	/* Stable order for listings and "several found" messages. */
+	qsort(out, *count, sizeof(*out), by_path);
 	return CF_OK;
 }
 

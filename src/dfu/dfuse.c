@@ -22,6 +22,7 @@ enum phase {
 	PH_ERR_STATUS,	   /* after a stalled UPLOAD: what does the device say */
 	PH_RECOVER_CLR,	   /* CLRSTATUS after dfuERROR (dfu.md §2.3) */
 	PH_RECOVER_STATUS, /* GETSTATUS after that; then report the saved error */
+	PH_PROBE,	   /* after an I/O error: is the device still there? */
 };
 
 const char *dfuse_xfer_name(enum dfuse_xfer_result r)
@@ -92,10 +93,20 @@ static void finish(struct dfuse *s, int err)
 	s->cfg.done(s->cfg.ctx, &op, &res);
 }
 
+static void send(struct dfuse *s, enum dfu_request req, uint16_t value, uint16_t len,
+		 unsigned timeout_ms);
+
 static void fail_xfer(struct dfuse *s, const char *request, enum dfuse_xfer_result r)
 {
 	s->res.request = request;
 	s->res.xfer = r;
+	if (r == DFUSE_XFER_IO || r == DFUSE_XFER_TIMEOUT) {
+		/* An unplugged device often fails one transfer with -EPROTO first: one GETSTATUS
+		 * tells "gone" (ENODEV) from a real I/O error. */
+		s->phase = PH_PROBE;
+		send(s, DFU_REQ_GETSTATUS, 0, DFU_STATUS_LEN, REQUEST_TIMEOUT_MS);
+		return;
+	}
 	finish(s, xfer_err(r));
 }
 
@@ -410,6 +421,11 @@ void dfuse_xfer_done(struct dfuse *s, enum dfuse_xfer_result r, size_t actual)
 		return;
 	case PH_RECOVER_STATUS:
 		finish(s, CF_ERR_PROTOCOL); /* the saved status says why */
+		return;
+	case PH_PROBE:
+		if (r == DFUSE_XFER_NO_DEVICE)
+			s->res.xfer = r;
+		finish(s, xfer_err(s->res.xfer));
 		return;
 	}
 }

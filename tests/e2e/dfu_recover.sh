@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-3.0-or-later
+# The real cartoflash binary under dfuemu against the emulated STM32F042 ROM: recover, dfu read.
+set -u
+BUILD=${BUILD:-build}
+EMU=$PWD/$BUILD/dfuemu
+MK=$PWD/$BUILD/mkimage
+CF=${CARTOFLASH:-$PWD/$BUILD/cartoflash}
+n=0
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+not_ok() { n=$((n + 1)); echo "not ok $n - $1"; }
+check() { if eval "$2"; then ok "$1"; else not_ok "$1"; sed 's/^/#   /' out.txt | tail -8; fi; }
+skip_all() { echo "ok 1 - dfu recover # SKIP $1"; exit 0; }
+
+command -v umockdev-wrapper >/dev/null || skip_all "umockdev not installed"
+for b in "$EMU" "$MK" "$CF"; do [ -x "$b" ] || skip_all "$b not built (make all)"; done
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cd "$work" || exit 1
+
+"$MK" full --iface usb -s 22528 -o full.bin || exit 1	# 8 KiB Katapult + 22 KiB app
+"$MK" katapult --iface usb -o kat.bin || exit 1
+"$MK" app --iface usb -o app.bin || exit 1
+flen=$(stat -c %s full.bin)
+klen=$(stat -c %s kat.bin)
+alen=$(stat -c %s app.bin)
+same() {	# same FLASH OFFSET FILE: the flash holds FILE at OFFSET
+	cmp -s <(tail -c +$(($2 + 1)) "$1" | head -c "$(stat -c %s "$3")") "$3"
+}
+blank() { cmp -s "$1" <(head -c 32768 /dev/zero | tr '\0' '\377'); }
+emu() { timeout 60 "$EMU" "$@"; }
+
+# Blank chip, full image.
+emu --flash-out f1.bin --stats s1.txt -- "$CF" recover --full full.bin --timeout 200ms >out.txt 2>&1
+rc=$?
+check "blank chip: recover --full exits 0 (rc=$rc)" "[ $rc -eq 0 ]"
+check "blank chip: flash holds the full image" "same f1.bin 0 full.bin"
+check "blank chip: each page erased once, leave jumped to 0x08000000" \
+	"grep -q 'left=1 jump=0x08000000 pages_erased=30 max_erases_per_page=1' s1.txt"
+check "blank chip: summary says read back identical" "grep -q 'read back identical' out.txt"
+
+# Corrupt bootloader: garbage in the first 8 KiB, then the full image over it.
+{ head -c 8192 /dev/urandom; tail -c +8193 f1.bin; } >corrupt_boot.bin
+emu --flash-in corrupt_boot.bin --flash-out f2.bin -- "$CF" recover --full full.bin --timeout 200ms >out.txt 2>&1
+rc=$?
+check "corrupt bootloader: recovered (rc=$rc)" "[ $rc -eq 0 ] && same f2.bin 0 full.bin"
+
+# Garbage application behind a good bootloader: bootloader + application.
+{ head -c 8192 f1.bin; head -c 24576 /dev/urandom; } >garbage_app.bin
+emu --flash-in garbage_app.bin --flash-out f3.bin --stats s3.txt -- \
+	"$CF" recover --bootloader kat.bin --app app.bin --timeout 200ms >out.txt 2>&1
+rc=$?
+check "garbage application: --bootloader + --app exits 0 (rc=$rc)" "[ $rc -eq 0 ]"
+check "garbage application: bootloader at 0, application at 0x2000" \
+	"same f3.bin 0 kat.bin && same f3.bin 8192 app.bin"
+pages=$(( (klen + 1023) / 1024 + (alen + 1023) / 1024 ))
+check "bootloader + application: $pages pages erased, each once" \
+	"grep -q 'pages_erased=$pages max_erases_per_page=1' s3.txt"
+
+# Two devices: refuse to guess, then select by path.
+emu --devices 2 --flash-out two.bin -- "$CF" recover --full full.bin >out.txt 2>&1
+rc=$?
+check "two devices: refuses to guess with 64 (rc=$rc)" "[ $rc -eq 64 ]"
+check "two devices: lists both paths and says --path" \
+	"grep -q '2 DFU devices found: 1-1 (serial FFFFFFFEFFFF), 1-2' out.txt && grep -q -- '--path' out.txt"
+check "two devices: nothing written" "blank two.bin && blank two.bin.2"
+emu --devices 2 --flash-out two.bin -- "$CF" recover --path 1-2 --full full.bin --timeout 200ms >out.txt 2>&1
+rc=$?
+check "two devices: --path 1-2 writes device 1-2 only (rc=$rc)" \
+	"[ $rc -eq 0 ] && same two.bin.2 0 full.bin && blank two.bin"
+
+# Device resets before the leave GETSTATUS completes: success, unconfirmed (dfu.md §2.5).
+emu --fault leave-reset --flash-out f4.bin -- "$CF" recover --full full.bin --timeout 200ms >out.txt 2>&1
+rc=$?
+check "leave without status counts as success (rc=$rc)" \
+	"[ $rc -eq 0 ] && grep -q 'status unconfirmed' out.txt && same f4.bin 0 full.bin"
+
+# Read protection: reported with the way out, nothing erased.
+{ head -c 32768 /dev/urandom; } >rdp_in.bin
+emu --fault rdp --flash-in rdp_in.bin --flash-out f5.bin -- "$CF" recover --full full.bin >out.txt 2>&1
+rc=$?
+check "read protection: exit 76 with errVENDOR (rc=$rc)" \
+	"[ $rc -eq 76 ] && grep -q 'errVENDOR (read protection is active)' out.txt"
+check "read protection: says --unprotect wipes the chip" "grep -q 'unprotect.*wipes' out.txt"
+check "read protection: flash untouched" "cmp -s f5.bin rdp_in.bin"
+emu --fault rdp --flash-in rdp_in.bin --flash-out f6.bin -- "$CF" recover --full full.bin --unprotect >out.txt 2>&1
+rc=$?
+check "--unprotect: warns, wipes the chip, asks for a rerun (rc=$rc)" \
+	"[ $rc -eq 69 ] && grep -q 'erases ALL' out.txt && grep -q 'rerun' out.txt && blank f6.bin"
+
+# Dry run: the plan, nothing written.
+emu --flash-in garbage_app.bin --flash-out f7.bin -- "$CF" recover --full full.bin --dry-run >out.txt 2>&1
+rc=$?
+check "dry run: exit 0, prints the plan (rc=$rc)" \
+	"[ $rc -eq 0 ] && grep -q 'erase: 30 pages, each once' out.txt && grep -q 'write 1: full image, $flen bytes at 0x08000000' out.txt"
+check "dry run: flash untouched" "cmp -s f7.bin garbage_app.bin"
+emu -- "$CF" recover --full full.bin --dry-run --json >out.txt 2>/dev/null
+check "dry run --json: a plan event and a summary, valid JSON" \
+	"jq -s -e 'map(select(.event == \"plan\"))[0].erase | length == 30' out.txt >/dev/null && jq -s -e '.[-1].event == \"summary\"' out.txt >/dev/null"
+
+# Refusal before any write: an application is not for 0x08000000 (R1).
+emu --flash-in f1.bin --flash-out f8.bin -- "$CF" recover --full app.bin >out.txt 2>&1
+rc=$?
+check "application given as --full: refused R1, exit 65, nothing written (rc=$rc)" \
+	"[ $rc -eq 65 ] && grep -q 'R1' out.txt && cmp -s f8.bin f1.bin"
+
+# Faults the host must ride out.
+emu --fault stall-busy --flash-out f9.bin -- "$CF" recover --full full.bin --timeout 200ms >out.txt 2>&1
+rc=$?
+check "GETSTATUS stalls while busy (L4): tolerated (rc=$rc)" "[ $rc -eq 0 ] && same f9.bin 0 full.bin"
+emu --fault slow-erase --flash-out f10.bin -- "$CF" recover --full full.bin --mass-erase --timeout 200ms >out.txt 2>&1
+rc=$?
+check "slow erase with a short bwPollTimeout, mass erase: tolerated (rc=$rc)" \
+	"[ $rc -eq 0 ] && same f10.bin 0 full.bin"
+emu --fault vanish=3 --flash-out f11.bin -- "$CF" recover --full full.bin >out.txt 2>&1
+rc=$?
+check "device vanishes mid-write: exit 69 naming device, stage and next step (rc=$rc)" \
+	"[ $rc -eq 69 ] && grep -q 'STM32 ROM DFU at usb 1-1: write' out.txt && grep -q 'replug and rerun recover' out.txt"
+
+# dfu read: upload into a file, identical to the flash.
+emu --flash-in f1.bin -- "$CF" dfu read 0x08000000 32768 up.bin >out.txt 2>&1
+rc=$?
+check "dfu read 0x08000000 32768: exit 0, identical (rc=$rc)" "[ $rc -eq 0 ] && cmp -s up.bin f1.bin"
+emu --fault rdp -- "$CF" dfu read 0x08000000 64 up2.bin >out.txt 2>&1
+rc=$?
+check "dfu read under read protection: exit 76 with the way out (rc=$rc)" \
+	"[ $rc -eq 76 ] && grep -q 'recover --unprotect' out.txt"
+
+# Permission: the device node cannot be opened (only observable without root).
+if [ "$(id -u)" -eq 0 ]; then
+	echo "ok $((n + 1)) - permission error names the udev rule # SKIP running as root: open() cannot fail"
+else
+	emu --fault access -- "$CF" recover --full full.bin >out.txt 2>&1
+	rc=$?
+	check "permission error names the udev rule (rc=$rc)" "[ $rc -eq 77 ] && grep -q '70-cartoflash.rules' out.txt"
+fi
