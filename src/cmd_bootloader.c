@@ -16,7 +16,8 @@ static void usage(FILE *out)
 		"\n"
 		"Examples:\n"
 		"  cartoflash bootloader --can can0 --uuid e0ef270ca188\n"
-		"  cartoflash bootloader --can can0 --uuid e0ef270ca188 --uuid 90a4ae022dfc --json\n");
+		"  cartoflash bootloader --can can0 --uuid e0ef270ca188 --uuid 90a4ae022dfc --json\n"
+		"  cartoflash bootloader --serial auto   (a USB probe: 1200-baud request)\n");
 }
 
 int run_bootloader(int argc, char **argv)

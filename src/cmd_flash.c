@@ -27,6 +27,10 @@ static void usage(FILE *out)
 		"\n"
 		"  -i, --can, --interface IFACE  CAN interface (can0) or simulated bus (sim:PATH)\n"
 		"      --uuid UUID               probe CAN UUID, 12 hex digits (repeatable)\n"
+		"      --serial PATH|auto        a probe on USB (/dev/ttyACM0, a by-id link, or the\n"
+		"                                one probe found) or on a UART (docs/serial.md)\n"
+		"      --baud N                  UART rate (default 250000; USB ignores it)\n"
+		"      --request-bootloader      UART: send Klipper's bootloader request first\n"
 		"      --dry-run                 every check, nothing written\n"
 		"      --no-reboot               leave the probe in Katapult after the verify\n"
 		"      --allow-bitrate-mismatch  lift R3 (image bitrate differs from the bus)\n"
@@ -43,7 +47,10 @@ static void usage(FILE *out)
 		"Examples:\n"
 		"  cartoflash flash app.bin --can can0 --uuid e0ef270ca188\n"
 		"  cartoflash flash app.bin --can can0 --uuid e0ef270ca188 --uuid 90a4ae022dfc --json\n"
-		"  cartoflash flash app.bin --can can0 --uuid e0ef270ca188 --dry-run\n");
+		"  cartoflash flash app.bin --can can0 --uuid e0ef270ca188 --dry-run\n"
+		"  cartoflash flash app.bin --serial /dev/serial/by-id/usb-Cartographer_614e_"
+		"16000C000F43304253373820-if00\n"
+		"  cartoflash flash app.bin --serial auto\n");
 }
 
 static int parse_flash(int argc, char **argv, struct flash_opts *o)

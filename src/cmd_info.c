@@ -17,7 +17,8 @@ static void usage(FILE *out)
 		"\n"
 		"Examples:\n"
 		"  cartoflash info --can can0 --uuid e0ef270ca188\n"
-		"  cartoflash info --can sim:/tmp/bus --uuid e0ef270ca188 --json\n");
+		"  cartoflash info --can sim:/tmp/bus --uuid e0ef270ca188 --json\n"
+		"  cartoflash info --serial /dev/ttyACM0   (a USB probe: --serial PATH|auto)\n");
 }
 
 int run_info(int argc, char **argv)

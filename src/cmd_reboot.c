@@ -15,7 +15,8 @@ static void usage(FILE *out)
 		"it holds: reboot only probes whose last flash verified.\n"
 		"\n"
 		"Examples:\n"
-		"  cartoflash reboot --can can0 --uuid e0ef270ca188\n");
+		"  cartoflash reboot --can can0 --uuid e0ef270ca188\n"
+		"  cartoflash reboot --serial auto   (a USB probe: --serial PATH|auto)\n");
 }
 
 int run_reboot(int argc, char **argv)

@@ -23,7 +23,8 @@ static void usage(FILE *out)
 		"      --json, -v, -q\n"
 		"\n"
 		"Examples:\n"
-		"  cartoflash verify app.bin --can can0 --uuid e0ef270ca188\n");
+		"  cartoflash verify app.bin --can can0 --uuid e0ef270ca188\n"
+		"  cartoflash verify app.bin --serial auto   (a USB probe: --serial PATH|auto)\n");
 }
 
 static int parse_verify(int argc, char **argv, struct cmd_targets *t, struct updater_options *o,
