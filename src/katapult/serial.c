@@ -26,8 +26,13 @@ void kser_set_device_label(struct kser *k)
 {
 	const struct device_identity *id = updater_identity(k->u);
 
+	/* A port without tty (ROM DFU) is named by its USB path. */
+	const char *where = k->tty[0] ? k->tty : id->usb_path;
+
 	if (id->can_uuid[0])
-		snprintf(k->device, sizeof(k->device), "probe %s (%.100s)", id->can_uuid, k->tty);
+		snprintf(k->device, sizeof(k->device), "probe %s (%.100s)", id->can_uuid, where);
+	else if (k->is_usb)
+		snprintf(k->device, sizeof(k->device), "usb %.100s", where);
 	else
 		snprintf(k->device, sizeof(k->device), "serial %.100s", k->tty[0] ? k->tty : id->tty);
 }

@@ -24,9 +24,12 @@ static void identity_from_usb(struct kser *k)
 	struct device_identity *id = updater_identity(k->u);
 	uint8_t uuid[CANBUS_UUID_LEN];
 
-	snprintf(id->uid_hex, sizeof(id->uid_hex), "%.24s", k->usb.serial);
-	if (canbus_uuid_from_serial(k->usb.serial, uuid) == CF_OK)
-		canbus_uuid_format(uuid, id->can_uuid);
+	/* katapult.md §3.1: the ROM DFU serial is not the chip UID; keep what we knew. */
+	if (sysfs_usb_kind(&k->usb) != SYSFS_KIND_ROM_DFU) {
+		snprintf(id->uid_hex, sizeof(id->uid_hex), "%.24s", k->usb.serial);
+		if (canbus_uuid_from_serial(k->usb.serial, uuid) == CF_OK)
+			canbus_uuid_format(uuid, id->can_uuid);
+	}
 	snprintf(id->usb_path, sizeof(id->usb_path), "%.31s", k->usb.port);
 	if (k->usb.tty[0])
 		snprintf(id->tty, sizeof(id->tty), "%.63s", k->usb.tty);
