@@ -222,4 +222,28 @@ struct image_refusal {
 int image_check_against(const struct image_info *img, const struct image_target *t,
 			unsigned force_mask, struct image_refusal *why);
 
+/* ---- known release builds (images.md Appendix A: the R7 allowlist seed) ---- */
+
+struct image_known {
+	const char *sha256; /* lower-case hex */
+	char repo;     /* 'k' Cartographer3D/cartographer-klipper, 'f' .../cartographer_firmware */
+	uint32_t size; /* bytes */
+	enum image_kind kind;
+	const char *version; /* dictionary version; "" for Katapult and deployer builds */
+	const char *path;    /* first repository path of the blob, under firmware/ */
+};
+
+/* Number of known builds (136), and the i-th one (NULL past the end). Static data. */
+size_t image_known_count(void);
+const struct image_known *image_known_at(size_t i);
+/* The known build with this SHA-256, or NULL. Borrowed static data. */
+const struct image_known *image_known_build(const uint8_t sha256[32]);
+
+/*
+ * R7 (images.md §7): refuse an image whose SHA-256 is no known release build, unless
+ * force_mask has IMAGE_FORCE_UNKNOWN ("--force-unknown"). Separate from image_check_against so
+ * that callers flashing their own builds opt in. Returns 0 or CF_ERR_REFUSED with *why filled.
+ */
+int image_check_known(const struct image_info *img, unsigned force_mask, struct image_refusal *why);
+
 #endif

@@ -340,3 +340,23 @@ int image_check_against(const struct image_info *img, const struct image_target 
 		rc = check_r3(img, t, force_mask, why);
 	return rc;
 }
+
+int image_check_known(const struct image_info *img, unsigned force_mask, struct image_refusal *why)
+{
+	static const char digits[] = "0123456789abcdef";
+	char hex[17];
+
+	if (why)
+		memset(why, 0, sizeof(*why));
+	if (image_known_build(img->sha256) || (force_mask & IMAGE_FORCE_UNKNOWN))
+		return CF_OK;
+	for (size_t i = 0; i < 8; i++) {
+		hex[2 * i] = digits[img->sha256[i] >> 4];
+		hex[2 * i + 1] = digits[img->sha256[i] & 0xF];
+	}
+	hex[16] = '\0';
+	values(why, hex, "a known release build");
+	return refuse(why, "R7", "sha256",
+		      "the image is no known release build (images.md Appendix A)",
+		      "--force-unknown", IMAGE_FORCE_UNKNOWN);
+}

@@ -209,6 +209,21 @@ static void print_warnings(const struct image_info *in, unsigned name_warnings)
 			printf("  %-16s %s\n", "name warning", image_name_warning_text(1u << i));
 }
 
+/* images.md Appendix A: a known release build, by SHA-256 (rule R7). */
+static void print_known(const struct image_info *in)
+{
+	const struct image_known *k = image_known_build(in->sha256);
+
+	if (!k) {
+		printf("  %-16s not a known release build\n", "release");
+		return;
+	}
+	printf("  %-16s known: %s firmware/%s\n", "release",
+	       k->repo == 'k' ? "Cartographer3D/cartographer-klipper"
+			      : "Cartographer3D/cartographer_firmware",
+	       k->path);
+}
+
 static void print_block(const char *file, const struct image_info *in, unsigned name_warnings)
 {
 	printf("%s\n", file);
@@ -225,6 +240,7 @@ static void print_block(const char *file, const struct image_info *in, unsigned 
 	for (size_t i = 0; i < sizeof(in->sha256); i++)
 		printf("%02x", in->sha256[i]);
 	printf("\n  %-16s %zu bytes\n", "size", in->size);
+	print_known(in);
 	if (in->kind != IMAGE_UNKNOWN && in->kind != IMAGE_UF2)
 		print_budget(in);
 	printf("  %-16s sp 0x%08X, reset 0x%08X\n", "vectors", in->vectors.sp, in->vectors.reset);

@@ -121,6 +121,20 @@ static json_t *bit_names(unsigned mask, unsigned count, const char *(*name)(unsi
 	return a;
 }
 
+static json_t *known_release(const struct image_info *in)
+{
+	const struct image_known *k = image_known_build(in->sha256);
+	char path[160];
+
+	if (!k)
+		return json_null();
+	snprintf(path, sizeof(path), "firmware/%s", k->path);
+	return json_pack("{s:s,s:s}", "repository",
+			 k->repo == 'k' ? "Cartographer3D/cartographer-klipper"
+					: "Cartographer3D/cartographer_firmware",
+			 "path", path);
+}
+
 static void add_summary(json_t *o, const struct image_info *in)
 {
 	char sha[65];
@@ -149,6 +163,7 @@ static void add_summary(json_t *o, const struct image_info *in)
 			    in->load_known ? json_integer((json_int_t)in->flash_end_offset)
 					   : json_null());
 	json_object_set_new(o, "vectors", vectors(&in->vectors));
+	json_object_set_new(o, "known_release", known_release(in));
 }
 
 static void add_parts(json_t *o, const uint8_t *img, const struct image_info *in)

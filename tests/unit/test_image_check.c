@@ -257,6 +257,67 @@ static void test_image_check_dfu_at_other_address_is_r1(void **state)
 	assert_string_equal(why.target_value, "0x08002000");
 }
 
+/* ---- R7: known release builds (images.md Appendix A) ---- */
+
+static void test_image_check_known_table(void **state)
+{
+	size_t per_kind[IMAGE_UF2 + 1] = { 0 };
+
+	(void)state;
+	assert_int_equal(image_known_count(), 136); /* Appendix A: 136 distinct images */
+	assert_null(image_known_at(136));
+	for (size_t i = 0; i < image_known_count(); i++) {
+		const struct image_known *k = image_known_at(i);
+
+		assert_int_equal(strlen(k->sha256), 64);
+		assert_true(k->repo == 'k' || k->repo == 'f');
+		assert_true(k->size > 0 && k->size < IMAGE_MAX_SIZE);
+		per_kind[k->kind]++;
+		for (size_t j = 0; j < i; j++)
+			if (!strcmp(image_known_at(j)->sha256, k->sha256))
+				fail_msg("row %zu repeats row %zu", i, j);
+	}
+	/* Appendix A: the first row, and one uf2 (the v1 RP2040 probe). */
+	assert_string_equal(image_known_at(0)->sha256,
+			    "fc06be29a47c1943206b70225a9e458ed043baa722314192f1a0bba90f242f16");
+	assert_string_equal(image_known_at(0)->path,
+			    "v2-v3/combined-firmware/6.1.0/Katapult_plus_CartographerV3_6.1.0_CAN_1M.bin");
+	assert_int_equal(per_kind[IMAGE_UF2], 1);
+	assert_int_equal(per_kind[IMAGE_UNKNOWN], 0);
+}
+
+static void test_image_check_known_lookup_and_r7(void **state)
+{
+	/* Appendix A: 31acc2cb... is v2-v3/Katapult_1m.bin, 8192 bytes. */
+	static const uint8_t katapult_1m[32] = {
+		0x31, 0xac, 0xc2, 0xcb, 0xed, 0x8a, 0x9f, 0xec, 0x4c, 0x6f, 0x0b,
+		0x44, 0xe2, 0xcc, 0x5b, 0xd2, 0xac, 0xb6, 0x4c, 0x5c, 0xa3, 0x55,
+		0x9a, 0x65, 0x78, 0xb6, 0x04, 0x2d, 0xce, 0x72, 0xf0, 0x92,
+	};
+	const struct build b = { .app = &app_can_1m };
+	const struct image_known *k = image_known_build(katapult_1m);
+	struct image_info in;
+	struct image_refusal why;
+
+	(void)state;
+	assert_non_null(k);
+	assert_string_equal(k->path, "v2-v3/Katapult_1m.bin");
+	assert_int_equal(k->size, 8192);
+	assert_int_equal(k->kind, IMAGE_KATAPULT);
+	assert_string_equal(k->version, "");
+
+	classify(&b, &in);
+	assert_null(image_known_build(in.sha256));
+	assert_int_equal(image_check_known(&in, 0, &why), CF_ERR_REFUSED);
+	assert_string_equal(why.rule, "R7");
+	assert_string_equal(why.override, "--force-unknown");
+	assert_int_equal(why.force_bit, IMAGE_FORCE_UNKNOWN);
+	assert_int_equal(strlen(why.image_value), 16);
+	assert_int_equal(image_check_known(&in, IMAGE_FORCE_UNKNOWN, &why), 0);
+	memcpy(in.sha256, katapult_1m, 32);
+	assert_int_equal(image_check_known(&in, 0, NULL), 0);
+}
+
 /* ---- names (images.md §2.2) ---- */
 
 static const struct name_case {
@@ -322,6 +383,8 @@ int main(void)
 		cmocka_unit_test(test_image_check_uf2_and_unknown_refused_everywhere),
 		cmocka_unit_test(test_image_check_force_does_not_lift_r2),
 		cmocka_unit_test(test_image_check_dfu_at_other_address_is_r1),
+		cmocka_unit_test(test_image_check_known_table),
+		cmocka_unit_test(test_image_check_known_lookup_and_r7),
 		cmocka_unit_test(test_image_name_warnings),
 		cmocka_unit_test(test_image_name_warning_strings),
 	};

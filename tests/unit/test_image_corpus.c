@@ -260,6 +260,23 @@ static void check_details(const char *file, const json_t *e, const uint8_t *img,
 		check_transfer(file, v, img, in->size);
 }
 
+static void check_known(const char *file, const json_t *e, const struct image_info *in)
+{
+	const json_t *src = json_object_get(e, "source");
+	const struct image_known *k = image_known_build(in->sha256);
+	char path[256];
+
+	if (!k)
+		fail_msg("%s: not in the Appendix A table", file);
+	assert_int_equal(k->size, in->size);
+	assert_int_equal(k->kind, in->kind);
+	assert_string_equal(k->version, in->version);
+	assert_int_equal(k->repo, 'k');
+	snprintf(path, sizeof(path), "firmware/%s", k->path);
+	want_str(file, "source.path", json_object_get(src, "path"), path);
+	assert_int_equal(image_check_known(in, 0, NULL), 0);
+}
+
 /* One test per file: state is the file name. */
 static void test_image_corpus_file(void **state)
 {
@@ -278,6 +295,8 @@ static void test_image_corpus_file(void **state)
 
 	check_summary(file, e, &in);
 	check_details(file, e, img, &in);
+	/* Every corpus file is an Appendix A release build at its recorded path (R7). */
+	check_known(file, e, &in);
 	/* The corpus names agree with the content (README table). */
 	assert_int_equal(image_name_warnings(file, &in), 0);
 	free(img);
