@@ -101,6 +101,11 @@ check "garbage: exit 65, kind unknown (rc=$rc)" \
 rc=$?
 check "corrupt dictionary: exit 65 with its own message (rc=$rc)" \
 	"[ $rc -eq 65 ] && grep -q 'data dictionary is damaged' $work/c.err"
+head -c 5500 "$work/app_can_1m.bin" >"$work/truncated.bin"
+"$CARTOFLASH" inspect "$work/truncated.bin" >/dev/null 2>"$work/tr.err"
+rc=$?
+check "truncated download (cut inside the dictionary): exit 65, says damaged (rc=$rc)" \
+	"[ $rc -eq 65 ] && grep -q 'truncated.bin: inspect: the data dictionary is damaged' $work/tr.err"
 "$CARTOFLASH" inspect "$work/huge.bin" >/dev/null 2>"$work/h.err"
 rc=$?
 check "file over 1 MiB: exit 65 (rc=$rc)" "[ $rc -eq 65 ] && grep -q 'larger than 1 MiB' $work/h.err"

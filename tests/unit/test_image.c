@@ -327,6 +327,27 @@ static void test_image_app_budget_boundary(void **state)
 	assert_true(in.warnings & IMAGE_WARN_OVERSIZE);
 }
 
+static void test_image_truncated_app(void **state)
+{
+	struct mkimage_app_opts o = { 0 };
+	struct image_info in;
+	uint8_t *img;
+	size_t len;
+
+	(void)state;
+	assert_int_equal(mkimage_app(&o, &img, &len), 0);
+
+	/* Cut inside the zlib stream: no clean end, so no dictionary, and it says so. */
+	assert_int_equal(image_inspect(img, len - 0x100, scratch, sizeof(scratch), &in),
+			 CF_ERR_IMAGE);
+	assert_int_equal(in.kind, IMAGE_UNKNOWN);
+	assert_true(in.warnings & IMAGE_WARN_DICT_DAMAGED);
+	/* Cut before the dictionary: nothing to go by. */
+	assert_int_equal(image_inspect(img, 0x800, scratch, sizeof(scratch), &in), CF_ERR_IMAGE);
+	assert_int_equal(in.warnings & IMAGE_WARN_DICT_DAMAGED, 0);
+	free(img);
+}
+
 static void test_image_app_bad_vectors(void **state)
 {
 	static const struct { const char *name; uint32_t sp, reset; } rows[] = {
@@ -451,6 +472,7 @@ int main(void)
 		cmocka_unit_test(test_image_app_canboot_constant_without_dict_is_not_deployer),
 		cmocka_unit_test(test_image_app_canboot_constant_with_dict_is_app),
 		cmocka_unit_test(test_image_app_budget_boundary),
+		cmocka_unit_test(test_image_truncated_app),
 		cmocka_unit_test(test_image_app_bad_vectors),
 		cmocka_unit_test(test_image_app_usb_can_bridge),
 		cmocka_unit_test(test_image_uf2),

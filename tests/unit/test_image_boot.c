@@ -159,6 +159,25 @@ static void test_image_katapult_with_trailing_data(void **state)
 	assert_false(in.app.present);
 }
 
+static void test_image_full_truncated_after_0x2000(void **state)
+{
+	/* §4 step 2: an app is present only when L > 0x2008 and the word at 0x2000 is set. */
+	struct mkimage_full_opts o = { 0 };
+	struct image_info in;
+	uint8_t *img;
+	size_t len;
+
+	(void)state;
+	assert_int_equal(mkimage_full(&o, &img, &len), 0);
+	assert_int_equal(image_inspect(img, 0x2008, scratch, sizeof(scratch), &in), 0);
+	assert_int_equal(in.kind, IMAGE_KATAPULT);
+	assert_true(in.warnings & IMAGE_WARN_TRAILING_DATA);
+	assert_int_equal(image_inspect(img, 0x2009, scratch, sizeof(scratch), &in), 0);
+	assert_int_equal(in.kind, IMAGE_FULL);
+	assert_true(in.warnings & IMAGE_WARN_FULL_APP_BAD);
+	free(img);
+}
+
 /* ---- full ---- */
 
 static void test_image_full_can(void **state)
@@ -307,6 +326,7 @@ int main(void)
 		cmocka_unit_test(test_image_katapult_without_signature_is_unknown),
 		cmocka_unit_test(test_image_katapult_without_mcu_string),
 		cmocka_unit_test(test_image_katapult_with_trailing_data),
+		cmocka_unit_test(test_image_full_truncated_after_0x2000),
 		cmocka_unit_test(test_image_full_can),
 		cmocka_unit_test(test_image_full_gap_not_ff_is_warning),
 		cmocka_unit_test(test_image_full_mixed_parts),
