@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "failure.h"
@@ -37,45 +38,63 @@ static void identity_from_usb(struct kser *k)
 	kser_set_device_label(k);
 }
 
-static int refuse(struct kser *k, int code, const char *fmt, const char *a, const char *hint)
+static int refuse(struct kser *k, int code, const char *detail, const char *hint)
 {
 	struct cf_failure *why = updater_failure(k->u);
 
-	cf_failure_set(why, code, "identify", fmt, a);
+	cf_failure_set(why, code, "identify", "%s", detail);
 	cf_failure_set_hint(why, "%s", hint);
 	return code;
+}
+
+/* The probe-like devices on USB, named for a message; the last one in *pick. */
+static size_t candidates(const struct sysfs_usb *list, size_t count, char *names, size_t cap,
+			 size_t *pick)
+{
+	size_t i, found = 0;
+
+	names[0] = '\0';
+	for (i = 0; i < count; i++) {
+		const enum sysfs_kind kind = sysfs_usb_kind(&list[i]);
+		const size_t n = strlen(names);
+
+		if (kind != SYSFS_KIND_CARTOGRAPHER && kind != SYSFS_KIND_KATAPULT &&
+		    kind != SYSFS_KIND_ROM_DFU)
+			continue;
+		snprintf(names + n, cap - n, "%s%s (%s)", found ? ", " : "",
+			 list[i].tty[0] ? list[i].tty : list[i].port, sysfs_kind_name(kind));
+		*pick = i;
+		found++;
+	}
+	return found;
 }
 
 /* `--serial auto`: the one Cartographer, Katapult or ROM DFU device on USB. */
 static int resolve_auto(struct kser *k)
 {
-	static struct sysfs_usb list[AUTO_MAX];
-	const char *root = sysfs_root();
-	char names[256] = "";
-	size_t count, i, found = 0, pick = 0;
+	struct sysfs_usb *list = calloc(AUTO_MAX, sizeof(*list));
+	char names[256], detail[320];
+	size_t count = 0, found, pick = 0;
 
-	if (sysfs_usb_list(root, list, AUTO_MAX, &count) < 0)
+	if (!list)
+		return refuse(k, CF_ERR_NOMEM, "out of memory", "retry");
+	if (sysfs_usb_list(sysfs_root(), list, AUTO_MAX, &count) < 0)
 		count = 0;
-	for (i = 0; i < count; i++) {
-		const enum sysfs_kind kind = sysfs_usb_kind(&list[i]);
-		size_t n = strlen(names);
-
-		if (kind != SYSFS_KIND_CARTOGRAPHER && kind != SYSFS_KIND_KATAPULT &&
-		    kind != SYSFS_KIND_ROM_DFU)
-			continue;
-		snprintf(names + n, sizeof(names) - n, "%s%s (%s)", found ? ", " : "",
-			 list[i].tty[0] ? list[i].tty : list[i].port, sysfs_kind_name(kind));
-		pick = i;
-		found++;
+	found = candidates(list, count, names, sizeof(names), &pick);
+	if (found == 1) {
+		k->usb = list[pick];
+		snprintf(k->tty, sizeof(k->tty), "%s", k->usb.tty);
 	}
+	free(list);
 	if (found == 0)
-		return refuse(k, CF_ERR_NO_DEVICE, "no Cartographer or Katapult USB device found%s",
-			      "", "plug the probe in; `cartoflash scan --usb` lists what is there");
-	if (found > 1)
-		return refuse(k, CF_ERR_USAGE, "--serial auto needs exactly one probe, found %s",
-			      names, "name one: --serial /dev/ttyACMx (see `cartoflash scan --usb`)");
-	k->usb = list[pick];
-	snprintf(k->tty, sizeof(k->tty), "%s", k->usb.tty);
+		return refuse(k, CF_ERR_NO_DEVICE, "no Cartographer or Katapult USB device found",
+			      "plug the probe in; `cartoflash scan --usb` lists what is there");
+	if (found > 1) {
+		snprintf(detail, sizeof(detail), "--serial auto needs exactly one probe, found %s",
+			 names);
+		return refuse(k, CF_ERR_USAGE, detail,
+			      "name one: --serial /dev/ttyACMx (see `cartoflash scan --usb`)");
+	}
 	return CF_OK;
 }
 
@@ -198,6 +217,7 @@ static int enter_uart(struct kser *k)
 int kser_enter(struct kser *k)
 {
 	const char *root = sysfs_root();
+	char detail[200];
 	int err;
 
 	parse_target(k);
@@ -214,11 +234,12 @@ int kser_enter(struct kser *k)
 	case CF_ERR_NOT_SUPPORTED:
 		return enter_uart(k);
 	case CF_ERR_ACCESS:
-		return refuse(k, err, "no permission to look at %s", k->tty,
-			      "run as a member of the 'dialout' group or install "
-			      "tools/udev/70-cartoflash.rules");
+		snprintf(detail, sizeof(detail), "no permission to look at %s", k->tty);
+		return refuse(k, err, detail, "run as a member of the 'dialout' group or install "
+					      "tools/udev/70-cartoflash.rules");
 	default:
-		return refuse(k, CF_ERR_NO_DEVICE, "no serial device at %s", k->tty,
+		snprintf(detail, sizeof(detail), "no serial device at %s", k->tty);
+		return refuse(k, CF_ERR_NO_DEVICE, detail,
 			      "check the cable; `cartoflash scan --usb` lists the probes");
 	}
 }

@@ -376,6 +376,51 @@ static void test_serial_unplug_mid_write_says_it_stays_in_katapult(void **state)
 	loop_free(loop);
 }
 
+/* `--serial auto` needs exactly one probe-like device (identify fails before any I/O). */
+static int identify_auto(const char *root, struct cf_failure *out)
+{
+	struct updater_config cfg = { .ops = &katapult_serial_ops };
+	struct loop *loop = loop_new();
+	struct updater *u;
+	int err;
+
+	cfg.loop = loop;
+	snprintf(cfg.target.tty, sizeof(cfg.target.tty), "auto");
+	setenv("CARTOFLASH_SYSFS_ROOT", root, 1);
+	u = updater_new(&cfg);
+	assert_non_null(u);
+	err = updater_start_step(u, UPDATER_IDENTIFY);
+	*out = *updater_failure(u);
+	updater_free(u);
+	loop_free(loop);
+	unsetenv("CARTOFLASH_SYSFS_ROOT");
+	return err;
+}
+
+static void test_serial_auto_with_several_probes_names_them(void **state)
+{
+	struct cf_failure why;
+
+	(void)state;
+	assert_int_equal(identify_auto("tests/fixtures/sysfs/bench", &why), CF_ERR_USAGE);
+
+	assert_non_null(strstr(why.detail, "needs exactly one probe"));
+	assert_non_null(strstr(why.detail, "/dev/ttyACM0 (cartographer)"));
+	assert_non_null(strstr(why.detail, "/dev/ttyACM1 (katapult)"));
+	assert_non_null(strstr(why.detail, "1-1.3 (rom_dfu)"));
+	assert_null(strstr(why.detail, "ttyACM2")); /* a Klipper mainboard is never picked */
+	assert_non_null(strstr(why.hint, "--serial /dev/ttyACMx"));
+}
+
+static void test_serial_auto_without_probe_is_no_device(void **state)
+{
+	struct cf_failure why;
+
+	(void)state;
+	assert_int_equal(identify_auto("/nonexistent-sysfs", &why), CF_ERR_NO_DEVICE);
+	assert_non_null(strstr(why.detail, "no Cartographer or Katapult USB device found"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -384,6 +429,8 @@ int main(void)
 		cmocka_unit_test(test_serial_rom_dfu_is_refused_with_the_recover_hint),
 		cmocka_unit_test(test_serial_can_image_on_usb_probe_is_refused_before_writing),
 		cmocka_unit_test(test_serial_unplug_mid_write_says_it_stays_in_katapult),
+		cmocka_unit_test(test_serial_auto_with_several_probes_names_them),
+		cmocka_unit_test(test_serial_auto_without_probe_is_no_device),
 	};
 
 	cf_log_set_level(getenv("CF_TEST_DEBUG") ? CF_LOG_DEBUG : CF_LOG_ERROR);
