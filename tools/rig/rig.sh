@@ -68,6 +68,36 @@ rig_apt_backports() {
 	fi
 }
 
+# rig.md §5.7, pitfalls 14/15: Debian's libusb uses udev for hotplug, and the guest has no udevd,
+# so a libusb client there never sees a device arrive or leave after libusb_init. A libusb built
+# with --disable-udev uses kernel netlink uevents instead. Built once from the Debian source
+# package (private apt configuration, deb-src of the machine's mirror) into the work dir; the
+# guest puts it first on LD_LIBRARY_PATH. Prints the lib directory; fails quietly without it.
+rig_libusb() {
+	local a=$RIG_DIR/apt-src out=$RIG_DIR/libusb-netlink m uri codename src
+	[ -f "$out/lib/libusb-1.0.so.0" ] && { echo "$out/lib"; return 0; }
+	m=$(rig_mirror) || return 1
+	read -r uri codename <<<"$m"
+	mkdir -p "$a/lists/partial" "$a/cache/archives/partial" "$a/src"
+	echo "deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $uri $codename main" \
+		>"$a/sources.list"
+	local -a ao=(-o "Dir::Etc::sourcelist=$a/sources.list" -o Dir::Etc::sourceparts=/dev/null
+		-o "Dir::State::Lists=$a/lists" -o "Dir::Cache=$a/cache" -o Dir::State::status=/dev/null
+		-o APT::Sandbox::User=root -o Acquire::Retries=2)
+	rig_log "building a netlink libusb from the Debian source package"
+	(
+		cd "$a/src" || exit 1
+		timeout 300 apt-get "${ao[@]}" -qq update &&
+			timeout 300 apt-get "${ao[@]}" -qq source --download-only libusb-1.0 || exit 1
+		src=$(ls -1 libusb-1.0_*.orig.tar.* | sort -V | tail -1)
+		rm -rf build && mkdir build && tar -xf "$src" -C build --strip-components=1 &&
+			cd build && ./configure -q --disable-udev --enable-shared --disable-static \
+				--prefix="$out" >/dev/null && make -s -j2 >/dev/null 2>&1 && make -s install >/dev/null
+	) >&2 || { rig_log "netlink libusb unavailable; the guest uses Debian's"; return 1; }
+	rm -rf "$a/src/build"
+	echo "$out/lib"
+}
+
 # Downloads the kernel .deb of flavour $1 (stable|backports) into the work dir unless it is there;
 # prints its path.
 rig_kernel_deb() {
@@ -115,6 +145,7 @@ rig_prepare() {
 	RIG_KERNEL=$kroot/boot/vmlinuz-$kver
 	RIG_INITRD=$out
 	RIG_KVER=$kver
+	RIG_LIBUSB=$(rig_libusb) || RIG_LIBUSB=
 	if [ -f "$out" ] && [ "$out" -nt "$deb" ] && [ "$out" -nt "$RIG_SRC/init" ]; then
 		return 0
 	fi
@@ -164,7 +195,7 @@ rig_boot() {
 		-kernel "$RIG_KERNEL" -initrd "$RIG_INITRD" \
 		-virtfs local,path="$RIG_REPO",mount_tag=host,security_model=none,id=host \
 		-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap,id=hostroot \
-		-append "console=ttyS0 quiet panic=-1 oops=panic rig.run=$script rig.repo=$RIG_REPO rig.build=${BUILD:-build} ${RIG_APPEND:-}" \
+		-append "console=ttyS0 quiet panic=-1 oops=panic rig.run=$script rig.repo=$RIG_REPO rig.build=${BUILD:-build} rig.libusb=${RIG_LIBUSB:-} ${RIG_APPEND:-}" \
 		</dev/null >"$log" 2>&1
 }
 
@@ -272,7 +303,7 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
 			-no-reboot -nodefaults -serial mon:stdio -kernel "$RIG_KERNEL" -initrd "$RIG_INITRD" \
 			-virtfs local,path="$RIG_REPO",mount_tag=host,security_model=none,id=host \
 			-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap,id=hostroot \
-			-append "console=ttyS0 quiet panic=-1 oops=panic rig.repo=$RIG_REPO rig.build=${BUILD:-build}" ;;
+			-append "console=ttyS0 quiet panic=-1 oops=panic rig.repo=$RIG_REPO rig.build=${BUILD:-build} rig.libusb=${RIG_LIBUSB:-}" ;;
 	-h | --help) rig_usage ;;
 	*) rig_usage >&2; exit 64 ;;
 	esac

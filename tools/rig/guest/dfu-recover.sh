@@ -51,6 +51,12 @@ if rig_wait 100 rig_usb_present 1d50 614e; then
 else
 	rig_fail "the recovered probe boots its application: 1d50:614e" "not seen" $HR$W/dfu.err
 fi
+# cartoflash follows the probe back through libusb (the netlink build sees it arrive, pitfall 15).
+if cat $HR$W/recover.out $HR$W/recover.err | grep -q "back as the application.*1d50:614e.*$UID_HEX"; then
+	rig_pass "cartoflash followed the probe back as the application with serial $UID_HEX"
+else
+	rig_fail "cartoflash followed the probe back as the application" "not reported" $HR$W/recover.err
+fi
 rig_expect "the chip's flash holds the full image" "flash differs" \
 	rig_in "cmp -n \$(wc -c <$W/full.bin) $W/full.bin $W/probe.flash"
 exit 0

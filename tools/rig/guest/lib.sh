@@ -66,10 +66,12 @@ rig_hostroot() {
 	return 0
 }
 
-# rig_in CMD: runs a shell command line in the host-root chroot, in the repository.
+# rig_in CMD: runs a shell command line in the host-root chroot, in the repository. libusb
+# clients get the rig's netlink libusb when the host built one (rig.sh rig_libusb, pitfall 15).
 rig_in() {
-	chroot $HR /bin/sh -c "cd '$REPO' && PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-		HOME=/tmp LC_ALL=C CARTOFLASH='$BUILDDIR/cartoflash' BUILD='${RIG_BUILD:-build}' $1"
+	chroot $HR /bin/sh -c "cd '$REPO' && export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+		HOME=/tmp LC_ALL=C CARTOFLASH='$BUILDDIR/cartoflash' BUILD='${RIG_BUILD:-build}' \
+		${RIG_LIBUSB:+LD_LIBRARY_PATH='$RIG_LIBUSB'} && $1"
 }
 
 # rig_have_bin NAME: a project binary built on the host ($BUILD/NAME).
