@@ -63,31 +63,36 @@ static size_t read_small(const char *path, char *buf, size_t cap)
 	return (size_t)n;
 }
 
-/* cgroup v2 "0::/system.slice/klipper.service", v1 "1:name=systemd:/system.slice/x.service": a
- * leaf ".service" names the unit, as `systemctl status <pid>` would. A leaf ".scope" is a login
- * session or a terminal app, where the command line says more. */
+void inuse_unit_from_cgroup(const char *cgroup, char *unit, size_t cap)
+{
+	const char *line = cgroup;
+
+	unit[0] = '\0';
+	while (line && *line) {
+		const char *end = strchr(line, '\n');
+		const size_t len = end ? (size_t)(end - line) : strlen(line);
+		const char *leaf = line + len;
+
+		while (leaf > line && leaf[-1] != '/')
+			leaf--;
+		/* a leaf ".service" names the unit; a ".scope" is a session or a terminal app */
+		if (leaf > line && (size_t)(line + len - leaf) > 8 &&
+		    !strncmp(line + len - 8, ".service", 8)) {
+			snprintf(unit, cap, "%.*s", (int)(line + len - leaf), leaf);
+			return;
+		}
+		line = end ? end + 1 : NULL;
+	}
+}
+
 static void read_unit(pid_t pid, char *unit, size_t cap)
 {
 	char path[64], buf[2048];
-	char *line, *save = NULL;
 
 	unit[0] = '\0';
 	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
-	if (!read_small(path, buf, sizeof(buf)))
-		return;
-	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		const char *leaf = strrchr(line, '/');
-		size_t n;
-
-		if (!leaf)
-			continue;
-		leaf++;
-		n = strlen(leaf);
-		if (n > 8 && !strcmp(leaf + n - 8, ".service")) {
-			snprintf(unit, cap, "%s", leaf);
-			return;
-		}
-	}
+	if (read_small(path, buf, sizeof(buf)))
+		inuse_unit_from_cgroup(buf, unit, cap);
 }
 
 static void read_cmdline(pid_t pid, char *cmd, size_t cap)

@@ -32,6 +32,13 @@ int inuse_find(const char *path, struct inuse_holder *out, size_t max, size_t *c
 void inuse_describe(const struct inuse_holder *h, char *buf, size_t cap);
 
 /*
+ * The systemd unit in /proc/<pid>/cgroup text, as `systemctl status <pid>` names it: the leaf
+ * of a cgroup path when it ends in ".service" (v2 "0::/system.slice/klipper.service", or a v1
+ * "N:name=systemd:/..." line). "" for a ".scope" (login session, terminal app) or no systemd.
+ */
+void inuse_unit_from_cgroup(const char *cgroup, char *unit, size_t cap);
+
+/*
  * Refuse a port another process holds (katapult.md §3.2): CF_ERR_BUSY with why filled (stage
  * as given, the holder named, how to stop it), or 0 when nobody else holds it or path cannot
  * be stat'ed (the open that follows reports that with its errno).

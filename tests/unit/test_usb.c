@@ -129,6 +129,36 @@ static void test_inuse_describe_prefers_the_systemd_unit(void **state)
 	assert_string_equal(text, "pid 813 (python3 klippy.py printer.cfg)");
 }
 
+/* /proc/<pid>/cgroup as cgroup v2 and v1 hosts write it. */
+static const struct cgroup_case {
+	const char *name;
+	const char *text;
+	const char *unit;
+} cgroups[] = {
+	{ "v2 system service", "0::/system.slice/klipper.service\n", "klipper.service" },
+	{ "v2 user service", "0::/user.slice/user-1000.slice/user@1000.service/app.slice/"
+			     "moonraker.service\n", "moonraker.service" },
+	{ "v2 login session", "0::/user.slice/user-1000.slice/session-3.scope\n", "" },
+	{ "v1 named hierarchy", "12:cpuset:/\n11:memory:/system.slice/klipper.service\n"
+				"1:name=systemd:/system.slice/klipper.service\n",
+	  "klipper.service" },
+	{ "container root", "0::/\n", "" },
+	{ "empty", "", "" },
+};
+
+static void test_inuse_unit_from_cgroup_names_the_service(void **state)
+{
+	char unit[64];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cgroups) / sizeof(cgroups[0]); i++) {
+		inuse_unit_from_cgroup(cgroups[i].text, unit, sizeof(unit));
+		if (strcmp(unit, cgroups[i].unit))
+			fail_msg("%s: got '%s', want '%s'", cgroups[i].name, unit, cgroups[i].unit);
+	}
+}
+
 static void test_touch_leaves_the_port_at_1200_baud(void **state)
 {
 	struct cf_failure why;
@@ -208,6 +238,7 @@ int main(void)
 		cmocka_unit_test(test_inuse_ignores_the_calling_process),
 		cmocka_unit_test(test_inuse_missing_path_is_no_device),
 		cmocka_unit_test(test_inuse_describe_prefers_the_systemd_unit),
+		cmocka_unit_test(test_inuse_unit_from_cgroup_names_the_service),
 		cmocka_unit_test(test_touch_leaves_the_port_at_1200_baud),
 		cmocka_unit_test(test_touch_on_a_missing_tty_says_no_device),
 		cmocka_unit_test(test_uart_request_sends_the_string_at_the_baud),
