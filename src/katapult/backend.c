@@ -4,6 +4,7 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "failure.h"
@@ -29,6 +30,20 @@ void kcan_step_done(struct kcan *k, int err)
 	if (!k->running)
 		return;
 	k->running = false;
+	if (k->restore_err) {
+		bool back = err == CF_OK;
+		char hint[sizeof(why->hint)];
+
+		*why = *k->restore_why;
+		free(k->restore_why);
+		k->restore_why = NULL;
+		err = k->restore_err;
+		k->restore_err = 0;
+		snprintf(hint, sizeof(hint), "%s", why->hint);
+		cf_failure_set_hint(why, "%s%s", hint,
+				    back ? "; nothing was written, the probe runs its application again" :
+					   "; nothing was written, the probe is left in Katapult");
+	}
 	if (err < 0) {
 		if (!why->code)
 			cf_failure_set(why, err, updater_step_name(k->step), "%s", cf_strerror(err));
@@ -110,6 +125,7 @@ static void entry_done(void *ctx, int err, uint64_t now)
 		kcan_step_done(k, CF_ERR_INTERRUPTED);
 		return;
 	}
+	k->from_app = k->entry.requested;
 	err = kcan_engine_start(k, KATAPULT_ENGINE_INFO_ONLY);
 	if (err < 0)
 		kcan_step_done(k, err);
@@ -176,6 +192,8 @@ static void summarize_write(struct kcan *k)
 	updater_set_summary(k->u, "%s written, %zu blocks verified", ver, k->blocks);
 }
 
+static bool engine_completed(struct kcan *k);
+
 void kcan_engine_done(struct kcan *k, int err, uint64_t now)
 {
 	const struct cf_failure *ef = katapult_engine_failure(k->engine);
@@ -188,6 +206,12 @@ void kcan_engine_done(struct kcan *k, int err, uint64_t now)
 		identity_from_connect(k);
 	if (op == KATAPULT_ENGINE_FLASH && err == CF_OK)
 		k->flashed = true;
+	if (op == KATAPULT_ENGINE_VERIFY_ONLY && err == CF_OK)
+		k->verified = true;
+	if (op == KATAPULT_ENGINE_REBOOT && err == CF_OK && !engine_completed(k)) {
+		err = cf_failure_set(why, CF_ERR_PROTOCOL, "finish", "COMPLETE was not acknowledged");
+		cf_failure_set_hint(why, "the probe stays in Katapult; run `cartoflash reboot`");
+	}
 	kcan_engine_stop(k);
 	if (err == CF_OK && op == KATAPULT_ENGINE_FLASH)
 		summarize_write(k);
@@ -198,10 +222,41 @@ void kcan_engine_done(struct kcan *k, int err, uint64_t now)
 	kcan_step_done(k, err);
 }
 
+/* The engine is gone by now: read what is needed from it first. */
+static bool engine_completed(struct kcan *k)
+{
+	return k->engine && katapult_engine_completed(k->engine);
+}
+
 static void note_refusal(const struct image_refusal *r, char *buf, size_t cap)
 {
-	snprintf(buf, cap, "%s: image %s, %s (%s)", r->what, r->image_value, r->target_value,
-		 r->reason);
+	snprintf(buf, cap, "%s: image %s, probe/bus %s (%s)", r->what, r->image_value,
+		 r->target_value, r->reason);
+}
+
+/*
+ * Identify took the node out of its application for nothing: nothing was written, so its
+ * application is intact and COMPLETE puts the node back where it was (katapult.md §5).
+ */
+static int restore_after_refusal(struct kcan *k)
+{
+	struct cf_failure *why = updater_failure(k->u);
+
+	if (!k->from_app)
+		return CF_ERR_REFUSED;
+	k->restore_why = malloc(sizeof(*k->restore_why));
+	if (!k->restore_why)
+		return CF_ERR_REFUSED;
+	*k->restore_why = *why;
+	cf_failure_clear(why);
+	k->restore_err = CF_ERR_REFUSED;
+	k->step = UPDATER_CHECK_IMAGE;
+	k->running = true;
+	if (kcan_engine_start(k, KATAPULT_ENGINE_REBOOT) < 0) {
+		kcan_step_done(k, CF_ERR_REFUSED);
+		return CF_OK;
+	}
+	return CF_OK;
 }
 
 static int op_check_image(struct updater *u)
@@ -239,12 +294,14 @@ static int op_check_image(struct updater *u)
 					    r.override ? r.override : "use an image built for this probe",
 					    r.override ? " lifts it if you are sure" : "");
 			cf_failure_set_device(updater_failure(u), "%s", k->device);
-			return CF_ERR_REFUSED;
+			return restore_after_refusal(k);
 		}
 		cf_log(CF_LOG_WARN, k->device, NULL, "%s lifted by %s: %s", r.rule,
 		       r.override ? r.override : "--force", text);
 		lifted |= r.force_bit;
 	}
+	if (cfg->opts.dry_run)
+		updater_set_summary(u, "dry run: R1-R5 passed, nothing written");
 	updater_step_done(u, CF_OK);
 	return CF_OK;
 }
@@ -291,12 +348,16 @@ static int op_verify(struct updater *u)
 
 static int op_finish(struct updater *u)
 {
+	struct kcan *k = kcan_of(u);
 	const struct updater_config *cfg = updater_get_config(u);
 	const char *prev = updater_get_summary(u);
 	char keep[200];
 
 	snprintf(keep, sizeof(keep), "%s", prev ? prev : "");
-	if (cfg->opts.no_reboot || cfg->opts.dry_run) {
+	/* Reboot what we wrote or verified, what we took out of its application, and on an
+	 * explicit reboot; a probe found in Katapult with an unchecked application stays. */
+	if (cfg->opts.no_reboot ||
+	    (cfg->image && !k->flashed && !k->verified && !k->from_app)) {
 		updater_set_summary(u, "%s%sleft in Katapult", keep, keep[0] ? ", " : "");
 		updater_step_done(u, CF_OK);
 		return CF_OK;
@@ -348,6 +409,8 @@ static void op_release(struct updater *u)
 		canmux_free_node(k->mux, k->node);
 	canmux_release(k->mux);
 	k->mux = NULL;
+	free(k->restore_why);
+	k->restore_why = NULL;
 }
 
 const struct updater_ops katapult_can_ops = {

@@ -128,9 +128,9 @@ static void fill_config(struct kcan *k, enum katapult_engine_op op,
 	c->force = cfg->opts.force;
 	c->expect_uuid = true;
 	memcpy(c->uuid, k->uuid, sizeof(c->uuid));
-	c->dry_run = cfg->opts.dry_run;
+	c->dry_run = cfg->opts.dry_run && op == KATAPULT_ENGINE_FLASH;
 	/* COMPLETE belongs to the finish step, after everything verified (design.md rule 2). */
-	c->no_reboot = true;
+	c->no_reboot = op != KATAPULT_ENGINE_REBOOT;
 	c->device = k->device;
 }
 

@@ -31,7 +31,13 @@ struct kcan {
 	struct loop_timer timer;	/* the engine's deadline */
 	const char *last_stage;
 	size_t last_done;
+	bool from_app;			/* identify had to request the bootloader */
 	bool flashed;			/* write ran the whole flash session, verify included */
+	bool verified;			/* a verify-only session matched every block */
+	/* A refusal found after identify took the node out of its application: the node is
+	 * rebooted back first, then the step ends with this error and the saved failure. */
+	int restore_err;
+	struct cf_failure *restore_why;
 	size_t blocks;
 	/* finish: waiting for the application to answer the admin query. */
 	struct canmux_listener admin;

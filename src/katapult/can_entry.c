@@ -23,17 +23,35 @@ static void finish(struct can_entry *e, int err, uint64_t now)
 		e->on_done(e->ctx, err, now);
 }
 
-static int send_set_id(struct can_entry *e, uint64_t now)
+static int send_request(struct can_entry *e)
 {
 	struct canbus_frame f;
 
+	/* katapult.md §2.7 step 2: 02 uuid; Katapult would ignore it, the application jumps. */
+	canbus_build_request_bootloader(e->uuid, &f);
+	e->requested = true;
+	cf_log(CF_LOG_DEBUG, canmux_spec(e->mux), "entry", "no Katapult yet: bootloader request");
+	return canmux_send(e->mux, NULL, &f, 1);
+}
+
+static int send_set_id(struct can_entry *e, uint64_t now)
+{
+	struct canbus_frame f;
+	int err;
+
+	if (e->rounds == 1 && e->request_bootloader && !e->requested) {
+		err = send_request(e);
+		if (err < 0)
+			return err;
+	}
 	canbus_build_set_katapult_nodeid(e->uuid, e->node, &f);
 	e->rounds++;
 	e->connect_due = true;
 	cf_log(CF_LOG_DEBUG, canmux_spec(e->mux), "entry", "round %u: set node id %u, CONNECT",
 	       e->rounds, e->node);
 	/* The next round starts at the poll period unless Katapult answers first. */
-	loop_arm(e->loop, &e->timer, now + CAN_ENTRY_POLL_US);
+	loop_arm(e->loop, &e->timer,
+		 now + (e->rounds == 1 ? CAN_ENTRY_PROBE_US : CAN_ENTRY_POLL_US));
 	return canmux_send(e->mux, &e->admin, &f, 1);
 }
 
@@ -58,7 +76,8 @@ static void timer_fire(struct loop_timer *t, uint64_t now)
 		return;
 	if (e->connect_due) {
 		err = send_connect(e);
-		loop_arm(e->loop, &e->timer, now + CAN_ENTRY_POLL_US);
+		loop_arm(e->loop, &e->timer,
+			 now + (e->rounds == 1 ? CAN_ENTRY_PROBE_US : CAN_ENTRY_POLL_US));
 	} else if (now >= e->deadline_us) {
 		err = CF_ERR_NO_DEVICE;
 	} else {
@@ -120,7 +139,6 @@ int can_entry_start(struct can_entry *e, struct canmux *mux, struct loop *loop,
 		    uint64_t timeout_us)
 {
 	uint64_t now = cf_now_us();
-	struct canbus_frame f;
 	int err;
 
 	e->mux = mux;
@@ -128,6 +146,7 @@ int can_entry_start(struct can_entry *e, struct canmux *mux, struct loop *loop,
 	memcpy(e->uuid, uuid, sizeof(e->uuid));
 	e->node = node;
 	e->request_bootloader = request_bootloader;
+	e->requested = false;
 	e->start_us = now;
 	e->deadline_us = now + (timeout_us ? timeout_us : CAN_ENTRY_DEADLINE_US);
 	e->rounds = 0;
@@ -147,13 +166,6 @@ int can_entry_start(struct can_entry *e, struct canmux *mux, struct loop *loop,
 	e->timer.fire = timer_fire;
 	canmux_listen(mux, &e->rx);
 	canmux_listen(mux, &e->admin);
-	if (request_bootloader) {
-		/* katapult.md §2.7 step 2: Katapult ignores 02, so it is sent either way. */
-		canbus_build_request_bootloader(uuid, &f);
-		err = canmux_send(mux, NULL, &f, 1);
-		if (err < 0)
-			goto err_unlisten;
-	}
 	err = send_set_id(e, now);
 	if (err < 0)
 		goto err_unlisten;

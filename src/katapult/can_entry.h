@@ -12,13 +12,16 @@
 
 #define CAN_ENTRY_DEADLINE_US 5000000u /* katapult.md §10.3: poll for up to ~5 s */
 #define CAN_ENTRY_POLL_US 50000u       /* one set-id + CONNECT round, then the next */
+#define CAN_ENTRY_PROBE_US 30000u      /* first round without a request: Katapult already? */
 #define CAN_ENTRY_SETTLE_US 2000u      /* set-id leaves before CONNECT, even where a bus
 					* arbitrates queued frames by id (0x3f0 loses) */
 
 /*
- * Caller-embedded state. katapult.md §10.3 instead of flashtool's fixed sleeps: optional
- * REQUEST_BOOTLOADER (02 uuid), then rounds of SET_KATAPULT_NODEID (11 uuid node) + CONNECT
- * until a valid Katapult frame answers on the node's id or the deadline passes. No
+ * Caller-embedded state. katapult.md §10.3 instead of flashtool's fixed sleeps: one round of
+ * SET_KATAPULT_NODEID (11 uuid node) + CONNECT to find a node already in Katapult; without an
+ * answer, REQUEST_BOOTLOADER (02 uuid, when allowed) and more rounds until a valid Katapult
+ * frame answers on the node's id or the deadline passes. Knowing which happened lets the
+ * caller put a node back into its application after a dry run or a refusal. No
  * CLEAR_KATAPULT_NODEID: it would knock out other sessions running on the same bus.
  * on_done fires once: 0 (Katapult answers on node), CF_ERR_NO_DEVICE (deadline), or the bus's
  * error. Never blocks.
@@ -29,6 +32,8 @@ struct can_entry {
 	uint8_t uuid[6];
 	uint8_t node;
 	bool request_bootloader;
+	bool requested; /* the request went out: Katapult did not answer the first round, so the
+			 * node was running its application (or is absent) */
 	uint64_t start_us, deadline_us;
 	unsigned rounds;
 	bool done, connect_due;

@@ -27,6 +27,7 @@ int katapult_engine_new(const struct katapult_engine_config *cfg, struct katapul
 		return CF_ERR_NOMEM;
 	e->cfg = *cfg;
 	e->result = CF_ERR_AGAIN;
+	e->now_us = UINT64_MAX;
 	katapult_parser_init(&e->parser);
 	engine_flow_start(e);
 	*out = e;
@@ -101,8 +102,10 @@ void engine_command(struct katapult_engine *e, uint8_t cmd, uint32_t addr, const
 	e->max_tries = block ? KATAPULT_ENGINE_BLOCK_TRIES : KATAPULT_ENGINE_TRIES;
 	e->timeout_us = block ? KATAPULT_ENGINE_BLOCK_TIMEOUT_US : KATAPULT_ENGINE_REPLY_TIMEOUT_US;
 	e->nack_seen = false;
+	e->busy_waits = 0;
 	e->try_event = ENGINE_TRY_SILENT;
 	e->tx_handed = false;
+	e->tx_ready_us = e->now_us;
 	e->state = KATAPULT_ENGINE_TX;
 }
 
@@ -141,6 +144,7 @@ int katapult_engine_poll_tx(struct katapult_engine *e, const uint8_t **frame, si
 
 void katapult_engine_tx_done(struct katapult_engine *e, uint64_t now_us)
 {
+	e->now_us = now_us;
 	if (e->state != KATAPULT_ENGINE_TX || !e->tx_handed)
 		return;
 	e->stats.frames_sent++;
@@ -248,6 +252,12 @@ static void on_frame(struct katapult_engine *e, const struct katapult_frame *f, 
 		if (e->state != KATAPULT_ENGINE_WAIT)
 			return;
 		e->try_event = ENGINE_TRY_BUSY;
+		/* A busy device is alive and asks for time: within limits that is no failed try
+		 * (flashtool counts it as one, which gives up on a device that is working). */
+		if (e->busy_waits < KATAPULT_ENGINE_BUSY_WAITS) {
+			e->busy_waits++;
+			e->tries--;
+		}
 		engine_log(e, "BUSY on %s, backing off 1.5 s", katapult_cmd_name(e->cmd));
 		retry_soon(e, now_us, KATAPULT_ENGINE_BUSY_BACKOFF_US);
 		return;
@@ -269,6 +279,9 @@ void katapult_engine_feed(struct katapult_engine *e, const uint8_t *data, size_t
 	size_t used;
 	int rc;
 
+	e->now_us = now_us;
+	if (e->state == KATAPULT_ENGINE_TX && e->tx_ready_us == UINT64_MAX)
+		e->tx_ready_us = now_us;
 	do {
 		if (e->state == KATAPULT_ENGINE_DONE)
 			break;
@@ -315,9 +328,28 @@ static void on_timeout(struct katapult_engine *e, uint64_t now_us)
 		engine_fail_give_up(e, CF_ERR_TIMEOUT);
 }
 
+/* The channel could not put the frame out (design.md rule 1 forbids dropping it, so the
+ * session ends here; the device takes no more data anyway). */
+static void on_tx_stall(struct katapult_engine *e)
+{
+	const char *stage = katapult_engine_stage_name(engine_flow_stage(e));
+	const int err = e->stats.nacks ? CF_ERR_WEDGED : CF_ERR_IO;
+
+	cf_failure_set(&e->failure, err, stage, "%s frame not taken by the channel in %u s%s",
+		       katapult_cmd_name(e->cmd), KATAPULT_ENGINE_TX_STALL_US / 1000000u,
+		       e->stats.nacks ? " after a NACK: the device stopped reading" : "");
+	if (err == CF_ERR_IO)
+		cf_failure_set_hint(&e->failure, "check the cable or bus, power-cycle the probe, "
+						 "then rerun flash");
+	engine_finish(e, err);
+}
+
 void katapult_engine_tick(struct katapult_engine *e, uint64_t now_us)
 {
-	if (now_us < e->deadline_us)
+	e->now_us = now_us;
+	if (e->state == KATAPULT_ENGINE_TX && e->tx_ready_us == UINT64_MAX)
+		e->tx_ready_us = now_us;
+	if (now_us < katapult_engine_deadline(e))
 		return;
 	switch (e->state) {
 	case KATAPULT_ENGINE_WAIT:
@@ -330,9 +362,12 @@ void katapult_engine_tick(struct katapult_engine *e, uint64_t now_us)
 		}
 		e->stats.retries++;
 		e->tx_handed = false;
+		e->tx_ready_us = now_us;
 		e->state = KATAPULT_ENGINE_TX;
 		return;
 	case KATAPULT_ENGINE_TX:
+		on_tx_stall(e);
+		return;
 	case KATAPULT_ENGINE_DONE:
 		return;
 	}
@@ -345,6 +380,9 @@ uint64_t katapult_engine_deadline(const struct katapult_engine *e)
 	case KATAPULT_ENGINE_BACKOFF:
 		return e->deadline_us;
 	case KATAPULT_ENGINE_TX:
+		if (e->tx_ready_us == UINT64_MAX)
+			return UINT64_MAX;
+		return e->tx_ready_us + KATAPULT_ENGINE_TX_STALL_US;
 	case KATAPULT_ENGINE_DONE:
 		return UINT64_MAX;
 	}
@@ -358,7 +396,7 @@ enum katapult_engine_state katapult_engine_state(const struct katapult_engine *e
 
 void katapult_engine_cancel(struct katapult_engine *e, uint64_t now_us)
 {
-	(void)now_us;
+	e->now_us = now_us;
 	if (e->state == KATAPULT_ENGINE_DONE)
 		return;
 	e->cancel = true;

@@ -61,6 +61,10 @@ enum katapult_engine_stage {
 #define KATAPULT_ENGINE_BLOCK_TRIES 3u		       /* per SEND_BLOCK */
 #define KATAPULT_ENGINE_BACKOFF_US 750000u	       /* flush 0.25 s + sleep 0.5 s */
 #define KATAPULT_ENGINE_BUSY_BACKOFF_US 1500000u       /* after a BUSY reply */
+#define KATAPULT_ENGINE_BUSY_WAITS 8u		       /* BUSY replies per command that cost no try */
+/* A frame the channel cannot get out in this time: the device stopped taking data (a wedged
+ * USB device with a full buffer NAKs every packet) or the bus is down. */
+#define KATAPULT_ENGINE_TX_STALL_US 5000000u
 
 struct katapult_engine_config {
 	enum katapult_engine_op op;
@@ -138,7 +142,8 @@ void katapult_engine_feed(struct katapult_engine *e, const uint8_t *data, size_t
 			  uint64_t now_us);
 /* Call when now_us >= katapult_engine_deadline; earlier calls do nothing. */
 void katapult_engine_tick(struct katapult_engine *e, uint64_t now_us);
-/* When the engine wants _tick; UINT64_MAX when it waits only for the channel (TX, DONE). */
+/* When the engine wants _tick; in TX the stall limit of the frame (UINT64_MAX before the
+ * first time was passed in), UINT64_MAX once DONE. */
 uint64_t katapult_engine_deadline(const struct katapult_engine *e);
 enum katapult_engine_state katapult_engine_state(const struct katapult_engine *e);
 

@@ -47,12 +47,15 @@ struct katapult_engine {
 	uint8_t cmd;	     /* its command code */
 	uint32_t addr;	     /* SEND_BLOCK / REQUEST_BLOCK address */
 	bool tx_handed;	     /* poll_tx gave the frame to the channel */
+	uint64_t tx_ready_us; /* when the frame became ready (UINT64_MAX: before any clock) */
+	uint64_t now_us;      /* latest time passed in; UINT64_MAX before the first */
 	unsigned tries;	     /* sends completed */
 	unsigned max_tries;
 	uint64_t timeout_us;
 	uint64_t deadline_us;
 	enum engine_try_event try_event;
 	bool nack_seen;	     /* a NACK answered some try of this command */
+	unsigned busy_waits; /* BUSY replies to this command that did not use up a try */
 	bool discard_next;   /* katapult.md §3.4: drop the first frame after a prime */
 	bool cancel;
 

@@ -1,0 +1,352 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// Thousands of seeded fault schedules against the twin; design.md rules 1-3 checked after each.
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "failure.h"
+#include "sim_harness.h"
+
+/* SIM_SEED=n SIM_SCHEDULES=1 reruns one printed seed. */
+#define SCHEDULES 2000u
+#define FIRST_SEED 1u
+
+static uint32_t env_u32(const char *name, uint32_t dflt)
+{
+	const char *v = getenv(name);
+
+	return v && *v ? (uint32_t)strtoul(v, NULL, 0) : dflt;
+}
+
+/* Images built once: Katapult for each interface, an old application for each. */
+static struct {
+	uint8_t *kp[2], *old[2];
+	size_t kp_len[2], old_len[2];
+} Img;
+
+enum fault_kind {
+	FK_DROP_RX,
+	FK_CORRUPT_RX,
+	FK_DROP_TX,
+	FK_CORRUPT_TX,
+	FK_DELAY_TX,
+	FK_POWER_BLOCK,
+	FK_POWER_ERASE,
+	FK_BUSY,
+	FK_TX_MIX, /* drop, corrupt and delay device->host together */
+	FK_COUNT,
+};
+
+static const char *const fault_names[] = {
+	[FK_DROP_RX] = "drop_rx",	    [FK_CORRUPT_RX] = "corrupt_rx",
+	[FK_DROP_TX] = "drop_tx",	    [FK_CORRUPT_TX] = "corrupt_tx",
+	[FK_DELAY_TX] = "delay_tx",	    [FK_POWER_BLOCK] = "power_loss_block",
+	[FK_POWER_ERASE] = "power_loss_erase", [FK_BUSY] = "busy",
+	[FK_TX_MIX] = "tx_mix",
+};
+
+struct schedule {
+	uint32_t seed;
+	enum fault_kind kind;
+	bool usb;
+	size_t img_len;
+	struct twin_faults faults;
+	unsigned busy_at; /* FK_BUSY: frame after which BUSY replies start */
+	char desc[160];
+};
+
+/* Counts over all schedules, printed at the end so a reader sees what was covered. */
+static struct {
+	unsigned runs, ok_first, wedged, power_losses, window, invalid_after_loss, old_after_loss,
+		new_after_loss, reruns, completes_unacked, stalled_out;
+} Tally;
+
+static int setup_images(void **state)
+{
+	struct mkimage_katapult_opts ko;
+	struct mkimage_app_opts ao;
+
+	(void)state;
+	for (int usb = 0; usb < 2; usb++) {
+		memset(&ko, 0, sizeof(ko));
+		ko.iface = usb ? IMAGE_IFACE_USB : IMAGE_IFACE_CAN;
+		memset(&ao, 0, sizeof(ao));
+		ao.iface = ko.iface;
+		ao.version = "CARTOGRAPHER 5.0.0";
+		if (mkimage_katapult(&ko, &Img.kp[usb], &Img.kp_len[usb]) ||
+		    mkimage_app(&ao, &Img.old[usb], &Img.old_len[usb]))
+			return -1;
+	}
+	return 0;
+}
+
+static int teardown_images(void **state)
+{
+	(void)state;
+	for (int i = 0; i < 2; i++) {
+		free(Img.kp[i]);
+		free(Img.old[i]);
+	}
+	return 0;
+}
+
+/* A fresh twin on its old application, entered into Katapult. */
+static void open_twin(struct sim *s, bool usb)
+{
+	struct twin_config c;
+
+	memset(s, 0, sizeof(*s));
+	memset(&c, 0, sizeof(c));
+	memcpy(c.uid, sim_uid, sizeof(c.uid));
+	c.bus_bitrate = 1000000;
+	s->usb = usb;
+	s->t = twin_new(&c);
+	assert_non_null(s->t);
+	assert_int_equal(sim_install(s, TWIN_FLASH_BASE, Img.kp[usb], Img.kp_len[usb]), 0);
+	assert_int_equal(sim_install(s, TWIN_APP_START, Img.old[usb], Img.old_len[usb]), 0);
+	twin_power_on(s->t, s->now);
+	sim_settle(s, 1000000);
+	sim_snapshot(s);
+	assert_true(sim_enter_katapult(s));
+}
+
+/* An application-like image: a plausible vector table, then seeded bytes. */
+static void make_raw_image(struct sim *s, uint32_t *rng, size_t len)
+{
+	uint8_t *img = malloc(len);
+
+	assert_non_null(img);
+	for (size_t i = 0; i < len; i++)
+		img[i] = (uint8_t)sim_rand(rng);
+	cf_put_le32(img, 0x20001800u);
+	cf_put_le32(img + 4, TWIN_APP_START + 0x1b9u);
+	sim_set_image(s, img, len);
+}
+
+static void make_schedule(struct schedule *sc, uint32_t seed)
+{
+	uint32_t r = seed * 2654435761u + 0x9e3779b9u;
+	size_t blocks, frames;
+
+	memset(sc, 0, sizeof(*sc));
+	sc->seed = seed;
+	sim_rand(&r);
+	sc->usb = sim_rand(&r) % 4 == 0;
+	sc->img_len = 640 + sim_rand(&r) % 4500;
+	sc->kind = (enum fault_kind)(sim_rand(&r) % FK_COUNT);
+	blocks = (sc->img_len + 63) / 64;
+	/* frames the engine sends: CONNECT (+ prime or GET_CANBUS_ID), n + 1 writes, EOF, n
+	 * reads, COMPLETE; on CAN about 10 bus frames per block command. */
+	frames = 2 * blocks + 5;
+	switch (sc->kind) {
+	case FK_DROP_RX:
+		sc->faults.drop_rx = 1 + sim_rand(&r) % (uint32_t)(sc->usb ? 2 * frames : 10 * frames);
+		break;
+	case FK_CORRUPT_RX:
+		sc->faults.corrupt_rx = 1 + sim_rand(&r) % (uint32_t)(sc->usb ? 2 * frames : 10 * frames);
+		break;
+	case FK_DROP_TX:
+		sc->faults.drop_tx = 1 + sim_rand(&r) % (uint32_t)(sc->usb ? frames : 6 * frames);
+		break;
+	case FK_CORRUPT_TX:
+		sc->faults.corrupt_tx = 1 + sim_rand(&r) % (uint32_t)(sc->usb ? frames : 6 * frames);
+		break;
+	case FK_DELAY_TX:
+		sc->faults.delay_tx = 1 + sim_rand(&r) % (uint32_t)(sc->usb ? frames : 6 * frames);
+		sc->faults.delay_us = 1000 + sim_rand(&r) % 6000000;
+		break;
+	case FK_POWER_BLOCK:
+		sc->faults.power_loss_block = 1 + sim_rand(&r) % (uint32_t)(blocks + 2);
+		break;
+	case FK_POWER_ERASE:
+		sc->faults.power_loss_erase = 1 + sim_rand(&r) % (uint32_t)(blocks / 16 + 2);
+		break;
+	case FK_BUSY:
+		sc->faults.busy_replies = 1 + sim_rand(&r) % 3;
+		sc->busy_at = sim_rand(&r) % (uint32_t)frames;
+		break;
+	case FK_TX_MIX:
+		sc->faults.drop_tx = 1 + sim_rand(&r) % (uint32_t)(3 * frames);
+		sc->faults.corrupt_tx = 1 + sim_rand(&r) % (uint32_t)(3 * frames);
+		sc->faults.delay_tx = 1 + sim_rand(&r) % (uint32_t)(3 * frames);
+		sc->faults.delay_us = sim_rand(&r) % 3000000;
+		break;
+	case FK_COUNT:
+		break;
+	}
+	snprintf(sc->desc, sizeof(sc->desc),
+		 "%s %s image %zu B drop_rx %u corrupt_rx %u drop_tx %u corrupt_tx %u "
+		 "delay_tx %u/%lluus pl_block %u pl_erase %u busy %u@%u",
+		 sc->usb ? "usb" : "can", fault_names[sc->kind], sc->img_len, sc->faults.drop_rx,
+		 sc->faults.corrupt_rx, sc->faults.drop_tx, sc->faults.corrupt_tx,
+		 sc->faults.delay_tx, (unsigned long long)sc->faults.delay_us,
+		 sc->faults.power_loss_block, sc->faults.power_loss_erase,
+		 sc->faults.busy_replies, sc->busy_at);
+}
+
+static void busy_hook(struct sim *s, unsigned n, const uint8_t *frame, size_t len)
+{
+	const struct schedule *sc = s->hook_ctx;
+	struct twin_faults f;
+
+	(void)frame, (void)len;
+	if (n != sc->busy_at)
+		return;
+	memset(&f, 0, sizeof(f));
+	f.busy_replies = sc->faults.busy_replies;
+	twin_set_faults(s->t, &f);
+}
+
+#define CHECK(cond, sc, ...)                                                                       \
+	do {                                                                                       \
+		if (!(cond)) {                                                                     \
+			print_error("seed %u (%s): ", (sc)->seed, (sc)->desc);                    \
+			fail_msg(__VA_ARGS__);                                                     \
+		}                                                                                  \
+	} while (0)
+
+static bool host_to_device_fault(const struct schedule *sc)
+{
+	return sc->faults.drop_rx || sc->faults.corrupt_rx;
+}
+
+/* design.md rules 1 and 2 after a session, whatever its result. */
+static void check_rules_1_2(struct sim *s, const struct schedule *sc, int rc,
+			    const struct cf_failure *why, uint32_t completes_before)
+{
+	const struct twin_stats *ts = twin_get_stats(s->t);
+
+	CHECK(!s->changed_mid_send && !s->abandoned_mid_send, sc,
+	      "rule 1: frame changed %u, abandoned %u mid-send", s->changed_mid_send,
+	      s->abandoned_mid_send);
+	if (!host_to_device_fault(sc))
+		CHECK(!ts->wedges && !ts->nacks, sc, "rule 1: device saw a broken frame");
+	if (ts->completes > completes_before)
+		CHECK(sim_app_state(s) == SIM_APP_NEW, sc, "rule 2: COMPLETE with app %s",
+		      sim_app_state_name(sim_app_state(s)));
+	if (rc && strcmp(why->stage, "complete"))
+		CHECK(ts->completes == completes_before, sc, "rule 2: COMPLETE after failure %s",
+		      cf_err_name(rc));
+	if (!rc)
+		CHECK(sim_app_state(s) == SIM_APP_NEW, sc, "success without the image in flash");
+}
+
+/* design.md rule 3: after a power loss the probe holds the old, the new or an invalid image
+ * (except inside the documented safer-order window), and an invalid one boots Katapult. */
+static void check_rule_3(struct sim *s, const struct schedule *sc)
+{
+	enum sim_app_state st;
+
+	twin_set_faults(s->t, &(struct twin_faults){ .drop_rx = 0 });
+	twin_power_on(s->t, s->now);
+	sim_settle(s, 1000000);
+	st = sim_app_state(s);
+	CHECK(st != SIM_APP_BROKEN, sc, "rule 3: valid-looking half image after power loss");
+	switch (st) {
+	case SIM_APP_INVALID:
+		Tally.invalid_after_loss++;
+		CHECK(twin_get_mode(s->t) == TWIN_MODE_KATAPULT, sc,
+		      "rule 3: invalid app but the twin runs %s", twin_mode_name(twin_get_mode(s->t)));
+		break;
+	case SIM_APP_WINDOW:
+		Tally.window++;
+		break;
+	case SIM_APP_OLD:
+		Tally.old_after_loss++;
+		break;
+	case SIM_APP_NEW:
+		Tally.new_after_loss++;
+		break;
+	case SIM_APP_BROKEN:
+		break;
+	}
+}
+
+static void run_schedule(uint32_t seed)
+{
+	static struct sim s;
+	struct schedule sc;
+	struct katapult_engine_config c;
+	struct cf_failure why;
+	uint32_t completes, rng = seed | 1;
+	int rc;
+
+	make_schedule(&sc, seed);
+	open_twin(&s, sc.usb);
+	make_raw_image(&s, &rng, sc.img_len);
+	s.rng = rng;
+	s.stall_pct = sim_rand(&rng) % 30;
+	c = sim_config(&s, KATAPULT_ENGINE_FLASH);
+	c.image_info = NULL; /* raw bytes: the refusal rules are tested elsewhere */
+	if (sc.kind == FK_BUSY) {
+		s.hook = busy_hook;
+		s.hook_ctx = &sc;
+	} else {
+		twin_set_faults(s.t, &sc.faults);
+	}
+	completes = twin_get_stats(s.t)->completes;
+
+	rc = sim_session(&s, &c, NULL, &why);
+	sim_settle(&s, 2000000);
+
+	Tally.runs++;
+	Tally.stalled_out += s.stalled_out;
+	check_rules_1_2(&s, &sc, rc, &why, completes);
+	if (!host_to_device_fault(&sc) && !sc.faults.power_loss_block &&
+	    !sc.faults.power_loss_erase)
+		CHECK(rc == 0 || !strcmp(why.stage, "complete"), &sc,
+		      "device->host faults must be survived: %s %s: %s", cf_err_name(rc), why.stage,
+		      why.detail);
+	if (rc && !strcmp(why.stage, "complete"))
+		Tally.completes_unacked++;
+	Tally.ok_first += rc == 0;
+	Tally.wedged += rc == CF_ERR_WEDGED;
+	if (rc == CF_ERR_WEDGED)
+		CHECK(strstr(why.hint, "power-cycle"), &sc, "wedge without power-cycle hint");
+	if (twin_get_stats(s.t)->power_losses) {
+		Tally.power_losses++;
+		check_rule_3(&s, &sc);
+	}
+	if (rc || sim_app_state(&s) != SIM_APP_NEW) {
+		/* A rerun recovers whatever happened (power-cycling a wedged probe first). */
+		twin_set_faults(s.t, &(struct twin_faults){ .drop_rx = 0 });
+		s.hook = NULL;
+		CHECK(sim_enter_katapult(&s), &sc, "cannot get back into Katapult (twin %s: %s)",
+		      twin_mode_name(twin_get_mode(s.t)), twin_get_reason(s.t));
+		completes = twin_get_stats(s.t)->completes;
+		rc = sim_session(&s, &c, NULL, &why);
+		Tally.reruns++;
+		CHECK(rc == 0, &sc, "rerun failed: %s %s: %s", cf_err_name(rc), why.stage,
+		      why.detail);
+		check_rules_1_2(&s, &sc, rc, &why, completes);
+	}
+	sim_close(&s);
+}
+
+static void test_sim_fault_schedules(void **state)
+{
+	const uint32_t first = env_u32("SIM_SEED", FIRST_SEED);
+	const uint32_t count = env_u32("SIM_SCHEDULES", SCHEDULES);
+
+	(void)state;
+	memset(&Tally, 0, sizeof(Tally));
+	for (uint32_t seed = first; seed < first + count; seed++)
+		run_schedule(seed);
+	print_message("%u schedules: %u clean first runs, %u wedged, %u power losses (after: "
+		      "%u invalid, %u old, %u new, %u in the step-4 window), %u reruns, %u "
+		      "unacknowledged COMPLETE, %u sends refused by a wedged device\n",
+		      Tally.runs, Tally.ok_first, Tally.wedged, Tally.power_losses,
+		      Tally.invalid_after_loss, Tally.old_after_loss, Tally.new_after_loss,
+		      Tally.window, Tally.reruns, Tally.completes_unacked, Tally.stalled_out);
+	assert_int_equal(Tally.runs, count);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_sim_fault_schedules),
+	};
+	return cmocka_run_group_tests(tests, setup_images, teardown_images);
+}
