@@ -37,10 +37,11 @@ static void usage(FILE *out)
 	    out,
 	    "usage: cartoflash inspect [--json] [-v|-q] [--check katapult|dfu DEVICE...] FILE...\n"
 	    "\n"
-	    "Classify firmware files by their bytes (spec images.md): kind (app, full, katapult,\n"
-	    "deployer), load address, MCU, interface, CAN bitrate, version, SHA-256, size and\n"
-	    "flash budget; for full images and deployers also the embedded Katapult. Warns when\n"
-	    "the file name contradicts the content. Nothing is sent to any device.\n"
+	    "Classify firmware files (- = stdin) by their bytes (spec images.md): kind (app,\n"
+	    "full, katapult, deployer), load address, MCU, interface, CAN bitrate, version,\n"
+	    "SHA-256, size, known release build and flash budget; for full images and deployers\n"
+	    "also the embedded Katapult. Warns when the file name contradicts the content.\n"
+	    "Nothing is sent to any device.\n"
 	    "\n"
 	    "  --json                    one JSON object per file per line\n"
 	    "  -h, --help                this text\n"
@@ -70,7 +71,8 @@ static void usage(FILE *out)
  */
 static int read_file(struct inspect_ctx *c, const char *path, size_t *len)
 {
-	FILE *f = fopen(path, "rb");
+	const bool is_stdin = !strcmp(path, "-");
+	FILE *f = is_stdin ? stdin : fopen(path, "rb");
 	size_t n = 0;
 
 	cf_failure_clear(&c->fail);
@@ -89,11 +91,13 @@ static int read_file(struct inspect_ctx *c, const char *path, size_t *len)
 	}
 	if (ferror(f)) {
 		c->fail.sys_errno = errno;
-		fclose(f);
+		if (!is_stdin)
+			fclose(f);
 		cf_failure_set_hint(&c->fail, "check that it is a regular file");
 		return cf_failure_set(&c->fail, CF_ERR_NOINPUT, "read", "%s", strerror(errno));
 	}
-	fclose(f);
+	if (!is_stdin)
+		fclose(f);
 	*len = n;
 	return CF_OK;
 }

@@ -71,6 +71,10 @@ check "name warnings: 12kib, CAN name on USB image, Full without app vectors" \
 	"grep -q 'name says 12 KiB offset' $work/n.out && grep -q 'name says one interface' $work/n.out &&
 	 grep -q 'name says full image but there is no application vector table' $work/n.out"
 
+"$CARTOFLASH" inspect - <"$work/app_usb.bin" >"$work/stdin.out" 2>&1
+rc=$?
+check "- reads stdin (rc=$rc)" "[ $rc -eq 0 ] && grep -Eq '^  interface +usb$' $work/stdin.out"
+
 # ---- JSON ----
 "$CARTOFLASH" inspect --json "$work/app_can_1m.bin" "$work/app_usb.bin" "$work/Katapult_500k.bin" \
 	"$work/Full_CAN_250k.bin" "$work/katapult-deployer-usb.bin" >"$work/j.out" 2>"$work/j.err"
