@@ -3,6 +3,7 @@
 #include "cmd_target.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #include "failure.h"
 #include "fleet.h"
 #include "katapult/backend.h"
+#include "katapult/serial.h"
 #include "log.h"
 #include "loop.h"
 #include "protocol/canbus.h"
@@ -17,6 +19,28 @@
 #include "report.h"
 
 #define CMD_IMAGE_MAX (1024u * 1024u) /* far above any probe's flash; guards against mistakes */
+
+const enum updater_step cmd_steps_dry_run[3] = { UPDATER_IDENTIFY, UPDATER_CHECK_IMAGE,
+						 UPDATER_FINISH };
+
+/* A new zeroed target at the end, or NULL without memory. */
+static struct cmd_target *append(struct cmd_targets *t)
+{
+	struct cmd_target *tg;
+
+	if (t->count == t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 8;
+		struct cmd_target *v = realloc(t->v, cap * sizeof(*v));
+
+		if (!v)
+			return NULL;
+		t->v = v;
+		t->cap = cap;
+	}
+	tg = &t->v[t->count++];
+	memset(tg, 0, sizeof(*tg));
+	return tg;
+}
 
 int cmd_targets_add(struct cmd_targets *t, const char *iface, const char *uuid,
 		    const char *label, const char *image)
@@ -26,33 +50,54 @@ int cmd_targets_add(struct cmd_targets *t, const char *iface, const char *uuid,
 
 	if (canbus_uuid_parse(uuid, raw) < 0 || !iface[0] || strlen(iface) >= sizeof(tg->iface))
 		return CF_ERR_USAGE;
-	if (t->count == t->cap) {
-		size_t cap = t->cap ? t->cap * 2 : 8;
-		struct cmd_target *v = realloc(t->v, cap * sizeof(*v));
-
-		if (!v)
-			return CF_ERR_NOMEM;
-		t->v = v;
-		t->cap = cap;
-	}
-	tg = &t->v[t->count++];
-	memset(tg, 0, sizeof(*tg));
-	snprintf(tg->iface, sizeof(tg->iface), "%s", iface);
+	tg = append(t);
+	if (!tg)
+		return CF_ERR_NOMEM;
+	snprintf(tg->iface, sizeof(tg->iface), "%.63s", iface);
 	/* style.md §2.10: UUIDs are printed in the canonical lower-case form. */
 	canbus_uuid_format(raw, tg->can_uuid);
-	snprintf(tg->label, sizeof(tg->label), "%s", label ? label : "");
-	snprintf(tg->image, sizeof(tg->image), "%s", image ? image : "");
+	snprintf(tg->label, sizeof(tg->label), "%.63s", label ? label : "");
+	snprintf(tg->image, sizeof(tg->image), "%.255s", image ? image : "");
 	return CF_OK;
+}
+
+/* --serial PATH|auto: a by-id link is longer than the identity's tty field, so the node it
+ * points to is kept (sysfs knows the node, not the link). */
+static int add_serial(struct cmd_targets *t, const char *verb, const char *arg)
+{
+	char real[PATH_MAX];
+	const char *path = strcmp(arg, "auto") && realpath(arg, real) ? real : arg;
+	struct cmd_target *tg;
+
+	if (!path[0] || strlen(path) >= sizeof(tg->tty) - 8)
+		return cli_usage_error(verb, "'%s' is not a tty path", arg);
+	tg = append(t);
+	if (!tg)
+		return cli_usage_error(verb, "out of memory");
+	snprintf(tg->tty, sizeof(tg->tty), "%.63s", path);
+	return 1;
 }
 
 int cmd_targets_option(struct cmd_targets *t, const char *verb, int c, const char *arg)
 {
+	char *end;
+
 	switch (c) {
+	case CMD_OPT_SERIAL:
+		return add_serial(t, verb, arg);
+	case CMD_OPT_BAUD:
+		t->baud = (uint32_t)strtoul(arg, &end, 10);
+		if (*end || !t->baud || t->baud > 4000000)
+			return cli_usage_error(verb, "--baud needs a rate in bit/s, not '%s'", arg);
+		return 1;
+	case CMD_OPT_REQUEST_BOOTLOADER:
+		t->request_bootloader = true;
+		return 1;
 	case 'i':
 	case CMD_OPT_CAN:
 		if (!arg[0] || strlen(arg) >= sizeof(t->iface))
 			return cli_usage_error(verb, "'%s' is not a CAN interface", arg);
-		snprintf(t->iface, sizeof(t->iface), "%s", arg);
+		snprintf(t->iface, sizeof(t->iface), "%.63s", arg);
 		return 1;
 	case CMD_OPT_UUID:
 		if (!t->iface[0])
@@ -74,7 +119,7 @@ int cmd_targets_require(const struct cmd_targets *t, const char *verb)
 {
 	if (t->count)
 		return 0;
-	return cli_usage_error(verb, "name a probe: --can IFACE --uuid UUID");
+	return cli_usage_error(verb, "name a probe: --can IFACE --uuid UUID, or --serial PATH");
 }
 
 void cmd_targets_fini(struct cmd_targets *t)
@@ -129,7 +174,7 @@ int cmd_image_load(struct cmd_image *img, const char *path)
 	int err;
 
 	memset(img, 0, sizeof(*img));
-	snprintf(img->path, sizeof(img->path), "%s", path);
+	snprintf(img->path, sizeof(img->path), "%.255s", path);
 	fp = fopen(path, "rbe");
 	if (!fp)
 		return image_fail(path, CF_ERR_NOINPUT, "cannot open %s: %s", strerror(errno));
@@ -205,6 +250,13 @@ int cmd_run_targets(const struct cmd_targets *targets, struct cmd_image *const *
 		snprintf(cfg.target.can_uuid, sizeof(cfg.target.can_uuid), "%s", tg->can_uuid);
 		cfg.target.node_id = -1;
 		cfg.target.mode = run->in_katapult ? DEVICE_MODE_KATAPULT : DEVICE_MODE_UNKNOWN;
+		if (tg->tty[0]) {
+			cfg.ops = &katapult_serial_ops;
+			snprintf(cfg.target.tty, sizeof(cfg.target.tty), targets->baud ? "%s@%u" : "%s",
+				 tg->tty, (unsigned)targets->baud);
+			if (targets->request_bootloader)
+				cfg.target.mode = DEVICE_MODE_APPLICATION;
+		}
 		if (images && images[i]) {
 			cfg.image = images[i]->data;
 			cfg.image_len = images[i]->len;

@@ -22,6 +22,9 @@ enum {
 	CMD_OPT_NO_REBOOT,
 	CMD_OPT_FORCE,
 	CMD_OPT_ALLOW_BITRATE,
+	CMD_OPT_SERIAL,		     /* --serial PATH|auto: a tty target (h6) */
+	CMD_OPT_BAUD,		     /* --baud N: UART rate of the tty targets */
+	CMD_OPT_REQUEST_BOOTLOADER, /* --request-bootloader: UART magic string first */
 	CMD_OPT_VERB_FIRST, /* verbs number their own options from here */
 };
 
@@ -34,19 +37,26 @@ struct cmd_target {
 	char can_uuid[13]; /* 12 lower-case hex digits */
 	char label[64];	   /* a name from a manifest section, else empty */
 	char image[256];   /* per-target image (fleet manifests), else empty */
+	char tty[64];	   /* --serial: resolved tty path or "auto"; then iface/can_uuid are empty */
 };
 
 struct cmd_targets {
 	struct cmd_target *v;
 	size_t count, cap;
 	char iface[64]; /* the latest --can: each --uuid binds to the --can before it */
+	uint32_t baud;	/* --baud for tty targets, 0 = default */
+	bool request_bootloader;
 };
 
-/* getopt_long entries for -i/--can/--interface and --uuid; merge into each verb's table. */
+/* getopt_long entries for -i/--can/--interface, --uuid and the tty target options (--serial,
+ * --baud, --request-bootloader); merge into each verb's table. */
 #define CMD_TARGET_OPTIONS                                                   \
 	{ "can", required_argument, NULL, CMD_OPT_CAN },                     \
 	{ "interface", required_argument, NULL, 'i' },                       \
-	{ "uuid", required_argument, NULL, CMD_OPT_UUID }
+	{ "uuid", required_argument, NULL, CMD_OPT_UUID },                   \
+	{ "serial", required_argument, NULL, CMD_OPT_SERIAL },               \
+	{ "baud", required_argument, NULL, CMD_OPT_BAUD },                   \
+	{ "request-bootloader", no_argument, NULL, CMD_OPT_REQUEST_BOOTLOADER }
 /* The options shared by every verb (cli.h). */
 #define CMD_COMMON_OPTIONS                                                   \
 	{ "help", no_argument, NULL, 'h' }, { "json", no_argument, NULL, CLI_OPT_JSON }, \
@@ -106,6 +116,9 @@ int cmd_updater_option(struct updater_options *o, const char *verb, int c, const
  */
 int cmd_parse_targets_only(int argc, char **argv, const char *verb, void (*usage)(FILE *out),
 			   bool allow_no_reboot, struct cmd_targets *t, struct updater_options *o);
+
+/* --dry-run: identify, check, then finish puts a probe taken out of its application back. */
+extern const enum updater_step cmd_steps_dry_run[3];
 
 /* The verbs of this family (cli.c's table): argv[0] is the verb, the result an exit code. */
 int run_flash(int argc, char **argv);
