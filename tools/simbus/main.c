@@ -232,13 +232,21 @@ static void start_wire(struct hub *h, uint64_t now)
 	h->on_wire = true;
 }
 
-static int poll_timeout_ms(const struct hub *h, uint64_t now)
+/* Wait until the frame on the wire is done (ns precision: frames last ~50-270 us). */
+static struct timespec *poll_timeout(const struct hub *h, uint64_t now, struct timespec *ts)
 {
-	if (!h->on_wire)
-		return bus_stalled(h) ? 5 : -1;
-	if (h->wire_end_ns <= now)
-		return 0;
-	return (int)((h->wire_end_ns - now + 999999) / 1000000);
+	uint64_t wait;
+
+	if (!h->on_wire) {
+		if (!bus_stalled(h))
+			return NULL;
+		wait = 5000000; /* a receiver is full: look again soon */
+	} else {
+		wait = h->wire_end_ns > now ? h->wire_end_ns - now : 0;
+	}
+	ts->tv_sec = (time_t)(wait / 1000000000u);
+	ts->tv_nsec = (long)(wait % 1000000000u);
+	return ts;
 }
 
 static void run(struct hub *h)
@@ -247,6 +255,7 @@ static void run(struct hub *h)
 
 	while (!stop) {
 		uint64_t now = now_ns();
+		struct timespec ts;
 		int n = 0;
 
 		fds[n++] = (struct pollfd){ .fd = h->lfd, .events = POLLIN };
@@ -256,7 +265,7 @@ static void run(struct hub *h)
 				ev |= POLLOUT;
 			fds[n++] = (struct pollfd){ .fd = h->c[i].fd, .events = ev };
 		}
-		if (poll(fds, (nfds_t)n, poll_timeout_ms(h, now)) < 0 && errno != EINTR)
+		if (ppoll(fds, (nfds_t)n, poll_timeout(h, now, &ts), NULL) < 0 && errno != EINTR)
 			break;
 		if (fds[0].revents & POLLIN)
 			accept_clients(h);

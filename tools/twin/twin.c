@@ -222,15 +222,23 @@ uint64_t twin_next_event_us(const struct twin *t)
 {
 	uint64_t next = UINT64_MAX;
 
+	/* Only future work counts: what is due now was run by the last twin_advance, and frames
+	 * already deliverable are the caller's to pop. */
 	if (t->timer != TWIN_T_NONE)
 		next = t->timer_at;
-	if (t->rx_len && t->busy_until > 0 && t->busy_until < next &&
+	if (t->rx_len && t->busy_until > t->now && t->busy_until < next &&
 	    (t->mode == TWIN_MODE_KATAPULT || t->mode == TWIN_MODE_APP))
 		next = t->busy_until;
-	if (t->txf_count && t->txf[t->txf_head].ready_us < next)
-		next = t->txf[t->txf_head].ready_us;
-	if (t->txc_count && t->txc[t->txc_head].ready_us < next)
-		next = t->txc[t->txc_head].ready_us;
+	for (size_t i = 0; i < t->txf_count; i++) {
+		uint64_t r = t->txf[(t->txf_head + i) % TWIN_TXQ_FRAMES].ready_us;
+		if (r > t->now && r < next)
+			next = r;
+	}
+	for (size_t i = 0; i < t->txc_count; i++) {
+		uint64_t r = t->txc[(t->txc_head + i) % 32].ready_us;
+		if (r > t->now && r < next)
+			next = r;
+	}
 	return next;
 }
 
@@ -258,6 +266,8 @@ static void run_firmware(struct twin *t, uint64_t now_us)
 
 void twin_advance(struct twin *t, uint64_t now_us)
 {
+	if (now_us > t->now)
+		t->now = now_us;
 	/* Timers may chain (reset -> boot -> window); bound the loop by the work available. */
 	for (int guard = 0; guard < 64; guard++) {
 		if (t->timer != TWIN_T_NONE && t->timer_at <= now_us) {

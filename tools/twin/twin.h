@@ -133,6 +133,18 @@ void twin_free(struct twin *t);
 /* Set initial state: copy bytes into flash as a programmer would (no erase rules, no timing).
  * CF_ERR_USAGE when the range is outside flash. Persisted. */
 int twin_flash_write_raw(struct twin *t, uint32_t addr, const uint8_t *data, size_t len);
+/*
+ * Build a starting state with tools/mkimage images (applied on top of the current flash):
+ *   "blank"                               erase everything
+ *   "katapult:can[:BITRATE[:VERSION]]"    Katapult only (VERSION given -> protocol 1.1.0)
+ *   "katapult:usb[::VERSION]"
+ *   "app:can[:BITRATE[:VERSION]]"         Katapult + application of that interface; VERSION is
+ *   "app:usb[::VERSION]"                  the dictionary version ("CARTOGRAPHER 5.1.0")
+ *   "app-only:IFACE[:BITRATE[:VERSION]]"  the application region alone
+ *   "file:ADDR:PATH"                      a raw file at ADDR (real firmware, e.g. 0x08002000)
+ * Returns 0, CF_ERR_USAGE for a bad spec, CF_ERR_NOINPUT for an unreadable file.
+ */
+int twin_init_state(struct twin *t, const char *spec);
 /* Erase all flash to 0xFF. */
 void twin_flash_erase_all(struct twin *t);
 /* Borrowed view of the 32 KiB flash, valid until twin_free. */

@@ -80,6 +80,7 @@ struct twin {
 	uint64_t timer_at;
 	uint64_t busy_until; /* firmware processing a command */
 	uint64_t boot_at;    /* time of the last reset */
+	uint64_t now;	     /* latest time seen by twin_advance */
 
 	/* receive stream of the running firmware (CAN node stream or USB bytes) */
 	uint8_t rx[TWIN_RX_MAX];

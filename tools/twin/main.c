@@ -1,0 +1,561 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* twin: run a probe twin as a process on the simulated bus, a SocketCAN interface or a pty. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "failure.h"
+#include "log.h"
+#include "loop.h"
+#include "protocol/canbus.h"
+#include "protocol/err.h"
+#include "tools/twin/pty.h"
+#include "tools/twin/sysfs_fixture.h"
+#include "tools/twin/twin.h"
+#include "transport.h"
+
+#define MAX_INITS 8
+#define PTY_CHECK_US 5000	/* how often the slave's open state and rate are sampled */
+#define REENUM_US 150000	/* USB disconnect -> new device visible (real time) */
+#define SEND_RETRY_US 1000
+
+struct opts {
+	struct twin_config cfg;
+	const char *inits[MAX_INITS];
+	int ninit;
+	const char *attach, *pty;
+	struct twin_faults faults;
+	bool have_faults;
+	long power_on_after_ms; /* after an injected power loss; < 0 = stay off */
+};
+
+struct app {
+	struct opts o;
+	struct twin *t;
+	struct loop *loop;
+	uint64_t t0;
+	/* CAN */
+	struct transport *tr;
+	struct loop_source can_src;
+	struct canbus_frame pending;
+	bool has_pending;
+	/* USB CDC-ACM as a pty */
+	struct twin_pty pty;
+	struct loop_source pty_src;
+	struct loop_timer pty_timer;
+	uint8_t out[256];
+	size_t out_len;
+	uint32_t seen_enum;
+	bool usb_present;
+	uint64_t reenum_at;
+	struct sysfs_fixture fx;
+	bool fx_on;
+	/* the twin's own clock */
+	struct loop_timer twin_timer;
+	struct loop_timer power_timer;
+	uint32_t seen_losses;
+	enum twin_mode last_mode;
+};
+
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+static uint64_t vnow(const struct app *a)
+{
+	return cf_now_us() - a->t0;
+}
+
+static void twin_log(void *ctx, const char *line)
+{
+	struct app *a = ctx;
+
+	fprintf(stderr, "twin %s: %s\n", twin_serial(a->t), line);
+}
+
+static void pump(struct app *a);
+
+/* ---- CAN attach ---- */
+
+static int can_pollfds(struct loop_source *src, struct pollfd *fds, int max)
+{
+	struct app *a = (struct app *)((char *)src - offsetof(struct app, can_src));
+
+	return transport_pollfds(a->tr, fds, max);
+}
+
+static void can_ready(struct loop_source *src, const struct pollfd *fds, int count, uint64_t now)
+{
+	struct app *a = (struct app *)((char *)src - offsetof(struct app, can_src));
+	struct canbus_frame f;
+	size_t len;
+	int rc;
+
+	(void)fds;
+	(void)count;
+	(void)now;
+	while ((rc = transport_recv(a->tr, &f, sizeof(f), &len)) == CF_OK)
+		twin_can_receive(a->t, &f, vnow(a));
+	if (rc == CF_ERR_NO_DEVICE || rc == CF_ERR_IO) {
+		fprintf(stderr, "twin: the CAN bus %s went away (%s); exiting\n", a->o.attach,
+			cf_strerror(rc));
+		stop = 1;
+	}
+	pump(a);
+}
+
+static void can_flush(struct app *a)
+{
+	for (;;) {
+		if (!a->has_pending) {
+			if (twin_can_pop(a->t, vnow(a), &a->pending) < 0)
+				return;
+			a->has_pending = true;
+		}
+		if (transport_send(a->tr, &a->pending, sizeof(a->pending)) == CF_ERR_AGAIN)
+			return; /* design.md rule 1: the same frame again, later */
+		a->has_pending = false;
+	}
+}
+
+/* ---- pty attach ---- */
+
+static int pty_pollfds(struct loop_source *src, struct pollfd *fds, int max)
+{
+	struct app *a = (struct app *)((char *)src - offsetof(struct app, pty_src));
+
+	if (max < 1 || a->pty.master < 0 || !a->pty.slave_open)
+		return 0; /* a closed slave makes the master poll HUP: sampled by the timer */
+	fds[0].fd = a->pty.master;
+	fds[0].events = (short)(POLLIN | (a->out_len ? POLLOUT : 0));
+	fds[0].revents = 0;
+	return 1;
+}
+
+static void pty_read(struct app *a)
+{
+	static uint8_t held[512];
+	static size_t held_len;
+	ssize_t n;
+
+	/* USB flow control: what the device does not take stays for the next turn */
+	if (held_len < sizeof(held)) {
+		n = twin_pty_read(&a->pty, held + held_len, sizeof(held) - held_len);
+		if (n > 0)
+			held_len += (size_t)n;
+	}
+	if (held_len) {
+		size_t took = twin_serial_receive(a->t, held, held_len, vnow(a));
+		memmove(held, held + took, held_len - took);
+		held_len -= took;
+	}
+}
+
+static void pty_ready(struct loop_source *src, const struct pollfd *fds, int count, uint64_t now)
+{
+	struct app *a = (struct app *)((char *)src - offsetof(struct app, pty_src));
+
+	(void)fds;
+	(void)count;
+	(void)now;
+	pty_read(a);
+	pump(a);
+}
+
+static void pty_flush(struct app *a)
+{
+	ssize_t n;
+
+	if (a->out_len < sizeof(a->out))
+		a->out_len += twin_serial_pop(a->t, vnow(a), a->out + a->out_len,
+					      sizeof(a->out) - a->out_len);
+	if (!a->out_len || a->pty.master < 0)
+		return;
+	n = twin_pty_write(&a->pty, a->out, a->out_len);
+	if (n > 0) {
+		memmove(a->out, a->out + n, a->out_len - (size_t)n);
+		a->out_len -= (size_t)n;
+	}
+}
+
+static void publish_usb(struct app *a, const struct twin_usb_id *id, bool with_tty)
+{
+	if (a->fx_on)
+		sysfs_fixture_update(&a->fx, id, with_tty ? a->pty.slave : NULL);
+}
+
+/* USB presence follows the firmware: a mode change is a disconnect and a new device. */
+static void usb_follow(struct app *a)
+{
+	struct twin_usb_id id;
+	bool present = twin_get_usb_id(a->t, &id);
+	uint32_t enums = twin_get_stats(a->t)->usb_enumerations;
+
+	if (enums != a->seen_enum || present != a->usb_present) {
+		a->seen_enum = enums;
+		a->usb_present = present;
+		twin_pty_close(&a->pty);
+		a->out_len = 0;
+		publish_usb(a, NULL, false);
+		a->reenum_at = present ? cf_now_us() + REENUM_US : 0;
+	}
+	if (a->reenum_at && cf_now_us() >= a->reenum_at) {
+		a->reenum_at = 0;
+		if (twin_get_mode(a->t) == TWIN_MODE_ROM_DFU) {
+			publish_usb(a, &id, false); /* DFU has no tty */
+			return;
+		}
+		if (twin_pty_open(&a->pty, a->o.pty) < 0) {
+			fprintf(stderr, "twin: cannot create the pty %s: %s\n", a->o.pty,
+				strerror(errno));
+			stop = 1;
+			return;
+		}
+		publish_usb(a, &id, true);
+		fprintf(stderr, "twin: USB %04x:%04x \"%s\" at %s\n", id.vid, id.pid,
+			id.manufacturer, a->o.pty);
+	}
+}
+
+static void pty_tick(struct loop_timer *timer, uint64_t now)
+{
+	struct app *a = (struct app *)((char *)timer - offsetof(struct app, pty_timer));
+	uint32_t baud;
+
+	(void)now;
+	if (twin_pty_check(&a->pty, &baud))
+		twin_serial_line(a->t, baud, a->pty.slave_open, a->pty.slave_open, vnow(a));
+	pump(a);
+	loop_arm(a->loop, &a->pty_timer, cf_now_us() + PTY_CHECK_US);
+}
+
+/* ---- the twin's clock, power ---- */
+
+static void twin_tick(struct loop_timer *timer, uint64_t now)
+{
+	struct app *a = (struct app *)((char *)timer - offsetof(struct app, twin_timer));
+
+	(void)now;
+	twin_advance(a->t, vnow(a));
+	pump(a);
+}
+
+static void power_tick(struct loop_timer *timer, uint64_t now)
+{
+	struct app *a = (struct app *)((char *)timer - offsetof(struct app, power_timer));
+
+	(void)now;
+	fprintf(stderr, "twin: power restored\n");
+	twin_power_on(a->t, vnow(a));
+	pump(a);
+}
+
+static void pump(struct app *a)
+{
+	const struct twin_stats *st = twin_get_stats(a->t);
+	uint64_t next;
+
+	twin_advance(a->t, vnow(a));
+	if (a->tr)
+		can_flush(a);
+	if (a->o.pty) {
+		usb_follow(a);
+		pty_flush(a);
+	}
+	if (st->power_losses != a->seen_losses) {
+		a->seen_losses = st->power_losses;
+		fprintf(stderr, "twin: power lost (injected fault)\n");
+		if (a->o.power_on_after_ms >= 0)
+			loop_arm(a->loop, &a->power_timer,
+				 cf_now_us() + (uint64_t)a->o.power_on_after_ms * 1000);
+	}
+	if (twin_get_mode(a->t) != a->last_mode) {
+		a->last_mode = twin_get_mode(a->t);
+		fprintf(stderr, "twin: mode %s%s%s\n", twin_mode_name(a->last_mode),
+			twin_get_reason(a->t)[0] ? ": " : "", twin_get_reason(a->t));
+	}
+	next = twin_next_event_us(a->t);
+	if (a->has_pending && (next == UINT64_MAX || next > vnow(a) + SEND_RETRY_US))
+		next = vnow(a) + SEND_RETRY_US;
+	if (next != UINT64_MAX && next <= vnow(a))
+		next = vnow(a) + 1; /* never a deadline in the past: the loop would spin */
+	if (next != UINT64_MAX)
+		loop_arm(a->loop, &a->twin_timer, a->t0 + next);
+	else
+		loop_disarm(a->loop, &a->twin_timer);
+}
+
+/* ---- command line ---- */
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: twin --uid HEX24 [--flash FILE] [--init STATE]... [--speed F]\n"
+		"            (--attach sim:PATH | --attach IFACE | --pty PATH) [--fault SPEC]...\n"
+		"  A software Cartographer v3 probe (STM32F042, Katapult, Klipper-derived app).\n"
+		"  --uid HEX24          chip UID: USB serial and CAN UUID (default 16000C000F43304253373820)\n"
+		"  --flash FILE         flash persisted here (loaded if it exists)\n"
+		"  --init STATE         blank | katapult:can[:BITRATE[:VERSION]] | katapult:usb[::VERSION]\n"
+		"                       | app:can[:BITRATE[:VERSION]] | app:usb[::VERSION]\n"
+		"                       | app-only:IFACE[:BITRATE[:VERSION]] | file:ADDR:PATH\n"
+		"  --attach sim:PATH    join the simulated bus (simbus); --attach can0 joins SocketCAN\n"
+		"  --pty PATH           USB CDC-ACM personality: a pty published at PATH\n"
+		"  --bitrate N          bus bitrate when the transport cannot tell (default 1000000)\n"
+		"  --speed F            0 = instant .. 1 = real-time flash and boot timing (default 1)\n"
+		"  --no-double-reset    Katapult built without the double-reset window\n"
+		"  --boot0              BOOT0 pad high: boot the ROM DFU bootloader\n"
+		"  --power-on-after MS  after an injected power loss (default 500; -1 = stay off)\n"
+		"  --fault SPEC         drop-rx=N corrupt-rx=N drop-tx=N corrupt-tx=N delay-tx=N:US\n"
+		"                       power-loss-block=N power-loss-erase=N busy=N wrong-uuid\n"
+		"                       wedge silent\n"
+		"Prints one line \"twin: ready ...\" on stdout when attached; SIGTERM saves and exits.\n"
+		"Examples:\n"
+		"  twin --flash /tmp/p.bin --init app:can:1000000 --attach sim:/tmp/bus\n"
+		"  twin --flash /tmp/u.bin --init app:usb --pty /tmp/dev/ttyACM0 --speed 0\n");
+}
+
+static int parse_uid(const char *hex, uint8_t uid[12])
+{
+	if (strlen(hex) != 24)
+		return CF_ERR_USAGE;
+	for (int i = 0; i < 12; i++) {
+		unsigned v;
+		if (sscanf(hex + 2 * i, "%2x", &v) != 1)
+			return CF_ERR_USAGE;
+		uid[i] = (uint8_t)v;
+	}
+	return CF_OK;
+}
+
+static int parse_fault(struct twin_faults *f, const char *spec)
+{
+	unsigned long n = 0, us = 0;
+	const char *eq = strchr(spec, '=');
+	size_t key = eq ? (size_t)(eq - spec) : strlen(spec);
+
+	if (eq && sscanf(eq + 1, "%lu:%lu", &n, &us) < 1)
+		return CF_ERR_USAGE;
+#define IS(name) (key == strlen(name) && !strncmp(spec, name, key))
+	if (IS("drop-rx"))
+		f->drop_rx = (uint32_t)n;
+	else if (IS("corrupt-rx"))
+		f->corrupt_rx = (uint32_t)n;
+	else if (IS("drop-tx"))
+		f->drop_tx = (uint32_t)n;
+	else if (IS("corrupt-tx"))
+		f->corrupt_tx = (uint32_t)n;
+	else if (IS("delay-tx")) {
+		f->delay_tx = (uint32_t)n;
+		f->delay_us = us;
+	} else if (IS("power-loss-block"))
+		f->power_loss_block = (uint32_t)n;
+	else if (IS("power-loss-erase"))
+		f->power_loss_erase = (uint32_t)n;
+	else if (IS("busy"))
+		f->busy_replies = (uint32_t)n;
+	else if (IS("wrong-uuid"))
+		f->wrong_uuid = true;
+	else if (IS("wedge"))
+		f->wedge = true;
+	else if (IS("silent"))
+		f->silent = true;
+	else
+		return CF_ERR_USAGE;
+#undef IS
+	return CF_OK;
+}
+
+static int parse(int argc, char **argv, struct opts *o, bool *boot0)
+{
+	static const struct option table[] = {
+		{ "attach", required_argument, NULL, 'a' },
+		{ "bitrate", required_argument, NULL, 'b' },
+		{ "boot0", no_argument, NULL, '0' },
+		{ "fault", required_argument, NULL, 'F' },
+		{ "flash", required_argument, NULL, 'f' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "init", required_argument, NULL, 'i' },
+		{ "no-double-reset", no_argument, NULL, 'D' },
+		{ "power-on-after", required_argument, NULL, 'P' },
+		{ "pty", required_argument, NULL, 'p' },
+		{ "speed", required_argument, NULL, 's' },
+		{ "uid", required_argument, NULL, 'u' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int opt;
+
+	parse_uid("16000C000F43304253373820", o->cfg.uid);
+	o->cfg.speed = 1.0;
+	o->power_on_after_ms = 500;
+	while ((opt = getopt_long(argc, argv, "a:b:f:hi:p:s:u:", table, NULL)) != -1) {
+		switch (opt) {
+		case 'a':
+			o->attach = optarg;
+			break;
+		case 'b':
+			o->cfg.bus_bitrate = (uint32_t)strtoul(optarg, NULL, 10);
+			break;
+		case '0':
+			*boot0 = true;
+			break;
+		case 'F':
+			if (parse_fault(&o->faults, optarg) < 0) {
+				fprintf(stderr, "twin: bad --fault '%s'; try --help\n", optarg);
+				return CF_ERR_USAGE;
+			}
+			o->have_faults = true;
+			break;
+		case 'f':
+			o->cfg.flash_file = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		case 'i':
+			if (o->ninit == MAX_INITS)
+				return CF_ERR_USAGE;
+			o->inits[o->ninit++] = optarg;
+			break;
+		case 'D':
+			o->cfg.no_double_reset = true;
+			break;
+		case 'P':
+			o->power_on_after_ms = strtol(optarg, NULL, 10);
+			break;
+		case 'p':
+			o->pty = optarg;
+			break;
+		case 's':
+			o->cfg.speed = strtod(optarg, NULL);
+			break;
+		case 'u':
+			if (parse_uid(optarg, o->cfg.uid) < 0) {
+				fprintf(stderr, "twin: --uid needs 24 hex digits; try --help\n");
+				return CF_ERR_USAGE;
+			}
+			break;
+		default:
+			fprintf(stderr, "twin: bad option; try --help\n");
+			return CF_ERR_USAGE;
+		}
+	}
+	if (!o->attach == !o->pty) {
+		fprintf(stderr, "twin: give exactly one of --attach and --pty; try --help\n");
+		return CF_ERR_USAGE;
+	}
+	return CF_OK;
+}
+
+static int attach_can(struct app *a)
+{
+	const struct transport_ops *ops = transport_ops_for_can(a->o.attach);
+	struct cf_failure why;
+	uint32_t bitrate;
+	int rc;
+
+	cf_failure_clear(&why);
+	rc = ops ? transport_open(ops, a->o.attach, &a->tr, &why) : CF_ERR_NOT_SUPPORTED;
+	if (rc < 0) {
+		fprintf(stderr, "twin: cannot attach to %s: %s%s%s\n", a->o.attach,
+			why.detail[0] ? why.detail : cf_strerror(rc), why.hint[0] ? "; " : "",
+			why.hint);
+		return rc;
+	}
+	if (transport_get_bitrate(a->tr, &bitrate) == CF_OK && bitrate)
+		a->o.cfg.bus_bitrate = bitrate;
+	a->can_src.pollfds = can_pollfds;
+	a->can_src.ready = can_ready;
+	loop_add_source(a->loop, &a->can_src);
+	return CF_OK;
+}
+
+static int setup_twin(struct app *a, bool boot0)
+{
+	char uuid[13];
+	uint8_t u[6];
+
+	a->o.cfg.log = twin_log;
+	a->o.cfg.log_ctx = a;
+	a->t = twin_new(&a->o.cfg);
+	if (!a->t) {
+		fprintf(stderr, "twin: cannot create the twin (flash file %s unreadable?)\n",
+			a->o.cfg.flash_file ? a->o.cfg.flash_file : "-");
+		return CF_ERR_NOINPUT;
+	}
+	for (int i = 0; i < a->o.ninit; i++) {
+		int rc = twin_init_state(a->t, a->o.inits[i]);
+		if (rc < 0) {
+			fprintf(stderr, "twin: --init '%s': %s; try --help\n", a->o.inits[i],
+				cf_strerror(rc));
+			return rc;
+		}
+	}
+	twin_set_boot0(a->t, boot0);
+	twin_power_on(a->t, vnow(a));
+	if (a->o.have_faults)
+		twin_set_faults(a->t, &a->o.faults);
+	twin_uuid(a->t, u);
+	canbus_uuid_format(u, uuid);
+	printf("twin: ready uuid=%s serial=%s mode=%s on %s\n", uuid, twin_serial(a->t),
+	       twin_mode_name(twin_get_mode(a->t)), a->o.attach ? a->o.attach : a->o.pty);
+	fflush(stdout);
+	return CF_OK;
+}
+
+int main(int argc, char **argv)
+{
+	struct app a;
+	struct sigaction sa;
+	bool boot0 = false;
+	int rc;
+
+	memset(&a, 0, sizeof(a));
+	a.pty.master = -1;
+	a.last_mode = TWIN_MODE_OFF;
+	if (parse(argc, argv, &a.o, &boot0) < 0)
+		return 64;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	a.loop = loop_new();
+	if (!a.loop)
+		return 70;
+	a.t0 = cf_now_us();
+	a.twin_timer.fire = twin_tick;
+	a.power_timer.fire = power_tick;
+	rc = a.o.attach ? attach_can(&a) : CF_OK;
+	if (rc == CF_OK && a.o.pty) {
+		a.fx_on = sysfs_fixture_from_env(&a.fx);
+		a.pty_src.pollfds = pty_pollfds;
+		a.pty_src.ready = pty_ready;
+		loop_add_source(a.loop, &a.pty_src);
+		a.pty_timer.fire = pty_tick;
+		loop_arm(a.loop, &a.pty_timer, cf_now_us() + PTY_CHECK_US);
+	}
+	if (rc == CF_OK)
+		rc = setup_twin(&a, boot0);
+	if (rc == CF_OK) {
+		pump(&a);
+		while (!stop && !loop_is_stopped(a.loop)) {
+			if (loop_run_once(a.loop, 100000) == CF_ERR_IO)
+				break;
+		}
+	}
+	twin_pty_close(&a.pty);
+	if (a.fx_on)
+		publish_usb(&a, NULL, false);
+	twin_free(a.t);
+	transport_close(a.tr);
+	loop_free(a.loop);
+	return rc == CF_OK ? 0 : cf_err_exit_code(rc);
+}
