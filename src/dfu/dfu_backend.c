@@ -7,10 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dfu/dfu_follow.h"
-#include "dfu/dfu_plan.h"
-#include "dfu/dfu_usb.h"
-#include "dfu/dfuse.h"
+#include "dfu/dfu_priv.h"
 #include "failure.h"
 #include "log.h"
 #include "protocol/err.h"
@@ -19,51 +16,6 @@
 #define FLASH_BASE IMAGE_FLASH_BASE
 #define APP_START IMAGE_APP_START
 #define RDP_PROBE_LEN 8
-
-enum stage {
-	ST_NONE,
-	ST_ID_IDLE,	   /* GETSTATUS until dfuIDLE */
-	ST_ID_RDP_ADDR,	   /* dfu.md §2.9 rdp: SET_ADDRESS(0x08000000) */
-	ST_ID_RDP_ABORT,   /* ABORT to dfuIDLE where UPLOAD is accepted */
-	ST_ID_RDP_READ,	   /* UPLOAD block 2, 8 bytes: errVENDOR = protected */
-	ST_ID_RDP_DONE,	   /* ABORT */
-	ST_ID_UNPROTECT,   /* 92: the chip wipes itself and resets */
-	ST_W_ERASE,	   /* one page (or the mass erase) */
-	ST_W_ADDR,	   /* SET_ADDRESS(image start) */
-	ST_W_BLOCK,	   /* DNLOAD blocks 2.. */
-	ST_W_ABORT,	   /* back to dfuIDLE */
-	ST_V_ADDR,
-	ST_V_ABORT,
-	ST_V_BLOCK,	   /* UPLOAD blocks 2.. and compare */
-	ST_V_ABORT2,
-	ST_F_ADDR,	   /* SET_ADDRESS(0x08000000): the vector table the ROM jumps to */
-	ST_F_LEAVE,
-};
-
-struct dfu_priv {
-	struct updater *u;
-	struct dfu_usb *usb;
-	struct dfu_dev *dev;
-	struct dfuse eng;
-	bool eng_ready;
-	struct dfu_candidate cand;
-	struct dfu_layout layout;
-	uint16_t xfer;
-	bool planned;
-	struct dfu_plan plan;
-	enum stage stage;
-	size_t page;	  /* erase cursor */
-	size_t img;	  /* image cursor */
-	size_t off;	  /* byte offset inside the image */
-	uint16_t block;	  /* next block number */
-	size_t done;	  /* progress bytes */
-	bool cancelled;
-	bool read_protected;
-	struct dfu_follow follow;
-	bool left_confirmed;
-	struct loop_timer after_leave; /* close the handle outside libusb's callback */
-	uint8_t buf[DFUSE_MAX_XFER];
-};
 
 static struct dfu_priv *priv_of(struct updater *u)
 {
@@ -93,6 +45,10 @@ static const char *stage_name(enum stage s)
 	case ST_ID_RDP_DONE:
 	case ST_ID_UNPROTECT:
 		return "identify";
+	case ST_W_PRE_ADDR:
+	case ST_W_PRE_ABORT:
+	case ST_W_PRE_READ:
+	case ST_W_PRE_DONE:
 	case ST_W_ERASE:
 		return "erase";
 	case ST_W_ADDR:
@@ -111,13 +67,13 @@ static const char *stage_name(enum stage s)
 	return "dfu";
 }
 
-static void step_end(struct dfu_priv *p, int err)
+void dfu_backend_step_end(struct dfu_priv *p, int err)
 {
 	p->stage = ST_NONE;
 	updater_step_done(p->u, err);
 }
 
-static void set_device(struct dfu_priv *p)
+void dfu_backend_set_device(struct dfu_priv *p)
 {
 	const char *sel = updater_get_config(p->u)->target.usb_path;
 
@@ -134,7 +90,7 @@ static void fail_op(struct dfu_priv *p, const struct dfuse_op *op, const struct 
 	struct cf_failure *f = updater_failure(p->u);
 	char what[64];
 
-	set_device(p);
+	dfu_backend_set_device(p);
 	if (op->kind == DFUSE_OP_WRITE || op->kind == DFUSE_OP_UPLOAD)
 		snprintf(what, sizeof(what), "%s %u", dfuse_op_name(op->kind), op->block);
 	else if (op->kind == DFUSE_OP_SET_ADDRESS || op->kind == DFUSE_OP_ERASE)
@@ -159,13 +115,13 @@ static void fail_op(struct dfu_priv *p, const struct dfuse_op *op, const struct 
 				       "bridged, replug and rerun recover");
 	else
 		cf_failure_set_hint(f, "the probe stays in ROM DFU mode: rerun recover");
-	step_end(p, r->err);
+	dfu_backend_step_end(p, r->err);
 }
 
 /* ---- running operations ---- */
 
-static void run(struct dfu_priv *p, enum stage next, enum dfuse_op_kind kind, uint32_t address,
-		uint16_t block, uint8_t *data, size_t len)
+void dfu_backend_run(struct dfu_priv *p, enum stage next, enum dfuse_op_kind kind,
+		     uint32_t address, uint16_t block, uint8_t *data, size_t len)
 {
 	const struct dfuse_op op = { kind, address, block, data, len };
 	int err;
@@ -179,136 +135,19 @@ static void run(struct dfu_priv *p, enum stage next, enum dfuse_op_kind kind, ui
 	}
 }
 
-static bool check_cancel(struct dfu_priv *p)
+bool dfu_backend_check_cancel(struct dfu_priv *p)
 {
 	if (!p->cancelled)
 		return false;
-	set_device(p);
+	dfu_backend_set_device(p);
 	cf_failure_set(updater_failure(p->u), CF_ERR_INTERRUPTED, stage_name(p->stage),
 		       "stopped by the user");
 	cf_failure_set_hint(updater_failure(p->u), "the probe stays in ROM DFU mode: rerun recover");
-	step_end(p, CF_ERR_INTERRUPTED);
+	dfu_backend_step_end(p, CF_ERR_INTERRUPTED);
 	return true;
 }
 
 /* ---- write ---- */
-
-static void write_next(struct dfu_priv *p)
-{
-	const struct dfu_plan_image *img;
-	size_t n;
-
-	if (check_cancel(p))
-		return;
-	if (p->img == p->plan.count) {
-		run(p, ST_W_ABORT, DFUSE_OP_ABORT, 0, 0, NULL, 0);
-		return;
-	}
-	img = &p->plan.img[p->img];
-	if (p->stage != ST_W_ADDR && p->stage != ST_W_BLOCK) {
-		p->off = 0;
-		p->block = 2;
-		run(p, ST_W_ADDR, DFUSE_OP_SET_ADDRESS, img->address, 0, NULL, 0);
-		return;
-	}
-	if (p->off >= img->len) {
-		p->img++;
-		p->stage = ST_W_ABORT; /* forces a SET_ADDRESS for the next image */
-		write_next(p);
-		return;
-	}
-	/* dfu.md §2.2: every block but the last exactly xfer bytes; the last padded to 8. */
-	n = img->len - p->off < p->xfer ? img->len - p->off : p->xfer;
-	memset(p->buf, 0xFF, sizeof(p->buf));
-	memcpy(p->buf, img->data + p->off, n);
-	n = (n + DFU_PLAN_ALIGN - 1) / DFU_PLAN_ALIGN * DFU_PLAN_ALIGN;
-	run(p, ST_W_BLOCK, DFUSE_OP_WRITE, 0, p->block, p->buf, n);
-}
-
-static void erase_next(struct dfu_priv *p)
-{
-	const size_t total = p->plan.mass_erase ? 1 : p->plan.npages;
-	size_t bytes = 0, all = 0;
-
-	if (check_cancel(p))
-		return;
-	for (size_t i = 0; i < p->plan.npages; i++) {
-		all += p->plan.page_size[i];
-		bytes += i < p->page ? p->plan.page_size[i] : 0;
-	}
-	updater_progress(p->u, "erase", p->plan.mass_erase ? p->page : bytes,
-			 p->plan.mass_erase ? 1 : all);
-	if (p->page < total) {
-		if (p->plan.mass_erase)
-			run(p, ST_W_ERASE, DFUSE_OP_MASS_ERASE, 0, 0, NULL, 0);
-		else
-			run(p, ST_W_ERASE, DFUSE_OP_ERASE, p->plan.page[p->page], 0, NULL, 0);
-		return;
-	}
-	p->img = 0;
-	p->done = 0;
-	p->stage = ST_NONE;
-	write_next(p);
-}
-
-/* ---- verify ---- */
-
-static void verify_next(struct dfu_priv *p)
-{
-	const struct dfu_plan_image *img;
-	size_t n;
-
-	if (check_cancel(p))
-		return;
-	if (p->img == p->plan.count) {
-		updater_set_summary(p->u, "%zu bytes written and read back identical (%zu pages "
-				    "erased)", p->plan.total_len,
-				    p->plan.mass_erase ? (size_t)0 : p->plan.npages);
-		step_end(p, CF_OK);
-		return;
-	}
-	img = &p->plan.img[p->img];
-	if (p->off >= img->len) {
-		/* dfu.md §2.4: ABORT leaves dfuUPLOAD-IDLE before the next SET_ADDRESS. */
-		p->img++;
-		p->off = 0;
-		run(p, ST_V_ABORT2, DFUSE_OP_ABORT, 0, 0, NULL, 0);
-		return;
-	}
-	if (p->off == 0 && p->stage != ST_V_ABORT) {
-		/* dfu.md §2.4: SET_ADDRESS, then ABORT: UPLOAD is refused in dfuDNLOAD-IDLE. */
-		run(p, ST_V_ADDR, DFUSE_OP_SET_ADDRESS, img->address, 0, NULL, 0);
-		return;
-	}
-	n = img->len - p->off < p->xfer ? img->len - p->off : p->xfer;
-	run(p, ST_V_BLOCK, DFUSE_OP_UPLOAD, 0, (uint16_t)(2 + p->off / p->xfer), p->buf, n);
-}
-
-static bool compare_block(struct dfu_priv *p, const struct dfuse_result *r)
-{
-	const struct dfu_plan_image *img = &p->plan.img[p->img];
-	const size_t want = img->len - p->off < p->xfer ? img->len - p->off : p->xfer;
-	struct cf_failure *f = updater_failure(p->u);
-
-	for (size_t i = 0; i < want; i++) {
-		if (i < r->actual && p->buf[i] == img->data[p->off + i])
-			continue;
-		set_device(p);
-		if (i >= r->actual)
-			cf_failure_set(f, CF_ERR_VERIFY, "verify",
-				       "%s: read %zu of %zu bytes at 0x%08zx", img->name, r->actual,
-				       want, img->address + p->off);
-		else
-			cf_failure_set(f, CF_ERR_VERIFY, "verify",
-				       "%s: byte 0x%08zx differs: wrote 0x%02x, read 0x%02x",
-				       img->name, img->address + p->off + i, img->data[p->off + i],
-				       p->buf[i]);
-		cf_failure_set_hint(f, "the probe stays in ROM DFU mode: rerun recover (if it "
-				       "repeats, pages may be write-protected)");
-		return false;
-	}
-	return true;
-}
 
 /* ---- completions ---- */
 
@@ -316,28 +155,28 @@ static void identify_done(struct dfu_priv *p, const struct dfuse_result *r)
 {
 	switch (p->stage) {
 	case ST_ID_IDLE:
-		run(p, ST_ID_RDP_ADDR, DFUSE_OP_SET_ADDRESS, FLASH_BASE, 0, NULL, 0);
+		dfu_backend_run(p, ST_ID_RDP_ADDR, DFUSE_OP_SET_ADDRESS, FLASH_BASE, 0, NULL, 0);
 		return;
 	case ST_ID_RDP_ADDR:
-		run(p, ST_ID_RDP_ABORT, DFUSE_OP_ABORT, 0, 0, NULL, 0);
+		dfu_backend_run(p, ST_ID_RDP_ABORT, DFUSE_OP_ABORT, 0, 0, NULL, 0);
 		return;
 	case ST_ID_RDP_ABORT:
-		run(p, ST_ID_RDP_READ, DFUSE_OP_UPLOAD, 0, 2, p->buf, RDP_PROBE_LEN);
+		dfu_backend_run(p, ST_ID_RDP_READ, DFUSE_OP_UPLOAD, 0, 2, p->buf, RDP_PROBE_LEN);
 		return;
 	case ST_ID_RDP_READ:
-		run(p, ST_ID_RDP_DONE, DFUSE_OP_ABORT, 0, 0, NULL, 0);
+		dfu_backend_run(p, ST_ID_RDP_DONE, DFUSE_OP_ABORT, 0, 0, NULL, 0);
 		return;
 	case ST_ID_RDP_DONE:
 		updater_set_summary(p->u, "ROM DFU at usb %s, %s", p->cand.path, p->layout.name);
-		step_end(p, CF_OK);
+		dfu_backend_step_end(p, CF_OK);
 		return;
 	case ST_ID_UNPROTECT:
-		set_device(p);
+		dfu_backend_set_device(p);
 		cf_failure_set(updater_failure(p->u), CF_ERR_NO_DEVICE, "unprotect",
 			       "read protection removed: the chip erased all flash and reset");
 		cf_failure_set_hint(updater_failure(p->u), "keep BOOT0 bridged and rerun the same "
 				    "recover command (without --unprotect)");
-		step_end(p, CF_ERR_NO_DEVICE);
+		dfu_backend_step_end(p, CF_ERR_NO_DEVICE);
 		return;
 	default:
 		(void)r;
@@ -356,7 +195,7 @@ static void rdp_found(struct dfu_priv *p, const struct dfuse_op *op, const struc
 	}
 	cf_log(CF_LOG_WARN, p->cand.path, "dfu",
 	       "read protection is active: read-unprotect now, this wipes the whole chip");
-	run(p, ST_ID_UNPROTECT, DFUSE_OP_UNPROTECT, 0, 0, NULL, 0);
+	dfu_backend_run(p, ST_ID_UNPROTECT, DFUSE_OP_UNPROTECT, 0, 0, NULL, 0);
 }
 
 static void on_op_done(void *ctx, const struct dfuse_op *op, const struct dfuse_result *r)
@@ -372,50 +211,13 @@ static void on_op_done(void *ctx, const struct dfuse_op *op, const struct dfuse_
 		fail_op(p, op, r);
 		return;
 	}
+	if (dfu_write_owns(p->stage)) {
+		dfu_write_on_done(p, r);
+		return;
+	}
 	switch (p->stage) {
-	case ST_W_ERASE:
-		p->page++;
-		erase_next(p);
-		return;
-	case ST_W_ADDR:
-	case ST_W_BLOCK:
-		if (p->stage == ST_W_BLOCK) {
-			const size_t n = p->plan.img[p->img].len - p->off;
-			const size_t moved = n < p->xfer ? n : p->xfer;
-
-			p->off += moved;
-			p->done += moved;
-			p->block++;
-			updater_progress(p->u, "write", p->done, p->plan.total_len);
-		}
-		write_next(p);
-		return;
-	case ST_W_ABORT:
-		step_end(p, CF_OK);
-		return;
-	case ST_V_ADDR:
-		run(p, ST_V_ABORT, DFUSE_OP_ABORT, 0, 0, NULL, 0);
-		return;
-	case ST_V_ABORT:
-	case ST_V_BLOCK:
-		if (p->stage == ST_V_BLOCK) {
-			const size_t n = r->actual;
-
-			if (!compare_block(p, r)) {
-				step_end(p, CF_ERR_VERIFY);
-				return;
-			}
-			p->off += n;
-			p->done += n;
-			updater_progress(p->u, "verify", p->done, p->plan.total_len);
-		}
-		verify_next(p);
-		return;
-	case ST_V_ABORT2:
-		verify_next(p);
-		return;
 	case ST_F_ADDR:
-		run(p, ST_F_LEAVE, DFUSE_OP_LEAVE, 0, 0, NULL, 0);
+		dfu_backend_run(p, ST_F_LEAVE, DFUSE_OP_LEAVE, 0, 0, NULL, 0);
 		return;
 	case ST_F_LEAVE:
 		/* We are inside libusb's transfer callback: libusb_close here would deadlock. */
@@ -448,7 +250,7 @@ static int check_device(struct dfu_priv *p)
 	struct cf_failure *f = updater_failure(p->u);
 	const struct dfu_candidate *c = &p->cand;
 
-	set_device(p);
+	dfu_backend_set_device(p);
 	if (!c->has_functional || !(c->functional.attributes & DFU_ATTR_CAN_DNLOAD) ||
 	    !(c->functional.attributes & DFU_ATTR_CAN_UPLOAD) ||
 	    c->functional.bcd_dfu != DFU_BCD_DFUSE) {
@@ -499,7 +301,7 @@ static int op_identify(struct updater *u)
 	if (!err)
 		err = dfu_usb_open(p->usb, &p->cand, &p->dev, updater_failure(u));
 	if (err) {
-		set_device(p);
+		dfu_backend_set_device(p);
 		return err;
 	}
 	fill_identity(p);
@@ -510,7 +312,7 @@ static int op_identify(struct updater *u)
 	dfu_usb_bind(p->dev, &p->eng);
 	dfu_follow_init(&p->follow, u, p->usb, cfg->loop);
 	p->after_leave.fire = after_leave;
-	run(p, ST_ID_IDLE, DFUSE_OP_IDLE, 0, 0, NULL, 0);
+	dfu_backend_run(p, ST_ID_IDLE, DFUSE_OP_IDLE, 0, 0, NULL, 0);
 	return CF_OK;
 }
 
@@ -558,7 +360,7 @@ static int op_check_image(struct updater *u)
 	char why[200];
 	int err;
 
-	set_device(p);
+	dfu_backend_set_device(p);
 	if (!cfg->image)
 		return cf_failure_set(updater_failure(u), CF_ERR_USAGE, "check",
 				      "no image given (--full or --bootloader)");
@@ -600,9 +402,7 @@ static int op_write(struct updater *u)
 		updater_step_done(u, CF_OK);
 		return CF_OK;
 	}
-	p->page = 0;
-	p->stage = ST_NONE;
-	erase_next(p);
+	dfu_write_begin(p);
 	return CF_OK;
 }
 
@@ -612,11 +412,7 @@ static int op_verify(struct updater *u)
 
 	if (!p->planned || !p->dev)
 		return CF_ERR_USAGE;
-	p->img = 0;
-	p->off = 0;
-	p->done = 0;
-	p->stage = ST_NONE;
-	verify_next(p);
+	dfu_write_verify_begin(p);
 	return CF_OK;
 }
 
@@ -636,7 +432,7 @@ static int op_finish(struct updater *u)
 		return CF_OK;
 	}
 	/* dfu.md §2.5 pitfall: always point at the vector table before leaving. */
-	run(p, ST_F_ADDR, DFUSE_OP_SET_ADDRESS, FLASH_BASE, 0, NULL, 0);
+	dfu_backend_run(p, ST_F_ADDR, DFUSE_OP_SET_ADDRESS, FLASH_BASE, 0, NULL, 0);
 	return CF_OK;
 }
 
@@ -653,6 +449,7 @@ static void op_release(struct updater *u)
 	struct dfu_priv *p = priv_of(u);
 
 	dfu_follow_fini(&p->follow);
+	dfu_write_fini(p);
 	if (p->after_leave.fire)
 		loop_disarm(updater_get_config(u)->loop, &p->after_leave);
 	if (p->eng_ready)

@@ -138,7 +138,7 @@ void dfu_follow_start(struct dfu_follow *f, bool left_confirmed)
 	f->active = true;
 	f->deadline_us = now + (timeout ? timeout : DEFAULT_DEADLINE_US);
 	updater_identity(f->u)->mode = DEVICE_MODE_UNKNOWN;
-	loop_arm(f->loop, &f->timer, now + POLL_US);
+	loop_arm(f->loop, &f->timer, now);
 }
 
 void dfu_follow_cancel(struct dfu_follow *f)

@@ -20,6 +20,7 @@ struct dfu_usb {
 	libusb_context *ctx;
 	struct loop *loop;
 	struct loop_source source;
+	unsigned in_flight; /* transfers submitted and not completed */
 };
 
 struct dfu_dev {
@@ -76,9 +77,14 @@ const char *dfu_usb_access_hint(void)
 static int usb_pollfds(struct loop_source *src, struct pollfd *fds, int max)
 {
 	struct dfu_usb *u = (struct dfu_usb *)((char *)src - offsetof(struct dfu_usb, source));
-	const struct libusb_pollfd **list = libusb_get_pollfds(u->ctx);
+	const struct libusb_pollfd **list;
 	int n = 0;
 
+	/* Nothing to reap: leave libusb's fds out. A usbfs node that always polls ready (as
+	 * under umockdev) would otherwise turn every bwPollTimeout wait into a busy loop. */
+	if (!u->in_flight)
+		return 0;
+	list = libusb_get_pollfds(u->ctx);
 	for (int i = 0; list && list[i] && n < max && n < MAX_POLLFDS; i++, n++) {
 		fds[n].fd = list[i]->fd;
 		fds[n].events = list[i]->events;
@@ -442,6 +448,7 @@ static void LIBUSB_CALL transfer_done(struct libusb_transfer *t)
 	size_t actual = t->actual_length > 0 ? (size_t)t->actual_length : 0;
 
 	d->in_flight = false;
+	d->usb->in_flight--;
 	if (actual > d->length)
 		actual = d->length;
 	if (r == DFUSE_XFER_OK && d->is_in)
@@ -478,6 +485,7 @@ static int link_submit(void *link, const uint8_t setup[DFU_SETUP_LEN], uint8_t *
 		return CF_OK;
 	}
 	d->in_flight = true;
+	d->usb->in_flight++;
 	return CF_OK;
 }
 
