@@ -28,6 +28,7 @@ rig_in "mkdir -p $W && $BUILDDIR/mkimage full --iface can --bitrate 1000000 -o $
 
 DUMP=$ART/can.candump.log
 rig_in "timeout 80 candump -L vcan0 >$DUMP" &
+rig_wait 100 rig_can_listening vcan0
 for n in 1 2; do
 	eval uid=\$PUID$n
 	rig_in "$BUILDDIR/twin --uid $uid --flash $W/p$n.flash --attach vcan0 --speed 1 \

@@ -121,3 +121,7 @@ rig_usb_absent() { ! rig_usb_present "$1" "$2"; }
 
 # since T0: seconds elapsed on the guest's monotonic clock since uptime T0.
 since() { awk -v a="$1" -v b="$(uptime_s)" 'BEGIN { printf "%.2f", b - a }'; }
+
+# rig_can_listening IFACE: some CAN_RAW socket receives on IFACE (a started candump), so frames
+# sent now are not lost to a reader that is still starting.
+rig_can_listening() { grep -q "^ *$1 " /proc/net/can/rcvlist_all; }

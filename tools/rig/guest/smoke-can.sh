@@ -19,7 +19,7 @@ rig_expect "host-root chroot runs host binaries" "chroot failed" rig_in "test -x
 LOG=$ART/smoke-can.candump.log
 rig_in "timeout 10 candump -L -n 3 vcan0 >$LOG" &
 dump=$!
-sleep 0.5
+rig_wait 100 rig_can_listening vcan0
 rig_in "cansend vcan0 123#DEADBEEF && cansend vcan0 1F334455#1122 && \
 	cansend vcan0 456##100112233445566778899AABBCCDDEEFF" >/tmp/send.out 2>&1
 wait $dump

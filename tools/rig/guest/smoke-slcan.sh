@@ -46,7 +46,7 @@ rig_expect "socket frame 123#BEEF reaches the adapter as t1232BEEF" "not in pty 
 
 rig_in "timeout 10 candump -L -n 1 $IF >$SL.dump" &
 dump=$!
-sleep 0.5
+rig_wait 100 rig_can_listening $IF
 echo "t4563AABBCC" >$HR$SL.in
 wait $dump
 rig_expect "adapter line t4563AABBCC reaches sockets as 456#AABBCC" "candump saw nothing" \
