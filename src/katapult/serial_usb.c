@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "failure.h"
 #include "log.h"
@@ -253,6 +254,12 @@ static void wait_katapult(struct kser *k, uint64_t now)
 	const int rc = follow_poll(&k->follow, DEVICE_MODE_KATAPULT, &seen);
 	int err;
 
+	/* The kernel shows the tty in sysfs before udev has made its node and set its group:
+	 * give udev until the deadline, then let the open say what is wrong. */
+	if (rc == 1 && access(seen.tty, R_OK | W_OK) != 0 && now < k->deadline_us) {
+		loop_arm(k->loop, &k->poll_timer, now + KATAPULT_SERIAL_POLL_US);
+		return;
+	}
 	if (rc == 1) {
 		cf_log(CF_LOG_INFO, k->device, NULL, "Katapult on %s after %.0f ms", seen.tty,
 		       (double)(now - k->phase_start_us) / 1000.0);
