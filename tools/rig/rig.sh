@@ -136,6 +136,20 @@ rig_kernel_deb() {
 # Unpacks the kernel and builds the initramfs for flavour $1 (rig.md §3.1). Sets RIG_KERNEL and
 # RIG_INITRD. The image is rebuilt when the .deb or tools/rig/init is newer.
 rig_prepare() {
+	local flavour=$1
+	local -i rc
+	mkdir -p "$RIG_DIR"
+	# Several build dirs may run the rig at once; they share the work dir.
+	exec {RIG_LOCK}>"$RIG_DIR/lock"
+	flock -w 900 "$RIG_LOCK" || rig_log "work dir lock timed out; going on"
+	rig_prepare_locked "$flavour"
+	rc=$?
+	flock -u "$RIG_LOCK"
+	exec {RIG_LOCK}>&-
+	return $rc
+}
+
+rig_prepare_locked() {
 	local flavour=$1 deb kver kroot root out m f
 	deb=$(rig_kernel_deb "$flavour") || return 1
 	kver=$(dpkg-deb -f "$deb" Package) || return 1
