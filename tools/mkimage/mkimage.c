@@ -384,14 +384,14 @@ int mkimage_deployer(const struct mkimage_deployer_opts *o, uint8_t **out, size_
 {
 	const struct mcu_profile prof = profile_of(o->katapult.mcu);
 	const size_t at = o->embed_offset ? o->embed_offset : DEPLOYER_EMBED_AT;
-	const unsigned literals = o->app_start_literals ? o->app_start_literals : 3;
+	const unsigned literals = o->app_start_literals ? o->app_start_literals : 1;
 	struct mkimage_katapult_opts k = o->katapult;
 	uint8_t *kat, *img;
 	size_t klen;
 	int rc;
 
 	k.pad_to = 0;
-	if ((at & 3) || at < 0x200 + 4 * literals)
+	if ((at & 3) || at < 0x364 + 4 * literals)
 		return CF_ERR_USAGE;
 	if ((rc = mkimage_katapult(&k, &kat, &klen)))
 		return rc;
@@ -404,9 +404,10 @@ int mkimage_deployer(const struct mkimage_deployer_opts *o, uint8_t **out, size_
 	cf_put_le32(img + 4, o->reset ? o->reset : IMAGE_APP_START + prof.deployer_reset);
 	for (size_t v = 8; v < (prof.deployer_reset & ~1u); v += 4)
 		cf_put_le32(img + v, IMAGE_APP_START + prof.deployer_reset + 0x10);
-	/* images.md §3.4: deployers hold 0x08002000 three times. */
+	/* images.md §3.4: a deployer holds 0x08002000 three times, once in its own code (file
+	 * offset 868 in the shipped F042 deployers) and twice in the embedded Katapult. */
 	for (unsigned i = 0; i < literals; i++)
-		cf_put_le32(img + 0x1F0 + 4 * i, IMAGE_APP_START);
+		cf_put_le32(img + 0x364 + 4 * i, IMAGE_APP_START);
 	memcpy(img + at, kat, klen);
 	free(kat);
 	*out = img;

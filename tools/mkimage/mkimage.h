@@ -64,7 +64,7 @@ struct mkimage_deployer_opts {
 	struct mkimage_katapult_opts katapult; /* the embedded build (pad_to ignored) */
 	uint32_t sp, reset;     /* own vectors; 0 = 0x20001800 / 0x08002071 */
 	size_t embed_offset;    /* 0 = 0x538 */
-	unsigned app_start_literals; /* 0 = 3 words 0x08002000 in the deployer code */
+	unsigned app_start_literals; /* 0 = 1 word 0x08002000 in the deployer's own code */
 };
 
 int mkimage_app(const struct mkimage_app_opts *o, uint8_t **out, size_t *len);
