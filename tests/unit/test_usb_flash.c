@@ -376,6 +376,46 @@ static void test_serial_unplug_mid_write_says_it_stays_in_katapult(void **state)
 	loop_free(loop);
 }
 
+/* Ctrl-C mid-write: the session stops after the command in flight, COMPLETE is never sent,
+ * and the rerun (a new updater, as a new process would be) finishes the job. */
+static void test_serial_cancel_mid_write_then_resume(void **state)
+{
+	struct loop *loop = loop_new();
+	const uint64_t give_up = cf_now_us() + 30000000u;
+	struct srv s;
+	struct host h;
+	size_t flen;
+
+	(void)state;
+	srv_start(&s, loop, true, false);
+	host_open(&h, loop, s.pts, "CARTOGRAPHER 5.1.0", IMAGE_IFACE_USB);
+	assert_int_equal(run_step(&h, UPDATER_IDENTIFY), CF_OK);
+	h.done = false;
+	assert_int_equal(updater_start_step(h.u, UPDATER_WRITE), CF_OK);
+	while (twin_get_stats(s.t)->blocks_written < 50 && cf_now_us() < give_up)
+		loop_run_once(loop, 100000u);
+
+	updater_cancel(h.u);
+	while (!h.done && cf_now_us() < give_up)
+		loop_run_once(loop, 100000u);
+
+	assert_int_equal(h.err, CF_ERR_INTERRUPTED);
+	assert_int_equal(twin_get_stats(s.t)->completes, 0);
+	assert_int_equal(twin_get_mode(s.t), TWIN_MODE_KATAPULT);
+	host_close(&h);
+
+	host_open(&h, loop, "auto", "CARTOGRAPHER 5.1.0", IMAGE_IFACE_USB);
+	assert_int_equal(run_step(&h, UPDATER_IDENTIFY), CF_OK);
+	assert_int_equal(run_step(&h, UPDATER_WRITE), CF_OK);
+	assert_int_equal(run_step(&h, UPDATER_FINISH), CF_OK);
+	assert_memory_equal(twin_flash(s.t, &flen) + (TWIN_APP_START - TWIN_FLASH_BASE), h.image,
+			    h.image_len);
+	assert_int_equal(twin_get_mode(s.t), TWIN_MODE_APP);
+	host_close(&h);
+	srv_stop(&s);
+	loop_free(loop);
+}
+
 /* `--serial auto` needs exactly one probe-like device (identify fails before any I/O). */
 static int identify_auto(const char *root, struct cf_failure *out)
 {
@@ -429,6 +469,7 @@ int main(void)
 		cmocka_unit_test(test_serial_rom_dfu_is_refused_with_the_recover_hint),
 		cmocka_unit_test(test_serial_can_image_on_usb_probe_is_refused_before_writing),
 		cmocka_unit_test(test_serial_unplug_mid_write_says_it_stays_in_katapult),
+		cmocka_unit_test(test_serial_cancel_mid_write_then_resume),
 		cmocka_unit_test(test_serial_auto_with_several_probes_names_them),
 		cmocka_unit_test(test_serial_auto_without_probe_is_no_device),
 	};
