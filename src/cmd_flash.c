@@ -111,8 +111,8 @@ int run_flash(int argc, char **argv)
 		images[i] = &img;
 	run.opts = o.opts;
 	if (o.opts.dry_run) {
-		run.steps = fleet_steps_check;
-		run.nsteps = 2;
+		run.steps = cmd_steps_dry_run;
+		run.nsteps = 3;
 	}
 	rc = cmd_run_targets(&o.targets, images, &run);
 	free(images);

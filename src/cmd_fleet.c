@@ -211,8 +211,8 @@ int run_fleet(int argc, char **argv)
 					cf_err_exit_code(CF_ERR_NOMEM);
 	}
 	if (!rc && run.opts.dry_run) {
-		run.steps = fleet_steps_check;
-		run.nsteps = 2;
+		run.steps = cmd_steps_dry_run;
+		run.nsteps = 3;
 	}
 	if (!rc)
 		rc = cmd_run_targets(&t, images, &run);

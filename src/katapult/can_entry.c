@@ -39,7 +39,9 @@ static int send_set_id(struct can_entry *e, uint64_t now)
 	struct canbus_frame f;
 	int err;
 
-	if (e->rounds == 1 && e->request_bootloader && !e->requested) {
+	/* Again every few rounds: a node still booting (double-reset window, katapult.md §5)
+	 * ignored the first one, and an admin frame can be lost like any other. */
+	if (e->request_bootloader && e->rounds % CAN_ENTRY_REQUEST_EVERY == 1) {
 		err = send_request(e);
 		if (err < 0)
 			return err;

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-3.0-or-later
+# Refusals over CAN before the first byte is written (images.md §7): wrong bitrate (R3), a full
+# image (R1), an oversized image (R5); an unknown UUID; --dry-run writes nothing.
+set -u
+. "$(dirname "$0")/can_lib.bash"
+
+M=$BIN/mkimage
+"$M" app --iface can --bitrate 500000 -o "$work/app_500k.bin"
+"$M" full --iface can --bitrate 1000000 -o "$work/full.bin"
+"$M" app --iface can --bitrate 1000000 --size 26000 -o "$work/big.bin"
+"$M" app --iface can --bitrate 1000000 --version "CARTOGRAPHER 5.1.0" -o "$work/good.bin"
+start_bus 1000000 0 || skip_all "simbus did not start"
+start_twin p1 16000C000F43304253373820 0 katapult:can:1000000 "app:can:1000000:CARTOGRAPHER 4.0.0"
+u=$(uuid_of p1)
+bus=sim:$work/bus
+
+# flash_rc NAME IMAGE [OPTIONS]: run a flash, keep stdout/stderr, return its exit code.
+flash_rc() {
+	local name=$1 image=$2
+	shift 2
+	"$CARTOFLASH" flash "$image" --can "$bus" --uuid "$u" "$@" >"$work/$name.out" \
+		2>"$work/$name.err"
+}
+
+flash_rc r3 "$work/app_500k.bin"
+rc=$?
+check "wrong bitrate: exit 65 (image refused)" '[ $rc -eq 65 ]'
+check "wrong bitrate: names R3, both bitrates and the override" \
+	'grep -q "R3" "$work/r3.err" && grep -q "500000" "$work/r3.err" && grep -q "1000000" "$work/r3.err" && grep -q -- "--allow-bitrate-mismatch" "$work/r3.err"'
+check "wrong bitrate: names the probe and the stage" \
+	'grep -q "probe $u (sim:.* node [0-9]*): check" "$work/r3.err"'
+
+flash_rc full "$work/full.bin"
+rc=$?
+check "full image: exit 65" '[ $rc -eq 65 ]'
+check "full image: names R1" 'grep -q "R1" "$work/full.err"'
+
+flash_rc big "$work/big.bin"
+rc=$?
+check "oversized image: exit 65" '[ $rc -eq 65 ]'
+check "oversized image: names R5" 'grep -q "R5" "$work/big.err"'
+
+flash_rc dry "$work/good.bin" --dry-run --json
+rc=$?
+check "--dry-run of a good image: exit 0" '[ $rc -eq 0 ]'
+check "--dry-run: says nothing was written and puts the probe back" \
+	'[ "$(py "$work/dry.out" "[(o[\"summary\"],o[\"mode\"]) for o in j if o[\"event\"]==\"result\"][0]")" = "dry run: R1-R5 passed, nothing written, application running|application" ]'
+check "a refusal puts the probe back into its application" \
+	'grep -q "nothing was written, the probe runs its application again" "$work/r3.err"'
+
+"$CARTOFLASH" flash "$work/good.bin" --can "$bus" --uuid 0123456789ab --timeout 1s \
+	>"$work/unknown.out" 2>"$work/unknown.err"
+rc=$?
+check "unknown UUID: exit 69 (no device)" '[ $rc -eq 69 ]'
+check "unknown UUID: names the UUID and suggests scan" \
+	'grep -q "0123456789ab" "$work/unknown.err" && grep -q "cartoflash scan" "$work/unknown.err"'
+
+"$CARTOFLASH" flash "$work/good.bin" --can "$bus" --uuid nothex >/dev/null 2>"$work/usage.err"
+rc=$?
+check "a malformed UUID is a usage error (64)" '[ $rc -eq 64 ] && grep -q "try" "$work/usage.err"'
+
+"$CARTOFLASH" flash "$work/good.bin" --can no-such-can9 --uuid "$u" >/dev/null 2>"$work/noif.err"
+rc=$?
+check "a missing interface: exit 69 and a hint" \
+	'[ $rc -eq 69 ] && grep -q "no-such-can9" "$work/noif.err" && grep -q "ip -details link" "$work/noif.err"'
+
+# katapult.md §1.1: a SEND_BLOCK starts 01 88 12 11; none may be on the bus.
+check "no SEND_BLOCK ever went on the bus" '! grep -qi "#01881211" "$work/bus.log"'
+check "the probe was never wedged or NACKed" '! grep -qi "#0188F100" "$work/bus.log"'
