@@ -47,6 +47,14 @@ check "info in Katapult: CONNECT facts" has "$OUT" '"mcu":"stm32f042x6"'
 run reboot --serial auto
 check "reboot: the application is confirmed" has "$OUT" "application running"
 
+# A /dev/serial/by-id style link (longer than the identity's tty field) names the same probe.
+BYID=$WORK/dev/serial/by-id/usb-Cartographer_614e_${SERIAL}-if00
+mkdir -p "$(dirname "$BYID")"
+ln -s "$TTY" "$BYID"
+run flash "$WORK/new.bin" --serial "$BYID"
+check "flash through a by-id link: exit 0" test "$RC" -eq 0
+check "flash through a by-id link: the same probe" has "$OUT" "e0ef270ca188"
+
 twin_start --init katapult:usb || exit 1
 run scan --usb
 check "Katapult only: scan --usb says katapult" \
