@@ -79,6 +79,9 @@ static const char *hint_for(const struct katapult_engine *e)
 		return e->wrote ? "left in Katapult with an incomplete application; rerun flash "
 				  "to resume"
 				: "nothing written, probe left in Katapult";
+	case CF_ERR_NACK:
+		return "the bootloader rejected the frame every time; power-cycle the probe if it "
+		       "stops answering, then rerun flash";
 	case CF_ERR_NO_DEVICE:
 		return "another node answers on this node id; check the UUID with cartoflash scan";
 	case CF_ERR_VERIFY:

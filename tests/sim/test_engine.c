@@ -696,6 +696,35 @@ static void test_engine_nack_then_silence_is_wedged(void **state)
 	free(img);
 }
 
+static enum fake_action nack_blocks(struct fake *f, unsigned n, uint8_t cmd, uint32_t addr)
+{
+	(void)f, (void)n, (void)addr;
+	return cmd == KATAPULT_CMD_SEND_BLOCK ? FAKE_NACK : FAKE_NORMAL;
+}
+
+static void test_engine_nack_every_try_reports_nack(void **state)
+{
+	uint8_t *img = make_image(640);
+	struct katapult_engine_config c = flash_cfg(img, 640);
+	static struct fake f;
+	struct katapult_engine *e;
+	const struct cf_failure *why;
+
+	(void)state;
+	fake_init(&f);
+	f.script = nack_blocks;
+	e = new_engine(&c);
+
+	assert_int_equal(fake_run(&f, e, 0), CF_ERR_NACK);
+
+	why = katapult_engine_failure(e);
+	assert_string_equal(why->detail, "SEND_BLOCK 0x08002000 rejected with NACK after 3 tries");
+	assert_non_null(strstr(why->hint, "power-cycle the probe"));
+	assert_int_equal(fake_count(&f, KATAPULT_CMD_SEND_BLOCK), KATAPULT_ENGINE_BLOCK_TRIES);
+	katapult_engine_free(e);
+	free(img);
+}
+
 static enum fake_action refuse_block_9(struct fake *f, unsigned n, uint8_t cmd, uint32_t addr)
 {
 	(void)f, (void)n;
@@ -750,6 +779,57 @@ static void test_engine_busy_backs_off_1500ms(void **state)
 	assert_int_equal(f.ncmds, 2);
 	assert_true(f.sent_at[1] - f.sent_at[0] >= FAKE_LATENCY_US + 1500000);
 	assert_int_equal(katapult_engine_stats(e)->busy, 1);
+	katapult_engine_free(e);
+}
+
+static enum fake_action busy_five_times(struct fake *f, unsigned n, uint8_t cmd, uint32_t addr)
+{
+	(void)f, (void)addr;
+	return cmd == KATAPULT_CMD_SEND_BLOCK && n >= 2 && n < 7 ? FAKE_BUSY : FAKE_NORMAL;
+}
+
+/* BUSY means "alive, wait": five in a row on a 3-try SEND_BLOCK still succeed. */
+static void test_engine_busy_costs_no_try(void **state)
+{
+	uint8_t *img = make_image(640);
+	struct katapult_engine_config c = flash_cfg(img, 640);
+	static struct fake f;
+	struct katapult_engine *e;
+
+	(void)state;
+	fake_init(&f);
+	f.script = busy_five_times;
+	e = new_engine(&c);
+
+	assert_int_equal(fake_run(&f, e, 0), 0);
+
+	assert_int_equal(katapult_engine_stats(e)->busy, 5);
+	assert_int_equal(f.addrs[2], f.addrs[7]);
+	assert_memory_equal(f.flash + 0x2000, img, 640);
+	katapult_engine_free(e);
+	free(img);
+}
+
+static enum fake_action always_busy(struct fake *f, unsigned n, uint8_t cmd, uint32_t addr)
+{
+	(void)f, (void)n, (void)cmd, (void)addr;
+	return FAKE_BUSY;
+}
+
+static void test_engine_endless_busy_gives_up(void **state)
+{
+	struct katapult_engine_config c = { .op = KATAPULT_ENGINE_INFO_ONLY };
+	static struct fake f;
+	struct katapult_engine *e;
+
+	(void)state;
+	fake_init(&f);
+	f.script = always_busy;
+	e = new_engine(&c);
+
+	assert_int_equal(fake_run(&f, e, 0), CF_ERR_BUSY);
+
+	assert_int_equal(f.ncmds, KATAPULT_ENGINE_BUSY_WAITS + KATAPULT_ENGINE_TRIES);
 	katapult_engine_free(e);
 }
 
@@ -990,8 +1070,11 @@ int main(void)
 		cmocka_unit_test(test_engine_stale_ack_is_dropped),
 		cmocka_unit_test(test_engine_nack_resends_the_same_frame),
 		cmocka_unit_test(test_engine_nack_then_silence_is_wedged),
+		cmocka_unit_test(test_engine_nack_every_try_reports_nack),
 		cmocka_unit_test(test_engine_cmd_error_on_block_stops),
 		cmocka_unit_test(test_engine_busy_backs_off_1500ms),
+		cmocka_unit_test(test_engine_busy_costs_no_try),
+		cmocka_unit_test(test_engine_endless_busy_gives_up),
 		cmocka_unit_test(test_engine_connect_timeouts_follow_flashtool),
 		cmocka_unit_test(test_engine_send_block_waits_5s_3_tries),
 		cmocka_unit_test(test_engine_corrupt_reply_resends),
