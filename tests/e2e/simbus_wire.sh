@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-3.0-or-later
+# simbus on its own: candump log format, frames serialised at the bit time of the bus bitrate,
+# backpressure instead of loss, a missing bus named in the error.
+set -u
+. "$(dirname "$0")/twin_lib.bash"
+
+"$BIN/mkimage" app --iface can --bitrate 250000 --version "CARTOGRAPHER 5.1.2" -o "$W/new.bin"
+bus slow 250000 || skip_all "simbus did not start"
+check "ready line names the socket and bitrate" \
+	"grep -q '^simbus: ready on $W/slow at 250000 bit/s' '$W/slow.out'"
+twin p --init "app:can:250000:CARTOGRAPHER 5.1.0" --speed 0 --attach "sim:$W/slow"
+"$CARTOFLASH" flash "$W/new.bin" --can "sim:$W/slow" --uuid e0ef270ca188 >"$W/flash.out" 2>&1
+rc=$?
+check "a full flash over a 250 kbit/s simulated bus succeeds (nothing dropped)" "[ $rc -eq 0 ]" \
+	"$W/flash.out"
+check "every log line is candump format '(sec.usec) simbus ID#DATA'" \
+	"! grep -vE '^\([0-9]+\.[0-9]{6}\) simbus [0-9A-F]{3}#([0-9A-F]{2}){0,8}$' '$W/slow.log'"
+# A standard frame with 8 data bytes is at least 47 + 64 = 111 bits: 444 us at 250 kbit/s.
+gap=$(grep -E '#([0-9A-F]{2}){8}$' "$W/slow.log" | awk -F'[()]' '
+	{ t = $2 + 0; if (NR > 1) { d = (t - p) * 1e6; if (min == "" || d < min) min = d } p = t }
+	END { printf "%d", min }')
+check "8-byte frames are at least 111 bit times apart (min gap ${gap} us >= 440)" "[ ${gap:-0} -ge 440 ]"
+frames=$(wc -l <"$W/slow.log")
+check "log holds the whole session ($frames frames)" "[ $frames -gt 1000 ]"
+stop p
+"$CARTOFLASH" scan --can "sim:$W/nobus" >"$W/nobus.out" 2>&1
+rc=$?
+check "a missing bus fails with the path and how to start one" \
+	"[ $rc -ne 0 ] && grep -q 'simbus --socket $W/nobus' '$W/nobus.out'" "$W/nobus.out"

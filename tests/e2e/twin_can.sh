@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-3.0-or-later
+# The twin process on the simulated bus: the "done" session of the issue (old CAN application ->
+# new one) as katapult.md describes it, seen on the candump log; persistence; several twins.
+set -u
+. "$(dirname "$0")/twin_lib.bash"
+
+"$BIN/mkimage" app --iface can --bitrate 1000000 --version "CARTOGRAPHER 5.1.2" -o "$W/new.bin"
+bus bus 1000000 || skip_all "simbus did not start"
+twin p1 --init "app:can:1000000:Cartographer 4.0.0" --speed 0 --attach "sim:$W/bus"
+check "ready line carries the spec UUID of serial 16000C000F43304253373820" \
+	"grep -q '^twin: ready uuid=e0ef270ca188 serial=16000C000F43304253373820 mode=' '$W/p1.out'"
+
+"$CARTOFLASH" flash "$W/new.bin" --can "sim:$W/bus" --uuid e0ef270ca188 >"$W/flash.out" 2>&1
+rc=$?
+check "cartoflash flashes the twin over sim:PATH" "[ $rc -eq 0 ]" "$W/flash.out"
+L=$W/bus.log
+# katapult.md §2.2/§1.2 vectors, in the order of a session
+check "log: request bootloader 02+uuid" "grep -q 'simbus 3F0#02E0EF270CA188$' '$L'"
+check "log: Katapult node id 129" "grep -q 'simbus 3F0#11E0EF270CA18881$' '$L'"
+check "log: CONNECT on 0x202" "grep -q 'simbus 202#01881100F17C9903$' '$L'"
+check "log: CONNECT ACK 1.0.0 on 0x203" "grep -q 'simbus 203#0000010000200008$' '$L'"
+check "log: GET_CANBUS_ID ACK carries the UUID" "grep -q 'simbus 203#E0EF270CA1880000$' '$L'"
+check "log: SEND_BLOCK ACK @0x08002000 (spec bytes)" "grep -q 'simbus 203#002000085AD69903$' '$L'"
+check "log: SEND_EOF" "grep -q 'simbus 202#01881300414F9903$' '$L'"
+check "log: REQUEST_BLOCK @0x08002000 (spec bytes)" "grep -q 'simbus 202#0188140100200008$' '$L'"
+check "log: COMPLETE then ACK" \
+	"grep -q 'simbus 202#01881500911B9903$' '$L' && grep -q 'simbus 203#0188A00115000000$' '$L'"
+: >"$W/bus.log.mark"
+"$CARTOFLASH" scan --can "sim:$W/bus" >"$W/scan.out" 2>&1
+check "the new application answers the query (20 uuid 01)" \
+	"grep -q 'e0ef270ca188  application' '$W/scan.out'" "$W/scan.out"
+check "twin reported Katapult then the application" \
+	"grep -q 'mode katapult' '$W/p1.err' && tail -1 '$W/p1.err' | grep -q 'mode app'" "$W/p1.err"
+stop p1
+rc=$?
+check "SIGTERM exits 0" "[ $rc -eq 0 ]"
+check "flash file holds the new image at 0x08002000" \
+	"cmp -s -n $(stat -c %s "$W/new.bin") -i 8192:0 '$W/p1.bin' '$W/new.bin'"
+twin p1 --speed 0 --attach "sim:$W/bus"
+"$CARTOFLASH" scan --can "sim:$W/bus" >"$W/scan2.out" 2>&1
+check "restarted from its flash file it runs the new application" \
+	"grep -q 'e0ef270ca188  application' '$W/scan2.out'" "$W/scan2.out"
+
+twin p2 --uid 000102030405060708090A0B --init app:can:1000000 --speed 0 --attach "sim:$W/bus"
+twin p3 --uid 000102030405060708090A0C --init katapult:can:500000 --speed 0 --attach "sim:$W/bus"
+check "second twin: UUID 90a4ae022dfc (spec vector)" "grep -q 'uuid=90a4ae022dfc' '$W/p2.out'"
+"$CARTOFLASH" scan --can "sim:$W/bus" >"$W/scan3.out" 2>&1
+check "several twins on one bus answer with distinct UUIDs" \
+	"grep -q 'e0ef270ca188' '$W/scan3.out' && grep -q '90a4ae022dfc' '$W/scan3.out'" "$W/scan3.out"
+u3=$(sed -n 's/.*uuid=\([0-9a-f]*\).*/\1/p' "$W/p3.out")
+check "a 500 kbit/s Katapult is invisible on a 1 Mbit/s bus" "! grep -q '$u3' '$W/scan3.out'"
