@@ -2,6 +2,7 @@
 // After leave: confirm the ROM left the port, then find Katapult or the application there.
 #include "dfu/dfu_follow.h"
 
+#include <dirent.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -22,14 +23,41 @@ static const struct image_info *final_image(const struct updater_config *cfg)
 	return cfg->app_image_info ? cfg->app_image_info : cfg->image_info;
 }
 
-/* sysfs, not libusb's hotplug-maintained list: it answers for this very moment. */
+/*
+ * USB devices from sysfs as they are at this moment (not libusb's hotplug-maintained list).
+ * opendir/readdir rather than sysfs_usb_list's scandir: glibc's scandir opens the directory
+ * internally, out of reach of LD_PRELOAD emulators (umockdev), so tests could not see it.
+ */
+static size_t list_usb(struct sysfs_usb *out, size_t max)
+{
+	char dir[512];
+	struct dirent *e;
+	size_t n = 0;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "%s/bus/usb/devices", sysfs_root());
+	d = opendir(dir);
+	if (!d)
+		return 0;
+	while (n < max && (e = readdir(d))) {
+		char path[768];
+
+		/* "1-1:1.0" is an interface, "usb1" a root hub. */
+		if (e->d_name[0] == '.' || strchr(e->d_name, ':') || !strncmp(e->d_name, "usb", 3))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		if (sysfs_usb_read(path, &out[n]) == CF_OK)
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
 static bool rom_attached(const char *path)
 {
 	struct sysfs_usb list[32];
-	size_t n = 0;
+	const size_t n = list_usb(list, 32);
 
-	if (sysfs_usb_list(sysfs_root(), list, 32, &n))
-		return false;
 	for (size_t i = 0; i < n; i++)
 		if (!strcmp(list[i].port, path) && sysfs_usb_kind(&list[i]) == SYSFS_KIND_ROM_DFU)
 			return true;
@@ -49,10 +77,8 @@ static bool found_probe(struct dfu_follow *f, const char *path)
 {
 	char text[200];
 	struct sysfs_usb list[32];
-	size_t n = 0;
+	const size_t n = list_usb(list, 32);
 
-	if (sysfs_usb_list(sysfs_root(), list, 32, &n))
-		return false;
 	for (size_t i = 0; i < n; i++) {
 		const enum sysfs_kind kind = sysfs_usb_kind(&list[i]);
 		struct device_identity *id = updater_identity(f->u);
@@ -67,10 +93,12 @@ static bool found_probe(struct dfu_follow *f, const char *path)
 		snprintf(id->tty, sizeof(id->tty), "%s", list[i].tty);
 		if (!canbus_uuid_from_serial(list[i].serial, uuid))
 			canbus_uuid_format(uuid, id->can_uuid);
-		snprintf(text, sizeof(text), "back as %s on usb %s (%04x:%04x), serial %s, CAN "
-			 "UUID %s", kind == SYSFS_KIND_KATAPULT ? "Katapult" : "the application",
-			 path, list[i].vid, list[i].pid, list[i].serial,
-			 id->can_uuid[0] ? id->can_uuid : "?");
+		snprintf(text, sizeof(text), "back as %s on usb %s, serial %s, CAN UUID %s",
+			 kind == SYSFS_KIND_KATAPULT ? "Katapult" : "the application", path,
+			 list[i].serial, id->can_uuid[0] ? id->can_uuid : "?");
+		cf_log(CF_LOG_INFO, path, "dfu", "back as %s (%04x:%04x)",
+		       kind == SYSFS_KIND_KATAPULT ? "Katapult" : "the application", list[i].vid,
+		       list[i].pid);
 		append_summary(f->u, text);
 		return true;
 	}

@@ -225,8 +225,8 @@ static void verify_next(struct dfu_priv *p)
 
 		for (size_t i = 0; i < p->plan.npages; i++)
 			erased += p->page_todo[i] == DFU_PAGE_ERASE;
-		updater_set_summary(p->u, "%zu bytes written and read back identical (%s%zu of "
-				    "%zu pages erased)", p->plan.total_len,
+		updater_set_summary(p->u, "%zu bytes written, read back identical (%s%zu/%zu "
+				    "pages erased)", p->plan.total_len,
 				    p->plan.mass_erase ? "mass erase, " : "",
 				    p->plan.mass_erase ? (size_t)0 : erased, p->plan.npages);
 		dfu_backend_step_end(p, CF_OK);

@@ -38,7 +38,7 @@ check "blank chip: flash holds the full image" "same f1.bin 0 full.bin"
 check "blank chip: blank pages are not erased again, leave jumped to 0x08000000" \
 	"grep -q 'left=1 jump=0x08000000 pages_erased=0 ' s1.txt"
 check "blank chip: summary says read back identical" \
-	"grep -q 'read back identical (0 of 30 pages erased)' out.txt"
+	"grep -q 'read back identical (0/30 pages erased)' out.txt"
 
 # A chip full of garbage: every page erased exactly once (design rule 5).
 head -c 32768 /dev/urandom >garbage.bin
@@ -130,6 +130,21 @@ emu --fault vanish=3 --flash-out f11.bin -- "$CF" recover --full full.bin >out.t
 rc=$?
 check "device vanishes mid-write: exit 69 naming device, stage and next step (rc=$rc)" \
 	"[ $rc -eq 69 ] && grep -q 'STM32 ROM DFU at usb 1-1: write' out.txt && grep -q 'replug and rerun recover' out.txt"
+
+# Following the probe back (dfuemu re-enumerates the port as Katapult or the application with
+# serial 16000C000F43304253373820, whose CAN UUID is e0ef270ca188 by katapult.md §2.3).
+emu --reappear katapult -- "$CF" recover --full full.bin --timeout 3s >out.txt 2>&1
+rc=$?
+check "follow: back as Katapult on usb 1-1 with serial and CAN UUID (rc=$rc)" \
+	"[ $rc -eq 0 ] && grep -q 'back as Katapult on usb 1-1, serial 16000C000F43304253373820, CAN UUID e0ef270ca188' out.txt"
+emu --reappear app -- "$CF" recover --full full.bin --timeout 3s --json >out.txt 2>/dev/null
+rc=$?
+check "follow --json: mode application, serial and uuid in the result (rc=$rc)" \
+	"[ $rc -eq 0 ] && jq -s -e 'map(select(.event == \"result\"))[0] | .mode == \"application\" and .uuid == \"e0ef270ca188\" and .serial == \"16000C000F43304253373820\"' out.txt >/dev/null"
+emu -- "$CF" recover --full full.bin --timeout 300ms >out.txt 2>&1
+rc=$?
+check "follow: nothing comes back: success, and says what to check (rc=$rc)" \
+	"[ $rc -eq 0 ] && grep -q 'remove the BOOT0 bridge' out.txt"
 
 # dfu read: upload into a file, identical to the flash.
 emu --flash-in f1.bin -- "$CF" dfu read 0x08000000 32768 up.bin >out.txt 2>&1

@@ -45,11 +45,39 @@ struct emu {
 	double speed;
 	unsigned faults;
 	unsigned vanish_after;
+	const char *reappear; /* "katapult" or "app": what comes back after the leave */
+	const char *uid;      /* its USB serial (chip UID hex) */
 };
 
 static struct emu emu;
 
 /* ---- usbdevfs ioctl handler (dfu.md §5.3) ---- */
+
+/* After the leave the probe re-enumerates on the same port as Katapult (1d50:6177) or the
+ * application (1d50:614e), as the twin's USB personalities do; sysfs only, no /dev node. */
+static void add_comeback(struct emu_device *d)
+{
+	const bool katapult = !strcmp(emu.reappear, "katapult");
+	const int devnum = d->index + 20;
+	char *record;
+	GError *err = NULL;
+
+	record = g_strdup_printf(
+		"P: /devices/pci0000:00/0000:00:14.0/usb1/1-%d\n"
+		"E: SUBSYSTEM=usb\nE: DEVTYPE=usb_device\nE: BUSNUM=001\nE: DEVNUM=%03d\n"
+		"A: busnum=1\nA: devnum=%d\nA: speed=12\nA: bConfigurationValue=1\n"
+		"A: idVendor=1d50\nA: idProduct=%s\nA: manufacturer=%s\nA: product=%s\n"
+		"A: serial=%s\n"
+		"H: descriptors=1201000202000040501d%s000101020301090209000001010080fa\n",
+		d->index, devnum, devnum, katapult ? "6177" : "614e",
+		katapult ? "katapult" : "Cartographer", katapult ? "stm32f042x6" : "Cartographer",
+		emu.uid, katapult ? "7761" : "4e61");
+	if (!umockdev_testbed_add_from_string(emu.testbed, record, &err)) {
+		fprintf(stderr, "dfuemu: cannot re-enumerate 1-%d: %s\n", d->index, err->message);
+		g_clear_error(&err);
+	}
+	g_free(record);
+}
 
 static gboolean remove_device_cb(gpointer data)
 {
@@ -58,6 +86,8 @@ static gboolean remove_device_cb(gpointer data)
 	/* "device vanished": re-probes must not find it any more. */
 	umockdev_testbed_uevent(emu.testbed, d->syspath, "remove");
 	umockdev_testbed_remove_device(emu.testbed, d->syspath);
+	if (emu.reappear && d->model.left && d->model.jump_address == 0x08000000)
+		add_comeback(d);
 	return G_SOURCE_REMOVE;
 }
 
@@ -119,6 +149,8 @@ static void submit_urb(struct emu_device *d, UMockdevIoctlClient *client, UMockd
 			    (uint64_t)g_get_monotonic_time());
 	urb->status = xfer_status(d, x);
 	urb->actual_length = urb->status ? 0 : (int)len;
+	if (d->model.gone && !d->disconnected)
+		disconnect(d); /* answered dfuMANIFEST, then stopped USB (dfu.md §2.5) */
 	g_object_unref(buf);
 	g_queue_push_tail(&d->done, urb_data);
 	umockdev_ioctl_client_complete(client, 0, 0);
@@ -380,11 +412,14 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"usage: dfuemu [--devices N] [--fault LIST] [--flash-in FILE] [--flash-out FILE]\n"
-		"              [--speed S] [--stats FILE] -- CMD ARGS...\n"
+		"              [--speed S] [--stats FILE] [--reappear katapult|app [--uid HEX]]\n"
+		"              -- CMD ARGS...\n"
 		"Serves N emulated STM32F042 ROM DFU devices (0483:df11, USB paths 1-1, 1-2, ...)\n"
 		"to CMD through umockdev, then writes each flash (device k > 1 to FILE.k) and\n"
 		"exits with CMD's status. Faults: leave-reset, rdp, stall-busy, slow-erase,\n"
-		"vanish[=BLOCKS].\n\nExamples:\n"
+		"vanish[=BLOCKS]. --reappear: after a leave to 0x08000000 the port shows Katapult\n"
+		"(1d50:6177) or the application (1d50:614e) with serial --uid (sysfs only).\n"
+		"\nExamples:\n"
 		"  dfuemu --flash-out flash.bin -- dfu-util -a 0 -s 0x08000000:leave -D full.bin\n"
 		"  dfuemu --devices 2 -- cartoflash recover --path 1-2 --full full.bin\n");
 }
@@ -397,13 +432,16 @@ static int parse_args(int argc, char **argv)
 		{ "flash-in", required_argument, NULL, 'i' },
 		{ "flash-out", required_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "reappear", required_argument, NULL, 'r' },
 		{ "speed", required_argument, NULL, 's' },
 		{ "stats", required_argument, NULL, 't' },
+		{ "uid", required_argument, NULL, 'u' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
 
 	emu.count = 1;
+	emu.uid = "16000C000F43304253373820"; /* katapult.md §2.3 vector: UUID e0ef270ca188 */
 	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'n':
@@ -424,6 +462,14 @@ static int parse_args(int argc, char **argv)
 			break;
 		case 't':
 			emu.stats_file = optarg;
+			break;
+		case 'r':
+			if (strcmp(optarg, "katapult") && strcmp(optarg, "app"))
+				return -1;
+			emu.reappear = optarg;
+			break;
+		case 'u':
+			emu.uid = optarg;
 			break;
 		case 'h':
 			usage(stdout);
