@@ -21,7 +21,7 @@ struct acm_behaviour {
 	bool (*identity)(struct gadget_id *id);
 	/* Host changed line coding or DTR (SET_LINE_CODING, SET_CONTROL_LINE_STATE). */
 	void (*line)(uint32_t baud, bool dtr, uint64_t now_us);
-	/* Move bytes (acm_rx_take / acm_tx_put) and run what is due. */
+	/* Move bytes (acm_rx_peek / acm_rx_consume / acm_tx_put) and run what is due. */
 	void (*step)(uint64_t now_us);
 	/* How long main may sleep in poll, in ms (bytes arriving wake it earlier). */
 	int (*poll_ms)(uint64_t now_us);
@@ -35,9 +35,10 @@ extern const struct acm_behaviour acm_twin;
 /* Provided by main.c for behaviours. */
 uint64_t acm_now_us(void);
 void acm_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* Bytes from the host, oldest first; untake puts back what the device could not accept. */
-size_t acm_rx_take(uint8_t *buf, size_t cap);
-void acm_rx_untake(const uint8_t *buf, size_t len);
+/* Bytes from the host, oldest first: peek copies, consume drops what the device accepted (the
+ * rest stays queued: USB flow control). */
+size_t acm_rx_peek(uint8_t *buf, size_t cap);
+void acm_rx_consume(size_t len);
 /* Bytes to the host; returns how many fit in the queue. */
 size_t acm_tx_put(const uint8_t *buf, size_t len);
 

@@ -58,10 +58,9 @@ static void echo_step(uint64_t now_us)
 	size_t n, put;
 
 	(void)now_us;
-	n = acm_rx_take(buf, sizeof(buf));
+	n = acm_rx_peek(buf, sizeof(buf));
 	put = acm_tx_put(buf, n);
-	if (put < n)
-		acm_rx_untake(buf + put, n - put);
+	acm_rx_consume(put);
 }
 
 static int echo_poll_ms(uint64_t now_us)

@@ -21,6 +21,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,15 +56,16 @@ static struct {
 	int ep_in, ep_out, wake;	/* wake: eventfd, reader -> main */
 	pthread_t reader, writer;
 	pthread_mutex_t lock;
-	pthread_cond_t tx_ready;
+	pthread_cond_t tx_ready, rx_room;
 	struct queue rx, tx;		/* rx: host -> device, tx: device -> host */
-	volatile int stopping;
+	atomic_bool stopping;
 	bool running;			/* presented: ep0 open, threads alive */
 	uint32_t baud;
 	bool dtr;
 	FILE *log;
 } acm = { .ep_in = -1, .ep_out = -1, .wake = -1,
-	  .lock = PTHREAD_MUTEX_INITIALIZER, .tx_ready = PTHREAD_COND_INITIALIZER, .baud = 9600 };
+	  .lock = PTHREAD_MUTEX_INITIALIZER, .tx_ready = PTHREAD_COND_INITIALIZER,
+	  .rx_room = PTHREAD_COND_INITIALIZER, .baud = 9600 };
 
 static volatile sig_atomic_t quit;
 
@@ -141,8 +143,13 @@ static void *reader_main(void *arg)
 			continue;
 		}
 		pthread_mutex_lock(&acm.lock);
-		if ((size_t)n > sizeof(acm.rx.buf) - acm.rx.len)
-			n = (ssize_t)(sizeof(acm.rx.buf) - acm.rx.len);	/* overflow: drop */
+		/* Never drop host bytes: wait until the device has taken enough (flow control). */
+		while ((size_t)n > sizeof(acm.rx.buf) - acm.rx.len && !acm.stopping)
+			pthread_cond_wait(&acm.rx_room, &acm.lock);
+		if (acm.stopping) {
+			pthread_mutex_unlock(&acm.lock);
+			break;
+		}
 		memcpy(acm.rx.buf + acm.rx.len, buf, (size_t)n);
 		acm.rx.len += (size_t)n;
 		pthread_mutex_unlock(&acm.lock);
@@ -179,27 +186,26 @@ static void *writer_main(void *arg)
 	return NULL;
 }
 
-size_t acm_rx_take(uint8_t *buf, size_t cap)
+size_t acm_rx_peek(uint8_t *buf, size_t cap)
 {
 	size_t n;
 
 	pthread_mutex_lock(&acm.lock);
 	n = acm.rx.len < cap ? acm.rx.len : cap;
 	memcpy(buf, acm.rx.buf, n);
-	memmove(acm.rx.buf, acm.rx.buf + n, acm.rx.len - n);
-	acm.rx.len -= n;
 	pthread_mutex_unlock(&acm.lock);
 	return n;
 }
 
-void acm_rx_untake(const uint8_t *buf, size_t len)
+void acm_rx_consume(size_t len)
 {
 	pthread_mutex_lock(&acm.lock);
-	if (len <= sizeof(acm.rx.buf) - acm.rx.len) {
-		memmove(acm.rx.buf + len, acm.rx.buf, acm.rx.len);
-		memcpy(acm.rx.buf, buf, len);
-		acm.rx.len += len;
-	}
+	if (len > acm.rx.len)
+		len = acm.rx.len;
+	memmove(acm.rx.buf, acm.rx.buf + len, acm.rx.len - len);
+	acm.rx.len -= len;
+	if (len)
+		pthread_cond_signal(&acm.rx_room);
 	pthread_mutex_unlock(&acm.lock);
 }
 
@@ -257,6 +263,7 @@ static void acm_stop(void)
 	for (int i = 0; i < 200; i++) {	/* bounded: 2 s */
 		pthread_mutex_lock(&acm.lock);
 		pthread_cond_broadcast(&acm.tx_ready);
+		pthread_cond_broadcast(&acm.rx_room);
 		pthread_mutex_unlock(&acm.lock);
 		pthread_kill(acm.reader, SIGUSR1);
 		pthread_kill(acm.writer, SIGUSR1);

@@ -87,11 +87,11 @@ static void probe_step(uint64_t now_us)
 	size_t n, took, got;
 
 	twin_advance(probe.t, now_us);
-	n = acm_rx_take(buf, sizeof(buf));
+	n = acm_rx_peek(buf, sizeof(buf));
 	if (n) {
+		/* USB flow control: what the twin's buffer cannot take stays queued. */
 		took = twin_serial_receive(probe.t, buf, n, now_us);
-		if (took < n)	/* USB flow control: the rest waits in the queue */
-			acm_rx_untake(buf + took, n - took);
+		acm_rx_consume(took);
 	}
 	twin_advance(probe.t, now_us);
 	while ((got = twin_serial_pop(probe.t, now_us, buf, sizeof(buf))) > 0)

@@ -50,6 +50,11 @@ rig_in "stty -F /dev/ttyACM0 raw -echo 115200 && exec 3<>/dev/ttyACM0 && printf 
 	timeout 5 head -c 9 <&3" >/tmp/echo.out 2>&1
 rig_expect "bytes written to /dev/ttyACM0 come back through the gadget" "echo differs" \
 	grep -qx "hello rig" /tmp/echo.out
+# 64 KiB both ways at once (rig.md §3.4 measured this size intact): flow control, no loss.
+rig_in "head -c 65536 /dev/urandom >/tmp/big && stty -F /dev/ttyACM0 raw -echo && exec 3<>/dev/ttyACM0 && (cat /tmp/big >&3 &) &&
+	timeout 20 head -c 65536 <&3 >/tmp/big.back" >/tmp/big.out 2>&1
+rig_expect "64 KiB through the gadget and back arrive intact" "data differs" \
+	rig_in "cmp /tmp/big /tmp/big.back"
 rig_expect "gadget saw the host's line coding 115200" "not in rig-acm log" \
 	grep -q "line coding 115200" $HR/tmp/acm.log
 
