@@ -55,6 +55,7 @@ struct sim {
 	unsigned abandoned_mid_send; /* the engine withdrew or finished with a frame half sent */
 	unsigned stalled_out; /* ... because the device took no bytes for the stall limit */
 	unsigned stalls;
+	unsigned units; /* CAN frames or USB packets that reached the device */
 };
 
 static SIM_UNUSED uint32_t sim_rand(uint32_t *x)
@@ -316,6 +317,7 @@ static SIM_UNUSED bool sim_send_unit(struct sim *s, struct sim_tx *tx)
 		tx->next_us = s->now + SIM_CAN_FRAME_US;
 	}
 	tx->off += n;
+	s->units += n != 0;
 	return tx->off == tx->len;
 }
 

@@ -32,6 +32,7 @@ static void assert_rule1_clean(const struct sim *s)
 static void test_sim_can_flash_22k_app(void **state)
 {
 	static struct sim s;
+	uint64_t start;
 	struct katapult_engine_config c;
 	struct katapult_engine_stats st;
 	const struct twin_stats *ts;
@@ -41,8 +42,14 @@ static void test_sim_can_flash_22k_app(void **state)
 	assert_int_equal(sim_make_app(&s, 22 * 1024, NULL, "CARTOGRAPHER 5.1.0"), 0);
 	s.stall_pct = 20;
 	c = sim_config(&s, KATAPULT_ENGINE_FLASH);
+	start = s.now;
 
 	assert_int_equal(sim_session(&s, &c, &st, NULL), 0);
+	/* No idle gap: with an instant device the session lasts exactly its bus time (the last
+	 * CAN frame of each command counts as sent when handed over) plus the full-queue
+	 * waits; the next command leaves the moment a reply is parsed. */
+	assert_int_equal(s.now - start,
+			 (uint64_t)(s.units - s.frames) * SIM_CAN_FRAME_US + s.stalls * 1000u);
 	sim_settle(&s, 2000000);
 
 	ts = twin_get_stats(s.t);
@@ -318,6 +325,107 @@ static void test_sim_cancel_then_resume(void **state)
 	sim_close(&s);
 }
 
+/* katapult.md §1.7 through the twin's own parser: a corrupted frame wedges it for good. */
+static void test_sim_corrupt_frame_wedges_then_power_cycle_recovers(void **state)
+{
+	static struct sim s;
+	struct katapult_engine_config c;
+	struct cf_failure why;
+	const struct twin_faults corrupt = { .corrupt_rx = 40 };
+
+	(void)state;
+	open_in_katapult(&s, false, NULL);
+	assert_int_equal(sim_make_app(&s, 10 * 1024, NULL, "CARTOGRAPHER 5.1.0"), 0);
+	c = sim_config(&s, KATAPULT_ENGINE_FLASH);
+	twin_set_faults(s.t, &corrupt);
+
+	assert_int_equal(sim_session(&s, &c, NULL, &why), CF_ERR_WEDGED);
+
+	assert_true(twin_get_stats(s.t)->wedged);
+	assert_string_equal(why.stage, "write");
+	assert_string_equal(why.hint, "bootloader wedged - power-cycle the probe, then rerun flash");
+	assert_int_equal(twin_get_stats(s.t)->completes, 0);
+	twin_set_faults(s.t, &(struct twin_faults){ .corrupt_rx = 0 });
+	twin_power_cycle(s.t, s.now);
+	sim_settle(&s, 1000000);
+	assert_int_equal(twin_get_mode(s.t), TWIN_MODE_KATAPULT); /* page 0 was erased first */
+	assert_true(sim_enter_katapult(&s));
+	assert_int_equal(sim_session(&s, &c, NULL, NULL), 0);
+	sim_settle(&s, 2000000);
+	assert_int_equal(sim_app_state(&s), SIM_APP_NEW);
+	assert_int_equal(twin_get_mode(s.t), TWIN_MODE_APP);
+	sim_close(&s);
+}
+
+/* A REQUEST_BLOCK reply 2.9 s late: the 2 s timeout and 0.75 s back-off resend the command,
+ * the late reply answers it, and the resend's own reply arrives as a stale duplicate while
+ * the next block is awaited; it is dropped (katapult.md §10.1). */
+static void test_sim_late_reply_then_stale_duplicate(void **state)
+{
+	static struct sim s;
+	struct katapult_engine_config c;
+	struct katapult_engine_stats st;
+	/* USB replies: 1 prime, 2 CONNECT, 3..163 SEND_BLOCK, 164 EOF, 165.. REQUEST_BLOCK */
+	const struct twin_faults late = { .delay_tx = 200, .delay_us = 2900000 };
+
+	(void)state;
+	open_in_katapult(&s, true, NULL);
+	assert_int_equal(sim_make_app(&s, 10 * 1024, NULL, "CARTOGRAPHER 5.1.0"), 0);
+	c = sim_config(&s, KATAPULT_ENGINE_FLASH);
+	twin_set_faults(s.t, &late);
+
+	assert_int_equal(sim_session(&s, &c, &st, NULL), 0);
+
+	assert_int_equal(st.timeouts, 1);
+	assert_int_equal(st.retries, 1);
+	assert_int_equal(st.stale, 2); /* the prime's held-back reply and the duplicate */
+	assert_int_equal(sim_app_state(&s), SIM_APP_NEW);
+	sim_close(&s);
+}
+
+/* A reply 2.3 s late lands in the back-off after the 2 s timeout: taken, no resend. */
+static void test_sim_late_reply_inside_backoff_is_taken(void **state)
+{
+	static struct sim s;
+	struct katapult_engine_config c;
+	struct katapult_engine_stats st;
+	const struct twin_faults late = { .delay_tx = 200, .delay_us = 2300000 };
+
+	(void)state;
+	open_in_katapult(&s, true, NULL);
+	assert_int_equal(sim_make_app(&s, 10 * 1024, NULL, "CARTOGRAPHER 5.1.0"), 0);
+	c = sim_config(&s, KATAPULT_ENGINE_FLASH);
+	twin_set_faults(s.t, &late);
+
+	assert_int_equal(sim_session(&s, &c, &st, NULL), 0);
+
+	assert_int_equal(st.timeouts, 1);
+	assert_int_equal(st.retries, 0);
+	assert_int_equal(sim_app_state(&s), SIM_APP_NEW);
+	sim_close(&s);
+}
+
+static void test_sim_busy_device_is_waited_for(void **state)
+{
+	static struct sim s;
+	struct katapult_engine_config c;
+	struct katapult_engine_stats st;
+	const struct twin_faults busy = { .busy_replies = 4 };
+
+	(void)state;
+	open_in_katapult(&s, false, NULL);
+	assert_int_equal(sim_make_app(&s, 4 * 1024, NULL, "CARTOGRAPHER 5.1.0"), 0);
+	c = sim_config(&s, KATAPULT_ENGINE_FLASH);
+	twin_set_faults(s.t, &busy);
+
+	assert_int_equal(sim_session(&s, &c, &st, NULL), 0);
+
+	assert_int_equal(st.busy, 4);
+	assert_int_equal(twin_get_stats(s.t)->busy_sent, 4);
+	assert_int_equal(sim_app_state(&s), SIM_APP_NEW);
+	sim_close(&s);
+}
+
 static void test_sim_reboot_only_completes(void **state)
 {
 	static struct sim s;
@@ -355,6 +463,10 @@ int main(void)
 		cmocka_unit_test(test_sim_verify_mismatch_never_completes),
 		cmocka_unit_test(test_sim_verify_only_after_flash),
 		cmocka_unit_test(test_sim_cancel_then_resume),
+		cmocka_unit_test(test_sim_corrupt_frame_wedges_then_power_cycle_recovers),
+		cmocka_unit_test(test_sim_late_reply_then_stale_duplicate),
+		cmocka_unit_test(test_sim_late_reply_inside_backoff_is_taken),
+		cmocka_unit_test(test_sim_busy_device_is_waited_for),
 		cmocka_unit_test(test_sim_reboot_only_completes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
