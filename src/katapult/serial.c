@@ -34,7 +34,8 @@ void kser_set_device_label(struct kser *k)
 	else if (k->is_usb)
 		snprintf(k->device, sizeof(k->device), "usb %.100s", where);
 	else
-		snprintf(k->device, sizeof(k->device), "serial %.100s", k->tty[0] ? k->tty : id->tty);
+		snprintf(k->device, sizeof(k->device), "serial %.100s",
+			 k->tty[0] ? k->tty : id->tty);
 }
 
 void kser_step_done(struct kser *k, int err)
@@ -46,7 +47,8 @@ void kser_step_done(struct kser *k, int err)
 	k->running = false;
 	if (err < 0) {
 		if (!why->code)
-			cf_failure_set(why, err, updater_step_name(k->step), "%s", cf_strerror(err));
+			cf_failure_set(why, err, updater_step_name(k->step), "%s",
+				       cf_strerror(err));
 		cf_failure_set_device(why, "%s", k->device);
 		/* A dead or wedged channel is not reused by a later step or job. */
 		if (err == CF_ERR_NO_DEVICE || err == CF_ERR_IO)
@@ -70,20 +72,19 @@ static void identity_from_connect(struct kser *k)
 	id->app_start = ci->app_start;
 	id->block_size = ci->block_size;
 	id->flash_size = image_flash_size_of(ci->mcu);
-	updater_set_summary(k->u, "Katapult %u.%u.%u%s%s, %s, application at 0x%08" PRIx32
-				  ", %" PRIu32 "-byte blocks",
-			    KATAPULT_PROTO_MAJOR(ci->proto_version),
-			    KATAPULT_PROTO_MINOR(ci->proto_version),
-			    KATAPULT_PROTO_PATCH(ci->proto_version), ci->version[0] ? " " : "",
-			    ci->version, ci->mcu, ci->app_start, ci->block_size);
+	updater_set_summary(
+	    k->u,
+	    "Katapult %u.%u.%u%s%s, %s, application at 0x%08" PRIx32 ", %" PRIu32 "-byte blocks",
+	    KATAPULT_PROTO_MAJOR(ci->proto_version), KATAPULT_PROTO_MINOR(ci->proto_version),
+	    KATAPULT_PROTO_PATCH(ci->proto_version), ci->version[0] ? " " : "", ci->version,
+	    ci->mcu, ci->app_start, ci->block_size);
 }
 
 static void summarize_write(struct kser *k)
 {
 	const struct updater_config *cfg = updater_get_config(k->u);
-	const char *ver = cfg->image_info && cfg->image_info->version[0] ?
-				  cfg->image_info->version :
-				  "image";
+	const char *ver =
+	    cfg->image_info && cfg->image_info->version[0] ? cfg->image_info->version : "image";
 	const size_t blocks = (cfg->image_len + KATAPULT_BLOCK_SIZE - 1) / KATAPULT_BLOCK_SIZE;
 
 	updater_set_summary(k->u, "%s written, %zu blocks verified", ver, blocks);
@@ -146,8 +147,7 @@ static int op_identify(struct updater *u)
 	return err < 0 ? not_started(k, err) : CF_OK;
 }
 
-static int start_engine_step(struct updater *u, enum updater_step step,
-			     enum katapult_engine_op op)
+static int start_engine_step(struct updater *u, enum updater_step step, enum katapult_engine_op op)
 {
 	struct kser *k = kser_of(u);
 	int err;
@@ -242,13 +242,13 @@ static void op_release(struct updater *u)
 }
 
 const struct updater_ops katapult_serial_ops = {
-	.name = "katapult",
-	.priv_size = sizeof(struct kser),
-	.identify = op_identify,
-	.check_image = op_check_image,
-	.write = op_write,
-	.verify = op_verify,
-	.finish = op_finish,
-	.cancel = op_cancel,
-	.release = op_release,
+    .name = "katapult",
+    .priv_size = sizeof(struct kser),
+    .identify = op_identify,
+    .check_image = op_check_image,
+    .write = op_write,
+    .verify = op_verify,
+    .finish = op_finish,
+    .cancel = op_cancel,
+    .release = op_release,
 };

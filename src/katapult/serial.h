@@ -27,9 +27,9 @@
  */
 extern const struct updater_ops katapult_serial_ops;
 
-#define KATAPULT_SERIAL_ENTER_US 10000000u  /* default wait for Katapult after the touch */
-#define KATAPULT_SERIAL_CONFIRM_US 5000000u /* application must re-appear after COMPLETE */
-#define KATAPULT_SERIAL_POLL_US 20000u	    /* sysfs look period while a port re-enumerates */
+#define KATAPULT_SERIAL_ENTER_US   10000000u /* default wait for Katapult after the touch */
+#define KATAPULT_SERIAL_CONFIRM_US 5000000u  /* application must re-appear after COMPLETE */
+#define KATAPULT_SERIAL_POLL_US	   20000u    /* sysfs look period while a port re-enumerates */
 /* katapult.md §3.6: flashtool waits 1 s after the UART request; a CONNECT sent into the reset
  * could reach Katapult cut in half and wedge its parser (§1.7), so there is nothing to poll. */
 #define KATAPULT_SERIAL_UART_SETTLE_US 1000000u

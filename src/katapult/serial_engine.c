@@ -14,7 +14,7 @@
 #include "transport.h"
 #include "transport/transports.h"
 
-#define container(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+#define container(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
 static void report_progress(struct kser *k)
 {
@@ -49,10 +49,11 @@ static void channel_failed(struct kser *k, int err, uint64_t now)
 	if (err == CF_ERR_NO_DEVICE) {
 		cf_failure_set(why, err, stage, "the probe disconnected from %s%s", k->tty,
 			       wrote ? " in the middle of the write" : "");
-		cf_failure_set_hint(why, "%s; reconnect it and rerun the same command with "
-					 "--serial auto (or its new tty)",
-				    wrote ? "its application is incomplete, so it stays in Katapult" :
-					    "nothing was written");
+		cf_failure_set_hint(why,
+				    "%s; reconnect it and rerun the same command with "
+				    "--serial auto (or its new tty)",
+				    wrote ? "its application is incomplete, so it stays in Katapult"
+					  : "nothing was written");
 	} else {
 		cf_failure_set(why, err, stage, "serial I/O on %s failed: %s", k->tty,
 			       cf_strerror(err));

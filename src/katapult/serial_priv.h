@@ -31,8 +31,8 @@ struct kser {
 	bool running;
 	bool cancelled;
 	/* Where the device is. */
-	char tty[128];	   /* node to open now */
-	uint32_t baud;	   /* UART rate (0: the transport default) */
+	char tty[128]; /* node to open now */
+	uint32_t baud; /* UART rate (0: the transport default) */
 	bool is_usb;
 	struct sysfs_usb usb; /* as last seen */
 	struct follow follow;

@@ -17,8 +17,8 @@
 #include "usb/inuse.h"
 #include "usb/touch.h"
 
-#define container(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
-#define AUTO_MAX 32
+#define container(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
+#define AUTO_MAX		     32
 
 /* The identity record (design.md) from what sysfs shows for the port. */
 static void identity_from_usb(struct kser *k)
@@ -146,7 +146,8 @@ static int enter_from_application(struct kser *k)
 	if (err < 0)
 		return err;
 	return start_waiting(k, KSER_WAIT_KATAPULT,
-			     cfg->opts.timeout_us ? cfg->opts.timeout_us : KATAPULT_SERIAL_ENTER_US);
+			     cfg->opts.timeout_us ? cfg->opts.timeout_us
+						  : KATAPULT_SERIAL_ENTER_US);
 }
 
 static int enter_usb(struct kser *k)
@@ -160,8 +161,10 @@ static int enter_usb(struct kser *k)
 	case SYSFS_KIND_KLIPPER:
 		/* info and reboot expect Katapult and leave a running probe alone, as on CAN. */
 		if (updater_get_config(k->u)->target.mode == DEVICE_MODE_KATAPULT) {
-			updater_set_summary(k->u, "running its application (%s), not Katapult; "
-						  "left alone", sysfs_kind_name(sysfs_usb_kind(&k->usb)));
+			updater_set_summary(k->u,
+					    "running its application (%s), not Katapult; "
+					    "left alone",
+					    sysfs_kind_name(sysfs_usb_kind(&k->usb)));
 			kser_step_done(k, CF_OK);
 			return CF_OK;
 		}
@@ -171,12 +174,15 @@ static int enter_usb(struct kser *k)
 			snprintf(k->usb.tty, sizeof(k->usb.tty), "%s", k->tty);
 		return kser_engine_start(k, KATAPULT_ENGINE_INFO_ONLY);
 	case SYSFS_KIND_ROM_DFU:
-		snprintf(found, sizeof(found), "the probe on USB port %s is in ROM DFU mode "
-					       "(0483:df11), not Katapult", k->usb.port);
-		cf_failure_set(updater_failure(k->u), CF_ERR_NOT_SUPPORTED, "identify", "%s", found);
-		cf_failure_set_hint(updater_failure(k->u),
-				    "recover it: cartoflash recover --path %s --full FULL_IMAGE.bin",
-				    k->usb.port);
+		snprintf(found, sizeof(found),
+			 "the probe on USB port %s is in ROM DFU mode "
+			 "(0483:df11), not Katapult",
+			 k->usb.port);
+		cf_failure_set(updater_failure(k->u), CF_ERR_NOT_SUPPORTED, "identify", "%s",
+			       found);
+		cf_failure_set_hint(
+		    updater_failure(k->u),
+		    "recover it: cartoflash recover --path %s --full FULL_IMAGE.bin", k->usb.port);
 		return CF_ERR_NOT_SUPPORTED;
 	case SYSFS_KIND_CAN_BRIDGE:
 	case SYSFS_KIND_OTHER:
@@ -236,8 +242,9 @@ int kser_enter(struct kser *k)
 		return enter_uart(k);
 	case CF_ERR_ACCESS:
 		snprintf(detail, sizeof(detail), "no permission to look at %s", k->tty);
-		return refuse(k, err, detail, "run as a member of the 'dialout' group or install "
-					      "tools/udev/70-cartoflash.rules");
+		return refuse(k, err, detail,
+			      "run as a member of the 'dialout' group or install "
+			      "tools/udev/70-cartoflash.rules");
 	default:
 		snprintf(detail, sizeof(detail), "no serial device at %s", k->tty);
 		return refuse(k, CF_ERR_NO_DEVICE, detail,
@@ -274,18 +281,24 @@ static void wait_katapult(struct kser *k, uint64_t now)
 	}
 	if (rc == CF_ERR_PROTOCOL && sysfs_usb_kind(&seen) == SYSFS_KIND_ROM_DFU) {
 		k->usb = seen;
-		cf_failure_set(why, CF_ERR_NOT_SUPPORTED, "identify", "the probe on USB port %s came "
-			       "back in ROM DFU mode (0483:df11): it has no Katapult", seen.port);
-		cf_failure_set_hint(why, "recover it: cartoflash recover --path %s --full "
-					 "FULL_IMAGE.bin", seen.port);
+		cf_failure_set(why, CF_ERR_NOT_SUPPORTED, "identify",
+			       "the probe on USB port %s came "
+			       "back in ROM DFU mode (0483:df11): it has no Katapult",
+			       seen.port);
+		cf_failure_set_hint(why,
+				    "recover it: cartoflash recover --path %s --full "
+				    "FULL_IMAGE.bin",
+				    seen.port);
 		kser_step_done(k, CF_ERR_NOT_SUPPORTED);
 		return;
 	}
 	if (rc < 0) {
-		cf_failure_set(why, rc, "identify", "USB port %s now holds %04x:%04x serial %s, "
-			       "not the probe %s", seen.port, seen.vid, seen.pid, seen.serial,
-			       k->follow.serial);
-		cf_failure_set_hint(why, "another device took the port; run `cartoflash scan --usb`");
+		cf_failure_set(why, rc, "identify",
+			       "USB port %s now holds %04x:%04x serial %s, "
+			       "not the probe %s",
+			       seen.port, seen.vid, seen.pid, seen.serial, k->follow.serial);
+		cf_failure_set_hint(why,
+				    "another device took the port; run `cartoflash scan --usb`");
 		kser_step_done(k, rc);
 		return;
 	}
@@ -293,9 +306,10 @@ static void wait_katapult(struct kser *k, uint64_t now)
 		loop_arm(k->loop, &k->poll_timer, now + KATAPULT_SERIAL_POLL_US);
 		return;
 	}
-	cf_failure_set(why, CF_ERR_TIMEOUT, "identify", "no Katapult appeared on USB port %s within "
-		       "%.1f s of the 1200-baud request", k->usb.port,
-		       (double)(k->deadline_us - k->phase_start_us) / 1e6);
+	cf_failure_set(why, CF_ERR_TIMEOUT, "identify",
+		       "no Katapult appeared on USB port %s within "
+		       "%.1f s of the 1200-baud request",
+		       k->usb.port, (double)(k->deadline_us - k->phase_start_us) / 1e6);
 	cf_failure_set_hint(why, "the application may not support the request, or has no Katapult "
 				 "behind it; power-cycle the probe, or recover it with `cartoflash "
 				 "recover`");
@@ -323,14 +337,18 @@ static void wait_application(struct kser *k, uint64_t now)
 	}
 	if (rc == 0 && sysfs_usb_read(k->follow.dir, &seen) == CF_OK &&
 	    sysfs_usb_kind(&seen) == SYSFS_KIND_KATAPULT)
-		cf_failure_set(why, CF_ERR_PROTOCOL, "finish", "COMPLETE acknowledged, but the probe "
-			       "on USB port %s stayed in Katapult", seen.port);
+		cf_failure_set(why, CF_ERR_PROTOCOL, "finish",
+			       "COMPLETE acknowledged, but the probe "
+			       "on USB port %s stayed in Katapult",
+			       seen.port);
 	else if (rc == 0)
-		cf_failure_set(why, CF_ERR_TIMEOUT, "finish", "COMPLETE acknowledged, but the "
+		cf_failure_set(why, CF_ERR_TIMEOUT, "finish",
+			       "COMPLETE acknowledged, but the "
 			       "application did not appear on USB port %s within %.1f s",
 			       k->usb.port, (double)(k->deadline_us - k->phase_start_us) / 1e6);
 	else
-		cf_failure_set(why, CF_ERR_PROTOCOL, "finish", "after COMPLETE USB port %s shows "
+		cf_failure_set(why, CF_ERR_PROTOCOL, "finish",
+			       "after COMPLETE USB port %s shows "
 			       "%04x:%04x \"%s\" serial %s, not the probe's application",
 			       seen.port, seen.vid, seen.pid, seen.manufacturer, seen.serial);
 	cf_failure_set_hint(why, "the application does not start; flash a known-good image, or "

@@ -84,8 +84,10 @@ static int op_open(struct transport *t, const char *spec, struct cf_failure *why
 	}
 	rc = ttyio_set_raw(s->fd, s->baud);
 	if (rc < 0) {
-		err = cf_failure_set(why, CF_ERR_IO, "open", "cannot configure %s (raw 8N1, %u baud): "
-				     "%s", s->path, (unsigned)s->baud, strerror(-rc));
+		err = cf_failure_set(why, CF_ERR_IO, "open",
+				     "cannot configure %s (raw 8N1, %u baud): "
+				     "%s",
+				     s->path, (unsigned)s->baud, strerror(-rc));
 		goto err_close;
 	}
 	/* Bytes queued before we arrived belong to nobody's command. */
@@ -186,12 +188,12 @@ static int op_recv(struct transport *t, void *buf, size_t cap, size_t *len)
 }
 
 const struct transport_ops tty_ops = {
-	.name = "tty",
-	.unit = TRANSPORT_BYTES,
-	.priv_size = sizeof(struct tty),
-	.open = op_open,
-	.close = op_close,
-	.pollfds = op_pollfds,
-	.send = op_send,
-	.recv = op_recv,
+    .name = "tty",
+    .unit = TRANSPORT_BYTES,
+    .priv_size = sizeof(struct tty),
+    .open = op_open,
+    .close = op_close,
+    .pollfds = op_pollfds,
+    .send = op_send,
+    .recv = op_recv,
 };

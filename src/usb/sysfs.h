@@ -9,12 +9,12 @@
 #include "updater.h"
 
 /* katapult.md §3.1 */
-#define SYSFS_VID_OPENMOKO     0x1d50
-#define SYSFS_PID_KLIPPER      0x614e /* Klipper and the Cartographer application */
-#define SYSFS_PID_KATAPULT     0x6177
-#define SYSFS_PID_CAN_BRIDGE   0x606f /* Klipper USB-CAN bridge: a netdev, not a tty */
-#define SYSFS_VID_ST	       0x0483
-#define SYSFS_PID_ST_ROM_DFU   0xdf11
+#define SYSFS_VID_OPENMOKO   0x1d50
+#define SYSFS_PID_KLIPPER    0x614e /* Klipper and the Cartographer application */
+#define SYSFS_PID_KATAPULT   0x6177
+#define SYSFS_PID_CAN_BRIDGE 0x606f /* Klipper USB-CAN bridge: a netdev, not a tty */
+#define SYSFS_VID_ST	     0x0483
+#define SYSFS_PID_ST_ROM_DFU 0xdf11
 
 /* What a USB device is running, from its descriptors. */
 enum sysfs_kind {

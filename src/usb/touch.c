@@ -34,10 +34,9 @@ int touch_request_usb(const char *tty, struct cf_failure *why)
 	    tcsetattr(fd, TCSANOW, &t) < 0) {
 		if (why)
 			why->sys_errno = errno;
-		err = cf_failure_set(why, ttyio_errno(errno) == CF_ERR_NO_DEVICE ? CF_ERR_NO_DEVICE
-										  : CF_ERR_IO,
-				     TOUCH_STAGE, "cannot set 1200 baud on %s: %s", tty,
-				     strerror(errno));
+		err = cf_failure_set(
+		    why, ttyio_errno(errno) == CF_ERR_NO_DEVICE ? CF_ERR_NO_DEVICE : CF_ERR_IO,
+		    TOUCH_STAGE, "cannot set 1200 baud on %s: %s", tty, strerror(errno));
 		cf_failure_set_hint(why, "the probe did not get the bootloader request; unplug and "
 					 "replug it, then retry");
 	}
@@ -50,7 +49,7 @@ int touch_request_usb(const char *tty, struct cf_failure *why)
 static int write_all(int fd, const uint8_t *buf, size_t len)
 {
 	while (len) {
-		struct pollfd p = { .fd = fd, .events = POLLOUT };
+		struct pollfd p = {.fd = fd, .events = POLLOUT};
 		const ssize_t n = write(fd, buf, len);
 
 		if (n > 0) {
@@ -86,8 +85,9 @@ int touch_request_uart(const char *tty, uint32_t baud, const uint8_t *magic, siz
 	if (why)
 		why->sys_errno = -rc;
 	code = ttyio_errno(-rc) == CF_ERR_NO_DEVICE ? CF_ERR_NO_DEVICE : CF_ERR_IO;
-	cf_failure_set(why, code, TOUCH_STAGE, "cannot send the serial bootloader request on %s at %u baud: %s",
-		       tty, (unsigned)baud, strerror(-rc));
+	cf_failure_set(why, code, TOUCH_STAGE,
+		       "cannot send the serial bootloader request on %s at %u baud: %s", tty,
+		       (unsigned)baud, strerror(-rc));
 	cf_failure_set_hint(why, "check --baud (the application's rate, often 250000)");
 	return code;
 }

@@ -19,11 +19,10 @@ unsigned ttyio_speed(uint32_t baud)
 		uint32_t baud;
 		speed_t speed;
 	} table[] = {
-		{ 1200, B1200 },       { 9600, B9600 },	    { 19200, B19200 },
-		{ 38400, B38400 },     { 57600, B57600 },   { 115200, B115200 },
-		{ 230400, B230400 },   { 460800, B460800 },
-		{ 500000, B500000 },   { 576000, B576000 }, { 921600, B921600 },
-		{ 1000000, B1000000 }, { 1500000, B1500000 }, { 2000000, B2000000 },
+	    {1200, B1200},	 {9600, B9600},	      {19200, B19200},	 {38400, B38400},
+	    {57600, B57600},	 {115200, B115200},   {230400, B230400}, {460800, B460800},
+	    {500000, B500000},	 {576000, B576000},   {921600, B921600}, {1000000, B1000000},
+	    {1500000, B1500000}, {2000000, B2000000},
 	};
 	size_t i;
 
@@ -56,15 +55,17 @@ int ttyio_open_error(const char *path, int sys_errno, const char *stage, struct 
 	case ENODEV:
 	case ENXIO:
 		code = cf_failure_set(why, CF_ERR_NO_DEVICE, stage, "no serial device at %s", path);
-		cf_failure_set_hint(why, "check the cable and `cartoflash scan --usb`; the probe may "
-					 "have re-enumerated under another name");
+		cf_failure_set_hint(why,
+				    "check the cable and `cartoflash scan --usb`; the probe may "
+				    "have re-enumerated under another name");
 		break;
 	case EACCES:
 	case EPERM:
 		group_of(path, group, sizeof(group));
 		code = cf_failure_set(why, CF_ERR_ACCESS, stage, "no permission to open %s", path);
-		cf_failure_set_hint(why, "add yourself to the '%s' group (sudo usermod -aG %s $USER, "
-					 "then log in again) or install tools/udev/70-cartoflash.rules",
+		cf_failure_set_hint(why,
+				    "add yourself to the '%s' group (sudo usermod -aG %s $USER, "
+				    "then log in again) or install tools/udev/70-cartoflash.rules",
 				    group, group);
 		break;
 	case EBUSY:

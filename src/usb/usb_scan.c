@@ -62,8 +62,8 @@ static void print_json(const struct sysfs_usb *u, enum sysfs_kind kind, const ch
 	snprintf(id, sizeof(id), "%04x:%04x", u->vid, u->pid);
 	o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "event", "usb_device",
 		      "port", u->port, "usb_id", id, "kind", sysfs_kind_name(kind), "mode",
-		      mode_token(sysfs_kind_mode(kind)), "manufacturer", u->manufacturer,
-		      "product", u->product, "serial", u->serial, "tty", u->tty);
+		      mode_token(sysfs_kind_mode(kind)), "manufacturer", u->manufacturer, "product",
+		      u->product, "serial", u->serial, "tty", u->tty);
 	if (!o)
 		return;
 	json_object_set_new(o, "can_uuid", uuid[0] ? json_string(uuid) : json_null());
@@ -110,8 +110,8 @@ int usb_scan_run(const char *sysfs_root, bool json)
 		shown++;
 	}
 	if (json) {
-		json_t *o = json_pack("{s:s, s:s, s:i}", "event", "summary", "bus", "usb", "devices",
-				      (int)shown);
+		json_t *o = json_pack("{s:s, s:s, s:i}", "event", "summary", "bus", "usb",
+				      "devices", (int)shown);
 
 		json_dumpf(o, stdout, JSON_COMPACT);
 		fputc('\n', stdout);

@@ -103,7 +103,7 @@ static void unplug(struct sysfs_fixture *fx, const char *devdir)
 		(void)unlink(fx->class_link);
 	fx->dev_link[0] = fx->class_link[0] = '\0';
 	if (snprintf(pattern, sizeof(pattern), "%s/%s:1.0/tty/*", devdir, fx->port) <
-		    (int)sizeof(pattern) &&
+		(int)sizeof(pattern) &&
 	    glob(pattern, 0, NULL, &g) == 0) {
 		for (i = 0; i < g.gl_pathc; i++) {
 			/* plug_tty writes exactly these two files */
@@ -180,7 +180,7 @@ int sysfs_fixture_update(struct sysfs_fixture *fx, const struct twin_usb_id *id,
 	if (!err)
 		err = put(devdir, "idVendor", text);
 	if (!err && snprintf(link, sizeof(link), "%s/bus/usb/devices/%s", fx->root, fx->port) <
-			    (int)sizeof(link))
+			(int)sizeof(link))
 		err = relink(link, devdir);
 	if (!err && pts)
 		err = plug_tty(fx, devdir, pts);

@@ -19,7 +19,7 @@
  */
 struct sysfs_fixture {
 	char root[256];
-	char port[32];	   /* "1-1.3" */
+	char port[32];	       /* "1-1.3" */
 	unsigned enumerations; /* ttyACM<n> numbering */
 	char dev_link[320];    /* dev/char link of the current tty, to remove on the next change */
 	char class_link[320];
