@@ -164,8 +164,10 @@ enum image_name_warning {
 	IMAGE_NAME_FULL_NO_APP = 1u << 3, /* "Full_"/"Katapult_plus_" but no app vector table */
 	IMAGE_NAME_KIND = 1u << 4,	  /* "Katapult"/"deployer" name, other content */
 	IMAGE_NAME_MCU = 1u << 5,	  /* "V4"/"HT" with an F042 image, "V3"/"v2-v3" with G431 */
+	IMAGE_NAME_VERSION = 1u << 6,	  /* "5_1_0"/"6.1.0" not in the dictionary version */
+	IMAGE_NAME_VARIANT = 1u << 7,	  /* "lite"/"full" (6.x) against the version's "lite" */
 };
-#define IMAGE_NAME_WARNING_COUNT 6
+#define IMAGE_NAME_WARNING_COUNT 8
 
 /*
  * Compare tokens of file_name (base name or path; case-insensitive) with the classified content

@@ -10,7 +10,7 @@ struct finding {
 };
 
 /* Indexed by bit position of enum image_warning. */
-static const struct finding warn_tab[IMAGE_WARN_COUNT] = {
+static const struct finding warn_tab[] = {
     {"gap_not_ff", "bytes between the Katapult part and 0x2000 are not 0xFF (never executed; "
 		   "5 real releases have this)"},
     {"trailing_data", "data beyond the 8 KiB bootloader region but no application vector "
@@ -34,7 +34,7 @@ static const struct finding warn_tab[IMAGE_WARN_COUNT] = {
 };
 
 /* Indexed by bit position of enum image_name_warning. */
-static const struct finding name_tab[IMAGE_NAME_WARNING_COUNT] = {
+static const struct finding name_tab[] = {
     {"name_12kib", "the name says 12 KiB offset but the image is linked at 0x08002000 "
 		   "(all such releases are)"},
     {"name_interface", "the name says one interface, the content is built for the other"},
@@ -43,7 +43,13 @@ static const struct finding name_tab[IMAGE_NAME_WARNING_COUNT] = {
 			 "at 0x2000"},
     {"name_kind", "the name says another kind of image than the content"},
     {"name_mcu", "the hardware generation in the name does not match the image's MCU"},
+    {"name_version", "the version in the name is not the image's version"},
+    {"name_variant", "the name says full/lite, the image's version says the other"},
 };
+
+/* A bit without its row would read past a table: refuse to build instead. */
+_Static_assert(sizeof(warn_tab) / sizeof(warn_tab[0]) == IMAGE_WARN_COUNT, "warning rows");
+_Static_assert(sizeof(name_tab) / sizeof(name_tab[0]) == IMAGE_NAME_WARNING_COUNT, "name rows");
 
 static int bit_index(unsigned bit, unsigned count)
 {
@@ -164,6 +170,77 @@ static unsigned mcu_warnings(const char *name, const struct image_info *img)
 	return 0;
 }
 
+/*
+ * First "d.d.d" / "d_d_d" (1-2 digits each) that starts a token (not "V3_6...") and does not
+ * go on as a longer dotted number, as "d.d.d"; "" when there is none.
+ */
+static void name_version(const char *name, char *out, size_t cap)
+{
+	out[0] = '\0';
+	for (const char *p = name; *p; p++) {
+		const char *q = p;
+		size_t n = 0;
+		int parts = 0;
+
+		if (!is_digit(*p) || (p > name && (is_alnum(p[-1]) || p[-1] == '.')))
+			continue;
+		while (parts < 3) {
+			const char *start = q;
+
+			while (is_digit(*q) && q - start < 3)
+				q++;
+			if (q == start || q - start > 2 || n + (size_t)(q - start) + 2 > cap)
+				break;
+			memcpy(out + n, start, (size_t)(q - start));
+			n += (size_t)(q - start);
+			if (++parts < 3) {
+				if (*q != '.' && *q != '_')
+					break;
+				out[n++] = '.';
+				q++;
+			}
+		}
+		if (parts == 3 && !is_digit(*q) && !(*q == '.' && is_digit(q[1]))) {
+			out[n] = '\0';
+			return;
+		}
+		out[0] = '\0';
+	}
+}
+
+/* ASCII case-insensitive strstr. */
+static bool contains_nocase(const char *hay, const char *needle)
+{
+	const size_t n = strlen(needle);
+
+	for (; *hay; hay++) {
+		size_t i = 0;
+
+		while (i < n && hay[i] && (hay[i] | 0x20) == (needle[i] | 0x20))
+			i++;
+		if (i == n)
+			return true;
+	}
+	return false;
+}
+
+static unsigned version_warnings(const char *name, const struct image_info *img)
+{
+	char v[16];
+	unsigned w = 0;
+
+	if (!img->version[0])
+		return 0;
+	name_version(name, v, sizeof(v));
+	if (v[0] && !strstr(img->version, v))
+		w |= IMAGE_NAME_VERSION;
+	/* images.md §2.2: 6.x "_full"/"_lite" differ only in the version suffix. */
+	if (has_token(name, "lite", false) != contains_nocase(img->version, "lite") &&
+	    (has_token(name, "lite", false) || has_token(name, "full", false)))
+		w |= IMAGE_NAME_VARIANT;
+	return w;
+}
+
 unsigned image_name_warnings(const char *file_name, const struct image_info *img)
 {
 	const char *base = strrchr(file_name, '/');
@@ -187,5 +264,5 @@ unsigned image_name_warnings(const char *file_name, const struct image_info *img
 	if (bitrate && img->iface == IMAGE_IFACE_CAN && img->can_bitrate &&
 	    bitrate != img->can_bitrate)
 		w |= IMAGE_NAME_BITRATE;
-	return w | kind_warnings(name, img) | mcu_warnings(name, img);
+	return w | kind_warnings(name, img) | mcu_warnings(name, img) | version_warnings(name, img);
 }

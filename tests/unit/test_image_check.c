@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -320,6 +321,10 @@ static void test_image_check_known_lookup_and_r7(void **state)
 
 /* ---- names (images.md §2.2) ---- */
 
+static const struct mkimage_full_opts full_400 = { .app.version = "Cartographer 4.0.0" };
+static const struct mkimage_app_opts app_610 = { .version = "CARTOGRAPHER V3 6.1.0" };
+static const struct mkimage_app_opts app_610_lite = { .version = "CARTOGRAPHER V3 6.1.0 lite" };
+
 static const struct name_case {
 	const char *file;
 	struct build img;
@@ -330,19 +335,29 @@ static const struct name_case {
 	{ "v3/Full_Cartographer_CAN_1M_v3.bin", { .full = &full_usb_gap }, IMAGE_NAME_IFACE },
 	{ "Survey_Cartographer_CAN_250000_8kib_offset.bin", { .app = &app_can_1m },
 	  IMAGE_NAME_BITRATE },
-	{ "carto_1M_5.1.3.bin", { .app = &app_can_250k }, IMAGE_NAME_BITRATE },
+	{ "carto_1M_5.1.3.bin", { .app = &app_can_250k }, IMAGE_NAME_BITRATE | IMAGE_NAME_VERSION },
+	{ "carto_250k_5.1.0.bin", { .app = &app_can_250k }, 0 },
 	{ "v3/Full_Cartographer_USB_v3.bin", { .full = &full_noapp_usb },
 	  IMAGE_NAME_FULL_NO_APP },
 	{ "katapult-deployer-1m.bin", { .app = &app_can_1m }, IMAGE_NAME_KIND },
 	{ "Katapult_1m.bin", { .deployer = &dep_1m }, IMAGE_NAME_KIND },
 	{ "Katapult_plus_CartographerV3_6.1.0_CAN_1M.bin", { .app = &app_can_1m },
-	  IMAGE_NAME_KIND },
+	  IMAGE_NAME_KIND | IMAGE_NAME_VERSION },
 	{ "CartographerV4_6.0.0_CAN_1M_full_8kib_offset.bin", { .app = &app_can_1m },
-	  IMAGE_NAME_MCU },
+	  IMAGE_NAME_MCU | IMAGE_NAME_VERSION },
 	{ "Survey_Cartographer_CAN_1000000_8kib_offset_HT_5.1.0.bin", { .app = &app_can_1m },
 	  IMAGE_NAME_MCU },
 	{ "CartographerV3_6.1.0_CAN_1M_full_8kib_offset.bin", { .app = &app_g431 },
-	  IMAGE_NAME_MCU },
+	  IMAGE_NAME_MCU | IMAGE_NAME_VERSION },
+	/* images.md §2.2: the 4.0.1 Full image reports "Cartographer 4.0.0". */
+	{ "Full_Cartographer_CAN_1M_4_0_1.bin", { .full = &full_400 }, IMAGE_NAME_VERSION },
+	{ "Full_Cartographer_CAN_1M_4_0_0.bin", { .full = &full_400 }, 0 },
+	{ "CartographerV3_6.1.0_CAN_1M_lite_8kib_offset.bin", { .app = &app_610 },
+	  IMAGE_NAME_VARIANT },
+	{ "CartographerV3_6.1.0_CAN_1M_full_8kib_offset.bin", { .app = &app_610_lite },
+	  IMAGE_NAME_VARIANT },
+	{ "CartographerV3_6.1.0_CAN_1M_lite_8kib_offset.bin", { .app = &app_610_lite }, 0 },
+	{ "CartographerV3_6.1.0_CAN_1M_full_8kib_offset.bin", { .app = &app_610 }, 0 },
 	{ "v4/Cartographer_CAN_1000000_8kib_offset.bin", { .app = &app_g431 }, 0 },
 	{ "/tmp/USB/carto_CAN.bin", { .app = &app_usb }, IMAGE_NAME_IFACE },
 	{ "firmware.bin", { .app = &app_usb }, 0 },
@@ -363,6 +378,33 @@ static void test_image_name_warnings(void **state)
 			fail_msg("%s: warnings 0x%x, want 0x%x", name_cases[i].file, got,
 				 name_cases[i].want);
 	}
+}
+
+/*
+ * images.md §2.2 over the 136 names of Appendix A, each with its dictionary version: the only
+ * version/variant lie is the 4.0.1 Full image that reports "Cartographer 4.0.0".
+ */
+static void test_image_name_version_tokens_of_all_releases(void **state)
+{
+	unsigned flagged = 0;
+
+	(void)state;
+	for (size_t i = 0; i < image_known_count(); i++) {
+		const struct image_known *k = image_known_at(i);
+		struct image_info in;
+		unsigned w;
+
+		memset(&in, 0, sizeof(in));
+		in.kind = k->kind;
+		snprintf(in.version, sizeof(in.version), "%s", k->version);
+		w = image_name_warnings(k->path, &in) & (IMAGE_NAME_VERSION | IMAGE_NAME_VARIANT);
+		if (!w)
+			continue;
+		flagged++;
+		if (w != IMAGE_NAME_VERSION || !strstr(k->path, "Full_Cartographer_CAN_1M_4_0_1.bin"))
+			fail_msg("%s (%s): warnings 0x%x", k->path, k->version, w);
+	}
+	assert_int_equal(flagged, 1);
 }
 
 static void test_image_name_warning_strings(void **state)
@@ -386,6 +428,7 @@ int main(void)
 		cmocka_unit_test(test_image_check_known_table),
 		cmocka_unit_test(test_image_check_known_lookup_and_r7),
 		cmocka_unit_test(test_image_name_warnings),
+		cmocka_unit_test(test_image_name_version_tokens_of_all_releases),
 		cmocka_unit_test(test_image_name_warning_strings),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
