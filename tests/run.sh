@@ -65,7 +65,7 @@ run_fuzz() {	# $1 = fuzzer binary
 	if "$bin" -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=1024 \
 		-artifact_prefix="$log_dir/$name-" "$work" >"$out" 2>&1; then
 		passed=$((passed + 1))
-		printf '%-40s ran %ss: %s\n' "$name" "$FUZZ_SECONDS" "$(grep -o '#[0-9]*' "$out" | tail -1) execs"
+		printf '%-40s ran %ss: %s execs\n' "$name" "$FUZZ_SECONDS" "$(grep -oE '^#[0-9]+' "$out" | tail -1 | tr -d '#')"
 	else
 		failed=$((failed + 1))
 		failures+=("$name (log: $out)")
