@@ -6,7 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -45,6 +47,7 @@ struct emu {
 	double speed;
 	unsigned faults;
 	unsigned vanish_after;
+	bool deny_access;     /* --fault access: the device node cannot be opened */
 	const char *reappear; /* "katapult" or "app": what comes back after the leave */
 	const char *uid;      /* its USB serial (chip UID hex) */
 };
@@ -394,6 +397,8 @@ static int parse_faults(const char *list)
 			emu.faults |= ROM_DFU_FAULT_RDP;
 		else if (!strcmp(*w, "stall-busy"))
 			emu.faults |= ROM_DFU_FAULT_STALL_WHILE_BUSY;
+		else if (!strcmp(*w, "access"))
+			emu.deny_access = true;
 		else if (!strcmp(*w, "slow-erase"))
 			emu.faults |= ROM_DFU_FAULT_SLOW_ERASE;
 		else if (!strncmp(*w, "vanish", 6)) {
@@ -417,7 +422,8 @@ static void usage(FILE *out)
 		"Serves N emulated STM32F042 ROM DFU devices (0483:df11, USB paths 1-1, 1-2, ...)\n"
 		"to CMD through umockdev, then writes each flash (device k > 1 to FILE.k) and\n"
 		"exits with CMD's status. Faults: leave-reset, rdp, stall-busy, slow-erase,\n"
-		"vanish[=BLOCKS]. --reappear: after a leave to 0x08000000 the port shows Katapult\n"
+		"vanish[=BLOCKS], access (the node cannot be opened: run as root, CMD then runs as\n"
+		"nobody). --reappear: after a leave to 0x08000000 the port shows Katapult\n"
 		"(1d50:6177) or the application (1d50:614e) with serial --uid (sysfs only).\n"
 		"\nExamples:\n"
 		"  dfuemu --flash-out flash.bin -- dfu-util -a 0 -s 0x08000000:leave -D full.bin\n"
@@ -506,15 +512,51 @@ static void reexec_under_wrapper(int argc, char **argv)
 	exit(69);
 }
 
+/*
+ * --fault access: a device node the tool may not open, as without the udev rule. Root opens
+ * any file, so then the testbed is made readable to all, the node left to root and the child
+ * started as nobody (LD_PRELOAD survives: no setuid binary is involved).
+ */
+static void deny_access(void)
+{
+	char *root = umockdev_testbed_get_root_dir(emu.testbed);
+	char *path;
+
+	chmod(root, 01777); /* libudev emulation binds its event socket there */
+	path = g_build_filename(root, "ioctl", "_default", NULL);
+	chmod(path, 0666);
+	g_free(path);
+	for (int i = 0; i < emu.count; i++) {
+		path = g_build_filename(root, "ioctl", emu.dev[i].devnode, NULL);
+		chmod(path, 0666); /* the handler's socket: connecting needs write permission */
+		g_free(path);
+		path = g_build_filename(root, emu.dev[i].devnode, NULL);
+		chmod(path, getuid() == 0 ? 0600 : 0);
+		g_free(path);
+	}
+	g_free(root);
+}
+
+static void drop_to_nobody(gpointer data)
+{
+	(void)data;
+	if (getuid() != 0)
+		return;
+	if (setgroups(0, NULL) || setgid(65534) || setuid(65534))
+		_exit(70);
+}
+
 static int run_child(char **cmd)
 {
 	GError *err = NULL;
 	GPid pid;
 
+	if (emu.deny_access)
+		deny_access();
 	if (!g_spawn_async(NULL, cmd, NULL,
 			   G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_SEARCH_PATH |
 				   G_SPAWN_CHILD_INHERITS_STDIN,
-			   NULL, NULL, &pid, &err)) {
+			   emu.deny_access ? drop_to_nobody : NULL, NULL, &pid, &err)) {
 		fprintf(stderr, "dfuemu: cannot start %s: %s\n", cmd[0], err->message);
 		g_clear_error(&err);
 		return 127;
