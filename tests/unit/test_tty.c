@@ -196,6 +196,7 @@ static void test_tty_hangup_is_device_gone(void **state)
 	close(p.master); /* the USB device left: the tty hangs up */
 
 	assert_int_equal(transport_recv(t, buf, sizeof(buf), &len), CF_ERR_NO_DEVICE);
+	assert_int_equal(transport_send(t, connect_frame, sizeof(connect_frame)), CF_ERR_NO_DEVICE);
 	transport_close(t);
 }
 
