@@ -38,7 +38,7 @@ fi
 t0=$(uptime_s)
 rig_in "timeout 90 '$BUILDDIR/cartoflash' recover --full $W/full.bin >$W/recover.out 2>$W/recover.err"
 rc=$?
-cp $HR$W/recover.out $HR$W/recover.err $HR$W/dfu.log $HR$ART/ 2>/dev/null
+for f in recover.out recover.err dfu.log; do cp $HR$W/$f $HR$ART/dfu-recover-$f 2>/dev/null; done
 if [ $rc -eq 0 ]; then
 	rig_pass "cartoflash recover --full writes, verifies and leaves in $(since $t0) s"
 else

@@ -69,13 +69,17 @@ t0=$(uptime_s)
 rig_in "timeout 90 '$BUILDDIR/cartoflash' flash $W/new.bin --serial /dev/ttyACM0 --json \
 	>$W/flash.json 2>$W/flash.err"
 rc=$?
-cp $HR$W/flash.json $HR$W/flash.err $HR$ART/ 2>/dev/null
+cp $HR$W/flash.json $HR$ART/usb-serial-flash.json 2>/dev/null
+cp $HR$W/flash.err $HR$ART/usb-serial-flash.err 2>/dev/null
 if [ $rc -eq 0 ]; then
 	rig_pass "cartoflash flash --serial /dev/ttyACM0: touch, follow, write, verify, complete in $(since $t0) s"
 else
 	rig_fail "cartoflash flash --serial /dev/ttyACM0 exits 0" "exit $rc" $HR$W/flash.err
 	tail -n 8 $HR$W/acm2.log | sed 's/^/# /'
 fi
+rig_expect "flash --json result names the serial, USB path 1-1 and the new version running" \
+	"result line differs" grep -q "\"serial\":\"$UID_HEX\",\"usb_path\":\"1-1\".*CARTOGRAPHER 5.2.0 written.*application running" \
+	$HR$W/flash.json
 if rig_wait 100 rig_usb_present 1d50 614e; then
 	rig_pass "the twin reboots into the new application: 1d50:614e again"
 else
@@ -84,7 +88,17 @@ fi
 rig_in "timeout 60 '$BUILDDIR/cartoflash' verify $W/new.bin --serial auto \
 	>$W/verify.out 2>&1"
 rc=$?
+cp $HR$W/verify.out $HR$ART/usb-serial-verify.out 2>/dev/null
 rig_expect "cartoflash verify --serial auto against the new image exits 0" "exit $rc" test $rc -eq 0
+rig_in "$BUILDDIR/mkimage app --iface usb --version 'CARTOGRAPHER 9.9.9' -o $W/other.bin"
+rig_in "timeout 60 '$BUILDDIR/cartoflash' verify $W/other.bin --serial auto >$W/verify2.out 2>&1"
+rc=$?
+cp $HR$W/verify2.out $HR$ART/usb-serial-verify-other.out 2>/dev/null
+if [ $rc -eq 76 ] && grep -q "differs" $HR$W/verify2.out; then
+	rig_pass "verify against another image fails with exit 76 and names the differing block"
+else
+	rig_fail "verify against another image fails with exit 76" "exit $rc" $HR$W/verify2.out
+fi
 pkill_twin
 rig_wait 50 sh -c "! pidof rig-acm"
 rig_expect "the twin's flash holds the new application at 0x08002000" "flash differs" \
