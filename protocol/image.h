@@ -231,7 +231,13 @@ struct image_known {
 	char repo;     /* 'k' Cartographer3D/cartographer-klipper, 'f' .../cartographer_firmware */
 	uint32_t size; /* bytes */
 	enum image_kind kind;
-	const char *version; /* dictionary version; "" for Katapult and deployer builds */
+	uint32_t load_address; /* 0 for uf2 */
+	/* The summary image_inspect gives: app part for app/full, Katapult part otherwise;
+	 * can_bitrate 0 for USB, and where only the file name tells it (G431 Katapult). */
+	const char *mcu;
+	enum image_iface iface;
+	uint32_t can_bitrate;
+	const char *version; /* dictionary version, also of a Katapult's trailing data; else "" */
 	const char *path;    /* first repository path of the blob, under firmware/ */
 };
 

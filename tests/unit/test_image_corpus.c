@@ -271,6 +271,10 @@ static void check_known(const char *file, const json_t *e, const struct image_in
 	assert_int_equal(k->size, in->size);
 	assert_int_equal(k->kind, in->kind);
 	assert_string_equal(k->version, in->version);
+	assert_string_equal(k->mcu, in->mcu);
+	assert_int_equal(k->iface, in->iface);
+	assert_int_equal(k->can_bitrate, in->can_bitrate);
+	assert_int_equal(k->load_address, in->load_address);
 	assert_int_equal(k->repo, 'k');
 	snprintf(path, sizeof(path), "firmware/%s", k->path);
 	want_str(file, "source.path", json_object_get(src, "path"), path);
