@@ -221,10 +221,32 @@ static int enter_uart(struct kser *k)
 	return start_waiting(k, KSER_SETTLE, KATAPULT_SERIAL_UART_SETTLE_US);
 }
 
+/* A tty that is not there: a probe that fell into its ROM DFU bootloader has none. */
+static const char *missing_tty_hint(char *buf, size_t cap)
+{
+	struct sysfs_usb *list = calloc(AUTO_MAX, sizeof(*list));
+	size_t count = 0, i;
+
+	snprintf(buf, cap, "check the cable; `cartoflash scan --usb` lists the probes");
+	if (list && sysfs_usb_list(sysfs_root(), list, AUTO_MAX, &count) == CF_OK) {
+		for (i = 0; i < count; i++) {
+			if (sysfs_usb_kind(&list[i]) != SYSFS_KIND_ROM_DFU)
+				continue;
+			snprintf(buf, cap,
+				 "a probe in ROM DFU mode is on USB port %.31s: recover it "
+				 "with cartoflash recover --path %.31s --full FULL_IMAGE.bin",
+				 list[i].port, list[i].port);
+			break;
+		}
+	}
+	free(list);
+	return buf;
+}
+
 int kser_enter(struct kser *k)
 {
 	const char *root = sysfs_root();
-	char detail[200];
+	char detail[200], hint[200];
 	int err;
 
 	parse_target(k);
@@ -247,8 +269,7 @@ int kser_enter(struct kser *k)
 			      "tools/udev/70-cartoflash.rules");
 	default:
 		snprintf(detail, sizeof(detail), "no serial device at %s", k->tty);
-		return refuse(k, CF_ERR_NO_DEVICE, detail,
-			      "check the cable; `cartoflash scan --usb` lists the probes");
+		return refuse(k, CF_ERR_NO_DEVICE, detail, missing_tty_hint(hint, sizeof(hint)));
 	}
 }
 

@@ -18,6 +18,14 @@ check "ROM DFU: says the probe is in DFU mode" has "$ERR" "is in ROM DFU mode (0
 check "ROM DFU: points to the recover command with its port" \
 	has "$ERR" "cartoflash recover --path 1-1.3 --full"
 
+# The tty the user names is gone because the probe fell into its ROM bootloader (no Katapult,
+# empty bootloader region): the hint points at the DFU device instead of a cable.
+twin_start --init app-only:usb || exit 1
+run flash "$WORK/new.bin" --serial "$TTY"
+check "missing tty with a ROM DFU probe around: exit 69" test "$RC" -eq 69
+check "missing tty: the hint points to the probe in ROM DFU mode" \
+	has "$ERR" "a probe in ROM DFU mode is on USB port 1-1.3: recover it with cartoflash recover"
+
 # Another program holds the application's tty (as Klipper does).
 twin_start --init katapult:usb --init "file:0x08002000:$WORK/old.bin" || exit 1
 sleep 30 3<>"$TTY" &
