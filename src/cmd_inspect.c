@@ -56,6 +56,8 @@ static void usage(FILE *out)
 	    "  --switch-to can|usb       an interface switch is intended (R4)\n"
 	    "  --allow-bitrate-mismatch  lift R3\n"
 	    "  --load-address ADDR       state the load address of an image without one (R1)\n"
+	    "  --require-known           also R7: only known release builds (images.md App. A)\n"
+	    "  --force-unknown           lift R7\n"
 	    "\n"
 	    "Exit status: 0 every file is firmware (and accepted by --check); 65 some file is\n"
 	    "unknown, malformed or refused; 66 some file cannot be read; 64 usage error.\n"
@@ -349,10 +351,12 @@ int run_inspect(int argc, char **argv)
 	    {"device-iface", required_argument, NULL, INSPECT_OPT_DEVICE_IFACE},
 	    {"device-mcu", required_argument, NULL, INSPECT_OPT_DEVICE_MCU},
 	    {"flash-size", required_argument, NULL, INSPECT_OPT_FLASH_SIZE},
+	    {"force-unknown", no_argument, NULL, INSPECT_OPT_FORCE_UNKNOWN},
 	    {"help", no_argument, NULL, 'h'},
 	    {"json", no_argument, NULL, CLI_OPT_JSON},
 	    {"load-address", required_argument, NULL, INSPECT_OPT_LOAD_ADDRESS},
 	    {"quiet", no_argument, NULL, 'q'},
+	    {"require-known", no_argument, NULL, INSPECT_OPT_REQUIRE_KNOWN},
 	    {"switch-to", required_argument, NULL, INSPECT_OPT_SWITCH_TO},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {NULL, 0, NULL, 0},
@@ -377,7 +381,7 @@ int run_inspect(int argc, char **argv)
 		if (!rc)
 			return cli_usage_error("inspect", "unknown option");
 	}
-	if (!c.check.enabled && (c.check.force || c.check.target.mcu[0] ||
+	if (!c.check.enabled && (c.check.force || c.check.require_known || c.check.target.mcu[0] ||
 				 c.check.target.bus_bitrate || c.check.target.iface))
 		return cli_usage_error("inspect", "device options need --check katapult|dfu");
 	if (optind >= argc)

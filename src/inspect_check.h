@@ -16,7 +16,9 @@ enum {
 	INSPECT_OPT_DEVICE_IFACE,
 	INSPECT_OPT_DEVICE_MCU,
 	INSPECT_OPT_FLASH_SIZE,
+	INSPECT_OPT_FORCE_UNKNOWN,
 	INSPECT_OPT_LOAD_ADDRESS,
+	INSPECT_OPT_REQUIRE_KNOWN,
 	INSPECT_OPT_SWITCH_TO,
 };
 
@@ -25,6 +27,7 @@ struct inspect_check {
 	bool enabled; /* --check given */
 	struct image_target target;
 	unsigned force;		  /* enum image_force */
+	bool require_known;	  /* also R7: a known release build (--require-known) */
 	int rc;			  /* last verdict: 0 or CF_ERR_REFUSED */
 	struct image_refusal why; /* valid when rc != 0 */
 };
@@ -34,7 +37,7 @@ struct inspect_check {
  * 0 when opt is not a check option, CF_ERR_USAGE after printing a usage error.
  */
 int inspect_check_option(struct inspect_check *c, int opt, const char *arg);
-/* Run R1-R6 for img, store the verdict in c->rc / c->why, and return c->rc. */
+/* Run R1-R6 (and R7 with require_known) for img; store the verdict in c->rc / c->why. */
 int inspect_check_run(struct inspect_check *c, const struct image_info *img);
 /* "katapult" or "dfu". */
 const char *inspect_check_path_name(const struct inspect_check *c);

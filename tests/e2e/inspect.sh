@@ -163,6 +163,13 @@ check "--check dfu: full and Katapult images accepted (rc=$rc)" "[ $rc -eq 0 ]"
 "$CARTOFLASH" inspect --check dfu --flash-size 32768 "$work/app_can_1m.bin" >/dev/null 2>"$work/k4.err"
 rc=$?
 check "--check dfu: an app is refused by R1 (rc=$rc)" "[ $rc -eq 65 ] && grep -q 'refusal R1: image kind' $work/k4.err"
+"$CARTOFLASH" inspect $K --require-known "$work/app_can_1m.bin" >/dev/null 2>"$work/k5.err"
+rc=$?
+check "--require-known: a synthetic build is refused by R7 (rc=$rc)" \
+	"[ $rc -eq 65 ] && grep -q 'refusal R7: sha256' $work/k5.err && grep -q 'force-unknown lifts' $work/k5.err"
+"$CARTOFLASH" inspect $K --require-known --force-unknown "$work/app_can_1m.bin" >/dev/null 2>&1
+rc=$?
+check "--force-unknown lifts R7 (rc=$rc)" "[ $rc -eq 0 ]"
 "$CARTOFLASH" inspect --bus-bitrate 1000000 "$work/app_can_1m.bin" >/dev/null 2>&1
 rc=$?
 check "device options without --check: exit 64 (rc=$rc)" "[ $rc -eq 64 ]"
@@ -186,6 +193,12 @@ if bad:
     print(bad, file=sys.stderr)
 sys.exit(1 if bad or len(got) != len(exp) else 0)
 EOF"
+	"$CARTOFLASH" inspect --check katapult --require-known --device-mcu stm32f042x6 \
+		--device-iface can --bus-bitrate 1000000 \
+		"$FW/Survey_Cartographer_CAN_1000000_8kib_offset_5.1.0.bin" >"$work/ck.out" 2>&1
+	rc=$?
+	check "corpus: the 1M release app passes R1-R7 for a CAN 1M F042 probe (rc=$rc)" \
+		"[ $rc -eq 0 ] && grep -q 'known: Cartographer3D/cartographer-klipper firmware/v2-v3/survey/5.1.0/' $work/ck.out"
 	"$CARTOFLASH" inspect "$FW/Full_Survey_Cartographer_CAN_1M_5_1_0.bin" >"$work/cf.out" 2>&1
 	check "corpus: Full 1M table shows the Katapult part and the application part" \
 		"grep -Eq '^  katapult part +offset 0, 4644 bytes, stm32f042x6, can 1000000' $work/cf.out &&
