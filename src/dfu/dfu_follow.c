@@ -83,6 +83,7 @@ static bool found_probe(struct dfu_follow *f, const char *path)
 		const enum sysfs_kind kind = sysfs_usb_kind(&list[i]);
 		struct device_identity *id = updater_identity(f->u);
 		uint8_t uuid[CANBUS_UUID_LEN];
+		char hex[2 * CANBUS_UUID_LEN + 1] = "";
 
 		if (strcmp(list[i].port, path) || (kind != SYSFS_KIND_KATAPULT &&
 						   kind != SYSFS_KIND_CARTOGRAPHER &&
@@ -91,11 +92,13 @@ static bool found_probe(struct dfu_follow *f, const char *path)
 		id->mode = sysfs_kind_mode(kind);
 		snprintf(id->uid_hex, sizeof(id->uid_hex), "%s", list[i].serial);
 		snprintf(id->tty, sizeof(id->tty), "%s", list[i].tty);
+		/* The CAN UUID goes into the summary only: a can_uuid in the identity would label
+		 * this USB device as a CAN node in the report. */
 		if (!canbus_uuid_from_serial(list[i].serial, uuid))
-			canbus_uuid_format(uuid, id->can_uuid);
+			canbus_uuid_format(uuid, hex);
 		snprintf(text, sizeof(text), "back as %s on usb %s, serial %s, CAN UUID %s",
 			 kind == SYSFS_KIND_KATAPULT ? "Katapult" : "the application", path,
-			 list[i].serial, id->can_uuid[0] ? id->can_uuid : "?");
+			 list[i].serial, hex[0] ? hex : "?");
 		cf_log(CF_LOG_INFO, path, "dfu", "back as %s (%04x:%04x)",
 		       kind == SYSFS_KIND_KATAPULT ? "Katapult" : "the application", list[i].vid,
 		       list[i].pid);

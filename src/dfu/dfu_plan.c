@@ -112,7 +112,8 @@ void dfu_plan_print(const struct dfu_plan *plan, FILE *out)
 	if (plan->mass_erase) {
 		fprintf(out, "erase: mass erase (whole flash)\n");
 	} else {
-		fprintf(out, "erase: %zu page%s, each once:", plan->npages,
+		fprintf(out, "erase: %zu page%s, each at most once (read first: pages that already "
+			"hold the image, or blank ones, are skipped):", plan->npages,
 			plan->npages == 1 ? "" : "s");
 		for (size_t i = 0; i < plan->npages; i++)
 			fprintf(out, "%s0x%08x", i % 8 ? " " : "\n  ", plan->page[i]);
