@@ -251,7 +251,7 @@ int kcan_confirm_start(struct kcan *k, uint64_t now)
 	k->confirming = true;
 	canmux_listen(k->mux, &k->admin);
 	/* katapult.md §1.3: the application starts 100 ms after the COMPLETE ACK. */
-	loop_arm(k->loop, &k->query_timer, now + KATAPULT_CAN_QUERY_US);
+	loop_arm(k->loop, &k->query_timer, now + KATAPULT_CAN_APP_START_US);
 	return CF_OK;
 }
 

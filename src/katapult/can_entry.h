@@ -11,7 +11,7 @@
 #include "protocol/katapult.h"
 
 #define CAN_ENTRY_DEADLINE_US 5000000u /* katapult.md §10.3: poll for up to ~5 s */
-#define CAN_ENTRY_POLL_US 50000u       /* one set-id + CONNECT round, then the next */
+#define CAN_ENTRY_POLL_US 20000u       /* one set-id + CONNECT round, then the next */
 #define CAN_ENTRY_PROBE_US 30000u      /* first round without a request: Katapult already? */
 #define CAN_ENTRY_REQUEST_EVERY 5u     /* rounds between repeated bootloader requests */
 #define CAN_ENTRY_SETTLE_US 2000u      /* set-id leaves before CONNECT, even where a bus
