@@ -103,7 +103,8 @@ static int src_pollfds(struct loop_source *src, struct pollfd *fds, int max)
 {
 	struct kser *k = container(src, struct kser, src);
 
-	return k->tp ? transport_pollfds(k->tp, fds, max) : 0;
+	/* Between sessions nobody reads: polling a readable or hung-up tty would spin. */
+	return k->tp && k->engine ? transport_pollfds(k->tp, fds, max) : 0;
 }
 
 static void src_ready(struct loop_source *src, const struct pollfd *fds, int count, uint64_t now)
