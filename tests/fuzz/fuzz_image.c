@@ -41,6 +41,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (info.size != size || (info.fits && info.overflow_bytes))
 		abort();
 	image_name_warnings("Full_Cartographer_CAN_1M_12kib_offset_v4_HT.bin", &info);
+	/* The same bytes as a file name: the token scanner sees arbitrary text too. */
+	{
+		char name[256];
+		const size_t n = size < sizeof(name) - 1 ? size : sizeof(name) - 1;
+
+		memcpy(name, data, n);
+		name[n] = '\0';
+		image_name_warnings(name, &info);
+	}
 	for (size_t i = 0; i < sizeof(targets) / sizeof(targets[0]); i++) {
 		rc = image_check_against(&info, &targets[i], i == 1 ? ~0u : 0, &why);
 		if (rc != CF_OK && (rc != CF_ERR_REFUSED || why.rule[0] != 'R' || !why.reason))
