@@ -17,7 +17,7 @@ int katapult_engine_new(const struct katapult_engine_config *cfg, struct katapul
 {
 	struct katapult_engine *e;
 	const bool needs_image =
-		cfg->op == KATAPULT_ENGINE_FLASH || cfg->op == KATAPULT_ENGINE_VERIFY_ONLY;
+	    cfg->op == KATAPULT_ENGINE_FLASH || cfg->op == KATAPULT_ENGINE_VERIFY_ONLY;
 
 	*out = NULL;
 	if (needs_image && (!cfg->image || !cfg->image_len))

@@ -55,13 +55,13 @@ enum katapult_engine_stage {
 };
 
 /* flashtool's figures (katapult.md §1.8, §2.9); the engine never waits less. */
-#define KATAPULT_ENGINE_REPLY_TIMEOUT_US 2000000u      /* each reply */
-#define KATAPULT_ENGINE_BLOCK_TIMEOUT_US 5000000u      /* SEND_BLOCK reply */
-#define KATAPULT_ENGINE_TRIES 5u		       /* per command */
-#define KATAPULT_ENGINE_BLOCK_TRIES 3u		       /* per SEND_BLOCK */
-#define KATAPULT_ENGINE_BACKOFF_US 750000u	       /* flush 0.25 s + sleep 0.5 s */
-#define KATAPULT_ENGINE_BUSY_BACKOFF_US 1500000u       /* after a BUSY reply */
-#define KATAPULT_ENGINE_BUSY_WAITS 8u		       /* BUSY replies per command that cost no try */
+#define KATAPULT_ENGINE_REPLY_TIMEOUT_US 2000000u /* each reply */
+#define KATAPULT_ENGINE_BLOCK_TIMEOUT_US 5000000u /* SEND_BLOCK reply */
+#define KATAPULT_ENGINE_TRIES		 5u	  /* per command */
+#define KATAPULT_ENGINE_BLOCK_TRIES	 3u	  /* per SEND_BLOCK */
+#define KATAPULT_ENGINE_BACKOFF_US	 750000u  /* flush 0.25 s + sleep 0.5 s */
+#define KATAPULT_ENGINE_BUSY_BACKOFF_US	 1500000u /* after a BUSY reply */
+#define KATAPULT_ENGINE_BUSY_WAITS	 8u	  /* BUSY replies per command that cost no try */
 /* A frame the channel cannot get out in this time: the device stopped taking data (a wedged
  * USB device with a full buffer NAKs every packet) or the bus is down. */
 #define KATAPULT_ENGINE_TX_STALL_US 5000000u
@@ -86,11 +86,11 @@ struct katapult_engine_config {
 	 */
 	int (*check)(void *ctx, const struct katapult_connect_info *info, struct cf_failure *why);
 	void *check_ctx;
-	bool prime;	   /* USB: send the 0x90 dummy first, drop the held-back reply (§3.4) */
-	bool expect_uuid;  /* CAN: GET_CANBUS_ID after CONNECT must return uuid */
+	bool prime;	  /* USB: send the 0x90 dummy first, drop the held-back reply (§3.4) */
+	bool expect_uuid; /* CAN: GET_CANBUS_ID after CONNECT must return uuid */
 	uint8_t uuid[6];
-	bool dry_run;	   /* FLASH: connect and check, then stop: nothing written */
-	bool no_reboot;	   /* FLASH: no COMPLETE after a successful verify */
+	bool dry_run;		  /* FLASH: connect and check, then stop: nothing written */
+	bool no_reboot;		  /* FLASH: no COMPLETE after a successful verify */
 	bool reboot_after_verify; /* VERIFY_ONLY: COMPLETE when everything matched */
 	/* Erase page size override in bytes (0: from the CONNECT MCU, katapult.md §1.6). */
 	uint32_t page_size;
@@ -99,17 +99,17 @@ struct katapult_engine_config {
 
 /* Counters for debug output and the JSON summary; they only count up. */
 struct katapult_engine_stats {
-	unsigned frames_sent;	 /* whole frames confirmed by tx_done */
-	unsigned replies;	 /* replies accepted */
-	unsigned retries;	 /* resends of a command */
+	unsigned frames_sent; /* whole frames confirmed by tx_done */
+	unsigned replies;     /* replies accepted */
+	unsigned retries;     /* resends of a command */
 	unsigned timeouts;
 	unsigned nacks;
 	unsigned busy;
 	unsigned cmd_errors;
-	unsigned stale;		 /* ACKs for another command or address, dropped */
-	unsigned bad_frames;	 /* CRC or framing errors in the reply stream */
-	unsigned bytes_dropped;	 /* reply bytes outside any frame */
-	uint32_t eof_pages;	 /* SEND_EOF reply: pages written since boot (§1.6) */
+	unsigned stale;		/* ACKs for another command or address, dropped */
+	unsigned bad_frames;	/* CRC or framing errors in the reply stream */
+	unsigned bytes_dropped; /* reply bytes outside any frame */
+	uint32_t eof_pages;	/* SEND_EOF reply: pages written since boot (§1.6) */
 };
 
 struct katapult_engine_progress {

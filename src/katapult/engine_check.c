@@ -88,17 +88,17 @@ static int check_budget(struct katapult_engine *e)
 	const uint32_t flash = image_flash_size_of(e->info.mcu);
 	const uint64_t padded = (uint64_t)e->nblocks * KATAPULT_BLOCK_SIZE;
 	struct image_refusal why = {
-		.rule = "R5",
-		.what = "size",
-		.reason = "the image does not fit the flash behind the bootloader",
+	    .rule = "R5",
+	    .what = "size",
+	    .reason = "the image does not fit the flash behind the bootloader",
 	};
 	uint64_t room;
 
 	if (!flash || e->info.app_start < IMAGE_FLASH_BASE)
 		return 0;
 	room = (uint64_t)IMAGE_FLASH_BASE + flash > e->info.app_start
-		       ? (uint64_t)IMAGE_FLASH_BASE + flash - e->info.app_start
-		       : 0;
+		   ? (uint64_t)IMAGE_FLASH_BASE + flash - e->info.app_start
+		   : 0;
 	if (padded <= room)
 		return 0;
 	snprintf(why.image_value, sizeof(why.image_value), "%llu bytes",

@@ -8,9 +8,9 @@
 #include "protocol/err.h"
 
 static const char *const stage_names[] = {
-	[KATAPULT_STAGE_CONNECT] = "connect",	[KATAPULT_STAGE_CHECK] = "check",
-	[KATAPULT_STAGE_WRITE] = "write",	[KATAPULT_STAGE_VERIFY] = "verify",
-	[KATAPULT_STAGE_COMPLETE] = "complete", [KATAPULT_STAGE_FINISHED] = "finished",
+    [KATAPULT_STAGE_CONNECT] = "connect",   [KATAPULT_STAGE_CHECK] = "check",
+    [KATAPULT_STAGE_WRITE] = "write",	    [KATAPULT_STAGE_VERIFY] = "verify",
+    [KATAPULT_STAGE_COMPLETE] = "complete", [KATAPULT_STAGE_FINISHED] = "finished",
 };
 
 const char *katapult_engine_stage_name(enum katapult_engine_stage stage)
@@ -40,8 +40,7 @@ enum katapult_engine_stage engine_flow_stage(const struct katapult_engine *e)
 	return KATAPULT_STAGE_FINISHED;
 }
 
-void katapult_engine_progress(const struct katapult_engine *e,
-			      struct katapult_engine_progress *out)
+void katapult_engine_progress(const struct katapult_engine *e, struct katapult_engine_progress *out)
 {
 	out->stage = engine_flow_stage(e);
 	out->stage_name = katapult_engine_stage_name(out->stage);
@@ -281,7 +280,8 @@ static void on_canbus_id(struct katapult_engine *e, const struct katapult_reply 
 {
 	if (katapult_parse_canbus_id(r->payload, r->payload_len, e->uuid) < 0) {
 		cf_failure_set(&e->failure, CF_ERR_PROTOCOL, "connect",
-			       "GET_CANBUS_ID reply unreadable (%zu payload bytes)", r->payload_len);
+			       "GET_CANBUS_ID reply unreadable (%zu payload bytes)",
+			       r->payload_len);
 		engine_finish(e, CF_ERR_PROTOCOL);
 		return;
 	}
@@ -312,8 +312,8 @@ static void on_block_written(struct katapult_engine *e)
 
 static void after_verify(struct katapult_engine *e)
 {
-	const bool reboot = e->cfg.op == KATAPULT_ENGINE_FLASH ? !e->cfg.no_reboot
-							       : e->cfg.reboot_after_verify;
+	const bool reboot =
+	    e->cfg.op == KATAPULT_ENGINE_FLASH ? !e->cfg.no_reboot : e->cfg.reboot_after_verify;
 
 	/* design.md rule 2: COMPLETE only once every block verified. */
 	if (reboot)

@@ -44,12 +44,12 @@ struct katapult_engine {
 	/* The command in flight (katapult.md §1.8: one at a time, resent whole). */
 	uint8_t tx[KATAPULT_MAX_FRAME];
 	size_t tx_len;
-	uint8_t cmd;	     /* its command code */
-	uint32_t addr;	     /* SEND_BLOCK / REQUEST_BLOCK address */
-	bool tx_handed;	     /* poll_tx gave the frame to the channel */
+	uint8_t cmd;	      /* its command code */
+	uint32_t addr;	      /* SEND_BLOCK / REQUEST_BLOCK address */
+	bool tx_handed;	      /* poll_tx gave the frame to the channel */
 	uint64_t tx_ready_us; /* when the frame became ready (UINT64_MAX: before any clock) */
 	uint64_t now_us;      /* latest time passed in; UINT64_MAX before the first */
-	unsigned tries;	     /* sends completed */
+	unsigned tries;	      /* sends completed */
 	unsigned max_tries;
 	uint64_t timeout_us;
 	uint64_t deadline_us;
@@ -78,7 +78,7 @@ struct katapult_engine {
 void engine_command(struct katapult_engine *e, uint8_t cmd, uint32_t addr, const uint8_t *data);
 void engine_finish(struct katapult_engine *e, int err);
 void engine_log(const struct katapult_engine *e, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 /* engine_flow.c: the session. */
 void engine_flow_start(struct katapult_engine *e);

@@ -37,7 +37,7 @@ struct fake {
 	uint8_t flash[FAKE_FLASH_SIZE];
 	struct katapult_connect_info info;
 	uint8_t uuid[6];
-	bool hold_first;     /* USBFS quirk (katapult.md §3.4): the first reply waits for a second */
+	bool hold_first; /* USBFS quirk (katapult.md §3.4): first reply waits for a second */
 	uint32_t pages;	     /* page-start blocks written, the EOF reply */
 	fake_script script;
 	void *ctx;
@@ -225,8 +225,10 @@ static FAKE_UNUSED int fake_run(struct fake *f, struct katapult_engine *e, unsig
 			memcpy(chunk, f->out, n);
 			f->out_len = 0;
 			for (size_t off = 0; off < n;) {
-				size_t piece = f->feed_chunk && f->feed_chunk < n - off ? f->feed_chunk
-										       : n - off;
+				size_t piece = n - off;
+
+				if (f->feed_chunk && f->feed_chunk < piece)
+					piece = f->feed_chunk;
 				katapult_engine_feed(e, chunk + off, piece, f->now);
 				off += piece;
 			}

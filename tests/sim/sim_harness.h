@@ -296,7 +296,8 @@ static SIM_UNUSED bool sim_send_unit(struct sim *s, struct sim_tx *tx)
 	if (s->usb) {
 		n = tx->len - tx->off > SIM_USB_PACKET ? SIM_USB_PACKET : tx->len - tx->off;
 		n = twin_serial_receive(s->t, tx->frame + tx->off, n, s->now);
-		tx->next_us = s->now + (n ? 0 : 100); /* NAKed packet: the host controller retries */
+		/* a NAKed packet: the host controller retries it */
+		tx->next_us = s->now + (n ? 0 : 100);
 		if (!n && tx->blocked_since == UINT64_MAX)
 			tx->blocked_since = s->now;
 		if (n)

@@ -343,7 +343,8 @@ static void test_sim_corrupt_frame_wedges_then_power_cycle_recovers(void **state
 
 	assert_true(twin_get_stats(s.t)->wedged);
 	assert_string_equal(why.stage, "write");
-	assert_string_equal(why.hint, "bootloader wedged - power-cycle the probe, then rerun flash");
+	assert_string_equal(why.hint,
+			    "bootloader wedged - power-cycle the probe, then rerun flash");
 	assert_int_equal(twin_get_stats(s.t)->completes, 0);
 	twin_set_faults(s.t, &(struct twin_faults){ .corrupt_rx = 0 });
 	twin_power_cycle(s.t, s.now);
