@@ -437,6 +437,94 @@ static void test_twin_katapult_block_timing_follows_datasheet(void **state)
 	twin_free(h.t);
 }
 
+
+/* §1.5 + §1.7 on USB: 68 bytes of a frame leave 60 free, below one packet: the parser waits
+ * forever for the rest (no NACK), and nothing else gets in. */
+static void test_twin_katapult_usb_partial_frame_stalls(void **state)
+{
+	static const uint8_t connect[] = { 0x01, 0x88, 0x11, 0x00, 0xf1, 0x7c, 0x99, 0x03 };
+	struct th h = { 0 };
+	uint8_t data[64] = { 0 }, frame[76], reply[64];
+	size_t len;
+
+	(void)state;
+	h.t = th_twin(0, NULL);
+	assert_int_equal(th_install_katapult(h.t, IMAGE_IFACE_USB, 0, NULL), 0);
+	twin_power_on(h.t, 0);
+	assert_int_equal(katapult_build_send_block(0x08002000, data, frame, sizeof(frame), &len), 0);
+
+	assert_int_equal(twin_serial_receive(h.t, frame, 68, 1), 68);
+	assert_int_equal(twin_serial_receive(h.t, frame, len, 2), 0);
+	assert_int_equal(twin_serial_receive(h.t, connect, sizeof(connect), 3), 0);
+
+	assert_int_equal(twin_serial_pop(h.t, 10, reply, sizeof(reply)), 0);
+	assert_int_equal(twin_get_stats(h.t)->nacks, 0);
+	twin_free(h.t);
+}
+
+/* Faults: a dropped host->device CAN frame wedges the parser as a real lost frame does. */
+static void test_twin_katapult_dropped_rx_frame_wedges(void **state)
+{
+	static const uint8_t connect[] = { 0x01, 0x88, 0x11, 0x00, 0xf1, 0x7c, 0x99, 0x03 };
+	struct th *h = *state;
+	struct twin_faults f = { .drop_rx = 3 };
+	uint8_t data[64] = { 0 }, frame[76], reply[64];
+	size_t len, n;
+
+	twin_set_faults(h->t, &f);
+	assert_int_equal(katapult_build_send_block(0x08002000, data, frame, sizeof(frame), &len), 0);
+	n = th_kp(h, frame, len, reply, sizeof(reply));
+	assert_int_equal(n, 0); /* 68 bytes: waits for 8 more */
+
+	n = th_kp(h, connect, sizeof(connect), reply, sizeof(reply));
+
+	assert_int_equal(n, 8);
+	assert_memory_equal(reply, "\x01\x88\xf1\x00\x68\x95\x99\x03", 8);
+	assert_int_equal(th_kp(h, connect, sizeof(connect), reply, sizeof(reply)), 0);
+	assert_true(twin_get_stats(h->t)->wedged);
+}
+
+/* Faults: a corrupted device->host frame arrives corrupted; silence answers nothing. */
+static void test_twin_katapult_tx_corruption_and_silence(void **state)
+{
+	static const uint8_t connect[] = { 0x01, 0x88, 0x11, 0x00, 0xf1, 0x7c, 0x99, 0x03 };
+	struct th *h = *state;
+	struct twin_faults f = { .corrupt_tx = 1 };
+	uint8_t reply[64];
+
+	twin_set_faults(h->t, &f);
+	assert_int_equal(th_kp(h, connect, sizeof(connect), reply, 60), 60);
+	assert_int_equal(reply[7], 0x00 ^ 1); /* last byte of the first 8-byte frame */
+
+	f = (struct twin_faults){ .silent = true };
+	twin_set_faults(h->t, &f);
+	assert_int_equal(th_kp(h, connect, sizeof(connect), reply, 60), 0);
+}
+
+/* wire_time: a 60-byte CONNECT reply is 8 frames on the bus, each >= 47 + 8n bit times. */
+static void test_twin_katapult_wire_time_serialises_reply(void **state)
+{
+	static const uint8_t connect[] = { 0x01, 0x88, 0x11, 0x00, 0xf1, 0x7c, 0x99, 0x03 };
+	static const uint8_t set[8] = { 0x11, 0xe0, 0xef, 0x27, 0x0c, 0xa1, 0x88, 0x81 };
+	struct twin_config c = { .speed = 1.0, .bus_bitrate = 1000000, .wire_time = true };
+	struct th h = { .node = 129 };
+	uint8_t reply[64];
+
+	(void)state;
+	memcpy(c.uid, th_uid, 12);
+	h.t = twin_new(&c);
+	assert_int_equal(th_install_katapult(h.t, IMAGE_IFACE_CAN, 1000000, "v0.0.1-110-g902f335"), 0);
+	twin_power_on(h.t, 0);
+	th_can_frame(&h, CANBUS_ADMIN_ID, set, 8);
+
+	assert_int_equal(th_kp(&h, connect, sizeof(connect), reply, 60), 60);
+
+	/* 7 frames of 8 bytes (>= 111 bits) and one of 4 (>= 79 bits) at 1 us per bit */
+	assert_true(h.now >= 7 * 111 + 79);
+	assert_true(h.now <= 8 * 135);
+	twin_free(h.t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -473,6 +561,12 @@ int main(void)
 						setup_can, teardown),
 		cmocka_unit_test(test_twin_katapult_usb_holds_first_reply_until_primed),
 		cmocka_unit_test(test_twin_katapult_block_timing_follows_datasheet),
+		cmocka_unit_test(test_twin_katapult_usb_partial_frame_stalls),
+		cmocka_unit_test_setup_teardown(test_twin_katapult_dropped_rx_frame_wedges, setup_can,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_twin_katapult_tx_corruption_and_silence,
+						setup_can, teardown),
+		cmocka_unit_test(test_twin_katapult_wire_time_serialises_reply),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
