@@ -147,6 +147,8 @@ int image_inspect(const uint8_t *img, size_t len, uint8_t *scratch, size_t scrat
 const char *image_kind_name(enum image_kind kind);
 /* "can", "usb", "usb-can-bridge", "unknown". */
 const char *image_iface_name(enum image_iface iface);
+/* Parse "can" or "usb" (command lines); false for anything else, *iface untouched. */
+bool image_iface_from_name(const char *name, enum image_iface *iface);
 /* "dictionary", "katapult-code-heuristic", "none" (expected.json can_bitrate_source). */
 const char *image_bitrate_source_name(enum image_bitrate_source src);
 /* For one IMAGE_WARN_* bit: snake_case token, and one sentence; "unknown" for other values. */

@@ -87,6 +87,17 @@ const char *image_name_warning_text(unsigned bit)
 	return i < 0 ? "unknown" : name_tab[i].text;
 }
 
+bool image_iface_from_name(const char *name, enum image_iface *iface)
+{
+	if (!strcmp(name, "can"))
+		*iface = IMAGE_IFACE_CAN;
+	else if (!strcmp(name, "usb"))
+		*iface = IMAGE_IFACE_USB;
+	else
+		return false;
+	return true;
+}
+
 /* ---- tokens ---- */
 
 static bool is_alnum(char c)

@@ -23,17 +23,6 @@ static bool parse_u32(const char *s, uint32_t *v)
 	return true;
 }
 
-static bool parse_iface(const char *s, enum image_iface *iface)
-{
-	if (!strcmp(s, "can"))
-		*iface = IMAGE_IFACE_CAN;
-	else if (!strcmp(s, "usb"))
-		*iface = IMAGE_IFACE_USB;
-	else
-		return false;
-	return true;
-}
-
 static int bad(const char *what, const char *arg)
 {
 	cli_usage_error("inspect", "invalid %s '%s'", what, arg);
@@ -80,10 +69,13 @@ int inspect_check_option(struct inspect_check *c, int opt, const char *arg)
 		snprintf(c->target.mcu, sizeof(c->target.mcu), "%s", arg);
 		return 1;
 	case INSPECT_OPT_DEVICE_IFACE:
-		return parse_iface(arg, &c->target.iface) ? 1 : bad("interface (can or usb)", arg);
+		return image_iface_from_name(arg, &c->target.iface)
+			   ? 1
+			   : bad("interface (can or usb)", arg);
 	case INSPECT_OPT_SWITCH_TO:
-		return parse_iface(arg, &c->target.switch_to) ? 1
-							      : bad("interface (can or usb)", arg);
+		return image_iface_from_name(arg, &c->target.switch_to)
+			   ? 1
+			   : bad("interface (can or usb)", arg);
 	case INSPECT_OPT_ALLOW_BITRATE_MISMATCH:
 		c->force |= IMAGE_FORCE_BITRATE;
 		return 1;

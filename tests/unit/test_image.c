@@ -448,6 +448,16 @@ static void test_image_names_are_stable(void **state)
 	}
 	assert_string_equal(image_warning_name(3), "unknown");
 	assert_string_equal(image_warning_name(1u << IMAGE_WARN_COUNT), "unknown");
+	{
+		enum image_iface iface = IMAGE_IFACE_UNKNOWN;
+
+		assert_true(image_iface_from_name("usb", &iface));
+		assert_int_equal(iface, IMAGE_IFACE_USB);
+		assert_true(image_iface_from_name("can", &iface));
+		assert_int_equal(iface, IMAGE_IFACE_CAN);
+		assert_false(image_iface_from_name("CAN0", &iface));
+		assert_int_equal(iface, IMAGE_IFACE_CAN);
+	}
 	assert_int_equal(image_flash_size_of("stm32f042x6"), 32768);
 	assert_int_equal(image_flash_size_of("stm32g431xx"), 131072);
 	assert_int_equal(image_flash_size_of("rp2040"), 0);

@@ -118,17 +118,6 @@ static bool parse_num(const char *s, unsigned long *v)
 	return !errno && end != s && !*end;
 }
 
-static bool parse_iface(const char *s, enum image_iface *iface)
-{
-	if (!strcmp(s, "can"))
-		*iface = IMAGE_IFACE_CAN;
-	else if (!strcmp(s, "usb"))
-		*iface = IMAGE_IFACE_USB;
-	else
-		return false;
-	return true;
-}
-
 /* Options that take a number: returns 0 or the exit code. */
 static int number_option(struct opts *o, int c, const char *arg)
 {
@@ -198,7 +187,7 @@ static int text_option(struct opts *o, int c, const char *arg)
 	switch (c) {
 	case 'i':
 	case OPT_KATAPULT_IFACE:
-		if (!parse_iface(arg, &iface))
+		if (!image_iface_from_name(arg, &iface))
 			return bad("interface (can or usb)", arg);
 		if (c == 'i')
 			o->full.app.iface = iface;
