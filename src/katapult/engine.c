@@ -204,6 +204,54 @@ static void on_ack(struct katapult_engine *e, const struct katapult_reply *r)
 		finish_interrupted(e);
 }
 
+static void on_nack(struct katapult_engine *e, uint64_t now_us)
+{
+	e->stats.nacks++;
+	if (e->state != KATAPULT_ENGINE_WAIT)
+		return;
+	e->nack_seen = true;
+	e->try_event = ENGINE_TRY_NACK;
+	engine_log(e, "NACK on %s 0x%08x, try %u/%u", katapult_cmd_name(e->cmd), e->addr, e->tries,
+		   e->max_tries);
+	retry_soon(e, now_us, KATAPULT_ENGINE_BACKOFF_US);
+}
+
+static void on_cmd_error(struct katapult_engine *e, uint64_t now_us)
+{
+	e->stats.cmd_errors++;
+	if (e->state != KATAPULT_ENGINE_WAIT)
+		return;
+	e->try_event = ENGINE_TRY_OTHER;
+	if (!engine_fail_cmd_error(e))
+		retry_soon(e, now_us, KATAPULT_ENGINE_BACKOFF_US);
+}
+
+static void on_busy(struct katapult_engine *e, uint64_t now_us)
+{
+	e->stats.busy++;
+	if (e->state != KATAPULT_ENGINE_WAIT)
+		return;
+	e->try_event = ENGINE_TRY_BUSY;
+	/* A busy device is alive and asks for time: within limits that is no failed try
+	 * (flashtool counts it as one, which gives up on a device that is working). */
+	if (e->busy_waits < KATAPULT_ENGINE_BUSY_WAITS) {
+		e->busy_waits++;
+		e->tries--;
+	}
+	engine_log(e, "BUSY on %s, backing off 1.5 s", katapult_cmd_name(e->cmd));
+	retry_soon(e, now_us, KATAPULT_ENGINE_BUSY_BACKOFF_US);
+}
+
+/* A broken or unexpected reply will not become good by waiting (katapult.md §1.8). */
+static void on_bad(struct katapult_engine *e, uint64_t now_us)
+{
+	e->stats.bad_frames++;
+	if (e->state != KATAPULT_ENGINE_WAIT)
+		return;
+	e->try_event = ENGINE_TRY_BAD;
+	retry_soon(e, now_us, KATAPULT_ENGINE_BACKOFF_US);
+}
+
 static void on_frame(struct katapult_engine *e, const struct katapult_frame *f, uint64_t now_us)
 {
 	struct katapult_reply r;
@@ -230,43 +278,16 @@ static void on_frame(struct katapult_engine *e, const struct katapult_frame *f, 
 		on_stale(e);
 		return;
 	case KATAPULT_REPLY_NACK:
-		e->stats.nacks++;
-		if (e->state != KATAPULT_ENGINE_WAIT)
-			return;
-		e->nack_seen = true;
-		e->try_event = ENGINE_TRY_NACK;
-		engine_log(e, "NACK on %s 0x%08x, try %u/%u", katapult_cmd_name(e->cmd), e->addr,
-			   e->tries, e->max_tries);
-		retry_soon(e, now_us, KATAPULT_ENGINE_BACKOFF_US);
+		on_nack(e, now_us);
 		return;
 	case KATAPULT_REPLY_CMD_ERROR:
-		e->stats.cmd_errors++;
-		if (e->state != KATAPULT_ENGINE_WAIT)
-			return;
-		e->try_event = ENGINE_TRY_OTHER;
-		if (!engine_fail_cmd_error(e))
-			retry_soon(e, now_us, KATAPULT_ENGINE_BACKOFF_US);
+		on_cmd_error(e, now_us);
 		return;
 	case KATAPULT_REPLY_BUSY:
-		e->stats.busy++;
-		if (e->state != KATAPULT_ENGINE_WAIT)
-			return;
-		e->try_event = ENGINE_TRY_BUSY;
-		/* A busy device is alive and asks for time: within limits that is no failed try
-		 * (flashtool counts it as one, which gives up on a device that is working). */
-		if (e->busy_waits < KATAPULT_ENGINE_BUSY_WAITS) {
-			e->busy_waits++;
-			e->tries--;
-		}
-		engine_log(e, "BUSY on %s, backing off 1.5 s", katapult_cmd_name(e->cmd));
-		retry_soon(e, now_us, KATAPULT_ENGINE_BUSY_BACKOFF_US);
+		on_busy(e, now_us);
 		return;
 	case KATAPULT_REPLY_UNKNOWN:
-		e->stats.bad_frames++;
-		if (e->state != KATAPULT_ENGINE_WAIT)
-			return;
-		e->try_event = ENGINE_TRY_BAD;
-		retry_soon(e, now_us, KATAPULT_ENGINE_BACKOFF_US);
+		on_bad(e, now_us);
 		return;
 	}
 }
@@ -288,16 +309,10 @@ void katapult_engine_feed(struct katapult_engine *e, const uint8_t *data, size_t
 		rc = katapult_parser_feed(&e->parser, data, len, &used, &f);
 		data += used;
 		len -= used;
-		if (rc > 0) {
+		if (rc > 0)
 			on_frame(e, &f, now_us);
-		} else if (rc < 0) {
-			/* A broken reply: it will not become good by waiting (katapult.md §1.8). */
-			e->stats.bad_frames++;
-			if (e->state == KATAPULT_ENGINE_WAIT) {
-				e->try_event = ENGINE_TRY_BAD;
-				retry_soon(e, now_us, KATAPULT_ENGINE_BACKOFF_US);
-			}
-		}
+		else if (rc < 0)
+			on_bad(e, now_us);
 	} while (rc != 0);
 	e->stats.bytes_dropped += (unsigned)(e->parser.bytes_discarded - dropped_before);
 }
