@@ -39,6 +39,11 @@ SERIAL=$(sed -n 's/.*serial=\([^ ]*\).*/\1/p' /tmp/usb.out)
 rig_expect "libusb reads the twin's serial ($SERIAL) from its chip UID" "serial differs" \
 	test "$SERIAL" = "$UID_HEX"
 
+rig_in "timeout 20 '$BUILDDIR/cartoflash' scan --usb --json" >/tmp/scan.out 2>&1
+cp /tmp/scan.out $HR$ART/usb-serial-scan.json 2>/dev/null
+rig_expect "cartoflash scan --usb finds the twin in sysfs with its serial and tty" "not listed" \
+	sh -c "grep '$UID_HEX' /tmp/scan.out | grep -q ttyACM0"
+
 # The 1200-baud touch by hand first: the kernel path alone (rig.md §5.3).
 t0=$(uptime_s)
 rig_in "stty -F /dev/ttyACM0 1200"
