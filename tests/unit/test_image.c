@@ -222,6 +222,34 @@ static void test_image_app_without_anchors_has_no_link_base(void **state)
 	assert_false(in.fits);
 }
 
+static void test_image_app_lone_spurious_anchors_do_not_count(void **state)
+{
+	/* images.md §3.4: lone (a) hits like 0x08005C00 and lone (b) hits occur in real apps. */
+	struct mkimage_app_opts o = { 0 };
+	struct image_info in;
+	uint8_t *img;
+	size_t len;
+
+	(void)state;
+	assert_int_equal(mkimage_app(&o, &img, &len), 0);
+	assert_int_equal(image_inspect(img, len, scratch, sizeof(scratch), &in), 0);
+	cf_put_le32(img + 0x400, 0x08005C00);
+	cf_put_le32(img + 0x404, 0x08002800 + (uint32_t)in.app.dict_offset + 0x400);
+	cf_put_le32(img + 0x408, 0x08003000);
+
+	assert_int_equal(image_inspect(img, len, scratch, sizeof(scratch), &in), 0);
+	assert_int_equal(in.app.link_base_candidates, 1);
+	assert_int_equal(in.load_address, A);
+
+	/* Both anchors for one wrong base below the reset handler: now it is ambiguous. */
+	cf_put_le32(img + 0x40C, 0x08001400);
+	cf_put_le32(img + 0x410, 0x08001400 + (uint32_t)in.app.dict_offset);
+	assert_int_equal(image_inspect(img, len, scratch, sizeof(scratch), &in), 0);
+	assert_int_equal(in.app.link_base_candidates, 2);
+	assert_false(in.load_known);
+	free(img);
+}
+
 static void test_image_app_ambiguous_link_base(void **state)
 {
 	struct mkimage_app_opts o = { .ambiguous_base = true };
@@ -474,6 +502,7 @@ int main(void)
 		cmocka_unit_test(test_image_app_g431_ht),
 		cmocka_unit_test(test_image_app_name_6x),
 		cmocka_unit_test(test_image_app_without_anchors_has_no_link_base),
+		cmocka_unit_test(test_image_app_lone_spurious_anchors_do_not_count),
 		cmocka_unit_test(test_image_app_ambiguous_link_base),
 		cmocka_unit_test(test_image_app_linked_at_flash_base),
 		cmocka_unit_test(test_image_app_linked_at_12kib),
