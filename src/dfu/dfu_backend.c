@@ -97,7 +97,11 @@ static void fail_op(struct dfu_priv *p, const struct dfuse_op *op, const struct 
 		snprintf(what, sizeof(what), "%s 0x%08x", dfuse_op_name(op->kind), op->address);
 	else
 		snprintf(what, sizeof(what), "%s", dfuse_op_name(op->kind));
-	if (r->have_status && r->st.status != DFU_STATUS_OK)
+	if (r->xfer == DFUSE_XFER_STALL && r->have_status && r->st.status == DFU_STATUS_OK)
+		cf_failure_set(f, r->err, stage_name(p->stage), "%s: %s stalled (device in %s, "
+			       "status %s)", what, r->request ? r->request : "request",
+			       dfu_state_name(r->st.state), dfu_status_name(r->st.status));
+	else if (r->have_status && r->st.status != DFU_STATUS_OK)
 		cf_failure_set(f, r->err, stage_name(p->stage), "%s: device answered %s %s (%s)",
 			       what, dfu_state_name(r->st.state), dfu_status_name(r->st.status),
 			       dfu_status_text(r->st.status));

@@ -16,7 +16,8 @@ static void print_json(const struct dfu_candidate *c)
 	struct dfu_layout l;
 	const bool have_layout = !dfu_parse_layout(c->alt0_name, strlen(c->alt0_name), &l);
 	json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:s}", "event", "dfu_device",
-			      "mode", "rom_dfu", "usb_path", c->path, "serial", c->serial,
+			      "mode",
+			      c->vid == DFU_USB_ROM_VID && c->pid == DFU_USB_ROM_PID ? "rom_dfu" : "dfu", "usb_path", c->path, "serial", c->serial,
 			      "product", c->product, "layout", c->alt0_name, "flash_size",
 			      (json_int_t)(have_layout ? dfu_layout_size(&l) : 0), "transfer_size",
 			      (json_int_t)c->functional.transfer_size, "access",

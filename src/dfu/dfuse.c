@@ -248,6 +248,13 @@ static void main_done(struct dfuse *s, enum dfuse_xfer_result r, size_t actual)
 			finish(s, xfer_err(r));
 		return;
 	}
+	if (r == DFUSE_XFER_STALL) {
+		/* Ask for the state and status so the report can name them. */
+		s->res.request = s->op.kind == DFUSE_OP_ABORT ? "ABORT" : "DNLOAD";
+		s->res.xfer = r;
+		send_getstatus(s, PH_ERR_STATUS);
+		return;
+	}
 	if (r != DFUSE_XFER_OK) {
 		fail_xfer(s, s->op.kind == DFUSE_OP_ABORT ? "ABORT" : "DNLOAD", r);
 		return;
@@ -405,6 +412,11 @@ void dfuse_xfer_done(struct dfuse *s, enum dfuse_xfer_result r, size_t actual)
 		send_getstatus(s, PH_STATUS);
 		return;
 	case PH_ERR_STATUS:
+		if (r == DFUSE_XFER_NO_DEVICE) {
+			s->res.xfer = r;
+			finish(s, CF_ERR_NO_DEVICE);
+			return;
+		}
 		if (r == DFUSE_XFER_OK && !dfu_parse_status(s->buf, actual, &st)) {
 			s->res.have_status = true;
 			s->res.st = st;

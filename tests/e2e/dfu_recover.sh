@@ -155,6 +155,30 @@ rc=$?
 check "dfu read under read protection: exit 76 with the way out (rc=$rc)" \
 	"[ $rc -eq 76 ] && grep -q 'recover --unprotect' out.txt"
 
+# Selection by id, and dfu read on the second of two devices.
+emu --flash-out byid.bin -- "$CF" recover --device 0483:df11 --full full.bin --timeout 100ms >out.txt 2>&1
+rc=$?
+check "--device 0483:df11 selects the ROM (rc=$rc)" "[ $rc -eq 0 ] && same byid.bin 0 full.bin"
+emu --flash-out none.bin -- "$CF" recover --device 1d50:6177 --full full.bin >out.txt 2>&1
+rc=$?
+check "--device with no such DFU device: exit 69, says how to enter the ROM (rc=$rc)" \
+	"[ $rc -eq 69 ] && grep -q 'no DFU device 1d50:6177 found' out.txt && grep -q 'BOOT0' out.txt"
+emu --devices 2 --flash-in f1.bin -- "$CF" dfu read 0x08002000 4096 part.bin --path 1-2 >out.txt 2>&1
+rc=$?
+check "dfu read --path 1-2 of two devices (rc=$rc)" \
+	"[ $rc -eq 0 ] && cmp -s part.bin <(tail -c +8193 f1.bin | head -c 4096) && grep -q 'from usb 1-2' out.txt"
+
+# scan --dfu, once the scan verb offers it (dfu_scan_run, src/dfu/dfu_scan.h).
+emu --devices 2 -- "$CF" scan --dfu --json >out.txt 2>&1
+rc=$?
+if [ $rc -eq 64 ]; then
+	echo "ok $((n + 1)) - scan --dfu lists both ROMs # SKIP scan has no --dfu yet"
+	n=$((n + 1))
+else
+	check "scan --dfu --json lists both ROMs with their layout (rc=$rc)" \
+		"[ $rc -eq 0 ] && [ \$(grep -c '\"usb_path\":\"1-[12]\"' out.txt) -eq 2 ] && grep -q '032\*001Kg' out.txt"
+fi
+
 # Permission: the device node cannot be opened, as without the udev rule (dfuemu runs the
 # tool as nobody when we are root, so the work directory must be readable).
 chmod 755 "$work" && chmod 644 full.bin

@@ -204,6 +204,24 @@ static void test_dfuse_tolerates_stalls_while_busy(void **state)
 	assert_int_equal(fk.model.state, 5);
 }
 
+static void test_dfuse_stall_reports_state(void **state)
+{
+	uint8_t back[8];
+	struct dfuse_result r;
+	(void)state;
+
+	assert_int_equal(run_op(DFUSE_OP_UPLOAD, 0, 2, back, sizeof(back)).err, 0);
+	/* dfu.md §1.5: DNLOAD is refused (STALL) in dfuUPLOAD-IDLE; the engine asks why. */
+	r = run_op(DFUSE_OP_SET_ADDRESS, 0x08000000, 0, NULL, 0);
+
+	assert_int_equal(r.err, CF_ERR_PROTOCOL);
+	assert_int_equal(r.xfer, DFUSE_XFER_STALL);
+	assert_string_equal(r.request, "DNLOAD");
+	assert_true(r.have_status);
+	assert_int_equal(r.st.state, 9); /* dfuUPLOAD-IDLE */
+	assert_int_equal(fk.requests[4], 0); /* no CLRSTATUS outside dfuERROR */
+}
+
 /* ---- planner ---- */
 
 static const uint8_t blob[32768];
@@ -310,6 +328,7 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dfuse_tolerates_stalls_while_busy, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_dfuse_stall_reports_state, setup, teardown),
 		cmocka_unit_test(test_dfu_plan_f042_bootloader_and_app_pages_once),
 		cmocka_unit_test(test_dfu_plan_f4_sector0_erased_once_for_both),
 		cmocka_unit_test(test_dfu_plan_refusals),
