@@ -525,6 +525,25 @@ static void test_twin_katapult_wire_time_serialises_reply(void **state)
 	twin_free(h.t);
 }
 
+/* Faults: a host->device frame delivered late arrives out of order: one NACK, then wedged. */
+static void test_twin_katapult_delayed_rx_frame_reorders(void **state)
+{
+	struct th *h = *state;
+	struct twin_faults f = { .delay_rx = 2, .delay_us = 5000 };
+	uint8_t data[64] = { 0 }, frame[76], reply[64];
+	size_t len;
+
+	twin_set_faults(h->t, &f);
+	assert_int_equal(katapult_build_send_block(0x08002000, data, frame, sizeof(frame), &len), 0);
+
+	th_can_stream(h, 0x202, frame, len);
+
+	assert_int_equal(th_can_collect(h, 0x203, reply, sizeof(reply), 100000), 8);
+	assert_memory_equal(reply, "\x01\x88\xf1\x00\x68\x95\x99\x03", 8);
+	assert_true(h->now >= 5000);
+	assert_true(twin_get_stats(h->t)->wedged);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -567,6 +586,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_twin_katapult_tx_corruption_and_silence,
 						setup_can, teardown),
 		cmocka_unit_test(test_twin_katapult_wire_time_serialises_reply),
+		cmocka_unit_test_setup_teardown(test_twin_katapult_delayed_rx_frame_reorders,
+						setup_can, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -48,7 +48,24 @@ void twin_can_receive(struct twin *t, const struct canbus_frame *frame, uint64_t
 	       (t->node_id >= 0 && (f.id & ~1u) == 0x100u + 2u * (uint32_t)t->node_id);
 	if (!mine)
 		return;
-	if (twin_fault_rx(t, f.data, f.len))
+	switch (twin_fault_rx(t, f.data, f.len)) {
+	case TWIN_RX_DROP:
+		return;
+	case TWIN_RX_DELAY:
+		t->delayed.on = true;
+		t->delayed.can = true;
+		t->delayed.f = f;
+		t->delayed.due = now_us + t->faults.delay_us;
+		return;
+	}
+	twin_can_deliver(t, &f, now_us);
+}
+
+void twin_can_deliver(struct twin *t, const struct canbus_frame *frame, uint64_t now_us)
+{
+	struct canbus_frame f = *frame;
+
+	if (!on_can(t))
 		return;
 	if (f.id == CANBUS_ADMIN_ID) {
 		if (t->mode == TWIN_MODE_APP)

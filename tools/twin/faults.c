@@ -2,20 +2,25 @@
 /* Faults on demand: drop, corrupt or delay the Nth frame in either direction. */
 #include "tools/twin/twin_priv.h"
 
-/* Returns true when the frame must be dropped; may corrupt data in place. */
-bool twin_fault_rx(struct twin *t, uint8_t *data, size_t len)
+/* Drop, delay or pass the unit; corruption happens in place. */
+int twin_fault_rx(struct twin *t, uint8_t *data, size_t len)
 {
 	uint32_t n = ++t->rx_seen;
 
 	if (t->faults.drop_rx && n == t->faults.drop_rx) {
 		twin_logf(t, "fault: dropped host->device frame %u", n);
-		return true;
+		return TWIN_RX_DROP;
 	}
 	if (t->faults.corrupt_rx && n == t->faults.corrupt_rx && len) {
 		data[len - 1] ^= 1;
 		twin_logf(t, "fault: corrupted host->device frame %u", n);
 	}
-	return false;
+	if (t->faults.delay_rx && n == t->faults.delay_rx && !t->delayed.on) {
+		twin_logf(t, "fault: delayed host->device frame %u by %llu us", n,
+			  (unsigned long long)t->faults.delay_us);
+		return TWIN_RX_DELAY;
+	}
+	return TWIN_RX_DELIVER;
 }
 
 /* Returns 1 to drop, 0 to send (data possibly corrupted, *ready_us possibly later). */

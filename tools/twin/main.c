@@ -49,6 +49,9 @@ struct app {
 	struct loop_timer pty_timer;
 	uint8_t out[256];
 	size_t out_len;
+	uint8_t held[512]; /* host bytes the device has not taken yet (USB flow control) */
+	size_t held_len;
+	bool first_enum_done;
 	uint32_t seen_enum;
 	bool usb_present;
 	uint64_t reenum_at;
@@ -142,20 +145,18 @@ static int pty_pollfds(struct loop_source *src, struct pollfd *fds, int max)
 
 static void pty_read(struct app *a)
 {
-	static uint8_t held[512];
-	static size_t held_len;
 	ssize_t n;
 
 	/* USB flow control: what the device does not take stays for the next turn */
-	if (held_len < sizeof(held)) {
-		n = twin_pty_read(&a->pty, held + held_len, sizeof(held) - held_len);
+	if (a->held_len < sizeof(a->held)) {
+		n = twin_pty_read(&a->pty, a->held + a->held_len, sizeof(a->held) - a->held_len);
 		if (n > 0)
-			held_len += (size_t)n;
+			a->held_len += (size_t)n;
 	}
-	if (held_len) {
-		size_t took = twin_serial_receive(a->t, held, held_len, vnow(a));
-		memmove(held, held + took, held_len - took);
-		held_len -= took;
+	if (a->held_len) {
+		size_t took = twin_serial_receive(a->t, a->held, a->held_len, vnow(a));
+		memmove(a->held, a->held + took, a->held_len - took);
+		a->held_len -= took;
 	}
 }
 
@@ -204,8 +205,11 @@ static void usb_follow(struct app *a)
 		a->usb_present = present;
 		twin_pty_close(&a->pty);
 		a->out_len = 0;
+		a->held_len = 0;
 		publish_usb(a, NULL, false);
-		a->reenum_at = present ? cf_now_us() + REENUM_US : 0;
+		/* the first device is there when the process is ready; later ones re-enumerate */
+		a->reenum_at = present ? cf_now_us() + (a->first_enum_done ? REENUM_US : 0) : 0;
+		a->first_enum_done = true;
 	}
 	if (a->reenum_at && cf_now_us() >= a->reenum_at) {
 		a->reenum_at = 0;
@@ -313,9 +317,9 @@ static void usage(FILE *out)
 		"  --no-double-reset    Katapult built without the double-reset window\n"
 		"  --boot0              BOOT0 pad high: boot the ROM DFU bootloader\n"
 		"  --power-on-after MS  after an injected power loss (default 500; -1 = stay off)\n"
-		"  --fault SPEC         drop-rx=N corrupt-rx=N drop-tx=N corrupt-tx=N delay-tx=N:US\n"
-		"                       power-loss-block=N power-loss-erase=N busy=N wrong-uuid\n"
-		"                       wedge silent\n"
+		"  --fault SPEC         drop-rx=N corrupt-rx=N delay-rx=N:US drop-tx=N corrupt-tx=N\n"
+		"                       delay-tx=N:US power-loss-block=N power-loss-erase=N busy=N\n"
+		"                       wrong-uuid wedge silent (N counts frames from the start)\n"
 		"Prints one line \"twin: ready ...\" on stdout when attached; SIGTERM saves and exits.\n"
 		"Examples:\n"
 		"  twin --flash /tmp/p.bin --init app:can:1000000 --attach sim:/tmp/bus\n"
@@ -354,6 +358,9 @@ static int parse_fault(struct twin_faults *f, const char *spec)
 		f->corrupt_tx = (uint32_t)n;
 	else if (IS("delay-tx")) {
 		f->delay_tx = (uint32_t)n;
+		f->delay_us = us;
+	} else if (IS("delay-rx")) {
+		f->delay_rx = (uint32_t)n;
 		f->delay_us = us;
 	} else if (IS("power-loss-block"))
 		f->power_loss_block = (uint32_t)n;
@@ -502,6 +509,7 @@ static int setup_twin(struct app *a, bool boot0)
 	twin_power_on(a->t, vnow(a));
 	if (a->o.have_faults)
 		twin_set_faults(a->t, &a->o.faults);
+	pump(a); /* publishes the first USB device at once */
 	twin_uuid(a->t, u);
 	canbus_uuid_format(u, uuid);
 	printf("twin: ready uuid=%s serial=%s mode=%s on %s\n", uuid, twin_serial(a->t),
@@ -545,7 +553,6 @@ int main(int argc, char **argv)
 	if (rc == CF_OK)
 		rc = setup_twin(&a, boot0);
 	if (rc == CF_OK) {
-		pump(&a);
 		while (!stop && !loop_is_stopped(a.loop)) {
 			if (loop_run_once(a.loop, 100000) == CF_ERR_IO)
 				break;

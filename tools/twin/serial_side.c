@@ -24,12 +24,28 @@ size_t twin_serial_receive(struct twin *t, const uint8_t *buf, size_t len, uint6
 	if (!take)
 		return 0;
 	memcpy(chunk, buf, take);
-	if (twin_fault_rx(t, chunk, take))
+	switch (twin_fault_rx(t, chunk, take)) {
+	case TWIN_RX_DROP:
 		return take;
-	memcpy(t->rx + t->rx_len, chunk, take);
-	t->rx_len += take;
-	twin_advance(t, now_us);
+	case TWIN_RX_DELAY:
+		t->delayed.on = true;
+		t->delayed.can = false;
+		memcpy(t->delayed.bytes, chunk, take);
+		t->delayed.len = take;
+		t->delayed.due = now_us + t->faults.delay_us;
+		return take;
+	}
+	twin_serial_deliver(t, chunk, take, now_us);
 	return take;
+}
+
+void twin_serial_deliver(struct twin *t, const uint8_t *buf, size_t len, uint64_t now_us)
+{
+	if (!on_usb(t) || len > TWIN_USB_RX_SIZE - t->rx_len)
+		return; /* a late packet that no longer fits is lost with the fault */
+	memcpy(t->rx + t->rx_len, buf, len);
+	t->rx_len += len;
+	twin_advance(t, now_us);
 }
 
 static void push_chunk(struct twin *t, const struct twin_txchunk *c)

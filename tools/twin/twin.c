@@ -203,6 +203,7 @@ const char *twin_serial(const struct twin *t)
 void twin_set_faults(struct twin *t, const struct twin_faults *faults)
 {
 	t->faults = *faults;
+	t->delayed.on = false;
 	t->rx_seen = t->tx_seen = t->blocks_seen = t->erases_seen = 0;
 	if (faults->wedge && t->mode == TWIN_MODE_KATAPULT && !t->stats.wedged) {
 		/* katapult.md §1.7: a partial frame at offset 0 keeps the parser stuck */
@@ -226,6 +227,8 @@ uint64_t twin_next_event_us(const struct twin *t)
 	 * already deliverable are the caller's to pop. */
 	if (t->timer != TWIN_T_NONE)
 		next = t->timer_at;
+	if (t->delayed.on && t->delayed.due > t->now && t->delayed.due < next)
+		next = t->delayed.due;
 	if (t->rx_len && t->busy_until > t->now && t->busy_until < next &&
 	    (t->mode == TWIN_MODE_KATAPULT || t->mode == TWIN_MODE_APP))
 		next = t->busy_until;
@@ -276,6 +279,13 @@ void twin_advance(struct twin *t, uint64_t now_us)
 			continue;
 		}
 		break;
+	}
+	if (t->delayed.on && t->delayed.due <= now_us) {
+		t->delayed.on = false;
+		if (t->delayed.can)
+			twin_can_deliver(t, &t->delayed.f, now_us);
+		else
+			twin_serial_deliver(t, t->delayed.bytes, t->delayed.len, now_us);
 	}
 	run_firmware(t, now_us);
 }

@@ -76,6 +76,7 @@ struct twin_faults {
 	uint32_t corrupt_rx;	    /* flip bit 0 of the last data byte of the Nth host->device frame */
 	uint32_t drop_tx;	    /* drop the Nth device->host frame */
 	uint32_t corrupt_tx;	    /* flip bit 0 of the last data byte of the Nth device->host frame */
+	uint32_t delay_rx;	    /* deliver the Nth host->device frame delay_us late */
 	uint32_t delay_tx;	    /* hold the Nth device->host frame back by delay_us */
 	uint64_t delay_us;
 	uint32_t power_loss_block;  /* lose power half way through programming the Nth SEND_BLOCK */

@@ -114,6 +114,14 @@ struct twin {
 
 	/* faults */
 	struct twin_faults faults;
+	struct {
+		bool on;
+		bool can;
+		uint64_t due;
+		struct canbus_frame f;
+		uint8_t bytes[TWIN_USB_RX_SIZE];
+		size_t len;
+	} delayed; /* one host->device unit held back by the delay_rx fault */
 	uint32_t rx_seen, tx_seen, blocks_seen, erases_seen;
 
 	struct twin_stats stats;
@@ -161,8 +169,12 @@ uint64_t twin_scale(const struct twin *t, double us);
 uint64_t twin_erase_us(const struct twin *t);
 uint64_t twin_program_us(const struct twin *t, size_t bytes);
 
-/* faults.c: true when the fault fires for this frame; may modify the frame */
-bool twin_fault_rx(struct twin *t, uint8_t *data, size_t len);
+/* faults.c: TWIN_RX_* for this host->device unit; may modify the data */
+enum { TWIN_RX_DELIVER, TWIN_RX_DROP, TWIN_RX_DELAY };
+int twin_fault_rx(struct twin *t, uint8_t *data, size_t len);
+/* can_side.c / serial_side.c: deliver a unit that the delay fault held back */
+void twin_can_deliver(struct twin *t, const struct canbus_frame *f, uint64_t now_us);
+void twin_serial_deliver(struct twin *t, const uint8_t *buf, size_t len, uint64_t now_us);
 int twin_fault_tx(struct twin *t, uint8_t *data, size_t len, uint64_t *ready_us);
 
 void twin_logf(struct twin *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
