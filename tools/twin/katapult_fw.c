@@ -5,6 +5,7 @@
 
 #include "protocol/bytes.h"
 #include "protocol/crc16.h"
+#include "protocol/katapult.h"
 #include "tools/twin/twin_priv.h"
 
 /* katapult.md §1.1, §1.3 */
@@ -32,18 +33,10 @@ static void reply(struct twin *t, uint8_t code, const uint8_t *payload, size_t w
 		  uint64_t ready_us)
 {
 	uint8_t f[KP_MSG_MAX + 16];
-	size_t n = 4 + 4 * words;
+	size_t n;
 
-	f[0] = 0x01;
-	f[1] = 0x88;
-	f[2] = code;
-	f[3] = (uint8_t)words;
-	if (words)
-		memcpy(f + 4, payload, 4 * words);
-	cf_put_le16(f + n, crc16_mcrf4xx(f + 2, n - 2));
-	f[n + 2] = 0x99;
-	f[n + 3] = 0x03;
-	twin_send(t, f, n + 4, ready_us);
+	if (katapult_encode(code, payload, 4 * words, f, sizeof(f), &n) == 0)
+		twin_send(t, f, n, ready_us);
 }
 
 static void reply_code(struct twin *t, uint8_t code, uint64_t ready_us)
