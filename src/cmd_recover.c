@@ -10,10 +10,13 @@
 #include "cmd_target.h"
 #include "dfu/dfu_backend.h"
 #include "dfu/dfu_plan.h"
+#include "failure.h"
 #include "fleet.h"
 #include "log.h"
 #include "loop.h"
+#include "protocol/dfu.h"
 #include "protocol/err.h"
+#include "protocol/image.h"
 #include "report.h"
 
 int run_recover(int argc, char **argv);
@@ -52,7 +55,9 @@ static void usage(FILE *out)
 		"      --path BUS-PORT       the ROM at this USB path (1-1.2); needed when several\n"
 		"                            are attached: F0 ROMs all report serial FFFFFFFEFFFF\n"
 		"      --device VID:PID      another DfuSe device id (default 0483:df11)\n"
-		"      --full FILE           Katapult + application image, written at 0x08000000\n"
+		"      --full FILE           Katapult + application image, written at 0x08000000;\n"
+		"                            or a DfuSe .dfu with elements at 0x08000000 (and\n"
+		"                            0x08002000)\n"
 		"      --bootloader FILE     Katapult image, written at 0x08000000\n"
 		"      --app FILE            application, written at 0x08002000 (with --bootloader)\n"
 		"      --dry-run             check everything and print the erase/write plan\n"
@@ -140,6 +145,113 @@ static int parse_recover(int argc, char **argv, struct recover_opts *o)
 	return 0;
 }
 
+/* ---- DfuSe .dfu input (dfu.md §1.9): one file, both images, one erase plan ---- */
+
+static int dfuse_fail(const char *path, int code, const char *fmt, uint32_t a)
+{
+	struct cf_failure f;
+	char detail[160];
+
+	snprintf(detail, sizeof(detail), fmt, a);
+	cf_failure_clear(&f);
+	cf_failure_set(&f, code, "image", "%s: %s", path, detail);
+	cf_failure_set_hint(&f, "a recovery .dfu holds the bootloader at 0x08000000 and optionally "
+			    "the application at 0x08002000 (dfuse-pack -b ADDR:FILE ...)");
+	return cli_fail(&f);
+}
+
+static int element_image(const char *path, const struct dfuse_element *e, struct cmd_image *out)
+{
+	uint8_t *scratch = malloc(IMAGE_SCRATCH_SIZE);
+
+	memset(out, 0, sizeof(*out));
+	snprintf(out->path, sizeof(out->path), "%.200s@0x%08x", path, e->address);
+	out->data = malloc(e->size ? e->size : 1);
+	if (!scratch || !out->data) {
+		free(scratch);
+		return dfuse_fail(path, CF_ERR_NOMEM, "out of memory at 0x%08x", e->address);
+	}
+	memcpy(out->data, e->data, e->size);
+	out->len = e->size;
+	if (image_inspect(out->data, out->len, scratch, IMAGE_SCRATCH_SIZE, &out->info) < 0) {
+		free(scratch);
+		return dfuse_fail(path, CF_ERR_IMAGE, "the element at 0x%08x is no firmware image "
+				  "we know", e->address);
+	}
+	free(scratch);
+	return 0;
+}
+
+/* The whole file, up to IMAGE_MAX_SIZE: 0, -1 (cannot open), or the printed exit code. */
+static int read_file(const char *path, struct cmd_image *raw)
+{
+	FILE *fp = fopen(path, "rbe");
+	size_t n;
+
+	memset(raw, 0, sizeof(*raw));
+	raw->data = malloc(IMAGE_MAX_SIZE + 1);
+	if (!fp || !raw->data) {
+		if (fp)
+			fclose(fp);
+		free(raw->data);
+		raw->data = NULL;
+		return -1; /* cmd_image_load reports it */
+	}
+	n = fread(raw->data, 1, IMAGE_MAX_SIZE + 1, fp);
+	fclose(fp);
+	raw->len = n;
+	if (n > IMAGE_MAX_SIZE)
+		return dfuse_fail(path, CF_ERR_IMAGE, "larger than %u bytes: not a probe image",
+				  IMAGE_MAX_SIZE);
+	return 0;
+}
+
+/* Returns -1 when path is no DfuSe file (the caller loads it as a raw image), else an exit
+ * code: 0 with img (and app when *has_app) filled. */
+static int load_dfuse(const char *path, struct cmd_image *img, struct cmd_image *app,
+		      bool *has_app)
+{
+	struct cmd_image raw;
+	struct dfuse_element el[4];
+	size_t n;
+	int rc;
+
+	*has_app = false;
+	rc = read_file(path, &raw);
+	if (rc) {
+		cmd_image_fini(&raw);
+		return rc;
+	}
+	if (raw.len < DFUSE_PREFIX_LEN || memcmp(raw.data, "DfuSe", 5)) {
+		cmd_image_fini(&raw);
+		return -1;
+	}
+	rc = dfuse_parse_file(raw.data, raw.len, el, 4, &n);
+	if (rc) {
+		cmd_image_fini(&raw);
+		return dfuse_fail(path, rc == CF_ERR_CRC ? CF_ERR_CRC : CF_ERR_IMAGE,
+				  "not a valid DfuSe 1.1a file (%u)", (uint32_t)-rc);
+	}
+	for (size_t i = 0; i < n && !rc; i++) {
+		if (el[i].alt != 0 ||
+		    (el[i].address != IMAGE_FLASH_BASE && el[i].address != IMAGE_APP_START))
+			rc = dfuse_fail(path, CF_ERR_REFUSED, "element at 0x%08x: recover writes "
+					"0x08000000 and 0x08002000 of alt 0 only", el[i].address);
+		else if (el[i].address == IMAGE_FLASH_BASE && !img->data)
+			rc = element_image(path, &el[i], img);
+		else if (el[i].address == IMAGE_APP_START && !*has_app) {
+			rc = element_image(path, &el[i], app);
+			*has_app = !rc;
+		} else
+			rc = dfuse_fail(path, CF_ERR_REFUSED, "two elements at 0x%08x",
+					el[i].address);
+	}
+	if (!rc && !img->data)
+		rc = dfuse_fail(path, CF_ERR_REFUSED, "no element at 0x%08x", IMAGE_FLASH_BASE);
+	cmd_image_fini(&raw);
+	return rc;
+}
+
 static void print_plan_json(const struct dfu_plan *plan)
 {
 	json_t *pages = json_array(), *writes = json_array(), *obj;
@@ -218,15 +330,20 @@ int run_recover(int argc, char **argv)
 {
 	struct recover_opts o = { 0 };
 	struct cmd_image img = { 0 }, app = { 0 };
+	bool dfu_app = false;
 	int rc = parse_recover(argc, argv, &o);
 
 	if (rc)
 		return rc < 0 ? 0 : rc;
-	rc = cmd_image_load(&img, o.full ? o.full : o.bootloader);
+	rc = load_dfuse(o.full ? o.full : o.bootloader, &img, &app, &dfu_app);
+	if (rc == -1)
+		rc = cmd_image_load(&img, o.full ? o.full : o.bootloader);
+	else if (!rc && dfu_app && o.app)
+		rc = cli_usage_error("recover", "the .dfu file already holds the application");
 	if (!rc && o.app)
 		rc = cmd_image_load(&app, o.app);
 	if (!rc)
-		rc = run_job(&o, &img, o.app ? &app : NULL);
+		rc = run_job(&o, &img, o.app || dfu_app ? &app : NULL);
 	cmd_image_fini(&app);
 	cmd_image_fini(&img);
 	return rc;

@@ -71,6 +71,23 @@ pages=$(( (alen + 1023) / 1024 ))
 check "bootloader + application: the bootloader pages already match, $pages application pages erased once" \
 	"grep -q 'pages_erased=$pages max_erases_per_page=1' s3.txt"
 
+# One DfuSe .dfu with both images (dfu.md §1.9: the most robust input), made by dfuse-pack.
+if command -v dfuse-pack >/dev/null; then
+	dfuse-pack -b 0x08000000:kat.bin -b 0x08002000:app.bin -D 0x0483:0xdf11 both.dfu >/dev/null
+	emu --flash-in garbage.bin --flash-out fd.bin --stats sd.txt -- "$CF" recover --full both.dfu --timeout 100ms >out.txt 2>&1
+	rc=$?
+	check ".dfu with two elements: both written, one erase plan (rc=$rc)" \
+		"[ $rc -eq 0 ] && same fd.bin 0 kat.bin && same fd.bin 8192 app.bin && grep -q 'max_erases_per_page=1' sd.txt"
+	dfuse-pack -b 0x08004000:app.bin odd.dfu >/dev/null
+	"$CF" recover --full odd.dfu >out.txt 2>&1
+	rc=$?
+	check ".dfu element at 0x08004000 refused, exit 65 (rc=$rc)" \
+		"[ $rc -eq 65 ] && grep -q 'element at 0x08004000' out.txt"
+else
+	echo "ok $((n + 1)) - .dfu input # SKIP dfuse-pack not installed"
+	n=$((n + 1))
+fi
+
 # Two devices: refuse to guess, then select by path.
 emu --devices 2 --flash-out two.bin -- "$CF" recover --full full.bin >out.txt 2>&1
 rc=$?
