@@ -13,7 +13,7 @@
 RIG_SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 RIG_REPO=$(cd "$RIG_SRC/../.." && pwd)
 RIG_DIR=${CARTOFLASH_RIG_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/cartoflash-rig}
-RIG_TIMEOUT=${RIG_TIMEOUT:-150}	# seconds one VM may run before it is killed
+RIG_TIMEOUT=${RIG_TIMEOUT:-240}	# seconds one VM may run before it is killed
 # rig.md §3.1 step 3: everything the scenarios load, the rest comes from the dependency closure.
 RIG_MODULES="vcan can can_raw can_dev slcan can_bcm can_gw dummy_hcd libcomposite usb_f_fs
 	usb_f_acm u_serial cdc_acm configfs gadgetfs overlay 9p 9pnet_virtio virtio_pci"
