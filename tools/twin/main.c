@@ -61,7 +61,6 @@ struct app {
 	struct loop_timer twin_timer;
 	struct loop_timer power_timer;
 	uint32_t seen_losses;
-	enum twin_mode last_mode;
 };
 
 static volatile sig_atomic_t stop;
@@ -280,11 +279,6 @@ static void pump(struct app *a)
 		if (a->o.power_on_after_ms >= 0)
 			loop_arm(a->loop, &a->power_timer,
 				 cf_now_us() + (uint64_t)a->o.power_on_after_ms * 1000);
-	}
-	if (twin_get_mode(a->t) != a->last_mode) {
-		a->last_mode = twin_get_mode(a->t);
-		fprintf(stderr, "twin: mode %s%s%s\n", twin_mode_name(a->last_mode),
-			twin_get_reason(a->t)[0] ? ": " : "", twin_get_reason(a->t));
 	}
 	next = twin_next_event_us(a->t);
 	if (a->has_pending && (next == UINT64_MAX || next > vnow(a) + SEND_RETRY_US))
@@ -527,7 +521,6 @@ int main(int argc, char **argv)
 
 	memset(&a, 0, sizeof(a));
 	a.pty.master = -1;
-	a.last_mode = TWIN_MODE_OFF;
 	if (parse(argc, argv, &a.o, &boot0) < 0)
 		return 64;
 	memset(&sa, 0, sizeof(sa));
