@@ -10,6 +10,7 @@
 #include "failure.h"
 #include "inspect_check.h"
 #include "inspect_json.h"
+#include "protocol/dfu.h"
 #include "protocol/err.h"
 #include "protocol/image.h"
 #include "updater.h"
@@ -287,12 +288,139 @@ static void print_check(const struct inspect_ctx *c)
 	       w->override ? w->override : "");
 }
 
+/* A byte range to classify: a whole file, or one element of a DfuSe file. */
+struct inspect_src {
+	const char *path;  /* the file: name warnings and JSON "file" */
+	const char *label; /* the block title and the device in error lines */
+	const uint8_t *data;
+	size_t len;
+	bool element; /* DfuSe element: written at address, through alt */
+	uint8_t alt;
+	uint32_t address;
+};
+
+/* dfu.md §1.9: the element's address must be where the image belongs. */
+static int check_element(struct inspect_ctx *c, const struct inspect_src *s,
+			 const struct image_info *info)
+{
+	if (!s->element || !info->load_known || info->load_address == s->address)
+		return CF_OK;
+	cf_failure_set_hint(&c->fail, "rebuild the .dfu with each image at its load address");
+	return cf_failure_set(&c->fail, CF_ERR_IMAGE, "inspect",
+			      "DfuSe element at 0x%08X holds an image (%s) that belongs at 0x%08X",
+			      s->address, image_kind_name(info->kind), info->load_address);
+}
+
+/* Refusal rules for a DfuSe element: at F through DFU, at A like an app behind Katapult. */
+static int check_src(struct inspect_ctx *c, const struct inspect_src *s,
+		     const struct image_info *info)
+{
+	const struct image_target saved = c->check.target;
+	int rc;
+
+	if (s->element && c->check.target.path == IMAGE_PATH_DFU) {
+		c->check.target.dfu_address = s->address;
+		if (s->address != IMAGE_FLASH_BASE) {
+			c->check.target.path = IMAGE_PATH_KATAPULT;
+			c->check.target.app_start = s->address;
+		}
+	}
+	rc = check_one(c, info);
+	c->check.target = saved;
+	return rc;
+}
+
+/* Classify, print, and report one byte range: 0, CF_ERR_IMAGE or CF_ERR_REFUSED. */
+static int inspect_bytes(struct inspect_ctx *c, const struct inspect_src *s)
+{
+	const bool huge = s->len > IMAGE_MAX_SIZE;
+	struct image_info info;
+	unsigned name_w = 0;
+	char line[768];
+	bool checked;
+	int rc;
+
+	memset(&info, 0, sizeof(info));
+	cf_failure_clear(&c->fail);
+	cf_failure_set_device(&c->fail, "%s", s->label);
+	rc = huge ? CF_ERR_IMAGE
+		  : image_inspect(s->data, s->len, c->scratch, IMAGE_SCRATCH_SIZE, &info);
+	if (rc) {
+		explain(c, &info, s->len);
+	} else {
+		name_w = s->element ? 0 : image_name_warnings(s->path, &info);
+		rc = check_element(c, s, &info);
+		if (!rc && c->check.enabled)
+			rc = check_src(c, s, &info);
+	}
+	checked = c->check.enabled && rc != CF_ERR_IMAGE;
+	cf_failure_format(&c->fail, line, sizeof(line));
+	if (cli_common.json) {
+		inspect_json_print(s->label, s->data, huge ? NULL : &info, name_w,
+				   checked ? &c->check : NULL, rc, line);
+	} else if (!huge) {
+		print_block(s->label, &info, name_w);
+		if (checked)
+			print_check(c);
+		printf("\n");
+	}
+	if (rc) {
+		fflush(stdout); /* the block first, then its error line */
+		cf_failure_print(&c->fail);
+	}
+	return rc;
+}
+
+/* dfu.md §1.9: a .dfu file is classified element by element. */
+static int inspect_dfuse(struct inspect_ctx *c, const char *path, size_t len)
+{
+	struct dfuse_element elems[8];
+	size_t count = 0;
+	char label[4200];
+	int rc = dfuse_parse_file(c->buf, len, elems, 8, &count), worst = CF_OK;
+
+	if (rc) {
+		struct inspect_src s = {.path = path, .label = path, .data = c->buf, .len = len};
+
+		cf_failure_clear(&c->fail);
+		cf_failure_set_device(&c->fail, "%s", path);
+		cf_failure_set_hint(&c->fail, "rebuild it with dfuse-pack or use the .bin files");
+		cf_failure_set(&c->fail, CF_ERR_IMAGE, "inspect", "damaged DfuSe file: %s",
+			       rc == CF_ERR_CRC ? "the suffix CRC does not match"
+			       : rc == CF_ERR_NOSPACE
+				   ? "more than 8 elements"
+				   : "bad prefix, target or element, or truncated");
+		cf_failure_format(&c->fail, label, sizeof(label));
+		if (cli_common.json)
+			inspect_json_print(s.label, NULL, NULL, 0, NULL, CF_ERR_IMAGE, label);
+		cf_failure_print(&c->fail);
+		return CF_ERR_IMAGE;
+	}
+	for (size_t i = 0; i < count; i++) {
+		const struct inspect_src s = {
+		    .path = path,
+		    .label = label,
+		    .data = elems[i].data,
+		    .len = elems[i].size,
+		    .element = true,
+		    .alt = elems[i].alt,
+		    .address = elems[i].address,
+		};
+
+		snprintf(label, sizeof(label), "%s [alt %u @ 0x%08X]", path, elems[i].alt,
+			 elems[i].address);
+		rc = inspect_bytes(c, &s);
+		if (rc && !worst)
+			worst = rc;
+	}
+	return worst;
+}
+
 /* One file: returns 0, CF_ERR_IMAGE, CF_ERR_REFUSED or CF_ERR_NOINPUT. */
 static int inspect_one(struct inspect_ctx *c, const char *path)
 {
-	struct image_info info;
+	static const uint8_t dfuse_magic[5] = {'D', 'f', 'u', 'S', 'e'};
 	size_t len = 0;
-	unsigned name_w = 0;
 	char line[768];
 	int rc = read_file(c, path, &len);
 
@@ -303,33 +431,11 @@ static int inspect_one(struct inspect_ctx *c, const char *path)
 		cf_failure_print(&c->fail);
 		return rc;
 	}
-	memset(&info, 0, sizeof(info));
-	rc = len > IMAGE_MAX_SIZE
-		 ? CF_ERR_IMAGE
-		 : image_inspect(c->buf, len, c->scratch, IMAGE_SCRATCH_SIZE, &info);
-	if (rc) {
-		explain(c, &info, len);
-	} else {
-		name_w = image_name_warnings(path, &info);
-		if (c->check.enabled)
-			rc = check_one(c, &info);
-	}
-	cf_failure_format(&c->fail, line, sizeof(line));
-	if (cli_common.json) {
-		inspect_json_print(path, c->buf, len > IMAGE_MAX_SIZE ? NULL : &info, name_w,
-				   c->check.enabled && rc != CF_ERR_IMAGE ? &c->check : NULL, rc,
-				   line);
-	} else if (len <= IMAGE_MAX_SIZE) {
-		print_block(path, &info, name_w);
-		if (c->check.enabled && rc != CF_ERR_IMAGE)
-			print_check(c);
-		printf("\n");
-	}
-	if (rc) {
-		fflush(stdout); /* the block first, then its error line */
-		cf_failure_print(&c->fail);
-	}
-	return rc;
+	if (len <= IMAGE_MAX_SIZE && len >= sizeof(dfuse_magic) &&
+	    !memcmp(c->buf, dfuse_magic, sizeof(dfuse_magic)))
+		return inspect_dfuse(c, path, len);
+	return inspect_bytes(
+	    c, &(struct inspect_src){.path = path, .label = path, .data = c->buf, .len = len});
 }
 
 /* Worst result first: unreadable (66) over malformed or refused (65). */

@@ -174,6 +174,31 @@ check "--force-unknown lifts R7 (rc=$rc)" "[ $rc -eq 0 ]"
 rc=$?
 check "device options without --check: exit 64 (rc=$rc)" "[ $rc -eq 64 ]"
 
+# ---- DfuSe .dfu containers (dfu.md §1.9) ----
+if command -v dfuse-pack >/dev/null; then
+	dfuse-pack -b "0x08000000:$work/Katapult_500k.bin" -b "0x08002000:$work/app_can_1m.bin" \
+		"$work/recovery.dfu" >/dev/null
+	dfuse-pack -b "0x08000000:$work/app_can_1m.bin" "$work/wrong.dfu" >/dev/null
+	"$CARTOFLASH" inspect --json "$work/recovery.dfu" >"$work/d1.out" 2>&1
+	rc=$?
+	check "DfuSe: two elements classified as katapult at F and app at A (rc=$rc)" \
+		"[ $rc -eq 0 ] && [ \"\$(py $work/d1.out '\" \".join(\"%s:%s\" % (o[\"kind\"], o[\"load_address\"]) for o in j)')\" = 'katapult:0x08000000 app:0x08002000' ]"
+	"$CARTOFLASH" inspect --check dfu --flash-size 32768 "$work/recovery.dfu" >/dev/null 2>&1
+	rc=$?
+	check "DfuSe: --check dfu accepts both elements (rc=$rc)" "[ $rc -eq 0 ]"
+	"$CARTOFLASH" inspect "$work/wrong.dfu" >/dev/null 2>"$work/d2.err"
+	rc=$?
+	check "DfuSe: an app element at 0x08000000 is an error, exit 65 (rc=$rc)" \
+		"[ $rc -eq 65 ] && grep -q 'DfuSe element at 0x08000000 holds an image (app) that belongs at 0x08002000' $work/d2.err"
+	head -c 200 "$work/recovery.dfu" >"$work/cut.dfu"
+	"$CARTOFLASH" inspect "$work/cut.dfu" >/dev/null 2>"$work/d3.err"
+	rc=$?
+	check "DfuSe: a truncated .dfu is damaged, exit 65 (rc=$rc)" \
+		"[ $rc -eq 65 ] && grep -q 'damaged DfuSe file' $work/d3.err"
+else
+	skip "DfuSe containers" "dfuse-pack not installed"
+fi
+
 # ---- the real corpus (optional) ----
 if [ -f "$FW/expected.json" ]; then
 	"$CARTOFLASH" inspect --json "$FW"/*.bin >"$work/corpus.out" 2>"$work/corpus.err"
