@@ -437,6 +437,43 @@ static void test_twin_flash_persists_to_file(void **state)
 	unlink(path);
 }
 
+/* SEND_BLOCK every 64-byte block of img, padded with 0xFF as flashtool does (§1.8). */
+static void session_write(struct th *h, const uint8_t *img, size_t len)
+{
+	uint8_t buf[128], blk[64];
+	size_t n;
+
+	for (size_t off = 0; off < len; off += 64) {
+		memset(blk, 0xff, 64);
+		memcpy(blk, img + off, len - off < 64 ? len - off : 64);
+		assert_int_equal(katapult_build_send_block(0x08002000 + (uint32_t)off, blk, buf,
+							   sizeof(buf), &n), 0);
+		assert_int_equal(th_kp(h, buf, n, buf, 16), 16);
+		assert_int_equal(buf[2], 0xa0);
+	}
+}
+
+/* SEND_EOF (page count) and REQUEST_BLOCK read-back of every block. */
+static void session_eof_and_read_back(struct th *h, const uint8_t *img, size_t len)
+{
+	uint8_t buf[128], data[64];
+	uint32_t pages, addr;
+	size_t n;
+
+	assert_int_equal(katapult_build_send_eof(buf, sizeof(buf), &n), 0);
+	assert_int_equal(th_kp(h, buf, n, buf, 16), 16);
+	assert_int_equal(katapult_parse_eof_ack(buf + 8, 4, &pages), 0);
+	assert_int_equal(pages, (len + 1023) / 1024);
+	for (size_t off = 0; off < len; off += 64) {
+		assert_int_equal(katapult_build_request_block(0x08002000 + (uint32_t)off, buf,
+							      sizeof(buf), &n), 0);
+		assert_int_equal(th_kp(h, buf, n, buf, 80), 80);
+		assert_int_equal(katapult_parse_read_ack(buf + 8, 68, &addr, data), 0);
+		assert_int_equal(addr, 0x08002000 + off);
+		assert_memory_equal(data, img + off, len - off < 64 ? len - off : 64);
+	}
+}
+
 /* The "done" scenario of the issue: old CAN application -> new one, scripted with protocol/. */
 static void test_twin_session_old_can_app_to_new(void **state)
 {
@@ -447,7 +484,6 @@ static void test_twin_session_old_can_app_to_new(void **state)
 	struct katapult_reply r;
 	uint8_t buf[128], *img, uuid[6], app;
 	size_t len, n, used;
-	uint32_t pages;
 
 	(void)state;
 	h.t = can_probe(0, true);
@@ -467,29 +503,8 @@ static void test_twin_session_old_can_app_to_new(void **state)
 	n = th_kp(&h, buf, n, buf, 36);
 	assert_int_equal(katapult_parser_feed(&p, buf, n, &used, &kf), 1);
 	assert_int_equal(katapult_parse_reply(&kf, KATAPULT_CMD_CONNECT, &r), 0);
-	size_t blocks = (len + 63) / 64;
-	for (size_t i = 0; i < blocks; i++) {
-		uint8_t blk[64];
-		memset(blk, 0xff, 64);
-		memcpy(blk, img + 64 * i, len - 64 * i < 64 ? len - 64 * i : 64);
-		assert_int_equal(katapult_build_send_block(0x08002000 + 64 * (uint32_t)i, blk, buf,
-							   sizeof(buf), &n), 0);
-		assert_int_equal(th_kp(&h, buf, n, buf, 16), 16);
-		assert_int_equal(buf[2], 0xa0);
-	}
-	assert_int_equal(katapult_build_send_eof(buf, sizeof(buf), &n), 0);
-	assert_int_equal(th_kp(&h, buf, n, buf, 16), 16);
-	assert_int_equal(katapult_parse_eof_ack(buf + 8, 4, &pages), 0);
-	assert_int_equal(pages, (len + 1023) / 1024);
-	for (size_t i = 0; i < blocks; i++) {
-		uint32_t addr;
-		uint8_t data[64];
-		assert_int_equal(katapult_build_request_block(0x08002000 + 64 * (uint32_t)i, buf,
-							      sizeof(buf), &n), 0);
-		assert_int_equal(th_kp(&h, buf, n, buf, 80), 80);
-		assert_int_equal(katapult_parse_read_ack(buf + 8, 68, &addr, data), 0);
-		assert_memory_equal(data, img + 64 * i, len - 64 * i < 64 ? len - 64 * i : 64);
-	}
+	session_write(&h, img, len);
+	session_eof_and_read_back(&h, img, len);
 	assert_int_equal(katapult_build_complete(buf, sizeof(buf), &n), 0);
 	assert_int_equal(th_kp(&h, buf, n, buf, 12), 12);
 	assert_int_equal(buf[2], 0xa0);

@@ -290,6 +290,16 @@ static void run(struct hub *h)
 	}
 }
 
+static int open_log(struct hub *h, const char *path)
+{
+	h->log = strcmp(path, "-") ? fopen(path, "we") : stdout;
+	if (!h->log) {
+		fprintf(stderr, "simbus: cannot write the log %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 static void usage(FILE *out)
 {
 	fprintf(out,
@@ -339,13 +349,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "simbus: --socket PATH and a bitrate > 0 are required; try --help\n");
 		return 64;
 	}
-	if (log_path) {
-		h.log = strcmp(log_path, "-") ? fopen(log_path, "we") : stdout;
-		if (!h.log) {
-			fprintf(stderr, "simbus: cannot write %s: %s\n", log_path, strerror(errno));
-			return 73;
-		}
-	}
+	if (log_path && open_log(&h, log_path) < 0)
+		return 73;
 	h.lfd = listen_on(h.path);
 	if (h.lfd < 0)
 		return 71;

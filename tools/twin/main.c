@@ -374,6 +374,61 @@ static int parse_fault(struct twin_faults *f, const char *spec)
 	return CF_OK;
 }
 
+/* One option into o; CF_ERR_USAGE with the message printed. */
+static int apply_option(struct opts *o, int opt, const char *arg, bool *boot0)
+{
+	switch (opt) {
+	case 'a':
+		o->attach = arg;
+		break;
+	case 'b':
+		o->cfg.bus_bitrate = (uint32_t)strtoul(arg, NULL, 10);
+		break;
+	case '0':
+		*boot0 = true;
+		break;
+	case 'F':
+		if (parse_fault(&o->faults, arg) < 0) {
+			fprintf(stderr, "twin: bad --fault '%s'; try --help\n", arg);
+			return CF_ERR_USAGE;
+		}
+		o->have_faults = true;
+		break;
+	case 'f':
+		o->cfg.flash_file = arg;
+		break;
+	case 'i':
+		if (o->ninit == MAX_INITS) {
+			fprintf(stderr, "twin: at most %d --init; try --help\n", MAX_INITS);
+			return CF_ERR_USAGE;
+		}
+		o->inits[o->ninit++] = arg;
+		break;
+	case 'D':
+		o->cfg.no_double_reset = true;
+		break;
+	case 'P':
+		o->power_on_after_ms = strtol(arg, NULL, 10);
+		break;
+	case 'p':
+		o->pty = arg;
+		break;
+	case 's':
+		o->cfg.speed = strtod(arg, NULL);
+		break;
+	case 'u':
+		if (parse_uid(arg, o->cfg.uid) < 0) {
+			fprintf(stderr, "twin: --uid needs 24 hex digits; try --help\n");
+			return CF_ERR_USAGE;
+		}
+		break;
+	default:
+		fprintf(stderr, "twin: bad option; try --help\n");
+		return CF_ERR_USAGE;
+	}
+	return CF_OK;
+}
+
 static int parse(int argc, char **argv, struct opts *o, bool *boot0)
 {
 	static const struct option table[] = {
@@ -397,56 +452,12 @@ static int parse(int argc, char **argv, struct opts *o, bool *boot0)
 	o->cfg.speed = 1.0;
 	o->power_on_after_ms = 500;
 	while ((opt = getopt_long(argc, argv, "a:b:f:hi:p:s:u:", table, NULL)) != -1) {
-		switch (opt) {
-		case 'a':
-			o->attach = optarg;
-			break;
-		case 'b':
-			o->cfg.bus_bitrate = (uint32_t)strtoul(optarg, NULL, 10);
-			break;
-		case '0':
-			*boot0 = true;
-			break;
-		case 'F':
-			if (parse_fault(&o->faults, optarg) < 0) {
-				fprintf(stderr, "twin: bad --fault '%s'; try --help\n", optarg);
-				return CF_ERR_USAGE;
-			}
-			o->have_faults = true;
-			break;
-		case 'f':
-			o->cfg.flash_file = optarg;
-			break;
-		case 'h':
+		if (opt == 'h') {
 			usage(stdout);
 			exit(0);
-		case 'i':
-			if (o->ninit == MAX_INITS)
-				return CF_ERR_USAGE;
-			o->inits[o->ninit++] = optarg;
-			break;
-		case 'D':
-			o->cfg.no_double_reset = true;
-			break;
-		case 'P':
-			o->power_on_after_ms = strtol(optarg, NULL, 10);
-			break;
-		case 'p':
-			o->pty = optarg;
-			break;
-		case 's':
-			o->cfg.speed = strtod(optarg, NULL);
-			break;
-		case 'u':
-			if (parse_uid(optarg, o->cfg.uid) < 0) {
-				fprintf(stderr, "twin: --uid needs 24 hex digits; try --help\n");
-				return CF_ERR_USAGE;
-			}
-			break;
-		default:
-			fprintf(stderr, "twin: bad option; try --help\n");
-			return CF_ERR_USAGE;
 		}
+		if (apply_option(o, opt, optarg, boot0) < 0)
+			return CF_ERR_USAGE;
 	}
 	if (!o->attach == !o->pty) {
 		fprintf(stderr, "twin: give exactly one of --attach and --pty; try --help\n");
@@ -475,6 +486,18 @@ static int attach_can(struct app *a)
 	a->can_src.pollfds = can_pollfds;
 	a->can_src.ready = can_ready;
 	loop_add_source(a->loop, &a->can_src);
+	return CF_OK;
+}
+
+/* The pty itself appears with the first USB device the firmware presents (usb_follow). */
+static int attach_pty(struct app *a)
+{
+	a->fx_on = sysfs_fixture_from_env(&a->fx);
+	a->pty_src.pollfds = pty_pollfds;
+	a->pty_src.ready = pty_ready;
+	loop_add_source(a->loop, &a->pty_src);
+	a->pty_timer.fire = pty_tick;
+	loop_arm(a->loop, &a->pty_timer, cf_now_us() + PTY_CHECK_US);
 	return CF_OK;
 }
 
@@ -534,15 +557,7 @@ int main(int argc, char **argv)
 	a.t0 = cf_now_us();
 	a.twin_timer.fire = twin_tick;
 	a.power_timer.fire = power_tick;
-	rc = a.o.attach ? attach_can(&a) : CF_OK;
-	if (rc == CF_OK && a.o.pty) {
-		a.fx_on = sysfs_fixture_from_env(&a.fx);
-		a.pty_src.pollfds = pty_pollfds;
-		a.pty_src.ready = pty_ready;
-		loop_add_source(a.loop, &a.pty_src);
-		a.pty_timer.fire = pty_tick;
-		loop_arm(a.loop, &a.pty_timer, cf_now_us() + PTY_CHECK_US);
-	}
+	rc = a.o.attach ? attach_can(&a) : attach_pty(&a);
 	if (rc == CF_OK)
 		rc = setup_twin(&a, boot0);
 	if (rc == CF_OK) {
