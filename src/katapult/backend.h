@@ -26,6 +26,7 @@
 extern const struct updater_ops katapult_can_ops;
 
 #define KATAPULT_CAN_CONFIRM_US 5000000u /* application must answer within this after COMPLETE */
+#define KATAPULT_CAN_CONFIRM_MAX_US 120000000u /* ... counting only time the bus was idle */
 #define KATAPULT_CAN_APP_START_US 100000u /* katapult.md §1.3: COMPLETE ACK -> application */
 #define KATAPULT_CAN_QUERY_US 25000u	 /* admin query period while waiting for it */
 

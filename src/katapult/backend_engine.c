@@ -12,6 +12,7 @@
 #include "protocol/err.h"
 #include "protocol/image.h"
 
+#define KCAN_BUSY_FRAMES 16 /* per query period: a few admin frames are not "busy" */
 #define container(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
 
 static void report_progress(struct kcan *k)
@@ -177,12 +178,32 @@ static void confirm_end(struct kcan *k, int err)
 	kcan_step_done(k, err);
 }
 
+/*
+ * katapult.md §2.2: the answer rides on 0x3f1, the lowest priority on the bus. While other
+ * sessions keep the bus busy it waits in arbitration, so only idle time counts against the
+ * deadline. Busy = more frames since the last query than our query and its answer.
+ */
+static bool bus_was_busy(struct kcan *k)
+{
+	struct canmux_stats st;
+	uint64_t frames, delta;
+
+	canmux_get_stats(k->mux, &st);
+	frames = st.tx_frames + st.rx_frames;
+	delta = frames - k->bus_frames;
+	k->bus_frames = frames;
+	return delta > KCAN_BUSY_FRAMES;
+}
+
 static void query_fire(struct loop_timer *t, uint64_t now)
 {
 	struct kcan *k = container(t, struct kcan, query_timer);
 	struct canbus_frame f;
 	int err;
 
+	if (now >= k->confirm_deadline_us && bus_was_busy(k) &&
+	    now < k->complete_us + KATAPULT_CAN_CONFIRM_MAX_US)
+		k->confirm_deadline_us = now + KATAPULT_CAN_QUERY_US;
 	if (now >= k->confirm_deadline_us) {
 		cf_failure_set(updater_failure(k->u), CF_ERR_TIMEOUT, "finish",
 			       "COMPLETE acknowledged, but the application did not answer the admin "
@@ -241,6 +262,8 @@ static void admin_error(struct canmux_listener *l, int err, uint64_t now)
 
 int kcan_confirm_start(struct kcan *k, uint64_t now)
 {
+	struct canmux_stats st;
+
 	memset(&k->admin, 0, sizeof(k->admin));
 	k->admin.id = CANBUS_ADMIN_RESP_ID;
 	k->admin.on_frame = admin_frame;
@@ -249,6 +272,8 @@ int kcan_confirm_start(struct kcan *k, uint64_t now)
 	k->complete_us = now;
 	k->confirm_deadline_us = now + KATAPULT_CAN_CONFIRM_US;
 	k->confirming = true;
+	canmux_get_stats(k->mux, &st);
+	k->bus_frames = st.tx_frames + st.rx_frames;
 	canmux_listen(k->mux, &k->admin);
 	/* katapult.md §1.3: the application starts 100 ms after the COMPLETE ACK. */
 	loop_arm(k->loop, &k->query_timer, now + KATAPULT_CAN_APP_START_US);

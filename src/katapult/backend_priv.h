@@ -43,6 +43,7 @@ struct kcan {
 	struct canmux_listener admin;
 	struct loop_timer query_timer;
 	uint64_t complete_us, confirm_deadline_us;
+	uint64_t bus_frames;		/* bus traffic seen at the last query */
 	bool confirming;
 	char device[96];
 };
