@@ -64,7 +64,9 @@ rig_apt_backports() {
 		-o APT::Sandbox::User=root -o Acquire::Retries=2 -o Acquire::http::Timeout=30)
 	# A day-old index is good enough; refreshing costs a download of the whole Packages file.
 	if [ -z "$(find "$a/lists" -maxdepth 1 -name '*Packages*' -mmin -1440 2>/dev/null)" ]; then
-		timeout 300 apt-get "${RIG_AO[@]}" -qq update >&2 || return 1
+		# Offline with an older index: the cached kernel is still good.
+		timeout 300 apt-get "${RIG_AO[@]}" -qq update >&2 ||
+			[ -n "$(find "$a/lists" -maxdepth 1 -name '*Packages*' 2>/dev/null)" ] || return 1
 	fi
 }
 
@@ -129,6 +131,8 @@ rig_kernel_deb() {
 		rig_log "downloading $pkg ($flavour)"
 		(cd "$dir" && timeout 600 apt-get "${ao[@]}" -o APT::Sandbox::User=root -qq download "$pkg" >&2) || return 1
 		deb=$(ls -1 "$dir"/"${pkg}"_*.deb 2>/dev/null | sort -V | tail -1)
+		# A new ABI replaces the old kernel: keep one .deb (about 100 MB) per flavour.
+		[ -n "$deb" ] && find "$dir" -maxdepth 1 -name 'linux-image-*.deb' ! -path "$deb" -delete
 	fi
 	[ -n "$deb" ] && echo "$deb"
 }
