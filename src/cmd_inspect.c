@@ -356,7 +356,9 @@ static int inspect_bytes(struct inspect_ctx *c, const struct inspect_src *s)
 	checked = c->check.enabled && rc != CF_ERR_IMAGE;
 	cf_failure_format(&c->fail, line, sizeof(line));
 	if (cli_common.json) {
-		inspect_json_print(s->label, s->data, huge ? NULL : &info, name_w,
+		const struct inspect_json_src js = {s->path, s->element ? s->alt : -1, s->address};
+
+		inspect_json_print(&js, s->data, huge ? NULL : &info, name_w,
 				   checked ? &c->check : NULL, rc, line);
 	} else if (!huge) {
 		print_block(s->label, &info, name_w);
@@ -380,8 +382,6 @@ static int inspect_dfuse(struct inspect_ctx *c, const char *path, size_t len)
 	int rc = dfuse_parse_file(c->buf, len, elems, 8, &count), worst = CF_OK;
 
 	if (rc) {
-		struct inspect_src s = {.path = path, .label = path, .data = c->buf, .len = len};
-
 		cf_failure_clear(&c->fail);
 		cf_failure_set_device(&c->fail, "%s", path);
 		cf_failure_set_hint(&c->fail, "rebuild it with dfuse-pack or use the .bin files");
@@ -392,7 +392,8 @@ static int inspect_dfuse(struct inspect_ctx *c, const char *path, size_t len)
 				   : "bad prefix, target or element, or truncated");
 		cf_failure_format(&c->fail, label, sizeof(label));
 		if (cli_common.json)
-			inspect_json_print(s.label, NULL, NULL, 0, NULL, CF_ERR_IMAGE, label);
+			inspect_json_print(&(struct inspect_json_src){path, -1, 0}, NULL, NULL, 0,
+					   NULL, CF_ERR_IMAGE, label);
 		cf_failure_print(&c->fail);
 		return CF_ERR_IMAGE;
 	}
@@ -427,7 +428,8 @@ static int inspect_one(struct inspect_ctx *c, const char *path)
 	if (rc) {
 		cf_failure_format(&c->fail, line, sizeof(line));
 		if (cli_common.json)
-			inspect_json_print(path, NULL, NULL, 0, NULL, rc, line);
+			inspect_json_print(&(struct inspect_json_src){path, -1, 0}, NULL, NULL, 0,
+					   NULL, rc, line);
 		cf_failure_print(&c->fail);
 		return rc;
 	}

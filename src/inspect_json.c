@@ -215,16 +215,23 @@ static json_t *verdict(const struct inspect_check *c)
 	return o;
 }
 
-int inspect_json_print(const char *file, const uint8_t *img, const struct image_info *info,
-		       unsigned name_warnings, const struct inspect_check *check, int err,
-		       const char *detail)
+int inspect_json_print(const struct inspect_json_src *src, const uint8_t *img,
+		       const struct image_info *info, unsigned name_warnings,
+		       const struct inspect_check *check, int err, const char *detail)
 {
 	json_t *o = json_object();
 	int rc = CF_OK;
 
 	if (!o)
 		return CF_ERR_NOMEM;
-	json_object_set_new(o, "file", json_string(file));
+	json_object_set_new(o, "file", json_string(src->file));
+	if (src->alt >= 0) {
+		char addr[11];
+
+		snprintf(addr, sizeof(addr), "0x%08X", src->address);
+		json_object_set_new(o, "dfuse_element",
+				    json_pack("{s:i,s:s}", "alt", src->alt, "address", addr));
+	}
 	if (info) {
 		add_summary(o, info);
 		add_parts(o, img, info);

@@ -183,6 +183,8 @@ if command -v dfuse-pack >/dev/null; then
 	rc=$?
 	check "DfuSe: two elements classified as katapult at F and app at A (rc=$rc)" \
 		"[ $rc -eq 0 ] && [ \"\$(py $work/d1.out '\" \".join(\"%s:%s\" % (o[\"kind\"], o[\"load_address\"]) for o in j)')\" = 'katapult:0x08000000 app:0x08002000' ]"
+	check "DfuSe: JSON names the file and each element's alt and address" \
+		"[ \"\$(py $work/d1.out '\" \".join(\"%s@%s\" % (o[\"file\"].split(\"/\")[-1], o[\"dfuse_element\"][\"address\"]) for o in j)')\" = 'recovery.dfu@0x08000000 recovery.dfu@0x08002000' ]"
 	"$CARTOFLASH" inspect --check dfu --flash-size 32768 "$work/recovery.dfu" >/dev/null 2>&1
 	rc=$?
 	check "DfuSe: --check dfu accepts both elements (rc=$rc)" "[ $rc -eq 0 ]"
