@@ -50,3 +50,13 @@ check "several twins on one bus answer with distinct UUIDs" \
 	"grep -q 'e0ef270ca188' '$W/scan3.out' && grep -q '90a4ae022dfc' '$W/scan3.out'" "$W/scan3.out"
 u3=$(sed -n 's/.*uuid=\([0-9a-f]*\).*/\1/p' "$W/p3.out")
 check "a 500 kbit/s Katapult is invisible on a 1 Mbit/s bus" "! grep -q '$u3' '$W/scan3.out'"
+
+# SocketCAN front end: needs a vcan interface (the QEMU rig has one; containers often do not).
+if ip link show vcan0 >/dev/null 2>&1; then
+	twin pv --uid 000102030405060708090A0D --init app:can:1000000 --speed 0 --attach vcan0
+	"$CARTOFLASH" scan --can vcan0 >"$W/vscan.out" 2>&1
+	uv=$(sed -n 's/.*uuid=\([0-9a-f]*\).*/\1/p' "$W/pv.out")
+	check "twin on SocketCAN vcan0 answers a scan" "grep -q '$uv' '$W/vscan.out'" "$W/vscan.out"
+else
+	ok "twin on SocketCAN vcan0 answers a scan # SKIP no vcan0 interface on this machine"
+fi
