@@ -58,6 +58,23 @@ struct sim {
 	unsigned units; /* CAN frames or USB packets that reached the device */
 };
 
+/* SIM_TWIN_LOG=1 in the environment prints the twin's own log (faults, modes, wedges). */
+static SIM_UNUSED void sim_twin_log(void *ctx, const char *line)
+{
+	(void)ctx;
+	fprintf(stderr, "twin: %s\n", line);
+}
+
+static SIM_UNUSED void sim_twin_config(struct twin_config *c, double speed)
+{
+	memset(c, 0, sizeof(*c));
+	memcpy(c->uid, sim_uid, sizeof(c->uid));
+	c->bus_bitrate = 1000000;
+	c->speed = speed;
+	if (getenv("SIM_TWIN_LOG"))
+		c->log = sim_twin_log;
+}
+
 static SIM_UNUSED uint32_t sim_rand(uint32_t *x)
 {
 	/* xorshift32: reproducible from the printed seed */
@@ -130,9 +147,16 @@ static SIM_UNUSED bool sim_enter_katapult(struct sim *s)
 		sim_settle(s, 1000000);
 	}
 	if (twin_get_mode(s->t) == TWIN_MODE_HUNG || twin_get_mode(s->t) == TWIN_MODE_APP) {
-		/* katapult.md §5: two resets inside the 500 ms window (the RESET pads). */
+		/* katapult.md §5: a second reset inside the double-reset window (the RESET pads),
+		 * i.e. just after Katapult armed its request flag. Needs a twin speed above 0,
+		 * where the window has a length. */
+		uint64_t armed;
+
 		twin_reset(s->t, s->now);
-		s->now += 100000;
+		armed = twin_next_event_us(s->t);
+		if (armed != UINT64_MAX && armed > s->now)
+			s->now = armed;
+		twin_advance(s->t, s->now);
 		twin_reset(s->t, s->now);
 		sim_settle(s, 1000000);
 	}
@@ -163,9 +187,7 @@ static SIM_UNUSED int sim_open(struct sim *s, bool usb, const char *kp_version,
 	int rc;
 
 	memset(s, 0, sizeof(*s));
-	memset(&c, 0, sizeof(c));
-	memcpy(c.uid, sim_uid, sizeof(c.uid));
-	c.bus_bitrate = 1000000;
+	sim_twin_config(&c, 0);
 	s->usb = usb;
 	s->rng = 1;
 	s->t = twin_new(&c);
