@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-# Rig scenario: a blank probe in the STM32 ROM DfuSe bootloader (rig-dfu, FunctionFS on dummy_hcd,
-# rig.md §5.5) recovered by the real `cartoflash recover` through usbfs/libusb; after the leave the
-# chip runs what was written and comes back as the Cartographer application 1d50:614e.
+# Rig scenario: a probe with garbage in its flash, BOOT0 bridged, in the STM32 ROM DfuSe bootloader
+# (rig-dfu, FunctionFS on dummy_hcd, rig.md §5.5): the real cartoflash lists it (scan --usb), reads
+# it (dfu read) and recovers it (recover --full) through usbfs/libusb; after the leave the chip runs
+# what was written and comes back as the Cartographer application 1d50:614e.
 . /host/tools/rig/guest/lib.sh
 
 if ! rig_usb_setup || ! modprobe usb_f_fs || ! modprobe cdc_acm; then
@@ -19,20 +20,31 @@ fi
 
 UID_HEX=16000C000F43304253373820
 W=/tmp/dfu
-# A blank chip: the F04x empty check sends it to the ROM bootloader (dfu.md §1.5).
-rig_in "mkdir -p $W && head -c 32768 /dev/zero | tr '\\0' '\\377' >$W/probe.flash &&
+# Garbage in flash (a failed update); BOOT0 keeps it in the ROM bootloader (dfu.md §1.5).
+rig_in "mkdir -p $W && head -c 32768 /dev/urandom >$W/probe.flash && cp $W/probe.flash $W/before.flash &&
 	$BUILDDIR/mkimage full --iface usb -o $W/full.bin" >/tmp/mk.out 2>&1 ||
 	{ rig_fail "test images" "mkimage failed" /tmp/mk.out; exit 1; }
 rig_in "$BUILDDIR/rig-dfu --log $W/dfu.log --timeout 100 --speed 1 --then-twin $UID_HEX \
 	$W/probe.flash 2>$W/dfu.err" &
 if ! rig_wait 100 rig_usb_present 0483 df11; then
-	rig_fail "blank probe enumerates as ROM DFU 0483:df11" "not seen" $HR$W/dfu.err
+	rig_fail "probe enumerates as ROM DFU 0483:df11" "not seen" $HR$W/dfu.err
 	exit 1
 fi
-rig_pass "blank probe enumerates as ROM DFU 0483:df11"
+rig_pass "probe enumerates as ROM DFU 0483:df11"
 if grep -q "refuses the DFU functional" $HR$W/dfu.err; then
 	rig_skip "cartoflash recover" "kernel $(uname -r) FunctionFS refuses the DFU functional descriptor (rig.md pitfall 9); the backports kernel carries it"
 	exit 0
+fi
+
+rig_in "timeout 20 '$BUILDDIR/cartoflash' scan --usb" >/tmp/scan.out 2>&1
+cp /tmp/scan.out $HR$ART/dfu-recover-scan.out 2>/dev/null
+rig_expect "cartoflash scan --usb lists the ROM DFU device" "not listed" grep -q "0483:df11" /tmp/scan.out
+rig_in "timeout 60 '$BUILDDIR/cartoflash' dfu read 0x08000000 32768 $W/read.bin" >/tmp/read.out 2>&1
+rc=$?
+if [ $rc -eq 0 ] && rig_in "cmp $W/read.bin $W/before.flash"; then
+	rig_pass "cartoflash dfu read returns the chip's 32 KiB exactly"
+else
+	rig_fail "cartoflash dfu read returns the chip's 32 KiB exactly" "exit $rc or bytes differ" /tmp/read.out
 fi
 
 t0=$(uptime_s)
