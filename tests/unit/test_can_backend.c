@@ -318,7 +318,11 @@ static void test_can_backend_refuses_a_wrong_bitrate_image_before_writing(void *
 	assert_int_equal(fleet_get_result(r.fleet, job), CF_ERR_REFUSED);
 	assert_non_null(strstr(updater_failure(fleet_get_updater(r.fleet, job))->detail, "R3"));
 	assert_int_equal(twin_get_stats(t)->blocks_written, 0);
-	assert_int_equal(twin_get_stats(t)->completes, 0);
+	/* Nothing written, so the probe is put back into its intact application. */
+	assert_int_equal(twin_get_stats(t)->completes, 1);
+	assert_int_equal(twin_get_mode(t), TWIN_MODE_APP);
+	assert_non_null(strstr(updater_failure(fleet_get_updater(r.fleet, job))->hint,
+			       "runs its application again"));
 	run_close(&r);
 	free(im.data);
 }
