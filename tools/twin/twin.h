@@ -69,8 +69,9 @@ struct twin_config {
 };
 
 /* Faults on demand. Frame counts are 1-based and count from the twin_set_faults call;
- * 0 disables a fault. On the CAN side a "frame" is a CAN frame; on the byte side it is one
- * twin_serial_receive call (rx) or one complete reply (tx). */
+ * 0 disables a fault. On the CAN side a "frame" is a CAN frame addressed to this twin (admin
+ * or its node id); on the byte side it is the part of one twin_serial_receive call the device
+ * accepted (rx) or one complete reply (tx). delay_us applies to delay_rx and delay_tx. */
 struct twin_faults {
 	uint32_t drop_rx;	    /* drop the Nth host->device frame */
 	uint32_t corrupt_rx;	    /* flip bit 0 of the last data byte of the Nth host->device frame */
@@ -204,7 +205,9 @@ size_t twin_serial_pop(struct twin *t, uint64_t now_us, uint8_t *buf, size_t cap
 void twin_serial_line(struct twin *t, uint32_t baud, bool dtr, bool open, uint64_t now_us);
 
 /* ---- time ---- */
-/* Earliest time at which the twin has something to do or to deliver; UINT64_MAX if none. */
+/* Earliest future time (after the last time the twin was given) at which it has something
+ * to do or a frame/byte becomes deliverable; UINT64_MAX if none. What is deliverable already
+ * is the caller's to pop; a caller that cannot deliver retries on its own timer. */
 uint64_t twin_next_event_us(const struct twin *t);
 /* Run everything due at or before now_us. */
 void twin_advance(struct twin *t, uint64_t now_us);
