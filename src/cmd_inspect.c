@@ -448,33 +448,34 @@ static int worse(int a, int b)
 	return a ? a : b;
 }
 
+/* Alphabetical. */
+static const struct option inspect_opts[] = {
+    {"allow-bitrate-mismatch", no_argument, NULL, INSPECT_OPT_ALLOW_BITRATE_MISMATCH},
+    {"app-start", required_argument, NULL, INSPECT_OPT_APP_START},
+    {"bus-bitrate", required_argument, NULL, INSPECT_OPT_BUS_BITRATE},
+    {"check", required_argument, NULL, INSPECT_OPT_CHECK},
+    {"device-iface", required_argument, NULL, INSPECT_OPT_DEVICE_IFACE},
+    {"device-mcu", required_argument, NULL, INSPECT_OPT_DEVICE_MCU},
+    {"flash-size", required_argument, NULL, INSPECT_OPT_FLASH_SIZE},
+    {"force-unknown", no_argument, NULL, INSPECT_OPT_FORCE_UNKNOWN},
+    {"help", no_argument, NULL, 'h'},
+    {"json", no_argument, NULL, CLI_OPT_JSON},
+    {"load-address", required_argument, NULL, INSPECT_OPT_LOAD_ADDRESS},
+    {"quiet", no_argument, NULL, 'q'},
+    {"require-known", no_argument, NULL, INSPECT_OPT_REQUIRE_KNOWN},
+    {"switch-to", required_argument, NULL, INSPECT_OPT_SWITCH_TO},
+    {"verbose", no_argument, NULL, 'v'},
+    {NULL, 0, NULL, 0},
+};
+
 int run_inspect(int argc, char **argv)
 {
-	/* Alphabetical. */
-	static const struct option opts[] = {
-	    {"allow-bitrate-mismatch", no_argument, NULL, INSPECT_OPT_ALLOW_BITRATE_MISMATCH},
-	    {"app-start", required_argument, NULL, INSPECT_OPT_APP_START},
-	    {"bus-bitrate", required_argument, NULL, INSPECT_OPT_BUS_BITRATE},
-	    {"check", required_argument, NULL, INSPECT_OPT_CHECK},
-	    {"device-iface", required_argument, NULL, INSPECT_OPT_DEVICE_IFACE},
-	    {"device-mcu", required_argument, NULL, INSPECT_OPT_DEVICE_MCU},
-	    {"flash-size", required_argument, NULL, INSPECT_OPT_FLASH_SIZE},
-	    {"force-unknown", no_argument, NULL, INSPECT_OPT_FORCE_UNKNOWN},
-	    {"help", no_argument, NULL, 'h'},
-	    {"json", no_argument, NULL, CLI_OPT_JSON},
-	    {"load-address", required_argument, NULL, INSPECT_OPT_LOAD_ADDRESS},
-	    {"quiet", no_argument, NULL, 'q'},
-	    {"require-known", no_argument, NULL, INSPECT_OPT_REQUIRE_KNOWN},
-	    {"switch-to", required_argument, NULL, INSPECT_OPT_SWITCH_TO},
-	    {"verbose", no_argument, NULL, 'v'},
-	    {NULL, 0, NULL, 0},
-	};
 	struct inspect_ctx c;
 	int ch, rc, worst = CF_OK;
 
 	memset(&c, 0, sizeof(c));
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "hqv", opts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "hqv", inspect_opts, NULL)) != -1) {
 		if (ch == 'h') {
 			usage(stdout);
 			return 0;
