@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "dfu/dfu_usb.h"
+#include "failure.h"
 #include "log.h"
 #include "protocol/canbus.h"
 #include "protocol/err.h"
@@ -178,6 +179,10 @@ void dfu_follow_cancel(struct dfu_follow *f)
 		return;
 	f->active = false;
 	loop_disarm(f->loop, &f->timer);
+	cf_failure_set(updater_failure(f->u), CF_ERR_INTERRUPTED, "follow",
+		       "stopped while waiting for the probe to come back");
+	cf_failure_set_hint(updater_failure(f->u), "the probe was written and verified: look "
+			    "for it with 'cartoflash scan'");
 	updater_step_done(f->u, CF_ERR_INTERRUPTED);
 }
 

@@ -274,28 +274,6 @@ int dfu_usb_find(struct dfu_usb *u, uint16_t vid, uint16_t pid, struct dfu_candi
 	return CF_OK;
 }
 
-bool dfu_usb_present(struct dfu_usb *u, uint16_t vid, uint16_t pid, const char *path)
-{
-	libusb_device **list;
-	const ssize_t n = libusb_get_device_list(u->ctx, &list);
-	bool found = false;
-
-	for (ssize_t i = 0; i < n && !found; i++) {
-		struct libusb_device_descriptor dd;
-		char p[32];
-
-		if (libusb_get_device_descriptor(list[i], &dd) < 0)
-			continue;
-		if (dd.idVendor != vid || dd.idProduct != pid)
-			continue;
-		format_path(list[i], p, sizeof(p));
-		found = !path || !path[0] || !strcmp(p, path);
-	}
-	if (n >= 0)
-		libusb_free_device_list(list, 1);
-	return found;
-}
-
 /* ---- open / close ---- */
 
 static libusb_device *find_by_path(libusb_device **list, ssize_t n, const struct dfu_candidate *c)

@@ -60,9 +60,6 @@ int dfu_usb_find(struct dfu_usb *u, uint16_t vid, uint16_t pid, struct dfu_candi
 int dfu_usb_select(struct dfu_usb *u, const char *selector, struct dfu_candidate *out,
 		   struct cf_failure *f);
 
-/* Whether a device vid:pid is attached at path right now (path NULL or "": anywhere). */
-bool dfu_usb_present(struct dfu_usb *u, uint16_t vid, uint16_t pid, const char *path);
-
 /*
  * Open c, claim its DFU interface and select alt 0 (SET_INTERFACE). On failure fills f with a
  * human message (the udev rule for CF_ERR_ACCESS, who may hold it for CF_ERR_BUSY) and

@@ -172,6 +172,12 @@ rc=$?
 check "dfu read under read protection: exit 76 with the way out (rc=$rc)" \
 	"[ $rc -eq 76 ] && grep -q 'recover --unprotect' out.txt"
 
+# --no-reboot stays in the ROM; --mass-erase is one "41" instead of the page list.
+emu --flash-in garbage.bin --flash-out fn.bin --stats sn.txt -- "$CF" recover --full full.bin --no-reboot --mass-erase >out.txt 2>&1
+rc=$?
+check "--no-reboot --mass-erase: one mass erase, verified, still in DFU mode (rc=$rc)" \
+	"[ $rc -eq 0 ] && same fn.bin 0 full.bin && grep -q 'left=0 .*pages_erased=0 .*mass_erases=1 ' sn.txt && grep -q 'left in ROM DFU mode' out.txt"
+
 # Selection by id, and dfu read on the second of two devices.
 emu --flash-out byid.bin -- "$CF" recover --device 0483:df11 --full full.bin --timeout 100ms >out.txt 2>&1
 rc=$?
