@@ -1,0 +1,168 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// canbus_uuid entries of Klipper configs: tolerant parsing, includes, canonical UUIDs.
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "klipper_config.h"
+#include "protocol/err.h"
+
+struct dir {
+	char path[64];
+};
+
+static void write_file(const struct dir *d, const char *name, const char *text)
+{
+	char path[128];
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "%s/%s", d->path, name);
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	fputs(text, fp);
+	fclose(fp);
+}
+
+static int setup(void **state)
+{
+	static struct dir d;
+
+	snprintf(d.path, sizeof(d.path), "/tmp/cf-kcfg-XXXXXX");
+	assert_non_null(mkdtemp(d.path));
+	*state = &d;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct dir *d = *state;
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", d->path);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static int read_cfg(const struct dir *d, const char *name, struct klipper_config *cfg)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "%s/%s", d->path, name);
+	return klipper_config_read(cfg, path);
+}
+
+static void test_klipper_config_finds_uuid_with_colon_and_comment(void **state)
+{
+	struct klipper_config cfg = { 0 };
+
+	write_file(*state, "printer.cfg",
+		   "[mcu]\nserial: /dev/ttyACM0\n\n[scanner]\ncanbus_uuid: E0EF270CA188  # front\n");
+
+	assert_int_equal(read_cfg(*state, "printer.cfg", &cfg), CF_OK);
+
+	assert_int_equal(cfg.count, 1);
+	/* katapult.md §2.2: the canonical form is 12 lower-case hex digits. */
+	assert_string_equal(cfg.v[0].uuid, "e0ef270ca188");
+	assert_string_equal(cfg.v[0].section, "scanner");
+	klipper_config_fini(&cfg);
+}
+
+static void test_klipper_config_tolerates_duplicates_gcode_and_junk(void **state)
+{
+	struct klipper_config cfg = { 0 };
+	char long_line[600];
+
+	memset(long_line, 'x', sizeof(long_line) - 1);
+	long_line[sizeof(long_line) - 1] = '\0';
+	write_file(*state, "printer.cfg", "");
+	{
+		char text[2048];
+
+		snprintf(text, sizeof(text),
+			 "[mcu probe]\ncanbus_uuid = 90a4ae022dfc\ncanbus_uuid = 90a4ae022dfc\n"
+			 "[gcode_macro X]\ngcode:\n  M117 %s\n  G28\n"
+			 "this line has no separator\n"
+			 "[mcu bad]\ncanbus_uuid: not-a-uuid\n"
+			 "#*# <---------------------- SAVE_CONFIG ---------------------->\n"
+			 "#*# [probe]\n#*# z_offset = 1.0\n",
+			 long_line);
+		write_file(*state, "printer.cfg", text);
+	}
+
+	assert_int_equal(read_cfg(*state, "printer.cfg", &cfg), CF_OK);
+
+	assert_int_equal(cfg.count, 1);
+	assert_string_equal(cfg.v[0].uuid, "90a4ae022dfc");
+	assert_string_equal(cfg.v[0].section, "mcu probe");
+	assert_int_equal(cfg.files, 1);
+	klipper_config_fini(&cfg);
+}
+
+static void test_klipper_config_follows_include_globs(void **state)
+{
+	struct dir *d = *state;
+	struct klipper_config cfg = { 0 };
+	char sub[96];
+
+	snprintf(sub, sizeof(sub), "%s/probes", d->path);
+	assert_int_equal(mkdir(sub, 0755), 0);
+	write_file(d, "printer.cfg", "[include probes/*.cfg]\n[printer]\nkinematics: corexy\n");
+	write_file(d, "probes/a.cfg", "[scanner]\ncanbus_uuid: 0123456789ab\n");
+	write_file(d, "probes/b.cfg", "[mcu tool]\ncanbus_uuid: abcdef012345\n");
+
+	assert_int_equal(read_cfg(d, "printer.cfg", &cfg), CF_OK);
+
+	assert_int_equal(cfg.count, 2);
+	assert_int_equal(cfg.files, 3);
+	assert_non_null(klipper_config_find(&cfg, "0123456789ab"));
+	assert_string_equal(klipper_config_find(&cfg, "abcdef012345")->section, "mcu tool");
+	assert_null(klipper_config_find(&cfg, "e0ef270ca188"));
+	klipper_config_fini(&cfg);
+}
+
+static void test_klipper_config_include_loop_stops(void **state)
+{
+	struct klipper_config cfg = { 0 };
+
+	write_file(*state, "printer.cfg", "[include printer.cfg]\n[scanner]\ncanbus_uuid: 0123456789ab\n");
+
+	assert_int_equal(read_cfg(*state, "printer.cfg", &cfg), CF_OK);
+
+	/* Each level finds the same entry in the same file and section: kept once. */
+	assert_int_equal(cfg.count, 1);
+	klipper_config_fini(&cfg);
+}
+
+static void test_klipper_config_missing_file_is_noinput(void **state)
+{
+	struct klipper_config cfg = { 0 };
+
+	assert_int_equal(read_cfg(*state, "nope.cfg", &cfg), CF_ERR_NOINPUT);
+	assert_int_equal(cfg.count, 0);
+	klipper_config_fini(&cfg);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_klipper_config_finds_uuid_with_colon_and_comment,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_klipper_config_tolerates_duplicates_gcode_and_junk,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_klipper_config_follows_include_globs, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_klipper_config_include_loop_stops, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_klipper_config_missing_file_is_noinput, setup,
+						teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
