@@ -154,6 +154,12 @@ const char *image_bitrate_source_name(enum image_bitrate_source src);
 /* For one IMAGE_WARN_* bit: snake_case token, and one sentence; "unknown" for other values. */
 const char *image_warning_name(unsigned bit);
 const char *image_warning_text(unsigned bit);
+/*
+ * Probe generation the image is built for (images.md §1): "v2/v3" (STM32F042, also IDM), "HT"
+ * (STM32G431 at 150 MHz), "v4" (STM32G431 at 170 MHz), "v4/HT" (G431, clock unknown, e.g. a
+ * Katapult), "v1" (uf2); NULL when the MCU is unknown. Static string.
+ */
+const char *image_probe_generation(const struct image_info *img);
 /* Flash size by MCU string: 32768 for stm32f042*, 131072 for stm32g431*, else 0. */
 uint32_t image_flash_size_of(const char *mcu);
 

@@ -98,6 +98,22 @@ bool image_iface_from_name(const char *name, enum image_iface *iface)
 	return true;
 }
 
+const char *image_probe_generation(const struct image_info *img)
+{
+	if (img->kind == IMAGE_UF2)
+		return "v1";
+	if (!strncmp(img->mcu, "stm32f042", 9))
+		return "v2/v3";
+	if (strncmp(img->mcu, "stm32g431", 9))
+		return NULL;
+	/* images.md §1: v4 builds run at 170 MHz, the HT build at 150 MHz. */
+	if (img->app.clock_freq == 150000000)
+		return "HT";
+	if (img->app.clock_freq == 170000000)
+		return "v4";
+	return "v4/HT";
+}
+
 /* ---- tokens ---- */
 
 static bool is_alnum(char c)

@@ -239,7 +239,10 @@ static void print_block(const char *file, const struct image_info *in, unsigned 
 		printf("  %-16s 0x%08X\n", "load address", in->load_address);
 	else
 		printf("  %-16s unknown\n", "load address");
-	printf("  %-16s %s\n", "mcu", in->mcu[0] ? in->mcu : "unknown");
+	printf("  %-16s %s", "mcu", in->mcu[0] ? in->mcu : "unknown");
+	if (image_probe_generation(in))
+		printf(" (%s probe)", image_probe_generation(in));
+	printf("\n");
 	printf("  %-16s %s\n", "interface", image_iface_name(in->iface));
 	print_bitrate("can bitrate", in->can_bitrate, in->bitrate_source, in->iface);
 	printf("  %-16s %s\n", "version", in->version[0] ? in->version : "none");

@@ -148,6 +148,7 @@ static void add_summary(json_t *o, const struct image_info *in)
 	json_object_set_new(o, "load_address",
 			    in->load_known ? hex32(in->load_address) : json_null());
 	json_object_set_new(o, "mcu", str_or_null(in->mcu));
+	json_object_set_new(o, "probe", str_or_null(image_probe_generation(in)));
 	json_object_set_new(o, "interface", iface_or_null(in->iface));
 	json_object_set_new(o, "can_bitrate", bitrate_or_null(in->can_bitrate));
 	json_object_set_new(o, "can_bitrate_source",

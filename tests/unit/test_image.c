@@ -455,6 +455,41 @@ static void test_image_sha256_known_vector(void **state)
 	assert_memory_equal(in.sha256, want, 32);
 }
 
+static void test_image_probe_generation(void **state)
+{
+	/* images.md §1: F042 = v2/v3; G431 at 150 MHz = HT, at 170 MHz = v4. */
+	static const struct {
+		enum image_kind kind;
+		const char *mcu;
+		uint32_t clock;
+		const char *want;
+	} rows[] = {
+		{ IMAGE_APP, "stm32f042x6", 48000000, "v2/v3" },
+		{ IMAGE_APP, "stm32g431xx", 150000000, "HT" },
+		{ IMAGE_FULL, "stm32g431xx", 170000000, "v4" },
+		{ IMAGE_KATAPULT, "stm32g431xx", 0, "v4/HT" },
+		{ IMAGE_UF2, "", 0, "v1" },
+		{ IMAGE_UNKNOWN, "", 0, NULL },
+		{ IMAGE_APP, "stm32h723xx", 0, NULL },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct image_info in;
+		const char *got;
+
+		memset(&in, 0, sizeof(in));
+		in.kind = rows[i].kind;
+		strcpy(in.mcu, rows[i].mcu);
+		in.app.clock_freq = rows[i].clock;
+		got = image_probe_generation(&in);
+		if ((got == NULL) != (rows[i].want == NULL) ||
+		    (got && strcmp(got, rows[i].want)))
+			fail_msg("row %zu: '%s', want '%s'", i, got ? got : "(null)",
+				 rows[i].want ? rows[i].want : "(null)");
+	}
+}
+
 static void test_image_names_are_stable(void **state)
 {
 	(void)state;
@@ -517,6 +552,7 @@ int main(void)
 		cmocka_unit_test(test_image_uf2),
 		cmocka_unit_test(test_image_short_and_garbage_are_unknown),
 		cmocka_unit_test(test_image_sha256_known_vector),
+		cmocka_unit_test(test_image_probe_generation),
 		cmocka_unit_test(test_image_names_are_stable),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
