@@ -45,7 +45,7 @@ rc=$?
 check "app: exit 0 (rc=$rc)" "[ $rc -eq 0 ] && [ ! -s $work/t.err ]"
 check "app: table names kind, load address, MCU, interface, bitrate, version" \
 	"grep -Eq '^  kind +app$' $work/t.out && grep -Eq '^  load address +0x08002000$' $work/t.out &&
-	 grep -Eq '^  mcu +stm32f042x6$' $work/t.out && grep -Eq '^  interface +can$' $work/t.out &&
+	 grep -Eq '^  mcu +stm32f042x6 \(v2/v3 probe\)$' $work/t.out && grep -Eq '^  interface +can$' $work/t.out &&
 	 grep -Eq '^  can bitrate +1000000 \(dictionary\)$' $work/t.out &&
 	 grep -Eq '^  version +CARTOGRAPHER 5.1.0$' $work/t.out"
 check "app: sha256 in the table equals sha256sum" \
