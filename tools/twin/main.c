@@ -297,7 +297,7 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"usage: twin --uid HEX24 [--flash FILE] [--init STATE]... [--speed F]\n"
-		"            (--attach sim:PATH | --attach IFACE | --pty PATH) [--fault SPEC]...\n"
+		"            [--attach sim:PATH | --attach IFACE] [--pty PATH] [--fault SPEC]...\n"
 		"  A software Cartographer v3 probe (STM32F042, Katapult, Klipper-derived app).\n"
 		"  --uid HEX24          chip UID: USB serial and CAN UUID (default 16000C000F43304253373820)\n"
 		"  --flash FILE         flash persisted here (loaded if it exists)\n"
@@ -305,7 +305,8 @@ static void usage(FILE *out)
 		"                       | app:can[:BITRATE[:VERSION]] | app:usb[::VERSION]\n"
 		"                       | app-only:IFACE[:BITRATE[:VERSION]] | file:ADDR:PATH\n"
 		"  --attach sim:PATH    join the simulated bus (simbus); --attach can0 joins SocketCAN\n"
-		"  --pty PATH           USB CDC-ACM personality: a pty published at PATH\n"
+		"  --pty PATH           USB CDC-ACM personality: a pty published at PATH; with\n"
+		"                       --attach too, a hybrid probe wired to both (deployer switch)\n"
 		"  --bitrate N          bus bitrate when the transport cannot tell (default 1000000)\n"
 		"  --speed F            0 = instant .. 1 = real-time flash and boot timing (default 1)\n"
 		"  --no-double-reset    Katapult built without the double-reset window\n"
@@ -459,8 +460,8 @@ static int parse(int argc, char **argv, struct opts *o, bool *boot0)
 		if (apply_option(o, opt, optarg, boot0) < 0)
 			return CF_ERR_USAGE;
 	}
-	if (!o->attach == !o->pty) {
-		fprintf(stderr, "twin: give exactly one of --attach and --pty; try --help\n");
+	if (!o->attach && !o->pty) {
+		fprintf(stderr, "twin: give --attach, --pty or both; try --help\n");
 		return CF_ERR_USAGE;
 	}
 	return CF_OK;
@@ -529,8 +530,9 @@ static int setup_twin(struct app *a, bool boot0)
 	pump(a); /* publishes the first USB device at once */
 	twin_uuid(a->t, u);
 	canbus_uuid_format(u, uuid);
-	printf("twin: ready uuid=%s serial=%s mode=%s on %s\n", uuid, twin_serial(a->t),
-	       twin_mode_name(twin_get_mode(a->t)), a->o.attach ? a->o.attach : a->o.pty);
+	printf("twin: ready uuid=%s serial=%s mode=%s on %s%s%s\n", uuid, twin_serial(a->t),
+	       twin_mode_name(twin_get_mode(a->t)), a->o.attach ? a->o.attach : "",
+	       a->o.attach && a->o.pty ? " and " : "", a->o.pty ? a->o.pty : "");
 	fflush(stdout);
 	return CF_OK;
 }
@@ -557,7 +559,10 @@ int main(int argc, char **argv)
 	a.t0 = cf_now_us();
 	a.twin_timer.fire = twin_tick;
 	a.power_timer.fire = power_tick;
-	rc = a.o.attach ? attach_can(&a) : attach_pty(&a);
+	/* a hybrid probe is wired to both: its firmware decides which one it speaks */
+	rc = a.o.attach ? attach_can(&a) : CF_OK;
+	if (rc == CF_OK && a.o.pty)
+		rc = attach_pty(&a);
 	if (rc == CF_OK)
 		rc = setup_twin(&a, boot0);
 	if (rc == CF_OK) {
