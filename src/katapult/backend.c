@@ -108,9 +108,15 @@ static void entry_done(void *ctx, int err, uint64_t now)
 			       "no Katapult answered for UUID %s on %s within %.1f s%s", id->can_uuid,
 			       id->iface, (double)(k->entry.deadline_us - k->entry.start_us) / 1e6,
 			       k->entry.request_bootloader ? " of the bootloader request" : "");
-		cf_failure_set_hint(why, "check the UUID with `cartoflash scan --can %s`; a probe "
-					 "without Katapult needs DFU recovery",
-				    id->iface);
+		if (k->entry.request_bootloader)
+			cf_failure_set_hint(why, "check the UUID with `cartoflash scan --can %s`; a "
+						 "probe without Katapult needs DFU recovery",
+					    id->iface);
+		else
+			cf_failure_set_hint(why, "a probe running its application is left alone "
+						 "here: `cartoflash bootloader --can %s --uuid %s` "
+						 "enters Katapult first",
+					    id->iface, id->can_uuid);
 		kcan_step_done(k, err);
 		return;
 	}
@@ -180,7 +186,7 @@ static void identity_from_connect(struct kcan *k)
 			    ci->version, ci->mcu, ci->app_start, ci->block_size);
 }
 
-static void summarize_write(struct kcan *k)
+static void summarize(struct kcan *k, bool written)
 {
 	const struct updater_config *cfg = updater_get_config(k->u);
 	const char *ver = cfg->image_info && cfg->image_info->version[0] ?
@@ -189,7 +195,10 @@ static void summarize_write(struct kcan *k)
 	size_t bs = KATAPULT_BLOCK_SIZE;
 
 	k->blocks = (cfg->image_len + bs - 1) / bs;
-	updater_set_summary(k->u, "%s written, %zu blocks verified", ver, k->blocks);
+	if (written)
+		updater_set_summary(k->u, "%s written, %zu blocks verified", ver, k->blocks);
+	else
+		updater_set_summary(k->u, "%s on the probe: %zu blocks match", ver, k->blocks);
 }
 
 static bool engine_completed(struct kcan *k);
@@ -213,8 +222,8 @@ void kcan_engine_done(struct kcan *k, int err, uint64_t now)
 		cf_failure_set_hint(why, "the probe stays in Katapult; run `cartoflash reboot`");
 	}
 	kcan_engine_stop(k);
-	if (err == CF_OK && op == KATAPULT_ENGINE_FLASH)
-		summarize_write(k);
+	if (err == CF_OK && (op == KATAPULT_ENGINE_FLASH || op == KATAPULT_ENGINE_VERIFY_ONLY))
+		summarize(k, op == KATAPULT_ENGINE_FLASH);
 	if (err == CF_OK && op == KATAPULT_ENGINE_REBOOT) {
 		kcan_confirm_start(k, now);
 		return;
