@@ -15,7 +15,7 @@
  */
 struct acm_behaviour {
 	const char *name;
-	int (*init)(int argc, char **argv);	/* behaviour arguments; 0 or -1 (usage) */
+	int (*init)(int argc, char **argv); /* behaviour arguments; 0 or -1 (usage) */
 	void (*fini)(void);
 	/* Identity presented now; false when no USB device is presented. Strings borrowed. */
 	bool (*identity)(struct gadget_id *id);

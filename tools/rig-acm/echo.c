@@ -1,13 +1,14 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-/* rig-acm behaviour "echo": a loopback serial device that enters a fake Katapult on a 1200-baud touch. */
+/* rig-acm behaviour "echo": a loopback serial device that enters a fake Katapult on a 1200-baud
+ * touch. */
 #include <stdio.h>
 #include <string.h>
 
 #include "tools/rig-acm/acm.h"
 
 /* katapult.md §3.1: the application and Katapult USB identities; the serial is kept. */
-#define ECHO_VID 0x1d50
-#define ECHO_PID_APP 0x614e
+#define ECHO_VID	  0x1d50
+#define ECHO_PID_APP	  0x614e
 #define ECHO_PID_KATAPULT 0x6177
 
 static struct {
@@ -30,12 +31,12 @@ static void echo_fini(void)
 static bool echo_identity(struct gadget_id *id)
 {
 	*id = (struct gadget_id){
-		.vid = ECHO_VID,
-		.pid = echo.katapult ? ECHO_PID_KATAPULT : ECHO_PID_APP,
-		.bcd_device = 0x0100,
-		.manufacturer = "cartoflash rig",
-		.product = echo.katapult ? "katapult echo" : "echo",
-		.serial = echo.serial,
+	    .vid = ECHO_VID,
+	    .pid = echo.katapult ? ECHO_PID_KATAPULT : ECHO_PID_APP,
+	    .bcd_device = 0x0100,
+	    .manufacturer = "cartoflash rig",
+	    .product = echo.katapult ? "katapult echo" : "echo",
+	    .serial = echo.serial,
 	};
 	return true;
 }
@@ -78,12 +79,12 @@ static bool echo_reset_pending(void)
 }
 
 const struct acm_behaviour acm_echo = {
-	.name = "echo",
-	.init = echo_init,
-	.fini = echo_fini,
-	.identity = echo_identity,
-	.line = echo_line,
-	.step = echo_step,
-	.poll_ms = echo_poll_ms,
-	.reset_pending = echo_reset_pending,
+    .name = "echo",
+    .init = echo_init,
+    .fini = echo_fini,
+    .identity = echo_identity,
+    .line = echo_line,
+    .step = echo_step,
+    .poll_ms = echo_poll_ms,
+    .reset_pending = echo_reset_pending,
 };

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-/* rig-acm: a userspace CDC-ACM USB device over FunctionFS, for the rig's dummy_hcd (rig.md §5.3). */
+/* rig-acm: a userspace CDC-ACM USB device over FunctionFS on the rig's dummy_hcd (rig.md §5.3). */
 
 /*
  * The host's cdc-acm binds it as /dev/ttyACMn. Unlike the kernel's f_acm, this device sees
@@ -18,19 +18,19 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/usb/ch9.h>
+#include <linux/usb/functionfs.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdatomic.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
-#include <linux/usb/ch9.h>
-#include <linux/usb/functionfs.h>
 
 #include "protocol/bytes.h"
 #include "tools/rig-acm/acm.h"
@@ -38,13 +38,13 @@
 
 #define ACM_FS_PACKET 64
 #define ACM_HS_PACKET 512
-#define ACM_QUEUE 8192
+#define ACM_QUEUE     8192
 
 /* CDC PSTN 1.2 §6.3 class requests. */
-#define ACM_SET_LINE_CODING 0x20
-#define ACM_GET_LINE_CODING 0x21
+#define ACM_SET_LINE_CODING	   0x20
+#define ACM_GET_LINE_CODING	   0x21
 #define ACM_SET_CONTROL_LINE_STATE 0x22
-#define ACM_SEND_BREAK 0x23
+#define ACM_SEND_BREAK		   0x23
 
 struct queue {
 	uint8_t buf[ACM_QUEUE];
@@ -53,19 +53,23 @@ struct queue {
 
 static struct {
 	struct gadget g;
-	int ep_in, ep_out, wake;	/* wake: eventfd, reader -> main */
+	int ep_in, ep_out, wake; /* wake: eventfd, reader -> main */
 	pthread_t reader, writer;
 	pthread_mutex_t lock;
 	pthread_cond_t tx_ready, rx_room;
-	struct queue rx, tx;		/* rx: host -> device, tx: device -> host */
+	struct queue rx, tx; /* rx: host -> device, tx: device -> host */
 	atomic_bool stopping;
-	bool running;			/* presented: ep0 open, threads alive */
+	bool running; /* presented: ep0 open, threads alive */
 	uint32_t baud;
 	bool dtr;
 	FILE *log;
-} acm = { .ep_in = -1, .ep_out = -1, .wake = -1,
-	  .lock = PTHREAD_MUTEX_INITIALIZER, .tx_ready = PTHREAD_COND_INITIALIZER,
-	  .rx_room = PTHREAD_COND_INITIALIZER, .baud = 9600 };
+} acm = {.ep_in = -1,
+	 .ep_out = -1,
+	 .wake = -1,
+	 .lock = PTHREAD_MUTEX_INITIALIZER,
+	 .tx_ready = PTHREAD_COND_INITIALIZER,
+	 .rx_room = PTHREAD_COND_INITIALIZER,
+	 .baud = 9600};
 
 static volatile sig_atomic_t quit;
 
@@ -77,7 +81,7 @@ static void on_quit(int sig)
 
 static void on_usr1(int sig)
 {
-	(void)sig;	/* only interrupts a blocked endpoint read or write */
+	(void)sig; /* only interrupts a blocked endpoint read or write */
 }
 
 uint64_t acm_now_us(void)
@@ -107,12 +111,12 @@ void acm_log(const char *fmt, ...)
 static size_t acm_descs(uint8_t *out, size_t cap)
 {
 	uint8_t fs[36], hs[36];
-	const uint8_t intf[9] = { 9, USB_DT_INTERFACE, 0, 0, 3, 0x02, 0x02, 0x00, 1 };
-	const uint8_t otg[3] = { 3, USB_DT_OTG, 0 };
-	const uint8_t ep_int[7] = { 7, USB_DT_ENDPOINT, 0x81, USB_ENDPOINT_XFER_INT, 16, 0, 9 };
-	uint8_t ep_in[7] = { 7, USB_DT_ENDPOINT, 0x82, USB_ENDPOINT_XFER_BULK, 0, 0, 0 };
-	uint8_t ep_out[7] = { 7, USB_DT_ENDPOINT, 0x03, USB_ENDPOINT_XFER_BULK, 0, 0, 0 };
-	uint8_t *sets[2] = { fs, hs };
+	const uint8_t intf[9] = {9, USB_DT_INTERFACE, 0, 0, 3, 0x02, 0x02, 0x00, 1};
+	const uint8_t otg[3] = {3, USB_DT_OTG, 0};
+	const uint8_t ep_int[7] = {7, USB_DT_ENDPOINT, 0x81, USB_ENDPOINT_XFER_INT, 16, 0, 9};
+	uint8_t ep_in[7] = {7, USB_DT_ENDPOINT, 0x82, USB_ENDPOINT_XFER_BULK, 0, 0, 0};
+	uint8_t ep_out[7] = {7, USB_DT_ENDPOINT, 0x03, USB_ENDPOINT_XFER_BULK, 0, 0, 0};
+	uint8_t *sets[2] = {fs, hs};
 
 	for (int i = 0; i < 2; i++) {
 		uint8_t *p = sets[i];
@@ -139,7 +143,7 @@ static void *reader_main(void *arg)
 
 		if (n <= 0) {
 			if (!acm.stopping)
-				usleep(10000);	/* not enabled yet, or the host reset the port */
+				usleep(10000); /* not enabled yet, or the host reset the port */
 			continue;
 		}
 		pthread_mutex_lock(&acm.lock);
@@ -223,7 +227,7 @@ size_t acm_tx_put(const uint8_t *buf, size_t len)
 
 static int acm_start(const struct gadget_id *id)
 {
-	const char *strs[1] = { "CDC ACM" };
+	const char *strs[1] = {"CDC ACM"};
 	uint8_t descs[128], strings[64];
 	size_t dl = acm_descs(descs, sizeof(descs));
 	size_t sl = gadget_build_strings(strings, sizeof(strings), strs, 1);
@@ -260,7 +264,7 @@ static void acm_stop(void)
 	acm.running = false;
 	acm.stopping = 1;
 	gadget_stop(&acm.g);
-	for (int i = 0; i < 200; i++) {	/* bounded: 2 s */
+	for (int i = 0; i < 200; i++) { /* bounded: 2 s */
 		pthread_mutex_lock(&acm.lock);
 		pthread_cond_broadcast(&acm.tx_ready);
 		pthread_cond_broadcast(&acm.rx_room);
@@ -289,7 +293,7 @@ static void acm_setup(const struct usb_ctrlrequest *req, const struct acm_behavi
 	uint8_t coding[7];
 
 	if (req->bRequestType == 0x21 && req->bRequest == ACM_SET_LINE_CODING && len == 7) {
-			if (gadget_ep0_read(&acm.g, coding, 7) == 0) {
+		if (gadget_ep0_read(&acm.g, coding, 7) == 0) {
 			acm.baud = cf_get_le32(coding);
 			acm_log("line coding %u", acm.baud);
 			b->line(acm.baud, acm.dtr, acm_now_us());
@@ -334,7 +338,7 @@ static int acm_ep0_event(const struct acm_behaviour *b)
 	return 0;
 }
 
-static const struct acm_behaviour *const behaviours[] = { &acm_echo, &acm_twin };
+static const struct acm_behaviour *const behaviours[] = {&acm_echo, &acm_twin};
 
 static const struct acm_behaviour *behaviour_find(const char *name)
 {
@@ -346,12 +350,14 @@ static const struct acm_behaviour *behaviour_find(const char *name)
 
 static int usage(void)
 {
-	fprintf(stderr,
-		"usage: rig-acm [--log FILE] [--timeout SECONDS] BEHAVIOUR ARGS...\n"
-		"  echo SERIAL    loopback; a 1200-baud touch re-enumerates 1d50:614e -> 1d50:6177\n"
-		"  twin FLASH-FILE UID-HEX24 [SPEED]   the probe twin's USB side (speed 1 = real time)\n"
-		"Examples:\n  rig-acm --log /tmp/acm.log echo 0123456789ABCDEF01234567\n"
-		"  rig-acm --log /tmp/acm.log twin /tmp/probe.flash 0123456789ABCDEF01234567\n");
+	fprintf(
+	    stderr,
+	    "usage: rig-acm [--log FILE] [--timeout SECONDS] BEHAVIOUR ARGS...\n"
+	    "  echo SERIAL    loopback; a 1200-baud touch re-enumerates 1d50:614e -> 1d50:6177\n"
+	    "  twin FLASH-FILE UID-HEX24 [SPEED]   the probe twin's USB side (speed 1 = real "
+	    "time)\n"
+	    "Examples:\n  rig-acm --log /tmp/acm.log echo 0123456789ABCDEF01234567\n"
+	    "  rig-acm --log /tmp/acm.log twin /tmp/probe.flash 0123456789ABCDEF01234567\n");
 	return 64;
 }
 
@@ -373,8 +379,8 @@ static int acm_run(const struct acm_behaviour *b, double timeout_s)
 	if (acm_present(b))
 		return 69;
 	while (!quit && acm_now_us() < end) {
-		struct pollfd pfd[2] = { { .fd = acm.running ? acm.g.ep0 : -1, .events = POLLIN },
-					 { .fd = acm.wake, .events = POLLIN } };
+		struct pollfd pfd[2] = {{.fd = acm.running ? acm.g.ep0 : -1, .events = POLLIN},
+					{.fd = acm.wake, .events = POLLIN}};
 
 		if (poll(pfd, 2, b->poll_ms(acm_now_us())) < 0 && errno != EINTR)
 			return 74;
@@ -414,12 +420,12 @@ int main(int argc, char **argv)
 		return usage();
 	signal(SIGTERM, on_quit);
 	signal(SIGINT, on_quit);
-	sigaction(SIGUSR1, &(struct sigaction){ .sa_handler = on_usr1 }, NULL); /* no SA_RESTART */
+	sigaction(SIGUSR1, &(struct sigaction){.sa_handler = on_usr1}, NULL); /* no SA_RESTART */
 	acm.wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 
 	/* Booting or CAN firmware presents nothing yet: set up with a neutral identity. */
 	if (!b->identity(&id))
-		id = (struct gadget_id){ .manufacturer = "", .product = "", .serial = "" };
+		id = (struct gadget_id){.manufacturer = "", .product = "", .serial = ""};
 	rc = gadget_setup(&acm.g, "acm", &id) ? 69 : acm_run(b, timeout_s);
 	acm_stop();
 	b->fini();

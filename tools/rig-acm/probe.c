@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-/* rig-acm behaviour "twin": the probe twin's USB CDC-ACM side (application or Katapult over USB). */
+/* rig-acm behaviour "twin": the probe twin's USB CDC-ACM side (application or Katapult over USB).
+ */
 
 /*
  * The twin (tools/twin/twin.h) decides everything: which identity it presents (application
@@ -29,7 +30,7 @@ static void probe_twin_log(void *ctx, const char *line)
 /* Args: FLASH-FILE UID-HEX24 [SPEED]. */
 static int probe_init(int argc, char **argv)
 {
-	struct twin_config cfg = { .speed = 1, .log = probe_twin_log };
+	struct twin_config cfg = {.speed = 1, .log = probe_twin_log};
 
 	if (argc < 2 || argc > 3 || strlen(argv[1]) != 24)
 		return -1;
@@ -58,7 +59,7 @@ static void probe_fini(void)
 {
 	if (probe.t)
 		acm_log("twin stops in mode %s", twin_mode_name(twin_get_mode(probe.t)));
-	twin_free(probe.t);	/* saves the flash file */
+	twin_free(probe.t); /* saves the flash file */
 	probe.t = NULL;
 }
 
@@ -69,8 +70,12 @@ static bool probe_identity(struct gadget_id *id)
 	if (!twin_get_usb_id(probe.t, &u))
 		return false;
 	*id = (struct gadget_id){
-		.vid = u.vid, .pid = u.pid, .bcd_device = 0x0100,
-		.manufacturer = u.manufacturer, .product = u.product, .serial = u.serial,
+	    .vid = u.vid,
+	    .pid = u.pid,
+	    .bcd_device = 0x0100,
+	    .manufacturer = u.manufacturer,
+	    .product = u.product,
+	    .serial = u.serial,
 	};
 	return true;
 }
@@ -119,12 +124,12 @@ static bool probe_reset_pending(void)
 }
 
 const struct acm_behaviour acm_twin = {
-	.name = "twin",
-	.init = probe_init,
-	.fini = probe_fini,
-	.identity = probe_identity,
-	.line = probe_line,
-	.step = probe_step,
-	.poll_ms = probe_poll_ms,
-	.reset_pending = probe_reset_pending,
+    .name = "twin",
+    .init = probe_init,
+    .fini = probe_fini,
+    .identity = probe_identity,
+    .line = probe_line,
+    .step = probe_step,
+    .poll_ms = probe_poll_ms,
+    .reset_pending = probe_reset_pending,
 };

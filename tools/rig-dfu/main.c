@@ -17,6 +17,8 @@
  * and, if that is USB firmware, enumerates again (Katapult or the application), as the probe does.
  */
 #include <errno.h>
+#include <linux/usb/ch9.h>
+#include <linux/usb/functionfs.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -24,8 +26,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <linux/usb/ch9.h>
-#include <linux/usb/functionfs.h>
 
 #include "tools/rig-gadget/gadget.h"
 #include "tools/twin/rom_dfu.h"
@@ -86,20 +86,21 @@ static size_t dfu_function_descs(uint8_t *out, size_t cap, bool functional, uint
 
 static int dfu_start(struct gadget *g)
 {
-	const char *strs[2] = { ROM_DFU_ALT0_NAME, ROM_DFU_ALT1_NAME };
+	const char *strs[2] = {ROM_DFU_ALT0_NAME, ROM_DFU_ALT1_NAME};
 	uint8_t set[96], descs[256], strings[128];
 	const size_t sl = gadget_build_strings(strings, sizeof(strings), strs, 2);
 
 	for (int functional = 1; functional >= 0; functional--) {
 		uint32_t count;
 		const size_t n = dfu_function_descs(set, sizeof(set), functional, &count);
-		const size_t dl = gadget_build_descs(descs, sizeof(descs), 0, set, n, count, set, n,
-						     count);
+		const size_t dl =
+		    gadget_build_descs(descs, sizeof(descs), 0, set, n, count, set, n, count);
 
 		if (gadget_start(g, descs, dl, strings, sl) == 0) {
 			if (!functional)
-				fprintf(stderr, "rig-dfu: this kernel refuses the DFU functional "
-						"descriptor over FunctionFS; presented without it\n");
+				fprintf(stderr,
+					"rig-dfu: this kernel refuses the DFU functional "
+					"descriptor over FunctionFS; presented without it\n");
 			return 0;
 		}
 	}
@@ -122,7 +123,9 @@ static bool dfu_setup(struct gadget *g, struct rom_dfu *d, const struct usb_ctrl
 	if (logf_)
 		fprintf(logf_, "%02x %02x %04x %04x %04x -> %s %zu state %u status %u\n",
 			req->bRequestType, req->bRequest, req->wValue, req->wIndex, req->wLength,
-			x == ROM_DFU_XFER_OK ? "ok" : x == ROM_DFU_XFER_STALL ? "stall" : "gone",
+			x == ROM_DFU_XFER_OK	  ? "ok"
+			: x == ROM_DFU_XFER_STALL ? "stall"
+						  : "gone",
 			len, d->state, d->status);
 	switch (x) {
 	case ROM_DFU_XFER_OK:
@@ -130,8 +133,8 @@ static bool dfu_setup(struct gadget *g, struct rom_dfu *d, const struct usb_ctrl
 			gadget_ep0_reply(g, data, len);
 		else if (!wlen)
 			gadget_ep0_ack(g);
-		if (d->gone)	/* dfu.md §2.5: answered dfuMANIFEST, then stops USB */
-			usleep(50000);	/* let the status stage finish first (rig.md pitfall 10) */
+		if (d->gone)	       /* dfu.md §2.5: answered dfuMANIFEST, then stops USB */
+			usleep(50000); /* let the status stage finish first (rig.md pitfall 10) */
 		return !d->gone;
 	case ROM_DFU_XFER_STALL:
 		/* After an OUT data stage was read, the request can no longer be stalled. */
@@ -149,7 +152,7 @@ static int dfu_run(struct gadget *g, struct rom_dfu *d, double timeout_s)
 	const uint64_t end = now_us() + (uint64_t)(timeout_s * 1e6);
 
 	while (!quit && now_us() < end) {
-		struct pollfd pfd = { .fd = g->ep0, .events = POLLIN };
+		struct pollfd pfd = {.fd = g->ep0, .events = POLLIN};
 		struct usb_functionfs_event ev;
 
 		if (poll(&pfd, 1, 100) <= 0 || !(pfd.revents & POLLIN))
@@ -187,12 +190,15 @@ static int then_twin(const char *flash, const char *uid)
 int main(int argc, char **argv)
 {
 	const struct gadget_id id = {
-		.vid = ROM_DFU_VID, .pid = ROM_DFU_PID, .bcd_device = 0x2200,
-		.manufacturer = "STMicroelectronics", .product = "STM32  BOOTLOADER",
-		.serial = ROM_DFU_SERIAL,
+	    .vid = ROM_DFU_VID,
+	    .pid = ROM_DFU_PID,
+	    .bcd_device = 0x2200,
+	    .manufacturer = "STMicroelectronics",
+	    .product = "STM32  BOOTLOADER",
+	    .serial = ROM_DFU_SERIAL,
 	};
-	struct twin_config tc = { .speed = 0 };
-	struct rom_dfu_config rc = { .flash_base = TWIN_FLASH_BASE, .page_size = TWIN_PAGE_SIZE };
+	struct twin_config tc = {.speed = 0};
+	struct rom_dfu_config rc = {.flash_base = TWIN_FLASH_BASE, .page_size = TWIN_PAGE_SIZE};
 	struct rom_dfu d;
 	struct gadget g;
 	struct twin *t;

@@ -22,10 +22,10 @@ struct gadget_id {
 };
 
 struct gadget {
-	char dir[160];	 /* GADGET_CONFIGFS/<name> */
-	char ffs[96];	 /* FunctionFS mount point, /dev/ffs-<name> */
-	char udc[64];	 /* the first UDC in /sys/class/udc */
-	int ep0;	 /* -1 when the function is not started */
+	char dir[160]; /* GADGET_CONFIGFS/<name> */
+	char ffs[96];  /* FunctionFS mount point, /dev/ffs-<name> */
+	char udc[64];  /* the first UDC in /sys/class/udc */
+	int ep0;       /* -1 when the function is not started */
 };
 
 /*

@@ -16,6 +16,9 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/can.h>
+#include <linux/can/raw.h>
+#include <linux/sockios.h>
 #include <net/if.h>
 #include <poll.h>
 #include <signal.h>
@@ -24,17 +27,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
-#include <sys/socket.h>
-#include <linux/can.h>
-#include <linux/can/raw.h>
-#include <linux/sockios.h>
 
 #ifndef N_SLCAN
-#define N_SLCAN 17	/* include/uapi/linux/tty.h */
+#define N_SLCAN 17 /* include/uapi/linux/tty.h */
 #endif
 
 static volatile sig_atomic_t stop;
@@ -47,8 +47,9 @@ static void on_signal(int sig)
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: rig-slcan --log FILE [--fifo PATH] [--bridge IFACE] [--timeout SECONDS]\n"
-			"Example: rig-slcan --log /tmp/slcan.log --fifo /tmp/slcan.in --timeout 60\n");
+	fprintf(stderr,
+		"usage: rig-slcan --log FILE [--fifo PATH] [--bridge IFACE] [--timeout SECONDS]\n"
+		"Example: rig-slcan --log /tmp/slcan.log --fifo /tmp/slcan.in --timeout 60\n");
 	return 64;
 }
 
@@ -58,7 +59,7 @@ static size_t line_len;
 
 static int bridge_open(const char *ifname)
 {
-	struct sockaddr_can addr = { .can_family = AF_CAN };
+	struct sockaddr_can addr = {.can_family = AF_CAN};
 	int s = socket(PF_CAN, SOCK_RAW | SOCK_CLOEXEC, CAN_RAW);
 
 	if (s < 0)
@@ -86,7 +87,7 @@ static int hexval(char c)
 static void bridge_line_out(int s, const char *l, size_t len)
 {
 	const size_t idlen = l[0] == 'T' ? 8 : 3;
-	struct can_frame f = { 0 };
+	struct can_frame f = {0};
 	int d;
 
 	if ((l[0] != 't' && l[0] != 'T') || len < idlen + 2)
@@ -103,8 +104,8 @@ static void bridge_line_out(int s, const char *l, size_t len)
 		return;
 	f.len = (uint8_t)d;
 	for (int i = 0; i < d; i++)
-		f.data[i] = (uint8_t)(hexval(l[idlen + 2 + 2 * i]) << 4 |
-				      hexval(l[idlen + 3 + 2 * i]));
+		f.data[i] =
+		    (uint8_t)(hexval(l[idlen + 2 + 2 * i]) << 4 | hexval(l[idlen + 3 + 2 * i]));
 	if (write(s, &f, sizeof(f)) != sizeof(f))
 		perror("rig-slcan: bridge send");
 }
@@ -263,9 +264,9 @@ int main(int argc, char **argv)
 
 	end = now_s() + timeout_s;
 	while (!stop && now_s() < end) {
-		struct pollfd pfd[3] = { { .fd = master, .events = POLLIN },
-					 { .fd = fifo, .events = POLLIN },
-					 { .fd = bridge, .events = POLLIN } };
+		struct pollfd pfd[3] = {{.fd = master, .events = POLLIN},
+					{.fd = fifo, .events = POLLIN},
+					{.fd = bridge, .events = POLLIN}};
 
 		if (poll(pfd, 3, 100) < 0 && errno != EINTR)
 			break;

@@ -22,9 +22,11 @@ static void print_device(libusb_device *dev, const struct libusb_device_descript
 
 	if (libusb_open(dev, &h) == 0) {
 		if (d->iSerialNumber)
-			libusb_get_string_descriptor_ascii(h, d->iSerialNumber, serial, sizeof(serial));
+			libusb_get_string_descriptor_ascii(h, d->iSerialNumber, serial,
+							   sizeof(serial));
 		if (d->iProduct)
-			libusb_get_string_descriptor_ascii(h, d->iProduct, product, sizeof(product));
+			libusb_get_string_descriptor_ascii(h, d->iProduct, product,
+							   sizeof(product));
 		libusb_close(h);
 	}
 	printf("%u-", libusb_get_bus_number(dev));
