@@ -544,6 +544,34 @@ static void test_twin_katapult_delayed_rx_frame_reorders(void **state)
 	assert_true(twin_get_stats(h->t)->wedged);
 }
 
+/* §1.4: a 1.1.0 build without version string: separator word, then an empty (NUL) version. */
+static void test_twin_katapult_1_1_0_without_version(void **state)
+{
+	static const uint8_t connect[] = { 0x01, 0x88, 0x11, 0x00, 0xf1, 0x7c, 0x99, 0x03 };
+	static const uint8_t set[8] = { 0x11, 0xe0, 0xef, 0x27, 0x0c, 0xa1, 0x88, 0x81 };
+	struct twin_config c = { .speed = 0, .katapult_proto = 0x00010100 };
+	struct th h = { .node = 129 };
+	struct katapult_connect_info info;
+	uint8_t reply[64];
+
+	(void)state;
+	memcpy(c.uid, th_uid, 12);
+	h.t = twin_new(&c);
+	assert_int_equal(th_install_katapult(h.t, IMAGE_IFACE_CAN, 1000000, NULL), 0);
+	twin_power_on(h.t, 0);
+	th_can_frame(&h, CANBUS_ADMIN_ID, set, 8);
+
+	assert_int_equal(th_kp(&h, connect, sizeof(connect), reply, 44), 44);
+
+	assert_int_equal(reply[3], 9);
+	assert_memory_equal(reply + 8, "\x00\x01\x01\x00", 4);
+	assert_memory_equal(reply + 20, "stm32f042x6\0\0\0\0\0\0\0\0\0", 20);
+	assert_int_equal(katapult_parse_connect(reply + 8, 32, &info), 0);
+	assert_string_equal(info.mcu, "stm32f042x6");
+	assert_string_equal(info.version, "");
+	twin_free(h.t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -554,6 +582,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_twin_katapult_eof_counts_pages_and_complete_acks,
 						setup_can, teardown),
 		cmocka_unit_test(test_twin_katapult_1_0_0_connect_has_no_version),
+		cmocka_unit_test(test_twin_katapult_1_1_0_without_version),
 		cmocka_unit_test_setup_teardown(test_twin_katapult_out_of_order_block_is_command_error,
 						setup_can, teardown),
 		cmocka_unit_test_setup_teardown(test_twin_katapult_retransmit_is_idempotent,

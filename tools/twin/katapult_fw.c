@@ -103,7 +103,8 @@ static void cmd_connect(struct twin *t, uint64_t now_us)
 {
 	uint8_t p[KP_MSG_MAX];
 	size_t w = 4;
-	bool v11 = t->inst.bl_version[0] != '\0';
+	bool v11 = t->cfg.katapult_proto ? t->cfg.katapult_proto >= KP_PROTO_1_1_0 :
+					  t->inst.bl_version[0] != '\0';
 
 	cf_put_le32(p, KP_CONNECT);
 	cf_put_le32(p + 4, v11 ? KP_PROTO_1_1_0 : KP_PROTO_1_0_0);

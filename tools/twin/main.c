@@ -310,6 +310,8 @@ static void usage(FILE *out)
 		"  --bitrate N          bus bitrate when the transport cannot tell (default 1000000)\n"
 		"  --speed F            0 = instant .. 1 = real-time flash and boot timing (default 1)\n"
 		"  --no-double-reset    Katapult built without the double-reset window\n"
+		"  --katapult-proto V   force the CONNECT layout: 1.0.0, or 1.1.0 (empty version\n"
+		"                       when the image has none, Arksine/katapult#159)\n"
 		"  --boot0              BOOT0 pad high: boot the ROM DFU bootloader\n"
 		"  --power-on-after MS  after an injected power loss (default 500; -1 = stay off)\n"
 		"  --fault SPEC         drop-rx=N corrupt-rx=N delay-rx=N:US drop-tx=N corrupt-tx=N\n"
@@ -408,6 +410,13 @@ static int apply_option(struct opts *o, int opt, const char *arg, bool *boot0)
 	case 'D':
 		o->cfg.no_double_reset = true;
 		break;
+	case 'K':
+		if (strcmp(arg, "1.0.0") && strcmp(arg, "1.1.0")) {
+			fprintf(stderr, "twin: --katapult-proto is 1.0.0 or 1.1.0; try --help\n");
+			return CF_ERR_USAGE;
+		}
+		o->cfg.katapult_proto = strcmp(arg, "1.0.0") ? 0x00010100u : 0x00010000u;
+		break;
 	case 'P':
 		o->power_on_after_ms = strtol(arg, NULL, 10);
 		break;
@@ -440,6 +449,7 @@ static int parse(int argc, char **argv, struct opts *o, bool *boot0)
 		{ "flash", required_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "init", required_argument, NULL, 'i' },
+		{ "katapult-proto", required_argument, NULL, 'K' },
 		{ "no-double-reset", no_argument, NULL, 'D' },
 		{ "power-on-after", required_argument, NULL, 'P' },
 		{ "pty", required_argument, NULL, 'p' },

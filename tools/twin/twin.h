@@ -64,6 +64,9 @@ struct twin_config {
 	bool wire_time;		/* model CAN serialisation of the twin's own frames (in-process
 				 * use; leave false behind the simulated bus, which models it) */
 	bool no_double_reset;	/* Katapult built without CONFIG_ENABLE_DOUBLE_RESET */
+	uint32_t katapult_proto; /* 0: from the image (version string -> 1.1.0, else 1.0.0);
+				  * 0x00010100 without a version string gives the 1.1.0 reply
+				  * with an empty version (Arksine/katapult#159) */
 	twin_log_fn log;	/* NULL: log lines are dropped (write-past-end goes to stderr) */
 	void *log_ctx;
 };
