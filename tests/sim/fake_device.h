@@ -32,6 +32,10 @@ enum fake_action {
 struct fake;
 /* n: 0-based index of the frame the engine sent; cmd/addr decoded from it. */
 typedef enum fake_action (*fake_script)(struct fake *f, unsigned n, uint8_t cmd, uint32_t addr);
+/* Rewrite reply bytes on their way to the host (loss, damage, noise); returns the new length
+ * (at most cap). */
+typedef size_t (*fake_mutator)(struct fake *f, const uint8_t *in, size_t len, uint8_t *out,
+			       size_t cap);
 
 struct fake {
 	uint8_t flash[FAKE_FLASH_SIZE];
@@ -40,6 +44,7 @@ struct fake {
 	bool hold_first; /* USBFS quirk (katapult.md §3.4): first reply waits for a second */
 	uint32_t pages;	     /* page-start blocks written, the EOF reply */
 	fake_script script;
+	fake_mutator mutate;
 	void *ctx;
 	uint8_t custom[KATAPULT_MAX_FRAME];
 	size_t custom_len;
@@ -85,8 +90,18 @@ static FAKE_UNUSED unsigned fake_count(const struct fake *f, uint8_t cmd)
 
 static FAKE_UNUSED void fake_emit(struct fake *f, const uint8_t *bytes, size_t len)
 {
+	uint8_t mutated[4 * KATAPULT_MAX_FRAME];
+
+	if (f->mutate) {
+		len = f->mutate(f, bytes, len, mutated, sizeof(mutated));
+		bytes = mutated;
+	}
+	if (f->out_len + f->held_len + len > sizeof(f->out))
+		return; /* the device's transmit buffer is full: the reply is lost */
 	/* katapult.md §3.4: the first reply after configuration waits for a second one. */
 	if (f->hold_first && !f->replied_once) {
+		if (len > sizeof(f->held))
+			return;
 		f->replied_once = true;
 		memcpy(f->held, bytes, len);
 		f->held_len = len;
