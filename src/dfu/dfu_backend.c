@@ -16,6 +16,7 @@
 #define FLASH_BASE IMAGE_FLASH_BASE
 #define APP_START IMAGE_APP_START
 #define RDP_PROBE_LEN 8
+#define WAIT_POLL_US 200000
 
 static struct dfu_priv *priv_of(struct updater *u)
 {
@@ -291,19 +292,18 @@ static void fill_identity(struct dfu_priv *p)
 		 "STM32 ROM DfuSe %04x", p->cand.bcd_device);
 }
 
-static int op_identify(struct updater *u)
+/* Find, check and open the ROM, then start getting it idle. 0 when started, else the error
+ * (with the failure filled). */
+static int try_open(struct dfu_priv *p)
 {
-	struct dfu_priv *p = priv_of(u);
-	const struct updater_config *cfg = updater_get_config(u);
+	const struct updater_config *cfg = updater_get_config(p->u);
 	int err;
 
-	if (!p->usb && (err = dfu_usb_new(cfg->loop, &p->usb)))
-		return cf_failure_set(updater_failure(u), err, "identify", "libusb_init failed");
-	err = dfu_usb_select(p->usb, cfg->target.usb_path, &p->cand, updater_failure(u));
+	err = dfu_usb_select(p->usb, cfg->target.usb_path, &p->cand, updater_failure(p->u));
 	if (!err)
 		err = check_device(p);
 	if (!err)
-		err = dfu_usb_open(p->usb, &p->cand, &p->dev, updater_failure(u));
+		err = dfu_usb_open(p->usb, &p->cand, &p->dev, updater_failure(p->u));
 	if (err) {
 		dfu_backend_set_device(p);
 		return err;
@@ -314,10 +314,47 @@ static int op_identify(struct updater *u)
 						    .done = on_op_done, .ctx = p });
 	p->eng_ready = true;
 	dfu_usb_bind(p->dev, &p->eng);
-	dfu_follow_init(&p->follow, u, p->usb, cfg->loop);
+	dfu_follow_init(&p->follow, p->u, p->usb, cfg->loop);
 	p->after_leave.fire = after_leave;
 	dfu_backend_run(p, ST_ID_IDLE, DFUSE_OP_IDLE, 0, 0, NULL, 0);
 	return CF_OK;
+}
+
+/* --timeout at identify: wait for the ROM to appear (dfu.md §2.9: dfu-util -w waits forever). */
+static void wait_fire(struct loop_timer *t, uint64_t now_us)
+{
+	struct dfu_priv *p = (struct dfu_priv *)((char *)t - offsetof(struct dfu_priv, wait));
+	int err;
+
+	if (dfu_backend_check_cancel(p))
+		return;
+	err = try_open(p);
+	if (err == CF_ERR_NO_DEVICE && now_us < p->wait_deadline_us) {
+		loop_arm(updater_get_config(p->u)->loop, &p->wait, now_us + WAIT_POLL_US);
+		return;
+	}
+	if (err)
+		dfu_backend_step_end(p, err);
+}
+
+static int op_identify(struct updater *u)
+{
+	struct dfu_priv *p = priv_of(u);
+	const struct updater_config *cfg = updater_get_config(u);
+	int err;
+
+	if (!p->usb && (err = dfu_usb_new(cfg->loop, &p->usb)))
+		return cf_failure_set(updater_failure(u), err, "identify", "libusb_init failed");
+	err = try_open(p);
+	if (err == CF_ERR_NO_DEVICE && cfg->opts.timeout_us) {
+		cf_log(CF_LOG_INFO, NULL, "dfu", "waiting up to %.1f s for a ROM DFU device",
+		       (double)cfg->opts.timeout_us / 1e6);
+		p->wait.fire = wait_fire;
+		p->wait_deadline_us = cf_now_us() + cfg->opts.timeout_us;
+		loop_arm(cfg->loop, &p->wait, cf_now_us() + WAIT_POLL_US);
+		return CF_OK;
+	}
+	return err;
 }
 
 /* ---- check_image ---- */
@@ -454,6 +491,8 @@ static void op_release(struct updater *u)
 
 	dfu_follow_fini(&p->follow);
 	dfu_write_fini(p);
+	if (p->wait.fire)
+		loop_disarm(updater_get_config(u)->loop, &p->wait);
 	if (p->after_leave.fire)
 		loop_disarm(updater_get_config(u)->loop, &p->after_leave);
 	if (p->eng_ready)

@@ -14,7 +14,8 @@ struct dfu_plan;
  * the erase (cfg->image at 0x08000000: full or katapult; cfg->app_image at 0x08002000);
  * write erases each page once then writes in address order; verify reads every byte back;
  * finish leaves DFU mode (a vanishing device counts as success) and follows the probe back
- * over USB until opts.timeout_us (default 5 s). Every op returns at once; the work runs on
+ * over USB until opts.timeout_us (default 5 s). With opts.timeout_us set, identify also waits
+ * that long for the ROM to appear (plugged in with BOOT0 bridged after the command started). Every op returns at once; the work runs on
  * cfg->loop.
  */
 extern const struct updater_ops dfu_ops;

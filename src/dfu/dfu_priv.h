@@ -69,6 +69,8 @@ struct dfu_priv {
 	struct dfu_follow follow;
 	bool left_confirmed;
 	struct loop_timer after_leave; /* close the handle outside libusb's callback */
+	struct loop_timer wait;	       /* --timeout: poll for the ROM to appear */
+	uint64_t wait_deadline_us;
 	/* What the planned pages held before the erase (NULL: not read), and per page what the
 	 * run does with it. */
 	uint8_t *pre;

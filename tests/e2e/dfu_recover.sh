@@ -181,6 +181,14 @@ rc=$?
 check "--no-reboot --mass-erase: one mass erase, verified, still in DFU mode (rc=$rc)" \
 	"[ $rc -eq 0 ] && same fn.bin 0 full.bin && grep -q 'left=0 .*pages_erased=0 .*mass_erases=1 ' sn.txt && grep -q 'left in ROM DFU mode' out.txt"
 
+# Waiting for the ROM: plugged in 0.7 s after the command started.
+emu --appear-after 700 --flash-out fw.bin -- "$CF" recover --full full.bin --timeout 3s >out.txt 2>&1
+rc=$?
+check "--timeout waits for a ROM plugged in later (rc=$rc)" "[ $rc -eq 0 ] && same fw.bin 0 full.bin"
+emu --appear-after 700 -- "$CF" recover --full full.bin >out.txt 2>&1
+rc=$?
+check "without --timeout no ROM is no ROM: exit 69 (rc=$rc)" "[ $rc -eq 69 ]"
+
 # Selection by id, and dfu read on the second of two devices.
 emu --flash-out byid.bin -- "$CF" recover --device 0483:df11 --full full.bin --timeout 100ms >out.txt 2>&1
 rc=$?

@@ -50,6 +50,7 @@ struct emu {
 	bool deny_access;     /* --fault access: the device node cannot be opened */
 	const char *reappear; /* "katapult" or "app": what comes back after the leave */
 	const char *uid;      /* its USB serial (chip UID hex) */
+	unsigned appear_after_ms; /* plug the devices in only after this long */
 };
 
 static struct emu emu;
@@ -418,6 +419,7 @@ static void usage(FILE *out)
 	fprintf(out,
 		"usage: dfuemu [--devices N] [--fault LIST] [--flash-in FILE] [--flash-out FILE]\n"
 		"              [--speed S] [--stats FILE] [--reappear katapult|app [--uid HEX]]\n"
+		"              [--appear-after MS]\n"
 		"              -- CMD ARGS...\n"
 		"Serves N emulated STM32F042 ROM DFU devices (0483:df11, USB paths 1-1, 1-2, ...)\n"
 		"to CMD through umockdev, then writes each flash (device k > 1 to FILE.k) and\n"
@@ -425,6 +427,7 @@ static void usage(FILE *out)
 		"vanish[=BLOCKS], access (the node cannot be opened: run as root, CMD then runs as\n"
 		"nobody). --reappear: after a leave to 0x08000000 the port shows Katapult\n"
 		"(1d50:6177) or the application (1d50:614e) with serial --uid (sysfs only).\n"
+		"--appear-after: the devices are plugged in MS after CMD started.\n"
 		"\nExamples:\n"
 		"  dfuemu --flash-out flash.bin -- dfu-util -a 0 -s 0x08000000:leave -D full.bin\n"
 		"  dfuemu --devices 2 -- cartoflash recover --path 1-2 --full full.bin\n");
@@ -437,6 +440,7 @@ static int parse_args(int argc, char **argv)
 		{ "fault", required_argument, NULL, 'f' },
 		{ "flash-in", required_argument, NULL, 'i' },
 		{ "flash-out", required_argument, NULL, 'o' },
+		{ "appear-after", required_argument, NULL, 'a' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "reappear", required_argument, NULL, 'r' },
 		{ "speed", required_argument, NULL, 's' },
@@ -476,6 +480,9 @@ static int parse_args(int argc, char **argv)
 			break;
 		case 'u':
 			emu.uid = optarg;
+			break;
+		case 'a':
+			emu.appear_after_ms = (unsigned)atoi(optarg);
 			break;
 		case 'h':
 			usage(stdout);
@@ -546,6 +553,15 @@ static void drop_to_nobody(gpointer data)
 		_exit(70);
 }
 
+static gboolean plug_in(gpointer data)
+{
+	(void)data;
+	for (int i = 0; i < emu.count; i++)
+		if (!add_device(&emu.dev[i]))
+			g_main_loop_quit(emu.main_loop);
+	return G_SOURCE_REMOVE;
+}
+
 static int run_child(char **cmd)
 {
 	GError *err = NULL;
@@ -583,9 +599,11 @@ int main(int argc, char **argv)
 	emu.main_loop = g_main_loop_new(NULL, FALSE);
 	for (int i = 0; i < emu.count; i++) {
 		init_device(&emu.dev[i], i + 1);
-		if (!add_device(&emu.dev[i]))
+		if (!emu.appear_after_ms && !add_device(&emu.dev[i]))
 			return 70;
 	}
+	if (emu.appear_after_ms)
+		g_timeout_add(emu.appear_after_ms, plug_in, NULL);
 	rc = run_child(argv + cmd_at);
 	for (int i = 0; i < emu.count; i++) {
 		struct emu_device *d = &emu.dev[i];
@@ -601,6 +619,8 @@ int main(int argc, char **argv)
 			}
 		}
 		g_queue_clear_full(&d->done, g_object_unref);
+		if (!d->handler)
+			continue; /* never plugged in (--appear-after) */
 		umockdev_testbed_detach_ioctl(emu.testbed, d->devnode, NULL);
 		g_object_unref(d->handler);
 	}
