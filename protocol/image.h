@@ -199,6 +199,7 @@ enum image_force {
 	IMAGE_FORCE_SWITCH = 1u << 1,	 /* R4: the user asked for an interface switch */
 	IMAGE_FORCE_UNKNOWN = 1u << 2,	 /* R7, not checked here */
 	IMAGE_FORCE_LINK_BASE = 1u << 3, /* R1: use stated_load_address for an undetermined base */
+	IMAGE_FORCE_VARIANT = 1u << 4,	 /* lifts R8 (--allow-variant-change); no updater bit yet */
 };
 
 /* What the device reported and what the user asked for. 0 / "" / UNKNOWN = not known. */
@@ -261,5 +262,25 @@ const struct image_known *image_known_build(const uint8_t sha256[32]);
  * that callers flashing their own builds opt in. Returns 0 or CF_ERR_REFUSED with *why filled.
  */
 int image_check_known(const struct image_info *img, unsigned force_mask, struct image_refusal *why);
+
+/* ---- R8: build variant (images.md §7) ---- */
+
+/* Variant tokens of a dictionary version string (images.md §2.2), case-insensitive words. */
+enum image_variant {
+	IMAGE_VARIANT_K1 = 1u << 0,   /* "K1": Creality K1 build */
+	IMAGE_VARIANT_HT = 1u << 1,   /* "HT": high-temperature probe */
+	IMAGE_VARIANT_LITE = 1u << 2, /* "lite" (6.x) */
+	IMAGE_VARIANT_IDM = 1u << 3,  /* "IDM": another product on the same MCU */
+};
+unsigned image_variant_of(const char *version);
+
+/*
+ * R8: the image's variant tokens must equal those of the version the probe runs now
+ * (running_version from identify; "" or NULL = unknown, nothing checked), unless force_mask
+ * has IMAGE_FORCE_VARIANT ("--allow-variant-change"). Generations (V3/V4) are R2's business.
+ * Returns 0 or CF_ERR_REFUSED with *why filled (why may be NULL).
+ */
+int image_check_variant(const struct image_info *img, const char *running_version,
+			unsigned force_mask, struct image_refusal *why);
 
 #endif

@@ -59,6 +59,8 @@ static void usage(FILE *out)
 	    "  --load-address ADDR       state the load address of an image without one (R1)\n"
 	    "  --require-known           also R7: only known release builds (images.md App. A)\n"
 	    "  --force-unknown           lift R7\n"
+	    "  --running-version TEXT    also R8: the version the probe runs (K1/HT/lite/IDM)\n"
+	    "  --allow-variant-change    lift R8\n"
 	    "\n"
 	    "Exit status: 0 every file is firmware (and accepted by --check); 65 some file is\n"
 	    "unknown, malformed or refused; 66 some file cannot be read; 64 usage error.\n"
@@ -454,6 +456,7 @@ static int worse(int a, int b)
 /* Alphabetical. */
 static const struct option inspect_opts[] = {
     {"allow-bitrate-mismatch", no_argument, NULL, INSPECT_OPT_ALLOW_BITRATE_MISMATCH},
+    {"allow-variant-change", no_argument, NULL, INSPECT_OPT_ALLOW_VARIANT_CHANGE},
     {"app-start", required_argument, NULL, INSPECT_OPT_APP_START},
     {"bus-bitrate", required_argument, NULL, INSPECT_OPT_BUS_BITRATE},
     {"check", required_argument, NULL, INSPECT_OPT_CHECK},
@@ -466,6 +469,7 @@ static const struct option inspect_opts[] = {
     {"load-address", required_argument, NULL, INSPECT_OPT_LOAD_ADDRESS},
     {"quiet", no_argument, NULL, 'q'},
     {"require-known", no_argument, NULL, INSPECT_OPT_REQUIRE_KNOWN},
+    {"running-version", required_argument, NULL, INSPECT_OPT_RUNNING_VERSION},
     {"switch-to", required_argument, NULL, INSPECT_OPT_SWITCH_TO},
     {"verbose", no_argument, NULL, 'v'},
     {NULL, 0, NULL, 0},
@@ -493,8 +497,9 @@ int run_inspect(int argc, char **argv)
 		if (!rc)
 			return cli_usage_error("inspect", "unknown option");
 	}
-	if (!c.check.enabled && (c.check.force || c.check.require_known || c.check.target.mcu[0] ||
-				 c.check.target.bus_bitrate || c.check.target.iface))
+	if (!c.check.enabled &&
+	    (c.check.force || c.check.require_known || c.check.running_version[0] ||
+	     c.check.target.mcu[0] || c.check.target.bus_bitrate || c.check.target.iface))
 		return cli_usage_error("inspect", "device options need --check katapult|dfu");
 	if (optind >= argc)
 		return cli_usage_error("inspect", "no FILE given");

@@ -85,6 +85,12 @@ int inspect_check_option(struct inspect_check *c, int opt, const char *arg)
 	case INSPECT_OPT_REQUIRE_KNOWN:
 		c->require_known = true;
 		return 1;
+	case INSPECT_OPT_RUNNING_VERSION:
+		snprintf(c->running_version, sizeof(c->running_version), "%s", arg);
+		return 1;
+	case INSPECT_OPT_ALLOW_VARIANT_CHANGE:
+		c->force |= IMAGE_FORCE_VARIANT;
+		return 1;
 	}
 	return number_option(c, opt, arg);
 }
@@ -92,6 +98,8 @@ int inspect_check_option(struct inspect_check *c, int opt, const char *arg)
 int inspect_check_run(struct inspect_check *c, const struct image_info *img)
 {
 	c->rc = image_check_against(img, &c->target, c->force, &c->why);
+	if (!c->rc)
+		c->rc = image_check_variant(img, c->running_version, c->force, &c->why);
 	if (!c->rc && c->require_known)
 		c->rc = image_check_known(img, c->force, &c->why);
 	return c->rc;

@@ -170,6 +170,15 @@ check "--require-known: a synthetic build is refused by R7 (rc=$rc)" \
 "$CARTOFLASH" inspect $K --require-known --force-unknown "$work/app_can_1m.bin" >/dev/null 2>&1
 rc=$?
 check "--force-unknown lifts R7 (rc=$rc)" "[ $rc -eq 0 ]"
+"$MKIMAGE" app --iface usb --version "CARTOGRAPHER K1 5.1.0" -o "$work/k1.bin"
+U="--check katapult --device-mcu stm32f042x6 --device-iface usb"
+"$CARTOFLASH" inspect $U --running-version "CARTOGRAPHER 5.1.0" "$work/k1.bin" >/dev/null 2>"$work/k6.err"
+rc=$?
+check "--running-version: a K1 build for a non-K1 probe is refused by R8 (rc=$rc)" \
+	"[ $rc -eq 65 ] && grep -q 'refusal R8: variant: image CARTOGRAPHER K1 5.1.0, device CARTOGRAPHER 5.1.0' $work/k6.err"
+"$CARTOFLASH" inspect $U --running-version "CARTOGRAPHER 5.1.0" --allow-variant-change "$work/k1.bin" >/dev/null 2>&1
+rc=$?
+check "--allow-variant-change lifts R8 (rc=$rc)" "[ $rc -eq 0 ]"
 "$CARTOFLASH" inspect --bus-bitrate 1000000 "$work/app_can_1m.bin" >/dev/null 2>&1
 rc=$?
 check "device options without --check: exit 64 (rc=$rc)" "[ $rc -eq 64 ]"

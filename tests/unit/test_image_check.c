@@ -319,6 +319,60 @@ static void test_image_check_known_lookup_and_r7(void **state)
 	assert_int_equal(image_check_known(&in, 0, NULL), 0);
 }
 
+/* ---- R8: variants (images.md §2.2 version strings) ---- */
+
+static void test_image_variant_tokens(void **state)
+{
+	static const struct { const char *version; unsigned want; } rows[] = {
+		{ "CARTOGRAPHER 5.1.0", 0 },
+		{ "CARTOGRAPHER K1 5.1.0", IMAGE_VARIANT_K1 },
+		{ "CARTOGRAPHER 5.0.0 K1", IMAGE_VARIANT_K1 },
+		{ "Cartographer HT 5.1.0", IMAGE_VARIANT_HT },
+		{ "CARTOGRAPHER V3 6.1.0 lite", IMAGE_VARIANT_LITE },
+		{ "Cartographer V4 6.0.0 Lite", IMAGE_VARIANT_LITE },
+		{ "CARTOGRAPHER v4 6.2.0 Lite", IMAGE_VARIANT_LITE },
+		{ "IDM 2.0.0", IMAGE_VARIANT_IDM },
+		{ "CARTOGRAPHER V3", 0 },
+		{ "Cartographer 4.0.0", 0 },
+		{ "", 0 },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+		if (image_variant_of(rows[i].version) != rows[i].want)
+			fail_msg("'%s': 0x%x, want 0x%x", rows[i].version,
+				 image_variant_of(rows[i].version), rows[i].want);
+	assert_int_equal(image_variant_of(NULL), 0);
+}
+
+static void test_image_check_variant_r8(void **state)
+{
+	static const struct mkimage_app_opts k1 = { .iface = IMAGE_IFACE_USB,
+						    .version = "CARTOGRAPHER K1 5.1.0" };
+	static const struct mkimage_app_opts lite = { .version = "CARTOGRAPHER V3 6.1.0 lite" };
+	const struct build bk1 = { .app = &k1 }, blite = { .app = &lite };
+	struct image_info in;
+	struct image_refusal why;
+
+	(void)state;
+	classify(&bk1, &in);
+	assert_int_equal(image_check_variant(&in, "CARTOGRAPHER 5.1.0", 0, &why), CF_ERR_REFUSED);
+	assert_string_equal(why.rule, "R8");
+	assert_string_equal(why.image_value, "CARTOGRAPHER K1 5.1.0");
+	assert_string_equal(why.target_value, "CARTOGRAPHER 5.1.0");
+	assert_string_equal(why.override, "--allow-variant-change");
+	assert_int_equal(why.force_bit, IMAGE_FORCE_VARIANT);
+	assert_int_equal(image_check_variant(&in, "CARTOGRAPHER 5.0.0 K1", 0, &why), 0);
+	assert_int_equal(image_check_variant(&in, "CARTOGRAPHER 5.1.0", IMAGE_FORCE_VARIANT, NULL),
+			 0);
+	assert_int_equal(image_check_variant(&in, "", 0, NULL), 0);
+	assert_int_equal(image_check_variant(&in, NULL, 0, NULL), 0);
+
+	classify(&blite, &in);
+	assert_int_equal(image_check_variant(&in, "CARTOGRAPHER V3 6.1.0", 0, NULL), CF_ERR_REFUSED);
+	assert_int_equal(image_check_variant(&in, "CARTOGRAPHER V3 6.1.0 lite", 0, NULL), 0);
+}
+
 /* ---- names (images.md §2.2) ---- */
 
 static const struct mkimage_full_opts full_400 = { .app.version = "Cartographer 4.0.0" };
@@ -452,6 +506,8 @@ int main(void)
 		cmocka_unit_test(test_image_check_dfu_at_other_address_is_r1),
 		cmocka_unit_test(test_image_check_known_table),
 		cmocka_unit_test(test_image_check_known_lookup_and_r7),
+		cmocka_unit_test(test_image_variant_tokens),
+		cmocka_unit_test(test_image_check_variant_r8),
 		cmocka_unit_test(test_image_name_warnings),
 		cmocka_unit_test(test_image_name_warnings_of_all_releases),
 		cmocka_unit_test(test_image_name_warning_strings),
