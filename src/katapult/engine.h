@@ -32,7 +32,7 @@ struct katapult_engine;
 
 enum katapult_engine_op {
 	KATAPULT_ENGINE_FLASH,	     /* connect, check, write, EOF, verify, COMPLETE */
-	KATAPULT_ENGINE_VERIFY_ONLY, /* connect, check, read back and compare; no write */
+	KATAPULT_ENGINE_VERIFY_ONLY, /* connect, size check, read back and compare; no write */
 	KATAPULT_ENGINE_INFO_ONLY,   /* connect (and GET_CANBUS_ID); report the CONNECT info */
 	KATAPULT_ENGINE_REBOOT,	     /* COMPLETE only: leave Katapult for the application */
 };
@@ -47,7 +47,10 @@ enum katapult_engine_state {
 /* What the engine is doing; a stage starts with its first command. */
 enum katapult_engine_stage {
 	KATAPULT_STAGE_CONNECT,	 /* prime, CONNECT, GET_CANBUS_ID */
-	KATAPULT_STAGE_CHECK,	 /* refusal rules against the CONNECT reply; nothing on the wire */
+	/* Refusal rules against the CONNECT reply. They run synchronously while the reply is
+	 * handled, so katapult_engine_progress never reports this stage; refusals carry the
+	 * stage "refusal Rn" in the failure. */
+	KATAPULT_STAGE_CHECK,
 	KATAPULT_STAGE_WRITE,	 /* SEND_BLOCK in the safer order, then SEND_EOF */
 	KATAPULT_STAGE_VERIFY,	 /* REQUEST_BLOCK of every block, byte compare */
 	KATAPULT_STAGE_COMPLETE, /* COMPLETE: the device jumps to its application */
@@ -72,17 +75,20 @@ struct katapult_engine_config {
 	const uint8_t *image;
 	size_t image_len;
 	/*
-	 * image_inspect result for image (borrowed; NULL skips image_check_against). The engine
-	 * copies target, sets path = IMAGE_PATH_KATAPULT, mcu and app_start from the CONNECT
-	 * reply, and runs image_check_against(image_info, &target, force) before the first byte
-	 * is written. The caller fills iface, bus_bitrate, switch_to, stated_load_address.
+	 * image_inspect result for image (borrowed; NULL skips image_check_against). For FLASH
+	 * the engine copies target, sets path = IMAGE_PATH_KATAPULT, mcu and app_start from the
+	 * CONNECT reply, and runs image_check_against(image_info, &target, force) before the
+	 * first byte is written. The caller fills iface, bus_bitrate, switch_to,
+	 * stated_load_address. FLASH and VERIFY_ONLY also get a size backstop (R5 against the
+	 * CONNECT MCU's flash), with or without image_info.
 	 */
 	const struct image_info *image_info;
 	struct image_target target;
 	unsigned force; /* enum image_force bits */
 	/*
-	 * Optional extra check after CONNECT (and GET_CANBUS_ID), before any write: return 0 to
-	 * go on, or a negative cf_err after filling why (stage, detail, hint).
+	 * Optional extra check after CONNECT (and GET_CANBUS_ID), before any write (FLASH and
+	 * VERIFY_ONLY): return 0 to go on, or a negative cf_err after filling why (stage, detail,
+	 * hint).
 	 */
 	int (*check)(void *ctx, const struct katapult_connect_info *info, struct cf_failure *why);
 	void *check_ctx;
