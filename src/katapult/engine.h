@@ -46,7 +46,7 @@ enum katapult_engine_state {
 
 /* What the engine is doing; a stage starts with its first command. */
 enum katapult_engine_stage {
-	KATAPULT_STAGE_CONNECT,	 /* prime, CONNECT, GET_CANBUS_ID */
+	KATAPULT_STAGE_CONNECT, /* prime, CONNECT, GET_CANBUS_ID */
 	/* Refusal rules against the CONNECT reply. They run synchronously while the reply is
 	 * handled, so katapult_engine_progress never reports this stage; refusals carry the
 	 * stage "refusal Rn" in the failure. */
