@@ -93,6 +93,17 @@ static int check_r1_katapult(const struct image_info *img, const struct image_ta
 				      "--load-address", IMAGE_FORCE_LINK_BASE);
 		}
 		load = t->stated_load_address;
+		/* katapult.md §10 with the stated base: reset inside [load, load + size). */
+		if (!(img->vectors.reset & 1) || img->vectors.reset < load ||
+		    img->vectors.reset - load >= img->size ||
+		    !image_sp_plausible(img->vectors.sp, img->mcu)) {
+			values(why, "implausible SP or reset vector", "");
+			if (why)
+				put_hex32(why->target_value, sizeof(why->target_value), load);
+			return refuse(why, "R1", "vector table",
+				      "the vector table does not fit the stated load address", NULL,
+				      0);
+		}
 	}
 	if (load != start) {
 		if (why) {

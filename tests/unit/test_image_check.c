@@ -95,6 +95,10 @@ static const struct image_target usb_switch_can = {
 	.path = IMAGE_PATH_KATAPULT, .mcu = "stm32f042x6", .app_start = 0x08002000,
 	.iface = IMAGE_IFACE_USB, .bus_bitrate = 1000000, .switch_to = IMAGE_IFACE_CAN,
 };
+static const struct image_target can_stated_12k = {
+	.path = IMAGE_PATH_KATAPULT, .mcu = "stm32f042x6", .app_start = 0x08003000,
+	.iface = IMAGE_IFACE_CAN, .bus_bitrate = 1000000, .stated_load_address = 0x08003000,
+};
 static const struct image_target can_stated_base = {
 	.path = IMAGE_PATH_KATAPULT, .mcu = "stm32f042x6", .app_start = 0x08002000,
 	.iface = IMAGE_IFACE_CAN, .bus_bitrate = 1000000, .stated_load_address = 0x08002000,
@@ -129,7 +133,10 @@ static const struct check_case {
 	{ "R1 link base undetermined", { .app = &app_nobase }, &can_katapult, 0, "R1",
 	  "undetermined", "0x08002000", "--load-address", IMAGE_FORCE_LINK_BASE },
 	{ "R1 lifted by a stated load address", { .app = &app_nobase }, &can_stated_base,
-	  IMAGE_FORCE_LINK_BASE, ACCEPTED },
+	  IMAGE_FORCE_LINK_BASE, ACCEPTED },	{ "R1 stated load address the reset vector does not fit", { .app = &app_nobase },
+	  &can_stated_12k, IMAGE_FORCE_LINK_BASE, "R1", "implausible SP or reset vector",
+	  "0x08003000", NULL, 0 },
+
 	{ "R1 app linked at 0x08000000, no override", { .app = &app_at0 }, &can_katapult,
 	  IMAGE_FORCE_LINK_BASE, "R1", "0x08000000", "0x08002000", NULL, 0 },
 	{ "R1 bad vector table", { .app = &app_bad_sp }, &can_katapult, 0, "R1", NULL, NULL,
