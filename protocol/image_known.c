@@ -7,6 +7,8 @@
 
 /* repo 'k' = Cartographer3D/cartographer-klipper, 'f' = Cartographer3D/cartographer_firmware;
  * paths are under firmware/ in that repository. */
+/* Generated rows: one build per four lines. */
+/* clang-format off */
 static const struct image_known known[] = {
 	{ "fc06be29a47c1943206b70225a9e458ed043baa722314192f1a0bba90f242f16",
 	  'f', 29220, IMAGE_FULL, 0x08000000, "stm32f042x6", IMAGE_IFACE_CAN, 1000000,
@@ -557,6 +559,7 @@ static const struct image_known known[] = {
 	  "",
 	  "v1 - rp2040/carto-rp2040.uf2" },
 };
+/* clang-format on */
 
 size_t image_known_count(void)
 {

@@ -44,6 +44,8 @@ print("""// SPDX-License-Identifier: GPL-3.0-or-later
 
 /* repo 'k' = Cartographer3D/cartographer-klipper, 'f' = Cartographer3D/cartographer_firmware;
  * paths are under firmware/ in that repository. */
+/* Generated rows: one build per four lines. */
+/* clang-format off */
 static const struct image_known known[] = {""")
 
 
@@ -61,6 +63,7 @@ for sha, repo, path, size, kind, load, mcu, iface, bps, version in rows:
           % (c_str(sha), r, size, kind, load, c_str(mcu), iface, bps, c_str(version),
              path_lines(path)))
 print("""};
+/* clang-format on */
 
 size_t image_known_count(void)
 {
