@@ -487,6 +487,59 @@ static void test_engine_check_callback_refuses(void **state)
 	free(img);
 }
 
+/* The application start comes from CONNECT, not from a constant: a 16 KiB bootloader leaves
+ * 16 KiB on the F042 (katapult.md §1.6 budget). */
+static void test_engine_follows_connect_app_start(void **state)
+{
+	const size_t len = 16 * 1024;
+	uint8_t *img = make_image(len + BS);
+	struct katapult_engine_config c = flash_cfg(img, len);
+	static struct fake f;
+	struct katapult_engine *e;
+
+	(void)state;
+	fake_init(&f);
+	f.info.app_start = 0x08004000u;
+	e = new_engine(&c);
+
+	assert_int_equal(fake_run(&f, e, 0), 0);
+
+	assert_int_equal(f.addrs[1], 0x08004000u);
+	assert_int_equal(f.addrs[2], 0x08004400u);
+	assert_memory_equal(f.flash + 0x4000, img, len);
+	katapult_engine_free(e);
+
+	fake_init(&f);
+	f.info.app_start = 0x08004000u;
+	c.image_len = len + BS;
+	e = new_engine(&c);
+	assert_int_equal(fake_run(&f, e, 0), CF_ERR_REFUSED);
+	assert_non_null(strstr(katapult_engine_failure(e)->detail, "16384 bytes free at 0x08004000"));
+	katapult_engine_free(e);
+	free(img);
+}
+
+static void test_engine_unaligned_app_start_is_refused(void **state)
+{
+	uint8_t *img = make_image(640);
+	struct katapult_engine_config c = flash_cfg(img, 640);
+	static struct fake f;
+	struct katapult_engine *e;
+
+	(void)state;
+	fake_init(&f);
+	f.info.app_start = 0x08002020u;
+	e = new_engine(&c);
+
+	assert_int_equal(fake_run(&f, e, 0), CF_ERR_PROTOCOL);
+
+	assert_string_equal(katapult_engine_failure(e)->detail,
+			    "application start 0x08002020 is not block aligned");
+	assert_int_equal(f.ncmds, 1);
+	katapult_engine_free(e);
+	free(img);
+}
+
 static void test_engine_block_size_128_not_supported(void **state)
 {
 	uint8_t *img = make_image(640);
@@ -535,6 +588,8 @@ int main(void)
 		cmocka_unit_test(test_engine_oversize_refused_before_write),
 		cmocka_unit_test(test_engine_full_budget_accepted),
 		cmocka_unit_test(test_engine_check_callback_refuses),
+		cmocka_unit_test(test_engine_follows_connect_app_start),
+		cmocka_unit_test(test_engine_unaligned_app_start_is_refused),
 		cmocka_unit_test(test_engine_block_size_128_not_supported),
 		cmocka_unit_test(test_engine_new_needs_image),
 	};
