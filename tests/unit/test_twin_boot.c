@@ -437,6 +437,54 @@ static void test_twin_flash_persists_to_file(void **state)
 	unlink(path);
 }
 
+/* §8.4: get_canbus_id (id from the dictionary) answers canbus_id with the UUID and node id. */
+static void test_twin_app_get_canbus_id_from_dictionary(void **state)
+{
+	/* mkimage dictionary: "get_canbus_id": 9, "canbus_id canbus_uuid=%.*s ...": 85 */
+	static const uint8_t cmd[] = { 0x09 };
+	static const uint8_t want[] = { 0x55, 0x06, 0xe0, 0xef, 0x27, 0x0c, 0xa1, 0x88, 0x04 };
+	struct th h = { 0 };
+	struct klipper_block b;
+	uint8_t req[16], got[32];
+	size_t n, used;
+
+	(void)state;
+	h.t = can_probe(0, true);
+	twin_power_on(h.t, 0);
+	th_can_frame(&h, CANBUS_ADMIN_ID, set_kl_4, 8);
+	assert_int_equal(klipper_block_encode(0, cmd, 1, req, sizeof(req), &n), 0);
+
+	th_can_stream(&h, 0x108, req, n);
+
+	assert_int_equal(th_can_collect(&h, 0x109, got, 14 + 5, 100 * MS), 19);
+	assert_int_equal(klipper_block_find(got, 14, &used, &b), 1);
+	assert_int_equal(b.content_len, sizeof(want));
+	assert_memory_equal(b.content, want, sizeof(want));
+	assert_false(twin_get_stats(h.t)->app_shutdown);
+	twin_free(h.t);
+}
+
+/* §8.2: an id the dictionary does not list shuts the application down; identify still works. */
+static void test_twin_app_unknown_command_shuts_down(void **state)
+{
+	static const uint8_t cmd[] = { 0x7f }; /* msgid 127: not in the dictionary */
+	struct th h = { 0 };
+	uint8_t req[16], got[16];
+	size_t n;
+
+	(void)state;
+	h.t = can_probe(0, true);
+	twin_power_on(h.t, 0);
+	th_can_frame(&h, CANBUS_ADMIN_ID, set_kl_4, 8);
+	assert_int_equal(klipper_block_encode(0, cmd, 1, req, sizeof(req), &n), 0);
+
+	th_can_stream(&h, 0x108, req, n);
+
+	assert_int_equal(th_can_collect(&h, 0x109, got, 5, 100 * MS), 5); /* the ACK */
+	assert_true(twin_get_stats(h.t)->app_shutdown);
+	twin_free(h.t);
+}
+
 /* SEND_BLOCK every 64-byte block of img, padded with 0xFF as flashtool does (§1.8). */
 static void session_write(struct th *h, const uint8_t *img, size_t len)
 {
@@ -535,6 +583,8 @@ int main(void)
 		cmocka_unit_test(test_twin_app_query_answers_klipper),
 		cmocka_unit_test(test_twin_app_identify_serves_installed_dictionary),
 		cmocka_unit_test(test_twin_app_wrong_seq_is_naked),
+		cmocka_unit_test(test_twin_app_get_canbus_id_from_dictionary),
+		cmocka_unit_test(test_twin_app_unknown_command_shuts_down),
 		cmocka_unit_test(test_twin_app_request_bootloader_enters_katapult),
 		cmocka_unit_test(test_twin_boot_complete_starts_app_after_100ms),
 		cmocka_unit_test(test_twin_boot_blank_chip_and_boot0_give_rom_dfu),

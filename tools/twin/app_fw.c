@@ -115,10 +115,80 @@ static void identify(struct twin *t, uint32_t offset, uint32_t count, uint64_t n
 	send_block(t, c, n + count, now_us);
 }
 
+/* A response: msgid, then integers and buffers as the format gives them. */
+struct resp {
+	uint8_t c[KL_MAX];
+	size_t n;
+};
+
+static void resp_start(struct resp *r, int id)
+{
+	r->n = (size_t)klipper_msgid_encode((uint16_t)id, r->c);
+}
+
+static void resp_int(struct resp *r, uint32_t v)
+{
+	r->n += (size_t)klipper_vlq_encode((int32_t)v, r->c + r->n);
+}
+
+static void resp_buf(struct resp *r, const uint8_t *b, uint8_t len)
+{
+	r->c[r->n++] = len;
+	memcpy(r->c + r->n, b, len);
+	r->n += len;
+}
+
+static void app_shutdown(struct twin *t, const char *why)
+{
+	if (!t->stats.app_shutdown)
+		twin_logf(t, "application shutdown: %s", why);
+	t->stats.app_shutdown = true;
+}
+
+/* Commands the twin models; the others the dictionary lists are accepted and do nothing. */
+static void run_command(struct twin *t, int id, const uint32_t *arg, uint64_t now_us)
+{
+	const struct twin_app_ids *ids = &t->app_ids;
+	uint64_t clock = now_us * 48; /* CLOCK_FREQ 48 MHz */
+	struct resp r;
+	uint8_t u[6];
+
+	if (id == ids->identify) {
+		identify(t, arg[0], arg[1], now_us);
+	} else if (id == ids->get_canbus_id && ids->r_canbus_id >= 0) {
+		/* §8.4: canbus_id canbus_uuid=%.*s canbus_nodeid=%u */
+		twin_effective_uuid(t, u);
+		resp_start(&r, ids->r_canbus_id);
+		resp_buf(&r, u, 6);
+		resp_int(&r, t->node_id < 0 ? 0 : (uint32_t)t->node_id);
+		send_block(t, r.c, r.n, now_us);
+	} else if ((id == ids->get_uptime && ids->r_uptime >= 0) ||
+		   (id == ids->get_clock && ids->r_clock >= 0)) {
+		resp_start(&r, id == ids->get_uptime ? ids->r_uptime : ids->r_clock);
+		if (id == ids->get_uptime)
+			resp_int(&r, (uint32_t)(clock >> 32));
+		resp_int(&r, (uint32_t)clock);
+		send_block(t, r.c, r.n, now_us);
+	} else if (id == ids->get_config && ids->r_config >= 0) {
+		resp_start(&r, ids->r_config); /* is_config crc is_shutdown move_count */
+		resp_int(&r, 0);
+		resp_int(&r, 0);
+		resp_int(&r, t->stats.app_shutdown);
+		resp_int(&r, 0);
+		send_block(t, r.c, r.n, now_us);
+	} else if (id == ids->reset) {
+		/* §8.5: reset restarts with CANBOOT_BYPASS, straight back into the application */
+		twin_request_reset(t, TWIN_REQUEST_START_APP, now_us + twin_scale(t, 1000.0));
+	} else if (id == ids->emergency_stop) {
+		app_shutdown(t, "emergency_stop");
+	}
+}
+
 static void dispatch(struct twin *t, const uint8_t *content, size_t len, uint64_t now_us)
 {
 	const uint8_t *p = content, *end = content + len;
-	uint32_t a, b;
+	const struct twin_app_cmd *cmd;
+	uint32_t arg[8];
 	uint16_t id;
 	size_t used;
 
@@ -126,15 +196,23 @@ static void dispatch(struct twin *t, const uint8_t *content, size_t len, uint64_
 		if (klipper_msgid_decode(p, (size_t)(end - p), &id, &used) < 0)
 			return;
 		p += used;
-		if (id == KL_MSGID_IDENTIFY && vlq_next(&p, end, &a) && vlq_next(&p, end, &b)) {
-			identify(t, a, b, now_us);
-			continue;
+		cmd = twin_app_cmd_of(t, id);
+		if (!cmd) {
+			/* katapult.md §8.2: an unknown command shuts the MCU down */
+			app_shutdown(t, "Invalid command");
+			return;
 		}
-		/* katapult.md §8.2: an unknown command shuts the MCU down ("Invalid command") */
-		if (!t->stats.app_shutdown)
-			twin_logf(t, "application shutdown: Invalid command (msgid %u)", id);
-		t->stats.app_shutdown = true;
-		return;
+		for (unsigned i = 0; i < cmd->nparams; i++) {
+			if (cmd->buf_mask & (1u << i)) {
+				if (p >= end || (size_t)(end - p) < 1u + *p)
+					return;
+				arg[i] = *p;
+				p += 1 + *p;
+			} else if (!vlq_next(&p, end, &arg[i])) {
+				return;
+			}
+		}
+		run_command(t, id, arg, now_us);
 	}
 }
 

@@ -38,6 +38,7 @@ void twin_enter(struct twin *t, enum twin_mode mode, uint64_t now_us)
 	case TWIN_MODE_APP:
 		t->iface = t->inst.app_iface;
 		t->bitrate = t->inst.app_bitrate;
+		twin_app_dict_load(t);
 		break;
 	case TWIN_MODE_ROM_DFU:
 		t->stats.rom_dfu_starts++;

@@ -38,6 +38,23 @@ struct twin_installed {
 	char garbage_reason[96];
 };
 
+/* Command and response ids of the running application, from its dictionary (-1 = absent). */
+#define TWIN_APP_MAX_ID 512
+#define TWIN_APP_MAX_CMDS 64
+struct twin_app_cmd {
+	int16_t id;
+	uint8_t nparams;
+	uint8_t buf_mask; /* bit i: parameter i is a buffer (%.*s / %*s) */
+};
+struct twin_app_ids {
+	uint8_t valid[TWIN_APP_MAX_ID / 8]; /* command ids the firmware knows */
+	struct twin_app_cmd cmds[TWIN_APP_MAX_CMDS];
+	size_t ncmds;
+	int identify;
+	int get_canbus_id, get_uptime, get_clock, get_config, reset, emergency_stop;
+	int r_canbus_id, r_uptime, r_clock, r_config, r_shutdown;
+};
+
 /* Scheduled one-shot work of the boot/firmware state machine. */
 enum twin_timer {
 	TWIN_T_NONE,
@@ -94,6 +111,7 @@ struct twin {
 	/* Klipper application state (RAM) */
 	uint8_t kl_next_seq;
 	uint8_t kl_sync;
+	struct twin_app_ids app_ids;
 
 	/* serial line */
 	uint32_t line_baud;
@@ -147,6 +165,11 @@ void twin_hang(struct twin *t, enum twin_mode mode, const char *why);
 void twin_timer_fire(struct twin *t, uint64_t now_us);
 void twin_enter(struct twin *t, enum twin_mode mode, uint64_t now_us);
 void twin_lose_power(struct twin *t, uint64_t now_us, const char *why);
+
+/* app_dict.c */
+void twin_app_dict_load(struct twin *t);
+/* The command with that id, or NULL: an id the firmware does not know. */
+const struct twin_app_cmd *twin_app_cmd_of(const struct twin *t, uint32_t id);
 
 /* katapult_fw.c */
 void twin_katapult_run(struct twin *t, uint64_t now_us);
