@@ -129,11 +129,61 @@ static void make_raw_image(struct sim *s, uint32_t *rng, size_t len)
 	sim_set_image(s, img, len);
 }
 
+/* The faults of one kind at a seeded place: frame numbers span the whole session. */
+static void pick_faults(struct schedule *sc, uint32_t *r, size_t blocks)
+{
+	/* frames the engine sends: CONNECT (+ prime or GET_CANBUS_ID), n + 1 writes, EOF, n
+	 * reads, COMPLETE; on CAN about 10 bus frames per block command. */
+	const uint32_t frames = (uint32_t)(2 * blocks + 5);
+	const uint32_t rx_span = sc->usb ? 2 * frames : 10 * frames;
+	const uint32_t tx_span = sc->usb ? frames : 6 * frames;
+	struct twin_faults *f = &sc->faults;
+
+	switch (sc->kind) {
+	case FK_DROP_RX:
+		f->drop_rx = 1 + sim_rand(r) % rx_span;
+		break;
+	case FK_CORRUPT_RX:
+		f->corrupt_rx = 1 + sim_rand(r) % rx_span;
+		break;
+	case FK_DROP_TX:
+		f->drop_tx = 1 + sim_rand(r) % tx_span;
+		break;
+	case FK_CORRUPT_TX:
+		f->corrupt_tx = 1 + sim_rand(r) % tx_span;
+		break;
+	case FK_DELAY_TX:
+		f->delay_tx = 1 + sim_rand(r) % tx_span;
+		f->delay_us = 1000 + sim_rand(r) % 6000000;
+		break;
+	case FK_POWER_BLOCK:
+		f->power_loss_block = 1 + sim_rand(r) % (uint32_t)(blocks + 2);
+		break;
+	case FK_POWER_ERASE:
+		f->power_loss_erase = 1 + sim_rand(r) % (uint32_t)(blocks / 16 + 2);
+		break;
+	case FK_BUSY:
+		f->busy_replies = 1 + sim_rand(r) % 3;
+		sc->busy_at = sim_rand(r) % frames;
+		break;
+	case FK_TX_MIX:
+		f->drop_tx = 1 + sim_rand(r) % (3 * frames);
+		f->corrupt_tx = 1 + sim_rand(r) % (3 * frames);
+		f->delay_tx = 1 + sim_rand(r) % (3 * frames);
+		f->delay_us = sim_rand(r) % 3000000;
+		break;
+	case FK_CANCEL:
+		sc->cancel_at = 1 + sim_rand(r) % frames;
+		break;
+	case FK_COUNT:
+		break;
+	}
+}
+
 static void make_schedule(struct schedule *sc, uint32_t seed)
 {
 	uint32_t r = seed * 2654435761u + 0x9e3779b9u;
-	size_t blocks, frames;
-	uint32_t rx_span, tx_span;
+	const struct twin_faults *f = &sc->faults;
 
 	memset(sc, 0, sizeof(*sc));
 	sc->seed = seed;
@@ -141,59 +191,14 @@ static void make_schedule(struct schedule *sc, uint32_t seed)
 	sc->usb = sim_rand(&r) % 4 == 0;
 	sc->img_len = 640 + sim_rand(&r) % 4500;
 	sc->kind = (enum fault_kind)(sim_rand(&r) % FK_COUNT);
-	blocks = (sc->img_len + 63) / 64;
-	/* frames the engine sends: CONNECT (+ prime or GET_CANBUS_ID), n + 1 writes, EOF, n
-	 * reads, COMPLETE; on CAN about 10 bus frames per block command. */
-	frames = 2 * blocks + 5;
-	rx_span = (uint32_t)(sc->usb ? 2 * frames : 10 * frames);
-	tx_span = (uint32_t)(sc->usb ? frames : 6 * frames);
-	switch (sc->kind) {
-	case FK_DROP_RX:
-		sc->faults.drop_rx = 1 + sim_rand(&r) % rx_span;
-		break;
-	case FK_CORRUPT_RX:
-		sc->faults.corrupt_rx = 1 + sim_rand(&r) % rx_span;
-		break;
-	case FK_DROP_TX:
-		sc->faults.drop_tx = 1 + sim_rand(&r) % tx_span;
-		break;
-	case FK_CORRUPT_TX:
-		sc->faults.corrupt_tx = 1 + sim_rand(&r) % tx_span;
-		break;
-	case FK_DELAY_TX:
-		sc->faults.delay_tx = 1 + sim_rand(&r) % tx_span;
-		sc->faults.delay_us = 1000 + sim_rand(&r) % 6000000;
-		break;
-	case FK_POWER_BLOCK:
-		sc->faults.power_loss_block = 1 + sim_rand(&r) % (uint32_t)(blocks + 2);
-		break;
-	case FK_POWER_ERASE:
-		sc->faults.power_loss_erase = 1 + sim_rand(&r) % (uint32_t)(blocks / 16 + 2);
-		break;
-	case FK_BUSY:
-		sc->faults.busy_replies = 1 + sim_rand(&r) % 3;
-		sc->busy_at = sim_rand(&r) % (uint32_t)frames;
-		break;
-	case FK_TX_MIX:
-		sc->faults.drop_tx = 1 + sim_rand(&r) % (uint32_t)(3 * frames);
-		sc->faults.corrupt_tx = 1 + sim_rand(&r) % (uint32_t)(3 * frames);
-		sc->faults.delay_tx = 1 + sim_rand(&r) % (uint32_t)(3 * frames);
-		sc->faults.delay_us = sim_rand(&r) % 3000000;
-		break;
-	case FK_CANCEL:
-		sc->cancel_at = 1 + sim_rand(&r) % (uint32_t)frames;
-		break;
-	case FK_COUNT:
-		break;
-	}
+	pick_faults(sc, &r, (sc->img_len + 63) / 64);
 	snprintf(sc->desc, sizeof(sc->desc),
 		 "%s %s image %zu B drop_rx %u corrupt_rx %u drop_tx %u corrupt_tx %u "
 		 "delay_tx %u/%lluus pl_block %u pl_erase %u busy %u@%u cancel@%u",
-		 sc->usb ? "usb" : "can", fault_names[sc->kind], sc->img_len, sc->faults.drop_rx,
-		 sc->faults.corrupt_rx, sc->faults.drop_tx, sc->faults.corrupt_tx,
-		 sc->faults.delay_tx, (unsigned long long)sc->faults.delay_us,
-		 sc->faults.power_loss_block, sc->faults.power_loss_erase,
-		 sc->faults.busy_replies, sc->busy_at, sc->cancel_at);
+		 sc->usb ? "usb" : "can", fault_names[sc->kind], sc->img_len, f->drop_rx,
+		 f->corrupt_rx, f->drop_tx, f->corrupt_tx, f->delay_tx,
+		 (unsigned long long)f->delay_us, f->power_loss_block, f->power_loss_erase,
+		 f->busy_replies, sc->busy_at, sc->cancel_at);
 }
 
 static void busy_hook(struct sim *s, unsigned n, const uint8_t *frame, size_t len)
@@ -275,6 +280,58 @@ static void check_rule_3(struct sim *s, const struct schedule *sc)
 	}
 }
 
+/* What the first session of a schedule must have achieved, by fault kind. */
+static void check_first_session(struct sim *s, const struct schedule *sc, int rc,
+				const struct cf_failure *why)
+{
+	if (sc->kind == FK_CANCEL) {
+		/* Cancelled once COMPLETE was on its way, the session simply finishes. */
+		CHECK(rc == CF_ERR_INTERRUPTED || (rc == 0 && twin_get_stats(s->t)->completes), sc,
+		      "cancel ended in %s", cf_err_name(rc));
+		Tally.cancelled++;
+		if (rc == CF_ERR_INTERRUPTED)
+			CHECK(s->frames == sc->cancel_at, sc, "a frame went out after the cancel");
+		/* Ctrl-C, then the probe loses power: rule 3 holds here too. */
+		twin_power_off(s->t, s->now);
+		check_rule_3(s, sc);
+	} else if (!host_to_device_fault(sc) && !sc->faults.power_loss_block &&
+		   !sc->faults.power_loss_erase) {
+		CHECK(rc == 0 || !strcmp(why->stage, "complete"), sc,
+		      "device->host faults must be survived: %s %s: %s", cf_err_name(rc),
+		      why->stage, why->detail);
+	}
+	if (rc && !strcmp(why->stage, "complete"))
+		Tally.completes_unacked++;
+	Tally.ok_first += rc == 0;
+	Tally.wedged += rc == CF_ERR_WEDGED;
+	if (rc == CF_ERR_WEDGED)
+		CHECK(strstr(why->hint, "power-cycle"), sc, "wedge without power-cycle hint");
+	if (twin_get_stats(s->t)->power_losses && sc->kind != FK_CANCEL) {
+		Tally.power_losses++;
+		check_rule_3(s, sc);
+	}
+}
+
+/* A rerun recovers whatever happened (power-cycling a wedged probe first). */
+static void rerun(struct sim *s, const struct schedule *sc,
+		  const struct katapult_engine_config *c)
+{
+	struct cf_failure why;
+	uint32_t completes;
+	int rc;
+
+	twin_set_faults(s->t, &(struct twin_faults){ .drop_rx = 0 });
+	s->hook = NULL;
+	s->cancel_after = 0;
+	CHECK(sim_enter_katapult(s), sc, "cannot get back into Katapult (twin %s: %s)",
+	      twin_mode_name(twin_get_mode(s->t)), twin_get_reason(s->t));
+	completes = twin_get_stats(s->t)->completes;
+	rc = sim_session(s, c, NULL, &why);
+	Tally.reruns++;
+	CHECK(rc == 0, sc, "rerun failed: %s %s: %s", cf_err_name(rc), why.stage, why.detail);
+	check_rules_1_2(s, sc, rc, &why, completes);
+}
+
 static void run_schedule(uint32_t seed)
 {
 	static struct sim s;
@@ -307,46 +364,9 @@ static void run_schedule(uint32_t seed)
 	Tally.runs++;
 	Tally.stalled_out += s.stalled_out;
 	check_rules_1_2(&s, &sc, rc, &why, completes);
-	if (sc.kind == FK_CANCEL) {
-		/* Cancelled once COMPLETE was on its way, the session simply finishes. */
-		CHECK(rc == CF_ERR_INTERRUPTED || (rc == 0 && twin_get_stats(s.t)->completes), &sc,
-		      "cancel ended in %s", cf_err_name(rc));
-		Tally.cancelled++;
-		if (rc == CF_ERR_INTERRUPTED)
-			CHECK(s.frames == sc.cancel_at, &sc, "a frame went out after the cancel");
-		/* Ctrl-C, then the probe loses power: rule 3 holds here too. */
-		twin_power_off(s.t, s.now);
-		check_rule_3(&s, &sc);
-	} else if (!host_to_device_fault(&sc) && !sc.faults.power_loss_block &&
-		   !sc.faults.power_loss_erase) {
-		CHECK(rc == 0 || !strcmp(why.stage, "complete"), &sc,
-		      "device->host faults must be survived: %s %s: %s", cf_err_name(rc), why.stage,
-		      why.detail);
-	}
-	if (rc && !strcmp(why.stage, "complete"))
-		Tally.completes_unacked++;
-	Tally.ok_first += rc == 0;
-	Tally.wedged += rc == CF_ERR_WEDGED;
-	if (rc == CF_ERR_WEDGED)
-		CHECK(strstr(why.hint, "power-cycle"), &sc, "wedge without power-cycle hint");
-	if (twin_get_stats(s.t)->power_losses && sc.kind != FK_CANCEL) {
-		Tally.power_losses++;
-		check_rule_3(&s, &sc);
-	}
-	if (rc || sim_app_state(&s) != SIM_APP_NEW) {
-		/* A rerun recovers whatever happened (power-cycling a wedged probe first). */
-		twin_set_faults(s.t, &(struct twin_faults){ .drop_rx = 0 });
-		s.hook = NULL;
-		s.cancel_after = 0;
-		CHECK(sim_enter_katapult(&s), &sc, "cannot get back into Katapult (twin %s: %s)",
-		      twin_mode_name(twin_get_mode(s.t)), twin_get_reason(s.t));
-		completes = twin_get_stats(s.t)->completes;
-		rc = sim_session(&s, &c, NULL, &why);
-		Tally.reruns++;
-		CHECK(rc == 0, &sc, "rerun failed: %s %s: %s", cf_err_name(rc), why.stage,
-		      why.detail);
-		check_rules_1_2(&s, &sc, rc, &why, completes);
-	}
+	check_first_session(&s, &sc, rc, &why);
+	if (rc || sim_app_state(&s) != SIM_APP_NEW)
+		rerun(&s, &sc, &c);
 	sim_close(&s);
 }
 
