@@ -63,6 +63,7 @@ static void usage(FILE *out)
 		"      --dry-run             check everything and print the erase/write plan\n"
 		"      --mass-erase          erase the whole flash instead of the planned pages\n"
 		"      --unprotect           remove read protection first: THIS WIPES THE WHOLE CHIP\n"
+		"                            (keep BOOT0 bridged: it comes back in the ROM)\n"
 		"      --no-reboot           stay in ROM DFU mode after the verify\n"
 		"      --timeout DURATION    wait this long for the ROM to appear, and for the probe\n"
 		"                            to come back after leaving DFU mode (default: no wait,\n"

@@ -17,6 +17,7 @@
 #define APP_START IMAGE_APP_START
 #define RDP_PROBE_LEN 8
 #define WAIT_POLL_US 200000
+#define REOPEN_US 10000000 /* the ROM is back within a second or two after a reset */
 
 static struct dfu_priv *priv_of(struct updater *u)
 {
@@ -176,12 +177,14 @@ static void identify_done(struct dfu_priv *p, const struct dfuse_result *r)
 		dfu_backend_step_end(p, CF_OK);
 		return;
 	case ST_ID_UNPROTECT:
-		dfu_backend_set_device(p);
-		cf_failure_set(updater_failure(p->u), CF_ERR_NO_DEVICE, "unprotect",
-			       "read protection removed: the chip erased all flash and reset");
-		cf_failure_set_hint(updater_failure(p->u), "keep BOOT0 bridged and rerun the same "
-				    "recover command (without --unprotect)");
-		dfu_backend_step_end(p, CF_ERR_NO_DEVICE);
+		/* dfu.md §2.8: it mass-erases and resets; with BOOT0 still bridged it comes back
+		 * in the ROM, unprotected. Close outside libusb's callback, then wait for it. */
+		cf_log(CF_LOG_WARN, p->cand.path, "dfu", "read protection removed, the chip erased "
+		       "itself and resets: waiting for it to come back in the ROM");
+		p->unprotected = true;
+		p->reopen = true;
+		p->stage = ST_NONE;
+		loop_arm(updater_get_config(p->u)->loop, &p->after_leave, cf_now_us());
 		return;
 	default:
 		(void)r;
@@ -194,7 +197,7 @@ static void rdp_found(struct dfu_priv *p, const struct dfuse_op *op, const struc
 	const struct updater_config *cfg = updater_get_config(p->u);
 
 	p->read_protected = true;
-	if (!cfg->opts.unprotect) {
+	if (!cfg->opts.unprotect || p->unprotected) {
 		fail_op(p, op, r);
 		return;
 	}
@@ -208,6 +211,14 @@ static void on_op_done(void *ctx, const struct dfuse_op *op, const struct dfuse_
 	struct dfu_priv *p = ctx;
 
 	if (r->err) {
+		if (r->err == CF_ERR_NO_DEVICE && p->selector[0] && p->stage <= ST_ID_RDP_DONE &&
+		    cf_now_us() < p->wait_deadline_us) {
+			/* Reopened the ROM's old instance before it re-enumerated: wait again. */
+			p->reopen = true;
+			p->stage = ST_NONE;
+			loop_arm(updater_get_config(p->u)->loop, &p->after_leave, cf_now_us());
+			return;
+		}
 		if (p->stage == ST_ID_RDP_READ && r->have_status &&
 		    r->st.status == DFU_STATUS_ERR_VENDOR) {
 			rdp_found(p, op, r);
@@ -236,16 +247,31 @@ static void on_op_done(void *ctx, const struct dfuse_op *op, const struct dfuse_
 	}
 }
 
+static void wait_fire(struct loop_timer *t, uint64_t now_us);
+
+/* After the leave (or the reset of read-unprotect): close the handle outside libusb's
+ * transfer callback, where libusb_close would deadlock; then follow the probe, or wait for
+ * the ROM to come back. */
 static void after_leave(struct loop_timer *t, uint64_t now_us)
 {
 	struct dfu_priv *p = (struct dfu_priv *)((char *)t - offsetof(struct dfu_priv, after_leave));
+	const uint64_t timeout = updater_get_config(p->u)->opts.timeout_us;
 
-	(void)now_us;
 	dfuse_fini(&p->eng);
 	p->eng_ready = false;
 	dfu_usb_close(p->dev);
 	p->dev = NULL;
-	dfu_follow_start(&p->follow, p->left_confirmed);
+	if (!p->reopen) {
+		dfu_follow_start(&p->follow, p->left_confirmed);
+		return;
+	}
+	p->reopen = false;
+	if (!p->selector[0]) {
+		snprintf(p->selector, sizeof(p->selector), "%s", p->cand.path);
+		p->wait_deadline_us = now_us + (timeout > REOPEN_US ? timeout : REOPEN_US);
+	}
+	p->wait.fire = wait_fire;
+	loop_arm(updater_get_config(p->u)->loop, &p->wait, now_us + WAIT_POLL_US);
 }
 
 /* ---- identify ---- */
@@ -299,7 +325,8 @@ static int try_open(struct dfu_priv *p)
 	const struct updater_config *cfg = updater_get_config(p->u);
 	int err;
 
-	err = dfu_usb_select(p->usb, cfg->target.usb_path, &p->cand, updater_failure(p->u));
+	err = dfu_usb_select(p->usb, p->selector[0] ? p->selector : cfg->target.usb_path,
+			     &p->cand, updater_failure(p->u));
 	if (!err)
 		err = check_device(p);
 	if (!err)

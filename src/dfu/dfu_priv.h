@@ -70,6 +70,9 @@ struct dfu_priv {
 	bool left_confirmed;
 	struct loop_timer after_leave; /* close the handle outside libusb's callback */
 	struct loop_timer wait;	       /* --timeout: poll for the ROM to appear */
+	bool unprotected;	       /* read-unprotect done in this run */
+	bool reopen;		       /* after_leave waits for the ROM instead of following */
+	char selector[32];	       /* USB path pinned after a reset, else "" */
 	uint64_t wait_deadline_us;
 	/* What the planned pages held before the erase (NULL: not read), and per page what the
 	 * run does with it. */

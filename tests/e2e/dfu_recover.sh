@@ -117,10 +117,11 @@ check "read protection: exit 76 with errVENDOR (rc=$rc)" \
 	"[ $rc -eq 76 ] && grep -q 'errVENDOR (read protection is active)' out.txt"
 check "read protection: says --unprotect wipes the chip" "grep -q 'unprotect.*wipes' out.txt"
 check "read protection: flash untouched" "cmp -s f5.bin rdp_in.bin"
-emu --fault rdp --flash-in rdp_in.bin --flash-out f6.bin -- "$CF" recover --full full.bin --unprotect >out.txt 2>&1
+emu --fault rdp --flash-in rdp_in.bin --flash-out f6.bin --stats s6.txt -- \
+	"$CF" recover --full full.bin --unprotect --timeout 200ms >out.txt 2>&1
 rc=$?
-check "--unprotect: warns, wipes the chip, asks for a rerun (rc=$rc)" \
-	"[ $rc -eq 69 ] && grep -q 'erases ALL' out.txt && grep -q 'rerun' out.txt && blank f6.bin"
+check "--unprotect: warns it wipes the chip, waits for the ROM to come back, recovers (rc=$rc)" \
+	"[ $rc -eq 0 ] && grep -q 'erases ALL' out.txt && grep -q 'waiting for it to come back' out.txt && same f6.bin 0 full.bin && grep -q 'rdp=0' s6.txt"
 
 # Dry run: the plan, nothing written.
 emu --flash-in garbage_app.bin --flash-out f7.bin -- "$CF" recover --full full.bin --dry-run >out.txt 2>&1

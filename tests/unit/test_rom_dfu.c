@@ -222,7 +222,14 @@ static void test_rom_dfu_read_protection(void **state)
 	assert_int_equal(getstatus().state, DFU_STATE_DNBUSY);
 	assert_int_equal(xfer(0xa1, 3, 0, 6, NULL), ROM_DFU_XFER_GONE);
 	assert_false(fx.d.rdp);
+	assert_true(fx.d.reset);
 	assert_int_equal(fx.flash[100], 0xFF);
+
+	/* BOOT0 still high: back in the ROM, unprotected, reads work. */
+	rom_dfu_reset(&fx.d);
+	assert_int_equal(getstatus().state, DFU_STATE_IDLE);
+	assert_int_equal(xfer(0xa1, 2, 2, 8, NULL), ROM_DFU_XFER_OK);
+	assert_int_equal(fx.buf[0], 0xFF);
 }
 
 static void test_rom_dfu_leave_answers_manifest_then_goes(void **state)

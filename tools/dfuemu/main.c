@@ -21,6 +21,7 @@
 #define MAX_DEVICES 4
 #define F042_FLASH_SIZE 32768
 #define F042_PAGE_SIZE 1024
+#define REPLUG_MS 300 /* USB re-enumeration after a chip reset */
 #define URB_SIZE sizeof(struct usbdevfs_urb) /* 56 on x86-64 (dfu.md §5.2) */
 
 struct emu_device {
@@ -83,6 +84,24 @@ static void add_comeback(struct emu_device *d)
 	g_free(record);
 }
 
+static bool add_device(struct emu_device *d);
+
+/* A reset that is not a leave (read unprotect, option bytes): BOOT0 is still bridged, so the
+ * chip comes back in the ROM on the same port. */
+static gboolean replug_rom(gpointer data)
+{
+	struct emu_device *d = data;
+
+	rom_dfu_reset(&d->model);
+	g_queue_clear_full(&d->done, g_object_unref);
+	d->disconnected = false;
+	d->removal_scheduled = false;
+	umockdev_testbed_detach_ioctl(emu.testbed, d->devnode, NULL);
+	g_clear_object(&d->handler);
+	add_device(d);
+	return G_SOURCE_REMOVE;
+}
+
 static gboolean remove_device_cb(gpointer data)
 {
 	struct emu_device *d = data;
@@ -90,7 +109,9 @@ static gboolean remove_device_cb(gpointer data)
 	/* "device vanished": re-probes must not find it any more. */
 	umockdev_testbed_uevent(emu.testbed, d->syspath, "remove");
 	umockdev_testbed_remove_device(emu.testbed, d->syspath);
-	if (emu.reappear && d->model.left && d->model.jump_address == 0x08000000)
+	if (d->model.reset)
+		g_timeout_add(REPLUG_MS, replug_rom, d);
+	else if (emu.reappear && d->model.left && d->model.jump_address == 0x08000000)
 		add_comeback(d);
 	return G_SOURCE_REMOVE;
 }

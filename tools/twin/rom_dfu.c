@@ -68,6 +68,21 @@ void rom_dfu_init(struct rom_dfu *d, const struct rom_dfu_config *cfg)
 	d->option_bytes[1] = (uint8_t)~d->option_bytes[0];
 }
 
+void rom_dfu_reset(struct rom_dfu *d)
+{
+	d->state = DFU_STATE_IDLE;
+	d->status = DFU_STATUS_OK;
+	d->alt = 0;
+	d->gone = false;
+	d->left = false;
+	d->reset = false;
+	d->pending = false;
+	d->reset_after_busy = false;
+	d->busy_until_us = 0;
+	d->pointer = d->cfg.flash_base;
+	d->rdp = d->option_bytes[0] != 0xAA;
+}
+
 bool rom_dfu_set_alt(struct rom_dfu *d, unsigned alt)
 {
 	if (alt > 1)
@@ -331,6 +346,7 @@ static enum rom_dfu_xfer getstatus(struct rom_dfu *d, uint8_t *data, size_t *len
 		if (d->reset_after_busy) {
 			d->gone = true;
 			d->left = true;
+			d->reset = true;
 			return ROM_DFU_XFER_GONE;
 		}
 		d->status = d->result_status;

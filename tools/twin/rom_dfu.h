@@ -74,6 +74,7 @@ struct rom_dfu {
 	bool rdp;
 	bool gone;
 	bool left;		/* DfuSe leave or reset happened */
+	bool reset;		/* it was a chip reset (unprotect, option bytes), not a leave */
 	uint32_t jump_address;	/* where the leave jumped (the address pointer) */
 	uint32_t pointer;	/* DfuSe address pointer, 0x08000000 after boot (dfu.md §2.2) */
 	bool pending;		/* a DNLOAD waits for its first GETSTATUS */
@@ -89,6 +90,9 @@ struct rom_dfu {
 
 /* Start in dfuIDLE as after a reset with BOOT0 high. cfg is copied. */
 void rom_dfu_init(struct rom_dfu *d, const struct rom_dfu_config *cfg);
+/* A reset with BOOT0 still high: back in dfuIDLE, pointer 0x08000000; flash, option bytes
+ * (read protection) and stats are kept. */
+void rom_dfu_reset(struct rom_dfu *d);
 
 /*
  * One control transfer. setup = the 8 SETUP bytes; data = the data stage (OUT: wLength bytes
