@@ -379,10 +379,11 @@ static void test_sim_fault_schedules(void **state)
 	memset(&Tally, 0, sizeof(Tally));
 	for (uint32_t seed = first; seed < first + count; seed++)
 		run_schedule(seed);
-	print_message("%u schedules: %u clean first runs, %u wedged, %u unacknowledged COMPLETE, "
-		      "%u sends refused by a wedged device; %u injected power losses and %u cancels "
-		      "followed by a power cut left the application %u invalid (booted Katapult), "
-		      "%u old, %u new, %u in the step-3/4 window; %u reruns, all recovered\n",
+	print_message("%u schedules: %u clean first runs, %u wedged, %u unacknowledged "
+		      "COMPLETE, %u sends refused by a wedged device; %u injected power losses "
+		      "and %u cancels followed by a power cut left the application %u invalid "
+		      "(booted Katapult), %u old, %u new, %u in the step-3/4 window; %u reruns, all "
+		      "recovered\n",
 		      Tally.runs, Tally.ok_first, Tally.wedged, Tally.completes_unacked,
 		      Tally.stalled_out, Tally.power_losses, Tally.cancelled,
 		      Tally.invalid_after_loss, Tally.old_after_loss, Tally.new_after_loss,
