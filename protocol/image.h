@@ -102,7 +102,7 @@ struct image_app_part {
 	enum image_iface iface;
 	uint32_t can_bitrate;	   /* config.CANBUS_FREQUENCY; 0 for USB */
 	uint16_t usb_vid, usb_pid; /* application USB descriptor 1d50:614e, else 0 */
-	char usb_manufacturer[32]; /* first string descriptor after it ("Cartographer"), or "" */
+	char usb_manufacturer[32]; /* first USB string descriptor ("Cartographer"), or "" */
 };
 
 /*
@@ -178,8 +178,9 @@ enum image_name_warning {
 #define IMAGE_NAME_WARNING_COUNT 8
 
 /*
- * Compare tokens of file_name (base name or path; case-insensitive) with the classified content
- * (images.md §2.2). Returns a mask of enum image_name_warning bits, 0 when nothing disagrees.
+ * Compare tokens of file_name's base name (a path may be given; case-insensitive) with the
+ * classified content (images.md §2.2). Returns a mask of enum image_name_warning bits, 0 when
+ * nothing disagrees.
  */
 unsigned image_name_warnings(const char *file_name, const struct image_info *img);
 /* For one IMAGE_NAME_* bit: token and one sentence; "unknown" for other values. */
@@ -193,11 +194,11 @@ enum image_path {
 	IMAGE_PATH_DFU,	     /* through ROM DFU at dfu_address (normally 0x08000000) */
 };
 
-/* Overrides; the values equal enum updater_force (src/updater.h) bit for bit. */
+/* Overrides; bits 0-3 equal enum updater_force (src/updater.h) bit for bit. */
 enum image_force {
 	IMAGE_FORCE_BITRATE = 1u << 0,	 /* lifts R3 (--allow-bitrate-mismatch) */
 	IMAGE_FORCE_SWITCH = 1u << 1,	 /* R4: the user asked for an interface switch */
-	IMAGE_FORCE_UNKNOWN = 1u << 2,	 /* R7, not checked here */
+	IMAGE_FORCE_UNKNOWN = 1u << 2,	 /* lifts R7 (image_check_known, --force-unknown) */
 	IMAGE_FORCE_LINK_BASE = 1u << 3, /* R1: use stated_load_address for an undetermined base */
 	IMAGE_FORCE_VARIANT = 1u << 4,	 /* lifts R8 (--allow-variant-change); no updater bit yet */
 };
