@@ -7,5 +7,6 @@ cd "$(dirname "$0")/../.." || exit 1
 . tools/rig/rig.sh
 rig_flavour "${CARTOFLASH_RIG_KERNEL:-backports}" || exit 0
 echo "# kernel $RIG_KVER ($RIG_FLAVOUR)"
-rig_run_all tools/rig/guest/can.sh tools/rig/guest/can-slcan.sh tools/rig/guest/usb-serial.sh \
+rig_run_all tools/rig/guest/can.sh tools/rig/guest/can-slcan.sh tools/rig/guest/can-powerloss.sh \
+	tools/rig/guest/usb-serial.sh \
 	tools/rig/guest/usb-unplug.sh tools/rig/guest/dfu-recover.sh
