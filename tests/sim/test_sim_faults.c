@@ -392,14 +392,14 @@ static void test_sim_fault_schedules(void **state)
 }
 
 /*
- * design.md rule 3 exhaustively for a 22 KiB application over CAN: power lost half way
+ * design.md rule 3 exhaustively (22 KiB over CAN, 12 KiB over USB): power lost half way
  * through programming every block the session writes, and through every page erase. The app
  * area afterwards must be invalid (the probe boots into Katapult) or the new image, except
  * inside the safer order's step-3/4 window (katapult.md §5: block 0 written, blocks 1..15 of
  * page 0 not yet), which the spec names as the remaining brick window. A rerun recovers all.
  */
-static bool power_loss_case(const uint8_t *app, size_t len, const struct twin_faults *f,
-			    unsigned *window)
+static bool power_loss_case(bool usb, const uint8_t *app, size_t len,
+			    const struct twin_faults *f, unsigned *window)
 {
 	static struct sim s;
 	struct schedule sc;
@@ -409,9 +409,9 @@ static bool power_loss_case(const uint8_t *app, size_t len, const struct twin_fa
 
 	memset(&sc, 0, sizeof(sc));
 	sc.seed = f->power_loss_block ? f->power_loss_block : 1000 + f->power_loss_erase;
-	snprintf(sc.desc, sizeof(sc.desc), "22 KiB app, power loss at block %u / erase %u",
-		 f->power_loss_block, f->power_loss_erase);
-	open_twin(&s, false);
+	snprintf(sc.desc, sizeof(sc.desc), "%s %zu B app, power loss at block %u / erase %u",
+		 usb ? "usb" : "can", len, f->power_loss_block, f->power_loss_erase);
+	open_twin(&s, usb);
 	s.img = malloc(len);
 	assert_non_null(s.img);
 	memcpy(s.img, app, len);
@@ -451,15 +451,15 @@ static bool power_loss_case(const uint8_t *app, size_t len, const struct twin_fa
 	return true;
 }
 
-static void test_sim_power_loss_at_every_block(void **state)
+static void every_block(bool usb, size_t size)
 {
-	struct mkimage_app_opts o = { .iface = IMAGE_IFACE_CAN, .version = "CARTOGRAPHER 5.1.0",
-				      .size = 22 * 1024 };
+	struct mkimage_app_opts o = { .iface = usb ? IMAGE_IFACE_USB : IMAGE_IFACE_CAN,
+				      .version = "CARTOGRAPHER 5.1.0",
+				      .size = size };
 	uint8_t *app;
 	size_t len, blocks;
 	unsigned window = 0, cases = 0;
 
-	(void)state;
 	if (getenv("SIM_SEED"))
 		skip(); /* replaying one schedule */
 	assert_int_equal(mkimage_app(&o, &app, &len), 0);
@@ -468,29 +468,42 @@ static void test_sim_power_loss_at_every_block(void **state)
 	for (uint32_t n = 1; n <= blocks + 1; n++, cases++) {
 		const struct twin_faults f = { .power_loss_block = n };
 
-		assert_true(power_loss_case(app, len, &f, &window));
+		assert_true(power_loss_case(usb, app, len, &f, &window));
 	}
 	/* the old application's pages: page 0 by the 0xFF block, then one per page it used */
 	for (uint32_t n = 1;; n++, cases++) {
 		const struct twin_faults f = { .power_loss_erase = n };
 
-		if (!power_loss_case(app, len, &f, &window))
+		if (!power_loss_case(usb, app, len, &f, &window))
 			break;
 	}
 	assert_true(cases > blocks + 1 + 4);
-	print_message("%u power-loss points (%zu blocks written, then every erase): %u in the "
+	print_message("%s: %u power-loss points (%zu blocks written, then every erase): %u in the "
 		      "safer order's step-3/4 window, all others left an invalid application\n",
-		      cases, blocks + 1, window);
+		      usb ? "usb" : "can", cases, blocks + 1, window);
 	/* The window is block 0 and blocks 1..15 of page 0, exactly (katapult.md §5). */
 	assert_int_equal(window, 1024 / 64);
 	free(app);
+}
+
+static void test_sim_power_loss_at_every_block_can(void **state)
+{
+	(void)state;
+	every_block(false, 22 * 1024);
+}
+
+static void test_sim_power_loss_at_every_block_usb(void **state)
+{
+	(void)state;
+	every_block(true, 12 * 1024);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sim_fault_schedules),
-		cmocka_unit_test(test_sim_power_loss_at_every_block),
+		cmocka_unit_test(test_sim_power_loss_at_every_block_can),
+		cmocka_unit_test(test_sim_power_loss_at_every_block_usb),
 	};
 	return cmocka_run_group_tests(tests, setup_images, teardown_images);
 }
