@@ -450,12 +450,41 @@ static void test_engine_poll_tx_repeats_until_tx_done(void **state)
 	assert_int_equal(katapult_engine_deadline(e), UINT64_MAX);
 	katapult_engine_tick(e, 100000000);
 	assert_int_equal(katapult_engine_state(e), KATAPULT_ENGINE_TX);
+	assert_int_equal(katapult_engine_deadline(e), 100000000 + KATAPULT_ENGINE_TX_STALL_US);
 	katapult_engine_tx_done(e, 1000);
 	assert_int_equal(katapult_engine_state(e), KATAPULT_ENGINE_WAIT);
 	assert_int_equal(katapult_engine_deadline(e), 1000 + 2000000);
 	assert_int_equal(katapult_engine_poll_tx(e, &a, &la), 0);
 	assert_int_equal(katapult_engine_result(e), CF_ERR_AGAIN);
 	katapult_engine_free(e);
+}
+
+/* A frame the channel cannot get out (bus down, device not reading) ends the session after
+ * the stall limit instead of hanging; no frame is dropped on the engine's side. */
+static void test_engine_stalled_frame_ends_session(void **state)
+{
+	uint8_t *img = make_image(640);
+	struct katapult_engine_config c = flash_cfg(img, 640);
+	struct katapult_engine *e = new_engine(&c);
+	const uint8_t *frame;
+	size_t len;
+
+	(void)state;
+	katapult_engine_tick(e, 1000);
+	assert_int_equal(katapult_engine_poll_tx(e, &frame, &len), 1);
+
+	katapult_engine_tick(e, 1000 + KATAPULT_ENGINE_TX_STALL_US - 1);
+	assert_int_equal(katapult_engine_state(e), KATAPULT_ENGINE_TX);
+	katapult_engine_tick(e, 1000 + KATAPULT_ENGINE_TX_STALL_US);
+
+	assert_int_equal(katapult_engine_result(e), CF_ERR_IO);
+	assert_string_equal(katapult_engine_failure(e)->stage, "connect");
+	assert_string_equal(katapult_engine_failure(e)->detail,
+			    "CONNECT frame not taken by the channel in 5 s");
+	assert_non_null(strstr(katapult_engine_failure(e)->hint, "check the cable or bus"));
+	assert_false(katapult_engine_wrote(e));
+	katapult_engine_free(e);
+	free(img);
 }
 
 static void test_engine_cancel_waits_for_the_reply(void **state)
@@ -518,6 +547,7 @@ int main(void)
 		cmocka_unit_test(test_engine_unacknowledged_complete_says_so),
 		cmocka_unit_test(test_engine_byte_by_byte_feed_is_the_same),
 		cmocka_unit_test(test_engine_poll_tx_repeats_until_tx_done),
+		cmocka_unit_test(test_engine_stalled_frame_ends_session),
 		cmocka_unit_test(test_engine_cancel_waits_for_the_reply),
 		cmocka_unit_test(test_engine_cancel_before_sending_stops_at_once),
 	};
