@@ -53,9 +53,6 @@ enum twin_iface {
 	TWIN_IFACE_USB, /* USB CDC-ACM: the byte side (twin_serial_*) */
 };
 
-/* Optional sink for the twin's own log lines (one line, no newline). */
-typedef void (*twin_log_fn)(void *ctx, const char *line);
-
 struct twin_config {
 	uint8_t uid[12];	/* STM32 96-bit chip UID: USB serial and CAN UUID come from it */
 	double speed;		/* 0 = instant (tests) .. 1 = real time (benchmarks) */
@@ -67,7 +64,9 @@ struct twin_config {
 	uint32_t katapult_proto; /* 0: from the image (version string -> 1.1.0, else 1.0.0);
 				  * 0x00010100 without a version string gives the 1.1.0 reply
 				  * with an empty version (Arksine/katapult#159) */
-	twin_log_fn log;	/* NULL: log lines are dropped (write-past-end goes to stderr) */
+	/* Optional sink for the twin's own log lines (one line, no newline); NULL drops them
+	 * (a write past the end of flash still goes to stderr). */
+	void (*log)(void *ctx, const char *line);
 	void *log_ctx;
 };
 
