@@ -121,9 +121,8 @@ static void entry_done(void *ctx, int err, uint64_t now)
 		return;
 	}
 	if (err < 0) {
-		cf_failure_set(why, err, "identify", "CAN bus %s failed: %s", id->iface,
-			       cf_strerror(err));
-		kcan_step_done(k, err);
+		kcan_bus_failure(k, err, "identify");
+		kcan_step_done(k, why->code);
 		return;
 	}
 	if (k->cancelled) {

@@ -11,6 +11,7 @@
 #include "protocol/canbus.h"
 #include "protocol/err.h"
 #include "protocol/image.h"
+#include "transport.h"
 
 #define KCAN_BUSY_FRAMES 16 /* per query period: a few admin frames are not "busy" */
 #define container(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
@@ -30,15 +31,31 @@ static void report_progress(struct kcan *k)
 	updater_progress(k->u, p.stage_name, p.done, p.total);
 }
 
-static void engine_failed(struct kcan *k, int err, uint64_t now)
+void kcan_bus_failure(struct kcan *k, int err, const char *stage)
 {
 	struct cf_failure *why = updater_failure(k->u);
+	enum transport_can_state st = TRANSPORT_CAN_UNKNOWN;
+	const char *spec = canmux_spec(k->mux);
 
-	cf_failure_set(why, err, updater_step_name(k->step), "CAN bus %s failed: %s",
-		       canmux_spec(k->mux), cf_strerror(err));
-	cf_failure_set_hint(why, "check the interface (ip -details link show); the probe stays in "
-				 "Katapult, rerun the command");
-	kcan_engine_done(k, err, now);
+	(void)transport_get_can_state(canmux_transport(k->mux), &st);
+	if (st == TRANSPORT_CAN_BUS_OFF) {
+		cf_failure_set(why, CF_ERR_IO, stage, "CAN interface %s went BUS-OFF", spec);
+		cf_failure_set_hint(why, "check wiring, termination and that every node uses the "
+					 "same bitrate; restart it (sudo ip link set %s down && sudo "
+					 "ip link set %s up), power-cycle the probe, rerun",
+				    spec, spec);
+		return;
+	}
+	cf_failure_set(why, err, stage, "CAN bus %s failed: %s", spec, cf_strerror(err));
+	cf_failure_set_hint(why, "check the interface (ip -details link show %s); the probe "
+				 "stays in Katapult, rerun the command",
+			    spec);
+}
+
+static void engine_failed(struct kcan *k, int err, uint64_t now)
+{
+	kcan_bus_failure(k, err, updater_step_name(k->step));
+	kcan_engine_done(k, updater_failure(k->u)->code, now);
 }
 
 /* Hand the engine's next frame to the mux as one unit; arm its deadline. */
@@ -218,9 +235,8 @@ static void query_fire(struct loop_timer *t, uint64_t now)
 	canbus_build_query_unassigned(&f);
 	err = canmux_send(k->mux, NULL, &f, 1);
 	if (err < 0) {
-		cf_failure_set(updater_failure(k->u), err, "finish", "CAN bus %s failed: %s",
-			       canmux_spec(k->mux), cf_strerror(err));
-		confirm_end(k, err);
+		kcan_bus_failure(k, err, "finish");
+		confirm_end(k, updater_failure(k->u)->code);
 		return;
 	}
 	loop_arm(k->loop, &k->query_timer, now + KATAPULT_CAN_QUERY_US);
@@ -255,9 +271,8 @@ static void admin_error(struct canmux_listener *l, int err, uint64_t now)
 	struct kcan *k = container(l, struct kcan, admin);
 
 	(void)now;
-	cf_failure_set(updater_failure(k->u), err, "finish", "CAN bus %s failed: %s",
-		       canmux_spec(k->mux), cf_strerror(err));
-	confirm_end(k, err);
+	kcan_bus_failure(k, err, "finish");
+	confirm_end(k, updater_failure(k->u)->code);
 }
 
 int kcan_confirm_start(struct kcan *k, uint64_t now)
