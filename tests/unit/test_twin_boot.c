@@ -262,6 +262,7 @@ static void test_twin_boot_power_loss_mid_image_hangs(void **state)
 
 	assert_int_equal(twin_get_mode(h.t), TWIN_MODE_OFF);
 	assert_int_equal(twin_get_stats(h.t)->power_losses, 1);
+	assert_true(twin_app_is_valid(h.t)); /* valid-looking, half written */
 	twin_power_on(h.t, 10);
 	assert_int_equal(twin_get_mode(h.t), TWIN_MODE_HUNG);
 	free(img);
@@ -297,6 +298,7 @@ static void test_twin_boot_power_loss_with_safer_ordering_stays_in_katapult(void
 	flash_block(&h, 0x08002440, img + 0x440, reply);
 
 	assert_int_equal(twin_get_mode(h.t), TWIN_MODE_OFF);
+	assert_false(twin_app_is_valid(h.t));
 	twin_power_on(h.t, h.now + 10);
 	assert_int_equal(twin_get_mode(h.t), TWIN_MODE_KATAPULT);
 	free(img);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "protocol/bytes.h"
 #include "protocol/canbus.h"
 #include "protocol/err.h"
 #include "protocol/image.h"
@@ -178,6 +179,13 @@ bool twin_get_usb_id(const struct twin *t, struct twin_usb_id *out)
 		out->product = ""; /* §3.1: empty product in application <= 5.x */
 	}
 	return true;
+}
+
+bool twin_app_is_valid(const struct twin *t)
+{
+	uint32_t w0 = cf_get_le32(t->flash + (TWIN_APP_START - TWIN_FLASH_BASE));
+
+	return w0 != 0 && w0 != 0xffffffffu;
 }
 
 const char *twin_get_reason(const struct twin *t)

@@ -180,6 +180,9 @@ enum twin_iface twin_get_iface(const struct twin *t);
 uint32_t twin_get_can_bitrate(const struct twin *t);
 /* USB identity presented now; false when no USB device is presented (CAN firmware, off). */
 bool twin_get_usb_id(const struct twin *t, struct twin_usb_id *out);
+/* katapult.md §5: what Katapult's boot check sees now: the first application word is neither
+ * 0 nor 0xFFFFFFFF (a half-written image passes it: power loss then boots garbage). */
+bool twin_app_is_valid(const struct twin *t);
 /* Why the twin is HUNG/HALTED, or "" otherwise. Borrowed. */
 const char *twin_get_reason(const struct twin *t);
 const struct twin_stats *twin_get_stats(const struct twin *t);
