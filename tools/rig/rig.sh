@@ -232,7 +232,8 @@ rig_run() {
 		/^RIG-PASS / { sub(/^RIG-PASS /, ""); print "ok - " vm ": " $0 }
 		/^RIG-FAIL / { sub(/^RIG-FAIL /, ""); print "not ok - " vm ": " $0 }
 		/^RIG-SKIP / { sub(/^RIG-SKIP /, ""); n = index($0, ": ")
-			print "ok - " vm ": " substr($0, 1, n - 1) " # SKIP " substr($0, n + 2) }'
+			print "ok - " vm ": " substr($0, 1, n - 1) " # SKIP " substr($0, n + 2) }
+		/^# / { print }		# diagnostics the guest prints after a failure'
 	if ! tr -d '\r' <"$log" | grep -q '^RIG-EXIT '; then
 		if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
 			echo "not ok - $name: VM timed out after ${RIG_TIMEOUT}s (console: $log)"
