@@ -487,6 +487,33 @@ static void test_twin_app_unknown_command_shuts_down(void **state)
 	twin_free(h.t);
 }
 
+/* twin_init_state: the starting states of the process front end. */
+static void test_twin_init_states(void **state)
+{
+	struct twin *t = th_twin(0, NULL);
+	struct twin_usb_id id;
+
+	(void)state;
+	assert_int_equal(twin_init_state(t, "app:usb::CARTOGRAPHER 5.1.0"), 0);
+	twin_power_on(t, 0);
+	assert_int_equal(twin_get_mode(t), TWIN_MODE_APP);
+	assert_true(twin_get_usb_id(t, &id) && id.pid == 0x614e);
+	twin_power_off(t, 1);
+	assert_int_equal(twin_init_state(t, "katapult:can:250000:v0.0.1-110-g902f335"), 0);
+	assert_int_equal(twin_init_state(t, "app-only:can:250000"), 0);
+	twin_power_on(t, 2);
+	assert_int_equal(twin_get_mode(t), TWIN_MODE_APP);
+	assert_int_equal(twin_get_can_bitrate(t), 250000);
+	twin_power_off(t, 3);
+	assert_int_equal(twin_init_state(t, "blank"), 0);
+	twin_power_on(t, 4);
+	assert_int_equal(twin_get_mode(t), TWIN_MODE_ROM_DFU);
+	assert_int_equal(twin_init_state(t, "app:serial"), CF_ERR_USAGE);
+	assert_int_equal(twin_init_state(t, "nonsense"), CF_ERR_USAGE);
+	assert_int_equal(twin_init_state(t, "file:0x08002000:/nonexistent/x.bin"), CF_ERR_NOINPUT);
+	twin_free(t);
+}
+
 /* SEND_BLOCK every 64-byte block of img, padded with 0xFF as flashtool does (§1.8). */
 static void session_write(struct th *h, const uint8_t *img, size_t len)
 {
@@ -596,6 +623,7 @@ int main(void)
 		cmocka_unit_test(test_twin_app_usb_1200_baud_requests_bootloader),
 		cmocka_unit_test(test_twin_several_twins_have_distinct_uuids),
 		cmocka_unit_test(test_twin_flash_persists_to_file),
+		cmocka_unit_test(test_twin_init_states),
 		cmocka_unit_test(test_twin_session_old_can_app_to_new),
 	};
 
