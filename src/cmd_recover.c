@@ -31,8 +31,11 @@ enum {
 	OPT_UNPROTECT,
 };
 
+#define MAX_PATHS 16
+
 struct recover_opts {
-	const char *path;
+	const char *path[MAX_PATHS]; /* --path, repeatable: those ROMs at once */
+	size_t npaths;
 	const char *device;
 	const char *full;
 	const char *bootloader;
@@ -43,7 +46,7 @@ struct recover_opts {
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: cartoflash recover [--path BUS-PORT | --device VID:PID]\n"
+		"usage: cartoflash recover [--path BUS-PORT... | --device VID:PID]\n"
 		"                          (--full FULL.bin | --bootloader KATAPULT.bin [--app APP.bin])\n"
 		"\n"
 		"Rewrite a probe through the STM32 ROM DFU bootloader (bridge BOOT0 while plugging it\n"
@@ -53,7 +56,8 @@ static void usage(FILE *out)
 		"as it comes back (Katapult or the application).\n"
 		"\n"
 		"      --path BUS-PORT       the ROM at this USB path (1-1.2); needed when several\n"
-		"                            are attached: F0 ROMs all report serial FFFFFFFEFFFF\n"
+		"                            are attached: F0 ROMs all report serial FFFFFFFEFFFF.\n"
+		"                            Repeat it to recover several ROMs at once\n"
 		"      --device VID:PID      another DfuSe device id (default 0483:df11)\n"
 		"      --full FILE           Katapult + application image, written at 0x08000000;\n"
 		"                            or a DfuSe .dfu with elements at 0x08000000 (and\n"
@@ -79,7 +83,8 @@ static void usage(FILE *out)
 		"Examples:\n"
 		"  cartoflash recover --full Full_Survey_Cartographer_USB_5_1_0.bin\n"
 		"  cartoflash recover --path 1-1.2 --bootloader Katapult_USB.bin --app app.bin\n"
-		"  cartoflash recover --full full.bin --dry-run\n");
+		"  cartoflash recover --full full.bin --dry-run\n"
+		"  cartoflash recover --path 1-1 --path 1-2 --full Full_USB.bin\n");
 }
 
 static int parse_recover(int argc, char **argv, struct recover_opts *o)
@@ -106,7 +111,9 @@ static int parse_recover(int argc, char **argv, struct recover_opts *o)
 			usage(stdout);
 			return -1;
 		case OPT_PATH:
-			o->path = optarg;
+			if (o->npaths == MAX_PATHS)
+				return cli_usage_error("recover", "at most %d --path", MAX_PATHS);
+			o->path[o->npaths++] = optarg;
 			continue;
 		case OPT_DEVICE:
 			o->device = optarg;
@@ -143,7 +150,7 @@ static int parse_recover(int argc, char **argv, struct recover_opts *o)
 	if (o->app && !o->bootloader)
 		return cli_usage_error("recover", "--app goes with --bootloader (a full image "
 						  "already holds the application)");
-	if (o->path && o->device)
+	if (o->npaths && o->device)
 		return cli_usage_error("recover", "--path and --device exclude each other");
 	return 0;
 }
@@ -282,6 +289,40 @@ static void print_plan_json(const struct dfu_plan *plan)
 	}
 }
 
+static void print_plans(struct fleet *fleet)
+{
+	for (int i = 0; i < fleet_count(fleet); i++) {
+		struct updater *u = fleet_get_updater(fleet, i);
+		const struct dfu_plan *plan = dfu_backend_get_plan(u);
+
+		if (!plan)
+			continue;
+		if (cli_common.json) {
+			print_plan_json(plan);
+			continue;
+		}
+		if (fleet_count(fleet) > 1)
+			printf("usb %s:\n", updater_identity(u)->usb_path);
+		dfu_plan_print(plan, stdout);
+	}
+}
+
+/* One job per --path (several ROMs at once, one loop), else one for --device / the only ROM. */
+static int add_jobs(struct fleet *fleet, const struct recover_opts *o, struct updater_config *cfg)
+{
+	const bool dry = o->opts.dry_run;
+	const size_t jobs = o->npaths ? o->npaths : 1;
+
+	for (size_t i = 0; i < jobs; i++) {
+		snprintf(cfg->target.usb_path, sizeof(cfg->target.usb_path), "%s",
+			 o->npaths ? o->path[i] : o->device ? o->device : "");
+		if (fleet_add(fleet, cfg, dry ? fleet_steps_check : fleet_steps_flash, dry ? 2 : 5,
+			      NULL) < 0)
+			return CF_ERR_NOMEM;
+	}
+	return CF_OK;
+}
+
 static int run_job(const struct recover_opts *o, struct cmd_image *img, struct cmd_image *app)
 {
 	struct loop *loop = loop_new();
@@ -294,8 +335,6 @@ static int run_job(const struct recover_opts *o, struct cmd_image *img, struct c
 
 	if (!fleet)
 		goto out;
-	snprintf(cfg.target.usb_path, sizeof(cfg.target.usb_path), "%s",
-		 o->path ? o->path : o->device ? o->device : "");
 	cfg.target.node_id = -1;
 	cfg.target.mode = DEVICE_MODE_ROM_DFU;
 	cfg.image = img->data;
@@ -309,17 +348,11 @@ static int run_job(const struct recover_opts *o, struct cmd_image *img, struct c
 	if (o->opts.unprotect)
 		cf_log(CF_LOG_WARN, NULL, NULL, "--unprotect: if the chip is read-protected, "
 		       "removing it erases ALL of its flash");
-	if (fleet_add(fleet, &cfg, dry ? fleet_steps_check : fleet_steps_flash, dry ? 2 : 5,
-		      NULL) < 0)
+	if (add_jobs(fleet, o, &cfg))
 		goto out;
 	code = fleet_run(fleet, !dry);
 	if (dry) {
-		const struct dfu_plan *plan = dfu_backend_get_plan(fleet_get_updater(fleet, 0));
-
-		if (plan && cli_common.json)
-			print_plan_json(plan);
-		else if (plan)
-			dfu_plan_print(plan, stdout);
+		print_plans(fleet);
 		report_summary(report);
 	}
 out:

@@ -27,6 +27,7 @@ struct dfu_dev {
 	struct dfu_usb *usb;
 	libusb_device_handle *handle;
 	uint8_t interface;
+	char path[32]; /* for trace lines */
 	bool claimed;
 	struct libusb_transfer *xfer;
 	bool in_flight;
@@ -343,6 +344,7 @@ int dfu_usb_open(struct dfu_usb *u, const struct dfu_candidate *c, struct dfu_de
 	}
 	d->usb = u;
 	d->interface = c->interface;
+	snprintf(d->path, sizeof(d->path), "%s", c->path);
 	d->late.fire = late_fire;
 	rc = libusb_open(dev, &d->handle);
 	libusb_free_device_list(list, 1);
@@ -432,8 +434,9 @@ static void LIBUSB_CALL transfer_done(struct libusb_transfer *t)
 	if (r == DFUSE_XFER_OK && d->is_in)
 		memcpy(d->user_data, libusb_control_transfer_get_data(t), actual);
 	if (cf_log_enabled(CF_LOG_TRACE))
-		cf_log(CF_LOG_TRACE, NULL, "dfu", "%02x %02x -> %s, %zu bytes", d->buffer[0],
-		       d->buffer[1], dfuse_xfer_name(r), actual);
+		cf_log(CF_LOG_TRACE, d->path, "dfu", "%02x %02x %04x %04x -> %s, %zu bytes",
+		       d->buffer[0], d->buffer[1], d->buffer[2] | d->buffer[3] << 8, d->length,
+		       dfuse_xfer_name(r), actual);
 	if (d->engine)
 		dfuse_xfer_done(d->engine, r, actual);
 }

@@ -31,7 +31,6 @@ struct emu_device {
 	uint8_t flash[F042_FLASH_SIZE];
 	struct rom_dfu model;
 	UMockdevIoctlBase *handler;
-	GQueue done;	   /* URB data blocks waiting to be reaped (we hold a reference) */
 	bool disconnected; /* every ioctl after the pending reaps answers ENODEV */
 	bool removal_scheduled;
 };
@@ -52,6 +51,7 @@ struct emu {
 	const char *reappear; /* "katapult" or "app": what comes back after the leave */
 	const char *uid;      /* its USB serial (chip UID hex) */
 	unsigned appear_after_ms; /* plug the devices in only after this long */
+	UMockdevIoctlBase *handler; /* one for all devices */
 };
 
 static struct emu emu;
@@ -93,11 +93,10 @@ static gboolean replug_rom(gpointer data)
 	struct emu_device *d = data;
 
 	rom_dfu_reset(&d->model);
-	g_queue_clear_full(&d->done, g_object_unref);
 	d->disconnected = false;
 	d->removal_scheduled = false;
 	umockdev_testbed_detach_ioctl(emu.testbed, d->devnode, NULL);
-	g_clear_object(&d->handler);
+	d->handler = NULL;
 	add_device(d);
 	return G_SOURCE_REMOVE;
 }
@@ -140,6 +139,27 @@ static int xfer_status(struct emu_device *d, enum rom_dfu_xfer x)
 	return -EPROTO;
 }
 
+static void free_queue(gpointer q)
+{
+	g_queue_free_full(q, g_object_unref);
+}
+
+/*
+ * URBs wait for their reap per open file, as usbfs keeps them: a second open of the same
+ * device (another libusb context reading its strings) must never reap the first one's URBs.
+ * The queue lives on the client object (one per open file) and holds our references.
+ */
+static GQueue *done_queue(UMockdevIoctlClient *client)
+{
+	GQueue *q = g_object_get_data(G_OBJECT(client), "dfuemu-done");
+
+	if (!q) {
+		q = g_queue_new();
+		g_object_set_data_full(G_OBJECT(client), "dfuemu-done", q, free_queue);
+	}
+	return q;
+}
+
 static void submit_urb(struct emu_device *d, UMockdevIoctlClient *client, UMockdevIoctlData *arg)
 {
 	UMockdevIoctlData *urb_data = umockdev_ioctl_data_resolve(arg, 0, URB_SIZE, NULL);
@@ -177,13 +197,13 @@ static void submit_urb(struct emu_device *d, UMockdevIoctlClient *client, UMockd
 	if (d->model.gone && !d->disconnected)
 		disconnect(d); /* answered dfuMANIFEST, then stopped USB (dfu.md §2.5) */
 	g_object_unref(buf);
-	g_queue_push_tail(&d->done, urb_data);
+	g_queue_push_tail(done_queue(client), urb_data);
 	umockdev_ioctl_client_complete(client, 0, 0);
 }
 
 static void reap_urb(struct emu_device *d, UMockdevIoctlClient *client, UMockdevIoctlData *arg)
 {
-	UMockdevIoctlData *urb_data = g_queue_pop_head(&d->done);
+	UMockdevIoctlData *urb_data = g_queue_pop_head(done_queue(client));
 	UMockdevIoctlData *ptr;
 
 	if (!urb_data) {
@@ -226,14 +246,29 @@ static void get_capabilities(UMockdevIoctlClient *client, UMockdevIoctlData *arg
 	umockdev_ioctl_client_complete(client, 0, 0);
 }
 
+static struct emu_device *device_of(UMockdevIoctlClient *client)
+{
+	const char *node = umockdev_ioctl_client_get_devnode(client);
+
+	for (int i = 0; node && i < emu.count; i++)
+		if (!strcmp(node, emu.dev[i].devnode))
+			return &emu.dev[i];
+	return NULL;
+}
+
 static gboolean handle_ioctl(UMockdevIoctlBase *handler, UMockdevIoctlClient *client,
 			     gpointer user_data)
 {
-	struct emu_device *d = user_data;
+	struct emu_device *d = device_of(client);
 	const unsigned long request = umockdev_ioctl_client_get_request(client);
 	UMockdevIoctlData *arg = umockdev_ioctl_client_get_arg(client);
 
 	(void)handler;
+	(void)user_data;
+	if (!d) {
+		umockdev_ioctl_client_complete(client, -1, ENODEV);
+		return TRUE;
+	}
 	if (d->disconnected && request != USBDEVFS_REAPURB && request != USBDEVFS_REAPURBNDELAY) {
 		umockdev_ioctl_client_complete(client, -1, ENODEV);
 		return TRUE;
@@ -310,8 +345,12 @@ static bool add_device(struct emu_device *d)
 				 "H: descriptors=%s\n",
 				 d->index, devnum, devnum, devnum, devnum, d->index, ROM_DFU_SERIAL,
 				 devnum - 1, hex);
-	d->handler = umockdev_ioctl_base_new();
-	g_signal_connect(d->handler, "handle-ioctl", G_CALLBACK(handle_ioctl), d);
+	/* One handler serves every device node; it finds the device by the client's node. */
+	if (!emu.handler) {
+		emu.handler = umockdev_ioctl_base_new();
+		g_signal_connect(emu.handler, "handle-ioctl", G_CALLBACK(handle_ioctl), NULL);
+	}
+	d->handler = emu.handler;
 	ok = umockdev_testbed_attach_ioctl(emu.testbed, d->devnode, d->handler, &err) &&
 	     umockdev_testbed_add_from_string(emu.testbed, record, &err);
 	if (!ok) {
@@ -352,7 +391,6 @@ static void init_device(struct emu_device *d, int index)
 	};
 
 	d->index = index;
-	g_queue_init(&d->done);
 	load_flash(d);
 	rom_dfu_init(&d->model, &cfg);
 }
@@ -639,12 +677,11 @@ int main(int argc, char **argv)
 				fclose(f);
 			}
 		}
-		g_queue_clear_full(&d->done, g_object_unref);
 		if (!d->handler)
 			continue; /* never plugged in (--appear-after) */
 		umockdev_testbed_detach_ioctl(emu.testbed, d->devnode, NULL);
-		g_object_unref(d->handler);
 	}
+	g_clear_object(&emu.handler);
 	g_main_loop_unref(emu.main_loop);
 	g_object_unref(emu.testbed);
 	return rc;
