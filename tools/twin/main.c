@@ -61,6 +61,7 @@ struct app {
 	struct loop_timer twin_timer;
 	struct loop_timer power_timer;
 	uint32_t seen_losses;
+	int failed; /* a front-end error that ends the process (exit code) */
 };
 
 static volatile sig_atomic_t stop;
@@ -109,6 +110,7 @@ static void can_ready(struct loop_source *src, const struct pollfd *fds, int cou
 	if (rc == CF_ERR_NO_DEVICE || rc == CF_ERR_IO) {
 		fprintf(stderr, "twin: the CAN bus %s went away (%s); exiting\n", a->o.attach,
 			cf_strerror(rc));
+		a->failed = rc;
 		stop = 1;
 	}
 	pump(a);
@@ -217,8 +219,9 @@ static void usb_follow(struct app *a)
 			return;
 		}
 		if (twin_pty_open(&a->pty, a->o.pty) < 0) {
-			fprintf(stderr, "twin: cannot create the pty %s: %s\n", a->o.pty,
-				strerror(errno));
+			fprintf(stderr, "twin: cannot create the pty %s: %s; check that its directory "
+				"exists and is writable\n", a->o.pty, strerror(errno));
+			a->failed = CF_ERR_IO;
 			stop = 1;
 			return;
 		}
@@ -587,5 +590,7 @@ int main(int argc, char **argv)
 	twin_free(a.t);
 	transport_close(a.tr);
 	loop_free(a.loop);
+	if (rc == CF_OK)
+		rc = a.failed;
 	return rc == CF_OK ? 0 : cf_err_exit_code(rc);
 }
