@@ -44,6 +44,7 @@ struct hub {
 	int wire_from;		/* its sender's index */
 	uint64_t wire_end_ns;	/* when its last bit is sent */
 	uint64_t frames, stalls;
+	int64_t realtime_offset_ns; /* CLOCK_REALTIME - CLOCK_MONOTONIC, for log stamps */
 };
 
 static volatile sig_atomic_t stop;
@@ -60,6 +61,14 @@ static uint64_t now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static int64_t realtime_offset_ns(void)
+{
+	struct timespec rt;
+
+	clock_gettime(CLOCK_REALTIME, &rt);
+	return (int64_t)rt.tv_sec * 1000000000 + rt.tv_nsec - (int64_t)now_ns();
 }
 
 static int listen_on(const char *path)
@@ -166,12 +175,16 @@ static bool flush_rx(struct client *c)
 static void log_frame(struct hub *h, const struct can_frame *f)
 {
 	struct timespec ts;
+	uint64_t real, late;
 
 	if (!h->log)
 		return;
+	/* Stamp the modelled end of the frame, not the moment the hub got round to it. */
 	clock_gettime(CLOCK_REALTIME, &ts);
-	fprintf(h->log, "(%lld.%06ld) simbus %03X#", (long long)ts.tv_sec, ts.tv_nsec / 1000,
-		f->can_id & CAN_SFF_MASK);
+	late = now_ns() - h->wire_end_ns;
+	real = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec - late;
+	fprintf(h->log, "(%lld.%06ld) simbus %03X#", (long long)(real / 1000000000u),
+		(long)(real % 1000000000u / 1000u), f->can_id & CAN_SFF_MASK);
 	for (int i = 0; i < f->len; i++)
 		fprintf(h->log, "%02X", f->data[i]);
 	fputc('\n', h->log);
@@ -249,9 +262,18 @@ static struct timespec *poll_timeout(const struct hub *h, uint64_t now, struct t
 	return ts;
 }
 
+static bool queued_any(const struct hub *h)
+{
+	for (int i = 0; i < h->nclients; i++)
+		if (h->c[i].tx_count)
+			return true;
+	return false;
+}
+
 static void run(struct hub *h)
 {
 	struct pollfd fds[MAX_CLIENTS + 1];
+	bool waiting;
 
 	while (!stop) {
 		uint64_t now = now_ns();
@@ -267,6 +289,7 @@ static void run(struct hub *h)
 		}
 		if (ppoll(fds, (nfds_t)n, poll_timeout(h, now, &ts), NULL) < 0 && errno != EINTR)
 			break;
+		waiting = queued_any(h);
 		if (fds[0].revents & POLLIN)
 			accept_clients(h);
 		for (int i = n - 2; i >= 0; i--) {
@@ -281,8 +304,13 @@ static void run(struct hub *h)
 				drop_client(h, i);
 		}
 		now = now_ns();
-		if (h->on_wire && h->wire_end_ns <= now)
+		if (h->on_wire && h->wire_end_ns <= now) {
 			finish_wire(h);
+			/* A frame queued before the last bit went out follows it back to back,
+			 * as a controller does: the hub's own wake-up latency is not bus time. */
+			if (waiting)
+				now = h->wire_end_ns;
+		}
 		if (!h->on_wire)
 			start_wire(h, now);
 		if (h->on_wire && h->wire_end_ns <= now)
@@ -351,6 +379,7 @@ int main(int argc, char **argv)
 	}
 	if (log_path && open_log(&h, log_path) < 0)
 		return 73;
+	h.realtime_offset_ns = realtime_offset_ns();
 	h.lfd = listen_on(h.path);
 	if (h.lfd < 0)
 		return 71;
