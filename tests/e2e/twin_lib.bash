@@ -39,7 +39,7 @@ bus() {
 	"$BIN/simbus" --socket "$W/$1" --bitrate "$2" --speed "${3:-1}" --log "$W/$1.log" \
 		>"$W/$1.out" 2>"$W/$1.err" &
 	PIDS+=($!)
-	wait_for "grep -q '^simbus: ready' '$W/$1.out'"
+	wait_for "grep -qs '^simbus: ready' '$W/$1.out'"
 }
 
 # twin NAME ARGS...: a twin process; its pid in $W/NAME.pid, ready line in $W/NAME.out.
@@ -49,7 +49,7 @@ twin() {
 	"$BIN/twin" --flash "$W/$name.bin" "$@" >"$W/$name.out" 2>"$W/$name.err" &
 	PIDS+=($!)
 	echo $! >"$W/$name.pid"
-	wait_for "grep -q '^twin: ready' '$W/$name.out'"
+	wait_for "grep -qs '^twin: ready' '$W/$name.out'"
 }
 
 # stop NAME: SIGTERM; returns the process's exit status.
