@@ -24,7 +24,8 @@
  *   called with non-decreasing times. Work the twin schedules (reply after a page erase, the
  *   100 ms COMPLETE delay, the double-reset window) happens in twin_advance.
  * - A CAN twin on a bus of another bitrate neither sees nor sends frames (katapult.md §2.5).
- * All functions are non-blocking. The twin never prints except through config.log.
+ * All functions are non-blocking. The twin prints only through config.log, except the loud
+ * stderr warning of a write past the end of flash (the real probe hangs there).
  */
 
 #define TWIN_FLASH_BASE 0x08000000u
@@ -38,7 +39,7 @@ struct twin;
 
 enum twin_mode {
 	TWIN_MODE_OFF,	    /* no power */
-	TWIN_MODE_BOOTING,  /* between reset and the application (double-reset window, 100 ms) */
+	TWIN_MODE_BOOTING,  /* between reset and the application: the 0.5 s double-reset window */
 	TWIN_MODE_APP,	    /* Klipper-derived Cartographer application */
 	TWIN_MODE_DEPLOYER, /* deployer application rewriting the bootloader region */
 	TWIN_MODE_KATAPULT, /* Katapult bootloader */
