@@ -63,7 +63,7 @@ static int read_one(struct sim *s, struct can_frame *f)
  * get_bitrate can answer (the one bounded wait of this transport). */
 static void wait_hello(struct sim *s)
 {
-	struct pollfd p = { .fd = s->fd, .events = POLLIN };
+	struct pollfd p = {.fd = s->fd, .events = POLLIN};
 	struct can_frame f;
 
 	if (poll(&p, 1, SIM_HELLO_WAIT_MS) <= 0)
@@ -78,7 +78,7 @@ static void wait_hello(struct sim *s)
 static int op_open(struct transport *t, const char *spec, struct cf_failure *why)
 {
 	struct sim *s = transport_priv(t);
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	const char *path = strncmp(spec, "sim:", 4) ? spec : spec + 4;
 	int sndbuf = SIMBUS_CLIENT_SNDBUF, err;
 
@@ -100,8 +100,9 @@ static int op_open(struct transport *t, const char *spec, struct cf_failure *why
 	if (connect(s->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		int e = errno;
 
-		err = e == ENOENT || e == ECONNREFUSED ? CF_ERR_NO_DEVICE :
-		      e == EACCES ? CF_ERR_ACCESS : CF_ERR_IO;
+		err = e == ENOENT || e == ECONNREFUSED ? CF_ERR_NO_DEVICE
+		      : e == EACCES		       ? CF_ERR_ACCESS
+						       : CF_ERR_IO;
 		cf_failure_set(why, err, "open", "no simulated CAN bus at %s: %s", path,
 			       strerror(e));
 		cf_failure_set_hint(why, "start one with `simbus --socket %s`, then retry", path);
@@ -209,14 +210,14 @@ static int op_get_can_state(struct transport *t, enum transport_can_state *state
 }
 
 const struct transport_ops sim_ops = {
-	.name = "sim",
-	.unit = TRANSPORT_FRAMES,
-	.priv_size = sizeof(struct sim),
-	.open = op_open,
-	.close = op_close,
-	.pollfds = op_pollfds,
-	.send = op_send,
-	.recv = op_recv,
-	.get_bitrate = op_get_bitrate,
-	.get_can_state = op_get_can_state,
+    .name = "sim",
+    .unit = TRANSPORT_FRAMES,
+    .priv_size = sizeof(struct sim),
+    .open = op_open,
+    .close = op_close,
+    .pollfds = op_pollfds,
+    .send = op_send,
+    .recv = op_recv,
+    .get_bitrate = op_get_bitrate,
+    .get_can_state = op_get_can_state,
 };

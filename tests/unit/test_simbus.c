@@ -4,6 +4,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/* cmocka.h needs the four headers above */
 #include <cmocka.h>
 
 #include <linux/can.h>
@@ -35,18 +37,18 @@ static const struct {
 	uint8_t data[8];
 	unsigned stuff, bits;
 } wire_cases[] = {
-	{ "id 0x000, no data (by hand)", 0x000, 0, { 0 }, 6, 53 },
-	{ "id 0x7ff, no data", 0x7ff, 0, { 0 }, 3, 50 },
-	{ "admin query 0x3f0 [1] 00", 0x3f0, 1, { 0x00 }, 4, 59 },
-	{ "0x123 de ad be ef", 0x123, 4, { 0xde, 0xad, 0xbe, 0xef }, 2, 81 },
-	{ "CONNECT on 0x202", 0x202, 8, { 0x01, 0x88, 0x11, 0x00, 0xf1, 0x7c, 0x99, 0x03 }, 7, 118 },
+    {"id 0x000, no data (by hand)", 0x000, 0, {0}, 6, 53},
+    {"id 0x7ff, no data", 0x7ff, 0, {0}, 3, 50},
+    {"admin query 0x3f0 [1] 00", 0x3f0, 1, {0x00}, 4, 59},
+    {"0x123 de ad be ef", 0x123, 4, {0xde, 0xad, 0xbe, 0xef}, 2, 81},
+    {"CONNECT on 0x202", 0x202, 8, {0x01, 0x88, 0x11, 0x00, 0xf1, 0x7c, 0x99, 0x03}, 7, 118},
 };
 
 static void test_simbus_frame_bits_count_real_stuffing(void **state)
 {
 	(void)state;
 	for (size_t i = 0; i < sizeof(wire_cases) / sizeof(wire_cases[0]); i++) {
-		struct canbus_frame f = { .id = wire_cases[i].id, .len = wire_cases[i].len };
+		struct canbus_frame f = {.id = wire_cases[i].id, .len = wire_cases[i].len};
 		memcpy(f.data, wire_cases[i].data, 8);
 		if (canwire_stuff_bits(&f) != wire_cases[i].stuff)
 			fail_msg("%s: %u stuff bits, want %u", wire_cases[i].name,
@@ -80,8 +82,8 @@ static void test_simbus_frame_bits_within_worst_case(void **state)
 
 static void test_simbus_frame_time_follows_bitrate(void **state)
 {
-	struct canbus_frame f = { .id = 0x202, .len = 8,
-				  .data = { 0x01, 0x88, 0x11, 0x00, 0xf1, 0x7c, 0x99, 0x03 } };
+	struct canbus_frame f = {
+	    .id = 0x202, .len = 8, .data = {0x01, 0x88, 0x11, 0x00, 0xf1, 0x7c, 0x99, 0x03}};
 
 	(void)state;
 	assert_int_equal(canwire_frame_ns(&f, 1000000), 118000);
@@ -99,7 +101,7 @@ struct fake_hub {
 static int hub_setup(void **state)
 {
 	static struct fake_hub h;
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	char spec[128];
 
 	snprintf(h.path, sizeof(h.path), "/tmp/simbus-test-%d", (int)getpid());
@@ -132,7 +134,7 @@ static int hub_teardown(void **state)
 
 static void hub_send(struct fake_hub *h, uint32_t can_id, uint8_t len, const uint8_t *data)
 {
-	struct can_frame f = { .can_id = can_id, .len = len };
+	struct can_frame f = {.can_id = can_id, .len = len};
 
 	memcpy(f.data, data, len);
 	assert_int_equal(send(h->cfd, &f, sizeof(f), 0), sizeof(f));
@@ -140,11 +142,11 @@ static void hub_send(struct fake_hub *h, uint32_t can_id, uint8_t len, const uin
 
 static void test_simbus_sim_transport_moves_frames(void **state)
 {
-	static const uint8_t hello[8] = { SIMBUS_HELLO0, SIMBUS_HELLO1, 0, 0, 0x40, 0x42, 0x0f, 0 };
-	static const uint8_t ack[8] = { 0x01, 0x88, 0xa0, 0x07, 0x11, 0x00, 0x00, 0x00 };
+	static const uint8_t hello[8] = {SIMBUS_HELLO0, SIMBUS_HELLO1, 0, 0, 0x40, 0x42, 0x0f, 0};
+	static const uint8_t ack[8] = {0x01, 0x88, 0xa0, 0x07, 0x11, 0x00, 0x00, 0x00};
 	struct fake_hub *h = *state;
-	struct canbus_frame in, out = { .id = 0x202, .len = 8,
-					.data = { 0x01, 0x88, 0x11, 0x00, 0xf1, 0x7c, 0x99, 0x03 } };
+	struct canbus_frame in,
+	    out = {.id = 0x202, .len = 8, .data = {0x01, 0x88, 0x11, 0x00, 0xf1, 0x7c, 0x99, 0x03}};
 	struct can_frame raw;
 	uint32_t bitrate = 0;
 	size_t len;
@@ -171,7 +173,7 @@ static void test_simbus_sim_transport_moves_frames(void **state)
 static void test_simbus_sim_transport_backpressure_is_eagain(void **state)
 {
 	struct fake_hub *h = *state;
-	struct canbus_frame out = { .id = 0x202, .len = 8 };
+	struct canbus_frame out = {.id = 0x202, .len = 8};
 	struct can_frame raw;
 	int sent = 0, rc, got = 0;
 
@@ -216,16 +218,16 @@ static void test_simbus_sim_transport_reports_missing_bus(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_simbus_frame_bits_count_real_stuffing),
-		cmocka_unit_test(test_simbus_frame_bits_within_worst_case),
-		cmocka_unit_test(test_simbus_frame_time_follows_bitrate),
-		cmocka_unit_test(test_simbus_sim_transport_reports_missing_bus),
-		cmocka_unit_test_setup_teardown(test_simbus_sim_transport_moves_frames, hub_setup,
-						hub_teardown),
-		cmocka_unit_test_setup_teardown(test_simbus_sim_transport_backpressure_is_eagain,
-						hub_setup, hub_teardown),
-		cmocka_unit_test_setup_teardown(test_simbus_sim_transport_hub_gone_is_no_device,
-						hub_setup, hub_teardown),
+	    cmocka_unit_test(test_simbus_frame_bits_count_real_stuffing),
+	    cmocka_unit_test(test_simbus_frame_bits_within_worst_case),
+	    cmocka_unit_test(test_simbus_frame_time_follows_bitrate),
+	    cmocka_unit_test(test_simbus_sim_transport_reports_missing_bus),
+	    cmocka_unit_test_setup_teardown(test_simbus_sim_transport_moves_frames, hub_setup,
+					    hub_teardown),
+	    cmocka_unit_test_setup_teardown(test_simbus_sim_transport_backpressure_is_eagain,
+					    hub_setup, hub_teardown),
+	    cmocka_unit_test_setup_teardown(test_simbus_sim_transport_hub_gone_is_no_device,
+					    hub_setup, hub_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -4,9 +4,11 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/* cmocka.h needs the four headers above */
+#include <cmocka.h>
 #include <stdio.h>
 #include <unistd.h>
-#include <cmocka.h>
 
 #include "protocol/katapult.h"
 #include "protocol/klipper.h"
@@ -15,10 +17,10 @@
 #define MS 1000ull
 
 /* katapult.md §2.2 vectors for UUID e0ef270ca188 */
-static const uint8_t query[1] = { 0x00 };
-static const uint8_t req_boot[7] = { 0x02, 0xe0, 0xef, 0x27, 0x0c, 0xa1, 0x88 };
-static const uint8_t set_kp_129[8] = { 0x11, 0xe0, 0xef, 0x27, 0x0c, 0xa1, 0x88, 0x81 };
-static const uint8_t set_kl_4[8] = { 0x01, 0xe0, 0xef, 0x27, 0x0c, 0xa1, 0x88, 0x04 };
+static const uint8_t query[1] = {0x00};
+static const uint8_t req_boot[7] = {0x02, 0xe0, 0xef, 0x27, 0x0c, 0xa1, 0x88};
+static const uint8_t set_kp_129[8] = {0x11, 0xe0, 0xef, 0x27, 0x0c, 0xa1, 0x88, 0x81};
+static const uint8_t set_kl_4[8] = {0x01, 0xe0, 0xef, 0x27, 0x0c, 0xa1, 0x88, 0x04};
 
 static struct twin *can_probe(double speed, bool app)
 {
@@ -27,7 +29,8 @@ static struct twin *can_probe(double speed, bool app)
 	assert_non_null(t);
 	assert_int_equal(th_install_katapult(t, IMAGE_IFACE_CAN, 1000000, NULL), 0);
 	if (app)
-		assert_int_equal(th_install_app(t, IMAGE_IFACE_CAN, 1000000, "Cartographer 4.0.0"), 0);
+		assert_int_equal(th_install_app(t, IMAGE_IFACE_CAN, 1000000, "Cartographer 4.0.0"),
+				 0);
 	return t;
 }
 
@@ -38,7 +41,7 @@ static size_t admin_reply(struct th *h, uint8_t *out)
 
 static void test_twin_boot_valid_app_waits_double_reset_window(void **state)
 {
-	struct th h = { 0 };
+	struct th h = {0};
 
 	(void)state;
 	h.t = can_probe(1.0, true);
@@ -71,7 +74,7 @@ static void test_twin_boot_double_reset_enters_katapult(void **state)
 /* §5: the application is "invalid" only when its first word is 0 or 0xFFFFFFFF. */
 static void test_twin_boot_invalid_app_stays_in_katapult(void **state)
 {
-	static const uint8_t zero[4] = { 0 };
+	static const uint8_t zero[4] = {0};
 	struct twin *t = can_probe(0, false);
 
 	(void)state;
@@ -89,8 +92,8 @@ static void test_twin_boot_invalid_app_stays_in_katapult(void **state)
 
 static void test_twin_app_query_answers_klipper(void **state)
 {
-	static const uint8_t want[8] = { 0x20, 0xe0, 0xef, 0x27, 0x0c, 0xa1, 0x88, 0x01 };
-	struct th h = { 0 };
+	static const uint8_t want[8] = {0x20, 0xe0, 0xef, 0x27, 0x0c, 0xa1, 0x88, 0x01};
+	struct th h = {0};
 	uint8_t got[8];
 
 	(void)state;
@@ -111,10 +114,10 @@ static void test_twin_app_query_answers_klipper(void **state)
 /* §8.3: identify over CAN node 4 returns the installed image's dictionary, then an ACK. */
 static void test_twin_app_identify_serves_installed_dictionary(void **state)
 {
-	static const uint8_t ident0[] = { 0x08, 0x10, 0x01, 0x00, 0x28, 0x5e, 0x9f, 0x7e };
-	static const uint8_t ack[] = { 0x05, 0x11, 0x8f, 0x08, 0x7e };
-	struct mkimage_app_opts o = { .version = "Cartographer 4.0.0" };
-	struct th h = { 0 };
+	static const uint8_t ident0[] = {0x08, 0x10, 0x01, 0x00, 0x28, 0x5e, 0x9f, 0x7e};
+	static const uint8_t ack[] = {0x05, 0x11, 0x8f, 0x08, 0x7e};
+	struct mkimage_app_opts o = {.version = "Cartographer 4.0.0"};
+	struct th h = {0};
 	uint8_t got[128], *zdict;
 	size_t zlen, n;
 
@@ -140,9 +143,9 @@ static void test_twin_app_identify_serves_installed_dictionary(void **state)
 /* §8.1: a block with the wrong sequence is NAKed with the expected seq. */
 static void test_twin_app_wrong_seq_is_naked(void **state)
 {
-	static const uint8_t ident1[] = { 0x08, 0x11, 0x01, 0x28, 0x28, 0xaf, 0xd7, 0x7e };
-	static const uint8_t nak0[] = { 0x05, 0x10, 0x9e, 0x81, 0x7e };
-	struct th h = { 0 };
+	static const uint8_t ident1[] = {0x08, 0x11, 0x01, 0x28, 0x28, 0xaf, 0xd7, 0x7e};
+	static const uint8_t nak0[] = {0x05, 0x10, 0x9e, 0x81, 0x7e};
+	struct th h = {0};
 	uint8_t got[16];
 
 	(void)state;
@@ -159,8 +162,8 @@ static void test_twin_app_wrong_seq_is_naked(void **state)
 
 static void test_twin_app_request_bootloader_enters_katapult(void **state)
 {
-	static const uint8_t want[8] = { 0x20, 0xe0, 0xef, 0x27, 0x0c, 0xa1, 0x88, 0x11 };
-	struct th h = { 0 };
+	static const uint8_t want[8] = {0x20, 0xe0, 0xef, 0x27, 0x0c, 0xa1, 0x88, 0x11};
+	struct th h = {0};
 	uint8_t got[8], wrong[7];
 
 	(void)state;
@@ -188,8 +191,8 @@ static void test_twin_app_request_bootloader_enters_katapult(void **state)
 /* §1.3: COMPLETE -> ACK -> 100 ms -> application, with no double-reset window. */
 static void test_twin_boot_complete_starts_app_after_100ms(void **state)
 {
-	static const uint8_t complete[] = { 0x01, 0x88, 0x15, 0x00, 0x91, 0x1b, 0x99, 0x03 };
-	struct th h = { .node = 129 };
+	static const uint8_t complete[] = {0x01, 0x88, 0x15, 0x00, 0x91, 0x1b, 0x99, 0x03};
+	struct th h = {.node = 129};
 	uint8_t got[16];
 	uint64_t t0;
 
@@ -245,8 +248,8 @@ static void flash_block(struct th *h, uint32_t addr, const uint8_t *data, uint8_
 /* §5 (d): a power loss after block 0 leaves a valid-looking half image: the probe hangs. */
 static void test_twin_boot_power_loss_mid_image_hangs(void **state)
 {
-	struct twin_faults f = { .power_loss_block = 2 };
-	struct th h = { .node = 129 };
+	struct twin_faults f = {.power_loss_block = 2};
+	struct th h = {.node = 129};
 	uint8_t *img, reply[16];
 	size_t len;
 
@@ -272,8 +275,8 @@ static void test_twin_boot_power_loss_mid_image_hangs(void **state)
 /* §5 safer ordering: block 0 as 0xFF first keeps the image invalid: Katapult after power loss. */
 static void test_twin_boot_power_loss_with_safer_ordering_stays_in_katapult(void **state)
 {
-	struct twin_faults f = { .power_loss_block = 3 };
-	struct th h = { .node = 129 };
+	struct twin_faults f = {.power_loss_block = 3};
+	struct th h = {.node = 129};
 	uint8_t *img, reply[16], ff[64];
 	size_t len;
 
@@ -308,7 +311,8 @@ static void test_twin_boot_power_loss_with_safer_ordering_stays_in_katapult(void
 /* §4: a deployer rewrites the bootloader region and comes back on the new Katapult's iface. */
 static void test_twin_deployer_switches_usb_katapult_to_can(void **state)
 {
-	struct mkimage_deployer_opts o = { .katapult = { .iface = IMAGE_IFACE_CAN, .bitrate = 1000000 } };
+	struct mkimage_deployer_opts o = {
+	    .katapult = {.iface = IMAGE_IFACE_CAN, .bitrate = 1000000}};
 	struct twin *t = th_twin(1.0, NULL);
 	uint8_t *img;
 	size_t len;
@@ -376,7 +380,7 @@ static void test_twin_several_twins_have_distinct_uuids(void **state)
 {
 	struct twin *t[3];
 	uint8_t uid[12], uuids[3][6], got[3][8];
-	struct canbus_frame f = { .id = CANBUS_ADMIN_ID, .len = 1 }, r;
+	struct canbus_frame f = {.id = CANBUS_ADMIN_ID, .len = 1}, r;
 
 	(void)state;
 	for (int i = 0; i < 3; i++) {
@@ -416,7 +420,7 @@ static void test_twin_several_twins_have_distinct_uuids(void **state)
 static void test_twin_flash_persists_to_file(void **state)
 {
 	char path[] = "/tmp/twin-test-XXXXXX";
-	struct twin_config c = { .speed = 0 };
+	struct twin_config c = {.speed = 0};
 	struct twin *t;
 	int fd = mkstemp(path);
 
@@ -443,9 +447,9 @@ static void test_twin_flash_persists_to_file(void **state)
 static void test_twin_app_get_canbus_id_from_dictionary(void **state)
 {
 	/* mkimage dictionary: "get_canbus_id": 9, "canbus_id canbus_uuid=%.*s ...": 85 */
-	static const uint8_t cmd[] = { 0x09 };
-	static const uint8_t want[] = { 0x55, 0x06, 0xe0, 0xef, 0x27, 0x0c, 0xa1, 0x88, 0x04 };
-	struct th h = { 0 };
+	static const uint8_t cmd[] = {0x09};
+	static const uint8_t want[] = {0x55, 0x06, 0xe0, 0xef, 0x27, 0x0c, 0xa1, 0x88, 0x04};
+	struct th h = {0};
 	struct klipper_block b;
 	uint8_t req[16], got[32];
 	size_t n, used;
@@ -469,8 +473,8 @@ static void test_twin_app_get_canbus_id_from_dictionary(void **state)
 /* §8.2: an id the dictionary does not list shuts the application down; identify still works. */
 static void test_twin_app_unknown_command_shuts_down(void **state)
 {
-	static const uint8_t cmd[] = { 0x7f }; /* msgid 127: not in the dictionary */
-	struct th h = { 0 };
+	static const uint8_t cmd[] = {0x7f}; /* msgid 127: not in the dictionary */
+	struct th h = {0};
 	uint8_t req[16], got[16];
 	size_t n;
 
@@ -524,7 +528,8 @@ static void session_write(struct th *h, const uint8_t *img, size_t len)
 		memset(blk, 0xff, 64);
 		memcpy(blk, img + off, len - off < 64 ? len - off : 64);
 		assert_int_equal(katapult_build_send_block(0x08002000 + (uint32_t)off, blk, buf,
-							   sizeof(buf), &n), 0);
+							   sizeof(buf), &n),
+				 0);
 		assert_int_equal(th_kp(h, buf, n, buf, 16), 16);
 		assert_int_equal(buf[2], 0xa0);
 	}
@@ -542,8 +547,9 @@ static void session_eof_and_read_back(struct th *h, const uint8_t *img, size_t l
 	assert_int_equal(katapult_parse_eof_ack(buf + 8, 4, &pages), 0);
 	assert_int_equal(pages, (len + 1023) / 1024);
 	for (size_t off = 0; off < len; off += 64) {
-		assert_int_equal(katapult_build_request_block(0x08002000 + (uint32_t)off, buf,
-							      sizeof(buf), &n), 0);
+		assert_int_equal(
+		    katapult_build_request_block(0x08002000 + (uint32_t)off, buf, sizeof(buf), &n),
+		    0);
 		assert_int_equal(th_kp(h, buf, n, buf, 80), 80);
 		assert_int_equal(katapult_parse_read_ack(buf + 8, 68, &addr, data), 0);
 		assert_int_equal(addr, 0x08002000 + off);
@@ -554,7 +560,7 @@ static void session_eof_and_read_back(struct th *h, const uint8_t *img, size_t l
 /* The "done" scenario of the issue: old CAN application -> new one, scripted with protocol/. */
 static void test_twin_session_old_can_app_to_new(void **state)
 {
-	struct th h = { .node = 129 };
+	struct th h = {.node = 129};
 	struct canbus_frame f;
 	struct katapult_parser p;
 	struct katapult_frame kf;
@@ -565,7 +571,8 @@ static void test_twin_session_old_can_app_to_new(void **state)
 	(void)state;
 	h.t = can_probe(0, true);
 	twin_power_on(h.t, 0);
-	assert_int_equal(th_make_app(IMAGE_IFACE_CAN, 1000000, "CARTOGRAPHER 5.1.0", &img, &len), 0);
+	assert_int_equal(th_make_app(IMAGE_IFACE_CAN, 1000000, "CARTOGRAPHER 5.1.0", &img, &len),
+			 0);
 	canbus_build_query_unassigned(&f);
 	twin_can_receive(h.t, &f, h.now);
 	assert_int_equal(admin_reply(&h, buf), 8);
@@ -606,25 +613,25 @@ static void test_twin_session_old_can_app_to_new(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_twin_boot_valid_app_waits_double_reset_window),
-		cmocka_unit_test(test_twin_boot_double_reset_enters_katapult),
-		cmocka_unit_test(test_twin_boot_invalid_app_stays_in_katapult),
-		cmocka_unit_test(test_twin_app_query_answers_klipper),
-		cmocka_unit_test(test_twin_app_identify_serves_installed_dictionary),
-		cmocka_unit_test(test_twin_app_wrong_seq_is_naked),
-		cmocka_unit_test(test_twin_app_get_canbus_id_from_dictionary),
-		cmocka_unit_test(test_twin_app_unknown_command_shuts_down),
-		cmocka_unit_test(test_twin_app_request_bootloader_enters_katapult),
-		cmocka_unit_test(test_twin_boot_complete_starts_app_after_100ms),
-		cmocka_unit_test(test_twin_boot_blank_chip_and_boot0_give_rom_dfu),
-		cmocka_unit_test(test_twin_boot_power_loss_mid_image_hangs),
-		cmocka_unit_test(test_twin_boot_power_loss_with_safer_ordering_stays_in_katapult),
-		cmocka_unit_test(test_twin_deployer_switches_usb_katapult_to_can),
-		cmocka_unit_test(test_twin_app_usb_1200_baud_requests_bootloader),
-		cmocka_unit_test(test_twin_several_twins_have_distinct_uuids),
-		cmocka_unit_test(test_twin_flash_persists_to_file),
-		cmocka_unit_test(test_twin_init_states),
-		cmocka_unit_test(test_twin_session_old_can_app_to_new),
+	    cmocka_unit_test(test_twin_boot_valid_app_waits_double_reset_window),
+	    cmocka_unit_test(test_twin_boot_double_reset_enters_katapult),
+	    cmocka_unit_test(test_twin_boot_invalid_app_stays_in_katapult),
+	    cmocka_unit_test(test_twin_app_query_answers_klipper),
+	    cmocka_unit_test(test_twin_app_identify_serves_installed_dictionary),
+	    cmocka_unit_test(test_twin_app_wrong_seq_is_naked),
+	    cmocka_unit_test(test_twin_app_get_canbus_id_from_dictionary),
+	    cmocka_unit_test(test_twin_app_unknown_command_shuts_down),
+	    cmocka_unit_test(test_twin_app_request_bootloader_enters_katapult),
+	    cmocka_unit_test(test_twin_boot_complete_starts_app_after_100ms),
+	    cmocka_unit_test(test_twin_boot_blank_chip_and_boot0_give_rom_dfu),
+	    cmocka_unit_test(test_twin_boot_power_loss_mid_image_hangs),
+	    cmocka_unit_test(test_twin_boot_power_loss_with_safer_ordering_stays_in_katapult),
+	    cmocka_unit_test(test_twin_deployer_switches_usb_katapult_to_can),
+	    cmocka_unit_test(test_twin_app_usb_1200_baud_requests_bootloader),
+	    cmocka_unit_test(test_twin_several_twins_have_distinct_uuids),
+	    cmocka_unit_test(test_twin_flash_persists_to_file),
+	    cmocka_unit_test(test_twin_init_states),
+	    cmocka_unit_test(test_twin_session_old_can_app_to_new),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

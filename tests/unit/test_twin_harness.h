@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* Helpers for the twin tests: install images, talk to a twin over CAN or bytes on a virtual clock. */
+/* Helpers for the twin tests: install images, talk to a twin over CAN or bytes on a virtual clock.
+ */
 #ifndef CARTOFLASH_TESTS_UNIT_TEST_TWIN_HARNESS_H
 #define CARTOFLASH_TESTS_UNIT_TEST_TWIN_HARNESS_H
 
@@ -16,9 +17,9 @@
 #include "tools/twin/twin.h"
 
 /* katapult.md §2.3 vector: serial 16000C000F43304253373820 -> UUID e0ef270ca188 */
-static const uint8_t th_uid[12] = { 0x16, 0x00, 0x0c, 0x00, 0x0f, 0x43,
-				    0x30, 0x42, 0x53, 0x37, 0x38, 0x20 };
-static const uint8_t th_uuid[6] = { 0xe0, 0xef, 0x27, 0x0c, 0xa1, 0x88 };
+static const uint8_t th_uid[12] = {0x16, 0x00, 0x0c, 0x00, 0x0f, 0x43,
+				   0x30, 0x42, 0x53, 0x37, 0x38, 0x20};
+static const uint8_t th_uuid[6] = {0xe0, 0xef, 0x27, 0x0c, 0xa1, 0x88};
 
 struct th {
 	struct twin *t;
@@ -87,7 +88,7 @@ static inline int th_install_app(struct twin *t, enum image_iface iface, uint32_
 static inline void th_can_stream(struct th *h, uint32_t id, const uint8_t *buf, size_t len)
 {
 	for (size_t off = 0; off < len; off += 8) {
-		struct canbus_frame f = { .id = id, .len = (uint8_t)(len - off > 8 ? 8 : len - off) };
+		struct canbus_frame f = {.id = id, .len = (uint8_t)(len - off > 8 ? 8 : len - off)};
 		memcpy(f.data, buf + off, f.len);
 		twin_can_receive(h->t, &f, h->now);
 	}
@@ -95,7 +96,7 @@ static inline void th_can_stream(struct th *h, uint32_t id, const uint8_t *buf, 
 
 static inline void th_can_frame(struct th *h, uint32_t id, const uint8_t *data, uint8_t len)
 {
-	struct canbus_frame f = { .id = id, .len = len };
+	struct canbus_frame f = {.id = id, .len = len};
 
 	memcpy(f.data, data, len);
 	twin_can_receive(h->t, &f, h->now);

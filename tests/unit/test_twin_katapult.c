@@ -4,6 +4,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/* cmocka.h needs the four headers above */
 #include <cmocka.h>
 
 #include "protocol/katapult.h"
@@ -15,7 +17,7 @@ static const char spec_version[] = "v0.0.1-110-g902f335"; /* katapult.md §1.2 C
 static int setup_can(void **state)
 {
 	static struct th h;
-	const uint8_t set[8] = { 0x11, 0xe0, 0xef, 0x27, 0x0c, 0xa1, 0x88, 0x81 };
+	const uint8_t set[8] = {0x11, 0xe0, 0xef, 0x27, 0x0c, 0xa1, 0x88, 0x81};
 
 	memset(&h, 0, sizeof(h));
 	h.t = th_twin(0, NULL);
@@ -48,19 +50,31 @@ static void test_twin_katapult_replies_match_spec_vectors(void **state)
 		uint8_t want[64];
 		size_t want_len;
 	} cases[] = {
-		{ "GET_CANBUS_ID", { 0x01, 0x88, 0x16, 0x00, 0xf9, 0x31, 0x99, 0x03 }, 8,
-		  { 0x01, 0x88, 0xa0, 0x03, 0x16, 0x00, 0x00, 0x00, 0xe0, 0xef, 0x27, 0x0c, 0xa1,
-		    0x88, 0x00, 0x00, 0xb0, 0xd0, 0x99, 0x03 }, 20 },
-		{ "prime 0x90 -> command error", { 0x01, 0x88, 0x90, 0x00, 0xe5, 0xe9, 0x99, 0x03 }, 8,
-		  { 0x01, 0x88, 0xf2, 0x00, 0x00, 0xbf, 0x99, 0x03 }, 8 },
-		{ "CONNECT 1.1.0", { 0x01, 0x88, 0x11, 0x00, 0xf1, 0x7c, 0x99, 0x03 }, 8,
-		  { 0x01, 0x88, 0xa0, 0x0d, 0x11, 0x00, 0x00, 0x00, 0x00, 0x01, 0x01, 0x00, 0x00,
-		    0x20, 0x00, 0x08, 0x40, 0x00, 0x00, 0x00, 0x73, 0x74, 0x6d, 0x33, 0x32, 0x66,
-		    0x30, 0x34, 0x32, 0x78, 0x36, 0x00, 0x00, 0x00, 0x00, 0x00, 0x76, 0x30, 0x2e,
-		    0x30, 0x2e, 0x31, 0x2d, 0x31, 0x31, 0x30, 0x2d, 0x67, 0x39, 0x30, 0x32, 0x66,
-		    0x33, 0x33, 0x35, 0x00, 0x14, 0x51, 0x99, 0x03 }, 60 },
-		{ "SEND_EOF, nothing written", { 0x01, 0x88, 0x13, 0x00, 0x41, 0x4f, 0x99, 0x03 }, 8,
-		  { 0x01, 0x88, 0xa0, 0x02, 0x13, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00 }, 16 },
+	    {"GET_CANBUS_ID",
+	     {0x01, 0x88, 0x16, 0x00, 0xf9, 0x31, 0x99, 0x03},
+	     8,
+	     {0x01, 0x88, 0xa0, 0x03, 0x16, 0x00, 0x00, 0x00, 0xe0, 0xef,
+	      0x27, 0x0c, 0xa1, 0x88, 0x00, 0x00, 0xb0, 0xd0, 0x99, 0x03},
+	     20},
+	    {"prime 0x90 -> command error",
+	     {0x01, 0x88, 0x90, 0x00, 0xe5, 0xe9, 0x99, 0x03},
+	     8,
+	     {0x01, 0x88, 0xf2, 0x00, 0x00, 0xbf, 0x99, 0x03},
+	     8},
+	    {"CONNECT 1.1.0",
+	     {0x01, 0x88, 0x11, 0x00, 0xf1, 0x7c, 0x99, 0x03},
+	     8,
+	     {0x01, 0x88, 0xa0, 0x0d, 0x11, 0x00, 0x00, 0x00, 0x00, 0x01, 0x01, 0x00,
+	      0x00, 0x20, 0x00, 0x08, 0x40, 0x00, 0x00, 0x00, 0x73, 0x74, 0x6d, 0x33,
+	      0x32, 0x66, 0x30, 0x34, 0x32, 0x78, 0x36, 0x00, 0x00, 0x00, 0x00, 0x00,
+	      0x76, 0x30, 0x2e, 0x30, 0x2e, 0x31, 0x2d, 0x31, 0x31, 0x30, 0x2d, 0x67,
+	      0x39, 0x30, 0x32, 0x66, 0x33, 0x33, 0x35, 0x00, 0x14, 0x51, 0x99, 0x03},
+	     60},
+	    {"SEND_EOF, nothing written",
+	     {0x01, 0x88, 0x13, 0x00, 0x41, 0x4f, 0x99, 0x03},
+	     8,
+	     {0x01, 0x88, 0xa0, 0x02, 0x13, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00},
+	     16},
 	};
 	struct th *h = *state;
 	uint8_t got[96];
@@ -89,8 +103,8 @@ static void send_block_data(struct th *h, uint32_t addr, const uint8_t *data, ui
 
 static void test_twin_katapult_send_block_ack_matches_spec(void **state)
 {
-	static const uint8_t want[] = { 0x01, 0x88, 0xa0, 0x02, 0x12, 0x00, 0x00, 0x00,
-					0x00, 0x20, 0x00, 0x08, 0x5a, 0xd6, 0x99, 0x03 };
+	static const uint8_t want[] = {0x01, 0x88, 0xa0, 0x02, 0x12, 0x00, 0x00, 0x00,
+				       0x00, 0x20, 0x00, 0x08, 0x5a, 0xd6, 0x99, 0x03};
 	struct th *h = *state;
 	uint8_t data[64], reply[16];
 	size_t n;
@@ -108,12 +122,12 @@ static void test_twin_katapult_send_block_ack_matches_spec(void **state)
 /* §1.2: ACK SEND_EOF after 18 pages, and ACK COMPLETE. */
 static void test_twin_katapult_eof_counts_pages_and_complete_acks(void **state)
 {
-	static const uint8_t eof[] = { 0x01, 0x88, 0x13, 0x00, 0x41, 0x4f, 0x99, 0x03 };
-	static const uint8_t want_eof[] = { 0x01, 0x88, 0xa0, 0x02, 0x13, 0x00, 0x00, 0x00,
-					    0x12, 0x00, 0x00, 0x00, 0x41, 0x22, 0x99, 0x03 };
-	static const uint8_t complete[] = { 0x01, 0x88, 0x15, 0x00, 0x91, 0x1b, 0x99, 0x03 };
-	static const uint8_t want_complete[] = { 0x01, 0x88, 0xa0, 0x01, 0x15, 0x00,
-						 0x00, 0x00, 0x00, 0x2e, 0x99, 0x03 };
+	static const uint8_t eof[] = {0x01, 0x88, 0x13, 0x00, 0x41, 0x4f, 0x99, 0x03};
+	static const uint8_t want_eof[] = {0x01, 0x88, 0xa0, 0x02, 0x13, 0x00, 0x00, 0x00,
+					   0x12, 0x00, 0x00, 0x00, 0x41, 0x22, 0x99, 0x03};
+	static const uint8_t complete[] = {0x01, 0x88, 0x15, 0x00, 0x91, 0x1b, 0x99, 0x03};
+	static const uint8_t want_complete[] = {0x01, 0x88, 0xa0, 0x01, 0x15, 0x00,
+						0x00, 0x00, 0x00, 0x2e, 0x99, 0x03};
 	struct th *h = *state;
 	uint8_t data[64], reply[16];
 	size_t n;
@@ -135,9 +149,9 @@ static void test_twin_katapult_eof_counts_pages_and_complete_acks(void **state)
 
 static void test_twin_katapult_1_0_0_connect_has_no_version(void **state)
 {
-	static const uint8_t connect[] = { 0x01, 0x88, 0x11, 0x00, 0xf1, 0x7c, 0x99, 0x03 };
-	static const uint8_t set[8] = { 0x11, 0xe0, 0xef, 0x27, 0x0c, 0xa1, 0x88, 0x81 };
-	struct th h = { .node = 129 };
+	static const uint8_t connect[] = {0x01, 0x88, 0x11, 0x00, 0xf1, 0x7c, 0x99, 0x03};
+	static const uint8_t set[8] = {0x11, 0xe0, 0xef, 0x27, 0x0c, 0xa1, 0x88, 0x81};
+	struct th h = {.node = 129};
 	uint8_t reply[64];
 	size_t n;
 
@@ -247,9 +261,9 @@ static void test_twin_katapult_refuses_bad_blocks(void **state)
 	send_block_data(h, 0x08002010, a, reply, &n); /* not block aligned */
 	assert_int_equal(reply[2], 0xf2);
 	/* a short last block (N = 9): §1.3 requires padding to a full block */
-	uint8_t payload[36] = { 0x00, 0x20, 0x00, 0x08 };
-	assert_int_equal(katapult_encode(0x12, payload, sizeof(payload), frame, sizeof(frame), &len),
-			 0);
+	uint8_t payload[36] = {0x00, 0x20, 0x00, 0x08};
+	assert_int_equal(
+	    katapult_encode(0x12, payload, sizeof(payload), frame, sizeof(frame), &len), 0);
 	n = th_kp(h, frame, len, reply, 8);
 	assert_int_equal(reply[2], 0xf2);
 	assert_int_equal(twin_get_stats(h->t)->block_errors, 3);
@@ -273,7 +287,7 @@ static void test_twin_katapult_write_past_end_hangs(void **state)
 /* §1.3: REQUEST_BLOCK reads any address, including the bootloader itself. */
 static void test_twin_katapult_request_block_reads_bootloader(void **state)
 {
-	static const uint8_t req[] = { 0x01, 0x88, 0x14, 0x01, 0x00, 0x00, 0x00, 0x08 };
+	static const uint8_t req[] = {0x01, 0x88, 0x14, 0x01, 0x00, 0x00, 0x00, 0x08};
 	struct th *h = *state;
 	uint8_t frame[16], reply[80];
 	size_t n, len;
@@ -290,8 +304,8 @@ static void test_twin_katapult_request_block_reads_bootloader(void **state)
 /* §1.2: REQUEST_BLOCK @0x08002000 vector; the ACK echoes the address. */
 static void test_twin_katapult_request_block_vector(void **state)
 {
-	static const uint8_t req[] = { 0x01, 0x88, 0x14, 0x01, 0x00, 0x20, 0x00, 0x08,
-				       0x5b, 0xde, 0x99, 0x03 };
+	static const uint8_t req[] = {0x01, 0x88, 0x14, 0x01, 0x00, 0x20,
+				      0x00, 0x08, 0x5b, 0xde, 0x99, 0x03};
 	struct th *h = *state;
 	uint8_t reply[80];
 
@@ -304,13 +318,14 @@ static void test_twin_katapult_request_block_vector(void **state)
 /* §1.7: partial SEND_BLOCK (68 of 76) + full retransmit -> exactly one NACK, then stuck. */
 static void test_twin_katapult_parser_wedges_after_partial_frame(void **state)
 {
-	static const uint8_t nack[] = { 0x01, 0x88, 0xf1, 0x00, 0x68, 0x95, 0x99, 0x03 };
-	static const uint8_t connect[] = { 0x01, 0x88, 0x11, 0x00, 0xf1, 0x7c, 0x99, 0x03 };
+	static const uint8_t nack[] = {0x01, 0x88, 0xf1, 0x00, 0x68, 0x95, 0x99, 0x03};
+	static const uint8_t connect[] = {0x01, 0x88, 0x11, 0x00, 0xf1, 0x7c, 0x99, 0x03};
 	struct th *h = *state;
-	uint8_t data[64] = { 0 }, frame[76], reply[64];
+	uint8_t data[64] = {0}, frame[76], reply[64];
 	size_t len, n;
 
-	assert_int_equal(katapult_build_send_block(0x08002000, data, frame, sizeof(frame), &len), 0);
+	assert_int_equal(katapult_build_send_block(0x08002000, data, frame, sizeof(frame), &len),
+			 0);
 	th_can_stream(h, 0x202, frame, 68);
 	th_can_stream(h, 0x202, frame, len);
 	n = th_can_collect(h, 0x203, reply, sizeof(reply), 5000000);
@@ -327,8 +342,8 @@ static void test_twin_katapult_parser_wedges_after_partial_frame(void **state)
 /* §1.7: junk not starting with 0x01 is discarded: the parser resyncs. */
 static void test_twin_katapult_parser_resyncs_after_junk(void **state)
 {
-	static const uint8_t junk[] = { 0x55, 0x99, 0x03, 0x42 };
-	static const uint8_t connect[] = { 0x01, 0x88, 0x11, 0x00, 0xf1, 0x7c, 0x99, 0x03 };
+	static const uint8_t junk[] = {0x55, 0x99, 0x03, 0x42};
+	static const uint8_t connect[] = {0x01, 0x88, 0x11, 0x00, 0xf1, 0x7c, 0x99, 0x03};
 	struct th *h = *state;
 	uint8_t buf[12], reply[96];
 	size_t n;
@@ -348,7 +363,7 @@ static void test_twin_katapult_parser_resyncs_after_junk(void **state)
 static void test_twin_katapult_can_rx_overflow_drops(void **state)
 {
 	struct th *h = *state;
-	struct twin_faults f = { .wedge = true };
+	struct twin_faults f = {.wedge = true};
 	uint8_t junk[256];
 
 	memset(junk, 0x01, sizeof(junk));
@@ -360,10 +375,10 @@ static void test_twin_katapult_can_rx_overflow_drops(void **state)
 
 static void test_twin_katapult_busy_fault_sends_busy_vector(void **state)
 {
-	static const uint8_t connect[] = { 0x01, 0x88, 0x11, 0x00, 0xf1, 0x7c, 0x99, 0x03 };
-	static const uint8_t busy[] = { 0x01, 0x88, 0xf3, 0x00, 0xd8, 0xa6, 0x99, 0x03 };
+	static const uint8_t connect[] = {0x01, 0x88, 0x11, 0x00, 0xf1, 0x7c, 0x99, 0x03};
+	static const uint8_t busy[] = {0x01, 0x88, 0xf3, 0x00, 0xd8, 0xa6, 0x99, 0x03};
 	struct th *h = *state;
-	struct twin_faults f = { .busy_replies = 1 };
+	struct twin_faults f = {.busy_replies = 1};
 	uint8_t reply[64];
 
 	twin_set_faults(h->t, &f);
@@ -377,9 +392,9 @@ static void test_twin_katapult_busy_fault_sends_busy_vector(void **state)
 /* §3.4: a USB Katapult holds its first reply until a second is queued. */
 static void test_twin_katapult_usb_holds_first_reply_until_primed(void **state)
 {
-	static const uint8_t prime[] = { 0x01, 0x88, 0x90, 0x00, 0xe5, 0xe9, 0x99, 0x03 };
-	static const uint8_t connect[] = { 0x01, 0x88, 0x11, 0x00, 0xf1, 0x7c, 0x99, 0x03 };
-	struct th h = { 0 };
+	static const uint8_t prime[] = {0x01, 0x88, 0x90, 0x00, 0xe5, 0xe9, 0x99, 0x03};
+	static const uint8_t connect[] = {0x01, 0x88, 0x11, 0x00, 0xf1, 0x7c, 0x99, 0x03};
+	struct th h = {0};
 	struct twin_usb_id id;
 	uint8_t reply[128];
 	size_t n;
@@ -408,8 +423,8 @@ static void test_twin_katapult_usb_holds_first_reply_until_primed(void **state)
 /* §1.6 timing: page erase 22 ms + 32 half-words x 53.5 us at speed 1. */
 static void test_twin_katapult_block_timing_follows_datasheet(void **state)
 {
-	struct th h = { .node = 129 };
-	static const uint8_t set[8] = { 0x11, 0xe0, 0xef, 0x27, 0x0c, 0xa1, 0x88, 0x81 };
+	struct th h = {.node = 129};
+	static const uint8_t set[8] = {0x11, 0xe0, 0xef, 0x27, 0x0c, 0xa1, 0x88, 0x81};
 	uint8_t data[64], reply[16];
 	uint64_t t0;
 	size_t n;
@@ -437,21 +452,21 @@ static void test_twin_katapult_block_timing_follows_datasheet(void **state)
 	twin_free(h.t);
 }
 
-
 /* §1.5 + §1.7 on USB: 68 bytes of a frame leave 60 free, below one packet: the parser waits
  * forever for the rest (no NACK), and nothing else gets in. */
 static void test_twin_katapult_usb_partial_frame_stalls(void **state)
 {
-	static const uint8_t connect[] = { 0x01, 0x88, 0x11, 0x00, 0xf1, 0x7c, 0x99, 0x03 };
-	struct th h = { 0 };
-	uint8_t data[64] = { 0 }, frame[76], reply[64];
+	static const uint8_t connect[] = {0x01, 0x88, 0x11, 0x00, 0xf1, 0x7c, 0x99, 0x03};
+	struct th h = {0};
+	uint8_t data[64] = {0}, frame[76], reply[64];
 	size_t len;
 
 	(void)state;
 	h.t = th_twin(0, NULL);
 	assert_int_equal(th_install_katapult(h.t, IMAGE_IFACE_USB, 0, NULL), 0);
 	twin_power_on(h.t, 0);
-	assert_int_equal(katapult_build_send_block(0x08002000, data, frame, sizeof(frame), &len), 0);
+	assert_int_equal(katapult_build_send_block(0x08002000, data, frame, sizeof(frame), &len),
+			 0);
 
 	assert_int_equal(twin_serial_receive(h.t, frame, 68, 1), 68);
 	assert_int_equal(twin_serial_receive(h.t, frame, len, 2), 0);
@@ -465,14 +480,15 @@ static void test_twin_katapult_usb_partial_frame_stalls(void **state)
 /* Faults: a dropped host->device CAN frame wedges the parser as a real lost frame does. */
 static void test_twin_katapult_dropped_rx_frame_wedges(void **state)
 {
-	static const uint8_t connect[] = { 0x01, 0x88, 0x11, 0x00, 0xf1, 0x7c, 0x99, 0x03 };
+	static const uint8_t connect[] = {0x01, 0x88, 0x11, 0x00, 0xf1, 0x7c, 0x99, 0x03};
 	struct th *h = *state;
-	struct twin_faults f = { .drop_rx = 3 };
-	uint8_t data[64] = { 0 }, frame[76], reply[64];
+	struct twin_faults f = {.drop_rx = 3};
+	uint8_t data[64] = {0}, frame[76], reply[64];
 	size_t len, n;
 
 	twin_set_faults(h->t, &f);
-	assert_int_equal(katapult_build_send_block(0x08002000, data, frame, sizeof(frame), &len), 0);
+	assert_int_equal(katapult_build_send_block(0x08002000, data, frame, sizeof(frame), &len),
+			 0);
 	n = th_kp(h, frame, len, reply, sizeof(reply));
 	assert_int_equal(n, 0); /* 68 bytes: waits for 8 more */
 
@@ -487,16 +503,16 @@ static void test_twin_katapult_dropped_rx_frame_wedges(void **state)
 /* Faults: a corrupted device->host frame arrives corrupted; silence answers nothing. */
 static void test_twin_katapult_tx_corruption_and_silence(void **state)
 {
-	static const uint8_t connect[] = { 0x01, 0x88, 0x11, 0x00, 0xf1, 0x7c, 0x99, 0x03 };
+	static const uint8_t connect[] = {0x01, 0x88, 0x11, 0x00, 0xf1, 0x7c, 0x99, 0x03};
 	struct th *h = *state;
-	struct twin_faults f = { .corrupt_tx = 1 };
+	struct twin_faults f = {.corrupt_tx = 1};
 	uint8_t reply[64];
 
 	twin_set_faults(h->t, &f);
 	assert_int_equal(th_kp(h, connect, sizeof(connect), reply, 60), 60);
 	assert_int_equal(reply[7], 0x00 ^ 1); /* last byte of the first 8-byte frame */
 
-	f = (struct twin_faults){ .silent = true };
+	f = (struct twin_faults){.silent = true};
 	twin_set_faults(h->t, &f);
 	assert_int_equal(th_kp(h, connect, sizeof(connect), reply, 60), 0);
 }
@@ -504,16 +520,17 @@ static void test_twin_katapult_tx_corruption_and_silence(void **state)
 /* wire_time: a 60-byte CONNECT reply is 8 frames on the bus, each >= 47 + 8n bit times. */
 static void test_twin_katapult_wire_time_serialises_reply(void **state)
 {
-	static const uint8_t connect[] = { 0x01, 0x88, 0x11, 0x00, 0xf1, 0x7c, 0x99, 0x03 };
-	static const uint8_t set[8] = { 0x11, 0xe0, 0xef, 0x27, 0x0c, 0xa1, 0x88, 0x81 };
-	struct twin_config c = { .speed = 1.0, .bus_bitrate = 1000000, .wire_time = true };
-	struct th h = { .node = 129 };
+	static const uint8_t connect[] = {0x01, 0x88, 0x11, 0x00, 0xf1, 0x7c, 0x99, 0x03};
+	static const uint8_t set[8] = {0x11, 0xe0, 0xef, 0x27, 0x0c, 0xa1, 0x88, 0x81};
+	struct twin_config c = {.speed = 1.0, .bus_bitrate = 1000000, .wire_time = true};
+	struct th h = {.node = 129};
 	uint8_t reply[64];
 
 	(void)state;
 	memcpy(c.uid, th_uid, 12);
 	h.t = twin_new(&c);
-	assert_int_equal(th_install_katapult(h.t, IMAGE_IFACE_CAN, 1000000, "v0.0.1-110-g902f335"), 0);
+	assert_int_equal(th_install_katapult(h.t, IMAGE_IFACE_CAN, 1000000, "v0.0.1-110-g902f335"),
+			 0);
 	twin_power_on(h.t, 0);
 	th_can_frame(&h, CANBUS_ADMIN_ID, set, 8);
 
@@ -529,12 +546,13 @@ static void test_twin_katapult_wire_time_serialises_reply(void **state)
 static void test_twin_katapult_delayed_rx_frame_reorders(void **state)
 {
 	struct th *h = *state;
-	struct twin_faults f = { .delay_rx = 2, .delay_us = 5000 };
-	uint8_t data[64] = { 0 }, frame[76], reply[64];
+	struct twin_faults f = {.delay_rx = 2, .delay_us = 5000};
+	uint8_t data[64] = {0}, frame[76], reply[64];
 	size_t len;
 
 	twin_set_faults(h->t, &f);
-	assert_int_equal(katapult_build_send_block(0x08002000, data, frame, sizeof(frame), &len), 0);
+	assert_int_equal(katapult_build_send_block(0x08002000, data, frame, sizeof(frame), &len),
+			 0);
 
 	th_can_stream(h, 0x202, frame, len);
 
@@ -547,10 +565,10 @@ static void test_twin_katapult_delayed_rx_frame_reorders(void **state)
 /* §1.4: a 1.1.0 build without version string: separator word, then an empty (NUL) version. */
 static void test_twin_katapult_1_1_0_without_version(void **state)
 {
-	static const uint8_t connect[] = { 0x01, 0x88, 0x11, 0x00, 0xf1, 0x7c, 0x99, 0x03 };
-	static const uint8_t set[8] = { 0x11, 0xe0, 0xef, 0x27, 0x0c, 0xa1, 0x88, 0x81 };
-	struct twin_config c = { .speed = 0, .katapult_proto = 0x00010100 };
-	struct th h = { .node = 129 };
+	static const uint8_t connect[] = {0x01, 0x88, 0x11, 0x00, 0xf1, 0x7c, 0x99, 0x03};
+	static const uint8_t set[8] = {0x11, 0xe0, 0xef, 0x27, 0x0c, 0xa1, 0x88, 0x81};
+	struct twin_config c = {.speed = 0, .katapult_proto = 0x00010100};
+	struct th h = {.node = 129};
 	struct katapult_connect_info info;
 	uint8_t reply[64];
 
@@ -575,48 +593,48 @@ static void test_twin_katapult_1_1_0_without_version(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_twin_katapult_replies_match_spec_vectors,
-						setup_can, teardown),
-		cmocka_unit_test_setup_teardown(test_twin_katapult_send_block_ack_matches_spec,
-						setup_can, teardown),
-		cmocka_unit_test_setup_teardown(test_twin_katapult_eof_counts_pages_and_complete_acks,
-						setup_can, teardown),
-		cmocka_unit_test(test_twin_katapult_1_0_0_connect_has_no_version),
-		cmocka_unit_test(test_twin_katapult_1_1_0_without_version),
-		cmocka_unit_test_setup_teardown(test_twin_katapult_out_of_order_block_is_command_error,
-						setup_can, teardown),
-		cmocka_unit_test_setup_teardown(test_twin_katapult_retransmit_is_idempotent,
-						setup_can, teardown),
-		cmocka_unit_test_setup_teardown(test_twin_katapult_page_start_resend_erases_later_blocks,
-						setup_can, teardown),
-		cmocka_unit_test_setup_teardown(test_twin_katapult_page_start_block_erases_page,
-						setup_can, teardown),
-		cmocka_unit_test_setup_teardown(test_twin_katapult_refuses_bad_blocks, setup_can,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_twin_katapult_write_past_end_hangs, setup_can,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_twin_katapult_request_block_reads_bootloader,
-						setup_can, teardown),
-		cmocka_unit_test_setup_teardown(test_twin_katapult_request_block_vector, setup_can,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_twin_katapult_parser_wedges_after_partial_frame,
-						setup_can, teardown),
-		cmocka_unit_test_setup_teardown(test_twin_katapult_parser_resyncs_after_junk,
-						setup_can, teardown),
-		cmocka_unit_test_setup_teardown(test_twin_katapult_can_rx_overflow_drops, setup_can,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_twin_katapult_busy_fault_sends_busy_vector,
-						setup_can, teardown),
-		cmocka_unit_test(test_twin_katapult_usb_holds_first_reply_until_primed),
-		cmocka_unit_test(test_twin_katapult_block_timing_follows_datasheet),
-		cmocka_unit_test(test_twin_katapult_usb_partial_frame_stalls),
-		cmocka_unit_test_setup_teardown(test_twin_katapult_dropped_rx_frame_wedges, setup_can,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_twin_katapult_tx_corruption_and_silence,
-						setup_can, teardown),
-		cmocka_unit_test(test_twin_katapult_wire_time_serialises_reply),
-		cmocka_unit_test_setup_teardown(test_twin_katapult_delayed_rx_frame_reorders,
-						setup_can, teardown),
+	    cmocka_unit_test_setup_teardown(test_twin_katapult_replies_match_spec_vectors,
+					    setup_can, teardown),
+	    cmocka_unit_test_setup_teardown(test_twin_katapult_send_block_ack_matches_spec,
+					    setup_can, teardown),
+	    cmocka_unit_test_setup_teardown(test_twin_katapult_eof_counts_pages_and_complete_acks,
+					    setup_can, teardown),
+	    cmocka_unit_test(test_twin_katapult_1_0_0_connect_has_no_version),
+	    cmocka_unit_test(test_twin_katapult_1_1_0_without_version),
+	    cmocka_unit_test_setup_teardown(test_twin_katapult_out_of_order_block_is_command_error,
+					    setup_can, teardown),
+	    cmocka_unit_test_setup_teardown(test_twin_katapult_retransmit_is_idempotent, setup_can,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_twin_katapult_page_start_resend_erases_later_blocks, setup_can, teardown),
+	    cmocka_unit_test_setup_teardown(test_twin_katapult_page_start_block_erases_page,
+					    setup_can, teardown),
+	    cmocka_unit_test_setup_teardown(test_twin_katapult_refuses_bad_blocks, setup_can,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_twin_katapult_write_past_end_hangs, setup_can,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_twin_katapult_request_block_reads_bootloader,
+					    setup_can, teardown),
+	    cmocka_unit_test_setup_teardown(test_twin_katapult_request_block_vector, setup_can,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_twin_katapult_parser_wedges_after_partial_frame,
+					    setup_can, teardown),
+	    cmocka_unit_test_setup_teardown(test_twin_katapult_parser_resyncs_after_junk, setup_can,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_twin_katapult_can_rx_overflow_drops, setup_can,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_twin_katapult_busy_fault_sends_busy_vector,
+					    setup_can, teardown),
+	    cmocka_unit_test(test_twin_katapult_usb_holds_first_reply_until_primed),
+	    cmocka_unit_test(test_twin_katapult_block_timing_follows_datasheet),
+	    cmocka_unit_test(test_twin_katapult_usb_partial_frame_stalls),
+	    cmocka_unit_test_setup_teardown(test_twin_katapult_dropped_rx_frame_wedges, setup_can,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_twin_katapult_tx_corruption_and_silence, setup_can,
+					    teardown),
+	    cmocka_unit_test(test_twin_katapult_wire_time_serialises_reply),
+	    cmocka_unit_test_setup_teardown(test_twin_katapult_delayed_rx_frame_reorders, setup_can,
+					    teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -4,6 +4,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/* cmocka.h needs the four headers above */
 #include <cmocka.h>
 
 #include "protocol/katapult.h"
@@ -23,7 +25,7 @@ static uint32_t rnd(uint32_t *s)
 /* Mostly well-formed Katapult commands with random fields, sometimes garbage. */
 static size_t random_command(uint32_t *s, uint8_t *out, size_t cap)
 {
-	static const uint8_t cmds[] = { 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x90 };
+	static const uint8_t cmds[] = {0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x90};
 	uint8_t data[64];
 	uint32_t addr = 0x08000000u + (rnd(s) % 0x9000u) / 64u * 64u;
 	size_t len = 0;
@@ -77,7 +79,7 @@ static void one_step(struct twin *t, uint32_t *s, uint64_t *now)
 	case 0: /* admin: query, request bootloader, set ids */
 		f.id = CANBUS_ADMIN_ID;
 		f.len = (uint8_t)(rnd(s) % 4 ? 8 : 1 + rnd(s) % 8);
-		f.data[0] = (uint8_t)"\x00\x01\x02\x11\x12"[rnd(s) % 5];
+		f.data[0] = (uint8_t) "\x00\x01\x02\x11\x12"[rnd(s) % 5];
 		memcpy(f.data + 1, th_uuid, 6);
 		f.data[7] = (uint8_t)(rnd(s) % 2 ? 129 : 4);
 		twin_can_receive(t, &f, *now);
@@ -155,7 +157,7 @@ static void check_reach(const struct reach *r)
 
 static void test_twin_random_can_traffic_keeps_the_rules(void **state)
 {
-	struct reach r = { 0 };
+	struct reach r = {0};
 
 	(void)state;
 	for (uint32_t seed = 1; seed <= SEEDS; seed++)
@@ -165,7 +167,7 @@ static void test_twin_random_can_traffic_keeps_the_rules(void **state)
 
 static void test_twin_random_usb_traffic_keeps_the_rules(void **state)
 {
-	struct reach r = { 0 };
+	struct reach r = {0};
 
 	(void)state;
 	for (uint32_t seed = 1; seed <= SEEDS; seed++)
@@ -176,8 +178,8 @@ static void test_twin_random_usb_traffic_keeps_the_rules(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_twin_random_can_traffic_keeps_the_rules),
-		cmocka_unit_test(test_twin_random_usb_traffic_keeps_the_rules),
+	    cmocka_unit_test(test_twin_random_can_traffic_keeps_the_rules),
+	    cmocka_unit_test(test_twin_random_usb_traffic_keeps_the_rules),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

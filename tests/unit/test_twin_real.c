@@ -4,6 +4,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/* cmocka.h needs the four headers above */
 #include <cmocka.h>
 
 #include <stdio.h>
@@ -123,9 +125,9 @@ static void test_twin_real_deployer_switches_to_can(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_twin_real_can_katapult_and_app),
-		cmocka_unit_test(test_twin_real_usb_katapult_and_app),
-		cmocka_unit_test(test_twin_real_deployer_switches_to_can),
+	    cmocka_unit_test(test_twin_real_can_katapult_and_app),
+	    cmocka_unit_test(test_twin_real_usb_katapult_and_app),
+	    cmocka_unit_test(test_twin_real_deployer_switches_to_can),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

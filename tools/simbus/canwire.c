@@ -31,9 +31,9 @@ static unsigned frame_bits(const struct canbus_frame *f, uint8_t *bits)
 {
 	unsigned n = 0, dlc = f->len > 8 ? 8 : f->len;
 
-	put_bits(bits, &n, 0, 1);		 /* SOF, dominant */
-	put_bits(bits, &n, f->id & 0x7ff, 11);	 /* identifier */
-	put_bits(bits, &n, 0, 3);		 /* RTR, IDE, r0: data frame, standard */
+	put_bits(bits, &n, 0, 1);	       /* SOF, dominant */
+	put_bits(bits, &n, f->id & 0x7ff, 11); /* identifier */
+	put_bits(bits, &n, 0, 3);	       /* RTR, IDE, r0: data frame, standard */
 	put_bits(bits, &n, dlc, 4);
 	for (unsigned i = 0; i < dlc; i++)
 		put_bits(bits, &n, f->data[i], 8);

@@ -21,7 +21,7 @@
 #include "tools/simbus/simbus.h"
 
 #define MAX_CLIENTS 64
-#define RXQ 1024 /* frames buffered per receiving client before the bus stalls */
+#define RXQ	    1024 /* frames buffered per receiving client before the bus stalls */
 
 struct client {
 	int fd;
@@ -39,10 +39,10 @@ struct hub {
 	FILE *log;
 	struct client c[MAX_CLIENTS];
 	int nclients;
-	bool on_wire;		/* a frame is being transmitted */
-	struct can_frame wire;	/* that frame */
-	int wire_from;		/* its sender's index */
-	uint64_t wire_end_ns;	/* when its last bit is sent */
+	bool on_wire;	       /* a frame is being transmitted */
+	struct can_frame wire; /* that frame */
+	int wire_from;	       /* its sender's index */
+	uint64_t wire_end_ns;  /* when its last bit is sent */
 	uint64_t frames, stalls;
 	int64_t realtime_offset_ns; /* CLOCK_REALTIME - CLOCK_MONOTONIC, for log stamps */
 };
@@ -73,7 +73,7 @@ static int64_t realtime_offset_ns(void)
 
 static int listen_on(const char *path)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	int fd;
 
 	if (strlen(path) >= sizeof(sa.sun_path)) {
@@ -95,7 +95,7 @@ static int listen_on(const char *path)
 
 static void send_hello(struct hub *h, int fd)
 {
-	struct can_frame f = { .can_id = CAN_ERR_FLAG, .len = 8 };
+	struct can_frame f = {.can_id = CAN_ERR_FLAG, .len = 8};
 
 	f.data[0] = SIMBUS_HELLO0;
 	f.data[1] = SIMBUS_HELLO1;
@@ -111,7 +111,8 @@ static void accept_clients(struct hub *h)
 		struct client *c;
 
 		if (h->nclients == MAX_CLIENTS) {
-			fprintf(stderr, "simbus: more than %d clients, refusing one\n", MAX_CLIENTS);
+			fprintf(stderr, "simbus: more than %d clients, refusing one\n",
+				MAX_CLIENTS);
 			close(fd);
 			continue;
 		}
@@ -229,7 +230,7 @@ static void start_wire(struct hub *h, uint64_t now)
 		if (!c->tx_count)
 			continue;
 		if (best < 0 || (c->txq[c->tx_head].can_id & CAN_SFF_MASK) <
-					(h->c[best].txq[h->c[best].tx_head].can_id & CAN_SFF_MASK))
+				    (h->c[best].txq[h->c[best].tx_head].can_id & CAN_SFF_MASK))
 			best = i;
 	}
 	if (best < 0)
@@ -280,12 +281,12 @@ static void run(struct hub *h)
 		struct timespec ts;
 		int n = 0;
 
-		fds[n++] = (struct pollfd){ .fd = h->lfd, .events = POLLIN };
+		fds[n++] = (struct pollfd){.fd = h->lfd, .events = POLLIN};
 		for (int i = 0; i < h->nclients; i++) {
 			short ev = h->c[i].tx_count < SIMBUS_TXQUEUE ? POLLIN : 0;
 			if (h->c[i].rx_count)
 				ev |= POLLOUT;
-			fds[n++] = (struct pollfd){ .fd = h->c[i].fd, .events = ev };
+			fds[n++] = (struct pollfd){.fd = h->c[i].fd, .events = ev};
 		}
 		if (ppoll(fds, (nfds_t)n, poll_timeout(h, now, &ts), NULL) < 0 && errno != EINTR)
 			break;
@@ -330,24 +331,23 @@ static int open_log(struct hub *h, const char *path)
 
 static void usage(FILE *out)
 {
-	fprintf(out,
-		"usage: simbus --socket PATH [--bitrate N] [--speed F] [--log FILE]\n"
-		"  A userspace CAN bus: clients connect to PATH (cartoflash: -i sim:PATH).\n"
-		"  --bitrate N  bus bitrate in bit/s (default 1000000)\n"
-		"  --speed F    wire time factor, 0 (instant) .. 1 (real time, default)\n"
-		"  --log FILE   candump-format log of all traffic ('-' = stdout)\n"
-		"Examples:\n"
-		"  simbus --socket /tmp/bus --bitrate 1000000 --log /tmp/bus.log\n");
+	fprintf(out, "usage: simbus --socket PATH [--bitrate N] [--speed F] [--log FILE]\n"
+		     "  A userspace CAN bus: clients connect to PATH (cartoflash: -i sim:PATH).\n"
+		     "  --bitrate N  bus bitrate in bit/s (default 1000000)\n"
+		     "  --speed F    wire time factor, 0 (instant) .. 1 (real time, default)\n"
+		     "  --log FILE   candump-format log of all traffic ('-' = stdout)\n"
+		     "Examples:\n"
+		     "  simbus --socket /tmp/bus --bitrate 1000000 --log /tmp/bus.log\n");
 }
 
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "bitrate", required_argument, NULL, 'b' }, { "help", no_argument, NULL, 'h' },
-		{ "log", required_argument, NULL, 'l' },     { "socket", required_argument, NULL, 's' },
-		{ "speed", required_argument, NULL, 'S' },   { NULL, 0, NULL, 0 },
+	    {"bitrate", required_argument, NULL, 'b'}, {"help", no_argument, NULL, 'h'},
+	    {"log", required_argument, NULL, 'l'},     {"socket", required_argument, NULL, 's'},
+	    {"speed", required_argument, NULL, 'S'},   {NULL, 0, NULL, 0},
 	};
-	struct hub h = { .bitrate = 1000000, .speed = 1.0, .lfd = -1 };
+	struct hub h = {.bitrate = 1000000, .speed = 1.0, .lfd = -1};
 	const char *log_path = NULL;
 	int opt;
 
@@ -374,7 +374,8 @@ int main(int argc, char **argv)
 		}
 	}
 	if (!h.path || !h.bitrate || h.speed < 0) {
-		fprintf(stderr, "simbus: --socket PATH and a bitrate > 0 are required; try --help\n");
+		fprintf(stderr,
+			"simbus: --socket PATH and a bitrate > 0 are required; try --help\n");
 		return 64;
 	}
 	if (log_path && open_log(&h, log_path) < 0)

@@ -15,10 +15,10 @@
  * outrun the bus, as a full txqueue gives ENOBUFS on SocketCAN. The hub never drops a frame: a
  * client that does not read holds the whole bus.
  */
-#define SIMBUS_FRAME_SIZE 16
-#define SIMBUS_TXQUEUE 10	  /* frames per client, like the default txqueuelen */
+#define SIMBUS_FRAME_SIZE    16
+#define SIMBUS_TXQUEUE	     10	  /* frames per client, like the default txqueuelen */
 #define SIMBUS_CLIENT_SNDBUF 2048 /* bytes; the kernel rounds it up to its minimum */
-#define SIMBUS_HELLO0 's'
-#define SIMBUS_HELLO1 'b'
+#define SIMBUS_HELLO0	     's'
+#define SIMBUS_HELLO1	     'b'
 
 #endif

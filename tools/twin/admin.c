@@ -4,14 +4,14 @@
 
 #include "tools/twin/twin_priv.h"
 
-#define ADMIN_QUERY_UNASSIGNED 0x00
-#define ADMIN_SET_KLIPPER_NODEID 0x01
-#define ADMIN_REQUEST_BOOTLOADER 0x02
-#define ADMIN_SET_CANBOOT_NODEID 0x11
+#define ADMIN_QUERY_UNASSIGNED	   0x00
+#define ADMIN_SET_KLIPPER_NODEID   0x01
+#define ADMIN_REQUEST_BOOTLOADER   0x02
+#define ADMIN_SET_CANBOOT_NODEID   0x11
 #define ADMIN_CLEAR_CANBOOT_NODEID 0x12
-#define ADMIN_RESP_NEED_NODEID 0x20
-#define ADMIN_APP_KLIPPER 0x01
-#define ADMIN_APP_CANBOOT 0x11
+#define ADMIN_RESP_NEED_NODEID	   0x20
+#define ADMIN_APP_KLIPPER	   0x01
+#define ADMIN_APP_CANBOOT	   0x11
 
 void twin_effective_uuid(const struct twin *t, uint8_t out[6])
 {

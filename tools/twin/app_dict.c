@@ -14,8 +14,10 @@ static int id_of(json_t *map, const char *name)
 	json_t *v;
 	size_t n = strlen(name);
 
-	json_object_foreach(map, key, v) {
-		if (!strncmp(key, name, n) && (key[n] == ' ' || key[n] == '\0') && json_is_integer(v))
+	json_object_foreach(map, key, v)
+	{
+		if (!strncmp(key, name, n) && (key[n] == ' ' || key[n] == '\0') &&
+		    json_is_integer(v))
 			return (int)json_integer_value(v);
 	}
 	return -1;
@@ -36,7 +38,8 @@ static void mark_valid(struct twin_app_ids *ids, json_t *commands)
 	const char *key;
 	json_t *v;
 
-	json_object_foreach(commands, key, v) {
+	json_object_foreach(commands, key, v)
+	{
 		json_int_t id = json_is_integer(v) ? json_integer_value(v) : -1;
 		if (id < 0 || id >= TWIN_APP_MAX_ID || ids->ncmds == TWIN_APP_MAX_CMDS)
 			continue;
@@ -76,7 +79,7 @@ void twin_app_dict_load(struct twin *t)
 	memset(ids, 0, sizeof(*ids));
 	ids->identify = 1; /* §8.2: hard-coded, "identify offset=%u count=%c" */
 	ids->valid[0] = 0x02;
-	ids->cmds[0] = (struct twin_app_cmd){ .id = 1, .nparams = 2 };
+	ids->cmds[0] = (struct twin_app_cmd){.id = 1, .nparams = 2};
 	ids->ncmds = 1;
 	ids->get_canbus_id = ids->get_uptime = ids->get_clock = ids->get_config = -1;
 	ids->reset = ids->emergency_stop = -1;

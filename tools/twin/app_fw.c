@@ -8,15 +8,15 @@
 #include "tools/twin/twin_priv.h"
 
 /* katapult.md §8.1 */
-#define KL_MIN 5u
-#define KL_MAX 64u
-#define KL_SYNC 0x7e
-#define KL_DEST 0x10
-#define KL_SEQ_MASK 0x0f
+#define KL_MIN			   5u
+#define KL_MAX			   64u
+#define KL_SYNC			   0x7e
+#define KL_DEST			   0x10
+#define KL_SEQ_MASK		   0x0f
 #define KL_MSGID_IDENTIFY_RESPONSE 0
-#define KL_MSGID_IDENTIFY 1
+#define KL_MSGID_IDENTIFY	   1
 
-#define NEED_SYNC 0x01
+#define NEED_SYNC  0x01
 #define NEED_VALID 0x02
 
 static void send_block(struct twin *t, const uint8_t *content, size_t len, uint64_t now_us)

@@ -184,7 +184,8 @@ void twin_boot(struct twin *t, uint64_t now_us)
 		return;
 	}
 	if (!t->inst.katapult_ok) {
-		twin_hang(t, TWIN_MODE_HUNG, "bootloader region holds no Katapult (broken rewrite?)");
+		twin_hang(t, TWIN_MODE_HUNG,
+			  "bootloader region holds no Katapult (broken rewrite?)");
 		return;
 	}
 	if (t->ram_flag == TWIN_REQUEST_CANBOOT || !t->inst.app_valid_word) {

@@ -122,7 +122,7 @@ static void queue_frame(struct twin *t, const struct canbus_frame *f, uint64_t r
 
 void twin_can_send_admin(struct twin *t, const uint8_t *data, uint8_t len, uint64_t now_us)
 {
-	struct canbus_frame f = { .id = CANBUS_ADMIN_RESP_ID, .len = len };
+	struct canbus_frame f = {.id = CANBUS_ADMIN_RESP_ID, .len = len};
 
 	if (t->faults.silent)
 		return;

@@ -69,8 +69,10 @@ int twin_flash_write_block(struct twin *t, uint32_t addr, const uint8_t *data, u
 	if (addr < TWIN_FLASH_BASE || addr - TWIN_FLASH_BASE >= TWIN_FLASH_SIZE) {
 		/* §1.6: no upper-bound check on STM32; an F042 hangs (Arksine/katapult#148) */
 		t->stats.wrote_past_end++;
-		fprintf(stderr, "twin %s: SEND_BLOCK at 0x%08x is past the end of the 32 KiB flash:"
-			" the real probe hangs here\n", t->serial, addr);
+		fprintf(stderr,
+			"twin %s: SEND_BLOCK at 0x%08x is past the end of the 32 KiB flash:"
+			" the real probe hangs here\n",
+			t->serial, addr);
 		twin_logf(t, "WRITE PAST END OF FLASH at 0x%08x: device hangs", addr);
 		return 2;
 	}

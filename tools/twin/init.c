@@ -62,7 +62,7 @@ static int install(struct twin *t, uint32_t addr, size_t region, uint8_t *img, s
 static int init_katapult(struct twin *t, enum image_iface iface, uint32_t bitrate,
 			 const char *version)
 {
-	struct mkimage_katapult_opts o = { .iface = iface, .bitrate = bitrate };
+	struct mkimage_katapult_opts o = {.iface = iface, .bitrate = bitrate};
 	uint8_t *img;
 	size_t len;
 	int rc;
@@ -76,7 +76,7 @@ static int init_katapult(struct twin *t, enum image_iface iface, uint32_t bitrat
 
 static int init_app(struct twin *t, enum image_iface iface, uint32_t bitrate, const char *version)
 {
-	struct mkimage_app_opts o = { .iface = iface, .bitrate = bitrate };
+	struct mkimage_app_opts o = {.iface = iface, .bitrate = bitrate};
 	uint8_t *img;
 	size_t len;
 	int rc;

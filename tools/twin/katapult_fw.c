@@ -9,23 +9,23 @@
 #include "tools/twin/twin_priv.h"
 
 /* katapult.md §1.1, §1.3 */
-#define KP_MSG_MIN 8u
-#define KP_MSG_MAX 128u
-#define KP_CONNECT 0x11
-#define KP_SEND_BLOCK 0x12
-#define KP_SEND_EOF 0x13
+#define KP_MSG_MIN	 8u
+#define KP_MSG_MAX	 128u
+#define KP_CONNECT	 0x11
+#define KP_SEND_BLOCK	 0x12
+#define KP_SEND_EOF	 0x13
 #define KP_REQUEST_BLOCK 0x14
-#define KP_COMPLETE 0x15
+#define KP_COMPLETE	 0x15
 #define KP_GET_CANBUS_ID 0x16
-#define KP_ACK 0xa0
-#define KP_NACK 0xf1
-#define KP_CMD_ERROR 0xf2
-#define KP_BUSY 0xf3
-#define KP_PROTO_1_0_0 0x00010000u
-#define KP_PROTO_1_1_0 0x00010100u
+#define KP_ACK		 0xa0
+#define KP_NACK		 0xf1
+#define KP_CMD_ERROR	 0xf2
+#define KP_BUSY		 0xf3
+#define KP_PROTO_1_0_0	 0x00010000u
+#define KP_PROTO_1_1_0	 0x00010100u
 
 /* Parser flags, as the firmware's command_find_block keeps them. */
-#define NEED_SYNC 0x01
+#define NEED_SYNC  0x01
 #define NEED_VALID 0x02
 
 /* Build and queue one reply: payload is whole words, already padded. */
@@ -103,8 +103,8 @@ static void cmd_connect(struct twin *t, uint64_t now_us)
 {
 	uint8_t p[KP_MSG_MAX];
 	size_t w = 4;
-	bool v11 = t->cfg.katapult_proto ? t->cfg.katapult_proto >= KP_PROTO_1_1_0 :
-					  t->inst.bl_version[0] != '\0';
+	bool v11 = t->cfg.katapult_proto ? t->cfg.katapult_proto >= KP_PROTO_1_1_0
+					 : t->inst.bl_version[0] != '\0';
 
 	cf_put_le32(p, KP_CONNECT);
 	cf_put_le32(p + 4, v11 ? KP_PROTO_1_1_0 : KP_PROTO_1_0_0);
@@ -158,7 +158,8 @@ static void cmd_request_block(struct twin *t, const uint8_t *msg, uint64_t now_u
 
 	cf_put_le32(p, KP_REQUEST_BLOCK);
 	cf_put_le32(p + 4, addr);
-	if (addr >= TWIN_FLASH_BASE && addr - TWIN_FLASH_BASE <= TWIN_FLASH_SIZE - TWIN_BLOCK_SIZE) {
+	if (addr >= TWIN_FLASH_BASE &&
+	    addr - TWIN_FLASH_BASE <= TWIN_FLASH_SIZE - TWIN_BLOCK_SIZE) {
 		memcpy(p + 8, t->flash + (addr - TWIN_FLASH_BASE), TWIN_BLOCK_SIZE);
 	} else if (addr >= 0x20000000u && addr < 0x20001800u - TWIN_BLOCK_SIZE) {
 		memset(p + 8, 0, TWIN_BLOCK_SIZE); /* RAM: the twin keeps no RAM image */

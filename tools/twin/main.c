@@ -18,9 +18,9 @@
 #include "tools/twin/twin.h"
 #include "transport.h"
 
-#define MAX_INITS 8
-#define PTY_CHECK_US 5000	/* how often the slave's open state and rate are sampled */
-#define REENUM_US 150000	/* USB disconnect -> new device visible (real time) */
+#define MAX_INITS     8
+#define PTY_CHECK_US  5000   /* how often the slave's open state and rate are sampled */
+#define REENUM_US     150000 /* USB disconnect -> new device visible (real time) */
 #define SEND_RETRY_US 1000
 
 struct opts {
@@ -219,8 +219,10 @@ static void usb_follow(struct app *a)
 			return;
 		}
 		if (twin_pty_open(&a->pty, a->o.pty) < 0) {
-			fprintf(stderr, "twin: cannot create the pty %s: %s; check that its directory "
-				"exists and is writable\n", a->o.pty, strerror(errno));
+			fprintf(stderr,
+				"twin: cannot create the pty %s: %s; check that its directory "
+				"exists and is writable\n",
+				a->o.pty, strerror(errno));
 			a->failed = CF_ERR_IO;
 			stop = 1;
 			return;
@@ -298,32 +300,38 @@ static void pump(struct app *a)
 
 static void usage(FILE *out)
 {
-	fprintf(out,
-		"usage: twin --uid HEX24 [--flash FILE] [--init STATE]... [--speed F]\n"
-		"            [--attach sim:PATH | --attach IFACE] [--pty PATH] [--fault SPEC]...\n"
-		"  A software Cartographer v3 probe (STM32F042, Katapult, Klipper-derived app).\n"
-		"  --uid HEX24          chip UID: USB serial and CAN UUID (default 16000C000F43304253373820)\n"
-		"  --flash FILE         flash persisted here (loaded if it exists)\n"
-		"  --init STATE         blank | katapult:can[:BITRATE[:VERSION]] | katapult:usb[::VERSION]\n"
-		"                       | app:can[:BITRATE[:VERSION]] | app:usb[::VERSION]\n"
-		"                       | app-only:IFACE[:BITRATE[:VERSION]] | file:ADDR:PATH\n"
-		"  --attach sim:PATH    join the simulated bus (simbus); --attach can0 joins SocketCAN\n"
-		"  --pty PATH           USB CDC-ACM personality: a pty published at PATH; with\n"
-		"                       --attach too, a hybrid probe wired to both (deployer switch)\n"
-		"  --bitrate N          bus bitrate when the transport cannot tell (default 1000000)\n"
-		"  --speed F            0 = instant .. 1 = real-time flash and boot timing (default 1)\n"
-		"  --no-double-reset    Katapult built without the double-reset window\n"
-		"  --katapult-proto V   force the CONNECT layout: 1.0.0, or 1.1.0 (empty version\n"
-		"                       when the image has none, Arksine/katapult#159)\n"
-		"  --boot0              BOOT0 pad high: boot the ROM DFU bootloader\n"
-		"  --power-on-after MS  after an injected power loss (default 500; -1 = stay off)\n"
-		"  --fault SPEC         drop-rx=N corrupt-rx=N delay-rx=N:US drop-tx=N corrupt-tx=N\n"
-		"                       delay-tx=N:US power-loss-block=N power-loss-erase=N busy=N\n"
-		"                       wrong-uuid wedge silent (N counts frames from the start)\n"
-		"Prints one line \"twin: ready ...\" on stdout when attached; SIGTERM saves and exits.\n"
-		"Examples:\n"
-		"  twin --flash /tmp/p.bin --init app:can:1000000 --attach sim:/tmp/bus\n"
-		"  twin --flash /tmp/u.bin --init app:usb --pty /tmp/dev/ttyACM0 --speed 0\n");
+	fprintf(
+	    out,
+	    "usage: twin --uid HEX24 [--flash FILE] [--init STATE]... [--speed F]\n"
+	    "            [--attach sim:PATH | --attach IFACE] [--pty PATH] [--fault SPEC]...\n"
+	    "  A software Cartographer v3 probe (STM32F042, Katapult, Klipper-derived app).\n"
+	    "  --uid HEX24          chip UID: USB serial and CAN UUID (default "
+	    "16000C000F43304253373820)\n"
+	    "  --flash FILE         flash persisted here (loaded if it exists)\n"
+	    "  --init STATE         blank | katapult:can[:BITRATE[:VERSION]] | "
+	    "katapult:usb[::VERSION]\n"
+	    "                       | app:can[:BITRATE[:VERSION]] | app:usb[::VERSION]\n"
+	    "                       | app-only:IFACE[:BITRATE[:VERSION]] | file:ADDR:PATH\n"
+	    "  --attach sim:PATH    join the simulated bus (simbus); --attach can0 joins "
+	    "SocketCAN\n"
+	    "  --pty PATH           USB CDC-ACM personality: a pty published at PATH; with\n"
+	    "                       --attach too, a hybrid probe wired to both (deployer switch)\n"
+	    "  --bitrate N          bus bitrate when the transport cannot tell (default 1000000)\n"
+	    "  --speed F            0 = instant .. 1 = real-time flash and boot timing (default "
+	    "1)\n"
+	    "  --no-double-reset    Katapult built without the double-reset window\n"
+	    "  --katapult-proto V   force the CONNECT layout: 1.0.0, or 1.1.0 (empty version\n"
+	    "                       when the image has none, Arksine/katapult#159)\n"
+	    "  --boot0              BOOT0 pad high: boot the ROM DFU bootloader\n"
+	    "  --power-on-after MS  after an injected power loss (default 500; -1 = stay off)\n"
+	    "  --fault SPEC         drop-rx=N corrupt-rx=N delay-rx=N:US drop-tx=N corrupt-tx=N\n"
+	    "                       delay-tx=N:US power-loss-block=N power-loss-erase=N busy=N\n"
+	    "                       wrong-uuid wedge silent (N counts frames from the start)\n"
+	    "Prints one line \"twin: ready ...\" on stdout when attached; SIGTERM saves and "
+	    "exits.\n"
+	    "Examples:\n"
+	    "  twin --flash /tmp/p.bin --init app:can:1000000 --attach sim:/tmp/bus\n"
+	    "  twin --flash /tmp/u.bin --init app:usb --pty /tmp/dev/ttyACM0 --speed 0\n");
 }
 
 static int parse_uid(const char *hex, uint8_t uid[12])
@@ -445,20 +453,20 @@ static int apply_option(struct opts *o, int opt, const char *arg, bool *boot0)
 static int parse(int argc, char **argv, struct opts *o, bool *boot0)
 {
 	static const struct option table[] = {
-		{ "attach", required_argument, NULL, 'a' },
-		{ "bitrate", required_argument, NULL, 'b' },
-		{ "boot0", no_argument, NULL, '0' },
-		{ "fault", required_argument, NULL, 'F' },
-		{ "flash", required_argument, NULL, 'f' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "init", required_argument, NULL, 'i' },
-		{ "katapult-proto", required_argument, NULL, 'K' },
-		{ "no-double-reset", no_argument, NULL, 'D' },
-		{ "power-on-after", required_argument, NULL, 'P' },
-		{ "pty", required_argument, NULL, 'p' },
-		{ "speed", required_argument, NULL, 's' },
-		{ "uid", required_argument, NULL, 'u' },
-		{ NULL, 0, NULL, 0 },
+	    {"attach", required_argument, NULL, 'a'},
+	    {"bitrate", required_argument, NULL, 'b'},
+	    {"boot0", no_argument, NULL, '0'},
+	    {"fault", required_argument, NULL, 'F'},
+	    {"flash", required_argument, NULL, 'f'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"init", required_argument, NULL, 'i'},
+	    {"katapult-proto", required_argument, NULL, 'K'},
+	    {"no-double-reset", no_argument, NULL, 'D'},
+	    {"power-on-after", required_argument, NULL, 'P'},
+	    {"pty", required_argument, NULL, 'p'},
+	    {"speed", required_argument, NULL, 's'},
+	    {"uid", required_argument, NULL, 'u'},
+	    {NULL, 0, NULL, 0},
 	};
 	int opt;
 

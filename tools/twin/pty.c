@@ -13,10 +13,13 @@
 
 static uint32_t baud_of(speed_t s)
 {
-	static const struct { speed_t s; uint32_t b; } map[] = {
-		{ B1200, 1200 },     { B9600, 9600 },	  { B19200, 19200 },   { B38400, 38400 },
-		{ B57600, 57600 },   { B115200, 115200 }, { B230400, 230400 }, { B460800, 460800 },
-		{ B500000, 500000 }, { B921600, 921600 }, { B1000000, 1000000 },
+	static const struct {
+		speed_t s;
+		uint32_t b;
+	} map[] = {
+	    {B1200, 1200},     {B9600, 9600},	  {B19200, 19200},     {B38400, 38400},
+	    {B57600, 57600},   {B115200, 115200}, {B230400, 230400},   {B460800, 460800},
+	    {B500000, 500000}, {B921600, 921600}, {B1000000, 1000000},
 	};
 
 	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
@@ -39,7 +42,8 @@ int twin_pty_open(struct twin_pty *p, const char *link)
 		goto err_close;
 	snprintf(p->slave, sizeof(p->slave), "%s", name);
 	snprintf(p->link, sizeof(p->link), "%s", link);
-	/* the slave's termios, set through the master: raw bytes, as a CDC-ACM tty after cfmakeraw */
+	/* the slave's termios, set through the master: raw bytes, as a CDC-ACM tty after cfmakeraw
+	 */
 	if (tcgetattr(p->master, &tio) == 0) {
 		cfmakeraw(&tio);
 		cfsetspeed(&tio, B38400);
@@ -75,7 +79,7 @@ void twin_pty_close(struct twin_pty *p)
  */
 bool twin_pty_check(struct twin_pty *p, uint32_t *baud)
 {
-	struct pollfd pfd = { .fd = p->master, .events = POLLIN };
+	struct pollfd pfd = {.fd = p->master, .events = POLLIN};
 	struct termios tio;
 	const uint32_t before = p->baud;
 	bool open_now;

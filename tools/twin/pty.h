@@ -10,11 +10,11 @@
 #include <sys/types.h>
 
 struct twin_pty {
-	int master;		/* -1 when closed */
-	char slave[64];		/* "/dev/pts/7" */
-	char link[PATH_MAX];	/* the path hosts open ("/tmp/x/ttyACM0"), a symlink to slave */
-	bool slave_open;	/* some host process holds the slave open (DTR up) */
-	uint32_t baud;		/* last rate the host set */
+	int master;	     /* -1 when closed */
+	char slave[64];	     /* "/dev/pts/7" */
+	char link[PATH_MAX]; /* the path hosts open ("/tmp/x/ttyACM0"), a symlink to slave */
+	bool slave_open;     /* some host process holds the slave open (DTR up) */
+	uint32_t baud;	     /* last rate the host set */
 };
 
 /* Create a pty (raw, non-blocking master) and atomically point link at its slave. 0 or -errno. */

@@ -57,7 +57,7 @@ static void push_chunk(struct twin *t, const struct twin_txchunk *c)
 
 void twin_serial_queue(struct twin *t, const uint8_t *buf, size_t len, uint64_t ready_us)
 {
-	struct twin_txchunk c = { .ready_us = ready_us, .len = (uint16_t)len };
+	struct twin_txchunk c = {.ready_us = ready_us, .len = (uint16_t)len};
 
 	if (len > sizeof(c.data))
 		return;

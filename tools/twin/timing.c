@@ -6,7 +6,7 @@
 
 /* STM32F042 datasheet, flash memory characteristics: page erase 20..40 ms (22 ms used as the
  * typical figure), 16-bit programming 53.5 us typical. */
-#define TWIN_ERASE_PAGE_US 22000.0
+#define TWIN_ERASE_PAGE_US	 22000.0
 #define TWIN_PROGRAM_HALFWORD_US 53.5
 
 uint64_t twin_scale(const struct twin *t, double us)

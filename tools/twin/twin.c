@@ -215,7 +215,7 @@ void twin_set_faults(struct twin *t, const struct twin_faults *faults)
 	t->rx_seen = t->tx_seen = t->blocks_seen = t->erases_seen = 0;
 	if (faults->wedge && t->mode == TWIN_MODE_KATAPULT && !t->stats.wedged) {
 		/* katapult.md §1.7: a partial frame at offset 0 keeps the parser stuck */
-		static const uint8_t partial[] = { 0x01, 0x88, 0x12, 0x11, 0x00, 0x20, 0x00, 0x08 };
+		static const uint8_t partial[] = {0x01, 0x88, 0x12, 0x11, 0x00, 0x20, 0x00, 0x08};
 		if (t->rx_len + sizeof(partial) <= TWIN_RX_MAX) {
 			memmove(t->rx + sizeof(partial), t->rx, t->rx_len);
 			memcpy(t->rx, partial, sizeof(partial));

@@ -28,11 +28,11 @@
  * stderr warning of a write past the end of flash (the real probe hangs there).
  */
 
-#define TWIN_FLASH_BASE 0x08000000u
-#define TWIN_FLASH_SIZE 32768u	  /* STM32F042x6 */
-#define TWIN_PAGE_SIZE 1024u	  /* katapult.md §1.6: F042 erase page */
-#define TWIN_APP_START 0x08002000u /* katapult.md §9 */
-#define TWIN_BLOCK_SIZE 64u	  /* Katapult BLOCK_SIZE */
+#define TWIN_FLASH_BASE	   0x08000000u
+#define TWIN_FLASH_SIZE	   32768u      /* STM32F042x6 */
+#define TWIN_PAGE_SIZE	   1024u       /* katapult.md §1.6: F042 erase page */
+#define TWIN_APP_START	   0x08002000u /* katapult.md §9 */
+#define TWIN_BLOCK_SIZE	   64u	       /* Katapult BLOCK_SIZE */
 #define TWIN_RAM_FLAG_ADDR 0x200017f8u /* katapult.md §5: Katapult SP = RAM top - 8 */
 
 struct twin;
@@ -45,7 +45,7 @@ enum twin_mode {
 	TWIN_MODE_KATAPULT, /* Katapult bootloader */
 	TWIN_MODE_ROM_DFU,  /* STM32 system memory DfuSe bootloader (BOOT0 or F04x empty check) */
 	TWIN_MODE_HALTED,   /* deployer halted forever after a write error (katapult.md §4) */
-	TWIN_MODE_HUNG,	    /* runs nothing useful: broken code, reset loop, wrote past the end */
+	TWIN_MODE_HUNG,	    /* broken code, reset loop, wrote past the end */
 };
 
 enum twin_iface {
@@ -55,13 +55,13 @@ enum twin_iface {
 };
 
 struct twin_config {
-	uint8_t uid[12];	/* STM32 96-bit chip UID: USB serial and CAN UUID come from it */
-	double speed;		/* 0 = instant (tests) .. 1 = real time (benchmarks) */
-	uint32_t bus_bitrate;	/* bitrate of the CAN bus the twin sits on; 0 = 1000000 */
-	const char *flash_file; /* borrowed; NULL = memory only. Loaded if present, else blank */
-	bool wire_time;		/* model CAN serialisation of the twin's own frames (in-process
-				 * use; leave false behind the simulated bus, which models it) */
-	bool no_double_reset;	/* Katapult built without CONFIG_ENABLE_DOUBLE_RESET */
+	uint8_t uid[12];	 /* STM32 96-bit chip UID: USB serial and CAN UUID come from it */
+	double speed;		 /* 0 = instant (tests) .. 1 = real time (benchmarks) */
+	uint32_t bus_bitrate;	 /* bitrate of the CAN bus the twin sits on; 0 = 1000000 */
+	const char *flash_file;	 /* borrowed; NULL: memory only; loaded if present */
+	bool wire_time;		 /* model CAN wire time of the twin's frames (in-process;
+				  * leave false behind simbus, which models it) */
+	bool no_double_reset;	 /* Katapult built without CONFIG_ENABLE_DOUBLE_RESET */
 	uint32_t katapult_proto; /* 0: from the image (version string -> 1.1.0, else 1.0.0);
 				  * 0x00010100 without a version string gives the 1.1.0 reply
 				  * with an empty version (Arksine/katapult#159) */
@@ -76,46 +76,46 @@ struct twin_config {
  * or its node id); on the byte side it is the part of one twin_serial_receive call the device
  * accepted (rx) or one complete reply (tx). delay_us applies to delay_rx and delay_tx. */
 struct twin_faults {
-	uint32_t drop_rx;	    /* drop the Nth host->device frame */
-	uint32_t corrupt_rx;	    /* flip bit 0 of the last data byte of the Nth host->device frame */
-	uint32_t drop_tx;	    /* drop the Nth device->host frame */
-	uint32_t corrupt_tx;	    /* flip bit 0 of the last data byte of the Nth device->host frame */
-	uint32_t delay_rx;	    /* deliver the Nth host->device frame delay_us late */
-	uint32_t delay_tx;	    /* hold the Nth device->host frame back by delay_us */
+	uint32_t drop_rx;    /* drop the Nth host->device frame */
+	uint32_t corrupt_rx; /* flip bit 0 of the last data byte of the Nth host->device frame */
+	uint32_t drop_tx;    /* drop the Nth device->host frame */
+	uint32_t corrupt_tx; /* flip bit 0 of the last data byte of the Nth device->host frame */
+	uint32_t delay_rx;   /* deliver the Nth host->device frame delay_us late */
+	uint32_t delay_tx;   /* hold the Nth device->host frame back by delay_us */
 	uint64_t delay_us;
-	uint32_t power_loss_block;  /* lose power half way through programming the Nth SEND_BLOCK */
-	uint32_t power_loss_erase;  /* lose power half way through the Nth page erase */
-	uint32_t busy_replies;	    /* answer the next N Katapult commands with BUSY (0xf3) */
-	bool wrong_uuid;	    /* report a UUID with the last byte inverted (admin, GET_CANBUS_ID) */
-	bool wedge;		    /* put the Katapult parser in its wedged state now (§1.7) */
-	bool silent;		    /* receive everything, answer nothing */
+	uint32_t power_loss_block; /* lose power half way through programming the Nth SEND_BLOCK */
+	uint32_t power_loss_erase; /* lose power half way through the Nth page erase */
+	uint32_t busy_replies;	   /* answer the next N Katapult commands with BUSY (0xf3) */
+	bool wrong_uuid; /* report a UUID with the last byte inverted (admin, GET_CANBUS_ID) */
+	bool wedge;	 /* put the Katapult parser in its wedged state now (§1.7) */
+	bool silent;	 /* receive everything, answer nothing */
 };
 
 /* What happened, so tests can assert the design rules. Counters only go up (power cycles
  * included) except where noted. */
 struct twin_stats {
-	uint32_t boots;		 /* resets that ran the boot rules */
-	uint32_t app_starts;	 /* application (or deployer) entered */
+	uint32_t boots;	     /* resets that ran the boot rules */
+	uint32_t app_starts; /* application (or deployer) entered */
 	uint32_t katapult_starts;
 	uint32_t rom_dfu_starts;
 	uint32_t pages_erased;
-	uint32_t blocks_written;     /* SEND_BLOCKs that programmed flash */
-	uint32_t blocks_retransmit;  /* SEND_BLOCKs ignored as identical retransmits */
-	uint32_t block_errors;	     /* SEND_BLOCKs answered with command error */
-	uint32_t wrote_past_end;     /* writes beyond the 32 KiB flash (device hangs) */
-	uint32_t eof_page_count;     /* Katapult's page counter (reset by a reboot of Katapult) */
+	uint32_t blocks_written;    /* SEND_BLOCKs that programmed flash */
+	uint32_t blocks_retransmit; /* SEND_BLOCKs ignored as identical retransmits */
+	uint32_t block_errors;	    /* SEND_BLOCKs answered with command error */
+	uint32_t wrote_past_end;    /* writes beyond the 32 KiB flash (device hangs) */
+	uint32_t eof_page_count;    /* Katapult's page counter (reset by a reboot of Katapult) */
 	uint32_t nacks;
-	uint32_t wedges;	     /* times the parser entered the wedged state */
-	uint32_t completes;	     /* COMPLETE commands acknowledged */
+	uint32_t wedges;    /* times the parser entered the wedged state */
+	uint32_t completes; /* COMPLETE commands acknowledged */
 	uint32_t busy_sent;
-	uint32_t rx_overflow_drops;  /* CAN frames dropped: 192-byte receive buffer full */
-	uint32_t tx_overflow_drops;  /* replies not sent: 96-byte CAN transmit buffer full */
-	uint32_t power_losses;	     /* injected power losses */
-	uint32_t deployer_rewrites;  /* bootloader regions rewritten by a deployer */
+	uint32_t rx_overflow_drops;   /* CAN frames dropped: 192-byte receive buffer full */
+	uint32_t tx_overflow_drops;   /* replies not sent: 96-byte CAN transmit buffer full */
+	uint32_t power_losses;	      /* injected power losses */
+	uint32_t deployer_rewrites;   /* bootloader regions rewritten by a deployer */
 	uint32_t bootloader_requests; /* application-side requests (CAN 0x02, 1200 baud) */
-	uint32_t usb_enumerations;   /* USB device (re)appearances; changes mean "re-enumerate" */
-	bool wedged;		     /* parser currently wedged (not a counter) */
-	bool app_shutdown;	     /* application in Klipper shutdown (not a counter) */
+	uint32_t usb_enumerations;    /* USB device (re)appearances; changes mean "re-enumerate" */
+	bool wedged;		      /* parser currently wedged (not a counter) */
+	bool app_shutdown;	      /* application in Klipper shutdown (not a counter) */
 };
 
 /* USB identity of what the twin currently presents (katapult.md §3.1). */

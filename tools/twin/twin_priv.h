@@ -11,25 +11,25 @@
 #include "tools/twin/twin.h"
 
 /* katapult.md §5: the RAM request flag values. */
-#define TWIN_REQUEST_CANBOOT 0x5984e3fa6ca1589bull
+#define TWIN_REQUEST_CANBOOT   0x5984e3fa6ca1589bull
 #define TWIN_REQUEST_START_APP 0x7b06ec45a9a8243dull
 
-#define TWIN_CAN_RX_SIZE 192u	/* katapult.md §1.5: CAN receive stream buffer */
-#define TWIN_CAN_TX_SIZE 96u	/* katapult.md §1.5: CAN transmit buffer */
-#define TWIN_USB_RX_SIZE 128u	/* katapult.md §1.5: USB CDC receive buffer */
-#define TWIN_USB_PACKET 64u	/* USB full-speed bulk packet */
-#define TWIN_RX_MAX 192u
-#define TWIN_TXQ_FRAMES 128u
-#define TWIN_TXQ_BYTES 4096u
+#define TWIN_CAN_RX_SIZE 192u /* katapult.md §1.5: CAN receive stream buffer */
+#define TWIN_CAN_TX_SIZE 96u  /* katapult.md §1.5: CAN transmit buffer */
+#define TWIN_USB_RX_SIZE 128u /* katapult.md §1.5: USB CDC receive buffer */
+#define TWIN_USB_PACKET	 64u  /* USB full-speed bulk packet */
+#define TWIN_RX_MAX	 192u
+#define TWIN_TXQ_FRAMES	 128u
+#define TWIN_TXQ_BYTES	 4096u
 
 /* What one image region holds, decided once per flash change (images.md §4). */
 struct twin_installed {
-	bool katapult_ok;	  /* bootloader region holds a Katapult with its signature */
+	bool katapult_ok; /* bootloader region holds a Katapult with its signature */
 	enum twin_iface bl_iface;
 	uint32_t bl_bitrate;
 	char bl_mcu[32];
-	char bl_version[64];	  /* "" -> protocol 1.0.0 */
-	bool app_valid_word;	  /* katapult.md §5: first word neither 0 nor 0xFFFFFFFF */
+	char bl_version[64]; /* "" -> protocol 1.0.0 */
+	bool app_valid_word; /* katapult.md §5: first word neither 0 nor 0xFFFFFFFF */
 	enum { TWIN_APP_NONE, TWIN_APP_KLIPPER, TWIN_APP_DEPLOYER, TWIN_APP_GARBAGE } app_kind;
 	enum twin_iface app_iface;
 	uint32_t app_bitrate;
@@ -39,7 +39,7 @@ struct twin_installed {
 };
 
 /* Command and response ids of the running application, from its dictionary (-1 = absent). */
-#define TWIN_APP_MAX_ID 512
+#define TWIN_APP_MAX_ID	  512
 #define TWIN_APP_MAX_CMDS 64
 struct twin_app_cmd {
 	int16_t id;
@@ -58,11 +58,11 @@ struct twin_app_ids {
 /* Scheduled one-shot work of the boot/firmware state machine. */
 enum twin_timer {
 	TWIN_T_NONE,
-	TWIN_T_DR_ARM,	      /* double reset: set REQUEST_CANBOOT (10 ms after reset) */
-	TWIN_T_DR_END,	      /* double reset: clear the flag, jump (500 ms after reset) */
-	TWIN_T_RESET,	      /* a requested reset (COMPLETE +100 ms, bootloader request) */
-	TWIN_T_DEPLOY_START,  /* deployer: 100 ms "power supply stable" elapsed */
-	TWIN_T_DEPLOY_PAGE,   /* deployer: next page rewritten */
+	TWIN_T_DR_ARM,	     /* double reset: set REQUEST_CANBOOT (10 ms after reset) */
+	TWIN_T_DR_END,	     /* double reset: clear the flag, jump (500 ms after reset) */
+	TWIN_T_RESET,	     /* a requested reset (COMPLETE +100 ms, bootloader request) */
+	TWIN_T_DEPLOY_START, /* deployer: 100 ms "power supply stable" elapsed */
+	TWIN_T_DEPLOY_PAGE,  /* deployer: next page rewritten */
 };
 
 struct twin_txframe {
