@@ -57,6 +57,11 @@ static const char *stage_name(enum stage s)
 	case ST_W_BLOCK:
 	case ST_W_ABORT:
 		return "write";
+	case ST_W_BV_ADDR:
+	case ST_W_BV_ABORT:
+	case ST_W_BV_READ:
+	case ST_W_BV_DONE:
+		return "verify bootloader";
 	case ST_V_ADDR:
 	case ST_V_ABORT:
 	case ST_V_BLOCK:

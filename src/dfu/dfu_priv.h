@@ -15,6 +15,8 @@
 #include "protocol/dfu.h"
 #include "updater.h"
 
+#define DFU_BOOT_REGION 0x2000u /* images.md: Katapult's 8 KiB in front of 0x08002000 */
+
 /* What the write pass does with a planned page, decided from its content before erasing. */
 enum dfu_page_todo {
 	DFU_PAGE_ERASE,	     /* erase, then write the image bytes */
@@ -36,6 +38,10 @@ enum stage {
 	ST_W_PRE_DONE,	   /* ABORT */
 	ST_W_ERASE,	   /* one page (or the mass erase) */
 	ST_W_ADDR,	   /* SET_ADDRESS(image start) */
+	ST_W_BV_ADDR,	   /* design rule 5: read the bootloader region back before the app */
+	ST_W_BV_ABORT,
+	ST_W_BV_READ,
+	ST_W_BV_DONE,
 	ST_W_BLOCK,	   /* DNLOAD blocks 2.. */
 	ST_W_ABORT,	   /* back to dfuIDLE */
 	ST_V_ADDR,
@@ -80,6 +86,10 @@ struct dfu_priv {
 	size_t pre_len;
 	uint32_t pre_base;
 	uint8_t page_todo[DFU_PLAN_MAX_PAGES]; /* enum dfu_page_todo */
+	bool need_addr;	   /* the next block starts a run: SET_ADDRESS first */
+	bool boot_checked; /* the bootloader region was read back during the write pass */
+	size_t bv_off;
+	uint8_t bv[DFU_BOOT_REGION];
 	uint8_t buf[DFUSE_MAX_XFER];
 };
 

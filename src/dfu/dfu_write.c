@@ -139,10 +139,59 @@ static size_t next_needed(const struct dfu_priv *p, const struct dfu_plan_image 
  * block are trimmed. Verify still compares every byte. Inside a run, block N lands at
  * pointer + (N - 2) x xfer whatever the previous block's length (dfu.md §2.2).
  */
+/* Design rule 5: the bootloader region is written and read back before any application byte
+ * is written, so a power loss later still leaves a verified Katapult. */
+static bool boot_region_written(const struct dfu_priv *p)
+{
+	for (size_t i = 0; i < p->plan.count; i++)
+		if (p->plan.img[i].address < IMAGE_FLASH_BASE + DFU_BOOT_REGION &&
+		    p->plan.img[i].address + p->plan.img[i].len > IMAGE_FLASH_BASE)
+			return true;
+	return false;
+}
+
+static void boot_verify_next(struct dfu_priv *p)
+{
+	const size_t n = DFU_BOOT_REGION - p->bv_off < p->xfer ? DFU_BOOT_REGION - p->bv_off
+								: p->xfer;
+
+	if (p->bv_off >= DFU_BOOT_REGION) {
+		dfu_backend_run(p, ST_W_BV_DONE, DFUSE_OP_ABORT, 0, 0, NULL, 0);
+		return;
+	}
+	dfu_backend_run(p, ST_W_BV_READ, DFUSE_OP_UPLOAD, 0, (uint16_t)(2 + p->bv_off / p->xfer),
+			p->bv + p->bv_off, n);
+}
+
+static bool boot_region_matches(struct dfu_priv *p)
+{
+	for (uint32_t o = 0; o < DFU_BOOT_REGION; o++) {
+		const uint32_t a = IMAGE_FLASH_BASE + o;
+
+		if (p->bv[o] == target_byte(p, a) || page_index(p, a) < 0)
+			continue;
+		dfu_backend_set_device(p);
+		cf_failure_set(updater_failure(p->u), CF_ERR_VERIFY, "verify bootloader",
+			       "byte 0x%08x differs: wrote 0x%02x, read 0x%02x; the application "
+			       "was not written", a, target_byte(p, a), p->bv[o]);
+		cf_failure_set_hint(updater_failure(p->u), "the probe stays in ROM DFU mode: rerun "
+				    "recover (if it repeats, pages may be write-protected)");
+		return false;
+	}
+	return true;
+}
+
+/*
+ * Write pass. Bytes that need no programming (0xFF on erased flash, pages that already hold
+ * the image) are skipped: a new SET_ADDRESS starts the next run, and trailing groups of a
+ * block are trimmed. Verify still compares every byte. Inside a run, block N lands at
+ * pointer + (N - 2) x xfer whatever the previous block's length (dfu.md §2.2).
+ */
 static void write_next(struct dfu_priv *p)
 {
 	const struct dfu_plan_image *img;
 	size_t n, start, last = 0;
+	uint32_t addr;
 
 	if (dfu_backend_check_cancel(p))
 		return;
@@ -151,25 +200,36 @@ static void write_next(struct dfu_priv *p)
 		return;
 	}
 	img = &p->plan.img[p->img];
-	if (p->stage != ST_W_ADDR && p->stage != ST_W_BLOCK)
-		p->off = 0;
 	start = next_needed(p, img, p->off);
 	if (start >= img->len) {
 		p->done += img->len - p->off;
 		p->img++;
-		p->stage = ST_NONE; /* the next image starts with its own SET_ADDRESS */
+		p->off = 0;
+		p->need_addr = true; /* the next image starts with its own SET_ADDRESS */
 		write_next(p);
 		return;
 	}
-	if (start != p->off || (p->stage != ST_W_ADDR && p->stage != ST_W_BLOCK)) {
+	addr = img->address + (uint32_t)start;
+	if (!p->boot_checked && addr >= IMAGE_APP_START && boot_region_written(p)) {
+		p->boot_checked = true;
+		p->bv_off = 0;
+		dfu_backend_run(p, ST_W_BV_ADDR, DFUSE_OP_SET_ADDRESS, IMAGE_FLASH_BASE, 0, NULL, 0);
+		return;
+	}
+	if (start != p->off || p->need_addr) {
 		p->done += start - p->off;
 		p->off = start;
 		p->block = 2;
-		dfu_backend_run(p, ST_W_ADDR, DFUSE_OP_SET_ADDRESS, img->address + (uint32_t)start,
-				0, NULL, 0);
+		p->need_addr = false;
+		dfu_backend_run(p, ST_W_ADDR, DFUSE_OP_SET_ADDRESS, addr, 0, NULL, 0);
 		return;
 	}
 	p->chunk = img->len - p->off < p->xfer ? img->len - p->off : p->xfer;
+	if (addr < IMAGE_APP_START && addr + p->chunk > IMAGE_APP_START) {
+		/* Stop the run at 0x08002000: the region is read back before the rest. */
+		p->chunk = IMAGE_APP_START - addr;
+		p->need_addr = true;
+	}
 	for (size_t i = 0; i < p->chunk; i++)
 		if (needs_write(p, img, p->off + i))
 			last = i;
@@ -206,7 +266,10 @@ static void erase_next(struct dfu_priv *p)
 		}
 	}
 	p->img = 0;
+	p->off = 0;
 	p->done = 0;
+	p->need_addr = true;
+	p->boot_checked = false;
 	p->stage = ST_NONE;
 	write_next(p);
 }
@@ -329,6 +392,23 @@ void dfu_write_on_done(struct dfu_priv *p, const struct dfuse_result *r)
 		return;
 	case ST_W_ABORT:
 		dfu_backend_step_end(p, CF_OK);
+		return;
+	case ST_W_BV_ADDR:
+		dfu_backend_run(p, ST_W_BV_ABORT, DFUSE_OP_ABORT, 0, 0, NULL, 0);
+		return;
+	case ST_W_BV_READ:
+		p->bv_off += r->actual ? r->actual : DFU_BOOT_REGION; /* a short read ends it */
+		/* fall through */
+	case ST_W_BV_ABORT:
+		boot_verify_next(p);
+		return;
+	case ST_W_BV_DONE:
+		if (!boot_region_matches(p)) {
+			dfu_backend_step_end(p, CF_ERR_VERIFY);
+			return;
+		}
+		p->need_addr = true;
+		write_next(p);
 		return;
 	case ST_V_ADDR:
 		dfu_backend_run(p, ST_V_ABORT, DFUSE_OP_ABORT, 0, 0, NULL, 0);

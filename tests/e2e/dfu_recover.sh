@@ -49,6 +49,8 @@ emu --flash-in garbage.bin --flash-out g1.bin --stats sg.txt -- "$CF" recover --
 rc=$?
 check "garbage chip: recovered, each of the 30 pages erased once (rc=$rc)" \
 	"[ $rc -eq 0 ] && same g1.bin 0 full.bin && grep -q 'pages_erased=30 max_erases_per_page=1' sg.txt"
+check "garbage chip: the bootloader region was read back before any application block (rule 5)" \
+	"grep -q 'app_writes_before_boot_read=0' sg.txt"
 
 # Rerun on a recovered probe: pages that already hold the image are neither erased nor written.
 emu --flash-in f1.bin --flash-out f1b.bin --stats s1b.txt -- "$CF" recover --full full.bin --timeout 200ms >out.txt 2>&1
@@ -70,6 +72,8 @@ rc=$?
 check "garbage application: --bootloader + --app exits 0 (rc=$rc)" "[ $rc -eq 0 ]"
 check "garbage application: bootloader at 0, application at 0x2000" \
 	"same f3.bin 0 kat.bin && same f3.bin 8192 app.bin"
+check "bootloader + application: bootloader read back before the application (rule 5)" \
+	"grep -q 'app_writes_before_boot_read=0' s3.txt"
 pages=$(( (alen + 1023) / 1024 ))
 check "bootloader + application: the bootloader pages already match, $pages application pages erased once" \
 	"grep -q 'pages_erased=$pages max_erases_per_page=1' s3.txt"

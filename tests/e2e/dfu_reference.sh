@@ -33,6 +33,9 @@ check "dfu-util download + leave exits 0 (rc=$rc)" "[ $rc -eq 0 ] && grep -q 'Tr
 check "flash identical after dfu-util download" "cmp -s <(head -c 30720 flash.bin) full.bin"
 check "each page erased once, leave jumped to 0x08000000" \
 	"grep -q 'left=1 jump=0x08000000 pages_erased=30 max_erases_per_page=1' stats.txt"
+# dfu-util never reads back (dfu.md §3.4): the rule-5 counter can see that.
+check "dfu-util writes the application before reading the bootloader back" \
+	"grep -q 'app_writes_before_boot_read=1[0-9]' stats.txt"
 
 # Upload: read-back identical.
 timeout 60 "$EMU" --flash-in flash.bin -- dfu-util -a 0 -s 0x08000000:30720 -U up.bin >ul.txt 2>&1

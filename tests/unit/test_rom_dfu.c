@@ -318,6 +318,30 @@ static void test_rom_dfu_dnload_outside_idle_stalls(void **state)
 	assert_int_equal(getstatus().state, DFU_STATE_IDLE);
 }
 
+static void test_rom_dfu_counts_app_writes_before_the_boot_region_is_read(void **state)
+{
+	static uint8_t block[2048];
+	(void)state;
+	start(0, 0);
+	memset(fx.flash, 0xFF, sizeof(fx.flash));
+	memset(block, 0x11, sizeof(block));
+
+	command(0x21, 0x08001800);
+	operation(2, block, sizeof(block)); /* last bootloader block */
+	command(0x21, 0x08002000);
+	operation(2, block, sizeof(block)); /* application before any read-back */
+	assert_int_equal(fx.d.stats.app_writes_before_boot_read, 1);
+
+	xfer(0x21, 6, 0, 0, NULL);
+	command(0x21, 0x08001800);
+	xfer(0x21, 6, 0, 0, NULL);
+	assert_int_equal(xfer(0xa1, 2, 2, 2048, NULL), ROM_DFU_XFER_OK); /* read to 0x08002000 */
+	xfer(0x21, 6, 0, 0, NULL);
+	command(0x21, 0x08002800);
+	operation(2, block, sizeof(block));
+	assert_int_equal(fx.d.stats.app_writes_before_boot_read, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -333,6 +357,7 @@ int main(void)
 		cmocka_unit_test(test_rom_dfu_stall_while_busy),
 		cmocka_unit_test(test_rom_dfu_vanishes_mid_write),
 		cmocka_unit_test(test_rom_dfu_dnload_outside_idle_stalls),
+		cmocka_unit_test(test_rom_dfu_counts_app_writes_before_the_boot_region_is_read),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

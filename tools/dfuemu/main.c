@@ -430,9 +430,10 @@ static void write_stats(FILE *out, const struct emu_device *d)
 	fprintf(out,
 		"path=1-%d left=%d jump=0x%08x pages_erased=%u max_erases_per_page=%u "
 		"mass_erases=%u blocks_written=%u prog_errors=%u clrstatus_outside_error=%u "
-		"rdp=%d\n",
+		"rdp=%d app_writes_before_boot_read=%u\n",
 		d->index, d->model.left, d->model.jump_address, pages, max_erase, s->mass_erases,
-		s->blocks_written, s->prog_errors, s->clrstatus_outside_error, d->model.rdp);
+		s->blocks_written, s->prog_errors, s->clrstatus_outside_error, d->model.rdp,
+		s->app_writes_before_boot_read);
 }
 
 /* ---- main ---- */

@@ -12,6 +12,7 @@
 #define HALFWORD_NS 53500u
 #define SLOW_ERASE_FACTOR 10u
 #define STALL_MIN_BUSY_US 20000u
+#define BOOT_REGION 0x2000u /* Katapult's 8 KiB in front of the application */
 
 /* USB standard requests the model answers (USB 2.0 §9.4). */
 #define REQ_GET_STATUS 0x00
@@ -258,6 +259,10 @@ static uint8_t write_block(struct rom_dfu *d, uint64_t *busy_us)
 	if (!in_flash(d, addr, d->pending_len))
 		return DFU_STATUS_ERR_TARGET;
 	d->stats.blocks_written++;
+	if (addr < d->cfg.flash_base + BOOT_REGION)
+		d->boot_unread = true;
+	else if (d->boot_unread)
+		d->stats.app_writes_before_boot_read++;
 	return program(d, addr, d->pending_data, d->pending_len, busy_us);
 }
 
@@ -431,6 +436,9 @@ static enum rom_dfu_xfer upload(struct rom_dfu *d, const struct dfu_setup *s, ui
 		if (!in_flash(d, addr, n))
 			return upload_fail(d, DFU_STATUS_ERR_TARGET);
 		memcpy(data, d->cfg.flash + (addr - d->cfg.flash_base), n);
+		if (addr < d->cfg.flash_base + BOOT_REGION &&
+		    addr + n >= d->cfg.flash_base + BOOT_REGION)
+			d->boot_unread = false;
 	}
 	*len = n;
 	return ROM_DFU_XFER_OK;

@@ -64,6 +64,9 @@ struct rom_dfu_stats {
 	uint32_t prog_errors; /* half-words refused by the F0 "target not erased" rule */
 	uint32_t getstatus;
 	uint32_t clrstatus_outside_error;
+	/* design.md rule 5 as seen from the chip: application blocks (>= base + 8 KiB) written
+	 * while the bootloader region had been written and not read back since. */
+	uint32_t app_writes_before_boot_read;
 };
 
 struct rom_dfu {
@@ -85,6 +88,7 @@ struct rom_dfu {
 	uint8_t result_status; /* status the GETSTATUS after the busy time reports */
 	bool reset_after_busy; /* option-byte write, read unprotect: reset instead of a status */
 	uint8_t option_bytes[ROM_DFU_OPTION_LEN];
+	bool boot_unread; /* bootloader region written since it was last read to its end */
 	struct rom_dfu_stats stats;
 };
 
