@@ -103,6 +103,19 @@ static void fail_bus(struct canmux *m, int err, uint64_t now)
 			snapshot[i]->on_error(snapshot[i], err, now);
 }
 
+/* Does the transport ask for POLLOUT now? If not (SocketCAN ENOBUFS: the qdisc is full but the
+ * socket looks writable), only a timer brings the retry. */
+static bool waits_for_pollout(struct canmux *m)
+{
+	struct pollfd fds[4];
+	int n = transport_pollfds(m->t, fds, 4);
+
+	for (int i = 0; i < n; i++)
+		if (fds[i].events & POLLOUT)
+			return true;
+	return false;
+}
+
 /* Send queued frames in order until the queue is empty or the transport says wait. */
 static void pump(struct canmux *m, uint64_t now)
 {
@@ -114,7 +127,8 @@ static void pump(struct canmux *m, uint64_t now)
 			/* Rule 1: the same frame goes again, nothing behind it overtakes it. */
 			m->blocked = true;
 			m->stats.tx_again++;
-			loop_arm(m->loop, &m->kick, now + CANMUX_RETRY_US);
+			if (!waits_for_pollout(m))
+				loop_arm(m->loop, &m->kick, now + CANMUX_RETRY_US);
 			return;
 		}
 		if (rc < 0) {
