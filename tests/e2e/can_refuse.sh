@@ -31,6 +31,11 @@ check "wrong bitrate: names R3, both bitrates and the override" \
 check "wrong bitrate: names the probe and the stage" \
 	'grep -q "probe $u (sim:.* node [0-9]*): check" "$work/r3.err"'
 
+flash_rc forced "$work/app_500k.bin" --force --dry-run
+rc=$?
+check "--force lifts R3 (dry run: exit 0)" '[ $rc -eq 0 ]'
+check "--force names the rule it lifted" 'grep -q "R3 lifted by --allow-bitrate-mismatch" "$work/forced.err"'
+
 flash_rc full "$work/full.bin"
 rc=$?
 check "full image: exit 65" '[ $rc -eq 65 ]'
