@@ -424,6 +424,39 @@ static int check_one(struct dfu_priv *p, const struct image_info *info, bool app
 	return CF_OK;
 }
 
+/* images.md R6 for a pair: the Katapult that will run and the application behind it must talk
+ * the same interface (and CAN bitrate), as the two parts of a full image must. */
+static int check_pair(struct dfu_priv *p, const struct image_info *boot,
+		      const struct image_info *app)
+{
+	const struct image_katapult_part *k = boot ? &boot->katapult : NULL;
+	struct image_refusal why = { .rule = "R6", .override = NULL };
+
+	if (!k || !k->present || !app)
+		return CF_OK;
+	if (k->iface != IMAGE_IFACE_UNKNOWN && app->iface != IMAGE_IFACE_UNKNOWN &&
+	    k->iface != app->iface) {
+		why.what = "interface";
+		snprintf(why.image_value, sizeof(why.image_value), "application %s",
+			 image_iface_name(app->iface));
+		snprintf(why.target_value, sizeof(why.target_value), "bootloader %s",
+			 image_iface_name(k->iface));
+		why.reason = "Katapult and the application must use the same interface";
+		return refuse(p->u, &why, "bootloader + application");
+	}
+	if (k->iface == IMAGE_IFACE_CAN && k->can_bitrate && app->can_bitrate &&
+	    k->can_bitrate != app->can_bitrate) {
+		why.what = "can bitrate";
+		snprintf(why.image_value, sizeof(why.image_value), "application %u",
+			 app->can_bitrate);
+		snprintf(why.target_value, sizeof(why.target_value), "bootloader %u",
+			 k->can_bitrate);
+		why.reason = "Katapult and the application must use the same CAN bitrate";
+		return refuse(p->u, &why, "bootloader + application");
+	}
+	return CF_OK;
+}
+
 static int op_check_image(struct updater *u)
 {
 	struct dfu_priv *p = priv_of(u);
@@ -446,6 +479,8 @@ static int op_check_image(struct updater *u)
 	err = check_one(p, cfg->image_info, false, imgs[0].name);
 	if (!err && cfg->app_image)
 		err = check_one(p, cfg->app_image_info, true, "application");
+	if (!err && cfg->app_image)
+		err = check_pair(p, cfg->image_info, cfg->app_image_info);
 	if (err)
 		return err;
 	err = dfu_plan_build(&p->plan, &p->layout, imgs, n, cfg->opts.mass_erase, why,

@@ -150,6 +150,17 @@ rc=$?
 check "application given as --full: refused R1, exit 65, nothing written (rc=$rc)" \
 	"[ $rc -eq 65 ] && grep -q 'R1' out.txt && cmp -s f8.bin f1.bin"
 
+# R6 for a pair: a USB Katapult with a CAN application, or two CAN bitrates.
+"$MK" app --iface can -o app_can.bin && "$MK" katapult --iface can --bitrate 500000 -o kat500.bin
+emu --flash-in f1.bin --flash-out f8b.bin -- "$CF" recover --bootloader kat.bin --app app_can.bin >out.txt 2>&1
+rc=$?
+check "USB bootloader + CAN application: refused R6, exit 65, nothing written (rc=$rc)" \
+	"[ $rc -eq 65 ] && grep -q 'refusal R6: .*interface' out.txt && cmp -s f8b.bin f1.bin"
+emu -- "$CF" recover --bootloader kat500.bin --app app_can.bin >out.txt 2>&1
+rc=$?
+check "500k bootloader + 1M application: refused R6 on the CAN bitrate (rc=$rc)" \
+	"[ $rc -eq 65 ] && grep -q 'refusal R6: .*can bitrate' out.txt"
+
 # Faults the host must ride out.
 emu --fault stall-busy --flash-out f9.bin -- "$CF" recover --full full.bin --timeout 200ms >out.txt 2>&1
 rc=$?
