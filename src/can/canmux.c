@@ -39,6 +39,7 @@ struct canmux {
 	struct qframe *q;	 /* ring buffer */
 	size_t q_cap, q_head, q_len;
 	bool blocked;		 /* the transport refused the head frame; wait for POLLOUT/timer */
+	unsigned seq;		 /* delivery round (dispatch, fail_bus) */
 	uint8_t nodes[(CANMUX_NODE_LAST + 1) / 8];
 	struct canmux_stats stats;
 	struct canmux *next;	 /* registry */
@@ -86,21 +87,33 @@ static void update_filter(struct canmux *m)
 	(void)transport_set_filter(m->t, ids, n);
 }
 
+/*
+ * The next listener of this delivery round: id matches (any id when all), not yet reached.
+ * Scanning from the head each time keeps delivery right whatever a callback (un)listens.
+ */
+static struct canmux_listener *next_in_round(struct canmux *m, uint32_t id, bool all)
+{
+	for (struct canmux_listener *l = m->listeners; l; l = l->next) {
+		if (l->seq != m->seq && (all || l->id == id)) {
+			l->seq = m->seq;
+			return l;
+		}
+	}
+	return NULL;
+}
+
 static void fail_bus(struct canmux *m, int err, uint64_t now)
 {
-	struct canmux_listener *snapshot[CANMUX_MAX_IDS * 4];
-	size_t n = 0;
+	struct canmux_listener *l;
 
 	if (m->error)
 		return;
 	m->error = err;
 	cf_log(CF_LOG_DEBUG, m->spec, "canmux", "bus failed: %s", cf_strerror(err));
-	for (struct canmux_listener *l = m->listeners; l && n < sizeof(snapshot) / sizeof(snapshot[0]);
-	     l = l->next)
-		snapshot[n++] = l;
-	for (size_t i = 0; i < n; i++)
-		if (is_listening(m, snapshot[i]) && snapshot[i]->on_error)
-			snapshot[i]->on_error(snapshot[i], err, now);
+	m->seq++;
+	while ((l = next_in_round(m, 0, true)))
+		if (l->on_error)
+			l->on_error(l, err, now);
 }
 
 /* Does the transport ask for POLLOUT now? If not (SocketCAN ENOBUFS: the qdisc is full but the
@@ -147,17 +160,12 @@ static void pump(struct canmux *m, uint64_t now)
 
 static void dispatch(struct canmux *m, const struct canbus_frame *f, uint64_t now)
 {
-	struct canmux_listener *hit[16];
-	size_t n = 0;
+	struct canmux_listener *l;
 
 	trace_frame(m, "RX", f);
-	for (struct canmux_listener *l = m->listeners; l && n < 16; l = l->next)
-		if (l->id == f->id)
-			hit[n++] = l;
-	/* A callback may unlisten others: deliver only to those still listening. */
-	for (size_t i = 0; i < n; i++)
-		if (is_listening(m, hit[i]))
-			hit[i]->on_frame(hit[i], f, now);
+	m->seq++;
+	while ((l = next_in_round(m, f->id, false)))
+		l->on_frame(l, f, now);
 }
 
 static int src_pollfds(struct loop_source *src, struct pollfd *fds, int max)
@@ -308,6 +316,7 @@ void canmux_listen(struct canmux *m, struct canmux_listener *l)
 	l->next = m->listeners;
 	m->listeners = l;
 	l->listening = true;
+	l->seq = m->seq; /* a listener added by a callback does not hear the frame in hand */
 	update_filter(m);
 }
 

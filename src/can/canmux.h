@@ -29,6 +29,7 @@ struct canmux_listener {
 	void (*on_error)(struct canmux_listener *l, int err, uint64_t now_us);
 	struct canmux_listener *next; /* owned by the mux */
 	bool listening;		      /* owned by the mux */
+	unsigned seq;		      /* owned by the mux: last delivery round that reached it */
 };
 
 /*

@@ -297,6 +297,27 @@ static void test_canmux_routes_frames_by_id_to_every_listener(void **state)
 	canmux_unlisten(r->mux, &other.l);
 }
 
+/* A fleet of 40 probes confirming at once: every one of them hears each 0x3f1 answer. */
+static void test_canmux_delivers_to_many_listeners_of_one_id(void **state)
+{
+	struct rig *r = *state;
+	static struct probe_listener many[40];
+
+	for (int i = 0; i < 40; i++) {
+		pl_init(&many[i], CANBUS_ADMIN_RESP_ID);
+		canmux_listen(r->mux, &many[i].l);
+	}
+	Fake.inbound[0] = (struct canbus_frame){ 0x3f1, 8, { 0x20, 1, 2, 3, 4, 5, 6, 0x01 } };
+	Fake.nin = 1;
+
+	run_turns(r, 2);
+
+	for (int i = 0; i < 40; i++) {
+		assert_int_equal(many[i].frames, 1);
+		canmux_unlisten(r->mux, &many[i].l);
+	}
+}
+
 static void test_canmux_send_error_fails_the_bus_for_every_listener(void **state)
 {
 	struct rig *r = *state;
@@ -387,6 +408,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_canmux_unlisten_keeps_queued_frames_going,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_canmux_routes_frames_by_id_to_every_listener,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_canmux_delivers_to_many_listeners_of_one_id,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_canmux_send_error_fails_the_bus_for_every_listener, setup, teardown),
