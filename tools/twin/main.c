@@ -219,15 +219,22 @@ static void usb_follow(struct app *a)
 			return;
 		}
 		if (twin_pty_open(&a->pty, a->o.pty) < 0) {
+			fprintf(stderr, "twin: cannot create a pty: %s\n", strerror(errno));
+			a->failed = CF_ERR_IO;
+			stop = 1;
+			return;
+		}
+		/* sysfs first, the /dev link last, so a reader never finds a link without device */
+		publish_usb(a, &id, true);
+		if (twin_pty_publish(&a->pty) < 0) {
 			fprintf(stderr,
-				"twin: cannot create the pty %s: %s; check that its directory "
-				"exists and is writable\n",
+				"twin: cannot create the pty link %s: %s; check that its "
+				"directory exists and is writable\n",
 				a->o.pty, strerror(errno));
 			a->failed = CF_ERR_IO;
 			stop = 1;
 			return;
 		}
-		publish_usb(a, &id, true);
 		fprintf(stderr, "twin: USB %04x:%04x \"%s\" at %s\n", id.vid, id.pid,
 			id.manufacturer, a->o.pty);
 	}

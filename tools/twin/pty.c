@@ -32,7 +32,6 @@ int twin_pty_open(struct twin_pty *p, const char *link)
 {
 	struct termios tio;
 	const char *name;
-	char tmp[PATH_MAX];
 
 	memset(p, 0, sizeof(*p));
 	p->master = posix_openpt(O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
@@ -49,10 +48,6 @@ int twin_pty_open(struct twin_pty *p, const char *link)
 		cfsetspeed(&tio, B38400);
 		tcsetattr(p->master, TCSANOW, &tio);
 	}
-	snprintf(tmp, sizeof(tmp), "%s.tmp", link);
-	unlink(tmp);
-	if (symlink(p->slave, tmp) < 0 || rename(tmp, link) < 0)
-		goto err_close;
 	p->slave_open = false;
 	p->baud = 38400;
 	return 0;
@@ -61,6 +56,17 @@ err_close:
 	close(p->master);
 	p->master = -1;
 	return -errno;
+}
+
+int twin_pty_publish(struct twin_pty *p)
+{
+	char tmp[PATH_MAX + 8];
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", p->link);
+	unlink(tmp);
+	if (symlink(p->slave, tmp) < 0 || rename(tmp, p->link) < 0)
+		return -errno;
+	return 0;
 }
 
 void twin_pty_close(struct twin_pty *p)

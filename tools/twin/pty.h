@@ -17,8 +17,10 @@ struct twin_pty {
 	uint32_t baud;	     /* last rate the host set */
 };
 
-/* Create a pty (raw, non-blocking master) and atomically point link at its slave. 0 or -errno. */
+/* Create a pty (raw, non-blocking master) for link. 0 or -errno. */
 int twin_pty_open(struct twin_pty *p, const char *link);
+/* Atomically point the link at the slave: the last step, as udev adds /dev links last. */
+int twin_pty_publish(struct twin_pty *p);
 /* Remove the link and close the master: hosts holding the slave see a hang-up. NULL-safe. */
 void twin_pty_close(struct twin_pty *p);
 /* Sample the slave's open state and rate; true when the open state changed. Never blocks. */
