@@ -171,10 +171,15 @@ static int do_read(const char *selector, uint32_t address, size_t len, const cha
 		cf_failure_set_device(&rd.f, "STM32 ROM DFU %s", selector[0] ? selector : "0483:df11");
 		goto out;
 	}
-	rd.xfer = rd.cand.functional.transfer_size > DFUSE_MAX_XFER ? DFUSE_MAX_XFER
-								     : rd.cand.functional.transfer_size;
-	if (!rd.xfer)
-		rd.xfer = 64;
+	rd.xfer = dfu_usb_transfer_size(&rd.cand);
+	if (!rd.xfer) {
+		rd.err = cf_failure_set(&rd.f, CF_ERR_NOT_SUPPORTED, "read",
+					"wTransferSize %u unusable (Linux limit %u bytes)",
+					rd.cand.functional.transfer_size, DFUSE_MAX_XFER);
+		cf_failure_set_device(&rd.f, "DFU device at usb %s", rd.cand.path);
+		cf_failure_set_hint(&rd.f, "use the vendor's tool for this device");
+		goto out;
+	}
 	dfuse_init(&rd.eng, &(struct dfuse_config){ .loop = rd.loop, .ops = &dfu_usb_link_ops,
 						    .link = dev, .interface = rd.cand.interface,
 						    .done = on_done, .ctx = &rd });

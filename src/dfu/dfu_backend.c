@@ -302,11 +302,15 @@ static int check_device(struct dfu_priv *p)
 		cf_failure_set_hint(f, "replug the probe with BOOT0 bridged and rerun recover");
 		return CF_ERR_PROTOCOL;
 	}
-	/* dfu.md §1.2: Linux caps control transfers at 4096 bytes. */
-	p->xfer = c->functional.transfer_size > DFUSE_MAX_XFER ? DFUSE_MAX_XFER
-							      : c->functional.transfer_size;
-	if (p->xfer < DFU_PLAN_ALIGN)
-		p->xfer = 64;
+	p->xfer = dfu_usb_transfer_size(c);
+	if (!p->xfer) {
+		cf_failure_set(f, CF_ERR_NOT_SUPPORTED, "identify",
+			       "wTransferSize %u unusable: the block addresses need it unclamped "
+			       "and Linux limits control transfers to %u bytes",
+			       c->functional.transfer_size, DFUSE_MAX_XFER);
+		cf_failure_set_hint(f, "use the vendor's tool for this device");
+		return CF_ERR_NOT_SUPPORTED;
+	}
 	return CF_OK;
 }
 

@@ -479,6 +479,13 @@ void dfu_usb_bind(struct dfu_dev *d, struct dfuse *engine)
 	d->engine = engine;
 }
 
+uint16_t dfu_usb_transfer_size(const struct dfu_candidate *c)
+{
+	const uint16_t t = c->functional.transfer_size;
+
+	return t >= 8 && t <= DFUSE_MAX_XFER && t % 8 == 0 ? t : 0;
+}
+
 /* ---- selection ---- */
 
 static int parse_selector(const char *sel, uint16_t *vid, uint16_t *pid, const char **path)

@@ -74,6 +74,13 @@ void dfu_usb_close(struct dfu_dev *d);
 extern const struct dfuse_link_ops dfu_usb_link_ops;
 void dfu_usb_bind(struct dfu_dev *d, struct dfuse *engine);
 
+/*
+ * The transfer size to use with c, or 0 when it cannot be used: DfuSe computes addresses as
+ * pointer + (block - 2) x wTransferSize of the descriptor (dfu.md §2.2), so the size cannot be
+ * clamped to Linux's 4096-byte control limit (§1.2) nor be smaller than one 8-byte write.
+ */
+uint16_t dfu_usb_transfer_size(const struct dfu_candidate *c);
+
 /* libusb error code to cf_err (ACCESS, BUSY, NO_DEVICE, TIMEOUT, PROTOCOL for PIPE, IO). */
 int dfu_usb_map_error(int libusb_err);
 /* The udev rule hint shown for CF_ERR_ACCESS. */
