@@ -96,7 +96,7 @@ rig_libusb() {
 			cd build && ./configure -q --disable-udev --enable-shared --disable-static \
 				--prefix="$out" >/dev/null && make -s -j2 >/dev/null 2>&1 && make -s install >/dev/null
 	) >&2 || { rig_log "netlink libusb unavailable; the guest uses Debian's"; return 1; }
-	rm -rf "$a/src/build"
+	rm -rf "$a"	# the source index and tarball are not needed again
 	echo "$out/lib"
 }
 
