@@ -590,6 +590,44 @@ static void test_twin_katapult_1_1_0_without_version(void **state)
 	twin_free(h.t);
 }
 
+/* §1.5: a host that does not wait (three SEND_BLOCKs during a 22 ms erase) overflows the
+ * 192-byte CAN buffer: frames are dropped silently and the parser wedges. */
+static void test_twin_katapult_pipelined_blocks_overflow_while_busy(void **state)
+{
+	static const uint8_t connect[] = {0x01, 0x88, 0x11, 0x00, 0xf1, 0x7c, 0x99, 0x03};
+	static const uint8_t set[8] = {0x11, 0xe0, 0xef, 0x27, 0x0c, 0xa1, 0x88, 0x81};
+	struct th h = {.node = 129};
+	uint8_t data[64], frame[76], reply[64];
+	size_t len;
+
+	(void)state;
+	h.t = th_twin(1.0, NULL);
+	assert_int_equal(th_install_katapult(h.t, IMAGE_IFACE_CAN, 1000000, NULL), 0);
+	assert_int_equal(th_install_app(h.t, IMAGE_IFACE_CAN, 1000000, NULL), 0);
+	twin_power_on(h.t, 0);
+	twin_reset(h.t, 100000);
+	h.now = 100000;
+	th_can_frame(&h, CANBUS_ADMIN_ID, set, 8);
+	memset(data, 0x21, sizeof(data));
+
+	for (uint32_t i = 0; i < 4; i++) {
+		assert_int_equal(katapult_build_send_block(0x08002000 + 64 * i, data, frame,
+							   sizeof(frame), &len),
+				 0);
+		th_can_stream(&h, 0x202, frame, len); /* no wait for the ACK */
+	}
+	/* three ACKs (16 bytes each): the fourth block lost frames in the full buffer */
+	assert_int_equal(th_can_collect(&h, 0x203, reply, sizeof(reply), 1000000), 48);
+	assert_true(twin_get_stats(h.t)->rx_overflow_drops > 0);
+	for (int i = 0; i < 5; i++)
+		th_can_stream(&h, 0x202, connect, sizeof(connect));
+
+	assert_int_equal(th_can_collect(&h, 0x203, reply, sizeof(reply), 1000000), 8);
+	assert_int_equal(reply[2], 0xf1); /* the one NACK, then nothing */
+	assert_true(twin_get_stats(h.t)->wedged);
+	twin_free(h.t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -633,6 +671,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_twin_katapult_tx_corruption_and_silence, setup_can,
 					    teardown),
 	    cmocka_unit_test(test_twin_katapult_wire_time_serialises_reply),
+	    cmocka_unit_test(test_twin_katapult_pipelined_blocks_overflow_while_busy),
 	    cmocka_unit_test_setup_teardown(test_twin_katapult_delayed_rx_frame_reorders, setup_can,
 					    teardown),
 	};
