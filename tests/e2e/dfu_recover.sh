@@ -188,6 +188,11 @@ emu -- "$CF" recover --full full.bin --timeout 300ms >out.txt 2>&1
 rc=$?
 check "follow: nothing comes back: success, and says what to check (rc=$rc)" \
 	"[ $rc -eq 0 ] && grep -q 'remove the BOOT0 bridge' out.txt"
+"$MK" full --iface can -o full_can.bin
+emu -- "$CF" recover --full full_can.bin --timeout 300ms >out.txt 2>&1
+rc=$?
+check "follow: a CAN build is not looked for on USB, the summary says how to find it (rc=$rc)" \
+	"[ $rc -eq 0 ] && grep -q \"the image talks CAN: find the probe with 'cartoflash scan --can IFACE'\" out.txt"
 
 # dfu read: upload into a file, identical to the flash.
 emu --flash-in f1.bin -- "$CF" dfu read 0x08000000 32768 up.bin >out.txt 2>&1

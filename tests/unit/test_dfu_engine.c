@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "dfu/dfu_plan.h"
+#include "dfu/dfu_usb.h"
 #include "dfu/dfuse.h"
 #include "log.h"
 #include "loop.h"
@@ -314,6 +315,27 @@ static void test_dfu_plan_mass_erase_has_no_pages(void **state)
 	assert_int_equal(p.total_len, 30720);
 }
 
+static void test_dfu_usb_transfer_size_is_never_clamped(void **state)
+{
+	static const struct { uint16_t desc, want; } cases[] = {
+		{ 2048, 2048 }, /* ST ROMs (dfu.md §1.1) */
+		{ 4096, 4096 }, /* the Linux control limit itself (§1.2) */
+		{ 8192, 0 },	/* would need clamping: block addresses would be wrong (§2.2) */
+		{ 1023, 0 },	/* not a whole number of 8-byte writes */
+		{ 0, 0 },
+		{ 64, 64 },
+	};
+	struct dfu_candidate c;
+	(void)state;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		memset(&c, 0, sizeof(c));
+		c.functional.transfer_size = cases[i].desc;
+		if (dfu_usb_transfer_size(&c) != cases[i].want)
+			fail_msg("wTransferSize %u", cases[i].desc);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -333,6 +355,7 @@ int main(void)
 		cmocka_unit_test(test_dfu_plan_f4_sector0_erased_once_for_both),
 		cmocka_unit_test(test_dfu_plan_refusals),
 		cmocka_unit_test(test_dfu_plan_mass_erase_has_no_pages),
+		cmocka_unit_test(test_dfu_usb_transfer_size_is_never_clamped),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
