@@ -34,7 +34,7 @@
 #define DFU_DT_FUNCTIONAL 0x21
 
 static volatile sig_atomic_t quit;
-static FILE *logf_;
+static FILE *dfu_log;
 
 static void on_quit(int sig)
 {
@@ -120,8 +120,8 @@ static bool dfu_setup(struct gadget *g, struct rom_dfu *d, const struct usb_ctrl
 	if (!in && wlen && gadget_ep0_read(g, data, wlen))
 		return true;
 	x = rom_dfu_control(d, setup, data, &len, now_us());
-	if (logf_)
-		fprintf(logf_, "%02x %02x %04x %04x %04x -> %s %zu state %u status %u\n",
+	if (dfu_log)
+		fprintf(dfu_log, "%02x %02x %04x %04x %04x -> %s %zu state %u status %u\n",
 			req->bRequestType, req->bRequest, req->wValue, req->wIndex, req->wLength,
 			x == ROM_DFU_XFER_OK	  ? "ok"
 			: x == ROM_DFU_XFER_STALL ? "stall"
@@ -163,8 +163,8 @@ static int dfu_run(struct gadget *g, struct rom_dfu *d, double timeout_s)
 			rom_dfu_set_alt(d, 0);
 		if (ev.type == FUNCTIONFS_SETUP && !dfu_setup(g, d, &ev.u.setup)) {
 			fprintf(stderr, "rig-dfu: device left (jump 0x%08x)\n", d->jump_address);
-			if (logf_)
-				fprintf(logf_, "left jump 0x%08x\n", d->jump_address);
+			if (dfu_log)
+				fprintf(dfu_log, "left jump 0x%08x\n", d->jump_address);
 			return 0;
 		}
 	}
@@ -208,7 +208,7 @@ int main(int argc, char **argv)
 
 	for (; i + 1 < argc && argv[i][0] == '-'; i += 2) {
 		if (!strcmp(argv[i], "--log"))
-			logf_ = fopen(argv[i + 1], "we");
+			dfu_log = fopen(argv[i + 1], "we");
 		else if (!strcmp(argv[i], "--timeout"))
 			timeout_s = atof(argv[i + 1]);
 		else if (!strcmp(argv[i], "--speed"))
@@ -224,8 +224,8 @@ int main(int argc, char **argv)
 				"Example: rig-dfu --log /tmp/dfu.log /tmp/probe.flash\n");
 		return 64;
 	}
-	if (logf_)
-		setvbuf(logf_, NULL, _IOLBF, 0);
+	if (dfu_log)
+		setvbuf(dfu_log, NULL, _IOLBF, 0);
 	tc.flash_file = argv[i];
 	t = twin_new(&tc);
 	if (!t) {
@@ -246,8 +246,8 @@ int main(int argc, char **argv)
 	if (twin_flash_save(t))
 		rc_exit = 74;
 	twin_free(t);
-	if (logf_)
-		fclose(logf_);
+	if (dfu_log)
+		fclose(dfu_log);
 	if (rc_exit == 0 && then_uid && d.left)
 		return then_twin(argv[i], then_uid);
 	return rc_exit;
