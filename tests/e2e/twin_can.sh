@@ -51,6 +51,24 @@ check "several twins on one bus answer with distinct UUIDs" \
 u3=$(sed -n 's/.*uuid=\([0-9a-f]*\).*/\1/p' "$W/p3.out")
 check "a 500 kbit/s Katapult is invisible on a 1 Mbit/s bus" "! grep -q '$u3' '$W/scan3.out'"
 
+# §5: a double reset (RESET pads shorted twice inside 0.5 s) enters Katapult; a power cycle
+# loses the RAM flag and the valid application runs again.
+twin p4 --uid 000102030405060708090A0E --init app:can:1000000 --speed 1 --attach "sim:$W/bus"
+u4=$(sed -n 's/.*uuid=\([0-9a-f]*\).*/\1/p' "$W/p4.out")
+wait_for "grep -q 'mode app' '$W/p4.err'"
+kill -USR2 "$(cat "$W/p4.pid")"
+sleep 0.1 # the second press, 100 ms after the first
+kill -USR2 "$(cat "$W/p4.pid")"
+wait_for "[ \$(grep -c 'mode katapult' '$W/p4.err') -ge 1 ]"
+"$CARTOFLASH" scan --can "sim:$W/bus" >"$W/scan4.out" 2>&1
+check "double reset (SIGUSR2 twice in 100 ms) enters Katapult" \
+	"grep -q '$u4  katapult' '$W/scan4.out'" "$W/scan4.out"
+kill -USR1 "$(cat "$W/p4.pid")"
+wait_for "tail -1 '$W/p4.err' | grep -q 'mode app'"
+"$CARTOFLASH" scan --can "sim:$W/bus" >"$W/scan5.out" 2>&1
+check "power cycle (SIGUSR1) boots the valid application again" \
+	"grep -q '$u4  application' '$W/scan5.out'" "$W/scan5.out"
+
 # SocketCAN front end: needs a vcan interface (the QEMU rig has one; containers often do not).
 if ip link show vcan0 >/dev/null 2>&1; then
 	twin pv --uid 000102030405060708090A0D --init app:can:1000000 --speed 0 --attach vcan0

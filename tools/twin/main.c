@@ -64,12 +64,16 @@ struct app {
 	int failed; /* a front-end error that ends the process (exit code) */
 };
 
-static volatile sig_atomic_t stop;
+static volatile sig_atomic_t stop, power_cycle_req, reset_req;
 
 static void on_signal(int sig)
 {
-	(void)sig;
-	stop = 1;
+	if (sig == SIGUSR1)
+		power_cycle_req = 1;
+	else if (sig == SIGUSR2)
+		reset_req = 1;
+	else
+		stop = 1;
 }
 
 static uint64_t vnow(const struct app *a)
@@ -565,6 +569,23 @@ static int setup_twin(struct app *a, bool boot0)
 	return CF_OK;
 }
 
+/* SIGUSR1 unplugs and replugs the probe (RAM lost), SIGUSR2 shorts its RESET pads. */
+static void take_requests(struct app *a)
+{
+	if (power_cycle_req) {
+		power_cycle_req = 0;
+		fprintf(stderr, "twin: power cycle (SIGUSR1)\n");
+		twin_power_cycle(a->t, vnow(a));
+		pump(a);
+	}
+	if (reset_req) {
+		reset_req = 0;
+		fprintf(stderr, "twin: reset (SIGUSR2)\n");
+		twin_reset(a->t, vnow(a));
+		pump(a);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	struct app a;
@@ -580,6 +601,8 @@ int main(int argc, char **argv)
 	sa.sa_handler = on_signal;
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
+	sigaction(SIGUSR2, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	a.loop = loop_new();
 	if (!a.loop)
@@ -597,6 +620,7 @@ int main(int argc, char **argv)
 		while (!stop && !loop_is_stopped(a.loop)) {
 			if (loop_run_once(a.loop, 100000) == CF_ERR_IO)
 				break;
+			take_requests(&a);
 		}
 	}
 	twin_pty_close(&a.pty);
