@@ -256,7 +256,7 @@ static void print_json_node(const struct scan *s, const struct scan_node *n)
 
 	canbus_uuid_format(n->q.uuid, uuid);
 	o = json_pack("{s:s, s:s, s:s, s:s, s:b, s:f}", "event", "node", "interface",
-		      s->o->iface, "uuid", uuid, "running", app_token(n->q.app), "answered", 1,
+		      s->o->iface, "uuid", uuid, "application", app_token(n->q.app), "answered", 1,
 		      "seconds", (double)(n->q.seen_us - s->start_us) / 1e6);
 	if (n->u && n->connected) {
 		const struct device_identity *id = updater_identity(n->u);

@@ -35,9 +35,9 @@ printf '[scanner]\ncanbus_uuid: %s   # front probe\ncanbus_uuid = %s\n[mcu ghost
 rc=$?
 check "scan exits 0" '[ $rc -eq 0 ]'
 check "scan lists the application node with its config entry" \
-	'[ "$(py "$work/scan.json" "[(o.get(\"running\"),o.get(\"config_section\")) for o in j if o.get(\"uuid\")==\"$u1\"][0]")" = "application|scanner" ]'
+	'[ "$(py "$work/scan.json" "[(o.get(\"application\"),o.get(\"config_section\")) for o in j if o.get(\"uuid\")==\"$u1\"][0]")" = "application|scanner" ]'
 check "scan lists the Katapult node with its CONNECT facts" \
-	'[ "$(py "$work/scan.json" "[(o[\"running\"],o[\"mcu\"],o[\"protocol_version\"],o[\"app_start\"]) for o in j if o.get(\"uuid\")==\"$u2\"][0]")" = "katapult|stm32f042x6|1.1.0|134225920" ]'
+	'[ "$(py "$work/scan.json" "[(o[\"application\"],o[\"mcu\"],o[\"protocol_version\"],o[\"app_start\"]) for o in j if o.get(\"uuid\")==\"$u2\"][0]")" = "katapult|stm32f042x6|1.1.0|134225920" ]'
 check "scan marks the silent config entry" \
 	'[ "$(py "$work/scan.json" "[o[\"answered\"] for o in j if o.get(\"uuid\")==\"aabbccddeeff\"]")" = "False" ]'
 
