@@ -218,6 +218,12 @@ uint64_t twin_next_event_us(const struct twin *t);
 /* Run everything due at or before now_us. */
 void twin_advance(struct twin *t, uint64_t now_us);
 
+/* ---- timing model (benchmarks' physical floor) ---- */
+/* STM32F042 datasheet figures times the speed factor: one 1 KiB page erase (22 ms at speed 1),
+ * and programming bytes as half-words (53.5 us each). */
+uint64_t twin_erase_us(const struct twin *t);
+uint64_t twin_program_us(const struct twin *t, size_t bytes);
+
 /* ---- faults ---- */
 /* Replace the fault set (copied). Frame counters restart at 0. */
 void twin_set_faults(struct twin *t, const struct twin_faults *faults);

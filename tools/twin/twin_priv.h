@@ -189,8 +189,6 @@ void twin_outputs_clear(struct twin *t, uint64_t now_us);
 
 /* timing.c: model durations scaled by the speed factor */
 uint64_t twin_scale(const struct twin *t, double us);
-uint64_t twin_erase_us(const struct twin *t);
-uint64_t twin_program_us(const struct twin *t, size_t bytes);
 
 /* faults.c: TWIN_RX_* for this host->device unit; may modify the data */
 enum { TWIN_RX_DELIVER, TWIN_RX_DROP, TWIN_RX_DELAY };
