@@ -25,16 +25,27 @@ static int page_index(const struct dfu_priv *p, uint32_t address)
 	return -1;
 }
 
-/* The byte erase + write would leave at address: the image byte, else erased 0xFF. */
-static uint8_t target_byte(const struct dfu_priv *p, uint32_t address)
+/* The image byte at address: true with *byte set, false outside every image. */
+static bool image_byte(const struct dfu_priv *p, uint32_t address, uint8_t *byte)
 {
 	for (size_t i = 0; i < p->plan.count; i++) {
 		const struct dfu_plan_image *img = &p->plan.img[i];
 
-		if (address >= img->address && address - img->address < img->len)
-			return img->data[address - img->address];
+		if (address >= img->address && address - img->address < img->len) {
+			*byte = img->data[address - img->address];
+			return true;
+		}
 	}
-	return 0xFF;
+	return false;
+}
+
+/* The byte erase + write would leave at address: the image byte, else erased 0xFF. */
+static uint8_t target_byte(const struct dfu_priv *p, uint32_t address)
+{
+	uint8_t b = 0xFF;
+
+	image_byte(p, address, &b);
+	return b;
 }
 
 /* Skipping the erase of a page that reads 0xFF is safe only without flash ECC: on ECC parts
@@ -167,8 +178,10 @@ static bool boot_region_matches(struct dfu_priv *p)
 {
 	for (uint32_t o = 0; o < DFU_BOOT_REGION; o++) {
 		const uint32_t a = IMAGE_FLASH_BASE + o;
+		uint8_t want;
 
-		if (p->bv[o] == target_byte(p, a) || page_index(p, a) < 0)
+		/* Image bytes only, as the verify step (dfu.md §2.6). */
+		if (!image_byte(p, a, &want) || p->bv[o] == want)
 			continue;
 		dfu_backend_set_device(p);
 		cf_failure_set(updater_failure(p->u), CF_ERR_VERIFY, "verify bootloader",
