@@ -628,6 +628,26 @@ static void test_twin_katapult_pipelined_blocks_overflow_while_busy(void **state
 	twin_free(h.t);
 }
 
+/* USB full speed: replies leave in the next 1 ms frame (at speed 1). */
+static void test_twin_katapult_usb_replies_wait_for_a_usb_frame(void **state)
+{
+	static const uint8_t prime[] = {0x01, 0x88, 0x90, 0x00, 0xe5, 0xe9, 0x99, 0x03};
+	struct th h = {0};
+	uint8_t reply[64];
+
+	(void)state;
+	h.t = th_twin(1.0, NULL);
+	assert_int_equal(th_install_katapult(h.t, IMAGE_IFACE_USB, 0, NULL), 0);
+	twin_power_on(h.t, 0);
+	h.now = 1234;
+
+	assert_int_equal(th_usb(&h, prime, sizeof(prime), reply, 0, 0), 0);
+	assert_int_equal(th_usb(&h, prime, sizeof(prime), reply, 16, 10000), 16);
+
+	assert_int_equal(h.now, 2000);
+	twin_free(h.t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -671,6 +691,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_twin_katapult_tx_corruption_and_silence, setup_can,
 					    teardown),
 	    cmocka_unit_test(test_twin_katapult_wire_time_serialises_reply),
+	    cmocka_unit_test(test_twin_katapult_usb_replies_wait_for_a_usb_frame),
 	    cmocka_unit_test(test_twin_katapult_pipelined_blocks_overflow_while_busy),
 	    cmocka_unit_test_setup_teardown(test_twin_katapult_delayed_rx_frame_reorders, setup_can,
 					    teardown),

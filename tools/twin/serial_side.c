@@ -55,9 +55,17 @@ static void push_chunk(struct twin *t, const struct twin_txchunk *c)
 	t->txc[(t->txc_head + t->txc_count++) % 32] = *c;
 }
 
+/* USB full speed: the host collects a bulk IN packet in the next 1 ms frame at the earliest. */
+static uint64_t next_usb_frame(const struct twin *t, uint64_t us)
+{
+	uint64_t period = twin_scale(t, 1000.0);
+
+	return period ? (us + period - 1) / period * period : us;
+}
+
 void twin_serial_queue(struct twin *t, const uint8_t *buf, size_t len, uint64_t ready_us)
 {
-	struct twin_txchunk c = {.ready_us = ready_us, .len = (uint16_t)len};
+	struct twin_txchunk c = {.ready_us = next_usb_frame(t, ready_us), .len = (uint16_t)len};
 
 	if (len > sizeof(c.data))
 		return;
