@@ -8,7 +8,7 @@
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: cartoflash bootloader --can IFACE --uuid UUID [--uuid UUID...] [--timeout 5s]\n"
+		"usage: cartoflash bootloader --can IFACE --uuid UUID [--uuid UUID...] [--timeout 11s]\n"
 		"\n"
 		"Send the bootloader request to each probe and wait until its Katapult answers\n"
 		"CONNECT (unlike flashtool -r, which only sends the request). The probe stays in\n"

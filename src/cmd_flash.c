@@ -36,7 +36,7 @@ static void usage(FILE *out)
 		"      --allow-bitrate-mismatch  lift R3 (image bitrate differs from the bus)\n"
 		"      --force                   lift the refusals that can be sane (R3 only) and\n"
 		"                                name them\n"
-		"      --timeout DURATION        how long to wait for Katapult (default 5s)\n"
+		"      --timeout DURATION        how long to wait for Katapult (default 11s)\n"
 		"      --json                    one JSON object per line on stdout, summary last\n"
 		"  -v, --verbose                 more detail; -vvv traces every CAN frame\n"
 		"  -q, --quiet                   errors only\n"

@@ -12,7 +12,7 @@
  *
  *   identify     reach Katapult: REQUEST_BOOTLOADER (skipped when target.mode is
  *                DEVICE_MODE_KATAPULT, as flashtool -s does), set-id + CONNECT rounds until
- *                opts.timeout_us (default 5 s), then CONNECT and GET_CANBUS_ID through the
+ *                opts.timeout_us (default 11 s, flashtool's), then CONNECT and GET_CANBUS_ID through the
  *                engine; fills the identity (mcu, versions, app start, block size, bitrate).
  *   check_image  refusal rules R1-R5 (image_check_against) against the CONNECT info and the
  *                interface bitrate; lifted rules are named in a warning. Writes nothing.

@@ -10,7 +10,9 @@
 #include "loop.h"
 #include "protocol/katapult.h"
 
-#define CAN_ENTRY_DEADLINE_US 5000000u /* katapult.md §10.3: poll for up to ~5 s */
+/* katapult.md §10.3 polls "up to ~5 s"; flashtool gives a node 1 s + 5 CONNECT tries of 2 s
+ * (§2.9), and we never give up sooner than flashtool would. */
+#define CAN_ENTRY_DEADLINE_US 11000000u
 #define CAN_ENTRY_POLL_US 20000u       /* one set-id + CONNECT round, then the next */
 #define CAN_ENTRY_PROBE_US 30000u      /* first round without a request: Katapult already? */
 #define CAN_ENTRY_REQUEST_EVERY 5u     /* rounds between repeated bootloader requests */
