@@ -161,6 +161,13 @@ rc=$?
 check "500k bootloader + 1M application: refused R6 on the CAN bitrate (rc=$rc)" \
 	"[ $rc -eq 65 ] && grep -q 'refusal R6: .*can bitrate' out.txt"
 
+# A write-protected page 0 "erases" and "programs" without error: the read-back of the
+# bootloader region catches it before any application byte is written (dfu.md §2.8, rule 5).
+emu --fault wrp=0 --flash-in garbage.bin --flash-out fp.bin -- "$CF" recover --full full.bin >out.txt 2>&1
+rc=$?
+check "write-protected page: exit 76 at 'verify bootloader', no application byte programmed (rc=$rc)" \
+	"[ $rc -eq 76 ] && grep -q 'verify bootloader: byte 0x0800' out.txt && cmp -s <(tail -c +8193 fp.bin | head -c 22528) <(head -c 22528 /dev/zero | tr '\\0' '\\377')"
+
 # Faults the host must ride out.
 emu --fault stall-busy --flash-out f9.bin -- "$CF" recover --full full.bin --timeout 200ms >out.txt 2>&1
 rc=$?

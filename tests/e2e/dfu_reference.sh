@@ -51,6 +51,15 @@ check "leave-reset: dfu-util exits 74 'Error during download get_status' (rc=$rc
 	"[ $rc -eq 74 ] && grep -q 'Error during download get_status' lr.txt"
 check "leave-reset: flash is complete all the same" "cmp -s <(head -c 30720 flash2.bin) full.bin"
 
+# Write protection: dfu-util reports success over a page that did not change (it never
+# reads back), which is why cartoflash verifies.
+head -c 32768 /dev/urandom >garbage.bin
+timeout 60 "$EMU" --fault wrp=0 --flash-in garbage.bin --flash-out wrp.bin -- \
+	dfu-util -a 0 -s 0x08000000:leave -D full.bin >wrp.txt 2>&1
+rc=$?
+check "write-protected page: dfu-util exits 0 (rc=$rc) while page 0 kept its old bytes" \
+	"[ $rc -eq 0 ] && cmp -s <(head -c 1024 wrp.bin) <(head -c 1024 garbage.bin)"
+
 # Read protection: errVENDOR on the first erase (§2.8).
 timeout 60 "$EMU" --fault rdp -- dfu-util -a 0 -s 0x08000000:leave -D full.bin >rdp.txt 2>&1
 rc=$?

@@ -47,6 +47,7 @@ struct emu {
 	double speed;
 	unsigned faults;
 	unsigned vanish_after;
+	unsigned wrp_page;
 	bool deny_access;     /* --fault access: the device node cannot be opened */
 	const char *reappear; /* "katapult" or "app": what comes back after the leave */
 	const char *uid;      /* its USB serial (chip UID hex) */
@@ -388,6 +389,7 @@ static void init_device(struct emu_device *d, int index)
 		.speed = emu.speed,
 		.faults = emu.faults,
 		.vanish_after_blocks = emu.vanish_after,
+		.wrp_page = emu.wrp_page,
 	};
 
 	d->index = index;
@@ -458,7 +460,10 @@ static int parse_faults(const char *list)
 			emu.faults |= ROM_DFU_FAULT_RDP;
 		else if (!strcmp(*w, "stall-busy"))
 			emu.faults |= ROM_DFU_FAULT_STALL_WHILE_BUSY;
-		else if (!strcmp(*w, "access"))
+		else if (!strncmp(*w, "wrp", 3)) {
+			emu.faults |= ROM_DFU_FAULT_WRP;
+			emu.wrp_page = (*w)[3] == '=' ? (unsigned)atoi(*w + 4) : 0;
+		} else if (!strcmp(*w, "access"))
 			emu.deny_access = true;
 		else if (!strcmp(*w, "slow-erase"))
 			emu.faults |= ROM_DFU_FAULT_SLOW_ERASE;
@@ -484,7 +489,8 @@ static void usage(FILE *out)
 		"Serves N emulated STM32F042 ROM DFU devices (0483:df11, USB paths 1-1, 1-2, ...)\n"
 		"to CMD through umockdev, then writes each flash (device k > 1 to FILE.k) and\n"
 		"exits with CMD's status. Faults: leave-reset, rdp, stall-busy, slow-erase,\n"
-		"vanish[=BLOCKS], access (the node cannot be opened: run as root, CMD then runs as\n"
+		"vanish[=BLOCKS], wrp[=PAGE] (write-protected: erase and program silently do\n"
+		"nothing), access (the node cannot be opened: run as root, CMD then runs as\n"
 		"nobody). --reappear: after a leave to 0x08000000 the port shows Katapult\n"
 		"(1d50:6177) or the application (1d50:614e) with serial --uid (sysfs only).\n"
 		"--appear-after: the devices are plugged in MS after CMD started.\n"

@@ -185,6 +185,11 @@ static void changed(struct rom_dfu *d, uint32_t offset, size_t len)
 		d->cfg.flash_changed(d->cfg.ctx, offset, len);
 }
 
+static bool write_protected(const struct rom_dfu *d, uint32_t offset)
+{
+	return (d->cfg.faults & ROM_DFU_FAULT_WRP) && offset / d->cfg.page_size == d->cfg.wrp_page;
+}
+
 static uint8_t erase_page(struct rom_dfu *d, uint32_t addr, uint64_t *busy_us)
 {
 	uint32_t off, page;
@@ -195,9 +200,12 @@ static uint8_t erase_page(struct rom_dfu *d, uint32_t addr, uint64_t *busy_us)
 		return DFU_STATUS_ERR_TARGET;
 	off = (addr - d->cfg.flash_base) / d->cfg.page_size * d->cfg.page_size;
 	page = off / d->cfg.page_size;
-	memset(d->cfg.flash + off, 0xFF, d->cfg.page_size);
 	if (page < ROM_DFU_MAX_PAGES)
 		d->stats.page_erases[page]++;
+	*busy_us = ERASE_US;
+	if (write_protected(d, off))
+		return DFU_STATUS_OK; /* dfu.md §2.1: "erases" a protected page without error */
+	memset(d->cfg.flash + off, 0xFF, d->cfg.page_size);
 	changed(d, off, d->cfg.page_size);
 	*busy_us = ERASE_US;
 	return DFU_STATUS_OK;
@@ -222,6 +230,8 @@ static uint8_t program(struct rom_dfu *d, uint32_t addr, const uint8_t *src, siz
 	uint8_t result = DFU_STATUS_OK;
 
 	for (size_t i = 0; i < len; i += 2) {
+		if (write_protected(d, addr - d->cfg.flash_base + (uint32_t)i))
+			continue; /* silently unchanged: only a read-back shows it */
 		const uint16_t old = (uint16_t)(dst[i] | (i + 1 < len ? dst[i + 1] << 8 : 0xFF00));
 		const uint16_t val = (uint16_t)(src[i] | (i + 1 < len ? src[i + 1] << 8 : 0xFF00));
 

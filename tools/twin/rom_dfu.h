@@ -35,6 +35,8 @@ enum rom_dfu_fault {
 	ROM_DFU_FAULT_STALL_WHILE_BUSY = 1u << 2, /* L4: short bwPollTimeout, STALL if early */
 	ROM_DFU_FAULT_SLOW_ERASE = 1u << 3,	  /* erase takes 10x its bwPollTimeout */
 	ROM_DFU_FAULT_VANISH_MID_WRITE = 1u << 4, /* gone after vanish_after_blocks writes */
+	ROM_DFU_FAULT_WRP = 1u << 5, /* page wrp_page write-protected: erase and program do
+				      * nothing and report no error (dfu.md §2.8) */
 };
 
 struct rom_dfu_config {
@@ -45,6 +47,7 @@ struct rom_dfu_config {
 	double speed;	     /* 0 .. 1 */
 	unsigned faults;     /* enum rom_dfu_fault bits */
 	unsigned vanish_after_blocks;
+	unsigned wrp_page;
 	/* Called after flash bytes changed (offset from flash_base); may be NULL. */
 	void (*flash_changed)(void *ctx, uint32_t offset, size_t len);
 	void *ctx;
