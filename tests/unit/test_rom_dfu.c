@@ -342,6 +342,26 @@ static void test_rom_dfu_counts_app_writes_before_the_boot_region_is_read(void *
 	assert_int_equal(fx.d.stats.app_writes_before_boot_read, 1);
 }
 
+static void test_rom_dfu_write_protected_page_changes_silently_nothing(void **state)
+{
+	static const uint8_t data[8] = { 1, 2, 3, 4, 5, 6, 7, 8 };
+	struct dfu_status_record st;
+	(void)state;
+	start(ROM_DFU_FAULT_WRP, 0);
+	fx.d.cfg.wrp_page = 1;
+
+	/* dfu.md §2.1: erasing a write-protected page returns no error. */
+	assert_int_equal(command(0x41, 0x08000400).status, DFU_STATUS_OK);
+	assert_int_equal(fx.flash[0x400], 0x5A);
+	command(0x21, 0x08000400);
+	st = operation(2, data, sizeof(data));
+	assert_int_equal(st.status, DFU_STATUS_OK);
+	assert_int_equal(fx.flash[0x400], 0x5A);
+	/* Page 0 is not protected. */
+	assert_int_equal(command(0x41, 0x08000000).status, DFU_STATUS_OK);
+	assert_int_equal(fx.flash[0], 0xFF);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -358,6 +378,7 @@ int main(void)
 		cmocka_unit_test(test_rom_dfu_vanishes_mid_write),
 		cmocka_unit_test(test_rom_dfu_dnload_outside_idle_stalls),
 		cmocka_unit_test(test_rom_dfu_counts_app_writes_before_the_boot_region_is_read),
+		cmocka_unit_test(test_rom_dfu_write_protected_page_changes_silently_nothing),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
