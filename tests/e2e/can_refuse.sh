@@ -8,6 +8,8 @@ set -u
 M=$BIN/mkimage
 "$M" app --iface can --bitrate 500000 -o "$work/app_500k.bin"
 "$M" full --iface can --bitrate 1000000 -o "$work/full.bin"
+"$M" app --iface usb -o "$work/app_usb.bin"
+"$M" app --mcu stm32g431xx --iface can --bitrate 1000000 -o "$work/app_g431.bin"
 "$M" app --iface can --bitrate 1000000 --size 26000 -o "$work/big.bin"
 "$M" app --iface can --bitrate 1000000 --version "CARTOGRAPHER 5.1.0" -o "$work/good.bin"
 start_bus 1000000 0 || skip_all "simbus did not start"
@@ -40,6 +42,15 @@ flash_rc full "$work/full.bin"
 rc=$?
 check "full image: exit 65" '[ $rc -eq 65 ]'
 check "full image: names R1" 'grep -q "R1" "$work/full.err"'
+
+flash_rc usb "$work/app_usb.bin"
+rc=$?
+check "a USB build over CAN: exit 65, names R4 (interface)" '[ $rc -eq 65 ] && grep -q "R4" "$work/usb.err"'
+
+flash_rc g431 "$work/app_g431.bin"
+rc=$?
+check "an image for another MCU: exit 65, names R2 and both MCUs" \
+	'[ $rc -eq 65 ] && grep -q "R2" "$work/g431.err" && grep -q "stm32g431" "$work/g431.err" && grep -q "stm32f042x6" "$work/g431.err"'
 
 flash_rc big "$work/big.bin"
 rc=$?
