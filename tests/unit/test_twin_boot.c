@@ -491,6 +491,31 @@ static void test_twin_app_unknown_command_shuts_down(void **state)
 	twin_free(h.t);
 }
 
+/* §3.1: a 6.x application (dictionary "app") names the MCU as its USB product. */
+static void test_twin_app_6x_usb_product_is_the_mcu(void **state)
+{
+	struct mkimage_app_opts o = {.iface = IMAGE_IFACE_USB,
+				     .app_name = "Cartographer",
+				     .version = "CARTOGRAPHER V3 6.1.0"};
+	struct twin *t = th_twin(0, NULL);
+	struct twin_usb_id id;
+	uint8_t *img;
+	size_t len;
+
+	(void)state;
+	assert_int_equal(th_install_katapult(t, IMAGE_IFACE_USB, 0, NULL), 0);
+	assert_int_equal(mkimage_app(&o, &img, &len), 0);
+	assert_int_equal(twin_flash_write_raw(t, TWIN_APP_START, img, len), 0);
+
+	twin_power_on(t, 0);
+
+	assert_true(twin_get_usb_id(t, &id));
+	assert_int_equal(id.pid, 0x614e);
+	assert_string_equal(id.product, "stm32f042x6");
+	free(img);
+	twin_free(t);
+}
+
 /* twin_init_state: the starting states of the process front end. */
 static void test_twin_init_states(void **state)
 {
@@ -630,6 +655,7 @@ int main(void)
 	    cmocka_unit_test(test_twin_app_usb_1200_baud_requests_bootloader),
 	    cmocka_unit_test(test_twin_several_twins_have_distinct_uuids),
 	    cmocka_unit_test(test_twin_flash_persists_to_file),
+	    cmocka_unit_test(test_twin_app_6x_usb_product_is_the_mcu),
 	    cmocka_unit_test(test_twin_init_states),
 	    cmocka_unit_test(test_twin_session_old_can_app_to_new),
 	};

@@ -67,6 +67,9 @@ static void inspect_app(struct twin *t, struct twin_installed *in)
 		in->app_bitrate = info.app.can_bitrate;
 		in->dict_off = APP_OFF + info.app.offset + info.app.dict_offset;
 		in->dict_len = info.app.dict_len;
+		/* katapult.md §3.1: 6.x (dictionary key "app") names the MCU as USB product */
+		if (info.app.app_name[0])
+			snprintf(in->app_product, sizeof(in->app_product), "%s", info.app.mcu);
 		return;
 	case IMAGE_DEPLOYER:
 		in->app_kind = TWIN_APP_DEPLOYER;

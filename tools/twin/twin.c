@@ -176,7 +176,7 @@ bool twin_get_usb_id(const struct twin *t, struct twin_usb_id *out)
 	} else {
 		out->pid = 0x614e;
 		out->manufacturer = "Cartographer";
-		out->product = ""; /* §3.1: empty product in application <= 5.x */
+		out->product = t->inst.app_product; /* §3.1: empty in <= 5.x, the MCU in 6.x */
 	}
 	return true;
 }

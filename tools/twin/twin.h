@@ -122,7 +122,7 @@ struct twin_stats {
 struct twin_usb_id {
 	uint16_t vid, pid;
 	const char *manufacturer; /* borrowed, valid until the next call that changes the mode */
-	const char *product;	  /* "" for Cartographer application <= 5.x */
+	const char *product;	  /* "" for Cartographer application <= 5.x, the MCU in 6.x */
 	const char *serial;	  /* 24 upper-case hex digits of the chip UID */
 };
 

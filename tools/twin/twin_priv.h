@@ -34,6 +34,7 @@ struct twin_installed {
 	enum twin_iface app_iface;
 	uint32_t app_bitrate;
 	size_t dict_off, dict_len; /* flash offsets of the app's zlib dictionary */
+	char app_product[32];	   /* USB product: "" in <= 5.x, the MCU when the dict has "app" */
 	size_t dep_off, dep_len;   /* flash offsets of the deployer's embedded Katapult */
 	char garbage_reason[96];
 };
