@@ -11,7 +11,9 @@
 #include "protocol/katapult.h"
 #include "tests/unit/test_twin_harness.h"
 
-#define SEEDS 60
+#ifndef SEEDS
+#define SEEDS 60 /* more with -DSEEDS=N for a long soak */
+#endif
 #define STEPS 400
 
 static uint32_t rnd(uint32_t *s)
