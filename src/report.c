@@ -86,7 +86,7 @@ void report_set_label(struct report *r, int dev, const char *label)
 
 static void emit_json(struct report *r, json_t *obj)
 {
-	char *text = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	char *text = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
 
 	if (text) {
 		fprintf(r->out, "%s\n", text);
@@ -317,25 +317,29 @@ void report_result(struct report *r, int dev, int err, const struct cf_failure *
 
 void report_summary(struct report *r)
 {
-	int ok = 0;
+	int ok = 0, width = 6;
 
-	for (int i = 0; i < r->count; i++)
+	for (int i = 0; i < r->count; i++) {
+		int len = (int)strlen(r->devs[i].label);
 		ok += r->devs[i].finished && !r->devs[i].err;
+		if (len > width)
+			width = len;
+	}
 	if (r->style == REPORT_JSON) {
 		emit_json(r, json_pack("{s:s, s:i, s:i, s:i, s:i}", "event", "summary", "devices",
 				       r->count, "succeeded", ok, "failed", r->count - ok,
 				       "exit_code", report_exit_code(r)));
 		return;
 	}
-	fprintf(r->out, "%-34s %-8s %7s  %s\n", "DEVICE", "RESULT", "TIME", "DETAIL");
+	fprintf(r->out, "%-*s  %-11s %7s  %s\n", width, "DEVICE", "RESULT", "TIME", "DETAIL");
 	for (int i = 0; i < r->count; i++) {
 		const struct report_device *d = &r->devs[i];
 		double secs = d->end_us > d->start_us ? (double)(d->end_us - d->start_us) / 1e6 : 0;
-		fprintf(r->out, "%-34s %-8s %6.1fs  %s\n", d->label,
+		fprintf(r->out, "%-*s  %-11s %6.1fs  %s\n", width, d->label,
 			!d->finished ? "pending" : d->err ? cf_err_name(d->err) : "ok", secs,
 			d->err ? d->failure_line : d->summary);
 	}
-	fprintf(r->out, "%d of %d device%s updated\n", ok, r->count, r->count == 1 ? "" : "s");
+	fprintf(r->out, "%d of %d device%s succeeded\n", ok, r->count, r->count == 1 ? "" : "s");
 	fflush(r->out);
 }
 

@@ -112,7 +112,7 @@ emu --devices 2 --flash-in garbage.bin --flash-out both.bin -- \
 	"$CF" recover --path 1-1 --path 1-2 --full full.bin --timeout 100ms >out.txt 2>&1
 rc=$?
 check "two devices at once: --path 1-1 --path 1-2 recovers both (rc=$rc)" \
-	"[ $rc -eq 0 ] && same both.bin 0 full.bin && same both.bin.2 0 full.bin && grep -q '2 of 2 devices updated' out.txt"
+	"[ $rc -eq 0 ] && same both.bin 0 full.bin && same both.bin.2 0 full.bin && grep -q '2 of 2 devices succeeded' out.txt"
 
 # Device resets before the leave GETSTATUS completes: success, unconfirmed (dfu.md §2.5).
 emu --fault leave-reset --flash-out f4.bin -- "$CF" recover --full full.bin --timeout 200ms >out.txt 2>&1

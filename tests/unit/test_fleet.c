@@ -189,7 +189,7 @@ static void test_fleet_failure_of_one_does_not_stop_others(void **state)
 	assert_non_null(strstr(w->err_text, "e0ef270ca188 (sim:/tmp/bus): verify: block "
 					    "0x08002400 differs; left in Katapult, rerun flash"));
 	fflush(w->out);
-	assert_non_null(strstr(w->out_text, "1 of 2 devices updated"));
+	assert_non_null(strstr(w->out_text, "1 of 2 devices succeeded"));
 	world_free(w);
 }
 
