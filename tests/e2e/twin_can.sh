@@ -26,8 +26,21 @@ check "log: SEND_EOF" "grep -q 'simbus 202#01881300414F9903$' '$L'"
 check "log: REQUEST_BLOCK @0x08002000 (spec bytes)" "grep -q 'simbus 202#0188140100200008$' '$L'"
 check "log: COMPLETE then ACK" \
 	"grep -q 'simbus 202#01881500911B9903$' '$L' && grep -q 'simbus 203#0188A00115000000$' '$L'"
-: >"$W/bus.log.mark"
+# after LINE PATTERN: the first log line after LINE that matches (the session's next step)
+after() { awk -v n="$1" -v re="$2" 'NR > n && $0 ~ re { print NR; exit }' "$L"; }
 "$CARTOFLASH" scan --can "sim:$W/bus" >"$W/scan.out" 2>&1
+o1=$(after 0 '3F0#02E0EF270CA188$')		# request bootloader
+o2=$(after "$o1" '3F0#11E0EF270CA18881$')	# Katapult node id 129
+o3=$(after "$o2" '202#01881100F17C9903$')	# CONNECT
+o4=$(after "$o3" '202#01881211........$')	# first SEND_BLOCK
+o5=$(after "$o4" '202#01881300414F9903$')	# SEND_EOF
+o6=$(after "$o5" '202#01881401........$')	# first REQUEST_BLOCK
+o7=$(after "$o6" '202#01881500911B9903$')	# COMPLETE
+o8=$(after "$o7" '3F1#20E0EF270CA18801$')	# the new application answers the query
+check "log order: request, node id, CONNECT, blocks, EOF, read-back, COMPLETE, app query" \
+	"[ -n '$o8' ]"
+check "no SEND_BLOCK after EOF, no REQUEST_BLOCK after COMPLETE" \
+	"[ -z \"\$(after $o5 '202#01881211........\$')\" ] && [ -z \"\$(after $o7 '202#01881401........\$')\" ]"
 check "the new application answers the query (20 uuid 01)" \
 	"grep -q 'e0ef270ca188  application' '$W/scan.out'" "$W/scan.out"
 check "twin reported Katapult then the application" \
