@@ -129,9 +129,18 @@ static int read_manifest(const char *path, struct cmd_targets *t)
 		}
 		snprintf(image, sizeof(image), "%s%s%s", p->image[0] == '/' ? "" : m->dir,
 			 p->image[0] == '/' ? "" : "/", p->image);
-		if (cmd_targets_add(t, p->iface, p->uuid, p->name, image) < 0) {
+		switch (cmd_targets_add(t, p->iface, p->uuid, p->name, image)) {
+		case CF_OK:
+			break;
+		case CF_ERR_BUSY:
+			snprintf(text, sizeof(text), "[%s]: probe %s on %s is named twice", p->name,
+				 p->uuid, p->iface);
+			rc = manifest_fail(path, text);
+			break;
+		default:
 			snprintf(text, sizeof(text), "[%s]: '%s' is not a CAN UUID", p->name, p->uuid);
 			rc = manifest_fail(path, text);
+			break;
 		}
 	}
 	free(m);

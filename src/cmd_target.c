@@ -48,8 +48,15 @@ int cmd_targets_add(struct cmd_targets *t, const char *iface, const char *uuid,
 	struct cmd_target *tg;
 	uint8_t raw[CANBUS_UUID_LEN];
 
+	char canon[2 * CANBUS_UUID_LEN + 1];
+
 	if (canbus_uuid_parse(uuid, raw) < 0 || !iface[0] || strlen(iface) >= sizeof(tg->iface))
 		return CF_ERR_USAGE;
+	/* Two sessions on one node would fight over its node id: name each probe once. */
+	canbus_uuid_format(raw, canon);
+	for (size_t i = 0; i < t->count; i++)
+		if (!strcmp(t->v[i].iface, iface) && !strcmp(t->v[i].can_uuid, canon))
+			return CF_ERR_BUSY;
 	tg = append(t);
 	if (!tg)
 		return CF_ERR_NOMEM;
@@ -107,6 +114,8 @@ int cmd_targets_option(struct cmd_targets *t, const char *verb, int c, const cha
 			return 1;
 		case CF_ERR_NOMEM:
 			return cli_usage_error(verb, "out of memory");
+		case CF_ERR_BUSY:
+			return cli_usage_error(verb, "probe %s on %s is named twice", arg, t->iface);
 		default:
 			return cli_usage_error(verb, "'%s' is not a CAN UUID (12 hex digits)", arg);
 		}

@@ -67,7 +67,8 @@ struct cmd_targets {
  * 0 when c is no target option, or a usage exit code (64) after printing the one-line error.
  */
 int cmd_targets_option(struct cmd_targets *t, const char *verb, int c, const char *arg);
-/* Append one target; iface and uuid are checked. 0, CF_ERR_USAGE or CF_ERR_NOMEM. */
+/* Append one target; iface and uuid are checked. 0, CF_ERR_USAGE, CF_ERR_BUSY (the same probe
+ * named twice) or CF_ERR_NOMEM. */
 int cmd_targets_add(struct cmd_targets *t, const char *iface, const char *uuid,
 		    const char *label, const char *image);
 /* Usage exit code (64) with a message when no target was named; 0 otherwise. */

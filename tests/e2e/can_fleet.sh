@@ -76,5 +76,12 @@ rc=$?
 check "a manifest with a bad UUID is a usage error naming the section" \
 	'[ $rc -eq 64 ] && grep -q "\[x\]" "$work/bad.err"'
 
+printf '[a]\ninterface = sim:%s\nuuid = %s\nimage = app.bin\n[b]\ninterface = sim:%s\nuuid = %s\nimage = app.bin\n' \
+	"$work/bus" "$(uuid_of a)" "$work/bus" "$(uuid_of a | tr a-f A-F)" >"$work/twice.ini"
+"$CARTOFLASH" fleet "$work/twice.ini" >/dev/null 2>"$work/twice.err"
+rc=$?
+check "a probe named twice is a usage error (two sessions would fight over its node id)" \
+	'[ $rc -eq 64 ] && grep -q "named twice" "$work/twice.err"'
+
 stop_twin e
 check "the probe on the second bus holds the new application" 'app_matches e "$work/app.bin"'
