@@ -537,6 +537,10 @@ static void test_twin_init_states(void **state)
 	assert_int_equal(twin_init_state(t, "blank"), 0);
 	twin_power_on(t, 4);
 	assert_int_equal(twin_get_mode(t), TWIN_MODE_ROM_DFU);
+	assert_int_equal(twin_init_state(t, "katapult-only"), 0);
+	twin_power_cycle(t, 5);
+	assert_int_equal(twin_get_mode(t), TWIN_MODE_KATAPULT);
+	assert_int_equal(twin_get_can_bitrate(t), 1000000);
 	assert_int_equal(twin_init_state(t, "app:serial"), CF_ERR_USAGE);
 	assert_int_equal(twin_init_state(t, "nonsense"), CF_ERR_USAGE);
 	assert_int_equal(twin_init_state(t, "file:0x08002000:/nonexistent/x.bin"), CF_ERR_NOINPUT);

@@ -110,6 +110,8 @@ int twin_init_state(struct twin *t, const char *spec)
 	uint32_t bitrate;
 	int n = split(spec, f, 4);
 
+	if (!strcmp(spec, "katapult-only")) /* the brief's name for a CAN 1M Katapult alone */
+		return init_katapult(t, IMAGE_IFACE_CAN, 1000000, NULL);
 	if (!strcmp(f[0], "blank")) {
 		twin_flash_erase_all(t);
 		return CF_OK;

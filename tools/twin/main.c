@@ -323,6 +323,7 @@ static void usage(FILE *out)
 	    "katapult:usb[::VERSION]\n"
 	    "                       | app:can[:BITRATE[:VERSION]] | app:usb[::VERSION]\n"
 	    "                       | app-only:IFACE[:BITRATE[:VERSION]] | file:ADDR:PATH\n"
+	    "                       | katapult-only (= katapult:can:1000000)\n"
 	    "  --attach sim:PATH    join the simulated bus (simbus); --attach can0 joins "
 	    "SocketCAN\n"
 	    "  --pty PATH           USB CDC-ACM personality: a pty published at PATH; with\n"

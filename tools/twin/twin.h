@@ -142,7 +142,7 @@ int twin_flash_write_raw(struct twin *t, uint32_t addr, const uint8_t *data, siz
  * Build a starting state with tools/mkimage images (applied on top of the current flash):
  *   "blank"                               erase everything
  *   "katapult:can[:BITRATE[:VERSION]]"    Katapult only (VERSION given -> protocol 1.1.0)
- *   "katapult:usb[::VERSION]"
+ *   "katapult:usb[::VERSION]"             ("katapult-only" = "katapult:can:1000000")
  *   "app:can[:BITRATE[:VERSION]]"         Katapult + application of that interface; VERSION is
  *   "app:usb[::VERSION]"                  the dictionary version ("CARTOGRAPHER 5.1.0")
  *   "app-only:IFACE[:BITRATE[:VERSION]]"  the application region alone
