@@ -29,6 +29,7 @@ enum {
 	OPT_APP,
 	OPT_MASS_ERASE,
 	OPT_UNPROTECT,
+	OPT_CAN,
 };
 
 #define MAX_PATHS 16
@@ -37,6 +38,7 @@ struct recover_opts {
 	const char *path[MAX_PATHS]; /* --path, repeatable: those ROMs at once */
 	size_t npaths;
 	const char *device;
+	const char *can; /* follow a CAN build there after the leave */
 	const char *full;
 	const char *bootloader;
 	const char *app;
@@ -69,6 +71,8 @@ static void usage(FILE *out)
 		"      --unprotect           remove read protection first: THIS WIPES THE WHOLE CHIP\n"
 		"                            (keep BOOT0 bridged: it comes back in the ROM)\n"
 		"      --no-reboot           stay in ROM DFU mode after the verify\n"
+		"      --can IFACE           a CAN build: find the probe on this bus after the\n"
+		"                            leave (can0, sim:PATH) and report its CAN UUID\n"
 		"      --timeout DURATION    wait this long for the ROM to appear, and for the probe\n"
 		"                            to come back after leaving DFU mode (default: no wait,\n"
 		"                            5s)\n"
@@ -92,6 +96,7 @@ static int parse_recover(int argc, char **argv, struct recover_opts *o)
 	static const struct option longopts[] = {
 		{ "app", required_argument, NULL, OPT_APP },
 		{ "bootloader", required_argument, NULL, OPT_BOOTLOADER },
+		{ "can", required_argument, NULL, OPT_CAN },
 		{ "device", required_argument, NULL, OPT_DEVICE },
 		{ "dry-run", no_argument, NULL, CMD_OPT_DRY_RUN },
 		{ "full", required_argument, NULL, OPT_FULL },
@@ -117,6 +122,9 @@ static int parse_recover(int argc, char **argv, struct recover_opts *o)
 			continue;
 		case OPT_DEVICE:
 			o->device = optarg;
+			continue;
+		case OPT_CAN:
+			o->can = optarg;
 			continue;
 		case OPT_FULL:
 			o->full = optarg;
@@ -337,6 +345,8 @@ static int run_job(const struct recover_opts *o, struct cmd_image *img, struct c
 		goto out;
 	cfg.target.node_id = -1;
 	cfg.target.mode = DEVICE_MODE_ROM_DFU;
+	if (o->can)
+		snprintf(cfg.target.iface, sizeof(cfg.target.iface), "%s", o->can);
 	cfg.image = img->data;
 	cfg.image_len = img->len;
 	cfg.image_info = &img->info;

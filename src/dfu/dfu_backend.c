@@ -528,6 +528,21 @@ static int op_verify(struct updater *u)
 	return CF_OK;
 }
 
+static bool talks_can(const struct updater_config *cfg)
+{
+	const struct image_info *img = cfg->app_image_info ? cfg->app_image_info : cfg->image_info;
+
+	return img && img->iface == IMAGE_IFACE_CAN;
+}
+
+static void leave_now(void *ctx)
+{
+	struct dfu_priv *p = ctx;
+
+	/* dfu.md §2.5 pitfall: always point at the vector table before leaving. */
+	dfu_backend_run(p, ST_F_ADDR, DFUSE_OP_SET_ADDRESS, FLASH_BASE, 0, NULL, 0);
+}
+
 static int op_finish(struct updater *u)
 {
 	struct dfu_priv *p = priv_of(u);
@@ -543,8 +558,15 @@ static int op_finish(struct updater *u)
 		updater_step_done(u, CF_OK);
 		return CF_OK;
 	}
-	/* dfu.md §2.5 pitfall: always point at the vector table before leaving. */
-	dfu_backend_run(p, ST_F_ADDR, DFUSE_OP_SET_ADDRESS, FLASH_BASE, 0, NULL, 0);
+	if (cfg->target.iface[0] && talks_can(cfg)) {
+		/* Note the nodes already on the bus, then leave (dfu_follow_can.c). */
+		if (!dfu_follow_can_baseline(&p->follow, cfg->target.iface, leave_now, p))
+			return CF_OK;
+		cf_log(CF_LOG_WARN, cfg->target.iface, "dfu", "%s: the probe will not be followed "
+		       "on CAN", updater_failure(u)->detail);
+		cf_failure_clear(updater_failure(u));
+	}
+	leave_now(p);
 	return CF_OK;
 }
 

@@ -66,7 +66,7 @@ static bool rom_attached(const char *path)
 }
 
 /* updater_set_summary must not read its own buffer: extend through a copy. */
-static void append_summary(struct updater *u, const char *text)
+void dfu_follow_append_summary(struct updater *u, const char *text)
 {
 	char before[256];
 
@@ -103,13 +103,13 @@ static bool found_probe(struct dfu_follow *f, const char *path)
 		cf_log(CF_LOG_INFO, path, "dfu", "back as %s (%04x:%04x)",
 		       kind == SYSFS_KIND_KATAPULT ? "Katapult" : "the application", list[i].vid,
 		       list[i].pid);
-		append_summary(f->u, text);
+		dfu_follow_append_summary(f->u, text);
 		return true;
 	}
 	return false;
 }
 
-static void give_up(struct dfu_follow *f)
+void dfu_follow_give_up(struct dfu_follow *f)
 {
 	const struct updater_config *cfg = updater_get_config(f->u);
 	const struct image_info *img = final_image(cfg);
@@ -117,9 +117,14 @@ static void give_up(struct dfu_follow *f)
 	char text[200];
 
 	if (img && img->iface == IMAGE_IFACE_CAN) {
-		snprintf(text, sizeof(text), "%s; the image talks CAN: find the probe with "
-			 "'cartoflash scan --can IFACE'", left);
-		append_summary(f->u, text);
+		if (f->mux)
+			snprintf(text, sizeof(text), "%s; no new node answered on %s yet (remove the "
+				 "BOOT0 bridge, power-cycle, check the bitrate)", left,
+				 canmux_spec(f->mux));
+		else
+			snprintf(text, sizeof(text), "%s; the image talks CAN: find the probe with "
+				 "'cartoflash scan --can IFACE'", left);
+		dfu_follow_append_summary(f->u, text);
 		return;
 	}
 	cf_log(CF_LOG_WARN, updater_identity(f->u)->usb_path, "dfu",
@@ -127,7 +132,7 @@ static void give_up(struct dfu_follow *f)
 	       "power-cycle the probe and check 'lsusb' for 1d50:6177 (Katapult) or 1d50:614e");
 	snprintf(text, sizeof(text), "%s%s; not seen on USB yet (remove the BOOT0 bridge and "
 		 "power-cycle)", left, f->rom_gone ? "" : ", ROM still attached");
-	append_summary(f->u, text);
+	dfu_follow_append_summary(f->u, text);
 }
 
 static void tick(struct loop_timer *t, uint64_t now_us)
@@ -144,7 +149,7 @@ static void tick(struct loop_timer *t, uint64_t now_us)
 	}
 	if (now_us >= f->deadline_us) {
 		f->active = false;
-		give_up(f);
+		dfu_follow_give_up(f);
 		updater_step_done(f->u, CF_OK);
 		return;
 	}
@@ -170,6 +175,10 @@ void dfu_follow_start(struct dfu_follow *f, bool left_confirmed)
 	f->active = true;
 	f->deadline_us = now + (timeout ? timeout : DEFAULT_DEADLINE_US);
 	updater_identity(f->u)->mode = DEVICE_MODE_UNKNOWN;
+	if (f->mux) {
+		dfu_follow_can_start(f);
+		return;
+	}
 	loop_arm(f->loop, &f->timer, now);
 }
 
@@ -179,6 +188,7 @@ void dfu_follow_cancel(struct dfu_follow *f)
 		return;
 	f->active = false;
 	loop_disarm(f->loop, &f->timer);
+	dfu_follow_can_fini(f);
 	cf_failure_set(updater_failure(f->u), CF_ERR_INTERRUPTED, "follow",
 		       "stopped while waiting for the probe to come back");
 	cf_failure_set_hint(updater_failure(f->u), "the probe was written and verified: look "
@@ -190,5 +200,6 @@ void dfu_follow_fini(struct dfu_follow *f)
 {
 	if (f->loop)
 		loop_disarm(f->loop, &f->timer);
+	dfu_follow_can_fini(f);
 	f->active = false;
 }

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <grp.h>
+#include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -53,6 +54,9 @@ struct emu {
 	const char *uid;      /* its USB serial (chip UID hex) */
 	unsigned appear_after_ms; /* plug the devices in only after this long */
 	UMockdevIoctlBase *handler; /* one for all devices */
+	const char *then_twin;	    /* after the leave: run the twin on the written flash */
+	GPid twin_pid;
+	char *twin_flash;
 };
 
 static struct emu emu;
@@ -102,6 +106,70 @@ static gboolean replug_rom(gpointer data)
 	return G_SOURCE_REMOVE;
 }
 
+/*
+ * --then-twin ARGS: the chip leaves the ROM and runs what was written, as the probe twin
+ * (tools/twin) with the same UID, started on a copy of the flash with ARGS ("--attach
+ * sim:PATH --speed 0"), outside umockdev's preload. Stopped with SIGTERM when CMD ends.
+ */
+static void start_twin(struct emu_device *d)
+{
+	char self[4096], **extra = NULL, **env;
+	const ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	GPtrArray *argv = g_ptr_array_new_with_free_func(g_free);
+	GError *err = NULL;
+	FILE *f;
+
+	if (n <= 0 || !g_shell_parse_argv(emu.then_twin, NULL, &extra, &err)) {
+		fprintf(stderr, "dfuemu: bad --then-twin '%s'\n", emu.then_twin);
+		g_clear_error(&err);
+		g_ptr_array_free(argv, TRUE);
+		return;
+	}
+	self[n] = '\0';
+	emu.twin_flash = g_strdup_printf("%s.twin-%d.bin", emu.flash_out ? emu.flash_out
+									 : "/tmp/dfuemu", getpid());
+	f = fopen(emu.twin_flash, "wb");
+	if (f) {
+		fwrite(d->flash, 1, sizeof(d->flash), f);
+		fclose(f);
+	}
+	char *dir = g_path_get_dirname(self);
+
+	g_ptr_array_add(argv, g_build_filename(dir, "twin", NULL));
+	g_free(dir);
+	g_ptr_array_add(argv, g_strdup("--uid"));
+	g_ptr_array_add(argv, g_strdup(emu.uid));
+	g_ptr_array_add(argv, g_strdup("--flash"));
+	g_ptr_array_add(argv, g_strdup(emu.twin_flash));
+	for (char **a = extra; *a; a++)
+		g_ptr_array_add(argv, g_strdup(*a));
+	g_ptr_array_add(argv, NULL);
+	env = g_environ_unsetenv(g_environ_unsetenv(g_get_environ(), "LD_PRELOAD"),
+				 "UMOCKDEV_DIR");
+	if (!g_spawn_async(NULL, (char **)argv->pdata, env,
+			   G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL,
+			   &emu.twin_pid, &err)) {
+		fprintf(stderr, "dfuemu: cannot start the twin: %s\n", err->message);
+		g_clear_error(&err);
+	}
+	g_strfreev(env);
+	g_strfreev(extra);
+	g_ptr_array_free(argv, TRUE);
+}
+
+static void stop_twin(void)
+{
+	int status;
+
+	if (!emu.twin_pid)
+		return;
+	kill(emu.twin_pid, SIGTERM);
+	waitpid(emu.twin_pid, &status, 0);
+	g_spawn_close_pid(emu.twin_pid);
+	unlink(emu.twin_flash);
+	g_free(emu.twin_flash);
+}
+
 static gboolean remove_device_cb(gpointer data)
 {
 	struct emu_device *d = data;
@@ -113,6 +181,9 @@ static gboolean remove_device_cb(gpointer data)
 		g_timeout_add(REPLUG_MS, replug_rom, d);
 	else if (emu.reappear && d->model.left && d->model.jump_address == 0x08000000)
 		add_comeback(d);
+	else if (emu.then_twin && !emu.twin_pid && d->model.left &&
+		 d->model.jump_address == 0x08000000)
+		start_twin(d);
 	return G_SOURCE_REMOVE;
 }
 
@@ -484,7 +555,7 @@ static void usage(FILE *out)
 	fprintf(out,
 		"usage: dfuemu [--devices N] [--fault LIST] [--flash-in FILE] [--flash-out FILE]\n"
 		"              [--speed S] [--stats FILE] [--reappear katapult|app [--uid HEX]]\n"
-		"              [--appear-after MS]\n"
+		"              [--appear-after MS] [--then-twin 'TWIN ARGS']\n"
 		"              -- CMD ARGS...\n"
 		"Serves N emulated STM32F042 ROM DFU devices (0483:df11, USB paths 1-1, 1-2, ...)\n"
 		"to CMD through umockdev, then writes each flash (device k > 1 to FILE.k) and\n"
@@ -493,7 +564,8 @@ static void usage(FILE *out)
 		"nothing), access (the node cannot be opened: run as root, CMD then runs as\n"
 		"nobody). --reappear: after a leave to 0x08000000 the port shows Katapult\n"
 		"(1d50:6177) or the application (1d50:614e) with serial --uid (sysfs only).\n"
-		"--appear-after: the devices are plugged in MS after CMD started.\n"
+		"--appear-after: the devices are plugged in MS after CMD started. --then-twin: after\n"
+		"a leave the probe twin runs the written flash with --uid and TWIN ARGS.\n"
 		"\nExamples:\n"
 		"  dfuemu --flash-out flash.bin -- dfu-util -a 0 -s 0x08000000:leave -D full.bin\n"
 		"  dfuemu --devices 2 -- cartoflash recover --path 1-2 --full full.bin\n");
@@ -508,6 +580,7 @@ static int parse_args(int argc, char **argv)
 		{ "flash-out", required_argument, NULL, 'o' },
 		{ "appear-after", required_argument, NULL, 'a' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "then-twin", required_argument, NULL, 'T' },
 		{ "reappear", required_argument, NULL, 'r' },
 		{ "speed", required_argument, NULL, 's' },
 		{ "stats", required_argument, NULL, 't' },
@@ -549,6 +622,9 @@ static int parse_args(int argc, char **argv)
 			break;
 		case 'a':
 			emu.appear_after_ms = (unsigned)atoi(optarg);
+			break;
+		case 'T':
+			emu.then_twin = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -671,6 +747,7 @@ int main(int argc, char **argv)
 	if (emu.appear_after_ms)
 		g_timeout_add(emu.appear_after_ms, plug_in, NULL);
 	rc = run_child(argv + cmd_at);
+	stop_twin();
 	for (int i = 0; i < emu.count; i++) {
 		struct emu_device *d = &emu.dev[i];
 

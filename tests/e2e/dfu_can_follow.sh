@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-3.0-or-later
+# recover --can: a CAN build leaves the ROM, boots as the probe twin on the simulated bus, and
+# cartoflash finds it there by the node that was not on the bus before the leave.
+set -u
+BUILD=${BUILD:-build}
+BIN=$PWD/$BUILD
+CF=${CARTOFLASH:-$BIN/cartoflash}
+n=0
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+not_ok() { n=$((n + 1)); echo "not ok $n - $1"; }
+check() { if eval "$2"; then ok "$1"; else not_ok "$1"; sed 's/^/#   /' "$W/out.txt" | tail -6; fi; }
+skip_all() { echo "ok 1 - dfu CAN follow # SKIP $1"; exit 0; }
+
+command -v umockdev-wrapper >/dev/null || skip_all "umockdev not installed"
+for b in dfuemu mkimage simbus twin; do [ -x "$BIN/$b" ] || skip_all "$BIN/$b not built (make all)"; done
+[ -x "$CF" ] || skip_all "$CF not built"
+W=$(mktemp -d)
+PIDS=()
+cleanup() {
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+	rm -rf "$W"
+}
+trap cleanup EXIT
+wait_for() { for _ in $(seq 100); do eval "$1" && return 0; sleep 0.05; done; return 1; }
+
+"$BIN/simbus" --socket "$W/bus" --bitrate 1000000 --speed 0 --log "$W/bus.log" >"$W/bus.out" 2>&1 &
+PIDS+=($!)
+wait_for "grep -qs '^simbus: ready' '$W/bus.out'" || skip_all "simbus did not start"
+# Another probe is on the bus already: it must not be taken for the recovered one.
+"$BIN/twin" --uid 000102030405060708090a0b --flash "$W/other.bin" --init app:can:1000000 \
+	--attach "sim:$W/bus" --speed 0 >"$W/other.out" 2>&1 &
+PIDS+=($!)
+wait_for "grep -qs '^twin: ready' '$W/other.out'" || skip_all "twin did not start"
+"$BIN/mkimage" full --iface can -o "$W/full_can.bin" || exit 1
+head -c 32768 /dev/urandom >"$W/garbage.bin"
+
+# The recovered chip (UID 16000C000F43304253373820) boots as a twin after the leave.
+timeout 60 "$BIN/dfuemu" --flash-in "$W/garbage.bin" --flash-out "$W/flash.bin" \
+	--then-twin "--attach sim:$W/bus --speed 0" -- \
+	"$CF" recover --full "$W/full_can.bin" --can "sim:$W/bus" --timeout 3s >"$W/out.txt" 2>&1
+rc=$?
+# katapult.md §2.3 vectors: 16000C000F43304253373820 -> e0ef270ca188,
+# 000102030405060708090a0b -> 90a4ae022dfc.
+check "recover --can: back as the application with CAN UUID e0ef270ca188 (rc=$rc)" \
+	"[ $rc -eq 0 ] && grep -q 'back as the application on sim:$W/bus, CAN UUID e0ef270ca188' '$W/out.txt'"
+check "the probe already on the bus (90a4ae022dfc) is not taken for it" \
+	"! grep -q '90a4ae022dfc' '$W/out.txt'"
+check "it asked the bus before leaving: admin query frames before and after" \
+	"[ \$(grep -c 'simbus 3F0#00\$' '$W/bus.log') -ge 2 ]"
+
+timeout 60 "$BIN/dfuemu" --flash-in "$W/garbage.bin" -- \
+	"$CF" recover --full "$W/full_can.bin" --can "sim:$W/bus" --timeout 1s >"$W/out.txt" 2>&1
+rc=$?
+check "recover --can, nothing new on the bus: success, says what to check (rc=$rc)" \
+	"[ $rc -eq 0 ] && grep -q 'no new node answered on sim:$W/bus' '$W/out.txt'"
