@@ -64,7 +64,7 @@ else
 	rig_fail "the recovered probe boots its application: 1d50:614e" "not seen" $HR$W/dfu.err
 fi
 # cartoflash follows the probe back (sysfs, or libusb: the netlink build sees arrivals, pitfall 15).
-if cat $HR$W/recover.out $HR$W/recover.err | grep -q "back as the application.*$UID_HEX"; then
+if cat $HR$W/recover.out $HR$W/recover.err | grep "application" | grep -q "$UID_HEX"; then
 	rig_pass "cartoflash followed the probe back as the application with serial $UID_HEX"
 else
 	rig_fail "cartoflash followed the probe back as the application" "not reported" $HR$W/recover.err
