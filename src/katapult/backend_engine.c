@@ -60,7 +60,8 @@ static void engine_failed(struct kcan *k, int err, uint64_t now)
 	kcan_engine_done(k, updater_failure(k->u)->code, now);
 }
 
-/* -vv: one line per Katapult command and reply, decoded (the wire itself is -vvv). */
+/* -v: one line per Katapult command and reply, decoded (the issue asks -v to show the
+ * protocol exchange); -vv adds the decisions and timers, -vvv every frame on the wire. */
 static void log_command(struct kcan *k, const char *dir, const struct katapult_frame *f,
 			bool reply)
 {
@@ -72,11 +73,11 @@ static void log_command(struct kcan *k, const char *dir, const struct katapult_f
 			n >= at + 4;
 
 	if (has_addr)
-		cf_log(CF_LOG_DEBUG, k->device, "katapult", "%s %s%s%s 0x%08x", dir,
+		cf_log(CF_LOG_INFO, k->device, "katapult", "%s %s%s%s 0x%08x", dir,
 		       reply ? katapult_cmd_name(f->cmd) : "", reply ? " " : "",
 		       katapult_cmd_name(cmd), (unsigned)cf_get_le32(p + at));
 	else
-		cf_log(CF_LOG_DEBUG, k->device, "katapult", "%s %s%s%s", dir,
+		cf_log(CF_LOG_INFO, k->device, "katapult", "%s %s%s%s", dir,
 		       reply ? katapult_cmd_name(f->cmd) : "",
 		       reply && f->cmd == KATAPULT_RESP_ACK ? " " : "",
 		       reply && f->cmd != KATAPULT_RESP_ACK ? "" : katapult_cmd_name(cmd));
@@ -87,13 +88,13 @@ static void log_tx(struct kcan *k, const uint8_t *frame, size_t len)
 	struct katapult_frame f;
 	size_t flen;
 
-	if (cf_log_enabled(CF_LOG_DEBUG) && katapult_decode(frame, len, &flen, &f) > 0)
+	if (cf_log_enabled(CF_LOG_INFO) && katapult_decode(frame, len, &flen, &f) > 0)
 		log_command(k, "->", &f, false);
 }
 
 static void log_rx(struct kcan *k, const uint8_t *data, size_t len)
 {
-	while (cf_log_enabled(CF_LOG_DEBUG)) {
+	while (cf_log_enabled(CF_LOG_INFO)) {
 		struct katapult_frame f;
 		size_t used;
 		int rc = katapult_parser_feed(&k->log_parser, data, len, &used, &f);
