@@ -191,8 +191,26 @@ static void identify_done(struct dfu_priv *p, const struct dfuse_result *r)
 		p->stage = ST_NONE;
 		loop_arm(updater_get_config(p->u)->loop, &p->after_leave, cf_now_us());
 		return;
-	default:
-		(void)r;
+	case ST_NONE:
+	case ST_W_PRE_ADDR:
+	case ST_W_PRE_ABORT:
+	case ST_W_PRE_READ:
+	case ST_W_PRE_DONE:
+	case ST_W_ERASE:
+	case ST_W_ADDR:
+	case ST_W_BV_ADDR:
+	case ST_W_BV_ABORT:
+	case ST_W_BV_READ:
+	case ST_W_BV_DONE:
+	case ST_W_BLOCK:
+	case ST_W_ABORT:
+	case ST_V_ADDR:
+	case ST_V_ABORT:
+	case ST_V_BLOCK:
+	case ST_V_ABORT2:
+	case ST_F_ADDR:
+	case ST_F_LEAVE:
+		(void)r; /* dispatched elsewhere (on_op_done) */
 		return;
 	}
 }
@@ -234,21 +252,15 @@ static void on_op_done(void *ctx, const struct dfuse_op *op, const struct dfuse_
 	}
 	if (dfu_write_owns(p->stage)) {
 		dfu_write_on_done(p, r);
-		return;
-	}
-	switch (p->stage) {
-	case ST_F_ADDR:
+	} else if (p->stage == ST_F_ADDR) {
 		dfu_backend_run(p, ST_F_LEAVE, DFUSE_OP_LEAVE, 0, 0, NULL, 0);
-		return;
-	case ST_F_LEAVE:
+	} else if (p->stage == ST_F_LEAVE) {
 		/* We are inside libusb's transfer callback: libusb_close here would deadlock. */
 		p->stage = ST_NONE;
 		p->left_confirmed = r->left_confirmed;
 		loop_arm(updater_get_config(p->u)->loop, &p->after_leave, cf_now_us());
-		return;
-	default:
+	} else {
 		identify_done(p, r);
-		return;
 	}
 }
 

@@ -439,8 +439,16 @@ void dfu_write_on_done(struct dfu_priv *p, const struct dfuse_result *r)
 	case ST_V_ABORT2:
 		verify_next(p);
 		return;
-	default:
-		return;
+	case ST_NONE:
+	case ST_ID_IDLE:
+	case ST_ID_RDP_ADDR:
+	case ST_ID_RDP_ABORT:
+	case ST_ID_RDP_READ:
+	case ST_ID_RDP_DONE:
+	case ST_ID_UNPROTECT:
+	case ST_F_ADDR:
+	case ST_F_LEAVE:
+		return; /* not a write or verify stage: dfu_write_owns() said no */
 	}
 }
 
