@@ -3,6 +3,7 @@
 #include "transport/transports.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <libsocketcan.h>
 #include <linux/can.h>
 #include <linux/can/error.h>
@@ -80,12 +81,57 @@ static int check_link(const char *ifname, struct cf_failure *why)
 	return CF_OK;
 }
 
+/*
+ * libsocketcan prints "no link data found" on stderr for interfaces without CAN netlink data
+ * (vcan, some USB adapters) and returns -1; for us that only means "unknown", so its stderr is
+ * pointed at /dev/null for the duration of the call. Single-threaded, so the swap is safe.
+ */
+static int quiet_fd_begin(void)
+{
+	int saved = dup(STDERR_FILENO);
+	int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+
+	fflush(stderr);
+	if (saved >= 0 && null >= 0)
+		dup2(null, STDERR_FILENO);
+	if (null >= 0)
+		close(null);
+	return saved;
+}
+
+static void quiet_fd_end(int saved)
+{
+	if (saved < 0)
+		return;
+	fflush(stderr);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+}
+
+static int quiet_get_state(const char *ifname, int *state)
+{
+	int saved = quiet_fd_begin();
+	int rc = can_get_state(ifname, state);
+
+	quiet_fd_end(saved);
+	return rc;
+}
+
+static int quiet_get_bittiming(const char *ifname, struct can_bittiming *bt)
+{
+	int saved = quiet_fd_begin();
+	int rc = can_get_bittiming(ifname, bt);
+
+	quiet_fd_end(saved);
+	return rc;
+}
+
 static int check_state(const char *ifname, struct cf_failure *why)
 {
 	int state;
 
 	/* vcan and some adapters have no CAN netlink data: no state is not an error. */
-	if (can_get_state(ifname, &state) < 0)
+	if (quiet_get_state(ifname, &state) < 0)
 		return CF_OK;
 	if (state == CAN_STATE_BUS_OFF) {
 		cf_failure_set(why, CF_ERR_IO, "open", "interface %s is BUS-OFF", ifname);
@@ -312,7 +358,7 @@ static int op_get_bitrate(struct transport *t, uint32_t *bitrate)
 	struct can_bittiming bt;
 
 	/* vcan has no bit timing: the caller says the bitrate is unknown. */
-	if (can_get_bittiming(s->ifname, &bt) < 0 || !bt.bitrate)
+	if (quiet_get_bittiming(s->ifname, &bt) < 0 || !bt.bitrate)
 		return CF_ERR_NOT_SUPPORTED;
 	*bitrate = bt.bitrate;
 	return CF_OK;
@@ -327,7 +373,7 @@ static int op_get_can_state(struct transport *t, enum transport_can_state *state
 		*state = TRANSPORT_CAN_BUS_OFF;
 		return CF_OK;
 	}
-	if (can_get_state(s->ifname, &st) < 0)
+	if (quiet_get_state(s->ifname, &st) < 0)
 		return CF_ERR_NOT_SUPPORTED;
 	switch (st) {
 	case CAN_STATE_ERROR_ACTIVE:
