@@ -7,7 +7,6 @@
 #include "protocol/canbus.h"
 #include "tools/simbus/canwire.h"
 #include "tools/twin/twin.h"
-#include "tools/twin/twin_priv.h"
 
 #define BENCH_NODES 256
 #define BENCH_COMPLETE_US 100000.0 /* katapult.md §1.3: COMPLETE ACK -> application, 100 ms */
