@@ -541,6 +541,14 @@ int dfu_usb_select(struct dfu_usb *u, const char *selector, struct dfu_candidate
 	if (dfu_usb_find(u, vid, pid, c, DFU_USB_MAX_CANDIDATES, &n))
 		return cf_failure_set(f, CF_ERR_IO, "identify", "cannot list USB devices");
 	matches = list_matches(c, n, path, list, sizeof(list), &last);
+	if (matches == 0 && n > 0) {
+		list_matches(c, n, "", list, sizeof(list), &last);
+		cf_failure_set(f, CF_ERR_NO_DEVICE, "identify",
+			       "no DFU device %04x:%04x at usb %s (there are: %s)", vid, pid, path,
+			       list);
+		cf_failure_set_hint(f, "pick one of those with --path");
+		return CF_ERR_NO_DEVICE;
+	}
 	if (matches == 0) {
 		cf_failure_set(f, CF_ERR_NO_DEVICE, "identify",
 			       "no DFU device %04x:%04x found%s%s", vid, pid,

@@ -114,6 +114,11 @@ rc=$?
 check "two devices at once: --path 1-1 --path 1-2 recovers both (rc=$rc)" \
 	"[ $rc -eq 0 ] && same both.bin 0 full.bin && same both.bin.2 0 full.bin && grep -q '2 of 2 devices succeeded' out.txt"
 
+emu --devices 2 -- "$CF" recover --path 1-3 --full full.bin >out.txt 2>&1
+rc=$?
+check "--path with no ROM there: exit 69 listing the paths that have one (rc=$rc)" \
+	"[ $rc -eq 69 ] && grep -q 'no DFU device 0483:df11 at usb 1-3 (there are: 1-1 (serial FFFFFFFEFFFF), 1-2' out.txt"
+
 # Device resets before the leave GETSTATUS completes: success, unconfirmed (dfu.md §2.5).
 emu --fault leave-reset --flash-out f4.bin -- "$CF" recover --full full.bin --timeout 200ms >out.txt 2>&1
 rc=$?
