@@ -11,39 +11,39 @@
 /* ---- names ---- */
 
 static const char *const state_names[] = {
-	[DFU_STATE_APP_IDLE] = "appIDLE",
-	[DFU_STATE_APP_DETACH] = "appDETACH",
-	[DFU_STATE_IDLE] = "dfuIDLE",
-	[DFU_STATE_DNLOAD_SYNC] = "dfuDNLOAD-SYNC",
-	[DFU_STATE_DNBUSY] = "dfuDNBUSY",
-	[DFU_STATE_DNLOAD_IDLE] = "dfuDNLOAD-IDLE",
-	[DFU_STATE_MANIFEST_SYNC] = "dfuMANIFEST-SYNC",
-	[DFU_STATE_MANIFEST] = "dfuMANIFEST",
-	[DFU_STATE_MANIFEST_WAIT_RESET] = "dfuMANIFEST-WAIT-RESET",
-	[DFU_STATE_UPLOAD_IDLE] = "dfuUPLOAD-IDLE",
-	[DFU_STATE_ERROR] = "dfuERROR",
+    [DFU_STATE_APP_IDLE] = "appIDLE",
+    [DFU_STATE_APP_DETACH] = "appDETACH",
+    [DFU_STATE_IDLE] = "dfuIDLE",
+    [DFU_STATE_DNLOAD_SYNC] = "dfuDNLOAD-SYNC",
+    [DFU_STATE_DNBUSY] = "dfuDNBUSY",
+    [DFU_STATE_DNLOAD_IDLE] = "dfuDNLOAD-IDLE",
+    [DFU_STATE_MANIFEST_SYNC] = "dfuMANIFEST-SYNC",
+    [DFU_STATE_MANIFEST] = "dfuMANIFEST",
+    [DFU_STATE_MANIFEST_WAIT_RESET] = "dfuMANIFEST-WAIT-RESET",
+    [DFU_STATE_UPLOAD_IDLE] = "dfuUPLOAD-IDLE",
+    [DFU_STATE_ERROR] = "dfuERROR",
 };
 
 static const struct {
 	const char *name;
 	const char *text;
 } status_names[] = {
-	[DFU_STATUS_OK] = { "OK", "no error condition is present" },
-	[DFU_STATUS_ERR_TARGET] = { "errTARGET", "address wrong or unsupported by this device" },
-	[DFU_STATUS_ERR_FILE] = { "errFILE", "file failed a vendor-specific test" },
-	[DFU_STATUS_ERR_WRITE] = { "errWRITE", "device cannot write memory" },
-	[DFU_STATUS_ERR_ERASE] = { "errERASE", "memory erase failed" },
-	[DFU_STATUS_ERR_CHECK_ERASED] = { "errCHECK_ERASED", "memory erase check failed" },
-	[DFU_STATUS_ERR_PROG] = { "errPROG", "program memory function failed" },
-	[DFU_STATUS_ERR_VERIFY] = { "errVERIFY", "programmed memory failed verification" },
-	[DFU_STATUS_ERR_ADDRESS] = { "errADDRESS", "address out of range" },
-	[DFU_STATUS_ERR_NOTDONE] = { "errNOTDONE", "zero-length download but data incomplete" },
-	[DFU_STATUS_ERR_FIRMWARE] = { "errFIRMWARE", "firmware corrupt, cannot return to run-time" },
-	[DFU_STATUS_ERR_VENDOR] = { "errVENDOR", "read protection is active" },
-	[DFU_STATUS_ERR_USBR] = { "errUSBR", "unexpected USB reset" },
-	[DFU_STATUS_ERR_POR] = { "errPOR", "unexpected power-on reset" },
-	[DFU_STATUS_ERR_UNKNOWN] = { "errUNKNOWN", "unknown error" },
-	[DFU_STATUS_ERR_STALLEDPKT] = { "errSTALLEDPKT", "device stalled an unexpected request" },
+    [DFU_STATUS_OK] = {"OK", "no error condition is present"},
+    [DFU_STATUS_ERR_TARGET] = {"errTARGET", "address wrong or unsupported by this device"},
+    [DFU_STATUS_ERR_FILE] = {"errFILE", "file failed a vendor-specific test"},
+    [DFU_STATUS_ERR_WRITE] = {"errWRITE", "device cannot write memory"},
+    [DFU_STATUS_ERR_ERASE] = {"errERASE", "memory erase failed"},
+    [DFU_STATUS_ERR_CHECK_ERASED] = {"errCHECK_ERASED", "memory erase check failed"},
+    [DFU_STATUS_ERR_PROG] = {"errPROG", "program memory function failed"},
+    [DFU_STATUS_ERR_VERIFY] = {"errVERIFY", "programmed memory failed verification"},
+    [DFU_STATUS_ERR_ADDRESS] = {"errADDRESS", "address out of range"},
+    [DFU_STATUS_ERR_NOTDONE] = {"errNOTDONE", "zero-length download but data incomplete"},
+    [DFU_STATUS_ERR_FIRMWARE] = {"errFIRMWARE", "firmware corrupt, cannot return to run-time"},
+    [DFU_STATUS_ERR_VENDOR] = {"errVENDOR", "read protection is active"},
+    [DFU_STATUS_ERR_USBR] = {"errUSBR", "unexpected USB reset"},
+    [DFU_STATUS_ERR_POR] = {"errPOR", "unexpected power-on reset"},
+    [DFU_STATUS_ERR_UNKNOWN] = {"errUNKNOWN", "unknown error"},
+    [DFU_STATUS_ERR_STALLEDPKT] = {"errSTALLEDPKT", "device stalled an unexpected request"},
 };
 
 const char *dfu_state_name(unsigned state)
@@ -209,8 +209,7 @@ int dfuse_parse_command(const uint8_t *buf, size_t len, struct dfuse_command *cm
 	}
 }
 
-int dfuse_block_address(uint32_t pointer, uint16_t block, uint16_t transfer_size,
-			uint32_t *address)
+int dfuse_block_address(uint32_t pointer, uint16_t block, uint16_t transfer_size, uint32_t *address)
 {
 	uint64_t a;
 
@@ -294,10 +293,10 @@ static int parse_target(const uint8_t *t, size_t avail, struct dfuse_element *el
 		if (*count == cap)
 			return CF_ERR_NOSPACE;
 		elems[*count] = (struct dfuse_element){
-			.alt = t[6],
-			.address = cf_get_le32(t + off),
-			.size = size,
-			.data = t + off + DFUSE_ELEMENT_HDR_LEN,
+		    .alt = t[6],
+		    .address = cf_get_le32(t + off),
+		    .size = size,
+		    .data = t + off + DFUSE_ELEMENT_HDR_LEN,
 		};
 		(*count)++;
 		off += DFUSE_ELEMENT_HDR_LEN + (size_t)size;

@@ -18,9 +18,9 @@ enum dfu_request {
 	DFU_REQ_ABORT = 6,
 };
 #define DFU_REQTYPE_OUT 0x21 /* host to device, class, interface */
-#define DFU_REQTYPE_IN 0xA1  /* device to host, class, interface */
-#define DFU_SETUP_LEN 8
-#define DFU_STATUS_LEN 6
+#define DFU_REQTYPE_IN	0xA1 /* device to host, class, interface */
+#define DFU_SETUP_LEN	8
+#define DFU_STATUS_LEN	6
 
 /* dfu.md §1.4: bState. */
 enum dfu_state {
@@ -93,12 +93,12 @@ int dfu_parse_status(const uint8_t *buf, size_t len, struct dfu_status_record *s
 void dfu_build_status(uint8_t out[DFU_STATUS_LEN], const struct dfu_status_record *st);
 
 /* dfu.md §1.6: functional descriptor (type 0x21). */
-#define DFU_DESC_FUNCTIONAL 0x21
-#define DFU_ATTR_CAN_DNLOAD 0x01
-#define DFU_ATTR_CAN_UPLOAD 0x02
+#define DFU_DESC_FUNCTIONAL	   0x21
+#define DFU_ATTR_CAN_DNLOAD	   0x01
+#define DFU_ATTR_CAN_UPLOAD	   0x02
 #define DFU_ATTR_MANIFEST_TOLERANT 0x04
-#define DFU_ATTR_WILL_DETACH 0x08
-#define DFU_BCD_DFUSE 0x011A
+#define DFU_ATTR_WILL_DETACH	   0x08
+#define DFU_BCD_DFUSE		   0x011A
 struct dfu_functional {
 	uint8_t attributes;
 	uint16_t detach_timeout_ms;
@@ -112,11 +112,11 @@ struct dfu_functional {
 int dfu_find_functional(const uint8_t *desc, size_t len, struct dfu_functional *fd);
 
 /* dfu.md §2.1: DfuSe commands sent as DNLOAD wValue 0. */
-#define DFUSE_CMD_GET_COMMANDS 0x00
-#define DFUSE_CMD_SET_ADDRESS 0x21
-#define DFUSE_CMD_ERASE 0x41
+#define DFUSE_CMD_GET_COMMANDS	 0x00
+#define DFUSE_CMD_SET_ADDRESS	 0x21
+#define DFUSE_CMD_ERASE		 0x41
 #define DFUSE_CMD_READ_UNPROTECT 0x92
-#define DFUSE_CMD_MAX_LEN 5
+#define DFUSE_CMD_MAX_LEN	 5
 
 /* Each writes the command bytes and returns their count (5 or 1). */
 size_t dfuse_build_set_address(uint8_t out[DFUSE_CMD_MAX_LEN], uint32_t address);
@@ -145,11 +145,11 @@ int dfuse_block_address(uint32_t pointer, uint16_t block, uint16_t transfer_size
 			uint32_t *address);
 
 /* dfu.md §1.7: memory layout from the alt-setting name. */
-#define DFU_MEM_READABLE 0x1
-#define DFU_MEM_ERASABLE 0x2
-#define DFU_MEM_WRITEABLE 0x4
+#define DFU_MEM_READABLE	0x1
+#define DFU_MEM_ERASABLE	0x2
+#define DFU_MEM_WRITEABLE	0x4
 #define DFU_LAYOUT_MAX_SEGMENTS 16
-#define DFU_LAYOUT_NAME_MAX 64
+#define DFU_LAYOUT_NAME_MAX	64
 struct dfu_segment {
 	uint32_t start;	    /* first byte */
 	uint32_t count;	    /* pages */
@@ -201,8 +201,8 @@ void dfu_build_suffix(uint8_t out[DFU_SUFFIX_LEN], const uint8_t *body, size_t l
 		      const struct dfu_suffix *sfx);
 
 /* dfu.md §1.9: DfuSe .dfu file (prefix, targets, elements, suffix). */
-#define DFUSE_PREFIX_LEN 11
-#define DFUSE_TARGET_LEN 274
+#define DFUSE_PREFIX_LEN      11
+#define DFUSE_TARGET_LEN      274
 #define DFUSE_ELEMENT_HDR_LEN 8
 struct dfuse_element {
 	uint8_t alt;

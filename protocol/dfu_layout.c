@@ -125,7 +125,7 @@ static int add_segment(struct dfu_layout *layout, struct dfu_segment *seg, uint6
 		const struct dfu_segment *o = &layout->seg[i];
 		const uint64_t o_end = (uint64_t)o->start + (uint64_t)o->count * o->page_size;
 
-		if (seg->start < o_end && *next > o->start)
+		if (seg->start<o_end && * next> o->start)
 			return CF_ERR_FRAME;
 	}
 	if (layout->count == DFU_LAYOUT_MAX_SEGMENTS)
@@ -145,7 +145,7 @@ static int read_zone(struct cursor *c, struct dfu_layout *layout)
 	c->p++;
 	next = zone;
 	for (;;) {
-		struct dfu_segment seg = { 0 };
+		struct dfu_segment seg = {0};
 
 		err = read_segment(c, &seg);
 		if (!err)
@@ -170,7 +170,7 @@ static void copy_name(struct dfu_layout *layout, const char *from, const char *t
 
 int dfu_parse_layout(const char *text, size_t len, struct dfu_layout *layout)
 {
-	struct cursor c = { text, text + len };
+	struct cursor c = {text, text + len};
 	const char *name;
 	int err;
 

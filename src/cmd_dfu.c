@@ -36,23 +36,24 @@ struct reader {
 
 static void usage(FILE *out)
 {
-	fprintf(out,
-		"usage: cartoflash dfu read ADDRESS LENGTH FILE [--path BUS-PORT | --device VID:PID]\n"
-		"\n"
-		"Read LENGTH bytes at ADDRESS from a device in STM32 ROM DFU mode (0483:df11) into\n"
-		"FILE (DfuSe upload: SET_ADDRESS, ABORT, UPLOAD blocks 2, 3, ...). The device stays\n"
-		"in DFU mode. ADDRESS and LENGTH take 0x for hex.\n"
-		"\n"
-		"      --path BUS-PORT     the ROM at this USB path when several are attached\n"
-		"      --device VID:PID    another DfuSe device id (default 0483:df11)\n"
-		"  -v, --verbose           more detail; -vvv traces every USB request\n"
-		"\n"
-		"Exit codes: 0 read, 64 usage, 69 no DFU device, 73 FILE not writable, 74 USB I/O,\n"
-		"76 device protocol (read protection: errVENDOR), 77 no permission.\n"
-		"\n"
-		"Examples:\n"
-		"  cartoflash dfu read 0x08000000 32768 flash.bin\n"
-		"  cartoflash dfu read 0x08000000 0x2000 katapult.bin --path 1-2\n");
+	fprintf(
+	    out,
+	    "usage: cartoflash dfu read ADDRESS LENGTH FILE [--path BUS-PORT | --device VID:PID]\n"
+	    "\n"
+	    "Read LENGTH bytes at ADDRESS from a device in STM32 ROM DFU mode (0483:df11) into\n"
+	    "FILE (DfuSe upload: SET_ADDRESS, ABORT, UPLOAD blocks 2, 3, ...). The device stays\n"
+	    "in DFU mode. ADDRESS and LENGTH take 0x for hex.\n"
+	    "\n"
+	    "      --path BUS-PORT     the ROM at this USB path when several are attached\n"
+	    "      --device VID:PID    another DfuSe device id (default 0483:df11)\n"
+	    "  -v, --verbose           more detail; -vvv traces every USB request\n"
+	    "\n"
+	    "Exit codes: 0 read, 64 usage, 69 no DFU device, 73 FILE not writable, 74 USB I/O,\n"
+	    "76 device protocol (read protection: errVENDOR), 77 no permission.\n"
+	    "\n"
+	    "Examples:\n"
+	    "  cartoflash dfu read 0x08000000 32768 flash.bin\n"
+	    "  cartoflash dfu read 0x08000000 0x2000 katapult.bin --path 1-2\n");
 }
 
 static void next(struct reader *rd);
@@ -70,11 +71,13 @@ static void on_done(void *ctx, const struct dfuse_op *op, const struct dfuse_res
 				       dfu_status_text(r->st.status));
 		else
 			cf_failure_set(&rd->f, r->err, "read", "%s: %s %s", dfuse_op_name(op->kind),
-				       r->request ? r->request : "request", dfuse_xfer_name(r->xfer));
-		cf_failure_set_hint(&rd->f, r->have_status && r->st.status == DFU_STATUS_ERR_VENDOR
-						    ? "read protection is active: 'cartoflash recover "
-						      "--unprotect' removes it and wipes the chip"
-						    : "check the address range against the layout and retry");
+				       r->request ? r->request : "request",
+				       dfuse_xfer_name(r->xfer));
+		cf_failure_set_hint(&rd->f,
+				    r->have_status && r->st.status == DFU_STATUS_ERR_VENDOR
+					? "read protection is active: 'cartoflash recover "
+					  "--unprotect' removes it and wipes the chip"
+					: "check the address range against the layout and retry");
 		rd->err = r->err;
 		rd->stage = RD_DONE;
 		return;
@@ -90,7 +93,7 @@ static void on_done(void *ctx, const struct dfuse_op *op, const struct dfuse_res
 static void start(struct reader *rd, enum read_stage st, enum dfuse_op_kind kind, uint16_t block,
 		  size_t len)
 {
-	const struct dfuse_op op = { kind, rd->address, block, rd->out + rd->off, len };
+	const struct dfuse_op op = {kind, rd->address, block, rd->out + rd->off, len};
 
 	rd->stage = st;
 	rd->err = dfuse_start(&rd->eng, &op);
@@ -112,7 +115,8 @@ static void next(struct reader *rd)
 	case RD_ABORT:
 	case RD_BLOCK:
 		if (rd->off < rd->len) {
-			const size_t n = rd->len - rd->off < rd->xfer ? rd->len - rd->off : rd->xfer;
+			const size_t n =
+			    rd->len - rd->off < rd->xfer ? rd->len - rd->off : rd->xfer;
 
 			start(rd, RD_BLOCK, DFUSE_OP_UPLOAD, (uint16_t)(2 + rd->off / rd->xfer), n);
 			return;
@@ -141,7 +145,8 @@ static int save(const char *path, const uint8_t *data, size_t len)
 	int ok;
 
 	if (!f) {
-		fprintf(stderr, "cartoflash: dfu read: cannot create %s: %s\n", path, strerror(errno));
+		fprintf(stderr, "cartoflash: dfu read: cannot create %s: %s\n", path,
+			strerror(errno));
 		return 73;
 	}
 	ok = fwrite(data, 1, len, f) == len;
@@ -155,7 +160,7 @@ static int save(const char *path, const uint8_t *data, size_t len)
 
 static int do_read(const char *selector, uint32_t address, size_t len, const char *path)
 {
-	struct reader rd = { .address = address, .len = len };
+	struct reader rd = {.address = address, .len = len};
 	struct dfu_usb *usb = NULL;
 	struct dfu_dev *dev = NULL;
 	int code;
@@ -168,7 +173,8 @@ static int do_read(const char *selector, uint32_t address, size_t len, const cha
 	if (!rd.err)
 		rd.err = dfu_usb_open(usb, &rd.cand, &dev, &rd.f);
 	if (rd.err) {
-		cf_failure_set_device(&rd.f, "STM32 ROM DFU %s", selector[0] ? selector : "0483:df11");
+		cf_failure_set_device(&rd.f, "STM32 ROM DFU %s",
+				      selector[0] ? selector : "0483:df11");
 		goto out;
 	}
 	rd.xfer = dfu_usb_transfer_size(&rd.cand);
@@ -180,9 +186,12 @@ static int do_read(const char *selector, uint32_t address, size_t len, const cha
 		cf_failure_set_hint(&rd.f, "use the vendor's tool for this device");
 		goto out;
 	}
-	dfuse_init(&rd.eng, &(struct dfuse_config){ .loop = rd.loop, .ops = &dfu_usb_link_ops,
-						    .link = dev, .interface = rd.cand.interface,
-						    .done = on_done, .ctx = &rd });
+	dfuse_init(&rd.eng, &(struct dfuse_config){.loop = rd.loop,
+						   .ops = &dfu_usb_link_ops,
+						   .link = dev,
+						   .interface = rd.cand.interface,
+						   .done = on_done,
+						   .ctx = &rd});
 	dfu_usb_bind(dev, &rd.eng);
 	start(&rd, RD_IDLE, DFUSE_OP_IDLE, 0, 0);
 	while (rd.stage != RD_DONE)
@@ -210,10 +219,10 @@ out:
 int run_dfu(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "device", required_argument, NULL, OPT_DEVICE },
-		{ "path", required_argument, NULL, OPT_PATH },
-		CMD_COMMON_OPTIONS,
-		{ NULL, 0, NULL, 0 },
+	    {"device", required_argument, NULL, OPT_DEVICE},
+	    {"path", required_argument, NULL, OPT_PATH},
+	    CMD_COMMON_OPTIONS,
+	    {NULL, 0, NULL, 0},
 	};
 	const char *selector = "";
 	unsigned long long address, len;
@@ -234,7 +243,7 @@ int run_dfu(int argc, char **argv)
 	if (parse_number(argv[optind + 1], UINT32_MAX, &address) ||
 	    parse_number(argv[optind + 2], 16u << 20, &len) || len == 0 ||
 	    address + len > (1ull << 32))
-		return cli_usage_error("dfu", "bad ADDRESS or LENGTH ('%s' '%s')",
-				       argv[optind + 1], argv[optind + 2]);
+		return cli_usage_error("dfu", "bad ADDRESS or LENGTH ('%s' '%s')", argv[optind + 1],
+				       argv[optind + 2]);
 	return do_read(selector, (uint32_t)address, (size_t)len, argv[optind + 3]);
 }

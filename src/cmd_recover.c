@@ -47,66 +47,68 @@ struct recover_opts {
 
 static void usage(FILE *out)
 {
-	fprintf(out,
-		"usage: cartoflash recover [--path BUS-PORT... | --device VID:PID]\n"
-		"                          (--full FULL.bin | --bootloader KATAPULT.bin [--app APP.bin])\n"
-		"\n"
-		"Rewrite a probe through the STM32 ROM DFU bootloader (bridge BOOT0 while plugging it\n"
-		"into USB; it shows up as 0483:df11). The images are checked against the device's\n"
-		"memory layout, every page is erased once, the bootloader region is written first,\n"
-		"every byte is read back and compared, then the probe leaves DFU mode and is followed\n"
-		"as it comes back (Katapult or the application).\n"
-		"\n"
-		"      --path BUS-PORT       the ROM at this USB path (1-1.2); needed when several\n"
-		"                            are attached: F0 ROMs all report serial FFFFFFFEFFFF.\n"
-		"                            Repeat it to recover several ROMs at once\n"
-		"      --device VID:PID      another DfuSe device id (default 0483:df11)\n"
-		"      --full FILE           Katapult + application image, written at 0x08000000;\n"
-		"                            or a DfuSe .dfu with elements at 0x08000000 (and\n"
-		"                            0x08002000)\n"
-		"      --bootloader FILE     Katapult image, written at 0x08000000\n"
-		"      --app FILE            application, written at 0x08002000 (with --bootloader)\n"
-		"      --dry-run             check everything and print the erase/write plan\n"
-		"      --mass-erase          erase the whole flash instead of the planned pages\n"
-		"      --unprotect           remove read protection first: THIS WIPES THE WHOLE CHIP\n"
-		"                            (keep BOOT0 bridged: it comes back in the ROM)\n"
-		"      --no-reboot           stay in ROM DFU mode after the verify\n"
-		"      --can IFACE           a CAN build: find the probe on this bus after the\n"
-		"                            leave (can0, sim:PATH) and report its CAN UUID\n"
-		"      --timeout DURATION    wait this long for the ROM to appear, and for the probe\n"
-		"                            to come back after leaving DFU mode (default: no wait,\n"
-		"                            5s)\n"
-		"      --json                one JSON object per line on stdout, summary last\n"
-		"  -v, --verbose             more detail; -vvv traces every USB request\n"
-		"  -q, --quiet               errors only\n"
-		"\n"
-		"Exit codes: 0 written and verified, 64 usage or several devices, 65 image refused,\n"
-		"66 image unreadable, 69 no DFU device, 74 USB I/O, 76 device protocol (verify\n"
-		"mismatch, read protection), 77 no permission (udev rule), 130 interrupted.\n"
-		"\n"
-		"Examples:\n"
-		"  cartoflash recover --full Full_Survey_Cartographer_USB_5_1_0.bin\n"
-		"  cartoflash recover --path 1-1.2 --bootloader Katapult_USB.bin --app app.bin\n"
-		"  cartoflash recover --full full.bin --dry-run\n"
-		"  cartoflash recover --path 1-1 --path 1-2 --full Full_USB.bin\n");
+	fprintf(
+	    out,
+	    "usage: cartoflash recover [--path BUS-PORT... | --device VID:PID]\n"
+	    "                          (--full FULL.bin | --bootloader KATAPULT.bin [--app "
+	    "APP.bin])\n"
+	    "\n"
+	    "Rewrite a probe through the STM32 ROM DFU bootloader (bridge BOOT0 while plugging it\n"
+	    "into USB; it shows up as 0483:df11). The images are checked against the device's\n"
+	    "memory layout, every page is erased once, the bootloader region is written first,\n"
+	    "every byte is read back and compared, then the probe leaves DFU mode and is followed\n"
+	    "as it comes back (Katapult or the application).\n"
+	    "\n"
+	    "      --path BUS-PORT       the ROM at this USB path (1-1.2); needed when several\n"
+	    "                            are attached: F0 ROMs all report serial FFFFFFFEFFFF.\n"
+	    "                            Repeat it to recover several ROMs at once\n"
+	    "      --device VID:PID      another DfuSe device id (default 0483:df11)\n"
+	    "      --full FILE           Katapult + application image, written at 0x08000000;\n"
+	    "                            or a DfuSe .dfu with elements at 0x08000000 (and\n"
+	    "                            0x08002000)\n"
+	    "      --bootloader FILE     Katapult image, written at 0x08000000\n"
+	    "      --app FILE            application, written at 0x08002000 (with --bootloader)\n"
+	    "      --dry-run             check everything and print the erase/write plan\n"
+	    "      --mass-erase          erase the whole flash instead of the planned pages\n"
+	    "      --unprotect           remove read protection first: THIS WIPES THE WHOLE CHIP\n"
+	    "                            (keep BOOT0 bridged: it comes back in the ROM)\n"
+	    "      --no-reboot           stay in ROM DFU mode after the verify\n"
+	    "      --can IFACE           a CAN build: find the probe on this bus after the\n"
+	    "                            leave (can0, sim:PATH) and report its CAN UUID\n"
+	    "      --timeout DURATION    wait this long for the ROM to appear, and for the probe\n"
+	    "                            to come back after leaving DFU mode (default: no wait,\n"
+	    "                            5s)\n"
+	    "      --json                one JSON object per line on stdout, summary last\n"
+	    "  -v, --verbose             more detail; -vvv traces every USB request\n"
+	    "  -q, --quiet               errors only\n"
+	    "\n"
+	    "Exit codes: 0 written and verified, 64 usage or several devices, 65 image refused,\n"
+	    "66 image unreadable, 69 no DFU device, 74 USB I/O, 76 device protocol (verify\n"
+	    "mismatch, read protection), 77 no permission (udev rule), 130 interrupted.\n"
+	    "\n"
+	    "Examples:\n"
+	    "  cartoflash recover --full Full_Survey_Cartographer_USB_5_1_0.bin\n"
+	    "  cartoflash recover --path 1-1.2 --bootloader Katapult_USB.bin --app app.bin\n"
+	    "  cartoflash recover --full full.bin --dry-run\n"
+	    "  cartoflash recover --path 1-1 --path 1-2 --full Full_USB.bin\n");
 }
 
 static int parse_recover(int argc, char **argv, struct recover_opts *o)
 {
 	static const struct option longopts[] = {
-		{ "app", required_argument, NULL, OPT_APP },
-		{ "bootloader", required_argument, NULL, OPT_BOOTLOADER },
-		{ "can", required_argument, NULL, OPT_CAN },
-		{ "device", required_argument, NULL, OPT_DEVICE },
-		{ "dry-run", no_argument, NULL, CMD_OPT_DRY_RUN },
-		{ "full", required_argument, NULL, OPT_FULL },
-		{ "mass-erase", no_argument, NULL, OPT_MASS_ERASE },
-		{ "no-reboot", no_argument, NULL, CMD_OPT_NO_REBOOT },
-		{ "path", required_argument, NULL, OPT_PATH },
-		{ "timeout", required_argument, NULL, CMD_OPT_TIMEOUT },
-		{ "unprotect", no_argument, NULL, OPT_UNPROTECT },
-		CMD_COMMON_OPTIONS,
-		{ NULL, 0, NULL, 0 },
+	    {"app", required_argument, NULL, OPT_APP},
+	    {"bootloader", required_argument, NULL, OPT_BOOTLOADER},
+	    {"can", required_argument, NULL, OPT_CAN},
+	    {"device", required_argument, NULL, OPT_DEVICE},
+	    {"dry-run", no_argument, NULL, CMD_OPT_DRY_RUN},
+	    {"full", required_argument, NULL, OPT_FULL},
+	    {"mass-erase", no_argument, NULL, OPT_MASS_ERASE},
+	    {"no-reboot", no_argument, NULL, CMD_OPT_NO_REBOOT},
+	    {"path", required_argument, NULL, OPT_PATH},
+	    {"timeout", required_argument, NULL, CMD_OPT_TIMEOUT},
+	    {"unprotect", no_argument, NULL, OPT_UNPROTECT},
+	    CMD_COMMON_OPTIONS,
+	    {NULL, 0, NULL, 0},
 	};
 	int c, rc;
 
@@ -174,7 +176,7 @@ static int dfuse_fail(const char *path, int code, const char *fmt, uint32_t a)
 	cf_failure_clear(&f);
 	cf_failure_set(&f, code, "image", "%s: %s", path, detail);
 	cf_failure_set_hint(&f, "a recovery .dfu holds the bootloader at 0x08000000 and optionally "
-			    "the application at 0x08002000 (dfuse-pack -b ADDR:FILE ...)");
+				"the application at 0x08002000 (dfuse-pack -b ADDR:FILE ...)");
 	return cli_fail(&f);
 }
 
@@ -193,8 +195,10 @@ static int element_image(const char *path, const struct dfuse_element *e, struct
 	out->len = e->size;
 	if (image_inspect(out->data, out->len, scratch, IMAGE_SCRATCH_SIZE, &out->info) < 0) {
 		free(scratch);
-		return dfuse_fail(path, CF_ERR_IMAGE, "the element at 0x%08x is no firmware image "
-				  "we know", e->address);
+		return dfuse_fail(path, CF_ERR_IMAGE,
+				  "the element at 0x%08x is no firmware image "
+				  "we know",
+				  e->address);
 	}
 	free(scratch);
 	return 0;
@@ -226,8 +230,7 @@ static int read_file(const char *path, struct cmd_image *raw)
 
 /* Returns -1 when path is no DfuSe file (the caller loads it as a raw image), else an exit
  * code: 0 with img (and app when *has_app) filled. */
-static int load_dfuse(const char *path, struct cmd_image *img, struct cmd_image *app,
-		      bool *has_app)
+static int load_dfuse(const char *path, struct cmd_image *img, struct cmd_image *app, bool *has_app)
 {
 	struct cmd_image raw;
 	struct dfuse_element el[4];
@@ -253,8 +256,10 @@ static int load_dfuse(const char *path, struct cmd_image *img, struct cmd_image 
 	for (size_t i = 0; i < n && !rc; i++) {
 		if (el[i].alt != 0 ||
 		    (el[i].address != IMAGE_FLASH_BASE && el[i].address != IMAGE_APP_START))
-			rc = dfuse_fail(path, CF_ERR_REFUSED, "element at 0x%08x: recover writes "
-					"0x08000000 and 0x08002000 of alt 0 only", el[i].address);
+			rc = dfuse_fail(path, CF_ERR_REFUSED,
+					"element at 0x%08x: recover writes "
+					"0x08000000 and 0x08002000 of alt 0 only",
+					el[i].address);
 		else if (el[i].address == IMAGE_FLASH_BASE && !img->data)
 			rc = element_image(path, &el[i], img);
 		else if (el[i].address == IMAGE_APP_START && !*has_app) {
@@ -281,9 +286,9 @@ static void print_plan_json(const struct dfu_plan *plan)
 	}
 	for (size_t i = 0; i < plan->count; i++) {
 		snprintf(hex, sizeof(hex), "0x%08x", plan->img[i].address);
-		json_array_append_new(writes, json_pack("{s:s, s:s, s:I}", "image", plan->img[i].name,
-							"address", hex,
-							"length", (json_int_t)plan->img[i].len));
+		json_array_append_new(writes, json_pack("{s:s, s:s, s:I}", "image",
+							plan->img[i].name, "address", hex, "length",
+							(json_int_t)plan->img[i].len));
 	}
 	obj = json_pack("{s:s, s:b, s:o, s:o}", "event", "plan", "mass_erase", plan->mass_erase,
 			"erase", pages, "write", writes);
@@ -323,7 +328,9 @@ static int add_jobs(struct fleet *fleet, const struct recover_opts *o, struct up
 
 	for (size_t i = 0; i < jobs; i++) {
 		snprintf(cfg->target.usb_path, sizeof(cfg->target.usb_path), "%s",
-			 o->npaths ? o->path[i] : o->device ? o->device : "");
+			 o->npaths   ? o->path[i]
+			 : o->device ? o->device
+				     : "");
 		if (fleet_add(fleet, cfg, dry ? fleet_steps_check : fleet_steps_flash, dry ? 2 : 5,
 			      NULL) < 0)
 			return CF_ERR_NOMEM;
@@ -334,10 +341,10 @@ static int add_jobs(struct fleet *fleet, const struct recover_opts *o, struct up
 static int run_job(const struct recover_opts *o, struct cmd_image *img, struct cmd_image *app)
 {
 	struct loop *loop = loop_new();
-	struct report *report = report_new(cli_common.json ? REPORT_JSON : REPORT_AUTO, stdout,
-					   stderr);
+	struct report *report =
+	    report_new(cli_common.json ? REPORT_JSON : REPORT_AUTO, stdout, stderr);
 	struct fleet *fleet = loop && report ? fleet_new(loop, report) : NULL;
-	struct updater_config cfg = { .ops = &dfu_ops, .loop = loop, .opts = o->opts };
+	struct updater_config cfg = {.ops = &dfu_ops, .loop = loop, .opts = o->opts};
 	const bool dry = o->opts.dry_run;
 	int code = cf_err_exit_code(CF_ERR_NOMEM);
 
@@ -356,7 +363,8 @@ static int run_job(const struct recover_opts *o, struct cmd_image *img, struct c
 		cfg.app_image_info = &app->info;
 	}
 	if (o->opts.unprotect)
-		cf_log(CF_LOG_WARN, NULL, NULL, "--unprotect: if the chip is read-protected, "
+		cf_log(CF_LOG_WARN, NULL, NULL,
+		       "--unprotect: if the chip is read-protected, "
 		       "removing it erases ALL of its flash");
 	if (add_jobs(fleet, o, &cfg))
 		goto out;
@@ -374,8 +382,8 @@ out:
 
 int run_recover(int argc, char **argv)
 {
-	struct recover_opts o = { 0 };
-	struct cmd_image img = { 0 }, app = { 0 };
+	struct recover_opts o = {0};
+	struct cmd_image img = {0}, app = {0};
 	bool dfu_app = false;
 	int rc = parse_recover(argc, argv, &o);
 

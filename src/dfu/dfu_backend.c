@@ -13,11 +13,11 @@
 #include "protocol/err.h"
 #include "protocol/image.h"
 
-#define FLASH_BASE IMAGE_FLASH_BASE
-#define APP_START IMAGE_APP_START
+#define FLASH_BASE    IMAGE_FLASH_BASE
+#define APP_START     IMAGE_APP_START
 #define RDP_PROBE_LEN 8
-#define WAIT_POLL_US 200000
-#define REOPEN_US 10000000 /* the ROM is back within a second or two after a reset */
+#define WAIT_POLL_US  200000
+#define REOPEN_US     10000000 /* the ROM is back within a second or two after a reset */
 
 static struct dfu_priv *priv_of(struct updater *u)
 {
@@ -105,8 +105,10 @@ static void fail_op(struct dfu_priv *p, const struct dfuse_op *op, const struct 
 	else
 		snprintf(what, sizeof(what), "%s", dfuse_op_name(op->kind));
 	if (r->xfer == DFUSE_XFER_STALL && r->have_status && r->st.status == DFU_STATUS_OK)
-		cf_failure_set(f, r->err, stage_name(p->stage), "%s: %s stalled (device in %s, "
-			       "status %s)", what, r->request ? r->request : "request",
+		cf_failure_set(f, r->err, stage_name(p->stage),
+			       "%s: %s stalled (device in %s, "
+			       "status %s)",
+			       what, r->request ? r->request : "request",
 			       dfu_state_name(r->st.state), dfu_status_name(r->st.status));
 	else if (r->have_status && r->st.status != DFU_STATUS_OK)
 		cf_failure_set(f, r->err, stage_name(p->stage), "%s: device answered %s %s (%s)",
@@ -131,16 +133,16 @@ static void fail_op(struct dfu_priv *p, const struct dfuse_op *op, const struct 
 
 /* ---- running operations ---- */
 
-void dfu_backend_run(struct dfu_priv *p, enum stage next, enum dfuse_op_kind kind,
-		     uint32_t address, uint16_t block, uint8_t *data, size_t len)
+void dfu_backend_run(struct dfu_priv *p, enum stage next, enum dfuse_op_kind kind, uint32_t address,
+		     uint16_t block, uint8_t *data, size_t len)
 {
-	const struct dfuse_op op = { kind, address, block, data, len };
+	const struct dfuse_op op = {kind, address, block, data, len};
 	int err;
 
 	p->stage = next;
 	err = dfuse_start(&p->eng, &op);
 	if (err) {
-		const struct dfuse_result r = { .err = err, .request = "start" };
+		const struct dfuse_result r = {.err = err, .request = "start"};
 
 		fail_op(p, &op, &r);
 	}
@@ -153,7 +155,8 @@ bool dfu_backend_check_cancel(struct dfu_priv *p)
 	dfu_backend_set_device(p);
 	cf_failure_set(updater_failure(p->u), CF_ERR_INTERRUPTED, stage_name(p->stage),
 		       "stopped by the user");
-	cf_failure_set_hint(updater_failure(p->u), "the probe stays in ROM DFU mode: rerun recover");
+	cf_failure_set_hint(updater_failure(p->u),
+			    "the probe stays in ROM DFU mode: rerun recover");
 	dfu_backend_step_end(p, CF_ERR_INTERRUPTED);
 	return true;
 }
@@ -184,7 +187,8 @@ static void identify_done(struct dfu_priv *p, const struct dfuse_result *r)
 	case ST_ID_UNPROTECT:
 		/* dfu.md §2.8: it mass-erases and resets; with BOOT0 still bridged it comes back
 		 * in the ROM, unprotected. Close outside libusb's callback, then wait for it. */
-		cf_log(CF_LOG_WARN, p->cand.path, "dfu", "read protection removed, the chip erased "
+		cf_log(CF_LOG_WARN, p->cand.path, "dfu",
+		       "read protection removed, the chip erased "
 		       "itself and resets: waiting for it to come back in the ROM");
 		p->unprotected = true;
 		p->reopen = true;
@@ -271,7 +275,8 @@ static void wait_fire(struct loop_timer *t, uint64_t now_us);
  * the ROM to come back. */
 static void after_leave(struct loop_timer *t, uint64_t now_us)
 {
-	struct dfu_priv *p = (struct dfu_priv *)((char *)t - offsetof(struct dfu_priv, after_leave));
+	struct dfu_priv *p =
+	    (struct dfu_priv *)((char *)t - offsetof(struct dfu_priv, after_leave));
 	const uint64_t timeout = updater_get_config(p->u)->opts.timeout_us;
 
 	dfuse_fini(&p->eng);
@@ -335,8 +340,8 @@ static void fill_identity(struct dfu_priv *p)
 	id->flash_size = (uint32_t)dfu_layout_size(&p->layout);
 	id->block_size = p->xfer;
 	id->app_start = APP_START;
-	snprintf(id->bootloader_version, sizeof(id->bootloader_version),
-		 "STM32 ROM DfuSe %04x", p->cand.bcd_device);
+	snprintf(id->bootloader_version, sizeof(id->bootloader_version), "STM32 ROM DfuSe %04x",
+		 p->cand.bcd_device);
 }
 
 /* Find, check and open the ROM, then start getting it idle. 0 when started, else the error
@@ -346,8 +351,8 @@ static int try_open(struct dfu_priv *p)
 	const struct updater_config *cfg = updater_get_config(p->u);
 	int err;
 
-	err = dfu_usb_select(p->usb, p->selector[0] ? p->selector : cfg->target.usb_path,
-			     &p->cand, updater_failure(p->u));
+	err = dfu_usb_select(p->usb, p->selector[0] ? p->selector : cfg->target.usb_path, &p->cand,
+			     updater_failure(p->u));
 	if (!err)
 		err = check_device(p);
 	if (!err)
@@ -357,9 +362,12 @@ static int try_open(struct dfu_priv *p)
 		return err;
 	}
 	fill_identity(p);
-	dfuse_init(&p->eng, &(struct dfuse_config){ .loop = cfg->loop, .ops = &dfu_usb_link_ops,
-						    .link = p->dev, .interface = p->cand.interface,
-						    .done = on_op_done, .ctx = p });
+	dfuse_init(&p->eng, &(struct dfuse_config){.loop = cfg->loop,
+						   .ops = &dfu_usb_link_ops,
+						   .link = p->dev,
+						   .interface = p->cand.interface,
+						   .done = on_op_done,
+						   .ctx = p});
 	p->eng_ready = true;
 	dfu_usb_bind(p->dev, &p->eng);
 	dfu_follow_init(&p->follow, p->u, p->usb, cfg->loop);
@@ -415,21 +423,21 @@ static int refuse(struct updater *u, const struct image_refusal *why, const char
 	snprintf(stage, sizeof(stage), "refusal %s", why->rule);
 	cf_failure_set(f, CF_ERR_REFUSED, stage, "%s: %s: image %s, device %s (%s)", name,
 		       why->what, why->image_value, why->target_value, why->reason);
-	cf_failure_set_hint(f, "%s", why->override ? why->override
-					: "pick the right file: cartoflash inspect FILE shows "
-					  "what it is");
+	cf_failure_set_hint(f, "%s",
+			    why->override ? why->override
+					  : "pick the right file: cartoflash inspect FILE shows "
+					    "what it is");
 	return CF_ERR_REFUSED;
 }
 
-static int check_one(struct dfu_priv *p, const struct image_info *info, bool app,
-		     const char *name)
+static int check_one(struct dfu_priv *p, const struct image_info *info, bool app, const char *name)
 {
 	const struct updater_config *cfg = updater_get_config(p->u);
 	struct image_target t = {
-		.path = app ? IMAGE_PATH_KATAPULT : IMAGE_PATH_DFU,
-		.app_start = APP_START,
-		.flash_size = (uint32_t)dfu_layout_size(&p->layout),
-		.dfu_address = FLASH_BASE,
+	    .path = app ? IMAGE_PATH_KATAPULT : IMAGE_PATH_DFU,
+	    .app_start = APP_START,
+	    .flash_size = (uint32_t)dfu_layout_size(&p->layout),
+	    .dfu_address = FLASH_BASE,
 	};
 	struct image_refusal why;
 
@@ -446,7 +454,7 @@ static int check_pair(struct dfu_priv *p, const struct image_info *boot,
 		      const struct image_info *app)
 {
 	const struct image_katapult_part *k = boot ? &boot->katapult : NULL;
-	struct image_refusal why = { .rule = "R6", .override = NULL };
+	struct image_refusal why = {.rule = "R6", .override = NULL};
 
 	if (!k || !k->present || !app)
 		return CF_OK;
@@ -487,11 +495,11 @@ static int op_check_image(struct updater *u)
 		return cf_failure_set(updater_failure(u), CF_ERR_USAGE, "check",
 				      "no image given (--full or --bootloader)");
 	imgs[n++] = (struct dfu_plan_image){
-		cfg->image_info && cfg->image_info->kind == IMAGE_FULL ? "full image" : "bootloader",
-		FLASH_BASE, cfg->image, cfg->image_len };
+	    cfg->image_info && cfg->image_info->kind == IMAGE_FULL ? "full image" : "bootloader",
+	    FLASH_BASE, cfg->image, cfg->image_len};
 	if (cfg->app_image)
-		imgs[n++] = (struct dfu_plan_image){ "application", APP_START, cfg->app_image,
-						     cfg->app_image_len };
+		imgs[n++] = (struct dfu_plan_image){"application", APP_START, cfg->app_image,
+						    cfg->app_image_len};
 	err = check_one(p, cfg->image_info, false, imgs[0].name);
 	if (!err && cfg->app_image)
 		err = check_one(p, cfg->app_image_info, true, "application");
@@ -499,12 +507,11 @@ static int op_check_image(struct updater *u)
 		err = check_pair(p, cfg->image_info, cfg->app_image_info);
 	if (err)
 		return err;
-	err = dfu_plan_build(&p->plan, &p->layout, imgs, n, cfg->opts.mass_erase, why,
-			     sizeof(why));
+	err = dfu_plan_build(&p->plan, &p->layout, imgs, n, cfg->opts.mass_erase, why, sizeof(why));
 	if (err) {
 		cf_failure_set(updater_failure(u), err, "plan", "%s", why);
 		cf_failure_set_hint(updater_failure(u), "a full image belongs at 0x08000000, an "
-				    "application at 0x08002000 (--app)");
+							"application at 0x08002000 (--app)");
 		return err;
 	}
 	p->planned = true;
@@ -574,8 +581,10 @@ static int op_finish(struct updater *u)
 		/* Note the nodes already on the bus, then leave (dfu_follow_can.c). */
 		if (!dfu_follow_can_baseline(&p->follow, cfg->target.iface, leave_now, p))
 			return CF_OK;
-		cf_log(CF_LOG_WARN, cfg->target.iface, "dfu", "%s: the probe will not be followed "
-		       "on CAN", updater_failure(u)->detail);
+		cf_log(CF_LOG_WARN, cfg->target.iface, "dfu",
+		       "%s: the probe will not be followed "
+		       "on CAN",
+		       updater_failure(u)->detail);
 		cf_failure_clear(updater_failure(u));
 	}
 	leave_now(p);
@@ -609,13 +618,13 @@ static void op_release(struct updater *u)
 }
 
 const struct updater_ops dfu_ops = {
-	.name = "dfu",
-	.priv_size = sizeof(struct dfu_priv),
-	.identify = op_identify,
-	.check_image = op_check_image,
-	.write = op_write,
-	.verify = op_verify,
-	.finish = op_finish,
-	.cancel = op_cancel,
-	.release = op_release,
+    .name = "dfu",
+    .priv_size = sizeof(struct dfu_priv),
+    .identify = op_identify,
+    .check_image = op_check_image,
+    .write = op_write,
+    .verify = op_verify,
+    .finish = op_finish,
+    .cancel = op_cancel,
+    .release = op_release,
 };

@@ -16,7 +16,7 @@
 #include "updater.h"
 #include "usb/sysfs.h"
 
-#define POLL_US 100000
+#define POLL_US		    100000
 #define DEFAULT_DEADLINE_US 5000000
 
 static const struct image_info *final_image(const struct updater_config *cfg)
@@ -86,9 +86,9 @@ static bool found_probe(struct dfu_follow *f, const char *path)
 		uint8_t uuid[CANBUS_UUID_LEN];
 		char hex[2 * CANBUS_UUID_LEN + 1] = "";
 
-		if (strcmp(list[i].port, path) || (kind != SYSFS_KIND_KATAPULT &&
-						   kind != SYSFS_KIND_CARTOGRAPHER &&
-						   kind != SYSFS_KIND_KLIPPER))
+		if (strcmp(list[i].port, path) ||
+		    (kind != SYSFS_KIND_KATAPULT && kind != SYSFS_KIND_CARTOGRAPHER &&
+		     kind != SYSFS_KIND_KLIPPER))
 			continue;
 		id->mode = sysfs_kind_mode(kind);
 		snprintf(id->uid_hex, sizeof(id->uid_hex), "%s", list[i].serial);
@@ -118,26 +118,32 @@ void dfu_follow_give_up(struct dfu_follow *f)
 
 	if (img && img->iface == IMAGE_IFACE_CAN) {
 		if (f->mux)
-			snprintf(text, sizeof(text), "%s; no new node answered on %s yet (remove the "
-				 "BOOT0 bridge, power-cycle, check the bitrate)", left,
-				 canmux_spec(f->mux));
+			snprintf(text, sizeof(text),
+				 "%s; no new node answered on %s yet (remove the "
+				 "BOOT0 bridge, power-cycle, check the bitrate)",
+				 left, canmux_spec(f->mux));
 		else
-			snprintf(text, sizeof(text), "%s; the image talks CAN: find the probe with "
-				 "'cartoflash scan --can IFACE'", left);
+			snprintf(text, sizeof(text),
+				 "%s; the image talks CAN: find the probe with "
+				 "'cartoflash scan --can IFACE'",
+				 left);
 		dfu_follow_append_summary(f->u, text);
 		return;
 	}
 	cf_log(CF_LOG_WARN, updater_identity(f->u)->usb_path, "dfu",
 	       "probe not seen on USB after leaving DFU mode: remove the BOOT0 bridge, "
 	       "power-cycle the probe and check 'lsusb' for 1d50:6177 (Katapult) or 1d50:614e");
-	snprintf(text, sizeof(text), "%s%s; not seen on USB yet (remove the BOOT0 bridge and "
-		 "power-cycle)", left, f->rom_gone ? "" : ", ROM still attached");
+	snprintf(text, sizeof(text),
+		 "%s%s; not seen on USB yet (remove the BOOT0 bridge and "
+		 "power-cycle)",
+		 left, f->rom_gone ? "" : ", ROM still attached");
 	dfu_follow_append_summary(f->u, text);
 }
 
 static void tick(struct loop_timer *t, uint64_t now_us)
 {
-	struct dfu_follow *f = (struct dfu_follow *)((char *)t - offsetof(struct dfu_follow, timer));
+	struct dfu_follow *f =
+	    (struct dfu_follow *)((char *)t - offsetof(struct dfu_follow, timer));
 	const char *path = updater_identity(f->u)->usb_path;
 
 	if (!f->rom_gone)
@@ -192,7 +198,7 @@ void dfu_follow_cancel(struct dfu_follow *f)
 	cf_failure_set(updater_failure(f->u), CF_ERR_INTERRUPTED, "follow",
 		       "stopped while waiting for the probe to come back");
 	cf_failure_set_hint(updater_failure(f->u), "the probe was written and verified: look "
-			    "for it with 'cartoflash scan'");
+						   "for it with 'cartoflash scan'");
 	updater_step_done(f->u, CF_ERR_INTERRUPTED);
 }
 

@@ -30,8 +30,10 @@ static void on_baseline_done(void *ctx, int err, uint64_t now_us)
 	(void)now_us;
 	f->query_running = false;
 	if (err)
-		cf_log(CF_LOG_WARN, canmux_spec(f->mux), "dfu", "CAN query failed (%s): the nodes "
-		       "already on the bus are not known", cf_strerror(err));
+		cf_log(CF_LOG_WARN, canmux_spec(f->mux), "dfu",
+		       "CAN query failed (%s): the nodes "
+		       "already on the bus are not known",
+		       cf_strerror(err));
 	for (size_t i = 0; i < f->query.count && f->nbefore < CANQUERY_MAX_NODES; i++)
 		memcpy(f->before[f->nbefore++], f->query.nodes[i].uuid, 6);
 	canquery_stop(&f->query);
@@ -127,7 +129,8 @@ static void start_round(struct dfu_follow *f)
 
 static void again(struct loop_timer *t, uint64_t now_us)
 {
-	struct dfu_follow *f = (struct dfu_follow *)((char *)t - offsetof(struct dfu_follow, again));
+	struct dfu_follow *f =
+	    (struct dfu_follow *)((char *)t - offsetof(struct dfu_follow, again));
 
 	(void)now_us;
 	if (f->active)

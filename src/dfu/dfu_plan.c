@@ -53,8 +53,8 @@ static int plan_image(struct dfu_plan *p, const struct dfu_layout *l,
 			return refuse(why, cap, "%s: 0x%08x is outside the device's flash layout",
 				      (uint32_t)a, img->name);
 		if (!(type & DFU_MEM_WRITEABLE))
-			return refuse(why, cap, "%s: the page at 0x%08x is not writeable",
-				      start, img->name);
+			return refuse(why, cap, "%s: the page at 0x%08x is not writeable", start,
+				      img->name);
 		if (!p->mass_erase && !(type & DFU_MEM_ERASABLE))
 			return refuse(why, cap, "%s: the page at 0x%08x is not erasable", start,
 				      img->name);
@@ -112,9 +112,10 @@ void dfu_plan_print(const struct dfu_plan *plan, FILE *out)
 	if (plan->mass_erase) {
 		fprintf(out, "erase: mass erase (whole flash)\n");
 	} else {
-		fprintf(out, "erase: %zu page%s, each at most once (read first: pages that already "
-			"hold the image, or blank ones, are skipped):", plan->npages,
-			plan->npages == 1 ? "" : "s");
+		fprintf(out,
+			"erase: %zu page%s, each at most once (read first: pages that already "
+			"hold the image, or blank ones, are skipped):",
+			plan->npages, plan->npages == 1 ? "" : "s");
 		for (size_t i = 0; i < plan->npages; i++)
 			fprintf(out, "%s0x%08x", i % 8 ? " " : "\n  ", plan->page[i]);
 		fprintf(out, "\n");

@@ -11,8 +11,8 @@
 #include "protocol/dfu.h"
 
 #define DFU_PLAN_MAX_IMAGES 2
-#define DFU_PLAN_MAX_PAGES 512
-#define DFU_PLAN_ALIGN 8 /* dfu.md §2.2: keep writes a multiple of 8 bytes, 0xFF padded */
+#define DFU_PLAN_MAX_PAGES  512
+#define DFU_PLAN_ALIGN	    8 /* dfu.md §2.2: keep writes a multiple of 8 bytes, 0xFF padded */
 
 struct dfu_plan_image {
 	const char *name; /* "bootloader", "application", "full image": borrowed */

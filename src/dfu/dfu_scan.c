@@ -15,13 +15,13 @@ static void print_json(const struct dfu_candidate *c)
 {
 	struct dfu_layout l;
 	const bool have_layout = !dfu_parse_layout(c->alt0_name, strlen(c->alt0_name), &l);
-	json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:s}", "event", "dfu_device",
-			      "mode",
-			      c->vid == DFU_USB_ROM_VID && c->pid == DFU_USB_ROM_PID ? "rom_dfu" : "dfu", "usb_path", c->path, "serial", c->serial,
-			      "product", c->product, "layout", c->alt0_name, "flash_size",
-			      (json_int_t)(have_layout ? dfu_layout_size(&l) : 0), "transfer_size",
-			      (json_int_t)c->functional.transfer_size, "access",
-			      c->open_err ? cf_err_name(c->open_err) : "ok");
+	json_t *o = json_pack(
+	    "{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:s}", "event", "dfu_device", "mode",
+	    c->vid == DFU_USB_ROM_VID && c->pid == DFU_USB_ROM_PID ? "rom_dfu" : "dfu", "usb_path",
+	    c->path, "serial", c->serial, "product", c->product, "layout", c->alt0_name,
+	    "flash_size", (json_int_t)(have_layout ? dfu_layout_size(&l) : 0), "transfer_size",
+	    (json_int_t)c->functional.transfer_size, "access",
+	    c->open_err ? cf_err_name(c->open_err) : "ok");
 	char id[10];
 
 	if (!o)
@@ -50,7 +50,8 @@ int dfu_scan_run(bool json)
 	}
 	dfu_usb_free(usb);
 	if (!json && n)
-		printf("%-10s %-9s %-14s %s\n", "USB PATH", "ID", "SERIAL", "MEMORY LAYOUT (alt 0)");
+		printf("%-10s %-9s %-14s %s\n", "USB PATH", "ID", "SERIAL",
+		       "MEMORY LAYOUT (alt 0)");
 	for (size_t i = 0; i < n; i++) {
 		denied += c[i].open_err == CF_ERR_ACCESS;
 		if (json)

@@ -14,7 +14,7 @@
 #include "protocol/err.h"
 
 #define STRING_TIMEOUT_MS 1000
-#define MAX_POLLFDS 16
+#define MAX_POLLFDS	  16
 
 struct dfu_usb {
 	libusb_context *ctx;
@@ -32,8 +32,8 @@ struct dfu_dev {
 	struct libusb_transfer *xfer;
 	bool in_flight;
 	struct dfuse *engine;
-	uint8_t *user_data;  /* the engine's data-stage buffer */
-	uint16_t length;     /* wLength of the transfer in flight */
+	uint8_t *user_data; /* the engine's data-stage buffer */
+	uint16_t length;    /* wLength of the transfer in flight */
 	bool is_in;
 	enum dfuse_xfer_result late_result; /* a submit that failed, reported from the loop */
 	struct loop_timer late;
@@ -98,7 +98,7 @@ static int usb_pollfds(struct loop_source *src, struct pollfd *fds, int max)
 static void usb_ready(struct loop_source *src, const struct pollfd *fds, int count, uint64_t now)
 {
 	struct dfu_usb *u = (struct dfu_usb *)((char *)src - offsetof(struct dfu_usb, source));
-	struct timeval zero = { 0, 0 };
+	struct timeval zero = {0, 0};
 	bool any = false;
 
 	(void)now;
@@ -198,7 +198,8 @@ static bool find_functional(const struct libusb_config_descriptor *cfg,
 	for (int a = 0; a < intf->num_altsetting; a++) {
 		const struct libusb_interface_descriptor *alt = &intf->altsetting[a];
 
-		if (alt->extra_length && !dfu_find_functional(alt->extra, (size_t)alt->extra_length, fd))
+		if (alt->extra_length &&
+		    !dfu_find_functional(alt->extra, (size_t)alt->extra_length, fd))
 			return true;
 	}
 	return false;
@@ -289,7 +290,8 @@ static libusb_device *find_by_path(libusb_device **list, ssize_t n, const struct
 	return NULL;
 }
 
-static int open_fail(struct cf_failure *f, int lerr, const char *what, const struct dfu_candidate *c)
+static int open_fail(struct cf_failure *f, int lerr, const char *what,
+		     const struct dfu_candidate *c)
 {
 	const int err = dfu_usb_map_error(lerr);
 
@@ -299,12 +301,16 @@ static int open_fail(struct cf_failure *f, int lerr, const char *what, const str
 		cf_failure_set_hint(f, "%s", dfu_usb_access_hint());
 		break;
 	case CF_ERR_BUSY:
-		cf_failure_set_hint(f, "another program holds %s (dfu-util, STM32CubeProgrammer?): "
-				       "stop it and retry", c->path);
+		cf_failure_set_hint(f,
+				    "another program holds %s (dfu-util, STM32CubeProgrammer?): "
+				    "stop it and retry",
+				    c->path);
 		break;
 	case CF_ERR_NO_DEVICE:
-		cf_failure_set_hint(f, "the device at %s went away: check the cable and that BOOT0 "
-				       "is still bridged, then rerun recover", c->path);
+		cf_failure_set_hint(f,
+				    "the device at %s went away: check the cable and that BOOT0 "
+				    "is still bridged, then rerun recover",
+				    c->path);
 		break;
 	default:
 		cf_failure_set_hint(f, "replug the probe with BOOT0 bridged and rerun recover");
@@ -380,7 +386,7 @@ err_free:
 
 void dfu_usb_close(struct dfu_dev *d)
 {
-	struct timeval tv = { 0, 100000 };
+	struct timeval tv = {0, 100000};
 
 	if (!d)
 		return;
@@ -461,7 +467,8 @@ static int link_submit(void *link, const uint8_t setup[DFU_SETUP_LEN], uint8_t *
 	rc = libusb_submit_transfer(d->xfer);
 	if (rc < 0) {
 		/* Report it like a failed transfer, from the loop (dfuse.h contract). */
-		d->late_result = rc == LIBUSB_ERROR_NO_DEVICE ? DFUSE_XFER_NO_DEVICE : DFUSE_XFER_IO;
+		d->late_result =
+		    rc == LIBUSB_ERROR_NO_DEVICE ? DFUSE_XFER_NO_DEVICE : DFUSE_XFER_IO;
 		loop_arm(d->usb->loop, &d->late, cf_now_us());
 		return CF_OK;
 	}
@@ -471,7 +478,7 @@ static int link_submit(void *link, const uint8_t setup[DFU_SETUP_LEN], uint8_t *
 }
 
 const struct dfuse_link_ops dfu_usb_link_ops = {
-	.submit = link_submit,
+    .submit = link_submit,
 };
 
 void dfu_usb_bind(struct dfu_dev *d, struct dfuse *engine)
@@ -506,8 +513,8 @@ static int parse_selector(const char *sel, uint16_t *vid, uint16_t *pid, const c
 	return CF_OK;
 }
 
-static size_t list_matches(const struct dfu_candidate *c, size_t n, const char *path,
-			   char *list, size_t cap, size_t *last)
+static size_t list_matches(const struct dfu_candidate *c, size_t n, const char *path, char *list,
+			   size_t cap, size_t *last)
 {
 	size_t matches = 0, at = 0;
 
@@ -550,9 +557,8 @@ int dfu_usb_select(struct dfu_usb *u, const char *selector, struct dfu_candidate
 		return CF_ERR_NO_DEVICE;
 	}
 	if (matches == 0) {
-		cf_failure_set(f, CF_ERR_NO_DEVICE, "identify",
-			       "no DFU device %04x:%04x found%s%s", vid, pid,
-			       path[0] ? " at usb " : "", path);
+		cf_failure_set(f, CF_ERR_NO_DEVICE, "identify", "no DFU device %04x:%04x found%s%s",
+			       vid, pid, path[0] ? " at usb " : "", path);
 		cf_failure_set_hint(f, "bridge the probe's BOOT0 pads while plugging it into USB; "
 				       "'lsusb' must show 0483:df11 (STM32 BOOTLOADER)");
 		return CF_ERR_NO_DEVICE;
@@ -560,8 +566,10 @@ int dfu_usb_select(struct dfu_usb *u, const char *selector, struct dfu_candidate
 	if (matches > 1) {
 		cf_failure_set(f, CF_ERR_USAGE, "identify", "%zu DFU devices found: %s", matches,
 			       list);
-		cf_failure_set_hint(f, "select one with --path (e.g. --path %s) or unplug the "
-				       "others", c[last].path);
+		cf_failure_set_hint(f,
+				    "select one with --path (e.g. --path %s) or unplug the "
+				    "others",
+				    c[last].path);
 		return CF_ERR_USAGE;
 	}
 	*out = c[last];

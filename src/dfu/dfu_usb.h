@@ -15,8 +15,8 @@ struct cf_failure;
 struct dfu_usb;
 struct dfu_dev;
 
-#define DFU_USB_ROM_VID 0x0483
-#define DFU_USB_ROM_PID 0xdf11
+#define DFU_USB_ROM_VID	       0x0483
+#define DFU_USB_ROM_PID	       0xdf11
 #define DFU_USB_MAX_CANDIDATES 16
 
 /* One DFU-mode interface found on the bus (dfu.md §1.1). */

@@ -71,14 +71,16 @@ static void classify_pages(struct dfu_priv *p)
 			is_same &= have[o] == target_byte(p, p->plan.page[i] + o);
 			is_blank &= have[o] == 0xFF;
 		}
-		p->page_todo[i] = is_same		? DFU_PAGE_SAME
+		p->page_todo[i] = is_same		 ? DFU_PAGE_SAME
 				  : is_blank && blank_ok ? DFU_PAGE_BLANK
 							 : DFU_PAGE_ERASE;
 		same += is_same;
 		blank += !is_same && is_blank && blank_ok;
 	}
-	cf_log(CF_LOG_INFO, p->cand.path, "dfu", "%zu pages: %zu already hold the image, %zu are "
-	       "blank, %zu to erase", p->plan.npages, same, blank, p->plan.npages - same - blank);
+	cf_log(CF_LOG_INFO, p->cand.path, "dfu",
+	       "%zu pages: %zu already hold the image, %zu are "
+	       "blank, %zu to erase",
+	       p->plan.npages, same, blank, p->plan.npages - same - blank);
 }
 
 /* ---- reading the planned pages before erasing ---- */
@@ -100,9 +102,8 @@ void dfu_write_begin(struct dfu_priv *p)
 {
 	const uint32_t first = p->plan.npages ? p->plan.page[0] : 0;
 	const size_t last = p->plan.npages ? p->plan.npages - 1 : 0;
-	const uint64_t span = p->plan.npages ? (uint64_t)p->plan.page[last] +
-						       p->plan.page_size[last] - first
-					     : 0;
+	const uint64_t span =
+	    p->plan.npages ? (uint64_t)p->plan.page[last] + p->plan.page_size[last] - first : 0;
 
 	memset(p->page_todo, DFU_PAGE_ERASE, sizeof(p->page_todo));
 	p->page = 0;
@@ -163,8 +164,8 @@ static bool boot_region_written(const struct dfu_priv *p)
 
 static void boot_verify_next(struct dfu_priv *p)
 {
-	const size_t n = DFU_BOOT_REGION - p->bv_off < p->xfer ? DFU_BOOT_REGION - p->bv_off
-								: p->xfer;
+	const size_t n =
+	    DFU_BOOT_REGION - p->bv_off < p->xfer ? DFU_BOOT_REGION - p->bv_off : p->xfer;
 
 	if (p->bv_off >= DFU_BOOT_REGION) {
 		dfu_backend_run(p, ST_W_BV_DONE, DFUSE_OP_ABORT, 0, 0, NULL, 0);
@@ -186,8 +187,10 @@ static bool boot_region_matches(struct dfu_priv *p)
 		dfu_backend_set_device(p);
 		cf_failure_set(updater_failure(p->u), CF_ERR_VERIFY, "verify bootloader",
 			       "byte 0x%08x differs: wrote 0x%02x, read 0x%02x; the application "
-			       "was not written", a, target_byte(p, a), p->bv[o]);
-		cf_failure_set_hint(updater_failure(p->u), "the probe stays in ROM DFU mode: rerun "
+			       "was not written",
+			       a, target_byte(p, a), p->bv[o]);
+		cf_failure_set_hint(updater_failure(p->u),
+				    "the probe stays in ROM DFU mode: rerun "
 				    "recover (if it repeats, pages may be write-protected)");
 		return false;
 	}
@@ -226,7 +229,8 @@ static void write_next(struct dfu_priv *p)
 	if (!p->boot_checked && addr >= IMAGE_APP_START && boot_region_written(p)) {
 		p->boot_checked = true;
 		p->bv_off = 0;
-		dfu_backend_run(p, ST_W_BV_ADDR, DFUSE_OP_SET_ADDRESS, IMAGE_FLASH_BASE, 0, NULL, 0);
+		dfu_backend_run(p, ST_W_BV_ADDR, DFUSE_OP_SET_ADDRESS, IMAGE_FLASH_BASE, 0, NULL,
+				0);
 		return;
 	}
 	if (start != p->off || p->need_addr) {
@@ -301,9 +305,10 @@ static void verify_next(struct dfu_priv *p)
 
 		for (size_t i = 0; i < p->plan.npages; i++)
 			erased += p->page_todo[i] == DFU_PAGE_ERASE;
-		updater_set_summary(p->u, "%zu bytes written, read back identical (%s%zu/%zu "
-				    "pages erased)", p->plan.total_len,
-				    p->plan.mass_erase ? "mass erase, " : "",
+		updater_set_summary(p->u,
+				    "%zu bytes written, read back identical (%s%zu/%zu "
+				    "pages erased)",
+				    p->plan.total_len, p->plan.mass_erase ? "mass erase, " : "",
 				    p->plan.mass_erase ? (size_t)0 : erased, p->plan.npages);
 		dfu_backend_step_end(p, CF_OK);
 		return;
@@ -322,8 +327,8 @@ static void verify_next(struct dfu_priv *p)
 		return;
 	}
 	n = img->len - p->off < p->xfer ? img->len - p->off : p->xfer;
-	dfu_backend_run(p, ST_V_BLOCK, DFUSE_OP_UPLOAD, 0, (uint16_t)(2 + p->off / p->xfer),
-			p->buf, n);
+	dfu_backend_run(p, ST_V_BLOCK, DFUSE_OP_UPLOAD, 0, (uint16_t)(2 + p->off / p->xfer), p->buf,
+			n);
 }
 
 void dfu_write_verify_begin(struct dfu_priv *p)
@@ -411,7 +416,7 @@ void dfu_write_on_done(struct dfu_priv *p, const struct dfuse_result *r)
 		return;
 	case ST_W_BV_READ:
 		p->bv_off += r->actual ? r->actual : DFU_BOOT_REGION; /* a short read ends it */
-		/* fall through */
+								      /* fall through */
 	case ST_W_BV_ABORT:
 		boot_verify_next(p);
 		return;

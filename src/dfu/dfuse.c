@@ -8,11 +8,11 @@
 #include "log.h"
 #include "protocol/err.h"
 
-#define REQUEST_TIMEOUT_MS 5000	    /* dfu.md §1.2: dfu-util's per-request timeout */
-#define MASS_ERASE_TIMEOUT_MS 45000 /* dfu.md §1.5: >= 40 s after a mass erase */
-#define BUSY_CAP_US (60ull * 1000000) /* dfu.md §2.9: give up after 60 s in dfuDNBUSY */
-#define MAX_STALLS 3		      /* dfu.md §1.3: L4 stalls GETSTATUS while busy */
-#define MAX_IDLE_TRIES 4	      /* dfu.md §2.9 "repeat <= 4x" */
+#define REQUEST_TIMEOUT_MS    5000		/* dfu.md §1.2: dfu-util's per-request timeout */
+#define MASS_ERASE_TIMEOUT_MS 45000		/* dfu.md §1.5: >= 40 s after a mass erase */
+#define BUSY_CAP_US	      (60ull * 1000000) /* dfu.md §2.9: give up after 60 s in dfuDNBUSY */
+#define MAX_STALLS	      3			/* dfu.md §1.3: L4 stalls GETSTATUS while busy */
+#define MAX_IDLE_TRIES	      4			/* dfu.md §2.9 "repeat <= 4x" */
 
 enum phase {
 	PH_MAIN,	   /* the operation's own request */
@@ -371,8 +371,8 @@ static void status_done(struct dfuse *s, enum dfuse_xfer_result r, size_t actual
 			return;
 		}
 		if (r == DFUSE_XFER_STALL && s->last_poll_ms && ++s->stalls <= MAX_STALLS) {
-			cf_log(CF_LOG_DEBUG, NULL, "dfuse", "GETSTATUS stalled while busy, retry %u/%u",
-			       s->stalls, MAX_STALLS);
+			cf_log(CF_LOG_DEBUG, NULL, "dfuse",
+			       "GETSTATUS stalled while busy, retry %u/%u", s->stalls, MAX_STALLS);
 			wait_poll(s, s->last_poll_ms);
 			return;
 		}

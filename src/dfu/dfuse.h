@@ -45,23 +45,23 @@ enum dfuse_op_kind {
 
 struct dfuse_op {
 	enum dfuse_op_kind kind;
-	uint32_t address;  /* SET_ADDRESS, ERASE */
-	uint16_t block;	   /* WRITE, UPLOAD */
-	uint8_t *data;	   /* WRITE source / UPLOAD destination, borrowed until done */
-	size_t len;	   /* <= DFUSE_MAX_XFER */
+	uint32_t address; /* SET_ADDRESS, ERASE */
+	uint16_t block;	  /* WRITE, UPLOAD */
+	uint8_t *data;	  /* WRITE source / UPLOAD destination, borrowed until done */
+	size_t len;	  /* <= DFUSE_MAX_XFER */
 };
 
 #define DFUSE_MAX_XFER 4096 /* dfu.md §1.2: Linux caps control data stages at 4096 bytes */
 
 /* How an operation ended. */
 struct dfuse_result {
-	int err;			 /* 0 or negative cf_err */
-	enum dfuse_xfer_result xfer;	 /* of the failing transfer */
-	const char *request;		 /* "DNLOAD", "GETSTATUS" ... of the failing transfer */
-	bool have_status;		 /* st is the device's last answer */
-	struct dfu_status_record st;	 /* last GETSTATUS (the error status on failure) */
-	size_t actual;			 /* UPLOAD: bytes received */
-	bool left_confirmed;		 /* LEAVE: the device answered dfuMANIFEST */
+	int err;		     /* 0 or negative cf_err */
+	enum dfuse_xfer_result xfer; /* of the failing transfer */
+	const char *request;	     /* "DNLOAD", "GETSTATUS" ... of the failing transfer */
+	bool have_status;	     /* st is the device's last answer */
+	struct dfu_status_record st; /* last GETSTATUS (the error status on failure) */
+	size_t actual;		     /* UPLOAD: bytes received */
+	bool left_confirmed;	     /* LEAVE: the device answered dfuMANIFEST */
 };
 
 struct dfuse_config {

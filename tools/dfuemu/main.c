@@ -2,12 +2,12 @@
 // dfuemu: serve emulated STM32 ROM DFU devices to a libusb program through umockdev (dfu.md §5).
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
 #include <linux/usbdevice_fs.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <grp.h>
-#include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -19,11 +19,11 @@
 #include "protocol/dfu.h"
 #include "tools/twin/rom_dfu.h"
 
-#define MAX_DEVICES 4
+#define MAX_DEVICES	4
 #define F042_FLASH_SIZE 32768
-#define F042_PAGE_SIZE 1024
-#define REPLUG_MS 300 /* USB re-enumeration after a chip reset */
-#define URB_SIZE sizeof(struct usbdevfs_urb) /* 56 on x86-64 (dfu.md §5.2) */
+#define F042_PAGE_SIZE	1024
+#define REPLUG_MS	300			    /* USB re-enumeration after a chip reset */
+#define URB_SIZE	sizeof(struct usbdevfs_urb) /* 56 on x86-64 (dfu.md §5.2) */
 
 struct emu_device {
 	int index; /* 1-based; USB path "1-<index>", devnum index + 1 */
@@ -49,10 +49,10 @@ struct emu {
 	unsigned faults;
 	unsigned vanish_after;
 	unsigned wrp_page;
-	bool deny_access;     /* --fault access: the device node cannot be opened */
-	const char *reappear; /* "katapult" or "app": what comes back after the leave */
-	const char *uid;      /* its USB serial (chip UID hex) */
-	unsigned appear_after_ms; /* plug the devices in only after this long */
+	bool deny_access;	    /* --fault access: the device node cannot be opened */
+	const char *reappear;	    /* "katapult" or "app": what comes back after the leave */
+	const char *uid;	    /* its USB serial (chip UID hex) */
+	unsigned appear_after_ms;   /* plug the devices in only after this long */
 	UMockdevIoctlBase *handler; /* one for all devices */
 	const char *then_twin;	    /* after the leave: run the twin on the written flash */
 	GPid twin_pid;
@@ -73,15 +73,15 @@ static void add_comeback(struct emu_device *d)
 	GError *err = NULL;
 
 	record = g_strdup_printf(
-		"P: /devices/pci0000:00/0000:00:14.0/usb1/1-%d\n"
-		"E: SUBSYSTEM=usb\nE: DEVTYPE=usb_device\nE: BUSNUM=001\nE: DEVNUM=%03d\n"
-		"A: busnum=1\nA: devnum=%d\nA: speed=12\nA: bConfigurationValue=1\n"
-		"A: idVendor=1d50\nA: idProduct=%s\nA: manufacturer=%s\nA: product=%s\n"
-		"A: serial=%s\n"
-		"H: descriptors=1201000202000040501d%s000101020301090209000001010080fa\n",
-		d->index, devnum, devnum, katapult ? "6177" : "614e",
-		katapult ? "katapult" : "Cartographer", katapult ? "stm32f042x6" : "Cartographer",
-		emu.uid, katapult ? "7761" : "4e61");
+	    "P: /devices/pci0000:00/0000:00:14.0/usb1/1-%d\n"
+	    "E: SUBSYSTEM=usb\nE: DEVTYPE=usb_device\nE: BUSNUM=001\nE: DEVNUM=%03d\n"
+	    "A: busnum=1\nA: devnum=%d\nA: speed=12\nA: bConfigurationValue=1\n"
+	    "A: idVendor=1d50\nA: idProduct=%s\nA: manufacturer=%s\nA: product=%s\n"
+	    "A: serial=%s\n"
+	    "H: descriptors=1201000202000040501d%s000101020301090209000001010080fa\n",
+	    d->index, devnum, devnum, katapult ? "6177" : "614e",
+	    katapult ? "katapult" : "Cartographer", katapult ? "stm32f042x6" : "Cartographer",
+	    emu.uid, katapult ? "7761" : "4e61");
 	if (!umockdev_testbed_add_from_string(emu.testbed, record, &err)) {
 		fprintf(stderr, "dfuemu: cannot re-enumerate 1-%d: %s\n", d->index, err->message);
 		g_clear_error(&err);
@@ -126,8 +126,8 @@ static void start_twin(struct emu_device *d)
 		return;
 	}
 	self[n] = '\0';
-	emu.twin_flash = g_strdup_printf("%s.twin-%d.bin", emu.flash_out ? emu.flash_out
-									 : "/tmp/dfuemu", getpid());
+	emu.twin_flash = g_strdup_printf("%s.twin-%d.bin",
+					 emu.flash_out ? emu.flash_out : "/tmp/dfuemu", getpid());
 	f = fopen(emu.twin_flash, "wb");
 	if (f) {
 		fwrite(d->flash, 1, sizeof(d->flash), f);
@@ -144,8 +144,7 @@ static void start_twin(struct emu_device *d)
 	for (char **a = extra; *a; a++)
 		g_ptr_array_add(argv, g_strdup(*a));
 	g_ptr_array_add(argv, NULL);
-	env = g_environ_unsetenv(g_environ_unsetenv(g_get_environ(), "LD_PRELOAD"),
-				 "UMOCKDEV_DIR");
+	env = g_environ_unsetenv(g_environ_unsetenv(g_get_environ(), "LD_PRELOAD"), "UMOCKDEV_DIR");
 	if (!g_spawn_async(NULL, (char **)argv->pdata, env,
 			   G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL,
 			   &emu.twin_pid, &err)) {
@@ -204,7 +203,8 @@ static int xfer_status(struct emu_device *d, enum rom_dfu_xfer x)
 	case ROM_DFU_XFER_STALL:
 		return -EPIPE;
 	case ROM_DFU_XFER_GONE:
-		/* The transfer dies with a protocol error, as when the chip resets (dfu.md §2.5). */
+		/* The transfer dies with a protocol error, as when the chip resets (dfu.md §2.5).
+		 */
 		disconnect(d);
 		return -EPROTO;
 	}
@@ -453,14 +453,14 @@ static void load_flash(struct emu_device *d)
 static void init_device(struct emu_device *d, int index)
 {
 	struct rom_dfu_config cfg = {
-		.flash = d->flash,
-		.flash_size = sizeof(d->flash),
-		.flash_base = 0x08000000,
-		.page_size = F042_PAGE_SIZE,
-		.speed = emu.speed,
-		.faults = emu.faults,
-		.vanish_after_blocks = emu.vanish_after,
-		.wrp_page = emu.wrp_page,
+	    .flash = d->flash,
+	    .flash_size = sizeof(d->flash),
+	    .flash_base = 0x08000000,
+	    .page_size = F042_PAGE_SIZE,
+	    .speed = emu.speed,
+	    .faults = emu.faults,
+	    .vanish_after_blocks = emu.vanish_after,
+	    .wrp_page = emu.wrp_page,
 	};
 
 	d->index = index;
@@ -552,40 +552,41 @@ static int parse_faults(const char *list)
 
 static void usage(FILE *out)
 {
-	fprintf(out,
-		"usage: dfuemu [--devices N] [--fault LIST] [--flash-in FILE] [--flash-out FILE]\n"
-		"              [--speed S] [--stats FILE] [--reappear katapult|app [--uid HEX]]\n"
-		"              [--appear-after MS] [--then-twin 'TWIN ARGS']\n"
-		"              -- CMD ARGS...\n"
-		"Serves N emulated STM32F042 ROM DFU devices (0483:df11, USB paths 1-1, 1-2, ...)\n"
-		"to CMD through umockdev, then writes each flash (device k > 1 to FILE.k) and\n"
-		"exits with CMD's status. Faults: leave-reset, rdp, stall-busy, slow-erase,\n"
-		"vanish[=BLOCKS], wrp[=PAGE] (write-protected: erase and program silently do\n"
-		"nothing), access (the node cannot be opened: run as root, CMD then runs as\n"
-		"nobody). --reappear: after a leave to 0x08000000 the port shows Katapult\n"
-		"(1d50:6177) or the application (1d50:614e) with serial --uid (sysfs only).\n"
-		"--appear-after: the devices are plugged in MS after CMD started. --then-twin: after\n"
-		"a leave the probe twin runs the written flash with --uid and TWIN ARGS.\n"
-		"\nExamples:\n"
-		"  dfuemu --flash-out flash.bin -- dfu-util -a 0 -s 0x08000000:leave -D full.bin\n"
-		"  dfuemu --devices 2 -- cartoflash recover --path 1-2 --full full.bin\n");
+	fprintf(
+	    out,
+	    "usage: dfuemu [--devices N] [--fault LIST] [--flash-in FILE] [--flash-out FILE]\n"
+	    "              [--speed S] [--stats FILE] [--reappear katapult|app [--uid HEX]]\n"
+	    "              [--appear-after MS] [--then-twin 'TWIN ARGS']\n"
+	    "              -- CMD ARGS...\n"
+	    "Serves N emulated STM32F042 ROM DFU devices (0483:df11, USB paths 1-1, 1-2, ...)\n"
+	    "to CMD through umockdev, then writes each flash (device k > 1 to FILE.k) and\n"
+	    "exits with CMD's status. Faults: leave-reset, rdp, stall-busy, slow-erase,\n"
+	    "vanish[=BLOCKS], wrp[=PAGE] (write-protected: erase and program silently do\n"
+	    "nothing), access (the node cannot be opened: run as root, CMD then runs as\n"
+	    "nobody). --reappear: after a leave to 0x08000000 the port shows Katapult\n"
+	    "(1d50:6177) or the application (1d50:614e) with serial --uid (sysfs only).\n"
+	    "--appear-after: the devices are plugged in MS after CMD started. --then-twin: after\n"
+	    "a leave the probe twin runs the written flash with --uid and TWIN ARGS.\n"
+	    "\nExamples:\n"
+	    "  dfuemu --flash-out flash.bin -- dfu-util -a 0 -s 0x08000000:leave -D full.bin\n"
+	    "  dfuemu --devices 2 -- cartoflash recover --path 1-2 --full full.bin\n");
 }
 
 static int parse_args(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "devices", required_argument, NULL, 'n' },
-		{ "fault", required_argument, NULL, 'f' },
-		{ "flash-in", required_argument, NULL, 'i' },
-		{ "flash-out", required_argument, NULL, 'o' },
-		{ "appear-after", required_argument, NULL, 'a' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "then-twin", required_argument, NULL, 'T' },
-		{ "reappear", required_argument, NULL, 'r' },
-		{ "speed", required_argument, NULL, 's' },
-		{ "stats", required_argument, NULL, 't' },
-		{ "uid", required_argument, NULL, 'u' },
-		{ NULL, 0, NULL, 0 },
+	    {"devices", required_argument, NULL, 'n'},
+	    {"fault", required_argument, NULL, 'f'},
+	    {"flash-in", required_argument, NULL, 'i'},
+	    {"flash-out", required_argument, NULL, 'o'},
+	    {"appear-after", required_argument, NULL, 'a'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"then-twin", required_argument, NULL, 'T'},
+	    {"reappear", required_argument, NULL, 'r'},
+	    {"speed", required_argument, NULL, 's'},
+	    {"stats", required_argument, NULL, 't'},
+	    {"uid", required_argument, NULL, 'u'},
+	    {NULL, 0, NULL, 0},
 	};
 	int c;
 
@@ -713,7 +714,7 @@ static int run_child(char **cmd)
 		deny_access();
 	if (!g_spawn_async(NULL, cmd, NULL,
 			   G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_SEARCH_PATH |
-				   G_SPAWN_CHILD_INHERITS_STDIN,
+			       G_SPAWN_CHILD_INHERITS_STDIN,
 			   emu.deny_access ? drop_to_nobody : NULL, NULL, &pid, &err)) {
 		fprintf(stderr, "dfuemu: cannot start %s: %s\n", cmd[0], err->message);
 		g_clear_error(&err);

@@ -8,42 +8,41 @@
 #include "protocol/dfu.h"
 
 /* dfu.md §2.7 (F0): page erase 20-40 ms, ~53.5 us per half-word. */
-#define ERASE_US 25000u
-#define HALFWORD_NS 53500u
+#define ERASE_US	  25000u
+#define HALFWORD_NS	  53500u
 #define SLOW_ERASE_FACTOR 10u
 #define STALL_MIN_BUSY_US 20000u
-#define BOOT_REGION 0x2000u /* Katapult's 8 KiB in front of the application */
+#define BOOT_REGION	  0x2000u /* Katapult's 8 KiB in front of the application */
 
 /* USB standard requests the model answers (USB 2.0 §9.4). */
-#define REQ_GET_STATUS 0x00
-#define REQ_GET_DESCRIPTOR 0x06
+#define REQ_GET_STATUS	      0x00
+#define REQ_GET_DESCRIPTOR    0x06
 #define REQ_GET_CONFIGURATION 0x08
 #define REQ_SET_CONFIGURATION 0x09
-#define REQ_SET_INTERFACE 0x0B
-#define DESC_DEVICE 1
-#define DESC_CONFIG 2
-#define DESC_STRING 3
+#define REQ_SET_INTERFACE     0x0B
+#define DESC_DEVICE	      1
+#define DESC_CONFIG	      2
+#define DESC_STRING	      3
 
 static const uint8_t device_desc[18] = {
-	18, DESC_DEVICE, 0x00, 0x02, /* bcdUSB 2.00 */
-	0x00, 0x00, 0x00, 64,	     /* class 0/0/0, bMaxPacketSize0 */
-	0x83, 0x04, 0x11, 0xdf,	     /* 0483:df11 */
-	0x00, 0x22,		     /* bcdDevice 0x2200 (F0 ROM, dfu.md §1.1) */
-	1, 2, 3, 1,		     /* iManufacturer, iProduct, iSerial, 1 configuration */
+    18,	  DESC_DEVICE, 0x00, 0x02, /* bcdUSB 2.00 */
+    0x00, 0x00,	       0x00, 64,   /* class 0/0/0, bMaxPacketSize0 */
+    0x83, 0x04,	       0x11, 0xdf, /* 0483:df11 */
+    0x00, 0x22,			   /* bcdDevice 0x2200 (F0 ROM, dfu.md §1.1) */
+    1,	  2,	       3,    1,	   /* iManufacturer, iProduct, iSerial, 1 configuration */
 };
 
 /* Configuration: interface 0 with alts 0 (flash) and 1 (option bytes), functional descriptor
  * after the last alt as ST ROMs place it (dfu.md §1.1, §1.4). */
 static const uint8_t config_desc[36] = {
-	9,    DESC_CONFIG, 36,	 0,    1,    1,	   0,	 0x80, 50,
-	9,    4,	   0,	 0,    0,    0xfe, 0x01, 0x02, 4,
-	9,    4,	   0,	 1,    0,    0xfe, 0x01, 0x02, 5,
-	9,    0x21,	   0x0b, 0xff, 0x00, 0x00, 0x08, 0x1a, 0x01,
+    9,	  DESC_CONFIG, 36,   0,	   1,	 1,    0,    0x80, 50,	 9,    4,    0,
+    0,	  0,	       0xfe, 0x01, 0x02, 4,    9,    4,	   0,	 1,    0,    0xfe,
+    0x01, 0x02,	       5,    9,	   0x21, 0x0b, 0xff, 0x00, 0x00, 0x08, 0x1a, 0x01,
 };
 
 static const char *const strings[] = {
-	NULL, "STMicroelectronics", "STM32  BOOTLOADER", ROM_DFU_SERIAL,
-	ROM_DFU_ALT0_NAME, ROM_DFU_ALT1_NAME,
+    NULL,	    "STMicroelectronics", "STM32  BOOTLOADER",
+    ROM_DFU_SERIAL, ROM_DFU_ALT0_NAME,	  ROM_DFU_ALT1_NAME,
 };
 
 size_t rom_dfu_descriptors(uint8_t *out, size_t cap)
@@ -99,7 +98,7 @@ static size_t string_desc(unsigned index, uint8_t *out, size_t cap)
 	size_t n = 0;
 
 	if (index == 0) {
-		static const uint8_t langids[4] = { 4, DESC_STRING, 0x09, 0x04 };
+		static const uint8_t langids[4] = {4, DESC_STRING, 0x09, 0x04};
 
 		n = cap < 4 ? cap : 4;
 		memcpy(out, langids, n);
@@ -175,8 +174,8 @@ static uint64_t scaled_us(const struct rom_dfu *d, uint64_t nominal_us)
 
 static bool in_flash(const struct rom_dfu *d, uint32_t addr, size_t len)
 {
-	return addr >= d->cfg.flash_base && (uint64_t)addr - d->cfg.flash_base + len <=
-						    d->cfg.flash_size;
+	return addr >= d->cfg.flash_base &&
+	       (uint64_t)addr - d->cfg.flash_base + len <= d->cfg.flash_size;
 }
 
 static void changed(struct rom_dfu *d, uint32_t offset, size_t len)
@@ -308,7 +307,10 @@ static uint8_t run_command(struct rom_dfu *d, uint64_t *busy_us)
 static void status_reply(struct rom_dfu *d, uint8_t *data, size_t *len, uint32_t poll_ms)
 {
 	const struct dfu_status_record st = {
-		.status = d->status, .poll_timeout_ms = poll_ms, .state = d->state, .istring = 0,
+	    .status = d->status,
+	    .poll_timeout_ms = poll_ms,
+	    .state = d->state,
+	    .istring = 0,
 	};
 
 	dfu_build_status(data, &st);
@@ -326,7 +328,8 @@ static void start_operation(struct rom_dfu *d, uint8_t *data, size_t *len, uint6
 	uint64_t nominal = 0, busy, reported;
 
 	d->pending = false;
-	d->result_status = d->pending_block == 0 ? run_command(d, &nominal) : write_block(d, &nominal);
+	d->result_status =
+	    d->pending_block == 0 ? run_command(d, &nominal) : write_block(d, &nominal);
 	busy = scaled_us(d, nominal);
 	reported = busy;
 	if (d->pending_block == 0 && d->pending_data[0] == DFUSE_CMD_ERASE &&
@@ -419,8 +422,8 @@ static enum rom_dfu_xfer upload_fail(struct rom_dfu *d, uint8_t status)
 static enum rom_dfu_xfer upload(struct rom_dfu *d, const struct dfu_setup *s, uint8_t *data,
 				size_t *len)
 {
-	static const uint8_t commands[] = { DFUSE_CMD_GET_COMMANDS, DFUSE_CMD_SET_ADDRESS,
-					    DFUSE_CMD_ERASE, DFUSE_CMD_READ_UNPROTECT };
+	static const uint8_t commands[] = {DFUSE_CMD_GET_COMMANDS, DFUSE_CMD_SET_ADDRESS,
+					   DFUSE_CMD_ERASE, DFUSE_CMD_READ_UNPROTECT};
 	uint32_t addr;
 	size_t n;
 

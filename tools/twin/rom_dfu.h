@@ -18,20 +18,20 @@
  * with the remaining time again.
  */
 
-#define ROM_DFU_VID 0x0483
-#define ROM_DFU_PID 0xdf11
+#define ROM_DFU_VID	      0x0483
+#define ROM_DFU_PID	      0xdf11
 #define ROM_DFU_TRANSFER_SIZE 2048
-#define ROM_DFU_MAX_PAGES 256
-#define ROM_DFU_OPTION_BASE 0x1FFFF800u
-#define ROM_DFU_OPTION_LEN 16
-#define ROM_DFU_ALT0_NAME "@Internal Flash  /0x08000000/032*001Kg"
-#define ROM_DFU_ALT1_NAME "@Option Bytes  /0x1FFFF800/01*016 e"
-#define ROM_DFU_SERIAL "FFFFFFFEFFFF" /* dfu.md §1.1: every F0 ROM reports this */
+#define ROM_DFU_MAX_PAGES     256
+#define ROM_DFU_OPTION_BASE   0x1FFFF800u
+#define ROM_DFU_OPTION_LEN    16
+#define ROM_DFU_ALT0_NAME     "@Internal Flash  /0x08000000/032*001Kg"
+#define ROM_DFU_ALT1_NAME     "@Option Bytes  /0x1FFFF800/01*016 e"
+#define ROM_DFU_SERIAL	      "FFFFFFFEFFFF" /* dfu.md §1.1: every F0 ROM reports this */
 
 /* Faults on demand (dfu.md §5.3). */
 enum rom_dfu_fault {
 	ROM_DFU_FAULT_RESET_BEFORE_LEAVE_STATUS = 1u << 0, /* leave GETSTATUS never completes */
-	ROM_DFU_FAULT_RDP = 1u << 1,			    /* read protection level 1 at start */
+	ROM_DFU_FAULT_RDP = 1u << 1,			   /* read protection level 1 at start */
 	ROM_DFU_FAULT_STALL_WHILE_BUSY = 1u << 2, /* L4: short bwPollTimeout, STALL if early */
 	ROM_DFU_FAULT_SLOW_ERASE = 1u << 3,	  /* erase takes 10x its bwPollTimeout */
 	ROM_DFU_FAULT_VANISH_MID_WRITE = 1u << 4, /* gone after vanish_after_blocks writes */
