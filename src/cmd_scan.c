@@ -19,6 +19,7 @@
 #include "protocol/katapult.h"
 #include "usb/sysfs.h"
 #include "usb/usb_scan.h"
+#include "dfu/dfu_scan.h"
 
 #define SCAN_MAX_CONFIGS 8
 
@@ -28,6 +29,7 @@ struct scan_opts {
 	int nconfigs;
 	uint64_t quiet_us, max_us;
 	bool usb; /* --usb: list USB probes from sysfs instead (src/usb/usb_scan.c) */
+	bool dfu; /* --dfu: list ROM DFU devices through libusb (src/dfu/dfu_scan.c) */
 };
 
 struct scan_node {
@@ -50,13 +52,14 @@ struct scan {
 	struct klipper_config cfg;
 };
 
-enum { SCAN_OPT_CONFIG = CMD_OPT_VERB_FIRST, SCAN_OPT_QUIET, SCAN_OPT_USB };
+enum { SCAN_OPT_CONFIG = CMD_OPT_VERB_FIRST, SCAN_OPT_QUIET, SCAN_OPT_USB, SCAN_OPT_DFU };
 
 static void usage(FILE *out)
 {
 	fprintf(out,
 		"usage: cartoflash scan [--can IFACE] [--klipper-config PATH...] [options]\n"
 		"       cartoflash scan --usb [--json]\n"
+		"       cartoflash scan --dfu [--json]\n"
 		"\n"
 		"Ask every CAN node without an assigned id to answer (admin query), list each UUID\n"
 		"with what it runs, and for Katapult nodes the CONNECT facts. Listens until the bus\n"
@@ -71,11 +74,14 @@ static void usage(FILE *out)
 		"      --quiet-time DURATION  --timeout DURATION  --json  -v  -q\n"
 		"      --usb                 list Cartographer, Klipper, Katapult and ROM DFU USB\n"
 		"                            devices from sysfs (serial, CAN UUID, port, tty)\n"
+		"      --dfu                 list STM32 ROM DFU devices (0483:df11) through libusb:\n"
+		"                            USB path, memory layout, transfer size\n"
 		"\n"
 		"Examples:\n"
 		"  cartoflash scan --can can0\n"
 		"  cartoflash scan --can can0 --klipper-config ~/printer_data/config/printer.cfg --json\n"
-		"  cartoflash scan --usb\n");
+		"  cartoflash scan --usb\n"
+		"  cartoflash scan --dfu\n");
 }
 
 static int parse_scan(int argc, char **argv, struct scan_opts *o)
@@ -86,6 +92,7 @@ static int parse_scan(int argc, char **argv, struct scan_opts *o)
 		{ "klipper-config", required_argument, NULL, SCAN_OPT_CONFIG },
 		{ "quiet-time", required_argument, NULL, SCAN_OPT_QUIET },
 		{ "timeout", required_argument, NULL, CMD_OPT_TIMEOUT },
+		{ "dfu", no_argument, NULL, SCAN_OPT_DFU },
 		{ "usb", no_argument, NULL, SCAN_OPT_USB },
 		CMD_COMMON_OPTIONS,
 		{ NULL, 0, NULL, 0 },
@@ -114,6 +121,9 @@ static int parse_scan(int argc, char **argv, struct scan_opts *o)
 			break;
 		case SCAN_OPT_USB:
 			o->usb = true;
+			break;
+		case SCAN_OPT_DFU:
+			o->dfu = true;
 			break;
 		case SCAN_OPT_QUIET:
 		case CMD_OPT_TIMEOUT:
@@ -381,6 +391,10 @@ int run_scan(int argc, char **argv)
 
 	if (rc)
 		return rc < 0 ? 0 : rc;
+	if (o.dfu && o.usb)
+		return cli_usage_error("scan", "--usb and --dfu are separate scans; pick one");
+	if (o.dfu)
+		return dfu_scan_run(cli_common.json);
 	if (o.usb)
 		return usb_scan_run(sysfs_root(), cli_common.json);
 	s = calloc(1, sizeof(*s));

@@ -242,16 +242,11 @@ rc=$?
 check "dfu read --path 1-2 of two devices (rc=$rc)" \
 	"[ $rc -eq 0 ] && cmp -s part.bin <(tail -c +8193 f1.bin | head -c 4096) && grep -q 'from usb 1-2' out.txt"
 
-# scan --dfu, once the scan verb offers it (dfu_scan_run, src/dfu/dfu_scan.h).
+# scan --dfu lists every ROM with its USB path and layout.
 emu --devices 2 -- "$CF" scan --dfu --json >out.txt 2>&1
 rc=$?
-if [ $rc -eq 64 ]; then
-	echo "ok $((n + 1)) - scan --dfu lists both ROMs # SKIP scan has no --dfu yet"
-	n=$((n + 1))
-else
-	check "scan --dfu --json lists both ROMs with their layout (rc=$rc)" \
-		"[ $rc -eq 0 ] && [ \$(grep -c '\"usb_path\":\"1-[12]\"' out.txt) -eq 2 ] && grep -q '032\*001Kg' out.txt"
-fi
+check "scan --dfu --json lists both ROMs with their layout (rc=$rc)" \
+	"[ $rc -eq 0 ] && [ \$(grep -c '\"usb_path\":\"1-[12]\"' out.txt) -eq 2 ] && grep -q '032\*001Kg' out.txt"
 
 # Permission: the device node cannot be opened, as without the udev rule (dfuemu runs the
 # tool as nobody when we are root, so the work directory must be readable).
