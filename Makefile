@@ -123,8 +123,15 @@ demo: deps
 	@$(MAKE) --no-print-directory all
 	@BUILD=$(BUILD) bash tools/demo.sh
 
+# bench: ratios measured in one run (never timed assertions in tests). B1-B3 CAN (run.sh, also
+# written into docs/can.md), B4 USB-serial, B5 DFU recovery against dfu-util.
 bench: all
 	@BUILD=$(BUILD) bash tools/bench/run.sh
+	@echo; echo "| bench | what | measured | reference | ratio |"; echo "|---|---|---|---|---|"
+	@BUILD=$(BUILD) bash tools/bench/b4_serial.sh
+	@BUILD=$(BUILD) bash tools/bench/b5_dfu.sh
+	@head -c 32768 /dev/urandom >$(BUILD)/bench-garbage.bin
+	@B5_FLASH_IN=$(BUILD)/bench-garbage.bin BUILD=$(BUILD) bash tools/bench/b5_dfu.sh
 
 install: $(BUILD)/cartoflash
 	install -D -m 0755 $(BUILD)/cartoflash $(DESTDIR)$(PREFIX)/bin/cartoflash

@@ -38,7 +38,7 @@ static void usage(FILE *out)
 		"                                name them\n"
 		"      --timeout DURATION        how long to wait for Katapult (default 11s)\n"
 		"      --json                    one JSON object per line on stdout, summary last\n"
-		"  -v, --verbose                 more detail; -vv Katapult commands, -vvv CAN frames\n"
+		"  -v, --verbose                 the Katapult exchange; -vv decisions, -vvv CAN frames\n"
 		"  -q, --quiet                   errors only\n"
 		"\n"
 		"Exit codes: 0 all verified, 65 image refused, 66 image unreadable, 69 probe not\n"

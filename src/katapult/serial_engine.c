@@ -21,6 +21,9 @@ static void report_progress(struct kser *k)
 	struct katapult_engine_progress p;
 
 	katapult_engine_progress(k->engine, &p);
+	/* As on CAN: only stages the user waits through; "check" and "finished" take no time. */
+	if (p.stage == KATAPULT_STAGE_CHECK || p.stage == KATAPULT_STAGE_FINISHED)
+		return;
 	if (p.stage_name == k->last_stage && p.done == k->last_done)
 		return;
 	k->last_stage = p.stage_name;
