@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "failure.h"
+#include "transport/canframe.h"
 #include "log.h"
 #include "protocol/bytes.h"
 #include "protocol/canbus.h"
@@ -148,12 +149,8 @@ static int op_send(struct transport *t, const void *buf, size_t len)
 	struct can_frame cf;
 	ssize_t n;
 
-	if (len != sizeof(*in) || in->len > 8 || in->id > CAN_SFF_MASK)
+	if (len != sizeof(*in) || !canframe_from_bus(in, &cf))
 		return CF_ERR_USAGE;
-	memset(&cf, 0, sizeof(cf));
-	cf.can_id = in->id;
-	cf.len = in->len;
-	memcpy(cf.data, in->data, in->len);
 	n = send(s->fd, &cf, sizeof(cf), MSG_DONTWAIT | MSG_NOSIGNAL);
 	if (n == (ssize_t)sizeof(cf)) {
 		s->want_out = false;
@@ -183,10 +180,7 @@ static int op_recv(struct transport *t, void *buf, size_t cap, size_t *len)
 		;
 	if (rc < 0)
 		return rc;
-	memset(out, 0, sizeof(*out));
-	out->id = cf.can_id & CAN_SFF_MASK;
-	out->len = cf.len;
-	memcpy(out->data, cf.data, cf.len);
+	canframe_to_bus(&cf, out);
 	*len = sizeof(*out);
 	s->rx_frames++;
 	return CF_OK;
