@@ -12,7 +12,7 @@ set -u
 BUILD=${BUILD:-build}
 BIN=$(cd "$(dirname "${CARTOFLASH:-$BUILD/cartoflash}")" && pwd)
 CF=$BIN/cartoflash
-WORK=$(mktemp -d /tmp/cf-b4-XXXXXX)
+WORK=$(mktemp -d)
 TTY=$WORK/dev/ttyACM0
 IMAGE_BYTES=22528
 TWIN_PID=

@@ -14,7 +14,7 @@ set -u
 BUILD=${BUILD:-build}
 BIN=$(cd "$(dirname "${CARTOFLASH:-$BUILD/cartoflash}")" && pwd)
 CF=$BIN/cartoflash
-WORK=$(mktemp -d /tmp/cf-b5-XXXXXX)
+WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 NAME="ROM DFU recovery, 30 KiB full image, blank F042, dfuemu speed 1"
 

@@ -176,7 +176,7 @@ rig_prepare_locked() {
 	depmod -b "$kroot.tmp" "$kver" || return 1
 	mv "$kroot.tmp" "$kroot"
 
-	root=$(mktemp -d "$RIG_DIR/initrd.XXXXXX")
+	root=$(mktemp -d -p "$RIG_DIR")
 	mkdir -p "$root"/{bin,sbin,dev,proc,sys,tmp,run,mnt,host,hostroot,etc,lib/modules/"$kver"}
 	for m in $RIG_MODULES; do
 		modprobe -d "$kroot" -S "$kver" --show-depends "$m" 2>/dev/null |
