@@ -34,6 +34,8 @@ static void usage(FILE *out)
 		"      --dry-run                 every check, nothing written\n"
 		"      --no-reboot               leave the probe in Katapult after the verify\n"
 		"      --allow-bitrate-mismatch  lift R3 (image bitrate differs from the bus)\n"
+		"      --switch-to can|usb       a deployer may change the probe's interface (R4);\n"
+		"                                then says where it comes back (docs/switch.md)\n"
 		"      --force                   lift the refusals that can be sane (R3 only) and\n"
 		"                                name them\n"
 		"      --timeout DURATION        how long to wait for Katapult (default 11s)\n"
@@ -62,6 +64,7 @@ static int parse_flash(int argc, char **argv, struct flash_opts *o)
 		{ "force", no_argument, NULL, CMD_OPT_FORCE },
 		{ "no-reboot", no_argument, NULL, CMD_OPT_NO_REBOOT },
 		{ "timeout", required_argument, NULL, CMD_OPT_TIMEOUT },
+		CMD_SWITCH_OPTION,
 		CMD_COMMON_OPTIONS,
 		{ NULL, 0, NULL, 0 },
 	};

@@ -10,6 +10,7 @@
 #include "cmd_target.h"
 #include "failure.h"
 #include "fleet.h"
+#include "katapult/iface_switch.h"
 #include "protocol/err.h"
 
 #define FLEET_MAX_PROBES 64
@@ -20,6 +21,7 @@ struct probe_entry {
 	char iface[64];
 	char uuid[64];
 	char image[256];
+	enum updater_switch switch_to;
 };
 
 struct manifest {
@@ -44,7 +46,8 @@ static void usage(FILE *out)
 		"  image = firmware/Cartographer_CAN_1M.bin   ; relative to the manifest\n"
 		"\n"
 		"Options as for flash: --dry-run --no-reboot --force --allow-bitrate-mismatch\n"
-		"--timeout DURATION --json -v -q.\n"
+		"--switch-to can|usb --timeout DURATION --json -v -q. A section's optional\n"
+		"switch_to = can|usb lets its deployer change that probe's interface (R4).\n"
 		"\n"
 		"Examples:\n"
 		"  cartoflash fleet probes.ini\n"
@@ -81,7 +84,11 @@ static int on_pair(void *user, const char *sect, const char *name, const char *v
 		snprintf(p->uuid, sizeof(p->uuid), "%.63s", value);
 	else if (!strcmp(name, "image"))
 		snprintf(p->image, sizeof(p->image), "%.255s", value);
-	else
+	else if (!strcmp(name, "switch_to")) {
+		if (!iface_switch_from_name(value, &p->switch_to))
+			snprintf(m->error, sizeof(m->error),
+				 "switch_to in [%.60s] needs can or usb, not '%.60s'", sect, value);
+	} else
 		snprintf(m->error, sizeof(m->error), "unknown key '%s' in [%s]", name, sect);
 	return !m->error[0];
 }
@@ -131,6 +138,7 @@ static int read_manifest(const char *path, struct cmd_targets *t)
 			 p->image[0] == '/' ? "" : "/", p->image);
 		switch (cmd_targets_add(t, p->iface, p->uuid, p->name, image)) {
 		case CF_OK:
+			t->v[t->count - 1].switch_to = p->switch_to;
 			break;
 		case CF_ERR_BUSY:
 			snprintf(text, sizeof(text), "[%s]: probe %s on %s is named twice", p->name,
@@ -155,6 +163,7 @@ static int parse_fleet(int argc, char **argv, struct updater_options *o, const c
 		{ "force", no_argument, NULL, CMD_OPT_FORCE },
 		{ "no-reboot", no_argument, NULL, CMD_OPT_NO_REBOOT },
 		{ "timeout", required_argument, NULL, CMD_OPT_TIMEOUT },
+		CMD_SWITCH_OPTION,
 		CMD_COMMON_OPTIONS,
 		{ NULL, 0, NULL, 0 },
 	};

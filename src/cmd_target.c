@@ -11,6 +11,7 @@
 #include "failure.h"
 #include "fleet.h"
 #include "katapult/backend.h"
+#include "katapult/iface_switch.h"
 #include "katapult/serial.h"
 #include "log.h"
 #include "loop.h"
@@ -225,6 +226,12 @@ int cmd_updater_option(struct updater_options *o, const char *verb, int c, const
 	case CMD_OPT_ALLOW_BITRATE:
 		o->force |= UPDATER_FORCE_BITRATE;
 		return 1;
+	case CMD_OPT_SWITCH_TO:
+		/* images.md §7 R4: the one explicit request that lets a deployer change the
+		 * probe's interface; an application of the other interface stays refused. */
+		if (!iface_switch_from_name(arg, &o->switch_to))
+			return cli_usage_error(verb, "--switch-to needs can or usb, not '%s'", arg);
+		return 1;
 	case CMD_OPT_TIMEOUT:
 		if (cli_parse_duration_us(arg, &o->timeout_us) < 0 || !o->timeout_us)
 			return cli_usage_error(verb, "--timeout needs a duration with a unit (5s, "
@@ -234,6 +241,32 @@ int cmd_updater_option(struct updater_options *o, const char *verb, int c, const
 	default:
 		return 0;
 	}
+}
+
+/*
+ * katapult.md §4, images.md §6: after a deployer the probe does not come back in its
+ * application but in Katapult on the embedded interface; say where, and what to run next.
+ */
+static void switch_report(struct report *report, int dev, const struct image_info *img,
+			  const struct device_identity *id, bool started)
+{
+	char lines[IFACE_SWITCH_LINES][IFACE_SWITCH_LINE_MAX];
+	size_t n = iface_switch_report(img, id, started, lines, IFACE_SWITCH_LINES);
+
+	if (!n)
+		return;
+	if (report_is_json(report)) {
+		for (size_t i = 0; i < n; i++)
+			report_message(report, dev, "%s", lines[i]);
+		return;
+	}
+	if (!cf_log_enabled(CF_LOG_WARN))
+		return; /* -q: errors only */
+	printf("probe %s%s%s: deployer written and verified\n", id->can_uuid[0] ? id->can_uuid : "",
+	       id->can_uuid[0] && id->tty[0] ? " on " : "", id->tty);
+	for (size_t i = 0; i < n; i++)
+		printf("  %s\n", lines[i]);
+	fflush(stdout);
 }
 
 int cmd_run_targets(const struct cmd_targets *targets, struct cmd_image *const *images,
@@ -255,6 +288,8 @@ int cmd_run_targets(const struct cmd_targets *targets, struct cmd_image *const *
 		struct updater_config cfg = { .ops = &katapult_can_ops, .loop = loop };
 
 		cfg.opts = run->opts;
+		if (tg->switch_to != UPDATER_SWITCH_NONE)
+			cfg.opts.switch_to = tg->switch_to;
 		snprintf(cfg.target.iface, sizeof(cfg.target.iface), "%s", tg->iface);
 		snprintf(cfg.target.can_uuid, sizeof(cfg.target.can_uuid), "%s", tg->can_uuid);
 		cfg.target.node_id = -1;
@@ -274,7 +309,12 @@ int cmd_run_targets(const struct cmd_targets *targets, struct cmd_image *const *
 		if (fleet_add(fleet, &cfg, run->steps, run->nsteps, tg->label[0] ? tg->label : NULL) < 0)
 			goto out;
 	}
-	code = fleet_run(fleet, true);
+	code = fleet_run(fleet, false);
+	for (int i = 0; i < fleet_count(fleet); i++)
+		if (images && images[i] && !run->opts.dry_run && fleet_get_result(fleet, i) == CF_OK)
+			switch_report(report, i, &images[i]->info,
+				      updater_identity(fleet_get_updater(fleet, i)), !run->opts.no_reboot);
+	report_summary(report);
 	for (int i = 0; run->on_result && i < fleet_count(fleet); i++)
 		run->on_result(updater_identity(fleet_get_updater(fleet, i)),
 			       fleet_get_result(fleet, i), run->ctx);

@@ -25,6 +25,7 @@ enum {
 	CMD_OPT_SERIAL,		     /* --serial PATH|auto: a tty target (h6) */
 	CMD_OPT_BAUD,		     /* --baud N: UART rate of the tty targets */
 	CMD_OPT_REQUEST_BOOTLOADER, /* --request-bootloader: UART magic string first */
+	CMD_OPT_SWITCH_TO,	     /* --switch-to can|usb: interface switch by deployer (R4) */
 	CMD_OPT_VERB_FIRST, /* verbs number their own options from here */
 };
 
@@ -38,6 +39,7 @@ struct cmd_target {
 	char label[64];	   /* a name from a manifest section, else empty */
 	char image[256];   /* per-target image (fleet manifests), else empty */
 	char tty[64];	   /* --serial: resolved tty path or "auto"; then iface/can_uuid are empty */
+	enum updater_switch switch_to; /* manifest switch_to; NONE = the command line's */
 };
 
 struct cmd_targets {
@@ -57,6 +59,8 @@ struct cmd_targets {
 	{ "serial", required_argument, NULL, CMD_OPT_SERIAL },               \
 	{ "baud", required_argument, NULL, CMD_OPT_BAUD },                   \
 	{ "request-bootloader", no_argument, NULL, CMD_OPT_REQUEST_BOOTLOADER }
+/* getopt_long entry of --switch-to (flash, fleet); cmd_updater_option handles it. */
+#define CMD_SWITCH_OPTION { "switch-to", required_argument, NULL, CMD_OPT_SWITCH_TO }
 /* The options shared by every verb (cli.h). */
 #define CMD_COMMON_OPTIONS                                                   \
 	{ "help", no_argument, NULL, 'h' }, { "json", no_argument, NULL, CLI_OPT_JSON }, \
@@ -108,7 +112,8 @@ int cmd_run_targets(const struct cmd_targets *targets, struct cmd_image *const *
 		    const struct cmd_run *run);
 
 /* The options common to flash-like verbs: --dry-run, --no-reboot, --force,
- * --allow-bitrate-mismatch, --timeout. Returns 1 handled, 0 not ours, or 64 after an error. */
+ * --allow-bitrate-mismatch, --timeout, --switch-to. Returns 1 handled, 0 not ours, or 64 after
+ * an error. */
 int cmd_updater_option(struct updater_options *o, const char *verb, int c, const char *arg);
 
 /*

@@ -86,6 +86,16 @@ enum updater_force {
 	UPDATER_FORCE_LINK_BASE = 1u << 3, /* R1: user states the load address */
 };
 
+/*
+ * --switch-to (images.md §7 R4): the interface a deployer is to leave the probe on. Its own enum
+ * so this header needs no protocol/image.h; src/katapult/switch.h maps it to enum image_iface.
+ */
+enum updater_switch {
+	UPDATER_SWITCH_NONE, /* no interface change requested */
+	UPDATER_SWITCH_CAN,
+	UPDATER_SWITCH_USB,
+};
+
 struct updater_options {
 	bool dry_run;	 /* every check, no write */
 	bool no_reboot;	 /* leave the device in its bootloader */
@@ -93,6 +103,7 @@ struct updater_options {
 	bool mass_erase; /* DFU only */
 	bool unprotect;	 /* DFU only: read-unprotect, wipes the chip */
 	uint64_t timeout_us; /* overall deadline for reaching the bootloader; 0 = backend default */
+	enum updater_switch switch_to; /* --switch-to: lets R4 pass a deployer of that interface */
 };
 
 struct updater_config {

@@ -9,6 +9,7 @@
 
 #include "failure.h"
 #include "katapult/backend_priv.h"
+#include "katapult/iface_switch.h"
 #include "log.h"
 #include "protocol/canbus.h"
 #include "protocol/err.h"
@@ -285,7 +286,7 @@ static int op_check_image(struct updater *u)
 	snprintf(t.mcu, sizeof(t.mcu), "%s", id->mcu);
 	t.app_start = id->app_start;
 	t.bus_bitrate = id->bus_bitrate;
-	t.switch_to = IMAGE_IFACE_UNKNOWN;
+	t.switch_to = iface_switch_target(cfg->opts.switch_to);
 	if (!t.bus_bitrate)
 		cf_log(CF_LOG_WARN, k->device, NULL, "bitrate of %s unknown: R3 not checked",
 		       id->iface);
@@ -370,7 +371,10 @@ static int op_finish(struct updater *u)
 		updater_step_done(u, CF_OK);
 		return CF_OK;
 	}
-	updater_set_summary(u, "%s%sapplication running", keep, keep[0] ? ", " : "");
+	/* A deployer never brings the application back (katapult.md §4): finish reports where
+	 * the probe returns instead (kcan_confirm_start). */
+	if (!kcan_deployer_started(k))
+		updater_set_summary(u, "%s%sapplication running", keep, keep[0] ? ", " : "");
 	return start_engine_step(u, UPDATER_FINISH, KATAPULT_ENGINE_REBOOT);
 }
 

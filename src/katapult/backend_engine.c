@@ -2,6 +2,7 @@
 // Runs the sans-I/O Katapult engine over a CAN node channel, and confirms the application.
 #include "katapult/backend.h"
 #include "katapult/backend_priv.h"
+#include "katapult/iface_switch.h"
 
 #include <stddef.h>
 #include <string.h>
@@ -193,7 +194,7 @@ static void fill_config(struct kcan *k, enum katapult_engine_op op,
 	c->target.path = IMAGE_PATH_KATAPULT;
 	c->target.iface = IMAGE_IFACE_CAN;
 	c->target.bus_bitrate = id->bus_bitrate;
-	c->target.switch_to = IMAGE_IFACE_UNKNOWN;
+	c->target.switch_to = iface_switch_target(cfg->opts.switch_to);
 	/* enum updater_force equals enum image_force bit for bit (protocol/image.h). */
 	c->force = cfg->opts.force;
 	c->expect_uuid = true;
@@ -333,9 +334,27 @@ static void admin_error(struct canmux_listener *l, int err, uint64_t now)
 	confirm_end(k, updater_failure(k->u)->code);
 }
 
+bool kcan_deployer_started(const struct kcan *k)
+{
+	return (k->flashed || k->verified) &&
+	       iface_switch_is_deployer(updater_get_config(k->u)->image_info);
+}
+
 int kcan_confirm_start(struct kcan *k, uint64_t now)
 {
 	struct canmux_stats st;
+
+	if (kcan_deployer_started(k)) {
+		char text[160];
+
+		/* katapult.md §4: the deployer rewrites the bootloader and stays in Katapult; on
+		 * another interface or bitrate the node leaves this bus. Nothing to wait for. */
+		iface_switch_summary(updater_get_config(k->u)->image_info, updater_identity(k->u),
+				     updater_get_summary(k->u), text, sizeof(text));
+		updater_set_summary(k->u, "%s", text);
+		kcan_step_done(k, CF_OK);
+		return CF_OK;
+	}
 
 	memset(&k->admin, 0, sizeof(k->admin));
 	k->admin.id = CANBUS_ADMIN_RESP_ID;

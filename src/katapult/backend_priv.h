@@ -58,6 +58,9 @@ void kcan_engine_done(struct kcan *k, int err, uint64_t now_us);
 /* backend_engine.c: after COMPLETE, wait until the application answers the admin query. */
 int kcan_confirm_start(struct kcan *k, uint64_t now_us);
 void kcan_confirm_stop(struct kcan *k);
+/* backend_engine.c: a deployer was written or verified here, so COMPLETE starts it and the
+ * application does not come back (katapult.md §4). */
+bool kcan_deployer_started(const struct kcan *k);
 /* backend_engine.c: fill the failure for a bus that failed (BUS-OFF named, with its fix). */
 void kcan_bus_failure(struct kcan *k, int err, const char *stage);
 /* backend.c: end the running step (0 or negative cf_err, failure already filled). */

@@ -2,6 +2,7 @@
 // The "katapult" updater over a tty: identify, check, write, verify, finish as updater_ops.
 #include "katapult/serial.h"
 #include "katapult/serial_priv.h"
+#include "katapult/iface_switch.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -109,6 +110,8 @@ void kser_engine_done(struct kser *k, int err, uint64_t now)
 		/* The device resets 100 ms after the ACK (katapult.md §1.3): its tty goes away. */
 		kser_channel_close(k);
 		updater_identity(k->u)->mode = DEVICE_MODE_UNKNOWN;
+		if (kser_deployer_done(k))
+			return;
 		if (k->is_usb) {
 			kser_confirm_start(k, now);
 			return;
@@ -117,6 +120,23 @@ void kser_engine_done(struct kser *k, int err, uint64_t now)
 				    updater_get_summary(k->u));
 	}
 	kser_step_done(k, err);
+}
+
+bool kser_deployer_done(struct kser *k)
+{
+	const struct image_info *img = updater_get_config(k->u)->image_info;
+	char text[160];
+
+	if (!k->flashed || !iface_switch_is_deployer(img))
+		return false;
+	/* katapult.md §4: the deployer rewrites the bootloader and stays in Katapult, on the
+	 * interface it embeds: the application does not come back, so nothing is awaited. */
+	iface_switch_summary(img, updater_identity(k->u), updater_get_summary(k->u), text,
+			     sizeof(text));
+	updater_set_summary(k->u, "%s", text);
+	k->phase = KSER_IDLE;
+	kser_step_done(k, CF_OK);
+	return true;
 }
 
 static int begin(struct updater *u, enum updater_step step)
@@ -191,6 +211,7 @@ static int op_verify(struct updater *u)
 
 static int op_finish(struct updater *u)
 {
+	struct kser *k = kser_of(u);
 	const struct updater_config *cfg = updater_get_config(u);
 	char keep[200];
 
@@ -204,7 +225,9 @@ static int op_finish(struct updater *u)
 		updater_step_done(u, CF_OK);
 		return CF_OK;
 	}
-	updater_set_summary(u, "%s%sapplication running", keep, keep[0] ? ", " : "");
+	/* After a deployer the application does not come back (kser_deployer_done). */
+	if (!k->flashed || !iface_switch_is_deployer(cfg->image_info))
+		updater_set_summary(u, "%s%sapplication running", keep, keep[0] ? ", " : "");
 	return start_engine_step(u, UPDATER_FINISH, KATAPULT_ENGINE_REBOOT);
 }
 

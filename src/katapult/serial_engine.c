@@ -2,6 +2,7 @@
 // Runs the sans-I/O Katapult engine over a tty: whole frames out, reply bytes in, deadlines.
 #include "katapult/serial.h"
 #include "katapult/serial_priv.h"
+#include "katapult/iface_switch.h"
 
 #include <stddef.h>
 #include <stdio.h>
@@ -191,7 +192,7 @@ static void fill_config(struct kser *k, enum katapult_engine_op op,
 	/* images.md R4: a USB probe takes USB firmware; a UART build has no dictionary marker
 	 * of its own, so the interface rule is not applied there. */
 	c->target.iface = k->is_usb ? IMAGE_IFACE_USB : IMAGE_IFACE_UNKNOWN;
-	c->target.switch_to = IMAGE_IFACE_UNKNOWN;
+	c->target.switch_to = iface_switch_target(cfg->opts.switch_to);
 	/* enum updater_force equals enum image_force bit for bit (protocol/image.h). */
 	c->force = cfg->opts.force;
 	/* katapult.md §3.4, §10.4: always prime USB Katapult, on the first session after open

@@ -56,6 +56,9 @@ struct kser {
 /* serial.c */
 void kser_step_done(struct kser *k, int err);
 void kser_set_device_label(struct kser *k);
+/* After COMPLETE: when a deployer was written, end the step with where the probe comes back
+ * (katapult.md §4) and return true; false when the application is to be awaited. */
+bool kser_deployer_done(struct kser *k);
 
 /* serial_engine.c: open the tty (once), run one engine session for the running step; its end
  * calls kser_engine_done. Returns 0 or a negative cf_err (failure filled). */

@@ -404,6 +404,8 @@ static void poll_fire(struct loop_timer *t, uint64_t now)
 void kser_confirm_start(struct kser *k, uint64_t now)
 {
 	(void)now;
+	if (kser_deployer_done(k))
+		return;
 	follow_init(&k->follow, &k->usb);
 	start_waiting(k, KSER_CONFIRM, KATAPULT_SERIAL_CONFIRM_US);
 }
