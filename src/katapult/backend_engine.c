@@ -352,6 +352,8 @@ int kcan_confirm_start(struct kcan *k, uint64_t now)
 		iface_switch_summary(updater_get_config(k->u)->image_info, updater_identity(k->u),
 				     updater_get_summary(k->u), text, sizeof(text));
 		updater_set_summary(k->u, "%s", text);
+		/* Katapult restarts after COMPLETE: the node id is gone with it. */
+		updater_identity(k->u)->node_id = -1;
 		kcan_step_done(k, CF_OK);
 		return CF_OK;
 	}

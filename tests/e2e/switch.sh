@@ -99,10 +99,17 @@ cf back0 flash "$W/deployer-usb.bin" --can "sim:$W/bus" --uuid "$UUID"
 check "CAN: no --switch-to: refused with exit 65, R4 named" \
 	"[ $(rc back0) -eq 65 ] && has back0 'refusal R4' && has back0 '--switch-to usb'" \
 	"$W/back0.txt"
-cf back flash "$W/deployer-usb.bin" --can "sim:$W/bus" --uuid "$UUID" --switch-to usb --json
-check "CAN: --switch-to usb writes the USB deployer, exit 0" "[ $(rc back) -eq 0 ]" \
+# fleet: the manifest key switch_to is the per-probe --switch-to.
+printf '[probe]\ninterface = sim:%s\nuuid = %s\nimage = deployer-usb.bin\n' "$W/bus" "$UUID" \
+	>"$W/fleet.ini"
+cf fleet0 fleet "$W/fleet.ini" --dry-run
+check "fleet without switch_to: refused by R4 (65)" \
+	"[ $(rc fleet0) -eq 65 ] && has fleet0 'refusal R4'" "$W/fleet0.txt"
+echo "switch_to = usb" >>"$W/fleet.ini"
+cf back fleet "$W/fleet.ini" --json
+check "fleet switch_to = usb writes the USB deployer, exit 0" "[ $(rc back) -eq 0 ]" \
 	"$W/back.txt"
-check "CAN: the JSON report says the USB serial is the same chip UID and the next command" \
+check "fleet: the JSON report says the USB serial is the same chip UID and the next command" \
 	"grep -q '\"event\": *\"message\"' '$W/back.txt' && has back 'same chip UID that CAN UUID $UUID is derived from' && has back 'next: cartoflash flash USB_APP.bin --serial auto'" \
 	"$W/back.txt"
 check "CAN: the USB Katapult appears (1d50:6177)" \
