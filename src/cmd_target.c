@@ -248,22 +248,29 @@ int cmd_updater_option(struct updater_options *o, const char *verb, int c, const
  * application but in Katapult on the embedded interface; say where, and what to run next.
  */
 static void switch_report(struct report *report, int dev, const struct image_info *img,
-			  const struct device_identity *id, bool started)
+			  const struct device_identity *id, const struct updater_options *o)
 {
+	const bool started = !o->no_reboot || o->dry_run;
 	char lines[IFACE_SWITCH_LINES][IFACE_SWITCH_LINE_MAX];
 	size_t n = iface_switch_report(img, id, started, lines, IFACE_SWITCH_LINES);
 
 	if (!n)
 		return;
 	if (report_is_json(report)) {
+		if (o->dry_run)
+			report_message(report, dev, "dry run: the deployer passes every check "
+						    "(R4 included), nothing written");
 		for (size_t i = 0; i < n; i++)
 			report_message(report, dev, "%s", lines[i]);
 		return;
 	}
 	if (!cf_log_enabled(CF_LOG_WARN))
 		return; /* -q: errors only */
-	printf("probe %s%s%s: deployer written and verified\n", id->can_uuid[0] ? id->can_uuid : "",
-	       id->can_uuid[0] && id->tty[0] ? " on " : "", id->tty);
+	printf("probe %s%s%s: %s\n", id->can_uuid[0] ? id->can_uuid : "",
+	       id->can_uuid[0] && id->tty[0] ? " on " : "", id->tty,
+	       o->dry_run ? "dry run: the deployer passes every check (R4 included), nothing "
+			    "written; a real run goes on like this:"
+			  : "the deployer is on the probe, every block verified");
 	for (size_t i = 0; i < n; i++)
 		printf("  %s\n", lines[i]);
 	fflush(stdout);
@@ -311,9 +318,9 @@ int cmd_run_targets(const struct cmd_targets *targets, struct cmd_image *const *
 	}
 	code = fleet_run(fleet, false);
 	for (int i = 0; i < fleet_count(fleet); i++)
-		if (images && images[i] && !run->opts.dry_run && fleet_get_result(fleet, i) == CF_OK)
+		if (images && images[i] && fleet_get_result(fleet, i) == CF_OK)
 			switch_report(report, i, &images[i]->info,
-				      updater_identity(fleet_get_updater(fleet, i)), !run->opts.no_reboot);
+				      updater_identity(fleet_get_updater(fleet, i)), &run->opts);
 	report_summary(report);
 	for (int i = 0; run->on_result && i < fleet_count(fleet); i++)
 		run->on_result(updater_identity(fleet_get_updater(fleet, i)),

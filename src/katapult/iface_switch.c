@@ -52,22 +52,24 @@ void iface_switch_summary(const struct image_info *img, const struct device_iden
 		done = "";
 	bitrate_text(img, rate, sizeof(rate));
 	if (img->katapult.iface == IMAGE_IFACE_CAN)
-		snprintf(buf, cap, "%s%sdeployer started: back as CAN Katapult at %s, UUID %s", done,
-			 sep, rate, id->can_uuid[0] ? id->can_uuid : "of its chip UID");
+		snprintf(buf, cap, "%s%sdeployer started: back as CAN Katapult at %s, UUID %s",
+			 done, sep, rate, id->can_uuid[0] ? id->can_uuid : "of its chip UID");
 	else
-		snprintf(buf, cap, "%s%sdeployer started: back as USB Katapult 1d50:6177, serial %s",
-			 done, sep, id->uid_hex[0] ? id->uid_hex : "= the same chip UID");
+		snprintf(buf, cap,
+			 "%s%sdeployer started: back as USB Katapult 1d50:6177, serial %s", done,
+			 sep, id->uid_hex[0] ? id->uid_hex : "= the same chip UID");
 }
 
 /* katapult.md §4: the probe rewrites ~8 KiB of bootloader itself; we cannot watch it. */
 static void line_rewrite(const struct image_info *img, bool started, char *buf, size_t cap)
 {
-	snprintf(buf, cap,
-		 "%s the deployer rewrites the bootloader with its embedded %s Katapult (%u bytes) "
-		 "by itself; keep the probe powered: a power loss during that rewrite needs ROM DFU "
-		 "recovery with a Full image (`cartoflash recover`)",
-		 started ? "now" : "when the probe leaves Katapult (`cartoflash reboot`),",
-		 img->katapult.iface == IMAGE_IFACE_CAN ? "CAN" : "USB", (unsigned)img->katapult.len);
+	snprintf(
+	    buf, cap,
+	    "%s the deployer rewrites the bootloader with its embedded %s Katapult (%u bytes) "
+	    "by itself; keep the probe powered: a power loss during that rewrite needs ROM DFU "
+	    "recovery with a Full image (`cartoflash recover`)",
+	    started ? "now" : "when the probe leaves Katapult (`cartoflash reboot`),",
+	    img->katapult.iface == IMAGE_IFACE_CAN ? "CAN" : "USB", (unsigned)img->katapult.len);
 }
 
 static void lines_can(const struct image_info *img, const struct device_identity *id,
@@ -80,11 +82,12 @@ static void lines_can(const struct image_info *img, const struct device_identity
 
 	bitrate_text(img, rate, sizeof(rate));
 	if (id->can_uuid[0])
-		snprintf(lines[0], IFACE_SWITCH_LINE_MAX,
-			 "it comes back as a Katapult node on CAN at %s with UUID %s%s%s%s; wire it "
-			 "to a CAN bus running at that bitrate",
-			 rate, id->can_uuid, id->uid_hex[0] ? " (from its USB serial " : "",
-			 id->uid_hex, id->uid_hex[0] ? ")" : "");
+		snprintf(
+		    lines[0], IFACE_SWITCH_LINE_MAX,
+		    "it comes back as a Katapult node on CAN at %s with UUID %s%s%s%s; let the "
+		    "rewrite finish (a few seconds) before moving it to a CAN bus at that bitrate",
+		    rate, id->can_uuid, id->uid_hex[0] ? " (from its USB serial " : "", id->uid_hex,
+		    id->uid_hex[0] ? ")" : "");
 	else
 		snprintf(lines[0], IFACE_SWITCH_LINE_MAX,
 			 "it comes back as a Katapult node on CAN at %s; its UUID is derived from "
@@ -104,16 +107,19 @@ static void lines_usb(const struct device_identity *id, char lines[][IFACE_SWITC
 	const char *uid = id->uid_hex[0] ? id->uid_hex : "<chip UID>";
 
 	if (id->uid_hex[0])
-		snprintf(lines[0], IFACE_SWITCH_LINE_MAX,
-			 "it comes back as a USB Katapult (1d50:6177) with serial %s "
-			 "(/dev/serial/by-id/usb-katapult_stm32f042x6_%s-if00); connect its USB cable",
-			 id->uid_hex, id->uid_hex);
+		snprintf(
+		    lines[0], IFACE_SWITCH_LINE_MAX,
+		    "it comes back as a USB Katapult (1d50:6177) with serial %s "
+		    "(/dev/serial/by-id/usb-katapult_stm32f042x6_%s-if00); let the rewrite finish "
+		    "(a few seconds) before moving it to USB",
+		    id->uid_hex, id->uid_hex);
 	else
-		snprintf(lines[0], IFACE_SWITCH_LINE_MAX,
-			 "it comes back as a USB Katapult (1d50:6177) whose serial is the same chip "
-			 "UID that CAN UUID %s is derived from (not readable over CAN); connect its "
-			 "USB cable",
-			 id->can_uuid[0] ? id->can_uuid : "(unknown)");
+		snprintf(
+		    lines[0], IFACE_SWITCH_LINE_MAX,
+		    "it comes back as a USB Katapult (1d50:6177) whose serial is the same chip "
+		    "UID that CAN UUID %s is derived from (not readable over CAN); let the "
+		    "rewrite finish (a few seconds) before moving it to USB",
+		    id->can_uuid[0] ? id->can_uuid : "(unknown)");
 	snprintf(lines[1], IFACE_SWITCH_LINE_MAX,
 		 "next: cartoflash flash USB_APP.bin --serial auto   (a USB application)");
 	snprintf(lines[2], IFACE_SWITCH_LINE_MAX,

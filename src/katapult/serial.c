@@ -102,6 +102,8 @@ void kser_engine_done(struct kser *k, int err, uint64_t now)
 	if (op == KATAPULT_ENGINE_INFO_ONLY)
 		identity_from_connect(k);
 	kser_engine_stop(k);
+	if (err == CF_OK && op == KATAPULT_ENGINE_VERIFY_ONLY)
+		k->verified = true;
 	if (err == CF_OK && op == KATAPULT_ENGINE_FLASH && k->step == UPDATER_WRITE) {
 		k->flashed = true;
 		summarize_write(k);
@@ -127,7 +129,7 @@ bool kser_deployer_done(struct kser *k)
 	const struct image_info *img = updater_get_config(k->u)->image_info;
 	char text[160];
 
-	if (!k->flashed || !iface_switch_is_deployer(img))
+	if ((!k->flashed && !k->verified) || !iface_switch_is_deployer(img))
 		return false;
 	/* katapult.md §4: the deployer rewrites the bootloader and stays in Katapult, on the
 	 * interface it embeds: the application does not come back, so nothing is awaited. */
@@ -226,7 +228,7 @@ static int op_finish(struct updater *u)
 		return CF_OK;
 	}
 	/* After a deployer the application does not come back (kser_deployer_done). */
-	if (!k->flashed || !iface_switch_is_deployer(cfg->image_info))
+	if ((!k->flashed && !k->verified) || !iface_switch_is_deployer(cfg->image_info))
 		updater_set_summary(u, "%s%sapplication running", keep, keep[0] ? ", " : "");
 	return start_engine_step(u, UPDATER_FINISH, KATAPULT_ENGINE_REBOOT);
 }

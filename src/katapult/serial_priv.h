@@ -50,6 +50,7 @@ struct kser {
 	const char *last_stage;
 	size_t last_done;
 	bool flashed;
+	bool verified; /* a verify-only session matched every block */
 	char device[128];
 };
 

@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // --switch-to (images.md §7 R4): option and manifest parsing, what R4 lets through, and the report
 // after a deployer (katapult.md §4) with the UUID vector of katapult.md §2.3.
+#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <cmocka.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +23,7 @@
 
 static void test_option_parsing(void **state)
 {
-	struct updater_options o = { 0 };
+	struct updater_options o = {0};
 
 	(void)state;
 	assert_int_equal(cmd_updater_option(&o, "flash", CMD_OPT_SWITCH_TO, "can"), 1);
@@ -61,11 +61,11 @@ static void inspected(char kind, enum image_iface iface, struct image_info *img)
 	size_t len = 0;
 
 	if (kind == 'd') {
-		struct mkimage_deployer_opts o = { .katapult = { .iface = iface } };
+		struct mkimage_deployer_opts o = {.katapult = {.iface = iface}};
 
 		assert_int_equal(mkimage_deployer(&o, &bytes, &len), CF_OK);
 	} else {
-		struct mkimage_app_opts o = { .iface = iface };
+		struct mkimage_app_opts o = {.iface = iface};
 
 		assert_int_equal(mkimage_app(&o, &bytes, &len), CF_OK);
 	}
@@ -79,7 +79,7 @@ static void inspected(char kind, enum image_iface iface, struct image_info *img)
 static int r4(const struct image_info *img, enum image_iface now, enum updater_switch req,
 	      struct image_refusal *why)
 {
-	struct image_target t = { .path = IMAGE_PATH_KATAPULT, .iface = now };
+	struct image_target t = {.path = IMAGE_PATH_KATAPULT, .iface = now};
 
 	t.switch_to = iface_switch_target(req);
 	memset(why, 0, sizeof(*why));
@@ -128,7 +128,7 @@ static bool any_line(char lines[][IFACE_SWITCH_LINE_MAX], size_t n, const char *
 static void test_report_usb_to_can(void **state)
 {
 	char lines[IFACE_SWITCH_LINES][IFACE_SWITCH_LINE_MAX];
-	struct device_identity id = { .node_id = -1 };
+	struct device_identity id = {.node_id = -1};
 	struct image_info img;
 	char sum[160];
 	size_t n;
@@ -141,9 +141,11 @@ static void test_report_usb_to_can(void **state)
 	n = iface_switch_report(&img, &id, true, lines, IFACE_SWITCH_LINES);
 	assert_int_equal(n, 4);
 	assert_true(any_line(lines, n, "needs ROM DFU recovery"));
-	assert_true(any_line(lines, n, "on CAN at 1000000 bit/s with UUID " UUID
-				       " (from its USB serial " SERIAL ")"));
-	assert_true(any_line(lines, n, "next: cartoflash flash CAN_APP.bin --can can0 --uuid " UUID));
+	assert_true(any_line(lines, n,
+			     "on CAN at 1000000 bit/s with UUID " UUID
+			     " (from its USB serial " SERIAL ")"));
+	assert_true(
+	    any_line(lines, n, "next: cartoflash flash CAN_APP.bin --can can0 --uuid " UUID));
 	assert_true(any_line(lines, n, "[scanner] canbus_uuid: " UUID));
 	iface_switch_summary(&img, &id, "image written, 94 blocks verified", sum, sizeof(sum));
 	assert_string_equal(sum, "image written, 94 blocks verified; deployer started: back as CAN "
@@ -158,7 +160,7 @@ static void test_report_usb_to_can(void **state)
 static void test_report_can_to_usb(void **state)
 {
 	char lines[IFACE_SWITCH_LINES][IFACE_SWITCH_LINE_MAX];
-	struct device_identity id = { .node_id = 5 };
+	struct device_identity id = {.node_id = 5};
 	struct image_info img;
 	char sum[160];
 	size_t n;
@@ -172,14 +174,16 @@ static void test_report_can_to_usb(void **state)
 	/* Over CAN the USB serial is not known: only that it is the chip UID. */
 	assert_true(any_line(lines, n, "same chip UID that CAN UUID " UUID " is derived from"));
 	assert_true(any_line(lines, n, "next: cartoflash flash USB_APP.bin --serial auto"));
-	assert_true(any_line(lines, n, "[scanner] serial: /dev/serial/by-id/usb-Cartographer_614e_"));
+	assert_true(
+	    any_line(lines, n, "[scanner] serial: /dev/serial/by-id/usb-Cartographer_614e_"));
 	iface_switch_summary(&img, &id, "", sum, sizeof(sum));
 	assert_string_equal(sum, "deployer started: back as USB Katapult 1d50:6177, serial = the "
 				 "same chip UID");
 	/* A CAN deployer over CAN names the interface in use in the next command. */
 	deployer(&img, IMAGE_IFACE_CAN, 500000);
 	n = iface_switch_report(&img, &id, true, lines, IFACE_SWITCH_LINES);
-	assert_true(any_line(lines, n, "--can can1 --uuid " UUID "   (a CAN application for 500000"));
+	assert_true(
+	    any_line(lines, n, "--can can1 --uuid " UUID "   (a CAN application for 500000"));
 	/* Not a deployer: nothing to report. */
 	img.kind = IMAGE_APP;
 	assert_int_equal(iface_switch_report(&img, &id, true, lines, IFACE_SWITCH_LINES), 0);
@@ -190,7 +194,7 @@ static void test_report_can_to_usb(void **state)
 static int fleet_with(const char *text)
 {
 	char path[] = "/tmp/cf-test-switch-XXXXXX";
-	char *argv[] = { "fleet", path, NULL };
+	char *argv[] = {"fleet", path, NULL};
 	int fd = mkstemp(path), rc;
 
 	assert_true(fd >= 0);
@@ -218,11 +222,9 @@ static void test_manifest_key(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_option_parsing),
-		cmocka_unit_test(test_r4_verdicts),
-		cmocka_unit_test(test_report_usb_to_can),
-		cmocka_unit_test(test_report_can_to_usb),
-		cmocka_unit_test(test_manifest_key),
+	    cmocka_unit_test(test_option_parsing),    cmocka_unit_test(test_r4_verdicts),
+	    cmocka_unit_test(test_report_usb_to_can), cmocka_unit_test(test_report_can_to_usb),
+	    cmocka_unit_test(test_manifest_key),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
