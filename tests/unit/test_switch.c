@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // --switch-to (images.md §7 R4): option and manifest parsing, what R4 lets through, and the report
 // after a deployer (katapult.md §4) with the UUID vector of katapult.md §2.3.
-#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <cmocka.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
