@@ -11,6 +11,7 @@
 #include "failure.h"
 #include "fleet.h"
 #include "katapult/backend.h"
+#include "katapult/iface_follow.h"
 #include "katapult/iface_switch.h"
 #include "katapult/serial.h"
 #include "log.h"
@@ -276,6 +277,36 @@ static void switch_report(struct report *report, int dev, const struct image_inf
 	fflush(stdout);
 }
 
+/*
+ * ecosystem.md §1 (guided switch): a tty probe switched to CAN while the user also named the bus
+ * with --can IFACE is followed there until it answers as Katapult. Returns an exit code.
+ */
+static int switch_follow(struct loop *loop, struct report *report, int dev, const char *iface,
+			 const struct image_info *img, const struct device_identity *id,
+			 const struct updater_options *o)
+{
+	struct cf_failure why;
+	uint64_t after = 0;
+	int err;
+
+	if (!iface[0] || !id->tty[0] || !id->can_uuid[0] || o->dry_run || o->no_reboot ||
+	    !iface_switch_is_deployer(img) || img->katapult.iface != IMAGE_IFACE_CAN)
+		return 0;
+	cf_failure_clear(&why);
+	err = iface_follow_can(loop, iface, id->can_uuid, o->timeout_us, &why, &after);
+	if (err < 0) {
+		cf_failure_set_device(&why, "probe %s", id->can_uuid);
+		return cli_fail(&why);
+	}
+	if (report_is_json(report))
+		report_message(report, dev, "follow: answers on %s as Katapult after %.1f s", iface,
+			       (double)after / 1e6);
+	else if (cf_log_enabled(CF_LOG_WARN))
+		printf("  follow: probe %s answers on %s as Katapult after %.1f s\n", id->can_uuid,
+		       iface, (double)after / 1e6);
+	return 0;
+}
+
 int cmd_run_targets(const struct cmd_targets *targets, struct cmd_image *const *images,
 		    const struct cmd_run *run)
 {
@@ -317,10 +348,17 @@ int cmd_run_targets(const struct cmd_targets *targets, struct cmd_image *const *
 			goto out;
 	}
 	code = fleet_run(fleet, false);
-	for (int i = 0; i < fleet_count(fleet); i++)
-		if (images && images[i] && fleet_get_result(fleet, i) == CF_OK)
-			switch_report(report, i, &images[i]->info,
-				      updater_identity(fleet_get_updater(fleet, i)), &run->opts);
+	for (int i = 0; images && i < fleet_count(fleet); i++) {
+		const struct device_identity *id = updater_identity(fleet_get_updater(fleet, i));
+		int rc;
+
+		if (!images[i] || fleet_get_result(fleet, i) != CF_OK)
+			continue;
+		switch_report(report, i, &images[i]->info, id, &run->opts);
+		rc = switch_follow(loop, report, i, targets->iface, &images[i]->info, id, &run->opts);
+		if (rc > code)
+			code = rc;
+	}
 	report_summary(report);
 	for (int i = 0; run->on_result && i < fleet_count(fleet); i++)
 		run->on_result(updater_identity(fleet_get_updater(fleet, i)),

@@ -62,7 +62,8 @@ check "--dry-run --switch-to can: R4 passes, nothing written" \
 	"[ $(rc dry) -eq 0 ] && ! has dry 'deployer written' && ! grep -q 'mode deployer' '$W/p.err'" \
 	"$W/dry.txt"
 
-cf switch flash "$W/deployer-1m.bin" --serial auto --switch-to can
+# --can IFACE next to --serial: the probe is followed onto that bus after the deployer.
+cf switch flash "$W/deployer-1m.bin" --serial auto --switch-to can --can "sim:$W/bus"
 check "(b) --switch-to can: the deployer is written, exit 0" "[ $(rc switch) -eq 0 ]" \
 	"$W/switch.txt"
 check "(b) the report names the CAN UUID and bitrate" \
@@ -75,6 +76,8 @@ check "(b) the report warns that a power loss in the rewrite needs DFU" \
 	"has switch 'a power loss during that rewrite needs ROM DFU recovery'" "$W/switch.txt"
 check "(b) no wait for the USB application (finish does not time out)" \
 	"! has switch 'did not appear' && ! has switch 'application running'" "$W/switch.txt"
+check "(b) followed: the probe answers on the named bus as Katapult" \
+	"has switch 'follow: probe $UUID answers on sim:$W/bus as Katapult after'" "$W/switch.txt"
 check "the probe rewrites its bootloader and restarts in Katapult" \
 	"wait_for \"grep -q 'bootloader region rewritten' '$W/p.err'\" && wait_for \"tail -1 '$W/p.err' | grep -q 'mode katapult'\"" \
 	"$W/p.err"
@@ -119,3 +122,18 @@ cf usbapp flash "$W/usb-app.bin" --serial auto
 check "CAN: the USB application flashes over --serial auto" \
 	"[ $(rc usbapp) -eq 0 ] && has usbapp 'application running'" "$W/usbapp.txt"
 stop q
+
+# ---- the follow fails: the named bus is not the one the probe is on ----
+rm -rf "$W/sys" "$W/dev" && mkdir -p "$W/sys" "$W/dev"
+bus bus2 1000000 0 || skip_all "simbus did not start"
+bus empty 1000000 0 || skip_all "simbus did not start"
+twin r --init katapult:usb --init "file:0x08002000:$W/usb-app.bin" --speed 0 \
+	--attach "sim:$W/bus2" --pty "$TTY" || skip_all "twin did not start"
+wait_for "[ -e '$TTY' ] && [ -e '$W/sys/bus/usb/devices/1-1.3/idVendor' ]" ||
+	skip_all "the twin's USB port did not appear"
+cf lost flash "$W/deployer-1m.bin" --serial auto --switch-to can --can "sim:$W/empty" \
+	--timeout 2s
+check "follow on the wrong bus: exit 69, names the bus and what to check" \
+	"[ $(rc lost) -eq 69 ] && has lost 'did not answer on sim:$W/empty within 2.0 s' && has lost 'check its CAN wiring'" \
+	"$W/lost.txt"
+stop r
