@@ -354,7 +354,15 @@ int cmd_run_targets(const struct cmd_targets *targets, struct cmd_image *const *
 
 		if (!images[i] || fleet_get_result(fleet, i) != CF_OK)
 			continue;
-		switch_report(report, i, &images[i]->info, id, &run->opts);
+		if (id->tty[0] && targets->iface[0]) {
+			/* --can IFACE next to --serial: the bus it will be on, for the report. */
+			struct device_identity seen = *id;
+
+			snprintf(seen.iface, sizeof(seen.iface), "%s", targets->iface);
+			switch_report(report, i, &images[i]->info, &seen, &run->opts);
+		} else {
+			switch_report(report, i, &images[i]->info, id, &run->opts);
+		}
 		rc = switch_follow(loop, report, i, targets->iface, &images[i]->info, id, &run->opts);
 		if (rc > code)
 			code = rc;

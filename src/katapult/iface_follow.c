@@ -83,8 +83,8 @@ int iface_follow_can(struct loop *loop, const char *iface, const char *uuid_hex,
 		}
 		if (n) {
 			err = cf_failure_set(why, CF_ERR_PROTOCOL, "follow",
-					     "probe %s answers on %s running %s, not Katapult",
-					     uuid_hex, iface, canbus_app_name(n->app));
+					     "answers on %s running %s, not Katapult", iface,
+					     canbus_app_name(n->app));
 			cf_failure_set_hint(why, "the deployer did not take over; `cartoflash scan "
 						 "--can %s` shows it",
 					    iface);
@@ -92,7 +92,8 @@ int iface_follow_can(struct loop *loop, const char *iface, const char *uuid_hex,
 		}
 		if (cf_now_us() - start >= limit) {
 			err = cf_failure_set(why, CF_ERR_NO_DEVICE, "follow",
-					     "probe %s did not answer on %s within %.1f s", uuid_hex,
+					     "no Katapult answered on %s within %.1f s after the "
+					     "deployer was written",
 					     iface, (double)limit / 1e6);
 			cf_failure_set_hint(why, "check its CAN wiring and that %s runs at the "
 						 "deployer's bitrate; a probe silent on both USB and "

@@ -75,8 +75,9 @@ static void line_rewrite(const struct image_info *img, bool started, char *buf, 
 static void lines_can(const struct image_info *img, const struct device_identity *id,
 		      char lines[][IFACE_SWITCH_LINE_MAX])
 {
-	const bool over_can = !id->tty[0];
-	const char *iface = over_can && id->iface[0] ? id->iface : "can0";
+	/* Over CAN, or with a --can follow hint, iface names the bus; from a tty alone, not. */
+	const bool known = id->iface[0] != '\0';
+	const char *iface = known ? id->iface : "can0";
 	const char *uuid = id->can_uuid[0] ? id->can_uuid : "UUID";
 	char rate[48];
 
@@ -96,7 +97,7 @@ static void lines_can(const struct image_info *img, const struct device_identity
 	snprintf(lines[1], IFACE_SWITCH_LINE_MAX,
 		 "next: cartoflash flash CAN_APP.bin --can %s --uuid %s   (a CAN application for "
 		 "%s%s)",
-		 iface, uuid, rate, over_can ? "" : "; can0 stands for your CAN interface");
+		 iface, uuid, rate, known ? "" : "; can0 stands for your CAN interface");
 	snprintf(lines[2], IFACE_SWITCH_LINE_MAX,
 		 "then in printer.cfg: [scanner] canbus_uuid: %s   (in place of its serial: line)",
 		 uuid);

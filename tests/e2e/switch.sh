@@ -70,7 +70,7 @@ check "(b) the report names the CAN UUID and bitrate" \
 	"has switch 'back as CAN Katapult at 1000000 bit/s, UUID $UUID' && has switch 'Katapult node on CAN at 1000000 bit/s with UUID $UUID (from its USB serial $SERIAL)'" \
 	"$W/switch.txt"
 check "(b) the report gives the next command and the printer.cfg line" \
-	"has switch 'next: cartoflash flash CAN_APP.bin --can can0 --uuid $UUID' && has switch '[scanner] canbus_uuid: $UUID'" \
+	"has switch 'next: cartoflash flash CAN_APP.bin --can sim:$W/bus --uuid $UUID' && has switch '[scanner] canbus_uuid: $UUID'" \
 	"$W/switch.txt"
 check "(b) the report warns that a power loss in the rewrite needs DFU" \
 	"has switch 'a power loss during that rewrite needs ROM DFU recovery'" "$W/switch.txt"
@@ -134,6 +134,6 @@ wait_for "[ -e '$TTY' ] && [ -e '$W/sys/bus/usb/devices/1-1.3/idVendor' ]" ||
 cf lost flash "$W/deployer-1m.bin" --serial auto --switch-to can --can "sim:$W/empty" \
 	--timeout 2s
 check "follow on the wrong bus: exit 69, names the bus and what to check" \
-	"[ $(rc lost) -eq 69 ] && has lost 'did not answer on sim:$W/empty within 2.0 s' && has lost 'check its CAN wiring'" \
+	"[ $(rc lost) -eq 69 ] && has lost 'no Katapult answered on sim:$W/empty within 2.0 s after the deployer was written' && has lost 'check its CAN wiring'" \
 	"$W/lost.txt"
 stop r
