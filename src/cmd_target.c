@@ -307,6 +307,36 @@ static int switch_follow(struct loop *loop, struct report *report, int dev, cons
 	return 0;
 }
 
+/* After the run: the switch report and follow of each probe that took a deployer. Returns the
+ * worst exit code of the follows (0 when none failed). */
+static int switch_after_run(struct loop *loop, struct report *report, struct fleet *fleet,
+			    const struct cmd_targets *targets, struct cmd_image *const *images,
+			    const struct updater_options *o)
+{
+	int code = 0;
+
+	for (int i = 0; images && i < fleet_count(fleet); i++) {
+		const struct device_identity *id = updater_identity(fleet_get_updater(fleet, i));
+		int rc;
+
+		if (!images[i] || fleet_get_result(fleet, i) != CF_OK)
+			continue;
+		if (id->tty[0] && targets->iface[0]) {
+			/* --can IFACE next to --serial: the bus it will be on, for the report. */
+			struct device_identity seen = *id;
+
+			snprintf(seen.iface, sizeof(seen.iface), "%s", targets->iface);
+			switch_report(report, i, &images[i]->info, &seen, o);
+		} else {
+			switch_report(report, i, &images[i]->info, id, o);
+		}
+		rc = switch_follow(loop, report, i, targets->iface, &images[i]->info, id, o);
+		if (rc > code)
+			code = rc;
+	}
+	return code;
+}
+
 int cmd_run_targets(const struct cmd_targets *targets, struct cmd_image *const *images,
 		    const struct cmd_run *run)
 {
@@ -314,7 +344,7 @@ int cmd_run_targets(const struct cmd_targets *targets, struct cmd_image *const *
 	struct report *report = report_new(cli_common.json ? REPORT_JSON : REPORT_AUTO, stdout,
 					   stderr);
 	struct fleet *fleet = NULL;
-	int code = cf_err_exit_code(CF_ERR_NOMEM);
+	int code = cf_err_exit_code(CF_ERR_NOMEM), follow_code;
 
 	if (!loop || !report)
 		goto out;
@@ -348,25 +378,9 @@ int cmd_run_targets(const struct cmd_targets *targets, struct cmd_image *const *
 			goto out;
 	}
 	code = fleet_run(fleet, false);
-	for (int i = 0; images && i < fleet_count(fleet); i++) {
-		const struct device_identity *id = updater_identity(fleet_get_updater(fleet, i));
-		int rc;
-
-		if (!images[i] || fleet_get_result(fleet, i) != CF_OK)
-			continue;
-		if (id->tty[0] && targets->iface[0]) {
-			/* --can IFACE next to --serial: the bus it will be on, for the report. */
-			struct device_identity seen = *id;
-
-			snprintf(seen.iface, sizeof(seen.iface), "%s", targets->iface);
-			switch_report(report, i, &images[i]->info, &seen, &run->opts);
-		} else {
-			switch_report(report, i, &images[i]->info, id, &run->opts);
-		}
-		rc = switch_follow(loop, report, i, targets->iface, &images[i]->info, id, &run->opts);
-		if (rc > code)
-			code = rc;
-	}
+	follow_code = switch_after_run(loop, report, fleet, targets, images, &run->opts);
+	if (follow_code > code && code != 130)
+		code = follow_code;
 	report_summary(report);
 	for (int i = 0; run->on_result && i < fleet_count(fleet); i++)
 		run->on_result(updater_identity(fleet_get_updater(fleet, i)),
