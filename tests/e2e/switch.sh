@@ -108,6 +108,10 @@ printf '[probe]\ninterface = sim:%s\nuuid = %s\nimage = deployer-usb.bin\n' "$W/
 cf fleet0 fleet "$W/fleet.ini" --dry-run
 check "fleet without switch_to: refused by R4 (65)" \
 	"[ $(rc fleet0) -eq 65 ] && has fleet0 'refusal R4'" "$W/fleet0.txt"
+cf fleet1 fleet "$W/fleet.ini" --dry-run --switch-to usb
+check "fleet --dry-run --switch-to usb: R4 passes, nothing written (0)" \
+	"[ $(rc fleet1) -eq 0 ] && has fleet1 'dry run: the deployer passes every check'" \
+	"$W/fleet1.txt"
 echo "switch_to = usb" >>"$W/fleet.ini"
 cf back fleet "$W/fleet.ini" --json
 check "fleet switch_to = usb writes the USB deployer, exit 0" "[ $(rc back) -eq 0 ]" \
