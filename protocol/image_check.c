@@ -288,7 +288,7 @@ static int check_r4(const struct image_info *img, const struct image_target *t, 
 	}
 	if (t->switch_to != IMAGE_IFACE_UNKNOWN && t->switch_to != img->iface) {
 		values(why, image_iface_name(img->iface), image_iface_name(t->switch_to));
-		return refuse(why, "R4", "interface",
+		return refuse(why, "R4", "interface vs --switch-to",
 			      "the image does not switch to the requested interface", NULL, 0);
 	}
 	if (t->iface == IMAGE_IFACE_UNKNOWN || t->iface == img->iface)

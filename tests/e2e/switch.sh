@@ -49,7 +49,7 @@ cf mismatch flash "$W/deployer-1m.bin" --serial auto --switch-to usb
 check "mismatch: --switch-to usb with a CAN deployer is refused (65)" \
 	"[ $(rc mismatch) -eq 65 ]" "$W/mismatch.txt"
 check "mismatch: R4 names the image's and the requested interface" \
-	"has mismatch 'refusal R4: interface: image can, device usb' && has mismatch 'does not switch to the requested interface'" \
+	"has mismatch 'refusal R4: interface vs --switch-to: image can, device usb' && has mismatch 'does not switch to the requested interface'" \
 	"$W/mismatch.txt"
 
 cf appswitch flash "$W/can-app.bin" --serial auto --switch-to can
