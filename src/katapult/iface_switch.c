@@ -72,23 +72,33 @@ static void line_rewrite(const struct image_info *img, bool started, char *buf, 
 	    img->katapult.iface == IMAGE_IFACE_CAN ? "CAN" : "USB", (unsigned)img->katapult.len);
 }
 
+/* After the rewrite: moving the probe is only needed when the interface changes. */
+static const char *settle_text(bool switched, enum image_iface to)
+{
+	if (!switched)
+		return "; let the rewrite finish (a few seconds)";
+	return to == IMAGE_IFACE_CAN
+		   ? "; let the rewrite finish (a few seconds) before moving it "
+		     "to a CAN bus at that bitrate"
+		   : "; let the rewrite finish (a few seconds) before moving it to USB";
+}
+
 static void lines_can(const struct image_info *img, const struct device_identity *id,
 		      char lines[][IFACE_SWITCH_LINE_MAX])
 {
 	/* Over CAN, or with a --can follow hint, iface names the bus; from a tty alone, not. */
 	const bool known = id->iface[0] != '\0';
+	const bool switched = id->tty[0] != '\0';
 	const char *iface = known ? id->iface : "can0";
 	const char *uuid = id->can_uuid[0] ? id->can_uuid : "UUID";
 	char rate[48];
 
 	bitrate_text(img, rate, sizeof(rate));
 	if (id->can_uuid[0])
-		snprintf(
-		    lines[0], IFACE_SWITCH_LINE_MAX,
-		    "it comes back as a Katapult node on CAN at %s with UUID %s%s%s%s; let the "
-		    "rewrite finish (a few seconds) before moving it to a CAN bus at that bitrate",
-		    rate, id->can_uuid, id->uid_hex[0] ? " (from its USB serial " : "", id->uid_hex,
-		    id->uid_hex[0] ? ")" : "");
+		snprintf(lines[0], IFACE_SWITCH_LINE_MAX,
+			 "it comes back as a Katapult node on CAN at %s with UUID %s%s%s%s%s", rate,
+			 id->can_uuid, id->uid_hex[0] ? " (from its USB serial " : "", id->uid_hex,
+			 id->uid_hex[0] ? ")" : "", settle_text(switched, IMAGE_IFACE_CAN));
 	else
 		snprintf(lines[0], IFACE_SWITCH_LINE_MAX,
 			 "it comes back as a Katapult node on CAN at %s; its UUID is derived from "
@@ -98,36 +108,42 @@ static void lines_can(const struct image_info *img, const struct device_identity
 		 "next: cartoflash flash CAN_APP.bin --can %s --uuid %s   (a CAN application for "
 		 "%s%s)",
 		 iface, uuid, rate, known ? "" : "; can0 stands for your CAN interface");
-	snprintf(lines[2], IFACE_SWITCH_LINE_MAX,
-		 "then in printer.cfg: [scanner] canbus_uuid: %s   (in place of its serial: line)",
-		 uuid);
+	snprintf(lines[2], IFACE_SWITCH_LINE_MAX, "%s printer.cfg: [scanner] canbus_uuid: %s%s",
+		 switched ? "then in" : "unchanged in", uuid,
+		 switched ? "   (in place of its serial: line)" : "");
 }
 
 static void lines_usb(const struct device_identity *id, char lines[][IFACE_SWITCH_LINE_MAX])
 {
+	const bool switched = id->tty[0] == '\0';
 	const char *uid = id->uid_hex[0] ? id->uid_hex : "<chip UID>";
 
 	if (id->uid_hex[0])
-		snprintf(
-		    lines[0], IFACE_SWITCH_LINE_MAX,
-		    "it comes back as a USB Katapult (1d50:6177) with serial %s "
-		    "(/dev/serial/by-id/usb-katapult_stm32f042x6_%s-if00); let the rewrite finish "
-		    "(a few seconds) before moving it to USB",
-		    id->uid_hex, id->uid_hex);
+		snprintf(lines[0], IFACE_SWITCH_LINE_MAX,
+			 "it comes back as a USB Katapult (1d50:6177) with serial %s "
+			 "(/dev/serial/by-id/usb-katapult_stm32f042x6_%s-if00)%s",
+			 id->uid_hex, id->uid_hex, settle_text(switched, IMAGE_IFACE_USB));
 	else
 		snprintf(
 		    lines[0], IFACE_SWITCH_LINE_MAX,
 		    "it comes back as a USB Katapult (1d50:6177) whose serial is the same chip "
-		    "UID that CAN UUID %s is derived from (not readable over CAN); let the "
-		    "rewrite finish (a few seconds) before moving it to USB",
-		    id->can_uuid[0] ? id->can_uuid : "(unknown)");
+		    "UID that CAN UUID %s is derived from (not readable over CAN)%s",
+		    id->can_uuid[0] ? id->can_uuid : "(unknown)",
+		    settle_text(switched, IMAGE_IFACE_USB));
 	snprintf(lines[1], IFACE_SWITCH_LINE_MAX,
 		 "next: cartoflash flash USB_APP.bin --serial auto   (a USB application)");
-	snprintf(lines[2], IFACE_SWITCH_LINE_MAX,
-		 "then in printer.cfg: [scanner] serial: /dev/serial/by-id/usb-Cartographer_614e_%s"
-		 "-if00   (in place of its canbus_uuid: line; `ls /dev/serial/by-id/` shows the "
-		 "name once the application runs)",
-		 uid);
+	if (switched)
+		snprintf(
+		    lines[2], IFACE_SWITCH_LINE_MAX,
+		    "then in printer.cfg: [scanner] serial: /dev/serial/by-id/usb-Cartographer_"
+		    "614e_%s-if00   (in place of its canbus_uuid: line; `ls /dev/serial/by-id/` "
+		    "shows the name once the application runs)",
+		    uid);
+	else
+		snprintf(lines[2], IFACE_SWITCH_LINE_MAX,
+			 "unchanged in printer.cfg: [scanner] serial: /dev/serial/by-id/"
+			 "usb-Cartographer_614e_%s-if00",
+			 uid);
 }
 
 size_t iface_switch_report(const struct image_info *img, const struct device_identity *id,
