@@ -147,7 +147,8 @@ static void test_report_usb_to_can(void **state)
 			     " (from its USB serial " SERIAL ")"));
 	assert_true(
 	    any_line(lines, n, "next: cartoflash flash CAN_APP.bin --can can0 --uuid " UUID));
-	assert_true(any_line(lines, n, "[scanner] canbus_uuid: " UUID));
+	assert_true(any_line(lines, n, "then in printer.cfg: [scanner] canbus_uuid: " UUID));
+	assert_true(any_line(lines, n, "before moving it to a CAN bus at that bitrate"));
 	iface_switch_summary(&img, &id, "image written, 94 blocks verified", sum, sizeof(sum));
 	assert_string_equal(sum, "image written, 94 blocks verified; deployer started: back as CAN "
 				 "Katapult at 1000000 bit/s, UUID " UUID);
@@ -185,6 +186,9 @@ static void test_report_can_to_usb(void **state)
 	n = iface_switch_report(&img, &id, true, lines, IFACE_SWITCH_LINES);
 	assert_true(
 	    any_line(lines, n, "--can can1 --uuid " UUID "   (a CAN application for 500000"));
+	/* Same interface: nothing to re-cable, printer.cfg keeps its line. */
+	assert_false(any_line(lines, n, "moving it"));
+	assert_true(any_line(lines, n, "unchanged in printer.cfg: [scanner] canbus_uuid: " UUID));
 	/* Not a deployer: nothing to report. */
 	img.kind = IMAGE_APP;
 	assert_int_equal(iface_switch_report(&img, &id, true, lines, IFACE_SWITCH_LINES), 0);
