@@ -5,6 +5,7 @@
 #include "katapult/iface_switch.h"
 
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "failure.h"
@@ -266,6 +267,31 @@ static bool bus_was_busy(struct kcan *k)
 	return delta > KCAN_BUSY_FRAMES;
 }
 
+static void confirm_timeout(struct kcan *k)
+{
+	const unsigned secs = (unsigned)((k->confirm_deadline_us - k->complete_us) / 1000000u);
+
+	if (k->expect_katapult) {
+		cf_failure_set(updater_failure(k->u), CF_ERR_TIMEOUT, "finish",
+			       "the deployer was written, but no Katapult answered the admin query "
+			       "within %u s",
+			       secs);
+		cf_failure_set_hint(updater_failure(k->u),
+				    "give it a few seconds and run `cartoflash scan --can %s`; a "
+				    "probe that stays silent lost its bootloader: `cartoflash recover`",
+				    updater_identity(k->u)->iface);
+	} else {
+		cf_failure_set(updater_failure(k->u), CF_ERR_TIMEOUT, "finish",
+			       "COMPLETE acknowledged, but the application did not answer the admin "
+			       "query within %u s",
+			       secs);
+		cf_failure_set_hint(updater_failure(k->u),
+				    "a running Klipper assigns the node and keeps it silent; stop "
+				    "Klipper and run `cartoflash scan`, or power-cycle the probe");
+	}
+	confirm_end(k, CF_ERR_TIMEOUT);
+}
+
 static void query_fire(struct loop_timer *t, uint64_t now)
 {
 	struct kcan *k = container(t, struct kcan, query_timer);
@@ -276,14 +302,7 @@ static void query_fire(struct loop_timer *t, uint64_t now)
 	    now < k->complete_us + KATAPULT_CAN_CONFIRM_MAX_US)
 		k->confirm_deadline_us = now + KATAPULT_CAN_QUERY_US;
 	if (now >= k->confirm_deadline_us) {
-		cf_failure_set(updater_failure(k->u), CF_ERR_TIMEOUT, "finish",
-			       "COMPLETE acknowledged, but the application did not answer the admin "
-			       "query within %u s",
-			       (unsigned)((k->confirm_deadline_us - k->complete_us) / 1000000u));
-		cf_failure_set_hint(updater_failure(k->u),
-				    "a running Klipper assigns the node and keeps it silent; stop "
-				    "Klipper and run `cartoflash scan`, or power-cycle the probe");
-		confirm_end(k, CF_ERR_TIMEOUT);
+		confirm_timeout(k);
 		return;
 	}
 	canbus_build_query_unassigned(&f);
@@ -296,6 +315,34 @@ static void query_fire(struct loop_timer *t, uint64_t now)
 	loop_arm(k->loop, &k->query_timer, now + KATAPULT_CAN_QUERY_US);
 }
 
+/* After a CAN deployer on this bus: its Katapult must answer (katapult.md §4 step 7). */
+static void deployer_answer(struct kcan *k, uint8_t app, uint64_t now)
+{
+	char text[160];
+
+	if (app != CANBUS_APP_KATAPULT) {
+		cf_failure_set(updater_failure(k->u), CF_ERR_PROTOCOL, "finish",
+			       "after the deployer the node answers running %s, not Katapult",
+			       canbus_app_name(app));
+		cf_failure_set_hint(updater_failure(k->u),
+				    "the deployer did not start; `cartoflash scan --can %s` shows "
+				    "the node",
+				    updater_identity(k->u)->iface);
+		confirm_end(k, CF_ERR_PROTOCOL);
+		return;
+	}
+	cf_log(CF_LOG_INFO, k->device, NULL, "the new Katapult answers %.0f ms after COMPLETE",
+	       (double)(now - k->complete_us) / 1000.0);
+	/* The summary is the format's own buffer: copy it first. */
+	snprintf(text, sizeof(text), "%s", updater_get_summary(k->u));
+	updater_set_summary(k->u, "%s; Katapult answers", text);
+	if (k->have_node) {
+		canmux_free_node(k->mux, k->node);
+		k->have_node = false;
+	}
+	confirm_end(k, CF_OK);
+}
+
 static void admin_frame(struct canmux_listener *l, const struct canbus_frame *f, uint64_t now)
 {
 	struct kcan *k = container(l, struct kcan, admin);
@@ -304,6 +351,10 @@ static void admin_frame(struct canmux_listener *l, const struct canbus_frame *f,
 	if (!k->confirming || canbus_parse_need_nodeid(f, uuid, &app) < 0 ||
 	    memcmp(uuid, k->uuid, sizeof(uuid)))
 		return;
+	if (k->expect_katapult) {
+		deployer_answer(k, app, now);
+		return;
+	}
 	if (app == CANBUS_APP_KATAPULT) {
 		/* katapult.md §5: an application whose first word is 0 or ~0 sends it back. */
 		cf_failure_set(updater_failure(k->u), CF_ERR_PROTOCOL, "finish",
@@ -344,18 +395,26 @@ int kcan_confirm_start(struct kcan *k, uint64_t now)
 {
 	struct canmux_stats st;
 
+	k->expect_katapult = false;
 	if (kcan_deployer_started(k)) {
+		const struct image_info *img = updater_get_config(k->u)->image_info;
+		const uint32_t bus = updater_identity(k->u)->bus_bitrate;
 		char text[160];
 
-		/* katapult.md §4: the deployer rewrites the bootloader and stays in Katapult; on
-		 * another interface or bitrate the node leaves this bus. Nothing to wait for. */
-		iface_switch_summary(updater_get_config(k->u)->image_info, updater_identity(k->u),
-				     updater_get_summary(k->u), text, sizeof(text));
+		iface_switch_summary(img, updater_identity(k->u), updater_get_summary(k->u), text,
+				     sizeof(text));
 		updater_set_summary(k->u, "%s", text);
 		/* Katapult restarts after COMPLETE: the node id is gone with it. */
 		updater_identity(k->u)->node_id = -1;
-		kcan_step_done(k, CF_OK);
-		return CF_OK;
+		/* katapult.md §4: the deployer rewrites the bootloader and stays in Katapult. On
+		 * this bus at this bitrate the new Katapult answers the admin query; on another
+		 * interface or bitrate the node leaves the bus: nothing to wait for. */
+		if (img->katapult.iface != IMAGE_IFACE_CAN ||
+		    (bus && img->katapult.can_bitrate && bus != img->katapult.can_bitrate)) {
+			kcan_step_done(k, CF_OK);
+			return CF_OK;
+		}
+		k->expect_katapult = true;
 	}
 
 	memset(&k->admin, 0, sizeof(k->admin));
@@ -364,7 +423,9 @@ int kcan_confirm_start(struct kcan *k, uint64_t now)
 	k->admin.on_error = admin_error;
 	k->query_timer.fire = query_fire;
 	k->complete_us = now;
-	k->confirm_deadline_us = now + KATAPULT_CAN_CONFIRM_US;
+	/* The deployer's 100 ms delay and ~8 KiB rewrite come before its Katapult starts. */
+	k->confirm_deadline_us = now + (k->expect_katapult ? KATAPULT_CAN_DEPLOYER_US
+							  : KATAPULT_CAN_CONFIRM_US);
 	k->confirming = true;
 	canmux_get_stats(k->mux, &st);
 	k->bus_frames = st.tx_frames + st.rx_frames;

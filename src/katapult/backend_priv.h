@@ -13,6 +13,9 @@
 #include "protocol/katapult.h"
 #include "updater.h"
 
+/* After a CAN deployer on its own bus: the rewrite (katapult.md §4) comes before the answer. */
+#define KATAPULT_CAN_DEPLOYER_US 10000000u
+
 struct kcan {
 	struct updater *u;
 	struct loop *loop;
@@ -47,6 +50,7 @@ struct kcan {
 	uint64_t complete_us, confirm_deadline_us;
 	uint64_t bus_frames;		/* bus traffic seen at the last query */
 	bool confirming;
+	bool expect_katapult; /* after a CAN deployer: the new Katapult answers, not the app */
 	char device[96];
 };
 

@@ -141,3 +141,15 @@ check "follow on the wrong bus: exit 69, names the bus and what to check" \
 	"[ $(rc lost) -eq 69 ] && has lost 'no Katapult answered on sim:$W/empty within 2.0 s after the deployer was written' && has lost 'check its CAN wiring'" \
 	"$W/lost.txt"
 stop r
+
+# ---- no switch: a CAN deployer over CAN (a Katapult update) is confirmed on the same bus ----
+twin s --init katapult:can:1000000 --init "file:0x08002000:$W/can-app.bin" --speed 0 \
+	--attach "sim:$W/bus" || skip_all "twin did not start"
+cf same flash "$W/deployer-1m.bin" --can "sim:$W/bus" --uuid "$UUID"
+check "CAN deployer over CAN: no --switch-to needed, the new Katapult answers (0)" \
+	"[ $(rc same) -eq 0 ] && has same 'back as CAN Katapult at 1000000 bit/s, UUID $UUID; Katapult answers'" \
+	"$W/same.txt"
+check "CAN deployer over CAN: printer.cfg stays, nothing to re-cable" \
+	"has same 'unchanged in printer.cfg: [scanner] canbus_uuid: $UUID' && ! has same 'moving it'" \
+	"$W/same.txt"
+stop s
