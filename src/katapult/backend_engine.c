@@ -3,6 +3,7 @@
 #include "katapult/backend.h"
 #include "katapult/backend_priv.h"
 #include "katapult/iface_switch.h"
+#include "katapult/wirelog.h"
 
 #include <stddef.h>
 #include <stdio.h>
@@ -10,7 +11,6 @@
 
 #include "failure.h"
 #include "log.h"
-#include "protocol/bytes.h"
 #include "protocol/canbus.h"
 #include "protocol/err.h"
 #include "protocol/image.h"
@@ -62,54 +62,6 @@ static void engine_failed(struct kcan *k, int err, uint64_t now)
 	kcan_engine_done(k, updater_failure(k->u)->code, now);
 }
 
-/* -v: one line per Katapult command and reply, decoded (the issue asks -v to show the
- * protocol exchange); -vv adds the decisions and timers, -vvv every frame on the wire. */
-static void log_command(struct kcan *k, const char *dir, const struct katapult_frame *f,
-			bool reply)
-{
-	const uint8_t *p = f->payload;
-	size_t n = f->payload_len;
-	uint8_t cmd = reply && f->cmd == KATAPULT_RESP_ACK && n >= 4 ? p[0] : f->cmd;
-	size_t at = reply && f->cmd == KATAPULT_RESP_ACK ? 4 : 0;
-	bool has_addr = (cmd == KATAPULT_CMD_SEND_BLOCK || cmd == KATAPULT_CMD_REQUEST_BLOCK) &&
-			n >= at + 4;
-
-	if (has_addr)
-		cf_log(CF_LOG_INFO, k->device, "katapult", "%s %s%s%s 0x%08x", dir,
-		       reply ? katapult_cmd_name(f->cmd) : "", reply ? " " : "",
-		       katapult_cmd_name(cmd), (unsigned)cf_get_le32(p + at));
-	else
-		cf_log(CF_LOG_INFO, k->device, "katapult", "%s %s%s%s", dir,
-		       reply ? katapult_cmd_name(f->cmd) : "",
-		       reply && f->cmd == KATAPULT_RESP_ACK ? " " : "",
-		       reply && f->cmd != KATAPULT_RESP_ACK ? "" : katapult_cmd_name(cmd));
-}
-
-static void log_tx(struct kcan *k, const uint8_t *frame, size_t len)
-{
-	struct katapult_frame f;
-	size_t flen;
-
-	if (cf_log_enabled(CF_LOG_INFO) && katapult_decode(frame, len, &flen, &f) > 0)
-		log_command(k, "->", &f, false);
-}
-
-static void log_rx(struct kcan *k, const uint8_t *data, size_t len)
-{
-	while (cf_log_enabled(CF_LOG_INFO)) {
-		struct katapult_frame f;
-		size_t used;
-		int rc = katapult_parser_feed(&k->log_parser, data, len, &used, &f);
-
-		data += used;
-		len -= used;
-		if (rc > 0)
-			log_command(k, "<-", &f, true);
-		else if (rc == 0)
-			return;
-	}
-}
-
 /* Hand the engine's next frame to the mux as one unit; arm its deadline. */
 static void drive(struct kcan *k, uint64_t now)
 {
@@ -125,7 +77,7 @@ static void drive(struct kcan *k, uint64_t now)
 	if (!k->tx_busy && katapult_engine_poll_tx(k->engine, &frame, &len) > 0) {
 		int err = canmux_send_stream(k->mux, &k->rx, canbus_node_tx_id(k->node), frame, len);
 
-		log_tx(k, frame, len);
+		wirelog_tx(&k->wirelog, k->device, frame, len);
 		if (err < 0) {
 			engine_failed(k, err, now);
 			return;
@@ -156,7 +108,7 @@ static void rx_frame(struct canmux_listener *l, const struct canbus_frame *f, ui
 
 	if (!k->engine)
 		return;
-	log_rx(k, f->data, f->len);
+	wirelog_rx(&k->wirelog, k->device, f->data, f->len);
 	katapult_engine_feed(k->engine, f->data, f->len, now);
 	drive(k, now);
 }
@@ -218,7 +170,7 @@ int kcan_engine_start(struct kcan *k, enum katapult_engine_op op)
 				      "cannot start the Katapult session: %s", cf_strerror(err));
 	k->engine_op = op;
 	k->tx_busy = false;
-	katapult_parser_init(&k->log_parser);
+	wirelog_init(&k->wirelog);
 	k->last_stage = NULL;
 	k->last_done = 0;
 	memset(&k->rx, 0, sizeof(k->rx));

@@ -9,6 +9,7 @@
 #include "can/canmux.h"
 #include "katapult/can_entry.h"
 #include "katapult/engine.h"
+#include "katapult/wirelog.h"
 #include "loop.h"
 #include "protocol/katapult.h"
 #include "updater.h"
@@ -33,7 +34,7 @@ struct kcan {
 	struct canmux_listener rx;	/* hears node -> host, owns host -> node units */
 	bool tx_busy;			/* an engine frame is queued and not yet out */
 	struct loop_timer timer;	/* the engine's deadline */
-	struct katapult_parser log_parser; /* -vv: replies decoded for the debug log only */
+	struct wirelog wirelog;		/* -v: the exchange decoded for the log only */
 	const char *last_stage;
 	size_t last_done;
 	bool from_app;			/* identify had to request the bootloader */

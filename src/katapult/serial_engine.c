@@ -84,6 +84,7 @@ static void drive(struct kser *k, uint64_t now)
 
 		if (err == CF_OK) {
 			k->tx_pending = false;
+			wirelog_tx(&k->wirelog, k->device, frame, len);
 			katapult_engine_tx_done(k->engine, now);
 		} else if (err == CF_ERR_AGAIN) {
 			k->tx_pending = true; /* the transport asks for POLLOUT; same frame then */
@@ -128,6 +129,7 @@ static void src_ready(struct loop_source *src, const struct pollfd *fds, int cou
 			channel_failed(k, err, now);
 			return;
 		}
+		wirelog_rx(&k->wirelog, k->device, buf, len);
 		katapult_engine_feed(k->engine, buf, len, now);
 	}
 	if (k->engine)
@@ -215,6 +217,7 @@ int kser_engine_start(struct kser *k, enum katapult_engine_op op)
 	fill_config(k, op, &c);
 	if (k->step == UPDATER_CHECK_IMAGE)
 		c.dry_run = true; /* connect and check, nothing written */
+	wirelog_init(&k->wirelog);
 	err = katapult_engine_new(&c, &k->engine);
 	if (err < 0)
 		return cf_failure_set(updater_failure(k->u), err, updater_step_name(k->step),

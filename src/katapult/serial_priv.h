@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "katapult/engine.h"
+#include "katapult/wirelog.h"
 #include "loop.h"
 #include "updater.h"
 #include "usb/follow.h"
@@ -47,6 +48,7 @@ struct kser {
 	bool tx_pending; /* the engine's frame met a full port: resend it whole on POLLOUT */
 	bool primed;	 /* the first session after open sent the prime */
 	struct loop_timer timer;
+	struct wirelog wirelog; /* -v: the exchange decoded for the log only */
 	const char *last_stage;
 	size_t last_done;
 	bool flashed;
