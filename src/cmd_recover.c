@@ -293,7 +293,7 @@ static void print_plan_json(const struct dfu_plan *plan)
 	obj = json_pack("{s:s, s:b, s:o, s:o}", "event", "plan", "mass_erase", plan->mass_erase,
 			"erase", pages, "write", writes);
 	if (obj) {
-		char *text = json_dumps(obj, JSON_COMPACT);
+		char *text = json_dumps(obj, JSON_COMPACT | JSON_REAL_PRECISION(6));
 
 		if (text)
 			printf("%s\n", text);

@@ -248,7 +248,7 @@ int inspect_json_print(const struct inspect_json_src *src, const uint8_t *img,
 		json_object_set_new(o, "error",
 				    json_pack("{s:s,s:s}", "code", cf_err_name(err), "detail",
 					      detail ? detail : ""));
-	if (json_dumpf(o, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER) || fputc('\n', stdout) == EOF)
+	if (json_dumpf(o, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6)) || fputc('\n', stdout) == EOF)
 		rc = CF_ERR_IO;
 	json_decref(o);
 	return rc;

@@ -28,7 +28,7 @@ static void print_json(const struct dfu_candidate *c)
 		return;
 	snprintf(id, sizeof(id), "%04x:%04x", c->vid, c->pid);
 	json_object_set_new(o, "id", json_string(id));
-	char *text = json_dumps(o, JSON_COMPACT);
+	char *text = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6));
 
 	if (text)
 		printf("%s\n", text);

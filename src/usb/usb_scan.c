@@ -67,7 +67,7 @@ static void print_json(const struct sysfs_usb *u, enum sysfs_kind kind, const ch
 	if (!o)
 		return;
 	json_object_set_new(o, "can_uuid", uuid[0] ? json_string(uuid) : json_null());
-	json_dumpf(o, stdout, JSON_COMPACT);
+	json_dumpf(o, stdout, JSON_COMPACT | JSON_REAL_PRECISION(6));
 	fputc('\n', stdout);
 	json_decref(o);
 }
@@ -113,7 +113,7 @@ int usb_scan_run(const char *sysfs_root, bool json)
 		json_t *o = json_pack("{s:s, s:s, s:i}", "event", "summary", "bus", "usb",
 				      "devices", (int)shown);
 
-		json_dumpf(o, stdout, JSON_COMPACT);
+		json_dumpf(o, stdout, JSON_COMPACT | JSON_REAL_PRECISION(6));
 		fputc('\n', stdout);
 		json_decref(o);
 	} else {
