@@ -14,29 +14,7 @@
 #include "protocol/err.h"
 #include "protocol/image.h"
 #include "tools/mkimage/mkimage.h"
-
-#define F 0x08000000u
-#define A 0x08002000u
-
-static uint8_t scratch[IMAGE_SCRATCH_SIZE];
-
-/* Classify a malloc'd image, free it, and return image_inspect's result. */
-static int inspect_owned(uint8_t *img, size_t len, struct image_info *out)
-{
-	const int rc = image_inspect(img, len, scratch, sizeof(scratch), out);
-
-	free(img);
-	return rc;
-}
-
-static int app(const struct mkimage_app_opts *o, struct image_info *out)
-{
-	uint8_t *img;
-	size_t len;
-
-	assert_int_equal(mkimage_app(o, &img, &len), 0);
-	return inspect_owned(img, len, out);
-}
+#include "tests/unit/image_fixture.h"
 
 /* ---- hand-built images: bytes placed by the test itself, straight from the spec ---- */
 
