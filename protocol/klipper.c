@@ -246,6 +246,36 @@ int klipper_parse_identify_response(const uint8_t *content, size_t len,
 	return CF_OK;
 }
 
+int klipper_build_command(uint8_t seq, uint16_t msgid, uint8_t *out, size_t cap, size_t *out_len)
+{
+	uint8_t content[2];
+	const int n = klipper_msgid_encode(msgid, content);
+
+	return klipper_block_encode(seq, content, (size_t)n, out, cap, out_len);
+}
+
+int klipper_parse_canbus_id(const uint8_t *content, size_t len, uint16_t msgid, uint8_t uuid[6],
+			    uint8_t *node)
+{
+	size_t pos, n;
+	int32_t v;
+	int err = expect_msgid(content, len, msgid, &pos);
+
+	if (err)
+		return err;
+	if (pos == len || content[pos] > len - pos - 1)
+		return CF_ERR_FRAME;
+	if (content[pos] != 6)
+		return CF_ERR_PROTOCOL;
+	memcpy(uuid, content + pos + 1, 6);
+	pos += 7;
+	err = klipper_vlq_decode(content + pos, len - pos, &v, &n);
+	if (err)
+		return err;
+	*node = (uint8_t)v;
+	return CF_OK;
+}
+
 /* ---- dictionary ------------------------------------------------------------------------- */
 
 void klipper_dict_init(struct klipper_dict_reader *r, uint8_t *buf, size_t cap)

@@ -119,6 +119,21 @@ int klipper_build_identify_response(uint8_t seq, uint32_t offset, const uint8_t 
 int klipper_parse_identify_response(const uint8_t *content, size_t len,
 				    struct klipper_identify_response *r);
 
+/*
+ * Host: the block of a command without parameters ("get_canbus_id", id from the dictionary)
+ * with sequence seq. 0, or CF_ERR_NOSPACE.
+ */
+int klipper_build_command(uint8_t seq, uint16_t msgid, uint8_t *out, size_t cap, size_t *out_len);
+
+/*
+ * Host: parse "canbus_id canbus_uuid=%.*s canbus_nodeid=%u" (katapult.md §8.4) from block
+ * content, msgid being its response id from the dictionary. Returns 0 with uuid and *node;
+ * CF_ERR_PROTOCOL for another message id or a uuid that is not 6 bytes, CF_ERR_FRAME when
+ * truncated.
+ */
+int klipper_parse_canbus_id(const uint8_t *content, size_t len, uint16_t msgid, uint8_t uuid[6],
+			    uint8_t *node);
+
 /* Start reassembly into buf (cap bytes, caller-owned, must outlive the reader). Never fails. */
 void klipper_dict_init(struct klipper_dict_reader *r, uint8_t *buf, size_t cap);
 
