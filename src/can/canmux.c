@@ -17,7 +17,11 @@
 #define CANMUX_RECV_BURST 256	   /* frames read per loop turn before others get a turn */
 #define CANMUX_RETRY_US 1000	   /* ENOBUFS: POLLOUT does not track the qdisc (§2.4) */
 #define CANMUX_NODE_FIRST CANBUS_NODEID_FLASHTOOL
-#define CANMUX_NODE_LAST 255	   /* 0x100 + 2 * 255 + 1 = 0x2ff, below the admin ids */
+/* Katapult sessions stop below APPID_CAN_NODE_FIRST (src/appid/appid_can.h): an application
+ * identified there keeps its id, and a Katapult node answering on the same id would shut it
+ * down (katapult.md §2.2, id conflict). */
+#define CANMUX_NODE_LAST 223
+#define CANMUX_NODE_BITMAP 256
 #define CANMUX_MAX_IDS 64
 #define CANMUX_CLOSE_FLUSH_US 1000000u
 
@@ -40,7 +44,7 @@ struct canmux {
 	size_t q_cap, q_head, q_len;
 	bool blocked;		 /* the transport refused the head frame; wait for POLLOUT/timer */
 	unsigned seq;		 /* delivery round (dispatch, fail_bus) */
-	uint8_t nodes[(CANMUX_NODE_LAST + 1) / 8];
+	uint8_t nodes[CANMUX_NODE_BITMAP / 8];
 	struct canmux_stats stats;
 	struct canmux *next;	 /* registry */
 };

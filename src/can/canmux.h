@@ -68,8 +68,9 @@ int canmux_send_stream(struct canmux *m, struct canmux_listener *owner, uint32_t
 size_t canmux_queued(const struct canmux *m);
 
 /*
- * Node ids for Katapult sessions on this bus: 129 (flashtool's) upward, so Klipper's 4, 5, ...
- * never clash (katapult.md §2.1). CF_ERR_BUSY when all are taken.
+ * Node ids for Katapult sessions on this bus: 129 (flashtool's) to 223, so Klipper's 4, 5, ...
+ * and the ids of identified applications (224-254, src/appid/appid_can.h) never clash
+ * (katapult.md §2.1). CF_ERR_BUSY when all are taken.
  */
 int canmux_alloc_node(struct canmux *m, uint8_t *node);
 void canmux_free_node(struct canmux *m, uint8_t node);
