@@ -116,6 +116,20 @@ static void read_cmdline(pid_t pid, char *cmd, size_t cap)
 	cmd[len > 0 ? len : 0] = '\0';
 }
 
+int inuse_describe_pid(pid_t pid, struct inuse_holder *h)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d", (int)pid);
+	memset(h, 0, sizeof(*h));
+	if (access(path, F_OK) < 0)
+		return CF_ERR_NO_DEVICE;
+	h->pid = pid;
+	read_unit(pid, h->unit, sizeof(h->unit));
+	read_cmdline(pid, h->cmdline, sizeof(h->cmdline));
+	return CF_OK;
+}
+
 int inuse_find(const char *path, struct inuse_holder *out, size_t max, size_t *count)
 {
 	const pid_t self = getpid();

@@ -25,6 +25,10 @@ struct inuse_holder {
  */
 int inuse_find(const char *path, struct inuse_holder *out, size_t max, size_t *count);
 
+/* Fill h (pid, systemd unit, command line) for one process, as inuse_find fills its holders
+ * (the Klipper API socket's owner is named this way). 0, or CF_ERR_NO_DEVICE when it is gone. */
+int inuse_describe_pid(pid_t pid, struct inuse_holder *h);
+
 /*
  * Name the holder for a message: "pid 812 (systemd unit klipper.service)" or
  * "pid 812 (python3 klippy.py ...)". Writes a NUL-terminated string into buf.
