@@ -153,8 +153,11 @@ static void test_rom_dfu_timing_at_speed_1(void **state)
 	st = getstatus(); /* early: still busy, the remaining time */
 	assert_int_equal(st.state, DFU_STATE_DNBUSY);
 	assert_int_equal(st.poll_timeout_ms, 15);
+	assert_int_equal(fx.d.stats.early_polls, 1); /* §1.3: it came before bwPollTimeout */
 	fx.now_us += 15000;
 	assert_int_equal(getstatus().state, DFU_STATE_DNLOAD_IDLE);
+	assert_int_equal(fx.d.stats.early_polls, 1); /* this one waited the announced time */
+	assert_int_equal(fx.d.stats.max_poll_ms, 25);
 	/* 1024 half-words × 53.5 us = 54.784 ms, reported rounded up. */
 	assert_int_equal(xfer(0x21, 1, 2, 2048, block), ROM_DFU_XFER_OK);
 	assert_int_equal(getstatus().poll_timeout_ms, 55);
@@ -232,6 +235,41 @@ static void test_rom_dfu_read_protection(void **state)
 	assert_int_equal(fx.buf[0], 0xFF);
 }
 
+static void test_rom_dfu_unprotect_erases_then_resets_by_itself(void **state)
+{
+	struct dfu_status_record st;
+	(void)state;
+	start(ROM_DFU_FAULT_RDP, 1.0);
+	fx.d.cfg.unprotect_us = 1500000; /* a slow reset */
+
+	assert_int_equal(xfer(0x21, 1, 0, 1, ((uint8_t[]){ 0x92 })), ROM_DFU_XFER_OK);
+	st = getstatus();
+
+	/* The mass erase takes its time, announced as bwPollTimeout; nothing resets before. */
+	assert_int_equal(st.state, DFU_STATE_DNBUSY);
+	assert_int_equal(st.poll_timeout_ms, 1500);
+	assert_int_equal(rom_dfu_next_event_us(&fx.d), fx.now_us + 1500000);
+	rom_dfu_tick(&fx.d, fx.now_us + 1499999);
+	assert_false(fx.d.gone);
+	/* Then it resets whether the host polls or not. */
+	rom_dfu_tick(&fx.d, fx.now_us + 1500000);
+	assert_true(fx.d.gone);
+	assert_true(fx.d.reset);
+	assert_int_equal(rom_dfu_next_event_us(&fx.d), UINT64_MAX);
+	assert_int_equal(xfer(0xa1, 3, 0, 6, NULL), ROM_DFU_XFER_GONE);
+	assert_false(fx.d.rdp);
+}
+
+static void test_rom_dfu_unprotect_takes_the_datasheet_mass_erase(void **state)
+{
+	(void)state;
+	start(ROM_DFU_FAULT_RDP, 1.0);
+
+	assert_int_equal(xfer(0x21, 1, 0, 1, ((uint8_t[]){ 0x92 })), ROM_DFU_XFER_OK);
+
+	assert_int_equal(getstatus().poll_timeout_ms, 40); /* §2.7: F0 mass erase 20-40 ms */
+}
+
 static void test_rom_dfu_leave_answers_manifest_then_goes(void **state)
 {
 	struct dfu_status_record st;
@@ -306,6 +344,58 @@ static void test_rom_dfu_vanishes_mid_write(void **state)
 	assert_int_equal(fx.d.stats.blocks_written, 2);
 }
 
+static void test_rom_dfu_vanishes_mid_erase(void **state)
+{
+	(void)state;
+	start(ROM_DFU_FAULT_VANISH_MID_ERASE, 0);
+	fx.d.cfg.vanish_after_erases = 2;
+
+	assert_int_equal(command(0x41, 0x08000000).status, DFU_STATUS_OK);
+	assert_int_equal(command(0x41, 0x08000400).status, DFU_STATUS_OK);
+
+	assert_int_equal(xfer(0x21, 1, 0, 5, ((uint8_t[]){ 0x41, 0, 8, 0, 8 })),
+			 ROM_DFU_XFER_GONE);
+	assert_int_equal(fx.d.stats.erase_commands, 2);
+	assert_int_equal(fx.flash[0x800], 0x5A);
+}
+
+static void test_rom_dfu_weak_cell_programs_wrong_silently(void **state)
+{
+	static const uint8_t data[8] = { 0x10, 0x22, 0x33, 0xFF, 0x44, 0x55, 0x66, 0x77 };
+	struct dfu_status_record st;
+	(void)state;
+	start(ROM_DFU_FAULT_FLIP, 0);
+	fx.d.cfg.flip_address = 0x08004001;
+	command(0x41, 0x08004000);
+
+	command(0x21, 0x08004000);
+	st = operation(2, data, sizeof(data));
+
+	assert_int_equal(st.status, DFU_STATUS_OK); /* no status tells */
+	assert_int_equal(fx.flash[0x4000], 0x10);
+	assert_int_equal(fx.flash[0x4001], 0x23); /* 0x22: bit 0 stayed 1 */
+	assert_int_equal(fx.flash[0x4002], 0x33);
+	assert_int_equal(fx.d.stats.prog_errors, 0);
+}
+
+static void test_rom_dfu_counts_app_erases_before_the_boot_region_is_read(void **state)
+{
+	(void)state;
+	start(0, 0);
+
+	command(0x41, 0x08001C00); /* a bootloader page: the region is no longer verified */
+	command(0x41, 0x08002000); /* an application page before it was read back */
+	assert_int_equal(fx.d.stats.app_erases_before_boot_read, 1);
+
+	xfer(0x21, 6, 0, 0, NULL);
+	command(0x21, 0x08001800);
+	xfer(0x21, 6, 0, 0, NULL);
+	assert_int_equal(xfer(0xa1, 2, 2, 2048, NULL), ROM_DFU_XFER_OK); /* read to 0x08002000 */
+	xfer(0x21, 6, 0, 0, NULL);
+	command(0x41, 0x08002400);
+	assert_int_equal(fx.d.stats.app_erases_before_boot_read, 1);
+}
+
 static void test_rom_dfu_dnload_outside_idle_stalls(void **state)
 {
 	(void)state;
@@ -371,11 +461,16 @@ int main(void)
 		cmocka_unit_test(test_rom_dfu_f0_rule_refuses_unerased_target),
 		cmocka_unit_test(test_rom_dfu_out_of_range_is_err_target),
 		cmocka_unit_test(test_rom_dfu_read_protection),
+		cmocka_unit_test(test_rom_dfu_unprotect_erases_then_resets_by_itself),
+		cmocka_unit_test(test_rom_dfu_unprotect_takes_the_datasheet_mass_erase),
 		cmocka_unit_test(test_rom_dfu_leave_answers_manifest_then_goes),
 		cmocka_unit_test(test_rom_dfu_leave_fault_resets_before_status),
 		cmocka_unit_test(test_rom_dfu_clrstatus_outside_error_is_err_unknown),
 		cmocka_unit_test(test_rom_dfu_stall_while_busy),
 		cmocka_unit_test(test_rom_dfu_vanishes_mid_write),
+		cmocka_unit_test(test_rom_dfu_vanishes_mid_erase),
+		cmocka_unit_test(test_rom_dfu_weak_cell_programs_wrong_silently),
+		cmocka_unit_test(test_rom_dfu_counts_app_erases_before_the_boot_region_is_read),
 		cmocka_unit_test(test_rom_dfu_dnload_outside_idle_stalls),
 		cmocka_unit_test(test_rom_dfu_counts_app_writes_before_the_boot_region_is_read),
 		cmocka_unit_test(test_rom_dfu_write_protected_page_changes_silently_nothing),

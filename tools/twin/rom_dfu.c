@@ -9,6 +9,7 @@
 
 /* dfu.md §2.7 (F0): page erase 20-40 ms, ~53.5 us per half-word. */
 #define ERASE_US	  25000u
+#define UNPROTECT_US	  40000u /* tME, the F0 mass erase, at most 40 ms */
 #define HALFWORD_NS	  53500u
 #define SLOW_ERASE_FACTOR 10u
 #define STALL_MIN_BUSY_US 20000u
@@ -79,8 +80,25 @@ void rom_dfu_reset(struct rom_dfu *d)
 	d->pending = false;
 	d->reset_after_busy = false;
 	d->busy_until_us = 0;
+	d->poll_due_us = 0;
 	d->pointer = d->cfg.flash_base;
 	d->rdp = d->option_bytes[0] != 0xAA;
+}
+
+uint64_t rom_dfu_next_event_us(const struct rom_dfu *d)
+{
+	return !d->gone && d->reset_after_busy && d->state == DFU_STATE_DNBUSY ? d->busy_until_us
+										: UINT64_MAX;
+}
+
+void rom_dfu_tick(struct rom_dfu *d, uint64_t now_us)
+{
+	if (now_us < rom_dfu_next_event_us(d))
+		return;
+	/* dfu.md §2.8: done erasing, the chip resets without answering. */
+	d->gone = true;
+	d->left = true;
+	d->reset = true;
 }
 
 bool rom_dfu_set_alt(struct rom_dfu *d, unsigned alt)
@@ -201,6 +219,11 @@ static uint8_t erase_page(struct rom_dfu *d, uint32_t addr, uint64_t *busy_us)
 	page = off / d->cfg.page_size;
 	if (page < ROM_DFU_MAX_PAGES)
 		d->stats.page_erases[page]++;
+	d->stats.erase_commands++;
+	if (off < BOOT_REGION)
+		d->boot_unread = true;
+	else if (d->boot_unread)
+		d->stats.app_erases_before_boot_read++;
 	*busy_us = ERASE_US;
 	if (write_protected(d, off))
 		return DFU_STATUS_OK; /* dfu.md §2.1: "erases" a protected page without error */
@@ -216,9 +239,23 @@ static uint8_t mass_erase(struct rom_dfu *d, uint64_t *busy_us)
 		return DFU_STATUS_ERR_VENDOR;
 	memset(d->cfg.flash, 0xFF, d->cfg.flash_size);
 	d->stats.mass_erases++;
+	d->boot_unread = true;
 	changed(d, 0, d->cfg.flash_size);
 	*busy_us = ERASE_US;
 	return DFU_STATUS_OK;
+}
+
+/* ROM_DFU_FAULT_FLIP: a weak cell keeps its lowest bit to be programmed at 1. */
+static uint16_t weak_cell(const struct rom_dfu *d, uint32_t offset, uint16_t val)
+{
+	const uint32_t at = d->cfg.flip_address - d->cfg.flash_base;
+	uint8_t b;
+
+	if (!(d->cfg.faults & ROM_DFU_FAULT_FLIP) || at / 2 != offset / 2)
+		return val;
+	b = (uint8_t)(val >> (8 * (at % 2)));
+	b |= (uint8_t)(~b & (b + 1)); /* lowest 0 bit of b stays 1; 0xFF stays 0xFF */
+	return (uint16_t)(at % 2 ? (val & 0x00FF) | b << 8 : (val & 0xFF00) | b);
 }
 
 /* RM0091: a half-word is programmed only onto 0xFFFF (or 0x0000 written); else PGERR. */
@@ -232,7 +269,9 @@ static uint8_t program(struct rom_dfu *d, uint32_t addr, const uint8_t *src, siz
 		if (write_protected(d, addr - d->cfg.flash_base + (uint32_t)i))
 			continue; /* silently unchanged: only a read-back shows it */
 		const uint16_t old = (uint16_t)(dst[i] | (i + 1 < len ? dst[i + 1] << 8 : 0xFF00));
-		const uint16_t val = (uint16_t)(src[i] | (i + 1 < len ? src[i + 1] << 8 : 0xFF00));
+		const uint16_t val = weak_cell(
+		    d, addr - d->cfg.flash_base + (uint32_t)i,
+		    (uint16_t)(src[i] | (i + 1 < len ? src[i + 1] << 8 : 0xFF00)));
 
 		if (old != 0xFFFF && val != 0x0000) {
 			d->stats.prog_errors++;
@@ -297,6 +336,7 @@ static uint8_t run_command(struct rom_dfu *d, uint64_t *busy_us)
 		d->option_bytes[0] = 0xAA;
 		d->option_bytes[1] = 0x55;
 		d->reset_after_busy = true;
+		*busy_us = d->cfg.unprotect_us ? d->cfg.unprotect_us : UNPROTECT_US;
 		return DFU_STATUS_OK;
 	}
 	return DFU_STATUS_ERR_UNKNOWN;
@@ -304,7 +344,8 @@ static uint8_t run_command(struct rom_dfu *d, uint64_t *busy_us)
 
 /* ---- DFU class requests ---- */
 
-static void status_reply(struct rom_dfu *d, uint8_t *data, size_t *len, uint32_t poll_ms)
+static void status_reply(struct rom_dfu *d, uint8_t *data, size_t *len, uint32_t poll_ms,
+			 uint64_t now_us)
 {
 	const struct dfu_status_record st = {
 	    .status = d->status,
@@ -315,6 +356,9 @@ static void status_reply(struct rom_dfu *d, uint8_t *data, size_t *len, uint32_t
 
 	dfu_build_status(data, &st);
 	*len = DFU_STATUS_LEN;
+	d->poll_due_us = now_us + (uint64_t)poll_ms * 1000;
+	if (poll_ms > d->stats.max_poll_ms)
+		d->stats.max_poll_ms = poll_ms;
 }
 
 static uint32_t ms_ceil(uint64_t us)
@@ -344,7 +388,7 @@ static void start_operation(struct rom_dfu *d, uint8_t *data, size_t *len, uint6
 	}
 	d->busy_until_us = now_us + busy;
 	d->state = DFU_STATE_DNBUSY;
-	status_reply(d, data, len, ms_ceil(reported));
+	status_reply(d, data, len, ms_ceil(reported), now_us);
 }
 
 static enum rom_dfu_xfer getstatus(struct rom_dfu *d, uint8_t *data, size_t *len, uint64_t now_us)
@@ -355,10 +399,12 @@ static enum rom_dfu_xfer getstatus(struct rom_dfu *d, uint8_t *data, size_t *len
 		return ROM_DFU_XFER_OK;
 	}
 	if (d->state == DFU_STATE_DNBUSY) {
+		if (now_us < d->poll_due_us)
+			d->stats.early_polls++;
 		if (now_us < d->busy_until_us) {
 			if (d->cfg.faults & ROM_DFU_FAULT_STALL_WHILE_BUSY)
 				return ROM_DFU_XFER_STALL;
-			status_reply(d, data, len, ms_ceil(d->busy_until_us - now_us));
+			status_reply(d, data, len, ms_ceil(d->busy_until_us - now_us), now_us);
 			return ROM_DFU_XFER_OK;
 		}
 		if (d->reset_after_busy) {
@@ -378,10 +424,10 @@ static enum rom_dfu_xfer getstatus(struct rom_dfu *d, uint8_t *data, size_t *len
 		if (d->cfg.faults & ROM_DFU_FAULT_RESET_BEFORE_LEAVE_STATUS)
 			return ROM_DFU_XFER_GONE;
 		d->state = DFU_STATE_MANIFEST;
-		status_reply(d, data, len, 1);
+		status_reply(d, data, len, 1, now_us);
 		return ROM_DFU_XFER_OK;
 	}
-	status_reply(d, data, len, 0);
+	status_reply(d, data, len, 0, now_us);
 	return ROM_DFU_XFER_OK;
 }
 
@@ -401,6 +447,12 @@ static enum rom_dfu_xfer dnload(struct rom_dfu *d, const struct dfu_setup *s, co
 	}
 	if (s->value >= 2 && (d->cfg.faults & ROM_DFU_FAULT_VANISH_MID_WRITE) &&
 	    d->stats.blocks_written >= d->cfg.vanish_after_blocks) {
+		d->gone = true;
+		return ROM_DFU_XFER_GONE;
+	}
+	if (s->value == 0 && s->length == 5 && data[0] == DFUSE_CMD_ERASE &&
+	    (d->cfg.faults & ROM_DFU_FAULT_VANISH_MID_ERASE) &&
+	    d->stats.erase_commands >= d->cfg.vanish_after_erases) {
 		d->gone = true;
 		return ROM_DFU_XFER_GONE;
 	}
