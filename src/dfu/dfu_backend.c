@@ -238,9 +238,14 @@ static void on_op_done(void *ctx, const struct dfuse_op *op, const struct dfuse_
 	struct dfu_priv *p = ctx;
 
 	if (r->err) {
-		if (r->err == CF_ERR_NO_DEVICE && p->selector[0] && p->stage <= ST_ID_RDP_DONE &&
-		    cf_now_us() < p->wait_deadline_us) {
-			/* Reopened the ROM's old instance before it re-enumerated: wait again. */
+		if (p->stage <= ST_ID_RDP_DONE && p->stage != ST_ID_UNPROTECT &&
+		    cf_now_us() < p->wait_deadline_us && dfu_usb_not_back(r->err) &&
+		    !(r->have_status && r->st.status != DFU_STATUS_OK) &&
+		    !(r->err == CF_ERR_PROTOCOL && r->have_status)) {
+			/* Opened an instance that is gone or still resetting: wait again. */
+			cf_log(CF_LOG_DEBUG, p->cand.path, "dfu",
+			       "%s failed (%s) while getting it idle: not back yet",
+			       dfuse_op_name(op->kind), cf_err_name(r->err));
 			p->reopen = true;
 			p->stage = ST_NONE;
 			loop_arm(updater_get_config(p->u)->loop, &p->after_leave, cf_now_us());
@@ -288,7 +293,8 @@ static void after_leave(struct loop_timer *t, uint64_t now_us)
 		return;
 	}
 	p->reopen = false;
-	if (!p->selector[0]) {
+	if (p->unprotected && !p->selector[0]) {
+		/* After the reset of read unprotect: the same port, for a while. */
 		snprintf(p->selector, sizeof(p->selector), "%s", p->cand.path);
 		p->wait_deadline_us = now_us + (timeout > REOPEN_US ? timeout : REOPEN_US);
 	}
@@ -345,18 +351,22 @@ static void fill_identity(struct dfu_priv *p)
 }
 
 /* Find, check and open the ROM, then start getting it idle. 0 when started, else the error
- * (with the failure filled). */
-static int try_open(struct dfu_priv *p)
+ * (with the failure filled); *not_back tells an absent or listed-but-gone ROM, which whoever
+ * waits for it waits on. */
+static int try_open(struct dfu_priv *p, bool *not_back)
 {
 	const struct updater_config *cfg = updater_get_config(p->u);
 	int err;
 
 	err = dfu_usb_select(p->usb, p->selector[0] ? p->selector : cfg->target.usb_path, &p->cand,
 			     updater_failure(p->u));
+	*not_back = err && dfu_usb_not_back(err);
 	if (!err)
 		err = check_device(p);
-	if (!err)
+	if (!err) {
 		err = dfu_usb_open(p->usb, &p->cand, &p->dev, updater_failure(p->u));
+		*not_back = err && dfu_usb_not_back(err);
+	}
 	if (err) {
 		dfu_backend_set_device(p);
 		return err;
@@ -380,12 +390,13 @@ static int try_open(struct dfu_priv *p)
 static void wait_fire(struct loop_timer *t, uint64_t now_us)
 {
 	struct dfu_priv *p = (struct dfu_priv *)((char *)t - offsetof(struct dfu_priv, wait));
+	bool not_back;
 	int err;
 
 	if (dfu_backend_check_cancel(p))
 		return;
-	err = try_open(p);
-	if (err == CF_ERR_NO_DEVICE && now_us < p->wait_deadline_us) {
+	err = try_open(p, &not_back);
+	if (err && not_back && now_us < p->wait_deadline_us) {
 		loop_arm(updater_get_config(p->u)->loop, &p->wait, now_us + WAIT_POLL_US);
 		return;
 	}
@@ -399,14 +410,17 @@ static int op_identify(struct updater *u)
 	const struct updater_config *cfg = updater_get_config(u);
 	int err;
 
+	bool not_back;
+
 	if (!p->usb && (err = dfu_usb_new(cfg->loop, &p->usb)))
 		return cf_failure_set(updater_failure(u), err, "identify", "libusb_init failed");
-	err = try_open(p);
-	if (err == CF_ERR_NO_DEVICE && cfg->opts.timeout_us) {
+	/* --timeout: a ROM not there yet, or listed while it re-enumerates, is waited for. */
+	p->wait_deadline_us = cfg->opts.timeout_us ? cf_now_us() + cfg->opts.timeout_us : 0;
+	err = try_open(p, &not_back);
+	if (err && not_back && cf_now_us() < p->wait_deadline_us) {
 		cf_log(CF_LOG_INFO, NULL, "dfu", "waiting up to %.1f s for a ROM DFU device",
 		       (double)cfg->opts.timeout_us / 1e6);
 		p->wait.fire = wait_fire;
-		p->wait_deadline_us = cf_now_us() + cfg->opts.timeout_us;
 		loop_arm(cfg->loop, &p->wait, cf_now_us() + WAIT_POLL_US);
 		return CF_OK;
 	}

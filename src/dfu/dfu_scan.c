@@ -59,7 +59,9 @@ int dfu_scan_run(bool json)
 		else
 			printf("%-10s %04x:%04x %-14s %s\n", c[i].path, c[i].vid, c[i].pid,
 			       c[i].serial[0] ? c[i].serial : "?",
-			       c[i].open_err ? "(cannot open: no permission)" : c[i].alt0_name);
+			       c[i].open_err == CF_ERR_ACCESS ? "(cannot open: no permission)"
+			       : c[i].open_err		      ? "(listed, not answering: reset?)"
+							      : c[i].alt0_name);
 	}
 	if (json)
 		printf("{\"event\":\"summary\",\"dfu_devices\":%zu,\"no_permission\":%zu}\n", n,

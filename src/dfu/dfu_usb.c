@@ -153,8 +153,9 @@ static void format_path(libusb_device *dev, char *out, size_t cap)
 }
 
 /* dfu.md §1.1 point 5: raw string descriptor, first LANGID, tolerate a short bLength, UTF-16LE
- * to ASCII with '?' outside Latin-1, trailing spaces kept. */
-static void read_string(libusb_device_handle *h, uint8_t index, char *out, size_t cap)
+ * to ASCII with '?' outside Latin-1, trailing spaces kept. Returns 0, or the libusb error of a
+ * request that failed (a device that went away); a malformed answer leaves out "" and is 0. */
+static int read_string(libusb_device_handle *h, uint8_t index, char *out, size_t cap)
 {
 	unsigned char buf[255];
 	uint16_t langid;
@@ -162,14 +163,18 @@ static void read_string(libusb_device_handle *h, uint8_t index, char *out, size_
 
 	out[0] = '\0';
 	if (!index)
-		return;
+		return 0;
 	n = libusb_get_string_descriptor(h, 0, 0, buf, sizeof(buf));
+	if (n < 0)
+		return n;
 	if (n < 4 || buf[1] != LIBUSB_DT_STRING)
-		return;
+		return 0;
 	langid = (uint16_t)(buf[2] | buf[3] << 8);
 	n = libusb_get_string_descriptor(h, index, langid, buf, sizeof(buf));
+	if (n < 0)
+		return n;
 	if (n < 2 || buf[1] != LIBUSB_DT_STRING)
-		return;
+		return 0;
 	if (buf[0] < n)
 		n = buf[0];
 	size_t o = 0;
@@ -180,6 +185,7 @@ static void read_string(libusb_device_handle *h, uint8_t index, char *out, size_
 		out[o++] = ch < 0x80 ? (char)ch : '?';
 	}
 	out[o] = '\0';
+	return 0;
 }
 
 static bool is_dfu_mode(const struct libusb_interface_descriptor *alt)
@@ -234,13 +240,17 @@ static bool describe(libusb_device *dev, const struct libusb_device_descriptor *
 	c->bus = libusb_get_bus_number(dev);
 	c->devnum = libusb_get_device_address(dev);
 	format_path(dev, c->path, sizeof(c->path));
-	c->open_err = dfu_usb_map_error(libusb_open(dev, &h));
-	if (!c->open_err) {
-		read_string(h, dd->iSerialNumber, c->serial, sizeof(c->serial));
-		read_string(h, dd->iProduct, c->product, sizeof(c->product));
-		read_string(h, (uint8_t)alt0_string, c->alt0_name, sizeof(c->alt0_name));
+	c->libusb_err = libusb_open(dev, &h);
+	if (!c->libusb_err) {
+		c->libusb_err = read_string(h, dd->iSerialNumber, c->serial, sizeof(c->serial));
+		if (!c->libusb_err)
+			c->libusb_err = read_string(h, dd->iProduct, c->product, sizeof(c->product));
+		if (!c->libusb_err)
+			c->libusb_err = read_string(h, (uint8_t)alt0_string, c->alt0_name,
+						    sizeof(c->alt0_name));
 		libusb_close(h);
 	}
+	c->open_err = dfu_usb_map_error(c->libusb_err);
 	return true;
 }
 
@@ -579,5 +589,18 @@ int dfu_usb_select(struct dfu_usb *u, const char *selector, struct dfu_candidate
 		cf_failure_set_hint(f, "%s", dfu_usb_access_hint());
 		return CF_ERR_ACCESS;
 	}
+	if (out->open_err) {
+		cf_failure_set(f, out->open_err, "identify",
+			       "the ROM at usb %s is listed but does not answer (%s)", out->path,
+			       libusb_error_name(out->libusb_err));
+		cf_failure_set_hint(f, "it is re-enumerating or was unplugged: wait for it with "
+				       "--timeout 5s, or replug it with BOOT0 bridged");
+		return out->open_err;
+	}
 	return CF_OK;
+}
+
+bool dfu_usb_not_back(int err)
+{
+	return err == CF_ERR_NO_DEVICE || err == CF_ERR_IO || err == CF_ERR_PROTOCOL;
 }

@@ -31,7 +31,9 @@ struct dfu_candidate {
 	char alt0_name[128]; /* the layout string, "" when it could not be read */
 	bool has_functional;
 	struct dfu_functional functional;
-	int open_err; /* 0, or the cf_err of opening it (CF_ERR_ACCESS: no udev rule) */
+	int open_err; /* 0, or the cf_err of opening it or reading its strings (CF_ERR_ACCESS:
+		       * no udev rule; NO_DEVICE, IO, PROTOCOL: listed but not answering) */
+	int libusb_err; /* the LIBUSB_ERROR_* behind open_err, for messages */
 };
 
 /*
@@ -55,10 +57,20 @@ int dfu_usb_find(struct dfu_usb *u, uint16_t vid, uint16_t pid, struct dfu_candi
  * Pick exactly one ROM: selector "" (the only 0483:df11 present), "BUS-PORT[.PORT]" (that USB
  * path) or "VID:PID" (hex). No match: CF_ERR_NO_DEVICE; several: CF_ERR_USAGE listing them
  * (F0 ROM serials are not unique, dfu.md §1.1); not openable: CF_ERR_ACCESS with the udev
- * hint. f gets the message; *out the chosen one.
+ * hint; listed but its strings cannot be read (it reset or was unplugged and the listing
+ * lags): the open error (NO_DEVICE, IO, PROTOCOL), for which dfu_usb_not_back is true.
+ * f gets the message; *out the chosen one.
  */
 int dfu_usb_select(struct dfu_usb *u, const char *selector, struct dfu_candidate *out,
 		   struct cf_failure *f);
+
+/*
+ * Errors of finding, opening and first talking to a ROM that mean "not there (yet)": absent,
+ * or listed and gone (NO_DEVICE), or failing its first requests as a device in reset does (IO,
+ * PROTOCOL for a STALL). Whoever waits for a ROM (--timeout, after read unprotect) keeps
+ * waiting on these until its deadline (issue #15).
+ */
+bool dfu_usb_not_back(int err);
 
 /*
  * Open c, claim its DFU interface and select alt 0 (SET_INTERFACE). On failure fills f with a

@@ -311,7 +311,13 @@ static void dnload_status(struct dfuse *s, const struct dfu_status_record *st)
 		return;
 	}
 	if (s->op.kind == DFUSE_OP_UNPROTECT) {
-		finish(s, CF_OK); /* dfu.md §2.8: it erases and resets; no second answer */
+		/* dfu.md §2.8: it mass-erases, then resets without a second answer. Honour the
+		 * erase time before the next request; whatever that poll meets ends the op. */
+		if (st->state == DFU_STATE_DNBUSY && !s->last_poll_ms && st->poll_timeout_ms) {
+			wait_poll(s, st->poll_timeout_ms);
+			return;
+		}
+		finish(s, CF_OK);
 		return;
 	}
 	if (st->state == DFU_STATE_DNBUSY || st->state == DFU_STATE_DNLOAD_SYNC) {
