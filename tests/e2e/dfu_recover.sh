@@ -42,6 +42,10 @@ check "blank chip: blank pages are not erased again, leave jumped to 0x08000000"
 	"grep -q 'left=1 jump=0x08000000 pages_erased=0 ' s1.txt"
 check "blank chip: summary says read back identical" \
 	"grep -q 'read back identical (0/30 pages erased)' out.txt"
+# dfuemu announces the F042 datasheet times as bwPollTimeout (dfu.md §1.3, §2.7): every one
+# is honoured, no GETSTATUS comes early.
+check "blank chip: bwPollTimeout honoured (55 ms per block, no early GETSTATUS)" \
+	"grep -q 'early_polls=0 max_poll_ms=55 ' s1.txt"
 
 # A chip full of garbage: every page erased exactly once (design rule 5).
 head -c 32768 /dev/urandom >garbage.bin
@@ -51,6 +55,8 @@ check "garbage chip: recovered, each of the 30 pages erased once (rc=$rc)" \
 	"[ $rc -eq 0 ] && same g1.bin 0 full.bin && grep -q 'pages_erased=30 max_erases_per_page=1' sg.txt"
 check "garbage chip: the bootloader region was read back before any application block (rule 5)" \
 	"grep -q 'app_writes_before_boot_read=0' sg.txt"
+check "garbage chip: 30 erases of 25 ms each waited out, no early GETSTATUS" \
+	"grep -q 'early_polls=0 ' sg.txt"
 
 # Rerun on a recovered probe: pages that already hold the image are neither erased nor written.
 emu --flash-in f1.bin --flash-out f1b.bin --stats s1b.txt -- "$CF" recover --full full.bin --timeout 200ms >out.txt 2>&1
@@ -138,6 +144,21 @@ emu --fault rdp --flash-in rdp_in.bin --flash-out f6.bin --stats s6.txt -- \
 rc=$?
 check "--unprotect: warns it wipes the chip, waits for the ROM to come back, recovers (rc=$rc)" \
 	"[ $rc -eq 0 ] && grep -q 'erases ALL' out.txt && grep -q 'waiting for it to come back' out.txt && same f6.bin 0 full.bin && grep -q 'rdp=0' s6.txt"
+# Issue #15: after 0x92 the old instance stays listed while the chip erases and resets; a
+# listed but gone ROM is "not back yet", not an unreadable layout.
+emu --fault rdp --unprotect-ms 1500 --stale-ms 600 --flash-in rdp_in.bin --flash-out f6s.bin --stats s6s.txt -- \
+	"$CF" recover --full full.bin --unprotect --timeout 200ms >out.txt 2>&1
+rc=$?
+check "--unprotect with a slow reset (1.5 s erase, listed 0.6 s after): waits it out, recovers (rc=$rc)" \
+	"[ $rc -eq 0 ] && same f6s.bin 0 full.bin && grep -q 'rdp=0 .*early_polls=0 ' s6s.txt && ! grep -q 'unreadable memory layout' out.txt"
+emu --fault reenumerating --flash-out fre.bin -- "$CF" recover --full full.bin --timeout 3s >out.txt 2>&1
+rc=$?
+check "rerun while the ROM re-enumerates (listed but gone): --timeout waits for it (rc=$rc)" \
+	"[ $rc -eq 0 ] && same fre.bin 0 full.bin"
+emu --fault reenumerating -- "$CF" recover --full full.bin >out.txt 2>&1
+rc=$?
+check "listed but gone, no --timeout: exit 69 saying so and naming --timeout (rc=$rc)" \
+	"[ $rc -eq 69 ] && grep -q 'ROM at usb 1-1 is listed but does not answer (LIBUSB_ERROR_NO_DEVICE)' out.txt && grep -q -- '--timeout' out.txt"
 
 # Dry run: the plan, nothing written.
 emu --flash-in garbage_app.bin --flash-out f7.bin -- "$CF" recover --full full.bin --dry-run >out.txt 2>&1

@@ -36,6 +36,13 @@ check "each page erased once, leave jumped to 0x08000000" \
 # dfu-util never reads back (dfu.md §3.4): the rule-5 counter can see that.
 check "dfu-util writes the application before reading the bootloader back" \
 	"grep -q 'app_writes_before_boot_read=1[0-9]' stats.txt"
+# ... and erases every page, the application's included, before writing anything (issue #15).
+check "dfu-util erases the 22 application pages before the bootloader is back" \
+	"grep -q 'app_erases_before_boot_read=22 ' stats.txt"
+# dfuemu announces datasheet bwPollTimeouts (25 ms per erase, 55 ms per block): the
+# reference client waits each out, so an early GETSTATUS is the host's fault.
+check "dfu-util honours the datasheet bwPollTimeout: no early GETSTATUS" \
+	"grep -q 'early_polls=0 max_poll_ms=55 ' stats.txt"
 
 # Upload: read-back identical.
 timeout 60 "$EMU" --flash-in flash.bin -- dfu-util -a 0 -s 0x08000000:30720 -U up.bin >ul.txt 2>&1

@@ -22,7 +22,8 @@
 #define MAX_DEVICES	4
 #define F042_FLASH_SIZE 32768
 #define F042_PAGE_SIZE	1024
-#define REPLUG_MS	300			    /* USB re-enumeration after a chip reset */
+#define REPLUG_MS	300 /* USB re-enumeration after a chip reset, once the old one is gone */
+#define STALE_MS	300 /* a device gone from the bus stays listed this long (sysfs, libusb) */
 #define URB_SIZE	sizeof(struct usbdevfs_urb) /* 56 on x86-64 (dfu.md §5.2) */
 
 struct emu_device {
@@ -34,6 +35,8 @@ struct emu_device {
 	UMockdevIoctlBase *handler;
 	bool disconnected; /* every ioctl after the pending reaps answers ENODEV */
 	bool removal_scheduled;
+	guint reset_timer; /* the model resets by itself (read unprotect) */
+	unsigned generation; /* re-enumerations: each gets a new device number, as on a bus */
 };
 
 struct emu {
@@ -48,7 +51,14 @@ struct emu {
 	double speed;
 	unsigned faults;
 	unsigned vanish_after;
+	unsigned vanish_after_erases;
 	unsigned wrp_page;
+	uint32_t flip_address;
+	unsigned stale_ms;     /* gone devices stay listed this long */
+	unsigned replug_ms;    /* a reset ROM comes back this long after it left the list */
+	unsigned unprotect_ms; /* 0x92: mass erase until the reset (0: the datasheet's) */
+	bool reenumerating;    /* --fault reenumerating: listed but gone at the start */
+	GMutex lock;	       /* the models: the ioctl handler and the main loop's timers */
 	bool deny_access;	    /* --fault access: the device node cannot be opened */
 	const char *reappear;	    /* "katapult" or "app": what comes back after the leave */
 	const char *uid;	    /* its USB serial (chip UID hex) */
@@ -97,7 +107,10 @@ static gboolean replug_rom(gpointer data)
 {
 	struct emu_device *d = data;
 
+	g_mutex_lock(&emu.lock);
 	rom_dfu_reset(&d->model);
+	g_mutex_unlock(&emu.lock);
+	d->generation++;
 	d->disconnected = false;
 	d->removal_scheduled = false;
 	umockdev_testbed_detach_ioctl(emu.testbed, d->devnode, NULL);
@@ -177,7 +190,7 @@ static gboolean remove_device_cb(gpointer data)
 	umockdev_testbed_uevent(emu.testbed, d->syspath, "remove");
 	umockdev_testbed_remove_device(emu.testbed, d->syspath);
 	if (d->model.reset)
-		g_timeout_add(REPLUG_MS, replug_rom, d);
+		g_timeout_add(emu.replug_ms, replug_rom, d);
 	else if (emu.reappear && d->model.left && d->model.jump_address == 0x08000000)
 		add_comeback(d);
 	else if (emu.then_twin && !emu.twin_pid && d->model.left &&
@@ -186,13 +199,48 @@ static gboolean remove_device_cb(gpointer data)
 	return G_SOURCE_REMOVE;
 }
 
+/* The chip left the bus (reset, leave, unplug). Its listing stays --stale-ms longer, as the
+ * kernel's and libusb's lists lag a disconnect: opening it or reading its strings fails with
+ * ENODEV meanwhile (issue #15: "listed but gone" is not "back"). */
+static gboolean schedule_removal(gpointer data)
+{
+	g_timeout_add(emu.stale_ms, remove_device_cb, data);
+	return G_SOURCE_REMOVE;
+}
+
 static void disconnect(struct emu_device *d)
 {
 	d->disconnected = true;
 	if (!d->removal_scheduled) {
 		d->removal_scheduled = true;
-		g_main_context_invoke(NULL, remove_device_cb, d);
+		g_main_context_invoke(NULL, schedule_removal, d);
 	}
+}
+
+/* Read unprotect: the chip resets once its mass erase is over, polled or not. */
+static gboolean reset_due(gpointer data)
+{
+	struct emu_device *d = data;
+
+	d->reset_timer = 0;
+	g_mutex_lock(&emu.lock);
+	rom_dfu_tick(&d->model, (uint64_t)g_get_monotonic_time());
+	g_mutex_unlock(&emu.lock);
+	if (d->model.gone && !d->disconnected)
+		disconnect(d);
+	return G_SOURCE_REMOVE;
+}
+
+static gboolean arm_reset(gpointer data)
+{
+	struct emu_device *d = data;
+	const uint64_t at = rom_dfu_next_event_us(&d->model);
+	const uint64_t now = (uint64_t)g_get_monotonic_time();
+
+	if (at == UINT64_MAX || d->reset_timer)
+		return G_SOURCE_REMOVE;
+	d->reset_timer = g_timeout_add((guint)(at > now ? (at - now + 999) / 1000 : 0), reset_due, d);
+	return G_SOURCE_REMOVE;
 }
 
 static int xfer_status(struct emu_device *d, enum rom_dfu_xfer x)
@@ -262,12 +310,16 @@ static void submit_urb(struct emu_device *d, UMockdevIoctlClient *client, UMockd
 		umockdev_ioctl_client_complete(client, -1, EFAULT);
 		return;
 	}
+	g_mutex_lock(&emu.lock);
 	x = rom_dfu_control(&d->model, buf->data, buf->data + DFU_SETUP_LEN, &len,
 			    (uint64_t)g_get_monotonic_time());
+	g_mutex_unlock(&emu.lock);
 	urb->status = xfer_status(d, x);
 	urb->actual_length = urb->status ? 0 : (int)len;
 	if (d->model.gone && !d->disconnected)
 		disconnect(d); /* answered dfuMANIFEST, then stopped USB (dfu.md §2.5) */
+	if (rom_dfu_next_event_us(&d->model) != UINT64_MAX)
+		g_main_context_invoke(NULL, arm_reset, d);
 	g_object_unref(buf);
 	g_queue_push_tail(done_queue(client), urb_data);
 	umockdev_ioctl_client_complete(client, 0, 0);
@@ -394,7 +446,7 @@ static char *descriptors_hex(void)
 
 static bool add_device(struct emu_device *d)
 {
-	const int devnum = d->index + 1;
+	const int devnum = d->index + 1 + MAX_DEVICES * (int)(d->generation % 4);
 	char *hex = descriptors_hex();
 	char *record;
 	GError *err = NULL;
@@ -460,7 +512,10 @@ static void init_device(struct emu_device *d, int index)
 	    .speed = emu.speed,
 	    .faults = emu.faults,
 	    .vanish_after_blocks = emu.vanish_after,
+	    .vanish_after_erases = emu.vanish_after_erases,
 	    .wrp_page = emu.wrp_page,
+	    .flip_address = emu.flip_address,
+	    .unprotect_us = (uint64_t)emu.unprotect_ms * 1000,
 	};
 
 	d->index = index;
@@ -503,10 +558,12 @@ static void write_stats(FILE *out, const struct emu_device *d)
 	fprintf(out,
 		"path=1-%d left=%d jump=0x%08x pages_erased=%u max_erases_per_page=%u "
 		"mass_erases=%u blocks_written=%u prog_errors=%u clrstatus_outside_error=%u "
-		"rdp=%d app_writes_before_boot_read=%u\n",
+		"rdp=%d app_writes_before_boot_read=%u app_erases_before_boot_read=%u "
+		"early_polls=%u max_poll_ms=%u getstatus=%u state=%u\n",
 		d->index, d->model.left, d->model.jump_address, pages, max_erase, s->mass_erases,
 		s->blocks_written, s->prog_errors, s->clrstatus_outside_error, d->model.rdp,
-		s->app_writes_before_boot_read);
+		s->app_writes_before_boot_read, s->app_erases_before_boot_read, s->early_polls,
+		s->max_poll_ms, s->getstatus, d->model.state);
 }
 
 /* ---- main ---- */
@@ -538,7 +595,16 @@ static int parse_faults(const char *list)
 			emu.deny_access = true;
 		else if (!strcmp(*w, "slow-erase"))
 			emu.faults |= ROM_DFU_FAULT_SLOW_ERASE;
-		else if (!strncmp(*w, "vanish", 6)) {
+		else if (!strcmp(*w, "reenumerating"))
+			emu.reenumerating = true;
+		else if (!strncmp(*w, "flip", 4)) {
+			emu.faults |= ROM_DFU_FAULT_FLIP;
+			emu.flip_address =
+			    (*w)[4] == '=' ? (uint32_t)strtoul(*w + 5, NULL, 0) : 0x08005555u;
+		} else if (!strncmp(*w, "vanish-erase", 12)) {
+			emu.faults |= ROM_DFU_FAULT_VANISH_MID_ERASE;
+			emu.vanish_after_erases = (*w)[12] == '=' ? (unsigned)atoi(*w + 13) : 10;
+		} else if (!strncmp(*w, "vanish", 6)) {
 			emu.faults |= ROM_DFU_FAULT_VANISH_MID_WRITE;
 			emu.vanish_after = (*w)[6] == '=' ? (unsigned)atoi(*w + 7) : 4;
 		} else {
@@ -556,14 +622,23 @@ static void usage(FILE *out)
 	    out,
 	    "usage: dfuemu [--devices N] [--fault LIST] [--flash-in FILE] [--flash-out FILE]\n"
 	    "              [--speed S] [--stats FILE] [--reappear katapult|app [--uid HEX]]\n"
-	    "              [--appear-after MS] [--then-twin 'TWIN ARGS']\n"
-	    "              -- CMD ARGS...\n"
+	    "              [--appear-after MS] [--stale-ms MS] [--replug-ms MS]\n"
+	    "              [--unprotect-ms MS] [--then-twin 'TWIN ARGS'] -- CMD ARGS...\n"
 	    "Serves N emulated STM32F042 ROM DFU devices (0483:df11, USB paths 1-1, 1-2, ...)\n"
 	    "to CMD through umockdev, then writes each flash (device k > 1 to FILE.k) and\n"
-	    "exits with CMD's status. Faults: leave-reset, rdp, stall-busy, slow-erase,\n"
-	    "vanish[=BLOCKS], wrp[=PAGE] (write-protected: erase and program silently do\n"
-	    "nothing), access (the node cannot be opened: run as root, CMD then runs as\n"
-	    "nobody). --reappear: after a leave to 0x08000000 the port shows Katapult\n"
+	    "exits with CMD's status. --speed scales the F042 datasheet times (erase 25 ms a\n"
+	    "page, 53.5 us a half-word, mass erase 40 ms), busy time and bwPollTimeout alike:\n"
+	    "1 (default) the datasheet, 0 instant with bwPollTimeout 0.\n"
+	    "Faults: leave-reset, rdp, stall-busy, slow-erase, vanish[=BLOCKS] (gone after\n"
+	    "that many block writes), vanish-erase[=PAGES] (gone at the erase after that many),\n"
+	    "wrp[=PAGE] (write-protected: erase and program silently do nothing), flip[=ADDR]\n"
+	    "(the cell at ADDR programs its lowest 0 bit as 1, with no error), reenumerating\n"
+	    "(the ROM is re-enumerating when CMD starts: listed but gone, then back), access\n"
+	    "(the node cannot be opened: run as root, CMD then runs as nobody).\n"
+	    "A device that leaves the bus (leave, reset, vanish) stays listed --stale-ms\n"
+	    "(default 300) with every request failing ENODEV; after a reset (read unprotect,\n"
+	    "which takes --unprotect-ms, default 40) the ROM is back --replug-ms (default 300)\n"
+	    "after that. --reappear: after a leave to 0x08000000 the port shows Katapult\n"
 	    "(1d50:6177) or the application (1d50:614e) with serial --uid (sysfs only).\n"
 	    "--appear-after: the devices are plugged in MS after CMD started. --then-twin: after\n"
 	    "a leave the probe twin runs the written flash with --uid and TWIN ARGS.\n"
@@ -580,6 +655,9 @@ static int parse_args(int argc, char **argv)
 	    {"flash-in", required_argument, NULL, 'i'},
 	    {"flash-out", required_argument, NULL, 'o'},
 	    {"appear-after", required_argument, NULL, 'a'},
+	    {"replug-ms", required_argument, NULL, 'R'},
+	    {"stale-ms", required_argument, NULL, 'S'},
+	    {"unprotect-ms", required_argument, NULL, 'U'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"then-twin", required_argument, NULL, 'T'},
 	    {"reappear", required_argument, NULL, 'r'},
@@ -591,6 +669,9 @@ static int parse_args(int argc, char **argv)
 	int c;
 
 	emu.count = 1;
+	emu.speed = 1.0;
+	emu.stale_ms = STALE_MS;
+	emu.replug_ms = REPLUG_MS;
 	emu.uid = "16000C000F43304253373820"; /* katapult.md §2.3 vector: UUID e0ef270ca188 */
 	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
 		switch (c) {
@@ -623,6 +704,15 @@ static int parse_args(int argc, char **argv)
 			break;
 		case 'a':
 			emu.appear_after_ms = (unsigned)atoi(optarg);
+			break;
+		case 'R':
+			emu.replug_ms = (unsigned)atoi(optarg);
+			break;
+		case 'S':
+			emu.stale_ms = (unsigned)atoi(optarg);
+			break;
+		case 'U':
+			emu.unprotect_ms = (unsigned)atoi(optarg);
 			break;
 		case 'T':
 			emu.then_twin = optarg;
@@ -696,12 +786,23 @@ static void drop_to_nobody(gpointer data)
 		_exit(70);
 }
 
+/* --fault reenumerating: the chip has just reset; its old instance is still listed. */
+static void start_reenumerating(struct emu_device *d)
+{
+	d->model.gone = true;
+	d->model.reset = true;
+	disconnect(d);
+}
+
 static gboolean plug_in(gpointer data)
 {
 	(void)data;
-	for (int i = 0; i < emu.count; i++)
+	for (int i = 0; i < emu.count; i++) {
 		if (!add_device(&emu.dev[i]))
 			g_main_loop_quit(emu.main_loop);
+		else if (emu.reenumerating)
+			start_reenumerating(&emu.dev[i]);
+	}
 	return G_SOURCE_REMOVE;
 }
 
@@ -740,10 +841,14 @@ int main(int argc, char **argv)
 		reexec_under_wrapper(argc, argv);
 	emu.testbed = umockdev_testbed_new();
 	emu.main_loop = g_main_loop_new(NULL, FALSE);
-	for (int i = 0; i < emu.count; i++) {
+	g_mutex_init(&emu.lock);
+	for (int i = 0; i < emu.count; i++)
 		init_device(&emu.dev[i], i + 1);
-		if (!emu.appear_after_ms && !add_device(&emu.dev[i]))
+	for (int i = 0; i < emu.count && !emu.appear_after_ms; i++) {
+		if (!add_device(&emu.dev[i]))
 			return 70;
+		if (emu.reenumerating)
+			start_reenumerating(&emu.dev[i]);
 	}
 	if (emu.appear_after_ms)
 		g_timeout_add(emu.appear_after_ms, plug_in, NULL);
