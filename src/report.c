@@ -24,7 +24,7 @@ struct report_device {
 	unsigned last_step; /* last reported progress step (plain: quarters, JSON: tenths) */
 	bool finished;
 	int err;
-	char summary[160];
+	char *summary; /* heap, NULL = "" */
 	char failure_line[512];
 };
 
@@ -55,6 +55,8 @@ void report_free(struct report *r)
 {
 	if (!r)
 		return;
+	for (int i = 0; i < r->count; i++)
+		free(r->devs[i].summary);
 	free(r->devs);
 	free(r);
 }
@@ -110,7 +112,7 @@ static void format_bar(const struct report_device *d, uint64_t now, char *buf, s
 	bar[BAR_WIDTH] = '\0';
 	if (d->finished) {
 		snprintf(buf, cap, "%-34.34s %-8s %.100s", d->label, d->err ? "FAILED" : "done",
-			 d->err ? cf_err_name(d->err) : d->summary);
+			 d->err ? cf_err_name(d->err) : d->summary ? d->summary : "");
 	} else if (d->total) {
 		double eta = rate > 0 ? (double)(d->total - d->done) / rate : 0;
 		snprintf(buf, cap, "%-34.34s %-8s [%s] %3u%% %6.1f KiB/s ETA %4.1fs", d->label,
@@ -139,6 +141,13 @@ static void draw_bars(struct report *r, uint64_t now, bool force)
 
 /* ---- events ---- */
 
+/* -q (style.md §2.8: errors only): no stage, progress or "done" lines on the terminal; the
+ * result table on stdout, errors and --json stay. One rule for every verb. */
+static bool chatty(const struct report *r)
+{
+	return r->style == REPORT_JSON || cf_log_enabled(CF_LOG_WARN);
+}
+
 void report_stage(struct report *r, int dev, const char *stage, uint64_t now_us)
 {
 	struct report_device *d = &r->devs[dev];
@@ -149,6 +158,8 @@ void report_stage(struct report *r, int dev, const char *stage, uint64_t now_us)
 	d->stage_start_us = now_us;
 	d->done = d->total = 0;
 	d->last_step = 0;
+	if (!chatty(r))
+		return;
 	switch (r->style) {
 	case REPORT_JSON:
 		emit_json(r, json_pack("{s:s, s:s, s:s}", "event", "stage", "device", d->label,
@@ -175,7 +186,7 @@ void report_progress(struct report *r, int dev, const char *stage, size_t done, 
 		report_stage(r, dev, stage, now_us);
 	d->done = done;
 	d->total = total;
-	if (!total)
+	if (!total || !chatty(r))
 		return;
 	switch (r->style) {
 	case REPORT_JSON:
@@ -216,7 +227,7 @@ void report_message(struct report *r, int dev, const char *fmt, ...)
 				       r->devs[dev].label, "message", text));
 		return;
 	}
-	if (!cf_log_enabled(CF_LOG_INFO) && r->style == REPORT_BARS)
+	if ((!cf_log_enabled(CF_LOG_INFO) && r->style == REPORT_BARS) || !chatty(r))
 		return;
 	if (r->style == REPORT_BARS && r->drawn_lines) {
 		fprintf(r->err, "\033[%dA\r\033[K", r->drawn_lines);
@@ -273,7 +284,8 @@ void report_result(struct report *r, int dev, int err, const struct cf_failure *
 	d->finished = true;
 	d->err = err;
 	d->end_us = now_us;
-	snprintf(d->summary, sizeof(d->summary), "%s", summary ? summary : "");
+	free(d->summary);
+	d->summary = summary && summary[0] ? strdup(summary) : NULL;
 	if (err && f)
 		cf_failure_format(f, d->failure_line, sizeof(d->failure_line));
 	else if (err)
@@ -299,16 +311,17 @@ void report_result(struct report *r, int dev, int err, const struct cf_failure *
 		break;
 	}
 	case REPORT_BARS:
-		draw_bars(r, now_us, true);
+		if (chatty(r))
+			draw_bars(r, now_us, true);
 		if (err)
 			fprintf(r->err, "cartoflash: %s\n", d->failure_line);
 		break;
 	case REPORT_PLAIN:
 		if (err)
 			fprintf(r->err, "cartoflash: %s\n", d->failure_line);
-		else
-			fprintf(r->err, "%s: done%s%s\n", d->label, d->summary[0] ? ": " : "",
-				d->summary);
+		else if (chatty(r))
+			fprintf(r->err, "%s: done%s%s\n", d->label, d->summary ? ": " : "",
+				d->summary ? d->summary : "");
 		break;
 	case REPORT_AUTO:
 		break;
@@ -337,7 +350,7 @@ void report_summary(struct report *r)
 		double secs = d->end_us > d->start_us ? (double)(d->end_us - d->start_us) / 1e6 : 0;
 		fprintf(r->out, "%-*s  %-11s %6.1fs  %s\n", width, d->label,
 			!d->finished ? "pending" : d->err ? cf_err_name(d->err) : "ok", secs,
-			d->err ? d->failure_line : d->summary);
+			d->err ? d->failure_line : d->summary ? d->summary : "");
 	}
 	fprintf(r->out, "%d of %d device%s succeeded\n", ok, r->count, r->count == 1 ? "" : "s");
 	fflush(r->out);

@@ -15,7 +15,7 @@ struct updater {
 	struct cf_failure failure;
 	enum updater_step step;
 	bool running;
-	char summary[160];
+	char *summary; /* heap, NULL = "" */
 	_Alignas(max_align_t) unsigned char priv[];
 };
 
@@ -36,6 +36,7 @@ void updater_free(struct updater *u)
 		return;
 	if (u->cfg.ops->release)
 		u->cfg.ops->release(u);
+	free(u->summary);
 	free(u);
 }
 
@@ -130,14 +131,20 @@ const char *updater_step_name(enum updater_step step)
 
 void updater_set_summary(struct updater *u, const char *fmt, ...)
 {
+	char *text = NULL;
 	va_list ap;
 
+	/* Any length (a summary names ports, buses and what to check): formatted before the
+	 * old text is freed, so the new one may include updater_get_summary(u). */
 	va_start(ap, fmt);
-	vsnprintf(u->summary, sizeof(u->summary), fmt, ap);
+	if (vasprintf(&text, fmt, ap) < 0)
+		text = NULL;
 	va_end(ap);
+	free(u->summary);
+	u->summary = text;
 }
 
 const char *updater_get_summary(const struct updater *u)
 {
-	return u->summary;
+	return u->summary ? u->summary : "";
 }

@@ -584,10 +584,7 @@ static int op_finish(struct updater *u)
 	if (!p->dev)
 		return CF_ERR_USAGE;
 	if (cfg->opts.no_reboot || cfg->opts.dry_run) {
-		char before[200];
-
-		snprintf(before, sizeof(before), "%s", updater_get_summary(u));
-		updater_set_summary(u, "%s; left in ROM DFU mode", before);
+		updater_set_summary(u, "%s; left in ROM DFU mode", updater_get_summary(u));
 		updater_step_done(u, CF_OK);
 		return CF_OK;
 	}

@@ -65,18 +65,17 @@ static bool rom_attached(const char *path)
 	return false;
 }
 
-/* updater_set_summary must not read its own buffer: extend through a copy. */
+/* updater_set_summary formats before it lets the old text go: it may extend itself. */
 void dfu_follow_append_summary(struct updater *u, const char *text)
 {
-	char before[256];
+	const char *before = updater_get_summary(u);
 
-	snprintf(before, sizeof(before), "%s", updater_get_summary(u));
 	updater_set_summary(u, "%s%s%s", before, before[0] ? "; " : "", text);
 }
 
 static bool found_probe(struct dfu_follow *f, const char *path)
 {
-	char text[200];
+	char text[320];
 	struct sysfs_usb list[32];
 	const size_t n = list_usb(list, 32);
 
@@ -114,7 +113,7 @@ void dfu_follow_give_up(struct dfu_follow *f)
 	const struct updater_config *cfg = updater_get_config(f->u);
 	const struct image_info *img = final_image(cfg);
 	const char *left = f->confirmed ? "left DFU mode" : "left DFU mode (status unconfirmed)";
-	char text[200];
+	char text[320];
 
 	if (img && img->iface == IMAGE_IFACE_CAN) {
 		if (f->mux)

@@ -70,7 +70,7 @@ static void found(struct dfu_follow *f, const struct canquery_node *n)
 {
 	struct device_identity *id = updater_identity(f->u);
 	const bool katapult = n->app == CANBUS_APP_KATAPULT;
-	char text[200];
+	char text[320];
 
 	canbus_uuid_format(n->uuid, id->can_uuid);
 	snprintf(id->iface, sizeof(id->iface), "%s", canmux_spec(f->mux));

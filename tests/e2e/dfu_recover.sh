@@ -130,6 +130,16 @@ emu --fault leave-reset --flash-out f4.bin -- "$CF" recover --full full.bin --ti
 rc=$?
 check "leave without status counts as success (rc=$rc)" \
 	"[ $rc -eq 0 ] && grep -q 'status unconfirmed' out.txt && same f4.bin 0 full.bin"
+# A summary longer than 160 characters is printed whole (issue #15).
+emu --fault leave-reset --stale-ms 2000 -- "$CF" recover --full full.bin --timeout 200ms >out.txt 2>/dev/null
+rc=$?
+check "a long summary is not cut: the table line ends with what to check (rc=$rc)" \
+	"[ $rc -eq 0 ] && grep -q 'ROM still attached; not seen on USB yet (remove the BOOT0 bridge and power-cycle)\$' out.txt && [ \$(grep '^usb 1-1 ' out.txt | wc -c) -gt 200 ]"
+# -q: errors only (style.md §2.8): nothing on stderr when all goes well.
+emu --speed 0 --flash-out fq.bin -- "$CF" recover --full full.bin --timeout 100ms -q >out.txt 2>err.txt
+rc=$?
+check "-q: recover prints no stage or progress lines, the result table stays on stdout (rc=$rc)" \
+	"[ $rc -eq 0 ] && [ ! -s err.txt ] && grep -q '1 of 1 device succeeded' out.txt && same fq.bin 0 full.bin"
 
 # Read protection: reported with the way out, nothing erased.
 { head -c 32768 /dev/urandom; } >rdp_in.bin
