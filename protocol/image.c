@@ -9,6 +9,7 @@
 #include "protocol/bytes.h"
 #include "protocol/err.h"
 #include "protocol/image_priv.h"
+#include "protocol/mcu.h"
 
 /* images.md §3.2: the 8-byte constant Katapult keeps at reset - 9. */
 static const uint8_t canboot_sig[8] = {'C', 'a', 'n', 'B', 'o', 'o', 't', '!'};
@@ -28,25 +29,12 @@ void image_copy_str(char *dst, size_t cap, const char *src, size_t src_len)
 	dst[n] = '\0';
 }
 
-uint32_t image_flash_size_of(const char *mcu)
-{
-	if (!mcu)
-		return 0;
-	if (!strncmp(mcu, "stm32f042", 9))
-		return 32768;
-	if (!strncmp(mcu, "stm32g431", 9))
-		return 131072;
-	return 0;
-}
-
 /* images.md §1: RAM top per MCU (application SP; Katapult's is 8 below). */
 static uint32_t ram_top_of(const char *mcu)
 {
-	if (!strncmp(mcu, "stm32f042", 9))
-		return 0x20001800u;
-	if (!strncmp(mcu, "stm32g431", 9))
-		return 0x20008000u;
-	return IMAGE_RAM_END;
+	const uint32_t top = mcu_ram_top(mcu);
+
+	return top ? top : IMAGE_RAM_END;
 }
 
 bool image_sp_plausible(uint32_t sp, const char *mcu)
@@ -240,8 +228,10 @@ static void katapult_part_analyse(const uint8_t *img, size_t len, size_t v,
 		k->usb_pid = 0x6177;
 	} else {
 		/* §4 step 6: no Katapult USB descriptor means CAN (no UART builds ship). */
+		const struct mcu_info *m = mcu_find(k->mcu);
+
 		k->iface = IMAGE_IFACE_CAN;
-		if (!strncmp(k->mcu, "stm32f0", 7))
+		if (m && m->bitrate_code == MCU_BITRATE_CODE_F0_BTR)
 			k->can_bitrate = f0_bitrate(p, k->len);
 		if (k->can_bitrate)
 			k->bitrate_source = IMAGE_BITRATE_HEURISTIC;
@@ -404,7 +394,7 @@ static void budget(struct image_info *out)
 {
 	long over = 0;
 
-	out->flash_size = image_flash_size_of(out->mcu);
+	out->flash_size = mcu_flash_size(out->mcu);
 	if (!out->load_known)
 		return;
 	out->flash_end_offset = (uint64_t)(out->load_address - IMAGE_FLASH_BASE) + out->size;

@@ -122,7 +122,7 @@ struct image_info {
 	uint32_t can_bitrate;
 	enum image_bitrate_source bitrate_source;
 	char version[96];
-	uint32_t flash_size;	   /* of the MCU: 32768 F042, 131072 G431; 0 unknown */
+	uint32_t flash_size;	   /* of the MCU (protocol/mcu.h); 0 unknown */
 	uint64_t flash_end_offset; /* (load - F) + size */
 	bool fits;		   /* images.md §4 step 8 */
 	long overflow_bytes;	   /* > 0: bytes past the end of flash (or of the 0x2000 region) */
@@ -177,8 +177,6 @@ const char *image_warning_text(unsigned bit);
  * Katapult), "v1" (uf2); NULL when the MCU is unknown. Static string.
  */
 const char *image_probe_generation(const struct image_info *img);
-/* Flash size by MCU string: 32768 for stm32f042*, 131072 for stm32g431*, else 0. */
-uint32_t image_flash_size_of(const char *mcu);
 
 /* ---- name-vs-content warnings (inspect) ---- */
 

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "protocol/image.h"
+#include "protocol/mcu.h"
 
 struct finding {
 	const char *name;
@@ -102,16 +103,8 @@ const char *image_probe_generation(const struct image_info *img)
 {
 	if (img->kind == IMAGE_UF2)
 		return "v1";
-	if (!strncmp(img->mcu, "stm32f042", 9))
-		return "v2/v3";
-	if (strncmp(img->mcu, "stm32g431", 9))
-		return NULL;
-	/* images.md §1: v4 builds run at 170 MHz, the HT build at 150 MHz. */
-	if (img->app.clock_freq == 150000000)
-		return "HT";
-	if (img->app.clock_freq == 170000000)
-		return "v4";
-	return "v4/HT";
+	/* images.md §1, through the MCU table: v4 builds run at 170 MHz, HT at 150 MHz. */
+	return mcu_generation(img->mcu, img->app.clock_freq);
 }
 
 /* ---- tokens ---- */
@@ -185,15 +178,39 @@ static unsigned kind_warnings(const char *name, const struct image_info *img)
 	return 0;
 }
 
+/* The MCU row's generation ("v4/HT") has this lower-case word between its '/'. */
+static bool generation_has(const char *gen, const char *word)
+{
+	const size_t n = strlen(word);
+
+	for (const char *p = gen;; p++) {
+		size_t i = 0;
+
+		while (i < n && (p[i] | 0x20) == word[i])
+			i++;
+		if (i == n && (p[n] == '/' || p[n] == '\0'))
+			return true;
+		p = strchr(p, '/');
+		if (!p)
+			return false;
+	}
+}
+
+/* A generation token in the name ("V4", "HT", "v3") that the image's MCU is not built for. */
 static unsigned mcu_warnings(const char *name, const struct image_info *img)
 {
-	const bool says_g4 = has_token(name, "v4", true) || has_token(name, "ht", false);
-	const bool says_f0 = has_token(name, "v3", true) || has_token(name, "v2", true);
+	static const struct {
+		const char *tok;
+		bool letter_before;
+	} gens[] = { { "v2", true }, { "v3", true }, { "v4", true }, { "ht", false } };
+	const struct mcu_info *m = mcu_find(img->mcu);
 
-	if (says_g4 && !strncmp(img->mcu, "stm32f042", 9))
-		return IMAGE_NAME_MCU;
-	if (says_f0 && !strncmp(img->mcu, "stm32g431", 9))
-		return IMAGE_NAME_MCU;
+	if (!m || !m->generation)
+		return 0;
+	for (size_t i = 0; i < sizeof(gens) / sizeof(gens[0]); i++)
+		if (has_token(name, gens[i].tok, gens[i].letter_before) &&
+		    !generation_has(m->generation, gens[i].tok))
+			return IMAGE_NAME_MCU;
 	return 0;
 }
 

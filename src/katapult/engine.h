@@ -177,9 +177,6 @@ bool katapult_engine_completed(const struct katapult_engine *e);
 /* true once the first SEND_BLOCK went out (the application area is no longer intact). */
 bool katapult_engine_wrote(const struct katapult_engine *e);
 
-/* Erase page size the safer ordering assumes for an MCU (katapult.md §1.6; overestimates when
- * unsure); 0 for non-STM32 parts, which get plain ascending order. */
-uint32_t katapult_engine_page_size_of(const char *mcu);
 const char *katapult_engine_stage_name(enum katapult_engine_stage stage);
 
 #endif

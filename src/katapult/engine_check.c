@@ -8,32 +8,7 @@
 #include "katapult/engine_internal.h"
 #include "protocol/err.h"
 #include "protocol/image.h"
-
-/*
- * katapult.md §1.6 erase page sizes. Overestimating is safe for the safer order (page starts
- * inside the assumed page still erase their own page in ascending order), underestimating is
- * not, so every doubt rounds up. Non-STM32 parts buffer or check bounds differently: plain
- * ascending order, as flashtool writes.
- */
-uint32_t katapult_engine_page_size_of(const char *mcu)
-{
-	char density;
-
-	if (!mcu || strncmp(mcu, "stm32", 5))
-		return mcu && (!strncmp(mcu, "rp2", 3) || !strncmp(mcu, "lpc", 3)) ? 0 : 2048;
-	if (!strncmp(mcu, "stm32f0", 7)) {
-		if (!strncmp(mcu, "stm32f072", 9))
-			return 2048;
-		/* "stm32f042x6": the density letter after 'x' gives the flash size; 4/6/8 are
-		 * 16/32/64 KiB parts with 1 KiB pages. */
-		density = strlen(mcu) >= 11 && mcu[9] == 'x' ? mcu[10] : '?';
-		return density == '4' || density == '6' || density == '8' ? 1024 : 2048;
-	}
-	if (!strncmp(mcu, "stm32f2", 7) || !strncmp(mcu, "stm32f4", 7) ||
-	    !strncmp(mcu, "stm32f7", 7) || !strncmp(mcu, "stm32h7", 7))
-		return 128 * 1024;
-	return 2048;
-}
+#include "protocol/mcu.h"
 
 static void copy_str(char *dst, size_t cap, const char *src)
 {
@@ -85,7 +60,7 @@ static int check_rules(struct katapult_engine *e)
  */
 static int check_budget(struct katapult_engine *e)
 {
-	const uint32_t flash = image_flash_size_of(e->info.mcu);
+	const uint32_t flash = mcu_flash_size(e->info.mcu);
 	const uint64_t padded = (uint64_t)e->nblocks * KATAPULT_BLOCK_SIZE;
 	struct image_refusal why = {
 	    .rule = "R5",

@@ -6,6 +6,7 @@
 
 #include "katapult/engine_internal.h"
 #include "protocol/err.h"
+#include "protocol/mcu.h"
 
 static const char *const stage_names[] = {
     [KATAPULT_STAGE_CONNECT] = "connect",   [KATAPULT_STAGE_CHECK] = "check",
@@ -233,7 +234,7 @@ static void after_connect(struct katapult_engine *e)
 		start_verify(e);
 		return;
 	}
-	page = e->cfg.page_size ? e->cfg.page_size : katapult_engine_page_size_of(e->info.mcu);
+	page = e->cfg.page_size ? e->cfg.page_size : mcu_page_size(e->info.mcu);
 	e->page_blocks = page / KATAPULT_BLOCK_SIZE;
 	if (page && !e->page_blocks)
 		e->page_blocks = 1;

@@ -13,6 +13,7 @@
 #include "protocol/err.h"
 #include "protocol/image.h"
 #include "protocol/katapult.h"
+#include "protocol/mcu.h"
 
 static struct kser *kser_of(struct updater *u)
 {
@@ -72,7 +73,7 @@ static void identity_from_connect(struct kser *k)
 	snprintf(id->bootloader_version, sizeof(id->bootloader_version), "%.63s", ci->version);
 	id->app_start = ci->app_start;
 	id->block_size = ci->block_size;
-	id->flash_size = image_flash_size_of(ci->mcu);
+	id->flash_size = mcu_flash_size(ci->mcu);
 	updater_set_summary(
 	    k->u,
 	    "Katapult %u.%u.%u%s%s, %s, application at 0x%08" PRIx32 ", %" PRIu32 "-byte blocks",

@@ -24,7 +24,7 @@
 #define SIM_CAN_FRAME_US 130u	   /* one 8-byte frame at 1 Mbit/s, stuff bits included */
 #define SIM_USB_PACKET 64u
 #define SIM_APP_OFF (TWIN_APP_START - TWIN_FLASH_BASE)
-#define SIM_APP_ROOM (TWIN_FLASH_SIZE - SIM_APP_OFF)
+#define SIM_FLASH_MAX (128u * 1024) /* the largest probe flash of protocol/mcu.c */
 
 /* katapult.md §2.3: serial 16000C000F43304253373820 -> UUID e0ef270ca188 */
 static const uint8_t sim_uid[12] = { 0x16, 0x00, 0x0c, 0x00, 0x0f, 0x43,
@@ -44,7 +44,7 @@ struct sim {
 	uint8_t *img;
 	size_t img_len;
 	struct image_info info;
-	uint8_t before[SIM_APP_ROOM];
+	uint8_t before[SIM_FLASH_MAX];
 	/* Run hooks. */
 	sim_frame_hook hook;
 	void *hook_ctx;
@@ -481,7 +481,7 @@ static SIM_UNUSED enum sim_app_state sim_app_state(const struct sim *s)
 	size_t flash_len;
 	const uint8_t *app = twin_flash(s->t, &flash_len) + SIM_APP_OFF;
 	const size_t nblocks = (s->img_len + TWIN_BLOCK_SIZE - 1) / TWIN_BLOCK_SIZE;
-	const size_t page_blocks = TWIN_PAGE_SIZE / TWIN_BLOCK_SIZE;
+	const size_t page_blocks = twin_mcu(s->t)->page_size / TWIN_BLOCK_SIZE;
 	const uint32_t first = cf_get_le32(app);
 	size_t i;
 
@@ -489,7 +489,7 @@ static SIM_UNUSED enum sim_app_state sim_app_state(const struct sim *s)
 		;
 	if (nblocks && i == nblocks)
 		return SIM_APP_NEW;
-	if (!memcmp(app, s->before, SIM_APP_ROOM))
+	if (!memcmp(app, s->before, flash_len - SIM_APP_OFF))
 		return SIM_APP_OLD;
 	if (first == 0xffffffffu || first == 0)
 		return SIM_APP_INVALID;
@@ -524,7 +524,9 @@ static SIM_UNUSED void sim_snapshot(struct sim *s)
 {
 	size_t len;
 
-	memcpy(s->before, twin_flash(s->t, &len) + SIM_APP_OFF, SIM_APP_ROOM);
+	const uint8_t *flash = twin_flash(s->t, &len);
+
+	memcpy(s->before, flash + SIM_APP_OFF, len - SIM_APP_OFF);
 }
 
 #endif

@@ -235,21 +235,6 @@ static void test_engine_short_image_pads_last_block(void **state)
 	free(img);
 }
 
-static void test_engine_page_sizes_follow_spec(void **state)
-{
-	(void)state;
-	assert_int_equal(katapult_engine_page_size_of("stm32f042x6"), 1024);
-	assert_int_equal(katapult_engine_page_size_of("stm32f072xb"), 2048);
-	assert_int_equal(katapult_engine_page_size_of("stm32f070xb"), 2048);
-	assert_int_equal(katapult_engine_page_size_of("stm32f103xe"), 2048);
-	assert_int_equal(katapult_engine_page_size_of("stm32g431xx"), 2048);
-	assert_int_equal(katapult_engine_page_size_of("stm32h723xx"), 128 * 1024);
-	assert_int_equal(katapult_engine_page_size_of("stm32f446xx"), 128 * 1024);
-	assert_int_equal(katapult_engine_page_size_of("rp2040"), 0);
-	assert_int_equal(katapult_engine_page_size_of("lpc176x"), 0);
-	assert_int_equal(katapult_engine_page_size_of(""), 2048);
-}
-
 static void test_engine_ascending_order_without_page_size(void **state)
 {
 	const size_t len = 3000;
@@ -577,7 +562,6 @@ int main(void)
 		cmocka_unit_test(test_engine_uuid_mismatch_writes_nothing),
 		cmocka_unit_test(test_engine_flash_22k_uses_safer_order),
 		cmocka_unit_test(test_engine_short_image_pads_last_block),
-		cmocka_unit_test(test_engine_page_sizes_follow_spec),
 		cmocka_unit_test(test_engine_ascending_order_without_page_size),
 		cmocka_unit_test(test_engine_verify_mismatch_never_completes),
 		cmocka_unit_test(test_engine_no_reboot_skips_complete),

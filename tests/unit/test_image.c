@@ -499,9 +499,6 @@ static void test_image_names_are_stable(void **state)
 		assert_false(image_iface_from_name("CAN0", &iface));
 		assert_int_equal(iface, IMAGE_IFACE_CAN);
 	}
-	assert_int_equal(image_flash_size_of("stm32f042x6"), 32768);
-	assert_int_equal(image_flash_size_of("stm32g431xx"), 131072);
-	assert_int_equal(image_flash_size_of("rp2040"), 0);
 }
 
 int main(void)

@@ -24,7 +24,7 @@ static const char *dir(void)
 /* Install a real file at addr; false (and the test skips) when the corpus is absent. */
 static bool install(struct twin *t, uint32_t addr, const char *name)
 {
-	static uint8_t buf[TWIN_FLASH_SIZE];
+	static uint8_t buf[128 * 1024];
 	char path[512];
 	size_t n;
 	FILE *f;

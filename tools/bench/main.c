@@ -57,11 +57,12 @@ static double flash_seconds(size_t image_bytes)
 	struct twin_config c = { .speed = 1 };
 	struct twin *t = twin_new(&c);
 	size_t padded = (image_bytes + TWIN_BLOCK_SIZE - 1) / TWIN_BLOCK_SIZE * TWIN_BLOCK_SIZE;
-	size_t pages = (padded + TWIN_PAGE_SIZE - 1) / TWIN_PAGE_SIZE;
+	size_t pages;
 	double us;
 
 	if (!t)
 		return 0;
+	pages = (padded + twin_mcu(t)->page_size - 1) / twin_mcu(t)->page_size;
 	/* katapult.md §5 safer order: one extra 0xFF block programs page 0 first. */
 	us = (double)pages * (double)twin_erase_us(t) +
 	     (double)twin_program_us(t, padded + TWIN_BLOCK_SIZE);

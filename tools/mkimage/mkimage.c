@@ -10,8 +10,9 @@
 
 #include "protocol/bytes.h"
 #include "protocol/err.h"
+#include "protocol/mcu.h"
 
-#define DEFAULT_MCU "stm32f042x6"
+#define DEFAULT_MCU (mcu_default()->name)
 #define KATAPULT_CODE_LEN 4644u /* images.md §2.3: the 4644-B F042 builds */
 #define KATAPULT_MIN_LEN 0xA00u
 #define APP_CODE_LEN 0x1400u /* natural code area in front of the dictionary */
@@ -19,7 +20,7 @@
 #define F0_BITRATE_AT 0x6CCu /* images.md §5: hit offset in the 4644-B builds */
 #define DEPLOYER_EMBED_AT 0x538u
 
-/* Per-MCU facts from images.md §1 and §2.3. */
+/* Per-MCU shape of the synthetic images, from the MCU table (images.md §1 and §2.3). */
 struct mcu_profile {
 	uint32_t ram_top;     /* application SP; Katapult's is 8 below */
 	uint32_t clock_freq;
@@ -30,13 +31,22 @@ struct mcu_profile {
 	bool f0;	      /* images.md §5 bitrate pattern applies */
 };
 
+/* A probe row gives its own shape; any other MCU string borrows the default probe's shape
+ * (the bitrate pattern only where its own family has it). */
 static struct mcu_profile profile_of(const char *mcu)
 {
-	if (mcu && !strncmp(mcu, "stm32g431", 9))
-		return (struct mcu_profile){ 0x20008000u, 150000000u, 0x1D8, 0x98, 0x1F1, 0x79,
-					     false };
-	return (struct mcu_profile){ 0x20001800u, 48000000u, 0xC0, 0xC0, 0x1B9, 0x71,
-				     !mcu || !strncmp(mcu, "stm32f0", 7) };
+	const struct mcu_info *row = mcu_find(mcu);
+	const struct mcu_info *m = row && row->name ? row : mcu_default();
+
+	return (struct mcu_profile){
+		.ram_top = m->ram_top,
+		.clock_freq = m->variants[0].clock_freq,
+		.app_vt_len = m->app_vectors,
+		.katapult_sig = m->katapult_reset - 9 - MCU_FLASH_BASE,
+		.app_reset = m->app_reset - mcu_app_start(m),
+		.deployer_reset = m->deployer_reset - mcu_app_start(m),
+		.f0 = !mcu || (row && row->bitrate_code == MCU_BITRATE_CODE_F0_BTR),
+	};
 }
 
 static const uint8_t canboot_sig[8] = { 'C', 'a', 'n', 'B', 'o', 'o', 't', '!' };

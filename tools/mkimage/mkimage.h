@@ -19,7 +19,7 @@
 
 /* A Klipper-derived application (images.md §3.1, §3.3, §3.4, §3.5). */
 struct mkimage_app_opts {
-	const char *mcu;	  /* NULL = "stm32f042x6" */
+	const char *mcu;	  /* NULL = mcu_default() */
 	enum image_iface iface;	  /* UNKNOWN = CAN; USB adds descriptor 1d50:614e + "Cartographer" */
 	uint32_t bitrate;	  /* CAN: CANBUS_FREQUENCY; 0 = 1000000 */
 	const char *version;	  /* NULL = "CARTOGRAPHER 5.1.0" */
@@ -40,7 +40,7 @@ struct mkimage_app_opts {
 
 /* A Katapult bootloader (images.md §3.2, §4 step 6, §5). */
 struct mkimage_katapult_opts {
-	const char *mcu;	 /* NULL = "stm32f042x6"; "" = no MCU string */
+	const char *mcu;	 /* NULL = mcu_default(); "" = no MCU string */
 	enum image_iface iface;	 /* UNKNOWN = CAN; USB adds descriptor 1d50:6177 + "katapult" */
 	uint32_t bitrate;	 /* CAN on F0: the §5 movs/bl pattern; 0 = 1000000 */
 	const char *version;	 /* NULL = none (fork builds); "v0.0.1-104-gfcb2f84-dirty" */

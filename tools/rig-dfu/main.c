@@ -198,7 +198,7 @@ int main(int argc, char **argv)
 	    .serial = ROM_DFU_SERIAL,
 	};
 	struct twin_config tc = {.speed = 0};
-	struct rom_dfu_config rc = {.flash_base = TWIN_FLASH_BASE, .page_size = TWIN_PAGE_SIZE};
+	struct rom_dfu_config rc = {.flash_base = TWIN_FLASH_BASE, .page_size = mcu_default()->page_size};
 	struct rom_dfu d;
 	struct gadget g;
 	struct twin *t;

@@ -117,7 +117,7 @@ static void deployer_step(struct twin *t, uint64_t now_us)
 					    t->deploy_img + t->deploy_pos, &c);
 		cost += c;
 		t->deploy_pos += TWIN_BLOCK_SIZE;
-	} while (!rc && t->deploy_pos < t->deploy_len && t->deploy_pos % TWIN_PAGE_SIZE);
+	} while (!rc && t->deploy_pos < t->deploy_len && t->deploy_pos % t->page_size);
 	t->stats.eof_page_count = saved_pages;
 	t->stats.blocks_written = saved_blocks;
 	if (rc == 1) {

@@ -21,11 +21,11 @@ static bool erase_page(struct twin *t, uint32_t page_off, uint64_t *cost_us)
 	*cost_us += twin_erase_us(t);
 	t->stats.pages_erased++;
 	if (t->faults.power_loss_erase && n == t->faults.power_loss_erase) {
-		memset(t->flash + page_off, 0xff, TWIN_PAGE_SIZE / 2);
-		twin_persist_write(t, page_off, TWIN_PAGE_SIZE);
+		memset(t->flash + page_off, 0xff, t->page_size / 2);
+		twin_persist_write(t, page_off, t->page_size);
 		return false;
 	}
-	memset(t->flash + page_off, 0xff, TWIN_PAGE_SIZE);
+	memset(t->flash + page_off, 0xff, t->page_size);
 	return true;
 }
 
@@ -44,7 +44,7 @@ static bool program(struct twin *t, uint32_t off, const uint8_t *data, size_t le
 	for (size_t i = 0; i < todo; i++)
 		t->flash[off + i] &= data[i];
 	*cost_us += twin_program_us(t, todo);
-	twin_persist_write(t, off & ~(TWIN_PAGE_SIZE - 1), TWIN_PAGE_SIZE);
+	twin_persist_write(t, off & ~(t->page_size - 1), t->page_size);
 	return ok;
 }
 
@@ -66,23 +66,23 @@ int twin_flash_write_block(struct twin *t, uint32_t addr, const uint8_t *data, u
 	*cost_us = 0;
 	if (addr % TWIN_BLOCK_SIZE)
 		return -1;
-	if (addr < TWIN_FLASH_BASE || addr - TWIN_FLASH_BASE >= TWIN_FLASH_SIZE) {
+	if (addr < TWIN_FLASH_BASE || addr - TWIN_FLASH_BASE >= t->flash_size) {
 		/* §1.6: no upper-bound check on STM32; an F042 hangs (Arksine/katapult#148) */
 		t->stats.wrote_past_end++;
 		fprintf(stderr,
-			"twin %s: SEND_BLOCK at 0x%08x is past the end of the 32 KiB flash:"
+			"twin %s: SEND_BLOCK at 0x%08x is past the end of the %u KiB flash:"
 			" the real probe hangs here\n",
-			t->serial, addr);
+			t->serial, addr, (unsigned)(t->flash_size / 1024));
 		twin_logf(t, "WRITE PAST END OF FLASH at 0x%08x: device hangs", addr);
 		return 2;
 	}
 	off = addr - TWIN_FLASH_BASE;
-	page = off & ~(TWIN_PAGE_SIZE - 1);
+	page = off & ~(t->page_size - 1);
 	if (off == page) {
-		if (!twin_flash_is_erased(t, page, TWIN_PAGE_SIZE)) {
+		if (!twin_flash_is_erased(t, page, t->page_size)) {
 			if (!memcmp(t->flash + off, data, TWIN_BLOCK_SIZE) &&
 			    twin_flash_is_erased(t, off + TWIN_BLOCK_SIZE,
-						 TWIN_PAGE_SIZE - TWIN_BLOCK_SIZE)) {
+						 t->page_size - TWIN_BLOCK_SIZE)) {
 				t->stats.blocks_retransmit++;
 				return 0;
 			}

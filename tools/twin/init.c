@@ -62,7 +62,7 @@ static int install(struct twin *t, uint32_t addr, size_t region, uint8_t *img, s
 static int init_katapult(struct twin *t, enum image_iface iface, uint32_t bitrate,
 			 const char *version)
 {
-	struct mkimage_katapult_opts o = {.iface = iface, .bitrate = bitrate};
+	struct mkimage_katapult_opts o = {.mcu = t->mcu->name, .iface = iface, .bitrate = bitrate};
 	uint8_t *img;
 	size_t len;
 	int rc;
@@ -71,12 +71,12 @@ static int init_katapult(struct twin *t, enum image_iface iface, uint32_t bitrat
 	rc = mkimage_katapult(&o, &img, &len);
 	if (rc)
 		return rc;
-	return install(t, TWIN_FLASH_BASE, TWIN_APP_START - TWIN_FLASH_BASE, img, len);
+	return install(t, TWIN_FLASH_BASE, t->app_off, img, len);
 }
 
 static int init_app(struct twin *t, enum image_iface iface, uint32_t bitrate, const char *version)
 {
-	struct mkimage_app_opts o = {.iface = iface, .bitrate = bitrate};
+	struct mkimage_app_opts o = {.mcu = t->mcu->name, .iface = iface, .bitrate = bitrate};
 	uint8_t *img;
 	size_t len;
 	int rc;
@@ -85,22 +85,25 @@ static int init_app(struct twin *t, enum image_iface iface, uint32_t bitrate, co
 	rc = mkimage_app(&o, &img, &len);
 	if (rc)
 		return rc;
-	return install(t, TWIN_APP_START, TWIN_FLASH_SIZE - (TWIN_APP_START - TWIN_FLASH_BASE), img,
-		       len);
+	return install(t, TWIN_FLASH_BASE + t->app_off, t->flash_size - t->app_off, img, len);
 }
 
 static int init_file(struct twin *t, const char *addr_s, const char *path)
 {
-	uint8_t buf[TWIN_FLASH_SIZE];
 	unsigned long addr = strtoul(addr_s, NULL, 0);
 	FILE *f = fopen(path, "rbe");
+	uint8_t *buf = malloc(t->flash_size);
 	size_t n;
+	int rc = CF_ERR_NOINPUT;
 
-	if (!f)
-		return CF_ERR_NOINPUT;
-	n = fread(buf, 1, sizeof(buf), f);
-	fclose(f);
-	return twin_flash_write_raw(t, (uint32_t)addr, buf, n);
+	if (f && buf) {
+		n = fread(buf, 1, t->flash_size, f);
+		rc = twin_flash_write_raw(t, (uint32_t)addr, buf, n);
+	}
+	if (f)
+		fclose(f);
+	free(buf);
+	return rc;
 }
 
 int twin_init_state(struct twin *t, const char *spec)

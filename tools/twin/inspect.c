@@ -7,8 +7,6 @@
 #include "protocol/image.h"
 #include "tools/twin/twin_priv.h"
 
-#define APP_OFF (TWIN_APP_START - TWIN_FLASH_BASE)
-
 static enum twin_iface iface_of(enum image_iface i)
 {
 	switch (i) {
@@ -29,7 +27,7 @@ static void inspect_bootloader(struct twin *t, struct twin_installed *in)
 {
 	struct image_info info;
 
-	image_inspect(t->flash, APP_OFF, t->scratch, IMAGE_SCRATCH_SIZE, &info);
+	image_inspect(t->flash, t->app_off, t->scratch, IMAGE_SCRATCH_SIZE, &info);
 	if (info.kind != IMAGE_KATAPULT && info.kind != IMAGE_FULL)
 		return;
 	in->katapult_ok = true;
@@ -38,7 +36,7 @@ static void inspect_bootloader(struct twin *t, struct twin_installed *in)
 	if (in->bl_iface == TWIN_IFACE_USB)
 		in->bl_bitrate = 0;
 	snprintf(in->bl_mcu, sizeof(in->bl_mcu), "%s",
-		 info.katapult.mcu[0] ? info.katapult.mcu : "stm32f042x6");
+		 info.katapult.mcu[0] ? info.katapult.mcu : t->mcu->name);
 	snprintf(in->bl_version, sizeof(in->bl_version), "%s", info.katapult.version);
 }
 
@@ -51,8 +49,8 @@ static size_t used_len(const uint8_t *p, size_t len)
 
 static void inspect_app(struct twin *t, struct twin_installed *in)
 {
-	const uint8_t *app = t->flash + APP_OFF;
-	size_t len = used_len(app, TWIN_FLASH_SIZE - APP_OFF);
+	const uint8_t *app = t->flash + t->app_off;
+	size_t len = used_len(app, t->flash_size - t->app_off);
 	uint32_t w0 = cf_get_le32(app);
 	struct image_info info;
 
@@ -65,7 +63,7 @@ static void inspect_app(struct twin *t, struct twin_installed *in)
 		in->app_kind = TWIN_APP_KLIPPER;
 		in->app_iface = iface_of(info.app.iface);
 		in->app_bitrate = info.app.can_bitrate;
-		in->dict_off = APP_OFF + info.app.offset + info.app.dict_offset;
+		in->dict_off = t->app_off + info.app.offset + info.app.dict_offset;
 		in->dict_len = info.app.dict_len;
 		/* katapult.md §3.1: 6.x (dictionary key "app") names the MCU as USB product */
 		if (info.app.app_name[0])
@@ -73,7 +71,7 @@ static void inspect_app(struct twin *t, struct twin_installed *in)
 		return;
 	case IMAGE_DEPLOYER:
 		in->app_kind = TWIN_APP_DEPLOYER;
-		in->dep_off = APP_OFF + info.katapult.offset;
+		in->dep_off = t->app_off + info.katapult.offset;
 		in->dep_len = info.katapult.len;
 		return;
 	case IMAGE_FULL:

@@ -108,7 +108,7 @@ static void cmd_connect(struct twin *t, uint64_t now_us)
 
 	cf_put_le32(p, KP_CONNECT);
 	cf_put_le32(p + 4, v11 ? KP_PROTO_1_1_0 : KP_PROTO_1_0_0);
-	cf_put_le32(p + 8, TWIN_APP_START);
+	cf_put_le32(p + 8, TWIN_FLASH_BASE + t->app_off);
 	cf_put_le32(p + 12, TWIN_BLOCK_SIZE);
 	w += put_string(p + 4 * w, t->inst.bl_mcu);
 	if (v11) {
@@ -126,7 +126,7 @@ static void cmd_send_block(struct twin *t, const uint8_t *msg, uint64_t now_us)
 	uint8_t p[8];
 	int rc;
 
-	if (msg[3] != TWIN_BLOCK_SIZE / 4 + 1 || addr < TWIN_APP_START)
+	if (msg[3] != TWIN_BLOCK_SIZE / 4 + 1 || addr < TWIN_FLASH_BASE + t->app_off)
 		goto fail;
 	rc = twin_flash_write_block(t, addr, msg + 8, &cost);
 	t->busy_until = now_us + cost;
@@ -158,10 +158,9 @@ static void cmd_request_block(struct twin *t, const uint8_t *msg, uint64_t now_u
 
 	cf_put_le32(p, KP_REQUEST_BLOCK);
 	cf_put_le32(p + 4, addr);
-	if (addr >= TWIN_FLASH_BASE &&
-	    addr - TWIN_FLASH_BASE <= TWIN_FLASH_SIZE - TWIN_BLOCK_SIZE) {
+	if (addr >= TWIN_FLASH_BASE && addr - TWIN_FLASH_BASE <= t->flash_size - TWIN_BLOCK_SIZE) {
 		memcpy(p + 8, t->flash + (addr - TWIN_FLASH_BASE), TWIN_BLOCK_SIZE);
-	} else if (addr >= 0x20000000u && addr < 0x20001800u - TWIN_BLOCK_SIZE) {
+	} else if (addr >= 0x20000000u && addr < t->mcu->ram_top - TWIN_BLOCK_SIZE) {
 		memset(p + 8, 0, TWIN_BLOCK_SIZE); /* RAM: the twin keeps no RAM image */
 	} else {
 		snprintf(why, sizeof(why), "REQUEST_BLOCK read unmapped address 0x%08x", addr);

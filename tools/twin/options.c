@@ -8,14 +8,17 @@
 #include <string.h>
 
 #include "protocol/err.h"
+#include "protocol/mcu.h"
 
 static void usage(FILE *out)
 {
 	fprintf(
 	    out,
-	    "usage: twin --uid HEX24 [--flash FILE] [--init STATE]... [--speed F]\n"
+	    "usage: twin --uid HEX24 [--mcu MCU] [--flash FILE] [--init STATE]... [--speed F]\n"
 	    "            [--attach sim:PATH | --attach IFACE] [--pty PATH] [--fault SPEC]...\n"
-	    "  A software Cartographer v3 probe (STM32F042, Katapult, Klipper-derived app).\n"
+	    "  A software Cartographer probe (Katapult, Klipper-derived app).\n"
+	    "  --mcu MCU            a probe MCU of cartoflash's MCU table (default\n"
+	    "                       stm32f042x6): its flash, pages and RAM\n"
 	    "  --uid HEX24          chip UID: USB serial and CAN UUID (default "
 	    "16000C000F43304253373820)\n"
 	    "  --flash FILE         flash persisted here (loaded if it exists)\n"
@@ -141,6 +144,17 @@ static int apply_option(struct twin_options *o, int opt, const char *arg, bool *
 		}
 		o->cfg.katapult_proto = strcmp(arg, "1.0.0") ? 0x00010100u : 0x00010000u;
 		break;
+	case 'm':
+		if (!mcu_find(arg) || !mcu_find(arg)->name) {
+			fprintf(stderr, "twin: --mcu %s is not a probe MCU of the table:", arg);
+			for (size_t i = 0; mcu_at(i); i++)
+				if (mcu_at(i)->name)
+					fprintf(stderr, " %s", mcu_at(i)->name);
+			fprintf(stderr, "; try --help\n");
+			return CF_ERR_USAGE;
+		}
+		o->cfg.mcu = arg;
+		break;
 	case 'P':
 		o->power_on_after_ms = strtol(arg, NULL, 10);
 		break;
@@ -174,6 +188,7 @@ int twin_options_parse(int argc, char **argv, struct twin_options *o, bool *boot
 	    {"help", no_argument, NULL, 'h'},
 	    {"init", required_argument, NULL, 'i'},
 	    {"katapult-proto", required_argument, NULL, 'K'},
+	    {"mcu", required_argument, NULL, 'm'},
 	    {"no-double-reset", no_argument, NULL, 'D'},
 	    {"power-on-after", required_argument, NULL, 'P'},
 	    {"pty", required_argument, NULL, 'p'},

@@ -21,14 +21,14 @@ int twin_persist_load(struct twin *t)
 	fd = open(t->flash_file, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return errno == ENOENT ? CF_OK : CF_ERR_NOINPUT;
-	n = read(fd, t->flash, sizeof(t->flash));
+	n = read(fd, t->flash, t->flash_size);
 	close(fd);
 	if (n < 0)
 		return CF_ERR_NOINPUT;
 	return CF_OK;
 }
 
-/* Write the changed range; the file always holds the whole 32 KiB afterwards. */
+/* Write the changed range; the file always holds the whole flash afterwards. */
 int twin_persist_write(struct twin *t, uint32_t off, size_t len)
 {
 	struct stat st;
@@ -39,9 +39,9 @@ int twin_persist_write(struct twin *t, uint32_t off, size_t len)
 	fd = open(t->flash_file, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return CF_ERR_IO;
-	if (fstat(fd, &st) == 0 && st.st_size < (off_t)sizeof(t->flash)) {
+	if (fstat(fd, &st) == 0 && st.st_size < (off_t)t->flash_size) {
 		off = 0;
-		len = sizeof(t->flash);
+		len = t->flash_size;
 	}
 	if (pwrite(fd, t->flash + off, len, off) != (ssize_t)len)
 		err = CF_ERR_IO;

@@ -33,13 +33,23 @@ struct twin *twin_new(const struct twin_config *config)
 	if (!t)
 		return NULL;
 	t->cfg = *config;
+	t->mcu = mcu_find(config->mcu ? config->mcu : mcu_default()->name);
+	if (!t->mcu || !t->mcu->name || t->mcu->katapult_size > sizeof(t->deploy_img))
+		goto err_free; /* the twin models probe MCUs only */
+	t->flash_size = t->mcu->flash_size;
+	t->page_size = t->mcu->page_size;
+	t->app_off = t->mcu->katapult_size;
+	t->cfg.mcu = t->mcu->name;
+	t->flash = malloc(t->flash_size);
+	if (!t->flash)
+		goto err_free;
 	if (!t->cfg.bus_bitrate)
 		t->cfg.bus_bitrate = 1000000;
 	if (t->cfg.speed < 0)
 		t->cfg.speed = 0;
 	t->scratch = malloc(IMAGE_SCRATCH_SIZE);
 	if (!t->scratch)
-		goto err_free;
+		goto err_flash;
 	if (config->flash_file) {
 		t->flash_file = strdup(config->flash_file);
 		if (!t->flash_file)
@@ -50,7 +60,7 @@ struct twin *twin_new(const struct twin_config *config)
 	/* katapult.md §2.3: one chip UID gives the USB serial and the CAN UUID */
 	canbus_uid_format_serial(t->uid, sizeof(t->uid), t->serial, sizeof(t->serial));
 	canbus_uuid_from_uid(t->uid, sizeof(t->uid), t->uuid);
-	memset(t->flash, 0xff, sizeof(t->flash));
+	memset(t->flash, 0xff, t->flash_size);
 	if (twin_persist_load(t) < 0)
 		goto err_file;
 	t->mode = TWIN_MODE_OFF;
@@ -61,6 +71,8 @@ err_file:
 	free(t->flash_file);
 err_scratch:
 	free(t->scratch);
+err_flash:
+	free(t->flash);
 err_free:
 	free(t);
 	return NULL;
@@ -73,13 +85,14 @@ void twin_free(struct twin *t)
 	twin_flash_save(t);
 	free(t->flash_file);
 	free(t->scratch);
+	free(t->flash);
 	free(t);
 }
 
 int twin_flash_write_raw(struct twin *t, uint32_t addr, const uint8_t *data, size_t len)
 {
-	if (addr < TWIN_FLASH_BASE || addr - TWIN_FLASH_BASE > TWIN_FLASH_SIZE ||
-	    len > TWIN_FLASH_SIZE - (addr - TWIN_FLASH_BASE))
+	if (addr < TWIN_FLASH_BASE || addr - TWIN_FLASH_BASE > t->flash_size ||
+	    len > t->flash_size - (addr - TWIN_FLASH_BASE))
 		return CF_ERR_USAGE;
 	memcpy(t->flash + (addr - TWIN_FLASH_BASE), data, len);
 	twin_flash_changed(t, addr - TWIN_FLASH_BASE, len);
@@ -88,21 +101,21 @@ int twin_flash_write_raw(struct twin *t, uint32_t addr, const uint8_t *data, siz
 
 void twin_flash_erase_all(struct twin *t)
 {
-	memset(t->flash, 0xff, sizeof(t->flash));
-	twin_flash_changed(t, 0, sizeof(t->flash));
+	memset(t->flash, 0xff, t->flash_size);
+	twin_flash_changed(t, 0, t->flash_size);
 }
 
 const uint8_t *twin_flash(const struct twin *t, size_t *len)
 {
 	if (len)
-		*len = sizeof(t->flash);
+		*len = t->flash_size;
 	return t->flash;
 }
 
 uint8_t *twin_flash_mut(struct twin *t, size_t *len)
 {
 	if (len)
-		*len = sizeof(t->flash);
+		*len = t->flash_size;
 	return t->flash;
 }
 
@@ -113,7 +126,12 @@ void twin_flash_changed(struct twin *t, uint32_t offset, size_t len)
 
 int twin_flash_save(struct twin *t)
 {
-	return twin_persist_write(t, 0, sizeof(t->flash));
+	return twin_persist_write(t, 0, t->flash_size);
+}
+
+const struct mcu_info *twin_mcu(const struct twin *t)
+{
+	return t->mcu;
 }
 
 enum twin_mode twin_get_mode(const struct twin *t)
@@ -172,7 +190,7 @@ bool twin_get_usb_id(const struct twin *t, struct twin_usb_id *out)
 	if (t->mode == TWIN_MODE_KATAPULT) {
 		out->pid = 0x6177;
 		out->manufacturer = "katapult";
-		out->product = t->inst.bl_mcu[0] ? t->inst.bl_mcu : "stm32f042x6";
+		out->product = t->inst.bl_mcu[0] ? t->inst.bl_mcu : t->mcu->name;
 	} else {
 		out->pid = 0x614e;
 		out->manufacturer = "Cartographer";
@@ -183,7 +201,7 @@ bool twin_get_usb_id(const struct twin *t, struct twin_usb_id *out)
 
 bool twin_app_is_valid(const struct twin *t)
 {
-	uint32_t w0 = cf_get_le32(t->flash + (TWIN_APP_START - TWIN_FLASH_BASE));
+	uint32_t w0 = cf_get_le32(t->flash + t->app_off);
 
 	return w0 != 0 && w0 != 0xffffffffu;
 }

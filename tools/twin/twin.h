@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* The probe twin: an in-process software Cartographer v3 probe (STM32F042) on a virtual clock. */
+/* The probe twin: an in-process software Cartographer probe (STM32F042 or G431) on a virtual clock. */
 #ifndef CARTOFLASH_TOOLS_TWIN_TWIN_H
 #define CARTOFLASH_TOOLS_TWIN_TWIN_H
 
@@ -8,11 +8,14 @@
 #include <stdint.h>
 
 #include "protocol/canbus.h"
+#include "protocol/mcu.h"
 
 /*
  * Model (spec/katapult.md, spec/images.md, design.md "tools/"):
- * - 32 KiB flash at TWIN_FLASH_BASE in 1 KiB pages, erased = 0xFF. Katapult lives in the first
- *   8 KiB, the application at TWIN_APP_START. Writes follow Katapult's stm32/flash.c rules.
+ * - The geometry comes from the MCU's row in protocol/mcu.c at run time (config.mcu; default
+ *   the F042 of v2/v3 probes: 32 KiB flash at TWIN_FLASH_BASE in 1 KiB pages, erased = 0xFF;
+ *   the G431 of v4: 128 KiB in 2 KiB pages). Katapult lives in the row's first katapult_size
+ *   bytes, the application behind it. Writes follow Katapult's stm32/flash.c rules.
  * - What is installed decides what the twin speaks: the Katapult image in the bootloader region
  *   decides Katapult's interface (USB descriptor 1d50:6177 present -> USB, else CAN at the
  *   bitrate of images.md §5), its protocol (a "v1.2.3-..." version string -> 1.1.0 with that
@@ -28,12 +31,11 @@
  * stderr warning of a write past the end of flash (the real probe hangs there).
  */
 
-#define TWIN_FLASH_BASE	   0x08000000u
-#define TWIN_FLASH_SIZE	   32768u      /* STM32F042x6 */
-#define TWIN_PAGE_SIZE	   1024u       /* katapult.md §1.6: F042 erase page */
-#define TWIN_APP_START	   0x08002000u /* katapult.md §9 */
-#define TWIN_BLOCK_SIZE	   64u	       /* Katapult BLOCK_SIZE */
-#define TWIN_RAM_FLAG_ADDR 0x200017f8u /* katapult.md §5: Katapult SP = RAM top - 8 */
+#define TWIN_FLASH_BASE 0x08000000u
+/* Application start behind the 8 KiB Katapult of every probe row (katapult.md §9); the twin
+ * itself uses its row's katapult_size. */
+#define TWIN_APP_START	0x08002000u
+#define TWIN_BLOCK_SIZE 64u /* Katapult BLOCK_SIZE */
 
 struct twin;
 
@@ -55,6 +57,8 @@ enum twin_iface {
 };
 
 struct twin_config {
+	const char *mcu;	 /* MCU string of a probe row of protocol/mcu.c; NULL: the default
+				  * (stm32f042x6). twin_new fails for an MCU that is no probe row */
 	uint8_t uid[12];	 /* STM32 96-bit chip UID: USB serial and CAN UUID come from it */
 	double speed;		 /* 0 = instant (tests) .. 1 = real time (benchmarks) */
 	uint32_t bus_bitrate;	 /* bitrate of the CAN bus the twin sits on; 0 = 1000000 */
@@ -102,7 +106,7 @@ struct twin_stats {
 	uint32_t blocks_written;    /* SEND_BLOCKs that programmed flash */
 	uint32_t blocks_retransmit; /* SEND_BLOCKs ignored as identical retransmits */
 	uint32_t block_errors;	    /* SEND_BLOCKs answered with command error */
-	uint32_t wrote_past_end;    /* writes beyond the 32 KiB flash (device hangs) */
+	uint32_t wrote_past_end;    /* writes beyond the end of flash (device hangs) */
 	uint32_t eof_page_count;    /* Katapult's page counter (reset by a reboot of Katapult) */
 	uint32_t nacks;
 	uint32_t wedges;    /* times the parser entered the wedged state */
@@ -152,7 +156,7 @@ int twin_flash_write_raw(struct twin *t, uint32_t addr, const uint8_t *data, siz
 int twin_init_state(struct twin *t, const char *spec);
 /* Erase all flash to 0xFF. */
 void twin_flash_erase_all(struct twin *t);
-/* Borrowed view of the 32 KiB flash, valid until twin_free. */
+/* Borrowed view of the whole flash (*len = its size), valid until twin_free. */
 const uint8_t *twin_flash(const struct twin *t, size_t *len);
 /* Writable view for the ROM DFU model (tools/twin/rom_dfu.c); call twin_flash_changed after
  * writing so the change is persisted and the installed images are re-inspected. */
@@ -172,6 +176,9 @@ void twin_reset(struct twin *t, uint64_t now_us);
 void twin_set_boot0(struct twin *t, bool high);
 /* ROM DFU "leave": jump to 0x08000000 as the DfuSe leave request does (BOOT0 ignored once). */
 void twin_rom_dfu_leave(struct twin *t, uint64_t now_us);
+
+/* The MCU row the twin models (its geometry); never NULL. */
+const struct mcu_info *twin_mcu(const struct twin *t);
 
 enum twin_mode twin_get_mode(const struct twin *t);
 /* Stable lower-case token for a mode ("katapult"); never NULL. */

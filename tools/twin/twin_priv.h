@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "protocol/canbus.h"
+#include "protocol/mcu.h"
 #include "tools/twin/twin.h"
 
 /* katapult.md §5: the RAM request flag values. */
@@ -80,7 +81,9 @@ struct twin_txchunk {
 struct twin {
 	struct twin_config cfg;
 	char *flash_file;
-	uint8_t flash[TWIN_FLASH_SIZE];
+	const struct mcu_info *mcu; /* geometry: a probe row of protocol/mcu.c */
+	uint8_t *flash;		    /* mcu->flash_size bytes */
+	uint32_t flash_size, page_size, app_off;
 	uint8_t *scratch; /* image_inspect scratch */
 	struct twin_installed inst;
 	uint8_t uid[12];
