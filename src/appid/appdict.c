@@ -32,7 +32,7 @@ static int id_of(const json_t *map, const char *name)
 int appdict_read_text(const char *json, size_t len, struct appdict *out)
 {
 	json_t *root;
-	const json_t *bv;
+	const json_t *bv, *freq;
 
 	memset(out, 0, sizeof(*out));
 	out->get_canbus_id = out->canbus_id = -1;
@@ -43,6 +43,11 @@ int appdict_read_text(const char *json, size_t len, struct appdict *out)
 	if (json_is_string(bv))
 		snprintf(out->build_versions, sizeof(out->build_versions), "%s",
 			 json_string_value(bv));
+	freq = json_object_get(json_object_get(root, "config"), "CANBUS_FREQUENCY");
+	if (json_is_integer(freq) && json_integer_value(freq) > 0)
+		out->canbus_frequency = (uint32_t)json_integer_value(freq);
+	else if (json_is_string(freq))
+		out->canbus_frequency = (uint32_t)strtoul(json_string_value(freq), NULL, 10);
 	out->get_canbus_id = id_of(json_object_get(root, "commands"), "get_canbus_id");
 	out->canbus_id = id_of(json_object_get(root, "responses"), "canbus_id");
 	json_decref(root);

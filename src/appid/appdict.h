@@ -13,6 +13,9 @@ struct appdict {
 	 * image's embedded dictionary gets (so a file and a running probe compare field by
 	 * field) */
 	struct image_app_part app;
+	/* config.CANBUS_FREQUENCY whatever the interface: a USB-to-CAN bridge's dictionary names
+	 * the bus bitrate too (app.can_bitrate is set for CAN builds only) */
+	uint32_t canbus_frequency;
 	char build_versions[160]; /* "gcc: (…) 10.3.1 binutils: (…) 2.38", "" when absent */
 	int get_canbus_id;	  /* command id of get_canbus_id, -1 when the build has none */
 	int canbus_id;		  /* response id of "canbus_id canbus_uuid=%.*s canbus_nodeid=%u" */
