@@ -16,9 +16,11 @@
 int run_inspect(int argc, char **argv);
 int run_recover(int argc, char **argv); /* src/cmd_recover.c */
 int run_dfu(int argc, char **argv);     /* src/cmd_dfu.c */
+int run_status(int argc, char **argv);  /* src/cmd_status.c */
 
 const struct cli_verb cli_verbs[] = {
 	{ "inspect", run_inspect, "classify firmware files: kind, address, MCU, interface, fit" },
+	{ "status", run_status, "every probe and what it runs, rebooting none (Klipper, CAN, USB)" },
 	{ "scan", run_scan, "list CAN nodes (UUID, application or Katapult) and config entries" },
 	{ "flash", run_flash, "check, write, verify and reboot probes over CAN (several at once)" },
 	{ "verify", run_verify, "read probes back and compare with an image" },

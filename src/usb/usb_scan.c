@@ -9,6 +9,7 @@
 #include "failure.h"
 #include "protocol/canbus.h"
 #include "protocol/err.h"
+#include "usb/byid.h"
 #include "usb/sysfs.h"
 
 #define USB_SCAN_MAX 64
@@ -54,7 +55,8 @@ static void uuid_of(const struct sysfs_usb *u, enum sysfs_kind kind, char out[13
 		canbus_uuid_format(uuid, out);
 }
 
-static void print_json(const struct sysfs_usb *u, enum sysfs_kind kind, const char *uuid)
+static void print_json(const struct sysfs_usb *u, enum sysfs_kind kind, const char *uuid,
+		       const char *by_id)
 {
 	char id[10];
 	json_t *o;
@@ -67,16 +69,21 @@ static void print_json(const struct sysfs_usb *u, enum sysfs_kind kind, const ch
 	if (!o)
 		return;
 	json_object_set_new(o, "can_uuid", uuid[0] ? json_string(uuid) : json_null());
+	json_object_set_new(o, "by_id", by_id[0] ? json_string(by_id) : json_null());
 	json_dumpf(o, stdout, JSON_COMPACT | JSON_REAL_PRECISION(6));
 	fputc('\n', stdout);
 	json_decref(o);
 }
 
-static void print_row(const struct sysfs_usb *u, enum sysfs_kind kind, const char *uuid)
+static void print_row(const struct sysfs_usb *u, enum sysfs_kind kind, const char *uuid,
+		      const char *by_id)
 {
 	printf("%-8s  %04x:%04x  %-12s  %-11s  %-24s  %-12s  %s\n", u->port, u->vid, u->pid,
 	       sysfs_kind_name(kind), mode_token(sysfs_kind_mode(kind)),
 	       u->serial[0] ? u->serial : "-", uuid[0] ? uuid : "-", u->tty[0] ? u->tty : "-");
+	/* the name to paste into printer.cfg, as udev made it (src/usb/byid.h) */
+	if (by_id[0])
+		printf("          by-id %s\n", by_id);
 }
 
 int usb_scan_run(const char *sysfs_root, bool json)
@@ -98,15 +105,17 @@ int usb_scan_run(const char *sysfs_root, bool json)
 		       "MODE", "SERIAL", "CAN UUID", "TTY");
 	for (i = 0; i < count; i++) {
 		const enum sysfs_kind kind = sysfs_usb_kind(&list[i]);
-		char uuid[13];
+		char uuid[13], by_id[256] = "";
 
 		if (!listed(kind))
 			continue;
 		uuid_of(&list[i], kind, uuid);
+		if (list[i].tty[0])
+			(void)byid_find(list[i].tty, by_id, sizeof(by_id));
 		if (json)
-			print_json(&list[i], kind, uuid);
+			print_json(&list[i], kind, uuid, by_id);
 		else
-			print_row(&list[i], kind, uuid);
+			print_row(&list[i], kind, uuid, by_id);
 		shown++;
 	}
 	if (json) {
