@@ -81,6 +81,7 @@ struct discover_probe {
 	char katapult_mcu[32];
 	char katapult_version[64]; /* "" for the fork builds without a version string */
 	uint32_t katapult_protocol;
+	uint32_t app_start; /* Katapult's application start */
 	enum discover_holder holder;
 	char holder_text[192]; /* "Klipper (pid 812, klipper.service)" */
 	bool klipper_connected;

@@ -75,6 +75,7 @@ static void katapult_done(void *ctx, struct updater *u, int err)
 		snprintf(p->katapult_version, sizeof(p->katapult_version), "%s",
 			 id->bootloader_version);
 		p->katapult_protocol = id->protocol_version;
+		p->app_start = id->app_start;
 	} else {
 		snprintf(p->note, sizeof(p->note), "CONNECT did not answer: %.200s",
 			 updater_failure(u)->detail);
