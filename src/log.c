@@ -62,14 +62,3 @@ void cf_log(enum cf_log_level level, const char *device, const char *module, con
 	va_end(ap);
 	fputc('\n', stderr);
 }
-
-void cf_hex(char *buf, size_t cap, const uint8_t *data, size_t len)
-{
-	size_t n = 0;
-
-	if (!cap)
-		return;
-	buf[0] = '\0';
-	for (size_t i = 0; i < len && n + 4 <= cap; i++)
-		n += (size_t)snprintf(buf + n, cap - n, i ? " %02x" : "%02x", data[i]);
-}

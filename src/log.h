@@ -32,7 +32,4 @@ void cf_log(enum cf_log_level level, const char *device, const char *module, con
 /* Monotonic clock in microseconds; the only clock src/ reads. */
 uint64_t cf_now_us(void);
 
-/* Hex dump helper for trace lines: writes "01 88 11 00" style into buf. */
-void cf_hex(char *buf, size_t cap, const uint8_t *data, size_t len);
-
 #endif

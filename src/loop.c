@@ -137,18 +137,6 @@ int loop_run_once(struct loop *loop, uint64_t max_wait_us)
 	return CF_OK;
 }
 
-int loop_run(struct loop *loop)
-{
-	while (!loop->stopped && (loop->sources || loop->timers)) {
-		int rc = loop_run_once(loop, UINT64_MAX);
-		if (rc == CF_ERR_IO)
-			return rc;
-		if (rc == CF_ERR_INTERRUPTED)
-			return rc;
-	}
-	return CF_OK;
-}
-
 void loop_stop(struct loop *loop)
 {
 	loop->stopped = true;

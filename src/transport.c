@@ -90,11 +90,6 @@ const char *transport_name(const struct transport *t)
 	return t->ops->name;
 }
 
-const char *transport_spec(const struct transport *t)
-{
-	return t->spec;
-}
-
 enum transport_unit transport_unit(const struct transport *t)
 {
 	return t->ops->unit;

@@ -77,7 +77,6 @@ int transport_set_filter(struct transport *t, const uint32_t *ids, size_t count)
 
 /* Borrowed, valid until transport_close. */
 const char *transport_name(const struct transport *t);
-const char *transport_spec(const struct transport *t);
 enum transport_unit transport_unit(const struct transport *t);
 /* Backend-private state (priv_size bytes). */
 void *transport_priv(struct transport *t);

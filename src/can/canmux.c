@@ -401,11 +401,6 @@ int canmux_send_stream(struct canmux *m, struct canmux_listener *owner, uint32_t
 	return canmux_send(m, owner, frames, n);
 }
 
-size_t canmux_queued(const struct canmux *m)
-{
-	return m->q_len;
-}
-
 int canmux_alloc_node(struct canmux *m, uint8_t *node)
 {
 	for (unsigned n = CANMUX_NODE_FIRST; n <= CANMUX_NODE_LAST; n++) {

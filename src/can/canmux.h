@@ -64,8 +64,6 @@ int canmux_send(struct canmux *m, struct canmux_listener *owner, const struct ca
 /* Chunk a byte stream into 8-byte frames on id (katapult.md §2.4) and queue it as one unit. */
 int canmux_send_stream(struct canmux *m, struct canmux_listener *owner, uint32_t id,
 		       const uint8_t *data, size_t len);
-/* Frames still queued (all owners). */
-size_t canmux_queued(const struct canmux *m);
 
 /*
  * Node ids for Katapult sessions on this bus: 129 (flashtool's) to 223, so Klipper's 4, 5, ...

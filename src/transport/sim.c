@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// Simulated CAN bus transport ("sim:PATH"): one client of the simbus hub (tools/simbus).
+// Simulated CAN bus transport ("sim:PATH"): one client of the simbus hub (tools/simbus runs it).
 #include "transport/transports.h"
 
 #include <errno.h>
@@ -18,7 +18,7 @@
 #include "protocol/bytes.h"
 #include "protocol/canbus.h"
 #include "protocol/err.h"
-#include "tools/simbus/simbus.h"
+#include "transport/simbus.h"
 
 #define SIM_HELLO_WAIT_MS 500
 

@@ -21,7 +21,7 @@
 #include "protocol/canbus.h"
 #include "protocol/err.h"
 #include "tools/simbus/canwire.h"
-#include "tools/simbus/simbus.h"
+#include "transport/simbus.h"
 #include "transport.h"
 #include "transport/transports.h"
 

@@ -18,7 +18,7 @@
 #include "protocol/bytes.h"
 #include "protocol/canbus.h"
 #include "tools/simbus/canwire.h"
-#include "tools/simbus/simbus.h"
+#include "transport/simbus.h"
 
 #define MAX_CLIENTS 64
 #define RXQ	    1024 /* frames buffered per receiving client before the bus stalls */

@@ -10,7 +10,7 @@ struct simbus_hub;
 
 /*
  * Listen on path (an existing socket file is replaced) for clients speaking the wire format of
- * tools/simbus/simbus.h, at bitrate bit/s; speed scales wire time (0 = frames go at once, 1 =
+ * src/transport/simbus.h, at bitrate bit/s; speed scales wire time (0 = frames go at once, 1 =
  * real time). log (borrowed, may be NULL) receives one candump line per frame. Returns NULL when
  * the socket cannot be created (the reason is printed on stderr). Caller frees with
  * simbus_hub_free, which closes every client and removes the socket file.

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* The simulated CAN bus wire format shared by the hub (tools/simbus) and its clients. */
-#ifndef CARTOFLASH_TOOLS_SIMBUS_SIMBUS_H
-#define CARTOFLASH_TOOLS_SIMBUS_SIMBUS_H
+/* The simulated CAN bus wire format: this client (sim.c) and the hub (tools/simbus) share it. */
+#ifndef CARTOFLASH_SRC_TRANSPORT_SIMBUS_H
+#define CARTOFLASH_SRC_TRANSPORT_SIMBUS_H
 
 /*
  * A client connects a SOCK_SEQPACKET UNIX socket to the hub's path. Every record in either
