@@ -76,22 +76,6 @@ void fleet_free(struct fleet *f)
 	free(f);
 }
 
-// "e0ef270ca188 (can0)", "16000C000F43304253373820 (/dev/ttyACM0)", "dfu 1-1".
-static void identity_label(const struct device_identity *id, char *buf, size_t cap)
-{
-	if (id->can_uuid[0])
-		snprintf(buf, cap, "%s (%s)", id->can_uuid,
-			 id->iface[0] ? id->iface : id->tty[0] ? id->tty : "can");
-	else if (id->uid_hex[0])
-		snprintf(buf, cap, "%s (%s)", id->uid_hex, id->tty[0] ? id->tty : id->usb_path);
-	else if (id->tty[0])
-		snprintf(buf, cap, "%s", id->tty);
-	else if (id->usb_path[0])
-		snprintf(buf, cap, "usb %s", id->usb_path);
-	else
-		snprintf(buf, cap, "%s", id->iface[0] ? id->iface : "device");
-}
-
 static void finish_job(struct fleet_job *job, int err)
 {
 	struct fleet *f = job->fleet;

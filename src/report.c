@@ -238,21 +238,6 @@ void report_message(struct report *r, int dev, const char *fmt, ...)
 		draw_bars(r, cf_now_us(), true);
 }
 
-static const char *mode_name(int mode)
-{
-	switch ((enum device_mode)mode) {
-	case DEVICE_MODE_APPLICATION:
-		return "application";
-	case DEVICE_MODE_KATAPULT:
-		return "katapult";
-	case DEVICE_MODE_ROM_DFU:
-		return "rom_dfu";
-	case DEVICE_MODE_UNKNOWN:
-		return "unknown";
-	}
-	return "unknown";
-}
-
 static void set_nonempty(json_t *obj, const char *key, const char *value)
 {
 	if (value && value[0])
@@ -270,7 +255,7 @@ static json_t *identity_json(const struct device_identity *id)
 	set_nonempty(obj, "interface", id->iface);
 	if (id->node_id >= 0 && id->iface[0] && !id->tty[0])
 		json_object_set_new(obj, "node_id", json_integer(id->node_id));
-	json_object_set_new(obj, "mode", json_string(mode_name(id->mode)));
+	json_object_set_new(obj, "mode", json_string(device_mode_name(id->mode)));
 	set_nonempty(obj, "mcu", id->mcu);
 	set_nonempty(obj, "bootloader_version", id->bootloader_version);
 	return obj;

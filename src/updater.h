@@ -7,41 +7,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "identity.h"
+
 struct loop;
 struct updater;
 struct cf_failure;
 struct image_info; /* protocol/image.h */
-
-/* Where a probe is right now. */
-enum device_mode {
-	DEVICE_MODE_UNKNOWN,
-	DEVICE_MODE_APPLICATION, /* Klipper-derived application (Cartographer) */
-	DEVICE_MODE_KATAPULT,	 /* Katapult bootloader */
-	DEVICE_MODE_ROM_DFU,	 /* STM32 system-memory DFU bootloader, 0483:df11 */
-};
-
-/*
- * Identity (design.md): one record ties a probe's chip UID, CAN UUID, USB port path and mode,
- * so the tool follows one probe across reboots, re-enumeration and a USB<->CAN switch.
- * Empty strings / 0 mean "not known".
- */
-struct device_identity {
-	char uid_hex[25];  /* chip UID = USB serial, 24 upper-case hex digits */
-	char can_uuid[13]; /* "e0ef270ca188" */
-	char usb_path[32]; /* sysfs port name "1-1.3" */
-	char tty[64];	   /* "/dev/ttyACM0" */
-	char iface[64];	   /* "can0", "sim:/tmp/bus" */
-	int node_id;	   /* CAN node id in use, -1 none */
-	enum device_mode mode;
-	/* Bootloader facts (Katapult CONNECT, or DfuSe layout). */
-	char mcu[32];
-	uint32_t protocol_version; /* Katapult 0x00010000 = 1.0.0 */
-	char bootloader_version[64];
-	uint32_t app_start;
-	uint32_t block_size;
-	uint32_t flash_size;  /* from the DfuSe layout, or implied by the MCU */
-	uint32_t bus_bitrate; /* CAN interface bitrate, 0 unknown */
-};
 
 /* What a step tells the layer above while it runs (progress bars, --json events). */
 struct updater_events {

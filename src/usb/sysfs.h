@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "updater.h"
+#include "identity.h"
 
 /* katapult.md §3.1 */
 #define SYSFS_VID_OPENMOKO   0x1d50

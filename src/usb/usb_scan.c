@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "failure.h"
-#include "protocol/canbus.h"
+#include "identity.h"
 #include "protocol/err.h"
 #include "usb/byid.h"
 #include "usb/sysfs.h"
@@ -29,30 +29,16 @@ static bool listed(enum sysfs_kind kind)
 	return false;
 }
 
-static const char *mode_token(enum device_mode mode)
-{
-	switch (mode) {
-	case DEVICE_MODE_APPLICATION:
-		return "application";
-	case DEVICE_MODE_KATAPULT:
-		return "katapult";
-	case DEVICE_MODE_ROM_DFU:
-		return "rom_dfu";
-	case DEVICE_MODE_UNKNOWN:
-		return "unknown";
-	}
-	return "unknown";
-}
-
 /* katapult.md §3.1: the serial is the chip UID, so the CAN UUID follows from it; the ROM DFU
  * serial is not the UID (and a bridge's UUID is its own), so those get none. */
 static void uuid_of(const struct sysfs_usb *u, enum sysfs_kind kind, char out[13])
 {
-	uint8_t uuid[CANBUS_UUID_LEN];
+	struct device_identity id;
 
-	out[0] = '\0';
-	if (kind != SYSFS_KIND_ROM_DFU && canbus_uuid_from_serial(u->serial, uuid) == CF_OK)
-		canbus_uuid_format(uuid, out);
+	identity_init(&id, IDENTITY_LINK_TTY);
+	if (kind != SYSFS_KIND_ROM_DFU)
+		identity_set_uid(&id, u->serial);
+	memcpy(out, id.can_uuid, sizeof(id.can_uuid));
 }
 
 static void print_json(const struct sysfs_usb *u, enum sysfs_kind kind, const char *uuid,
@@ -64,7 +50,7 @@ static void print_json(const struct sysfs_usb *u, enum sysfs_kind kind, const ch
 	snprintf(id, sizeof(id), "%04x:%04x", u->vid, u->pid);
 	o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "event", "usb_device",
 		      "port", u->port, "usb_id", id, "kind", sysfs_kind_name(kind), "mode",
-		      mode_token(sysfs_kind_mode(kind)), "manufacturer", u->manufacturer, "product",
+		      device_mode_name(sysfs_kind_mode(kind)), "manufacturer", u->manufacturer, "product",
 		      u->product, "serial", u->serial, "tty", u->tty);
 	if (!o)
 		return;
@@ -79,7 +65,7 @@ static void print_row(const struct sysfs_usb *u, enum sysfs_kind kind, const cha
 		      const char *by_id)
 {
 	printf("%-8s  %04x:%04x  %-12s  %-11s  %-24s  %-12s  %s\n", u->port, u->vid, u->pid,
-	       sysfs_kind_name(kind), mode_token(sysfs_kind_mode(kind)),
+	       sysfs_kind_name(kind), device_mode_name(sysfs_kind_mode(kind)),
 	       u->serial[0] ? u->serial : "-", uuid[0] ? uuid : "-", u->tty[0] ? u->tty : "-");
 	/* the name to paste into printer.cfg, as udev made it (src/usb/byid.h) */
 	if (by_id[0])

@@ -147,8 +147,8 @@ static int add_job(struct world *w, int fail_step)
 	struct updater_config cfg = { .ops = &fake_ops };
 	int job;
 
+	identity_init(&cfg.target, IDENTITY_LINK_CAN);
 	strcpy(cfg.target.iface, "sim:/tmp/bus");
-	cfg.target.node_id = -1;
 	job = fleet_add(w->fleet, &cfg, fleet_steps_flash, 5, NULL);
 	assert_true(job >= 0);
 	fake_of(fleet_get_updater(w->fleet, job))->fail_step = fail_step;
@@ -186,7 +186,7 @@ static void test_fleet_failure_of_one_does_not_stop_others(void **state)
 	assert_int_equal(fake_of(fleet_get_updater(w->fleet, bad))->nrun, 4); /* no finish */
 	assert_int_equal(fake_of(fleet_get_updater(w->fleet, good))->nrun, 5);
 	fflush(w->err);
-	assert_non_null(strstr(w->err_text, "e0ef270ca188 (sim:/tmp/bus): verify: block "
+	assert_non_null(strstr(w->err_text, "probe e0ef270ca188 (sim:/tmp/bus): verify: block "
 					    "0x08002400 differs; left in Katapult, rerun flash"));
 	fflush(w->out);
 	assert_non_null(strstr(w->out_text, "1 of 2 devices succeeded"));
