@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cmd_target.h"
+#include "cmd_run.h"
 #include "failure.h"
 #include "log.h"
 #include "protocol/err.h"

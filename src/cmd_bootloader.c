@@ -2,7 +2,7 @@
 // `cartoflash bootloader`: bring probes into Katapult and leave them there.
 #include <stdio.h>
 
-#include "cmd_target.h"
+#include "cmd_run.h"
 #include "fleet.h"
 
 static void usage(FILE *out)

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "cmd_target.h"
+#include "cmd_run.h"
 #include "dfu/dfu_usb.h"
 #include "dfu/dfuse.h"
 #include "failure.h"

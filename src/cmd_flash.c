@@ -5,7 +5,7 @@
 #include <stdlib.h>
 
 #include "cli.h"
-#include "cmd_target.h"
+#include "cmd_run.h"
 #include "fleet.h"
 #include "protocol/err.h"
 
@@ -96,8 +96,8 @@ static int parse_flash(int argc, char **argv, struct flash_opts *o)
 int run_flash(int argc, char **argv)
 {
 	struct flash_opts o = { 0 };
-	struct cmd_image img;
-	struct cmd_image **images = NULL;
+	struct image_file img;
+	struct image_file **images = NULL;
 	struct cmd_run run = { .steps = fleet_steps_flash, .nsteps = 5 };
 	int rc = parse_flash(argc, argv, &o);
 
@@ -121,7 +121,7 @@ int run_flash(int argc, char **argv)
 	rc = cmd_run_targets(&o.targets, images, &run);
 	free(images);
 out_image:
-	cmd_image_fini(&img);
+	image_file_fini(&img);
 out_targets:
 	cmd_targets_fini(&o.targets);
 	return rc < 0 ? 0 : rc;

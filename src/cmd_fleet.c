@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cmd_target.h"
+#include "cmd_run.h"
 #include "failure.h"
 #include "fleet.h"
 #include "katapult/iface_switch.h"
@@ -188,8 +188,8 @@ static int parse_fleet(int argc, char **argv, struct updater_options *o, const c
 }
 
 /* Each distinct image file is loaded once; images[i] points into loaded[]. */
-static int load_images(const struct cmd_targets *t, struct cmd_image *loaded,
-		       struct cmd_image **images, size_t *nloaded)
+static int load_images(const struct cmd_targets *t, struct image_file *loaded,
+		       struct image_file **images, size_t *nloaded)
 {
 	for (size_t i = 0; i < t->count; i++) {
 		size_t j;
@@ -201,7 +201,7 @@ static int load_images(const struct cmd_targets *t, struct cmd_image *loaded,
 			int rc = cmd_image_load(&loaded[j], t->v[i].image);
 
 			if (rc) {
-				cmd_image_fini(&loaded[j]);
+				image_file_fini(&loaded[j]);
 				return rc;
 			}
 			(*nloaded)++;
@@ -215,7 +215,7 @@ int run_fleet(int argc, char **argv)
 {
 	struct cmd_targets t = { 0 };
 	struct cmd_run run = { .steps = fleet_steps_flash, .nsteps = 5 };
-	struct cmd_image *loaded = NULL, **images = NULL;
+	struct image_file *loaded = NULL, **images = NULL;
 	size_t nloaded = 0;
 	const char *path = NULL;
 	int rc = parse_fleet(argc, argv, &run.opts, &path);
@@ -235,7 +235,7 @@ int run_fleet(int argc, char **argv)
 	if (!rc)
 		rc = cmd_run_targets(&t, images, &run);
 	for (size_t i = 0; i < nloaded; i++)
-		cmd_image_fini(&loaded[i]);
+		image_file_fini(&loaded[i]);
 	free(loaded);
 	free(images);
 	cmd_targets_fini(&t);

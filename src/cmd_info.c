@@ -2,7 +2,7 @@
 // `cartoflash info`: CONNECT facts of probes already in Katapult; a running probe is left alone.
 #include <stdio.h>
 
-#include "cmd_target.h"
+#include "cmd_run.h"
 #include "fleet.h"
 
 static void usage(FILE *out)

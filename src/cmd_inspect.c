@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "failure.h"
+#include "image_file.h"
 #include "inspect_check.h"
 #include "inspect_json.h"
 #include "protocol/dfu.h"
@@ -24,7 +25,7 @@ _Static_assert((unsigned)IMAGE_FORCE_UNKNOWN == (unsigned)UPDATER_FORCE_UNKNOWN,
 _Static_assert((unsigned)IMAGE_FORCE_LINK_BASE == (unsigned)UPDATER_FORCE_LINK_BASE,
 	       "R1 override bit");
 
-/* Reusable buffers for one run: the file (one byte more than allowed, to see "too big"). */
+/* Buffers for one run: the file being inspected, and image_inspect's scratch. */
 struct inspect_ctx {
 	uint8_t *buf;
 	uint8_t *scratch;
@@ -72,39 +73,13 @@ static void usage(FILE *out)
 	    "      --bus-bitrate 1000000 Survey_Cartographer_CAN_250000_8kib_offset.bin\n");
 }
 
-/* Read at most IMAGE_MAX_SIZE + 1 bytes so an oversized file is recognised without reading it all.
- */
+/* The one bounded reader of every verb (image_file.h): its error texts, its size limit. */
 static int read_file(struct inspect_ctx *c, const char *path, size_t *len)
 {
-	const bool is_stdin = !strcmp(path, "-");
-	FILE *f = is_stdin ? stdin : fopen(path, "rb");
-	size_t n = 0;
-
 	cf_failure_clear(&c->fail);
-	cf_failure_set_device(&c->fail, "%s", path);
-	if (!f) {
-		c->fail.sys_errno = errno;
-		cf_failure_set_hint(&c->fail, "check the path and the file's permissions");
-		return cf_failure_set(&c->fail, CF_ERR_NOINPUT, "read", "%s", strerror(errno));
-	}
-	while (n <= IMAGE_MAX_SIZE) {
-		const size_t got = fread(c->buf + n, 1, IMAGE_MAX_SIZE + 1 - n, f);
-
-		if (!got)
-			break;
-		n += got;
-	}
-	if (ferror(f)) {
-		c->fail.sys_errno = errno;
-		if (!is_stdin)
-			fclose(f);
-		cf_failure_set_hint(&c->fail, "check that it is a regular file");
-		return cf_failure_set(&c->fail, CF_ERR_NOINPUT, "read", "%s", strerror(errno));
-	}
-	if (!is_stdin)
-		fclose(f);
-	*len = n;
-	return CF_OK;
+	free(c->buf);
+	c->buf = NULL;
+	return image_file_read(path, &c->buf, len, &c->fail);
 }
 
 /* Why an image is not firmware, in the user's words. */
@@ -503,9 +478,8 @@ int run_inspect(int argc, char **argv)
 		return cli_usage_error("inspect", "device options need --check katapult|dfu");
 	if (optind >= argc)
 		return cli_usage_error("inspect", "no FILE given");
-	c.buf = malloc(IMAGE_MAX_SIZE + 1);
 	c.scratch = malloc(IMAGE_SCRATCH_SIZE);
-	if (!c.buf || !c.scratch) {
+	if (!c.scratch) {
 		worst = CF_ERR_NOMEM;
 		fprintf(stderr,
 			"cartoflash: inspect: out of memory; close other programs and retry\n");

@@ -2,7 +2,7 @@
 // `cartoflash reboot`: COMPLETE for probes in Katapult, then wait for their application.
 #include <stdio.h>
 
-#include "cmd_target.h"
+#include "cmd_run.h"
 #include "fleet.h"
 
 static void usage(FILE *out)

@@ -7,11 +7,12 @@
 #include <string.h>
 
 #include "cli.h"
-#include "cmd_target.h"
+#include "cmd_run.h"
 #include "dfu/dfu_backend.h"
 #include "dfu/dfu_plan.h"
 #include "failure.h"
 #include "fleet.h"
+#include "image_file.h"
 #include "log.h"
 #include "loop.h"
 #include "protocol/dfu.h"
@@ -165,114 +166,39 @@ static int parse_recover(int argc, char **argv, struct recover_opts *o)
 	return 0;
 }
 
-/* ---- DfuSe .dfu input (dfu.md §1.9): one file, both images, one erase plan ---- */
-
-static int dfuse_fail(const char *path, int code, const char *fmt, uint32_t a)
+/*
+ * The bootloader image (and the application a DfuSe file carries, dfu.md §1.9) through the one
+ * image loader. Returns an exit code: 0 with img (and app when *has_app) filled.
+ */
+static int load_images(const char *path, struct image_file *img, struct image_file *app,
+		       bool *has_app)
 {
-	struct cf_failure f;
-	char detail[160];
-
-	snprintf(detail, sizeof(detail), fmt, a);
-	cf_failure_clear(&f);
-	cf_failure_set(&f, code, "image", "%s: %s", path, detail);
-	cf_failure_set_hint(&f, "a recovery .dfu holds the bootloader at 0x08000000 and optionally "
-				"the application at 0x08002000 (dfuse-pack -b ADDR:FILE ...)");
-	return cli_fail(&f);
-}
-
-static int element_image(const char *path, const struct dfuse_element *e, struct cmd_image *out)
-{
-	uint8_t *scratch = malloc(IMAGE_SCRATCH_SIZE);
-
-	memset(out, 0, sizeof(*out));
-	snprintf(out->path, sizeof(out->path), "%.200s@0x%08x", path, e->address);
-	out->data = malloc(e->size ? e->size : 1);
-	if (!scratch || !out->data) {
-		free(scratch);
-		return dfuse_fail(path, CF_ERR_NOMEM, "out of memory at 0x%08x", e->address);
-	}
-	memcpy(out->data, e->data, e->size);
-	out->len = e->size;
-	if (image_inspect(out->data, out->len, scratch, IMAGE_SCRATCH_SIZE, &out->info) < 0) {
-		free(scratch);
-		return dfuse_fail(path, CF_ERR_IMAGE,
-				  "the element at 0x%08x is no firmware image "
-				  "we know",
-				  e->address);
-	}
-	free(scratch);
-	return 0;
-}
-
-/* The whole file, up to IMAGE_MAX_SIZE: 0, -1 (cannot open), or the printed exit code. */
-static int read_file(const char *path, struct cmd_image *raw)
-{
-	FILE *fp = fopen(path, "rbe");
+	struct image_file parts[IMAGE_FILE_MAX_PARTS];
+	struct cf_failure why;
 	size_t n;
-
-	memset(raw, 0, sizeof(*raw));
-	raw->data = malloc(IMAGE_MAX_SIZE + 1);
-	if (!fp || !raw->data) {
-		if (fp)
-			fclose(fp);
-		free(raw->data);
-		raw->data = NULL;
-		return -1; /* cmd_image_load reports it */
-	}
-	n = fread(raw->data, 1, IMAGE_MAX_SIZE + 1, fp);
-	fclose(fp);
-	raw->len = n;
-	if (n > IMAGE_MAX_SIZE)
-		return dfuse_fail(path, CF_ERR_IMAGE, "larger than %u bytes: not a probe image",
-				  IMAGE_MAX_SIZE);
-	return 0;
-}
-
-/* Returns -1 when path is no DfuSe file (the caller loads it as a raw image), else an exit
- * code: 0 with img (and app when *has_app) filled. */
-static int load_dfuse(const char *path, struct cmd_image *img, struct cmd_image *app, bool *has_app)
-{
-	struct cmd_image raw;
-	struct dfuse_element el[4];
-	size_t n;
-	int rc;
 
 	*has_app = false;
-	rc = read_file(path, &raw);
-	if (rc) {
-		cmd_image_fini(&raw);
-		return rc;
+	cf_failure_clear(&why);
+	if (image_file_load(path, parts, &n, &why) < 0)
+		return cli_fail(&why);
+	for (size_t i = 0; i < n; i++) {
+		if (parts[i].address == IMAGE_APP_START) {
+			*app = parts[i];
+			*has_app = true;
+		} else {
+			*img = parts[i];
+		}
 	}
-	if (raw.len < DFUSE_PREFIX_LEN || memcmp(raw.data, "DfuSe", 5)) {
-		cmd_image_fini(&raw);
-		return -1;
-	}
-	rc = dfuse_parse_file(raw.data, raw.len, el, 4, &n);
-	if (rc) {
-		cmd_image_fini(&raw);
-		return dfuse_fail(path, rc == CF_ERR_CRC ? CF_ERR_CRC : CF_ERR_IMAGE,
-				  "not a valid DfuSe 1.1a file (%u)", (uint32_t)-rc);
-	}
-	for (size_t i = 0; i < n && !rc; i++) {
-		if (el[i].alt != 0 ||
-		    (el[i].address != IMAGE_FLASH_BASE && el[i].address != IMAGE_APP_START))
-			rc = dfuse_fail(path, CF_ERR_REFUSED,
-					"element at 0x%08x: recover writes "
-					"0x08000000 and 0x08002000 of alt 0 only",
-					el[i].address);
-		else if (el[i].address == IMAGE_FLASH_BASE && !img->data)
-			rc = element_image(path, &el[i], img);
-		else if (el[i].address == IMAGE_APP_START && !*has_app) {
-			rc = element_image(path, &el[i], app);
-			*has_app = !rc;
-		} else
-			rc = dfuse_fail(path, CF_ERR_REFUSED, "two elements at 0x%08x",
-					el[i].address);
-	}
-	if (!rc && !img->data)
-		rc = dfuse_fail(path, CF_ERR_REFUSED, "no element at 0x%08x", IMAGE_FLASH_BASE);
-	cmd_image_fini(&raw);
-	return rc;
+	if (img->data)
+		return 0;
+	image_file_fini(app);
+	*has_app = false;
+	cf_failure_set(&why, CF_ERR_REFUSED, "image", "%s: no element at 0x%08x", path,
+		       IMAGE_FLASH_BASE);
+	cf_failure_set_hint(&why, "a recovery .dfu holds the bootloader at 0x08000000 and "
+				  "optionally the application at 0x08002000 "
+				  "(dfuse-pack -b ADDR:FILE ...)");
+	return cli_fail(&why);
 }
 
 static void print_plan_json(const struct dfu_plan *plan)
@@ -338,7 +264,7 @@ static int add_jobs(struct fleet *fleet, const struct recover_opts *o, struct up
 	return CF_OK;
 }
 
-static int run_job(const struct recover_opts *o, struct cmd_image *img, struct cmd_image *app)
+static int run_job(const struct recover_opts *o, struct image_file *img, struct image_file *app)
 {
 	struct loop *loop = loop_new();
 	struct report *report =
@@ -350,7 +276,7 @@ static int run_job(const struct recover_opts *o, struct cmd_image *img, struct c
 
 	if (!fleet)
 		goto out;
-	cfg.target.node_id = -1;
+	identity_init(&cfg.target, IDENTITY_LINK_USB_DFU);
 	cfg.target.mode = DEVICE_MODE_ROM_DFU;
 	if (o->can)
 		snprintf(cfg.target.iface, sizeof(cfg.target.iface), "%s", o->can);
@@ -383,22 +309,20 @@ out:
 int run_recover(int argc, char **argv)
 {
 	struct recover_opts o = {0};
-	struct cmd_image img = {0}, app = {0};
+	struct image_file img = {0}, app = {0};
 	bool dfu_app = false;
 	int rc = parse_recover(argc, argv, &o);
 
 	if (rc)
 		return rc < 0 ? 0 : rc;
-	rc = load_dfuse(o.full ? o.full : o.bootloader, &img, &app, &dfu_app);
-	if (rc == -1)
-		rc = cmd_image_load(&img, o.full ? o.full : o.bootloader);
-	else if (!rc && dfu_app && o.app)
+	rc = load_images(o.full ? o.full : o.bootloader, &img, &app, &dfu_app);
+	if (!rc && dfu_app && o.app)
 		rc = cli_usage_error("recover", "the .dfu file already holds the application");
 	if (!rc && o.app)
 		rc = cmd_image_load(&app, o.app);
 	if (!rc)
 		rc = run_job(&o, &img, o.app || dfu_app ? &app : NULL);
-	cmd_image_fini(&app);
-	cmd_image_fini(&img);
+	image_file_fini(&app);
+	image_file_fini(&img);
 	return rc;
 }

@@ -8,7 +8,7 @@
 
 #include "can/canmux.h"
 #include "can/canquery.h"
-#include "cmd_target.h"
+#include "cmd_run.h"
 #include "failure.h"
 #include "katapult/backend.h"
 #include "klipper_config.h"

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* Shared plumbing of the device verbs: target options, image loading, running the jobs. */
+/* The target parser of the device verbs: --can/--uuid, --serial/--baud, and the updater options. */
 #ifndef CARTOFLASH_SRC_CMD_TARGET_H
 #define CARTOFLASH_SRC_CMD_TARGET_H
 
@@ -10,7 +10,7 @@
 #include <stdio.h>
 
 #include "cli.h"
-#include "protocol/image.h"
+#include "identity.h"
 #include "updater.h"
 
 /* Long-only option values of the target options (above CLI_OPT_COMMON_END). */
@@ -30,10 +30,12 @@ enum {
 };
 
 /*
- * One device a verb works on. A CAN target is an interface plus a UUID; a later tty target
- * (--serial PATH) adds a field here and a case in cmd_targets_option, nothing in the verbs.
+ * One device a verb works on: a CAN node (iface + UUID) or a tty (--serial PATH). link says
+ * which; a new kind of target adds a link kind and a case in cmd_targets_option, nothing in the
+ * verbs.
  */
 struct cmd_target {
+	enum identity_link link;
 	char iface[64];	   /* "can0", "sim:/tmp/bus" */
 	char can_uuid[13]; /* 12 lower-case hex digits */
 	char label[64];	   /* a name from a manifest section, else empty */
@@ -79,38 +81,6 @@ int cmd_targets_add(struct cmd_targets *t, const char *iface, const char *uuid,
 int cmd_targets_require(const struct cmd_targets *t, const char *verb);
 void cmd_targets_fini(struct cmd_targets *t);
 
-/* A loaded and classified image. */
-struct cmd_image {
-	char path[256];
-	uint8_t *data;
-	size_t len;
-	struct image_info info;
-};
-
-/* Read and inspect path. On failure prints the one-line error and returns its exit code (65,
- * 66); 0 on success. Free with cmd_image_fini. */
-int cmd_image_load(struct cmd_image *img, const char *path);
-void cmd_image_fini(struct cmd_image *img);
-
-/* What one run of jobs does. */
-struct cmd_run {
-	const enum updater_step *steps;
-	size_t nsteps;
-	struct updater_options opts;
-	bool in_katapult; /* the node is expected in Katapult already: no bootloader request */
-	/* Optional per-finished-device hook (info prints the CONNECT facts). */
-	void (*on_result)(const struct device_identity *id, int err, void *ctx);
-	void *ctx;
-};
-
-/*
- * Run every target through run->steps at once on one loop, one updater each (the fleet):
- * one failure never stops the others. images[i] belongs to targets->v[i] (NULL entries: no
- * image). Prints progress, the table or JSON summary; returns the worst exit code.
- */
-int cmd_run_targets(const struct cmd_targets *targets, struct cmd_image *const *images,
-		    const struct cmd_run *run);
-
 /* The options common to flash-like verbs: --dry-run, --no-reboot, --force,
  * --allow-bitrate-mismatch, --timeout, --switch-to. Returns 1 handled, 0 not ours, or 64 after
  * an error. */
@@ -122,17 +92,5 @@ int cmd_updater_option(struct updater_options *o, const char *verb, int c, const
  */
 int cmd_parse_targets_only(int argc, char **argv, const char *verb, void (*usage)(FILE *out),
 			   bool allow_no_reboot, struct cmd_targets *t, struct updater_options *o);
-
-/* --dry-run: identify, check, then finish puts a probe taken out of its application back. */
-extern const enum updater_step cmd_steps_dry_run[3];
-
-/* The verbs of this family (cli.c's table): argv[0] is the verb, the result an exit code. */
-int run_flash(int argc, char **argv);
-int run_verify(int argc, char **argv);
-int run_info(int argc, char **argv);
-int run_bootloader(int argc, char **argv);
-int run_reboot(int argc, char **argv);
-int run_scan(int argc, char **argv);
-int run_fleet(int argc, char **argv);
 
 #endif

@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "cmd_target.h"
+#include "cmd_run.h"
 #include "fleet.h"
 #include "protocol/err.h"
 
@@ -65,7 +65,7 @@ int run_verify(int argc, char **argv)
 						   UPDATER_VERIFY, UPDATER_FINISH };
 	struct cmd_targets t = { 0 };
 	struct cmd_run run = { .steps = steps, .nsteps = 4 };
-	struct cmd_image img, **images = NULL;
+	struct image_file img, **images = NULL;
 	const char *path = NULL;
 	int rc = parse_verify(argc, argv, &t, &run.opts, &path);
 
@@ -84,7 +84,7 @@ int run_verify(int argc, char **argv)
 	rc = cmd_run_targets(&t, images, &run);
 	free(images);
 out_image:
-	cmd_image_fini(&img);
+	image_file_fini(&img);
 out_targets:
 	cmd_targets_fini(&t);
 	return rc < 0 ? 0 : rc;

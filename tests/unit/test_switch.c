@@ -12,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cmd_target.h"
+#include "cmd_run.h"
 #include "katapult/iface_switch.h"
 #include "protocol/err.h"
 #include "protocol/image.h"
