@@ -2,16 +2,14 @@
 // Image files: one bounded reader, one size limit, raw .bin and DfuSe .dfu, one error text each.
 #include "image_file.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "failure.h"
+#include "infile.h"
 #include "protocol/dfu.h"
 #include "protocol/err.h"
-
-#define READ_CHUNK (64u * 1024u)
 
 static int fail(struct cf_failure *why, const char *path, int code, const char *hint,
 		const char *fmt, const char *what)
@@ -21,60 +19,22 @@ static int fail(struct cf_failure *why, const char *path, int code, const char *
 	return code;
 }
 
-/* Reads up to IMAGE_MAX_SIZE + 1 bytes so an oversized file is recognised without reading it
- * all. */
-static int read_stream(FILE *fp, uint8_t *buf, size_t *len)
-{
-	size_t n = 0;
-
-	while (n <= IMAGE_MAX_SIZE) {
-		const size_t want = IMAGE_MAX_SIZE + 1 - n;
-		const size_t got = fread(buf + n, 1, want < READ_CHUNK ? want : READ_CHUNK, fp);
-
-		if (!got)
-			break;
-		n += got;
-	}
-	*len = n;
-	return ferror(fp) ? CF_ERR_NOINPUT : CF_OK;
-}
-
 int image_file_read(const char *path, uint8_t **data, size_t *len, struct cf_failure *why)
 {
-	const int is_stdin = !strcmp(path, "-");
-	FILE *fp = is_stdin ? stdin : fopen(path, "rbe");
-	uint8_t *buf;
-	int err;
+	/* The project's one bounded reader (infile.h): regular files and stdin only. */
+	static const struct infile_rules rules = { .what = "firmware image",
+						   .max_len = IMAGE_MAX_SIZE,
+						   .too_big = CF_ERR_IMAGE,
+						   .stdin_ok = true };
+	struct infile in = { 0 };
+	int err = infile_read(path, &rules, &in, why);
 
 	*data = NULL;
 	*len = 0;
-	if (!fp) {
-		why->sys_errno = errno;
-		return fail(why, path, CF_ERR_NOINPUT, "check the path and the file's permissions",
-			    "cannot open %s: %s", strerror(errno));
-	}
-	buf = malloc(IMAGE_MAX_SIZE + 1);
-	if (!buf) {
-		if (!is_stdin)
-			fclose(fp);
-		return fail(why, path, CF_ERR_NOMEM, "retry", "%s: %s", "out of memory");
-	}
-	err = read_stream(fp, buf, len);
 	if (err < 0)
-		why->sys_errno = errno;
-	if (!is_stdin)
-		fclose(fp);
-	if (err < 0) {
-		free(buf);
-		return fail(why, path, CF_ERR_NOINPUT, "check that it is a regular file",
-			    "cannot read %s: %s", strerror(why->sys_errno));
-	}
-	if (*len > IMAGE_MAX_SIZE) {
-		free(buf);
-		return fail(why, path, CF_ERR_IMAGE, "pick the .bin release image of the probe",
-			    "%s is %s", "larger than 1 MiB: not a probe image");
-	}
-	*data = buf;
+		return err;
+	*data = in.data;
+	*len = in.len;
 	return CF_OK;
 }
 

@@ -24,10 +24,11 @@ struct image_file {
 #define IMAGE_FILE_MAX_PARTS 2
 
 /*
- * Read all of path ("-" is stdin) into a malloc'd buffer: at most IMAGE_MAX_SIZE bytes, the one
- * size limit of every input image. Returns 0 with *data (caller frees with free()) and *len; or
- * fills why (stage "image", device = path) and returns CF_ERR_NOINPUT (cannot open or read),
- * CF_ERR_IMAGE (larger than the limit) or CF_ERR_NOMEM. May block on the file system.
+ * Read all of path ("-" is stdin) through the one bounded reader (infile_read): a regular
+ * file, at most IMAGE_MAX_SIZE bytes, the one size limit of every input image. Returns 0 with
+ * *data (caller frees with free()) and *len; or fills why (stage "read", device = path) and
+ * returns CF_ERR_NOINPUT (cannot open or read, not a regular file), CF_ERR_IMAGE (larger than
+ * the limit) or CF_ERR_NOMEM. May block on the file system.
  */
 int image_file_read(const char *path, uint8_t **data, size_t *len, struct cf_failure *why);
 

@@ -115,7 +115,7 @@ rc=$?
 check "file over 1 MiB: exit 65 (rc=$rc)" "[ $rc -eq 65 ] && grep -q 'larger than 1 MiB' $work/h.err"
 "$CARTOFLASH" inspect "$work/missing.bin" >/dev/null 2>"$work/m.err"
 rc=$?
-check "missing file: exit 66 (rc=$rc)" "[ $rc -eq 66 ] && grep -q 'image: cannot open .*missing.bin: No such file' $work/m.err"
+check "missing file: exit 66 (rc=$rc)" "[ $rc -eq 66 ] && grep -q 'missing.bin: read: cannot open the firmware image: No such file' $work/m.err"
 "$CARTOFLASH" inspect "$work/garbage.bin" "$work/missing.bin" "$work/app_usb.bin" >/dev/null 2>&1
 rc=$?
 check "unreadable wins over malformed: exit 66 (rc=$rc)" "[ $rc -eq 66 ]"
