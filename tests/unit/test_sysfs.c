@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "protocol/err.h"
-#include "usb/follow.h"
+#include "follow/follow_usb.h"
 #include "usb/sysfs.h"
 
 #define FIXTURES "tests/fixtures/sysfs"
@@ -226,29 +226,29 @@ static void reenumerate_as_katapult(struct tree *t, const char *serial)
 		   "MAJOR=166\nMINOR=1\nDEVNAME=ttyACM1\n");
 }
 
-static void follow_start(struct tree *t, struct follow *f)
+static void watch_start(struct tree *t, struct follow_usb *f)
 {
 	struct sysfs_usb u;
 
 	tree_open(t, "probe-app");
 	tree_map_pty(t, PORT_DIR "/1-1.3/1-1.3:1.0/tty/ttyACM0");
 	assert_int_equal(sysfs_usb_from_tty(t->root, t->pts, &u), CF_OK);
-	follow_init(f, &u);
+	follow_usb_init(f, &u);
 }
 
 static void test_follow_finds_katapult_on_same_port_and_serial(void **state)
 {
 	struct sysfs_usb now;
-	struct follow f;
+	struct follow_usb f;
 	struct tree t;
 
 	(void)state;
-	follow_start(&t, &f);
-	assert_int_equal(follow_poll(&f, DEVICE_MODE_KATAPULT, &now), 0);
+	watch_start(&t, &f);
+	assert_int_equal(follow_usb_look(&f, DEVICE_MODE_KATAPULT, &now), 0);
 
 	reenumerate_as_katapult(&t, "16000c000f43304253373820\n"); /* case differs: same UID */
 
-	assert_int_equal(follow_poll(&f, DEVICE_MODE_KATAPULT, &now), 1);
+	assert_int_equal(follow_usb_look(&f, DEVICE_MODE_KATAPULT, &now), 1);
 	assert_int_equal(now.pid, 0x6177);
 	assert_string_equal(now.tty, "/dev/ttyACM1");
 	assert_string_equal(now.port, "1-1.3");
@@ -258,28 +258,28 @@ static void test_follow_finds_katapult_on_same_port_and_serial(void **state)
 static void test_follow_waits_while_the_port_is_empty(void **state)
 {
 	struct sysfs_usb now;
-	struct follow f;
+	struct follow_usb f;
 	struct tree t;
 
 	(void)state;
-	follow_start(&t, &f);
+	watch_start(&t, &f);
 	tree_write(&t, PORT_DIR "/1-1.3/idVendor", ""); /* attributes not populated yet */
 
-	assert_int_equal(follow_poll(&f, DEVICE_MODE_KATAPULT, &now), 0);
+	assert_int_equal(follow_usb_look(&f, DEVICE_MODE_KATAPULT, &now), 0);
 	tree_close(&t);
 }
 
 static void test_follow_refuses_another_serial_in_the_port(void **state)
 {
 	struct sysfs_usb now;
-	struct follow f;
+	struct follow_usb f;
 	struct tree t;
 
 	(void)state;
-	follow_start(&t, &f);
+	watch_start(&t, &f);
 	reenumerate_as_katapult(&t, "0C0021001951533232383520\n");
 
-	assert_int_equal(follow_poll(&f, DEVICE_MODE_KATAPULT, &now), CF_ERR_NO_DEVICE);
+	assert_int_equal(follow_usb_look(&f, DEVICE_MODE_KATAPULT, &now), CF_ERR_NO_DEVICE);
 	assert_string_equal(now.serial, "0C0021001951533232383520");
 	tree_close(&t);
 }
@@ -287,17 +287,17 @@ static void test_follow_refuses_another_serial_in_the_port(void **state)
 static void test_follow_reports_rom_dfu_instead_of_katapult(void **state)
 {
 	struct sysfs_usb now;
-	struct follow f;
+	struct follow_usb f;
 	struct tree t;
 
 	(void)state;
-	follow_start(&t, &f);
+	watch_start(&t, &f);
 	/* katapult.md §3.3: no Katapult on an F042 -> the ROM DFU, with the ROM's own serial */
 	tree_write(&t, PORT_DIR "/1-1.3/idVendor", "0483\n");
 	tree_write(&t, PORT_DIR "/1-1.3/idProduct", "df11\n");
 	tree_write(&t, PORT_DIR "/1-1.3/serial", "FFFFFFFEFFFF\n");
 
-	assert_int_equal(follow_poll(&f, DEVICE_MODE_KATAPULT, &now), CF_ERR_PROTOCOL);
+	assert_int_equal(follow_usb_look(&f, DEVICE_MODE_KATAPULT, &now), CF_ERR_PROTOCOL);
 	assert_int_equal(sysfs_usb_kind(&now), SYSFS_KIND_ROM_DFU);
 	tree_close(&t);
 }

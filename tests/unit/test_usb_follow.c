@@ -16,7 +16,7 @@
 
 #include "protocol/err.h"
 #include "tools/twin/sysfs_fixture.h"
-#include "usb/follow.h"
+#include "follow/follow_usb.h"
 #include "usb/sysfs.h"
 #include "usb/usb_scan.h"
 
@@ -101,7 +101,7 @@ static void test_fixture_reenumeration_is_followed_to_the_new_tty(void **state)
 {
 	struct sysfs_fixture fx;
 	struct sysfs_usb u, now;
-	struct follow f;
+	struct follow_usb f;
 	struct pty app, kat;
 
 	(void)state;
@@ -110,13 +110,13 @@ static void test_fixture_reenumeration_is_followed_to_the_new_tty(void **state)
 	pty_open(&kat);
 	assert_int_equal(sysfs_fixture_update(&fx, &app_id, app.name), 0);
 	assert_int_equal(sysfs_usb_from_tty(sysfs_root(), app.name, &u), CF_OK);
-	follow_init(&f, &u);
+	follow_usb_init(&f, &u);
 
 	assert_int_equal(sysfs_fixture_update(&fx, NULL, NULL), 0); /* reset: the port empties */
-	assert_int_equal(follow_poll(&f, DEVICE_MODE_KATAPULT, &now), 0);
+	assert_int_equal(follow_usb_look(&f, DEVICE_MODE_KATAPULT, &now), 0);
 	assert_int_equal(sysfs_fixture_update(&fx, &katapult_id, kat.name), 0);
 
-	assert_int_equal(follow_poll(&f, DEVICE_MODE_KATAPULT, &now), 1);
+	assert_int_equal(follow_usb_look(&f, DEVICE_MODE_KATAPULT, &now), 1);
 	assert_string_equal(now.tty, kat.name);
 	assert_string_equal(now.product, "stm32f042x6");
 	/* the old pty is no longer in the tree */

@@ -1,22 +1,22 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* Following one probe across USB re-enumeration: same port, same serial (katapult.md §3.5). */
-#ifndef CARTOFLASH_SRC_USB_FOLLOW_H
-#define CARTOFLASH_SRC_USB_FOLLOW_H
+/* One look at a USB port: is the probe back, same port, same serial (katapult.md §3.5)? */
+#ifndef CARTOFLASH_SRC_FOLLOW_FOLLOW_USB_H
+#define CARTOFLASH_SRC_FOLLOW_FOLLOW_USB_H
 
 #include <stdint.h>
 
-#include "updater.h"
+#include "identity.h"
 #include "usb/sysfs.h"
 
 /* What to look for; caller-owned, filled by follow_init. */
-struct follow {
+struct follow_usb {
 	char dir[512];	   /* the port's USB device directory: it survives re-enumeration */
 	char serial[64];   /* the chip UID: the same in application and bootloader (§3.1) */
 	uint16_t vid, pid; /* the ids before the switch */
 };
 
 /* Remember the probe as it is now, before the request that makes it re-enumerate. */
-void follow_init(struct follow *f, const struct sysfs_usb *now);
+void follow_usb_init(struct follow_usb *f, const struct sysfs_usb *now);
 
 /*
  * Look once (the caller polls from a timer until its deadline; nothing here sleeps).
@@ -26,6 +26,6 @@ void follow_init(struct follow *f, const struct sysfs_usb *now);
  * before (*out filled: e.g. ROM DFU instead of Katapult); CF_ERR_NO_DEVICE when another
  * serial now sits in the port (*out filled).
  */
-int follow_poll(const struct follow *f, enum device_mode want, struct sysfs_usb *out);
+int follow_usb_look(const struct follow_usb *f, enum device_mode want, struct sysfs_usb *out);
 
 #endif

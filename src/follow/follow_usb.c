@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // Re-finding a probe by port path and serial after it re-enumerated, one look at a time.
-#include "usb/follow.h"
+#include "follow/follow_usb.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -8,7 +8,7 @@
 
 #include "protocol/err.h"
 
-void follow_init(struct follow *f, const struct sysfs_usb *now)
+void follow_usb_init(struct follow_usb *f, const struct sysfs_usb *now)
 {
 	memset(f, 0, sizeof(*f));
 	snprintf(f->dir, sizeof(f->dir), "%s", now->dir);
@@ -17,7 +17,7 @@ void follow_init(struct follow *f, const struct sysfs_usb *now)
 	f->pid = now->pid;
 }
 
-int follow_poll(const struct follow *f, enum device_mode want, struct sysfs_usb *out)
+int follow_usb_look(const struct follow_usb *f, enum device_mode want, struct sysfs_usb *out)
 {
 	enum device_mode mode;
 
