@@ -478,6 +478,8 @@ const char *image_iface_name(enum image_iface iface)
 		return "usb";
 	case IMAGE_IFACE_USB_CAN_BRIDGE:
 		return "usb-can-bridge";
+	case IMAGE_IFACE_UART:
+		return "uart";
 	}
 	return "unknown";
 }

@@ -35,6 +35,7 @@ enum image_iface {
 	IMAGE_IFACE_CAN,
 	IMAGE_IFACE_USB,
 	IMAGE_IFACE_USB_CAN_BRIDGE, /* dictionary CANBUS_BRIDGE=1: refused for probes */
+	IMAGE_IFACE_UART,	    /* a device target only: a Katapult behind a UART */
 };
 
 enum image_bitrate_source {

@@ -270,6 +270,7 @@ static const char *switch_flag(enum image_iface iface)
 		return "--switch-to usb";
 	case IMAGE_IFACE_UNKNOWN:
 	case IMAGE_IFACE_USB_CAN_BRIDGE:
+	case IMAGE_IFACE_UART:
 		break;
 	}
 	return NULL;
@@ -281,6 +282,9 @@ static int check_r4(const struct image_info *img, const struct image_target *t, 
 	const bool switchable = img->kind == IMAGE_DEPLOYER || img->kind == IMAGE_FULL;
 	const bool requested = (force & IMAGE_FORCE_SWITCH) || t->switch_to == img->iface;
 
+	/* A build with neither CAN nor USB reserved pins talks serial: what a UART takes. */
+	if (t->iface == IMAGE_IFACE_UART && img->iface == IMAGE_IFACE_UNKNOWN && !switchable)
+		return CF_OK;
 	if (img->iface == IMAGE_IFACE_USB_CAN_BRIDGE || img->iface == IMAGE_IFACE_UNKNOWN) {
 		values(why, image_iface_name(img->iface), "can or usb");
 		return refuse(why, "R4", "interface", "a probe runs plain CAN or USB firmware",

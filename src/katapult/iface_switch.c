@@ -167,6 +167,7 @@ size_t iface_switch_report(const struct image_info *img, const struct device_ide
 		break;
 	case IMAGE_IFACE_UNKNOWN:
 	case IMAGE_IFACE_USB_CAN_BRIDGE:
+	case IMAGE_IFACE_UART:
 		/* R4 refuses these before any write; nothing to say about a comeback. */
 		break;
 	}

@@ -83,7 +83,7 @@ static void usage(FILE *out)
 		"usage: mkimage KIND [options] -o FILE\n"
 		"KIND: app | katapult | full | deployer | dict (JSON dictionary to FILE)\n"
 		"  -m, --mcu MCU            stm32f042x6 (default) or stm32g431xx\n"
-		"  -i, --iface can|usb      interface of the build (default can)\n"
+		"  -i, --iface can|usb|uart interface of the build (default can; uart: apps only)\n"
 		"  -b, --bitrate BPS        CAN bitrate: 1000000 (default), 500000, 250000\n"
 		"  -V, --version TEXT       dictionary version (default \"CARTOGRAPHER 5.1.0\")\n"
 		"  -s, --size BYTES         total length of an app (pads with code)\n"
@@ -187,8 +187,10 @@ static int text_option(struct opts *o, int c, const char *arg)
 	switch (c) {
 	case 'i':
 	case OPT_KATAPULT_IFACE:
-		if (!image_iface_from_name(arg, &iface))
-			return bad("interface (can or usb)", arg);
+		if (!strcmp(arg, "uart") && c == 'i')
+			iface = IMAGE_IFACE_UART; /* an application for a UART: no CAN, no USB pins */
+		else if (!image_iface_from_name(arg, &iface))
+			return bad("interface (can, usb, or uart for an app)", arg);
 		if (c == 'i')
 			o->full.app.iface = iface;
 		if (c == OPT_KATAPULT_IFACE || !o->katapult_iface_set)

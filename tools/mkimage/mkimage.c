@@ -106,6 +106,8 @@ static json_t *dict_config(const struct mkimage_app_opts *o, const struct mcu_pr
 	json_object_set_new(c, "RECEIVE_WINDOW", json_integer(192));
 	if (o->iface == IMAGE_IFACE_USB) {
 		json_object_set_new(c, "RESERVE_PINS_USB", json_string("PA11,PA12"));
+	} else if (o->iface == IMAGE_IFACE_UART) {
+		/* a serial build reserves neither: images.md §4 step 7 says "unknown" */
 	} else {
 		json_object_set_new(c, "RESERVE_PINS_CAN", json_string("PA11,PA12"));
 		json_object_set_new(c, "CANBUS_FREQUENCY",

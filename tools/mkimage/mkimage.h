@@ -20,7 +20,7 @@
 /* A Klipper-derived application (images.md §3.1, §3.3, §3.4, §3.5). */
 struct mkimage_app_opts {
 	const char *mcu;	  /* NULL = mcu_default() */
-	enum image_iface iface;	  /* UNKNOWN = CAN; USB adds descriptor 1d50:614e + "Cartographer" */
+	enum image_iface iface;	  /* UNKNOWN = CAN; USB adds 1d50:614e + "Cartographer"; UART: no pins */
 	uint32_t bitrate;	  /* CAN: CANBUS_FREQUENCY; 0 = 1000000 */
 	const char *version;	  /* NULL = "CARTOGRAPHER 5.1.0" */
 	const char *app_name;	  /* dictionary "app"; NULL = key absent (as in <= 5.x) */
