@@ -7,10 +7,8 @@
 
 #include "failure.h"
 #include "fleet.h"
-#include "katapult/backend.h"
-#include "katapult/iface_follow.h"
 #include "katapult/iface_switch.h"
-#include "katapult/serial.h"
+#include "katapult/katapult.h"
 #include "log.h"
 #include "loop.h"
 #include "protocol/err.h"
@@ -62,64 +60,55 @@ static void switch_report(struct report *report, int dev, const struct image_inf
 	fflush(stdout);
 }
 
-/*
- * ecosystem.md §1 (guided switch): a tty probe switched to CAN while the user also named the bus
- * with --can IFACE is followed there until it answers as Katapult. Returns an exit code.
- */
-static int switch_follow(struct loop *loop, struct report *report, int dev, const char *iface,
-			 const struct image_info *img, const struct device_identity *id,
-			 const struct updater_options *o)
+/* After the run: the switch report of each probe that took a deployer (the follow onto a named
+ * bus ran in its finish step, beside every other probe; a failed follow still gets the report). */
+static void switch_after_run(struct report *report, struct fleet *fleet,
+			     struct image_file *const *images, const struct updater_options *o)
 {
-	struct cf_failure why;
-	uint64_t after = 0;
-	int err;
+	for (int i = 0; images && i < fleet_count(fleet); i++) {
+		struct updater *u = fleet_get_updater(fleet, i);
 
-	if (!iface[0] || !id->tty[0] || !id->can_uuid[0] || o->dry_run || o->no_reboot ||
-	    !iface_switch_is_deployer(img) || img->katapult.iface != IMAGE_IFACE_CAN)
-		return 0;
-	cf_failure_clear(&why);
-	err = iface_follow_can(loop, iface, id->can_uuid, o->timeout_us, &why, &after);
-	if (err < 0) {
-		cf_failure_set_device(&why, "probe %s", id->can_uuid);
-		return cli_fail(&why);
+		if (images[i] && (fleet_get_result(fleet, i) == CF_OK ||
+				  !strcmp(updater_failure(u)->stage, "follow")))
+			switch_report(report, i, &images[i]->info, updater_identity(u), o);
 	}
-	if (report_is_json(report))
-		report_message(report, dev, "follow: answers on %s as Katapult after %.1f s", iface,
-			       (double)after / 1e6);
-	else if (cf_log_enabled(CF_LOG_WARN))
-		printf("  follow: probe %s answers on %s as Katapult after %.1f s\n", id->can_uuid,
-		       iface, (double)after / 1e6);
-	return 0;
 }
 
-/* After the run: the switch report and follow of each probe that took a deployer. Returns the
- * worst exit code of the follows (0 when none failed). */
-static int switch_after_run(struct loop *loop, struct report *report, struct fleet *fleet,
-			    const struct cmd_targets *targets, struct image_file *const *images,
-			    const struct updater_options *o)
+/* The updater of one target: its backend and identity from the target's link kind. */
+static int config_of(const struct cmd_targets *targets, size_t i, struct image_file *const *images,
+		     const struct cmd_run *run, struct updater_config *cfg)
 {
-	int code = 0;
+	const struct cmd_target *tg = &targets->v[i];
 
-	for (int i = 0; images && i < fleet_count(fleet); i++) {
-		const struct device_identity *id = updater_identity(fleet_get_updater(fleet, i));
-		int rc;
-
-		if (!images[i] || fleet_get_result(fleet, i) != CF_OK)
-			continue;
-		if (id->tty[0] && targets->iface[0]) {
-			/* --can IFACE next to --serial: the bus it will be on, for the report. */
-			struct device_identity seen = *id;
-
-			snprintf(seen.iface, sizeof(seen.iface), "%s", targets->iface);
-			switch_report(report, i, &images[i]->info, &seen, o);
-		} else {
-			switch_report(report, i, &images[i]->info, id, o);
-		}
-		rc = switch_follow(loop, report, i, targets->iface, &images[i]->info, id, o);
-		if (rc > code)
-			code = rc;
+	cfg->ops = &katapult_ops;
+	cfg->opts = run->opts;
+	if (tg->switch_to != UPDATER_SWITCH_NONE)
+		cfg->opts.switch_to = tg->switch_to;
+	identity_init(&cfg->target, tg->link);
+	cfg->target.mode = run->in_katapult ? DEVICE_MODE_KATAPULT : DEVICE_MODE_UNKNOWN;
+	switch (tg->link) {
+	case IDENTITY_LINK_CAN:
+		snprintf(cfg->target.iface, sizeof(cfg->target.iface), "%s", tg->iface);
+		snprintf(cfg->target.can_uuid, sizeof(cfg->target.can_uuid), "%s", tg->can_uuid);
+		break;
+	case IDENTITY_LINK_TTY:
+		snprintf(cfg->target.tty, sizeof(cfg->target.tty), targets->baud ? "%s@%u" : "%s",
+			 tg->tty, (unsigned)targets->baud);
+		/* --can IFACE next to --serial: the bus a deployer moves the probe onto. */
+		snprintf(cfg->target.iface, sizeof(cfg->target.iface), "%s", targets->iface);
+		if (targets->request_bootloader)
+			cfg->target.mode = DEVICE_MODE_APPLICATION;
+		break;
+	case IDENTITY_LINK_USB_DFU:
+	case IDENTITY_LINK_NONE:
+		return CF_ERR_USAGE;
 	}
-	return code;
+	if (images && images[i]) {
+		cfg->image = images[i]->data;
+		cfg->image_len = images[i]->len;
+		cfg->image_info = &images[i]->info;
+	}
+	return CF_OK;
 }
 
 int cmd_run_targets(const struct cmd_targets *targets, struct image_file *const *images,
@@ -128,51 +117,21 @@ int cmd_run_targets(const struct cmd_targets *targets, struct image_file *const 
 	struct loop *loop = loop_new();
 	struct report *report = report_new(cli_common.json ? REPORT_JSON : REPORT_AUTO, stdout,
 					   stderr);
-	struct fleet *fleet = NULL;
-	int code = cf_err_exit_code(CF_ERR_NOMEM), follow_code;
+	struct fleet *fleet = loop && report ? fleet_new(loop, report) : NULL;
+	int code = cf_err_exit_code(CF_ERR_NOMEM);
 
-	if (!loop || !report)
-		goto out;
-	fleet = fleet_new(loop, report);
 	if (!fleet)
 		goto out;
 	for (size_t i = 0; i < targets->count; i++) {
 		const struct cmd_target *tg = &targets->v[i];
-		struct updater_config cfg = { .ops = &katapult_can_ops, .loop = loop };
+		struct updater_config cfg = { .loop = loop };
 
-		cfg.opts = run->opts;
-		if (tg->switch_to != UPDATER_SWITCH_NONE)
-			cfg.opts.switch_to = tg->switch_to;
-		identity_init(&cfg.target, tg->link);
-		cfg.target.mode = run->in_katapult ? DEVICE_MODE_KATAPULT : DEVICE_MODE_UNKNOWN;
-		switch (tg->link) {
-		case IDENTITY_LINK_CAN:
-			snprintf(cfg.target.iface, sizeof(cfg.target.iface), "%s", tg->iface);
-			snprintf(cfg.target.can_uuid, sizeof(cfg.target.can_uuid), "%s", tg->can_uuid);
-			break;
-		case IDENTITY_LINK_TTY:
-			cfg.ops = &katapult_serial_ops;
-			snprintf(cfg.target.tty, sizeof(cfg.target.tty), targets->baud ? "%s@%u" : "%s",
-				 tg->tty, (unsigned)targets->baud);
-			if (targets->request_bootloader)
-				cfg.target.mode = DEVICE_MODE_APPLICATION;
-			break;
-		case IDENTITY_LINK_USB_DFU:
-		case IDENTITY_LINK_NONE:
-			goto out;
-		}
-		if (images && images[i]) {
-			cfg.image = images[i]->data;
-			cfg.image_len = images[i]->len;
-			cfg.image_info = &images[i]->info;
-		}
-		if (fleet_add(fleet, &cfg, run->steps, run->nsteps, tg->label[0] ? tg->label : NULL) < 0)
+		if (config_of(targets, i, images, run, &cfg) < 0 ||
+		    fleet_add(fleet, &cfg, run->steps, run->nsteps, tg->label[0] ? tg->label : NULL) < 0)
 			goto out;
 	}
 	code = fleet_run(fleet, false);
-	follow_code = switch_after_run(loop, report, fleet, targets, images, &run->opts);
-	if (follow_code > code && code != 130)
-		code = follow_code;
+	switch_after_run(report, fleet, images, &run->opts);
 	report_summary(report);
 	for (int i = 0; run->on_result && i < fleet_count(fleet); i++)
 		run->on_result(updater_identity(fleet_get_updater(fleet, i)),
@@ -185,4 +144,3 @@ out:
 	loop_free(loop);
 	return code;
 }
-

@@ -10,7 +10,7 @@
 #include "can/canquery.h"
 #include "cmd_run.h"
 #include "failure.h"
-#include "katapult/backend.h"
+#include "katapult/katapult.h"
 #include "klipper_config.h"
 #include "log.h"
 #include "loop.h"
@@ -157,13 +157,13 @@ static void connect_done(void *ctx, struct updater *u, int err)
 
 static void start_connect(struct scan *s, struct scan_node *n)
 {
-	struct updater_config cfg = { .ops = &katapult_can_ops, .loop = s->loop };
+	struct updater_config cfg = { .ops = &katapult_ops, .loop = s->loop };
 
 	cfg.events = (struct updater_events){ .ctx = s, .step_done = connect_done };
+	identity_init(&cfg.target, IDENTITY_LINK_CAN);
 	snprintf(cfg.target.iface, sizeof(cfg.target.iface), "%s", s->o->iface);
 	canbus_uuid_format(n->q.uuid, cfg.target.can_uuid);
 	cfg.target.mode = DEVICE_MODE_KATAPULT; /* no bootloader request: it is there */
-	cfg.target.node_id = -1;
 	cfg.opts.timeout_us = 1000000u;
 	n->u = updater_new(&cfg);
 	if (!n->u)

@@ -15,7 +15,7 @@
 #include "can/canmux.h"
 #include "failure.h"
 #include "fleet.h"
-#include "katapult/backend.h"
+#include "katapult/katapult.h"
 #include "log.h"
 #include "loop.h"
 #include "protocol/canbus.h"
@@ -200,13 +200,14 @@ static void run_open(struct run *r)
 
 static int add_job(struct run *r, const struct twin *t, const struct img *im, uint64_t timeout)
 {
-	struct updater_config cfg = { .ops = &katapult_can_ops };
+	struct updater_config cfg = { .ops = &katapult_ops };
 	uint8_t uuid[6];
 
 	twin_uuid(t, uuid);
 	snprintf(cfg.target.iface, sizeof(cfg.target.iface), "mem0");
 	canbus_uuid_format(uuid, cfg.target.can_uuid);
 	cfg.target.node_id = -1;
+	cfg.target.link = IDENTITY_LINK_CAN;
 	cfg.opts.timeout_us = timeout;
 	if (im) {
 		cfg.image = im->data;

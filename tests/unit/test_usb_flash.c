@@ -16,7 +16,8 @@
 #include <unistd.h>
 
 #include "failure.h"
-#include "katapult/serial.h"
+#include "katapult/katapult.h"
+#include "katapult/tty_entry.h"
 #include "log.h"
 #include "loop.h"
 #include "protocol/err.h"
@@ -215,7 +216,7 @@ static void host_open(struct host *h, struct loop *loop, const char *tty, const 
 		      enum image_iface iface)
 {
 	struct mkimage_app_opts ao = { .iface = iface, .version = version, .size = 22 * 1024 };
-	struct updater_config cfg = { .ops = &katapult_serial_ops, .loop = loop };
+	struct updater_config cfg = { .ops = &katapult_ops, .loop = loop };
 	uint8_t *scratch = malloc(IMAGE_SCRATCH_SIZE);
 
 	memset(h, 0, sizeof(*h));
@@ -229,6 +230,7 @@ static void host_open(struct host *h, struct loop *loop, const char *tty, const 
 	cfg.events = (struct updater_events){ .ctx = h, .step_done = step_done };
 	snprintf(cfg.target.tty, sizeof(cfg.target.tty), "%s", tty);
 	cfg.target.node_id = -1;
+	cfg.target.link = IDENTITY_LINK_TTY;
 	cfg.image = h->image;
 	cfg.image_len = h->image_len;
 	cfg.image_info = &h->info;
@@ -343,7 +345,8 @@ static void test_serial_can_image_on_usb_probe_is_refused_before_writing(void **
 	assert_int_equal(run_step(&h, UPDATER_CHECK_IMAGE), CF_ERR_REFUSED);
 
 	why = updater_failure(h.u);
-	assert_string_equal(why->stage, "refusal R4"); /* images.md R4: interface change */
+	assert_string_equal(why->stage, "check"); /* images.md R4: interface change */
+	assert_non_null(strstr(why->detail, "refusal R4: interface"));
 	assert_non_null(strstr(why->device, "e0ef270ca188"));
 	assert_int_equal(twin_get_stats(s.t)->blocks_written, 0);
 	host_close(&h);
@@ -419,13 +422,14 @@ static void test_serial_cancel_mid_write_then_resume(void **state)
 /* `--serial auto` needs exactly one probe-like device (identify fails before any I/O). */
 static int identify_auto(const char *root, struct cf_failure *out)
 {
-	struct updater_config cfg = { .ops = &katapult_serial_ops };
+	struct updater_config cfg = { .ops = &katapult_ops };
 	struct loop *loop = loop_new();
 	struct updater *u;
 	int err;
 
 	cfg.loop = loop;
 	snprintf(cfg.target.tty, sizeof(cfg.target.tty), "auto");
+	cfg.target.link = IDENTITY_LINK_TTY;
 	setenv("CARTOFLASH_SYSFS_ROOT", root, 1);
 	u = updater_new(&cfg);
 	assert_non_null(u);

@@ -14,7 +14,8 @@
 #include <unistd.h>
 
 #include "failure.h"
-#include "katapult/serial.h"
+#include "katapult/katapult.h"
+#include "katapult/tty_entry.h"
 #include "log.h"
 #include "loop.h"
 #include "protocol/err.h"
@@ -85,7 +86,7 @@ static void step_done(void *ctx, struct updater *u, int err)
 static struct updater *identify(struct uart_dev *d, struct loop *loop, bool request,
 				struct run *r, uint64_t *elapsed_us)
 {
-	struct updater_config cfg = { .ops = &katapult_serial_ops, .loop = loop };
+	struct updater_config cfg = { .ops = &katapult_ops, .loop = loop };
 	char root[64] = "/tmp/cf-uart-XXXXXX";
 	struct updater *u;
 	uint64_t t0;
@@ -104,6 +105,7 @@ static struct updater *identify(struct uart_dev *d, struct loop *loop, bool requ
 	cfg.events = (struct updater_events){ .ctx = r, .step_done = step_done };
 	snprintf(cfg.target.tty, sizeof(cfg.target.tty), "%.40s@115200", d->pts);
 	cfg.target.mode = request ? DEVICE_MODE_APPLICATION : DEVICE_MODE_UNKNOWN;
+	cfg.target.link = IDENTITY_LINK_TTY;
 	u = updater_new(&cfg);
 	assert_non_null(u);
 	t0 = cf_now_us();
@@ -134,7 +136,7 @@ static void test_uart_request_string_then_connect_without_prime(void **state)
 	assert_true(d.rx_len >= sizeof(magic) + sizeof(connect_frame));
 	assert_memory_equal(d.rx, magic, sizeof(magic));
 	assert_memory_equal(d.rx + sizeof(magic), connect_frame, sizeof(connect_frame));
-	assert_true(elapsed >= KATAPULT_SERIAL_UART_SETTLE_US);
+	assert_true(elapsed >= TTY_ENTRY_UART_SETTLE_US);
 	assert_int_equal(d.baud_at_connect, 115200);
 	id = updater_identity(u);
 	assert_int_equal(id->mode, DEVICE_MODE_KATAPULT);
@@ -160,7 +162,7 @@ static void test_uart_without_request_connects_at_once(void **state)
 	/* katapult.md §3.2 step 6: no automatic request on a UART, and no prime (§3.4 is USB) */
 	assert_int_equal(d.rx_len, sizeof(connect_frame));
 	assert_memory_equal(d.rx, connect_frame, sizeof(connect_frame));
-	assert_true(elapsed < KATAPULT_SERIAL_UART_SETTLE_US);
+	assert_true(elapsed < TTY_ENTRY_UART_SETTLE_US);
 	updater_free(u);
 	close(d.master);
 	loop_free(loop);

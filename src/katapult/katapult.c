@@ -1,0 +1,531 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// The one Katapult updater: steps, restore after a refusal, finish and its confirmation.
+#include "katapult/katapult.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "failure.h"
+#include "katapult/channel.h"
+#include "katapult/iface_switch.h"
+#include "katapult/katapult_session.h"
+#include "katapult/katapult_text.h"
+#include "katapult/pump.h"
+#include "katapult/switch_follow.h"
+#include "log.h"
+#include "protocol/err.h"
+#include "protocol/image.h"
+
+struct kupd {
+	struct updater *u;
+	struct kchannel *ch;
+	struct kpump pump;
+	enum updater_step step;
+	bool running;
+	bool cancelled;
+	bool reaching, confirming;
+	bool flashed;  /* write ran the whole flash session, verify included */
+	bool verified; /* a verify-only session matched every block */
+	bool ack_lost; /* COMPLETE went out, its ACK never came */
+	bool deployer; /* COMPLETE starts a deployer: its Katapult comes back, not the app */
+	enum katapult_engine_op op;
+	uint64_t deadline_us; /* identify: the whole wait ends here */
+	/* A refusal found after identify took the probe out of its application: COMPLETE puts
+	 * it back first, then the step ends with this error and this failure. */
+	int restore_err;
+	struct cf_failure restore_why;
+	struct cf_failure ack_why; /* the engine's words for the lost ACK */
+	struct switch_follow onto_bus; /* a tty deployer followed onto the named CAN bus */
+};
+
+static struct kupd *kupd_of(struct updater *u)
+{
+	struct kupd *k = updater_priv(u);
+
+	k->u = u;
+	return k;
+}
+
+static void step_done(struct kupd *k, int err)
+{
+	struct cf_failure *why = updater_failure(k->u);
+
+	if (!k->running)
+		return;
+	k->running = false;
+	if (k->restore_err) {
+		const bool back = err == CF_OK;
+
+		*why = k->restore_why;
+		err = k->restore_err;
+		k->restore_err = 0;
+		cf_failure_set_hint(why, "%s; nothing was written, %s", k->restore_why.hint,
+				    back ? "the probe runs its application again"
+					 : "the probe is left in Katapult");
+	}
+	if (err < 0) {
+		if (!why->code)
+			cf_failure_set(why, err, updater_step_name(k->step), "%s", cf_strerror(err));
+		cf_failure_set_device(why, "%s", k->ch ? k->ch->label : "katapult");
+	}
+	updater_step_done(k->u, err);
+}
+
+/* A step that could not start: the core reports err itself (no step_done). */
+static int not_started(struct kupd *k, int err)
+{
+	k->running = false;
+	cf_failure_set_device(updater_failure(k->u), "%s", k->ch ? k->ch->label : "katapult");
+	return err;
+}
+
+static void begin(struct kupd *k, enum updater_step step)
+{
+	k->step = step;
+	k->running = true;
+}
+
+/* ---- the engine session ---- */
+
+static void on_progress(void *ctx, const char *stage, size_t done, size_t total)
+{
+	struct kupd *k = ctx;
+
+	updater_progress(k->u, stage, done, total);
+}
+
+static void session_done(void *ctx, int err, uint64_t now);
+
+static int start_session(struct kupd *k, enum katapult_engine_op op)
+{
+	const struct updater_config *cfg = updater_get_config(k->u);
+	struct katapult_engine_config c;
+	int err;
+
+	ksession_config(k->u, k->ch, op, &c);
+	k->op = op;
+	k->pump.ch = k->ch;
+	k->pump.loop = cfg->loop;
+	k->pump.progress = on_progress;
+	k->pump.done = session_done;
+	k->pump.ctx = k;
+	/* --timeout bounds the whole wait for Katapult, CONNECT included. */
+	err = kpump_start(&k->pump, &c,
+			  op == KATAPULT_ENGINE_INFO_ONLY && cfg->opts.timeout_us ? k->deadline_us
+										: UINT64_MAX);
+	if (err < 0)
+		return cf_failure_set(updater_failure(k->u), err, updater_step_name(k->step),
+				      "cannot start the Katapult session: %s", cf_strerror(err));
+	return CF_OK;
+}
+
+static int start_step_session(struct kupd *k, enum updater_step step, enum katapult_engine_op op)
+{
+	begin(k, step);
+	const int err = start_session(k, op);
+
+	return err < 0 ? not_started(k, err) : CF_OK;
+}
+
+static void confirm(struct kupd *k);
+
+/* What the session left in the engine, read before the pump frees it. */
+static int session_result(struct kupd *k, int err)
+{
+	struct katapult_engine *e = kpump_engine(&k->pump);
+	struct cf_failure *why = updater_failure(k->u);
+
+	err = ksession_failure(k->u, k->ch, k->op, e, err);
+	if (k->op == KATAPULT_ENGINE_INFO_ONLY && err == CF_OK)
+		ktext_connected(k->u, katapult_engine_connect_info(e));
+	/* A lost ACK of COMPLETE is no failure yet: the channel confirms the probe first. */
+	if (k->op == KATAPULT_ENGINE_REBOOT && (err < 0 || !katapult_engine_completed(e))) {
+		k->ack_lost = true;
+		cf_failure_set(&k->ack_why, why->code ? why->code : CF_ERR_PROTOCOL, "finish",
+			       "COMPLETE was sent, but its ACK never came (%s)",
+			       why->code ? why->detail : "no reply");
+		cf_failure_clear(why);
+		err = CF_OK;
+	}
+	return err;
+}
+
+static void session_done(void *ctx, int err, uint64_t now)
+{
+	struct kupd *k = ctx;
+	const enum katapult_engine_op op = k->op;
+
+	(void)now;
+	err = session_result(k, err);
+	kpump_stop(&k->pump);
+	if (err == CF_OK && op == KATAPULT_ENGINE_FLASH)
+		k->flashed = true;
+	if (err == CF_OK && op == KATAPULT_ENGINE_VERIFY_ONLY)
+		k->verified = true;
+	if (err == CF_OK && (op == KATAPULT_ENGINE_FLASH || op == KATAPULT_ENGINE_VERIFY_ONLY))
+		ktext_image_done(k->u, op == KATAPULT_ENGINE_FLASH);
+	if (err == CF_OK && op == KATAPULT_ENGINE_REBOOT) {
+		confirm(k);
+		return;
+	}
+	step_done(k, err);
+}
+
+/* ---- channel events ---- */
+
+static void ev_reached(void *ctx, int err, uint64_t now);
+static void ev_confirmed(void *ctx, int err, uint64_t now);
+
+static void ev_sent(void *ctx, uint64_t now)
+{
+	kpump_on_sent(&((struct kupd *)ctx)->pump, now);
+}
+
+static void ev_writable(void *ctx, uint64_t now)
+{
+	kpump_on_writable(&((struct kupd *)ctx)->pump, now);
+}
+
+static void ev_received(void *ctx, const uint8_t *data, size_t len, uint64_t now)
+{
+	kpump_on_received(&((struct kupd *)ctx)->pump, data, len, now);
+}
+
+static void ev_failed(void *ctx, int err, uint64_t now)
+{
+	kpump_on_failed(&((struct kupd *)ctx)->pump, err, now);
+}
+
+static int channel_new(struct kupd *k)
+{
+	const struct updater_config *cfg = updater_get_config(k->u);
+	const struct kchannel_ops *ops = NULL;
+
+	if (k->ch)
+		return CF_OK;
+	switch (cfg->target.link) {
+	case IDENTITY_LINK_CAN:
+		ops = &kchannel_can_ops;
+		break;
+	case IDENTITY_LINK_TTY:
+		ops = &kchannel_tty_ops;
+		break;
+	case IDENTITY_LINK_USB_DFU:
+	case IDENTITY_LINK_NONE:
+		return cf_failure_set(updater_failure(k->u), CF_ERR_USAGE, "identify",
+				      "Katapult does not run over %s",
+				      identity_link_name(cfg->target.link));
+	}
+	k->ch = calloc(1, sizeof(*k->ch) + ops->priv_size);
+	if (!k->ch)
+		return cf_failure_set(updater_failure(k->u), CF_ERR_NOMEM, "identify",
+				      "out of memory");
+	k->ch->ops = ops;
+	k->ch->loop = cfg->loop;
+	k->ch->id = updater_identity(k->u);
+	k->ch->why = updater_failure(k->u);
+	k->ch->opts = &cfg->opts;
+	k->ch->img = cfg->image_info;
+	k->ch->ev = (struct kchannel_events){ .ctx = k, .reached = ev_reached, .sent = ev_sent,
+					      .writable = ev_writable, .received = ev_received,
+					      .failed = ev_failed, .confirmed = ev_confirmed };
+	return ops->open(k->ch);
+}
+
+/* ---- identify ---- */
+
+static void ev_reached(void *ctx, int err, uint64_t now)
+{
+	struct kupd *k = ctx;
+
+	(void)now;
+	k->reaching = false;
+	if (err == CF_OK && k->cancelled)
+		err = cf_failure_set(updater_failure(k->u), CF_ERR_INTERRUPTED, "identify",
+				     "stopped by the user");
+	if (err == CF_OK && updater_identity(k->u)->mode == DEVICE_MODE_APPLICATION) {
+		updater_set_summary(k->u, "running its application, not Katapult; left alone");
+		step_done(k, CF_OK);
+		return;
+	}
+	if (err == CF_OK)
+		err = start_session(k, KATAPULT_ENGINE_INFO_ONLY);
+	if (err < 0)
+		step_done(k, err);
+}
+
+static int op_identify(struct updater *u)
+{
+	struct kupd *k = kupd_of(u);
+	const struct updater_config *cfg = updater_get_config(u);
+	const bool request = cfg->target.mode != DEVICE_MODE_KATAPULT;
+	int err;
+
+	begin(k, UPDATER_IDENTIFY);
+	k->deadline_us = cf_now_us() + (cfg->opts.timeout_us ? cfg->opts.timeout_us
+							      : KATAPULT_REACH_US);
+	err = channel_new(k);
+	if (err == CF_OK)
+		err = k->ch->ops->reach(k->ch, request, k->deadline_us);
+	if (err < 0)
+		return not_started(k, err);
+	k->reaching = true;
+	return CF_OK;
+}
+
+/* ---- check ---- */
+
+/*
+ * Identify took the probe out of its application for nothing: nothing was written, so its
+ * application is intact and COMPLETE puts it back where it was (katapult.md §5).
+ */
+static void restore_after_refusal(struct kupd *k)
+{
+	struct cf_failure *why = updater_failure(k->u);
+
+	k->restore_why = *why;
+	k->restore_err = CF_ERR_REFUSED;
+	cf_failure_clear(why);
+	if (start_session(k, KATAPULT_ENGINE_REBOOT) < 0)
+		step_done(k, CF_ERR_REFUSED);
+}
+
+static int op_check_image(struct updater *u)
+{
+	struct kupd *k = kupd_of(u);
+	const struct updater_config *cfg = updater_get_config(u);
+	const struct device_identity *id = updater_identity(u);
+	struct image_target t = { .path = IMAGE_PATH_KATAPULT };
+	struct kchannel_session s;
+
+	begin(k, UPDATER_CHECK_IMAGE);
+	if (!cfg->image_info || id->mode == DEVICE_MODE_APPLICATION) {
+		step_done(k, CF_OK);
+		return CF_OK;
+	}
+	memset(&s, 0, sizeof(s));
+	k->ch->ops->session(k->ch, &s);
+	t.iface = s.iface;
+	t.bus_bitrate = s.bus_bitrate;
+	snprintf(t.mcu, sizeof(t.mcu), "%s", id->mcu);
+	t.app_start = id->app_start;
+	t.switch_to = iface_switch_target(cfg->opts.switch_to);
+	if (s.iface == IMAGE_IFACE_CAN && !t.bus_bitrate)
+		cf_log(CF_LOG_WARN, k->ch->label, NULL, "bitrate of %s unknown: R3 not checked",
+		       id->iface);
+	if (ktext_check(cfg, &t, k->ch->label, updater_failure(u)) < 0) {
+		cf_failure_set_device(updater_failure(u), "%s", k->ch->label);
+		if (!k->ch->from_app)
+			return not_started(k, CF_ERR_REFUSED);
+		restore_after_refusal(k);
+		return CF_OK;
+	}
+	if (cfg->opts.dry_run)
+		updater_set_summary(u, "dry run: R1-R5 passed, nothing written");
+	step_done(k, CF_OK);
+	return CF_OK;
+}
+
+/* ---- write, verify ---- */
+
+static int op_write(struct updater *u)
+{
+	struct kupd *k = kupd_of(u);
+
+	if (updater_get_config(u)->opts.dry_run) {
+		begin(k, UPDATER_WRITE);
+		updater_set_summary(u, "dry run: checks passed, nothing written");
+		step_done(k, CF_OK);
+		return CF_OK;
+	}
+	return start_step_session(k, UPDATER_WRITE, KATAPULT_ENGINE_FLASH);
+}
+
+static int op_verify(struct updater *u)
+{
+	struct kupd *k = kupd_of(u);
+
+	/* The flash session already read back and compared every block. */
+	if (k->flashed || updater_get_config(u)->opts.dry_run) {
+		begin(k, UPDATER_VERIFY);
+		step_done(k, CF_OK);
+		return CF_OK;
+	}
+	return start_step_session(k, UPDATER_VERIFY, KATAPULT_ENGINE_VERIFY_ONLY);
+}
+
+/* ---- finish ---- */
+
+static void deployer_summary(struct kupd *k, bool answered)
+{
+	char text[320];
+
+	iface_switch_summary(updater_get_config(k->u)->image_info, updater_identity(k->u),
+			     updater_get_summary(k->u), text, sizeof(text));
+	updater_set_summary(k->u, "%s%s", text, answered ? "; Katapult answers" : "");
+}
+
+/* A COMPLETE whose ACK was lost, on a channel that cannot see the probe come back. */
+static int unconfirmed_ack(struct kupd *k)
+{
+	struct cf_failure *why = updater_failure(k->u);
+
+	*why = k->ack_why;
+	cf_failure_set_hint(why, "on a UART whether the application started cannot be seen: if "
+				 "Klipper finds the probe it runs; else power-cycle it and run "
+				 "`cartoflash info`");
+	return why->code;
+}
+
+static void ev_confirmed(void *ctx, int err, uint64_t now)
+{
+	struct kupd *k = ctx;
+	struct cf_failure *why = updater_failure(k->u);
+
+	(void)now;
+	k->confirming = false;
+	if (err == CF_OK && k->ack_lost)
+		cf_log(CF_LOG_WARN, k->ch->label, NULL, "the ACK of COMPLETE was lost, but the "
+							"probe answers as it should");
+	if (err < 0 && k->ack_lost) {
+		/* Neither the ACK nor the probe: it most likely never left Katapult. */
+		*why = k->ack_why;
+		cf_failure_set_hint(why, "the probe does not answer as its application either; it "
+					 "stays in Katapult: run `cartoflash reboot`, or "
+					 "power-cycle it");
+		err = why->code;
+	}
+	if (err == CF_OK && k->deployer)
+		deployer_summary(k, true);
+	step_done(k, err);
+}
+
+static void onto_bus_done(void *ctx, int err, uint64_t now)
+{
+	struct kupd *k = ctx;
+
+	(void)now;
+	k->confirming = false;
+	step_done(k, err);
+}
+
+static void confirm(struct kupd *k)
+{
+	const uint64_t now = cf_now_us();
+	int err;
+
+	err = k->ch->ops->confirm(k->ch, k->deployer ? KCHANNEL_EXPECT_KATAPULT
+						     : KCHANNEL_EXPECT_APPLICATION,
+				  now + (k->deployer ? KATAPULT_DEPLOYER_US : KATAPULT_CONFIRM_US));
+	if (err == CF_OK) {
+		k->confirming = true;
+		return;
+	}
+	if (err == CF_ERR_NOT_SUPPORTED) {
+		cf_failure_clear(updater_failure(k->u));
+		if (k->deployer)
+			deployer_summary(k, false);
+		else if (k->ack_lost)
+			err = unconfirmed_ack(k);
+		else
+			updater_set_summary(k->u, "%s (UART: the application cannot be confirmed)",
+					    updater_get_summary(k->u));
+		/* A deployer that moves the probe onto the CAN bus the user named: follow it. */
+		if (err == CF_ERR_NOT_SUPPORTED && k->deployer)
+			err = switch_follow_start(&k->onto_bus, k->u, onto_bus_done, k);
+		if (err == CF_OK) {
+			k->confirming = true;
+			return;
+		}
+		if (err == CF_ERR_NOT_SUPPORTED)
+			err = CF_OK;
+	}
+	step_done(k, err);
+}
+
+static int op_finish(struct updater *u)
+{
+	struct kupd *k = kupd_of(u);
+	const struct updater_config *cfg = updater_get_config(u);
+
+	begin(k, UPDATER_FINISH);
+	if (updater_identity(u)->mode == DEVICE_MODE_APPLICATION) {
+		step_done(k, CF_OK); /* identify found it running: nothing to leave */
+		return CF_OK;
+	}
+	/* Reboot what we wrote or verified, what we took out of its application, and on an
+	 * explicit reboot; a probe found in Katapult with an unchecked application stays. */
+	if (cfg->opts.no_reboot || (cfg->image && !k->flashed && !k->verified && !k->ch->from_app)) {
+		ktext_append(u, "left in Katapult");
+		step_done(k, CF_OK);
+		return CF_OK;
+	}
+	/* A deployer never brings the application back (katapult.md §4): finish says where the
+	 * probe returns instead. */
+	k->deployer = (k->flashed || k->verified) && iface_switch_is_deployer(cfg->image_info);
+	if (!k->deployer)
+		ktext_append(u, "application running");
+	return start_step_session(k, UPDATER_FINISH, KATAPULT_ENGINE_REBOOT);
+}
+
+/* ---- cancel, release ---- */
+
+static void op_cancel(struct updater *u)
+{
+	struct kupd *k = kupd_of(u);
+	struct cf_failure *why = updater_failure(u);
+
+	k->cancelled = true;
+	if (!k->running)
+		return;
+	if (kpump_running(&k->pump)) {
+		kpump_cancel(&k->pump, cf_now_us());
+		return;
+	}
+	if (k->reaching) {
+		k->reaching = false;
+		k->ch->ops->stop(k->ch);
+		cf_failure_set(why, CF_ERR_INTERRUPTED, updater_step_name(k->step),
+			       "stopped while waiting for Katapult");
+		cf_failure_set_hint(why, "the probe may be in Katapult now; rerun the same command "
+					 "to go on");
+		step_done(k, CF_ERR_INTERRUPTED);
+		return;
+	}
+	if (k->confirming) {
+		k->confirming = false;
+		k->ch->ops->stop(k->ch);
+		switch_follow_stop(&k->onto_bus);
+		cf_failure_set(why, CF_ERR_INTERRUPTED, "finish",
+			       "stopped while waiting for the probe to come back after COMPLETE");
+		cf_failure_set_hint(why, "COMPLETE was sent; `cartoflash scan` shows where the probe "
+					 "is");
+		step_done(k, CF_ERR_INTERRUPTED);
+	}
+}
+
+static void op_release(struct updater *u)
+{
+	struct kupd *k = kupd_of(u);
+
+	kpump_stop(&k->pump);
+	switch_follow_stop(&k->onto_bus);
+	if (k->ch) {
+		k->ch->ops->close(k->ch);
+		free(k->ch);
+		k->ch = NULL;
+	}
+}
+
+const struct updater_ops katapult_ops = {
+	.name = "katapult",
+	.priv_size = sizeof(struct kupd),
+	.identify = op_identify,
+	.check_image = op_check_image,
+	.write = op_write,
+	.verify = op_verify,
+	.finish = op_finish,
+	.cancel = op_cancel,
+	.release = op_release,
+};

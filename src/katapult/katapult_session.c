@@ -1,0 +1,65 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// One engine session of the Katapult updater: its config from the channel, its failure words.
+#include "katapult/katapult_session.h"
+
+#include <string.h>
+
+#include "failure.h"
+#include "katapult/iface_switch.h"
+#include "protocol/err.h"
+
+void ksession_config(struct updater *u, struct kchannel *ch, enum katapult_engine_op op,
+		     struct katapult_engine_config *c)
+{
+	const struct updater_config *cfg = updater_get_config(u);
+	struct kchannel_session s;
+
+	memset(c, 0, sizeof(*c));
+	memset(&s, 0, sizeof(s));
+	ch->ops->session(ch, &s);
+	c->op = op;
+	if (op == KATAPULT_ENGINE_FLASH || op == KATAPULT_ENGINE_VERIFY_ONLY) {
+		c->image = cfg->image;
+		c->image_len = cfg->image_len;
+		c->image_info = cfg->image_info;
+	}
+	c->target.path = IMAGE_PATH_KATAPULT;
+	c->target.iface = s.iface;
+	c->target.bus_bitrate = s.bus_bitrate;
+	c->target.switch_to = iface_switch_target(cfg->opts.switch_to);
+	/* enum updater_force equals enum image_force bit for bit (protocol/image.h). */
+	c->force = cfg->opts.force;
+	c->prime = s.prime;
+	c->expect_uuid = s.expect_uuid;
+	memcpy(c->uuid, s.uuid, sizeof(c->uuid));
+	/* COMPLETE belongs to the finish step, after everything verified (design.md rule 2). */
+	c->no_reboot = op != KATAPULT_ENGINE_REBOOT;
+	c->device = ch->label;
+}
+
+int ksession_failure(struct updater *u, struct kchannel *ch, enum katapult_engine_op op,
+		     const struct katapult_engine *e, int err)
+{
+	const struct cf_failure *ef = katapult_engine_failure(e);
+	struct cf_failure *why = updater_failure(u);
+	const struct updater_config *cfg = updater_get_config(u);
+	const char *silent = ch->ops->silent_hint ? ch->ops->silent_hint(ch) : NULL;
+
+	if (err == CF_OK)
+		return err;
+	if (ef->code && !why->code)
+		*why = *ef;
+	/* The pump's limit: --timeout bounds the whole wait for Katapult, CONNECT included. */
+	if (err == CF_ERR_TIMEOUT && op == KATAPULT_ENGINE_INFO_ONLY && !why->code) {
+		cf_failure_set(why, err, "identify", "no answer to CONNECT within %.1f s (--timeout)",
+			       (double)cfg->opts.timeout_us / 1e6);
+		cf_failure_set_hint(why, "nothing was written; rerun with a longer --timeout");
+	}
+	/* Katapult still on the port but silent: a parser that wedged in an earlier run. */
+	if (silent && !katapult_engine_wrote(e) && (err == CF_ERR_TIMEOUT || err == CF_ERR_WEDGED))
+		cf_failure_set_hint(why, "%s", silent);
+	if (katapult_engine_wrote(e) && (err == CF_ERR_NO_DEVICE || err == CF_ERR_IO))
+		cf_failure_set_hint(why, "its application is incomplete, so it stays in Katapult; "
+					 "reconnect it and rerun the same command");
+	return err;
+}

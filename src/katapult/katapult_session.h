@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* One engine session of the Katapult updater: its config from the channel, its failure words. */
+#ifndef CARTOFLASH_SRC_KATAPULT_KATAPULT_SESSION_H
+#define CARTOFLASH_SRC_KATAPULT_KATAPULT_SESSION_H
+
+#include "katapult/channel.h"
+#include "katapult/engine.h"
+#include "updater.h"
+
+/* The engine config of op for the updater u over channel ch (what the channel says it needs:
+ * R4 interface, bitrate, prime, UUID). COMPLETE only in REBOOT (design.md rule 2). */
+void ksession_config(struct updater *u, struct kchannel *ch, enum katapult_engine_op op,
+		     struct katapult_engine_config *c);
+
+/*
+ * After a session of op ended with err: put the engine's failure into the updater's and say
+ * what is known about the probe (a --timeout that ended CONNECT, a probe that went silent
+ * while Katapult is still on its port, an incomplete application). Returns err.
+ */
+int ksession_failure(struct updater *u, struct kchannel *ch, enum katapult_engine_op op,
+		     const struct katapult_engine *e, int err);
+
+#endif

@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-3.0-or-later
+# One behaviour on every channel (issue 10): each scenario of the table below runs through the
+# real binary over CAN (simbus), USB (a pty twin mirrored into a sysfs fixture) and UART (the
+# same pty, with cartoflash shown no USB device behind it), and must say the same thing.
+set -u
+. "$(dirname "$0")/twin_lib.bash"
+
+UUID=e0ef270ca188 # katapult.md §2.3 vector: serial 16000C000F43304253373820
+mkdir -p "$W/sys" "$W/dev" "$W/nosys"
+"$BIN/mkimage" app --iface can --bitrate 1000000 --version "CARTOGRAPHER 5.1.0" \
+	-o "$W/app-can.bin" >/dev/null
+"$BIN/mkimage" app --iface usb --version "CARTOGRAPHER 5.1.0" -o "$W/app-usb.bin" >/dev/null
+"$BIN/mkimage" app --iface uart --version "CARTOGRAPHER 5.1.0" -o "$W/app-uart.bin" >/dev/null
+bus bus 1000000 0 || skip_all "simbus did not start"
+
+# probe CH STATE: a fresh twin for channel CH (can, usb, uart) in STATE (app: the channel's own
+# application installed; katapult: a UART probe has only Katapult); sets TARGET (cartoflash's target options), APP (the
+# image of this channel), OTHER (an image of another interface) and the sysfs root it sees.
+probe() {
+	local ch=$1 state=$2 init
+	[ -f "$W/p.pid" ] && stop p 2>/dev/null
+	rm -f "$W/p.bin" "$W/p.pid" && rm -rf "$W/sys" "$W/dev" && mkdir -p "$W/sys" "$W/dev"
+	case $ch in
+	can)
+		init=$([ "$state" = app ] && echo app:can:1000000 || echo katapult:can:1000000)
+		CARTOFLASH_SYSFS_ROOT=$W/sys twin p --init "$init" --init "file:0x08002000:$W/app-can.bin" \
+			--speed 0 ${EXTRA:-} --attach "sim:$W/bus" || return 1
+		TARGET="--can sim:$W/bus --uuid $UUID" APP=$W/app-can.bin OTHER=$W/app-usb.bin
+		ROOT=$W/sys ;;
+	usb)
+		init=$([ "$state" = app ] && echo app:usb || echo katapult:usb)
+		CARTOFLASH_SYSFS_ROOT=$W/sys twin p --init "$init" --init "file:0x08002000:$W/app-usb.bin" \
+			--speed 0 ${EXTRA:-} --pty "$W/dev/ttyACM0" || return 1
+		wait_for "[ -e '$W/dev/ttyACM0' ]" || return 1
+		TARGET="--serial $W/dev/ttyACM0" APP=$W/app-usb.bin OTHER=$W/app-can.bin ROOT=$W/sys ;;
+	uart)
+		# The twin has no UART application (it ignores the serial bootloader request), so a
+		# UART probe starts in Katapult; cartoflash sees no USB device behind the tty.
+		CARTOFLASH_SYSFS_ROOT=$W/sys twin p --init katapult:usb --speed 0.3 ${EXTRA:-} \
+			--pty "$W/dev/ttyS0" || return 1
+		wait_for "[ -e '$W/dev/ttyS0' ]" || return 1
+		TARGET="--serial $W/dev/ttyS0 --baud 250000" APP=$W/app-uart.bin OTHER=$W/app-usb.bin
+		ROOT=$W/nosys ;;
+	esac
+}
+
+# cf NAME ARGS...: cartoflash; stdout+stderr in $W/NAME.txt, exit code in $W/NAME.rc.
+cf() {
+	local name=$1
+	shift
+	# shellcheck disable=SC2086 # TARGET is a list of options
+	CARTOFLASH_SYSFS_ROOT=$ROOT "$CARTOFLASH" "$@" $TARGET >"$W/$name.txt" 2>&1
+	echo $? >"$W/$name.rc"
+}
+rc() { cat "$W/$1.rc"; }
+has() { grep -qF -- "$2" "$W/$1.txt"; }
+# The mode the twin is in now (its log's last "mode" line).
+mode_is() { wait_for "grep 'mode ' '$W/p.err' | tail -1 | grep -q 'mode $1'"; }
+
+for ch in can usb uart; do
+	start=app
+	[ "$ch" = uart ] && start=katapult
+
+	# --dry-run: every check, nothing written, the probe back where it was found.
+	probe "$ch" "$start" || { not_ok "$ch: the twin did not start"; continue; }
+	cf dry-$ch flash "$APP" --dry-run
+	check "$ch: --dry-run passes R1-R5 and writes nothing (exit 0)" \
+		"[ $(rc dry-$ch) -eq 0 ] && has dry-$ch 'dry run: R1-R5 passed, nothing written' && ! has dry-$ch 'blocks verified'" \
+		"$W/dry-$ch.txt"
+	if [ "$start" = app ]; then
+		check "$ch: after --dry-run the probe runs its application again" "mode_is app" \
+			"$W/dry-$ch.txt"
+	else
+		check "$ch: a probe found in Katapult stays there after --dry-run" \
+			"mode_is katapult && has dry-$ch 'left in Katapult'" "$W/dry-$ch.txt"
+	fi
+
+	# R4: an application of another interface is refused before a byte, in the same words,
+	# the same stage in text and JSON, and the probe is put back where it was.
+	cf r4-$ch flash "$OTHER"
+	check "$ch: R4 refuses an application of another interface (exit 65)" \
+		"[ $(rc r4-$ch) -eq 65 ] && has r4-$ch ': check: refusal R4: interface: image ' && has r4-$ch 'an application cannot change the interface'" \
+		"$W/r4-$ch.txt"
+	if [ "$start" = app ]; then
+		check "$ch: after the refusal the probe runs its application again" \
+			"mode_is app && has r4-$ch 'nothing was written, the probe runs its application again'" \
+			"$W/r4-$ch.txt"
+	fi
+	cf r4j-$ch flash "$OTHER" --json
+	check "$ch: the JSON result of the refusal says \"stage\":\"check\"" \
+		"[ $(rc r4j-$ch) -eq 65 ] && grep -q '\"stage\": *\"check\"' '$W/r4j-$ch.txt' && ! grep -q 'refusal R4\"' '$W/r4j-$ch.txt'" \
+		"$W/r4j-$ch.txt"
+
+	# flash and verify: the same result text on every channel.
+	cf flash-$ch flash "$APP"
+	check "$ch: flash says 'CARTOGRAPHER 5.1.0 written, N blocks verified' (exit 0)" \
+		"[ $(rc flash-$ch) -eq 0 ] && grep -Eq 'CARTOGRAPHER 5\.1\.0 written, [0-9]+ blocks verified, application running' '$W/flash-$ch.txt'" \
+		"$W/flash-$ch.txt"
+	if [ "$ch" = uart ]; then
+		check "uart: the summary says the application cannot be confirmed" \
+			"has flash-uart '(UART: the application cannot be confirmed)'" "$W/flash-uart.txt"
+	else
+		check "$ch: the application is confirmed after COMPLETE" "mode_is app" \
+			"$W/flash-$ch.txt"
+	fi
+	# verify: a UART probe cannot be sent to Katapult, so it is written and left there first.
+	probe "$ch" "$start" || continue
+	[ "$ch" = uart ] && cf pre-uart flash "$APP" --no-reboot
+	cf verify-$ch verify "$APP"
+	check "$ch: verify says 'N blocks match'" \
+		"[ $(rc verify-$ch) -eq 0 ] && grep -Eq 'CARTOGRAPHER 5\.1\.0 on the probe: [0-9]+ blocks match' '$W/verify-$ch.txt'" \
+		"$W/verify-$ch.txt"
+
+	# --timeout bounds the whole wait: Katapult that never answers is given up on at the
+	# deadline named, whatever step the wait is in (the bootloader request, CONNECT).
+	EXTRA="--fault silent" probe "$ch" "$start" || continue
+	cf silent-$ch flash "$APP" --timeout 1s
+	check "$ch: --timeout 1s bounds the wait for Katapult; nothing written" \
+		"[ $(rc silent-$ch) -ne 0 ] && [ $(rc silent-$ch) -ne 70 ] && has silent-$ch 'within 1.0 s' && ! has silent-$ch 'blocks verified'" \
+		"$W/silent-$ch.txt"
+done
