@@ -39,6 +39,8 @@ struct membus {
 	unsigned host_frames;
 	unsigned interrupt_after; /* raise SIGINT after this many host frames (0 = never) */
 	bool partial;		  /* a host frame was refused mid-command (never expected) */
+	unsigned drop_complete_ack; /* lose this many ACKs of COMPLETE on the way to the host */
+	unsigned dropping;	    /* frames of the ACK being lost still to drop */
 };
 
 static struct membus Bus;
@@ -51,6 +53,16 @@ static void collect(uint64_t now)
 		twin_advance(Bus.twins[i], now);
 		while (Bus.nout < sizeof(Bus.out) / sizeof(Bus.out[0]) &&
 		       twin_can_pop(Bus.twins[i], now, &f) == CF_OK) {
+			/* katapult.md §1.2: ACK (0xa0) of COMPLETE (0x15), 12 bytes in two frames */
+			if (Bus.drop_complete_ack && f.len == 8 && f.data[0] == 0x01 &&
+			    f.data[1] == 0x88 && f.data[2] == 0xa0 && f.data[4] == 0x15) {
+				Bus.drop_complete_ack--;
+				Bus.dropping = 2;
+			}
+			if (Bus.dropping) {
+				Bus.dropping--;
+				continue;
+			}
 			Bus.out[Bus.nout++] = f;
 			/* Other twins hear it too (an id clash would show up there). */
 			for (int j = 0; j < Bus.ntwins; j++)
@@ -271,6 +283,34 @@ static void test_can_backend_flashes_a_probe_running_its_application(void **stat
 	free(im.data);
 }
 
+/* Issue 10: a lost ACK of COMPLETE is confirmed through the application before it is called a
+ * failure; the probe runs the new application, so the run succeeds. */
+static void test_can_backend_lost_complete_ack_is_confirmed_by_the_application(void **state)
+{
+	struct twin *t = add_twin(0x21, true);
+	struct img im;
+	struct run r;
+	int job;
+
+	(void)state;
+	make_app(&im, BUS_BITRATE, "CARTOGRAPHER 5.1.0", 4096);
+	run_open(&r);
+	job = add_job(&r, t, &im, 0);
+	Bus.drop_complete_ack = 8; /* every COMPLETE the engine sends loses its ACK */
+
+	assert_int_equal(fleet_run(r.fleet, false), 0);
+
+	assert_int_equal(fleet_get_result(r.fleet, job), CF_OK);
+	assert_true(Bus.drop_complete_ack < 8); /* the ACK was sent, and lost */
+	assert_app_is(t, &im);
+	assert_int_equal(updater_identity(fleet_get_updater(r.fleet, job))->mode,
+			 DEVICE_MODE_APPLICATION);
+	assert_non_null(strstr(updater_get_summary(fleet_get_updater(r.fleet, job)),
+			       "written, 64 blocks verified, application running"));
+	run_close(&r);
+	free(im.data);
+}
+
 static void test_can_backend_flashes_four_probes_at_once(void **state)
 {
 	struct twin *t[4];
@@ -387,6 +427,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_can_backend_flashes_a_probe_running_its_application,
+					  teardown),
+		cmocka_unit_test_teardown(test_can_backend_lost_complete_ack_is_confirmed_by_the_application,
 					  teardown),
 		cmocka_unit_test_teardown(test_can_backend_flashes_four_probes_at_once, teardown),
 		cmocka_unit_test_teardown(
