@@ -92,8 +92,8 @@ static int config_of(const struct cmd_targets *targets, size_t i, struct image_f
 		snprintf(cfg->target.can_uuid, sizeof(cfg->target.can_uuid), "%s", tg->can_uuid);
 		break;
 	case IDENTITY_LINK_TTY:
-		snprintf(cfg->target.tty, sizeof(cfg->target.tty), targets->baud ? "%s@%u" : "%s",
-			 tg->tty, (unsigned)targets->baud);
+		snprintf(cfg->target.tty, sizeof(cfg->target.tty), "%s", tg->tty);
+		cfg->target.baud = targets->baud;
 		/* --can IFACE next to --serial: the bus a deployer moves the probe onto. */
 		snprintf(cfg->target.iface, sizeof(cfg->target.iface), "%s", targets->iface);
 		if (targets->request_bootloader)

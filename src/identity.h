@@ -38,6 +38,7 @@ struct device_identity {
 	char iface[64];	   /* "can0", "sim:/tmp/bus" */
 	int node_id;	   /* CAN node id in use, -1 none */
 	bool uart;	   /* a tty that sysfs does not place on USB */
+	uint32_t baud;	   /* UART rate (--baud), 0 = the default */
 	enum device_mode mode;
 	/* Bootloader facts (Katapult CONNECT, or DfuSe layout). */
 	char mcu[32];

@@ -144,7 +144,8 @@ static int op_open(struct kchannel *c)
 	struct tty_chan *p = priv(c);
 
 	if (!p->spec[0]) {
-		snprintf(p->spec, sizeof(p->spec), "%s", c->id->tty);
+		snprintf(p->spec, sizeof(p->spec), c->id->baud ? "%.63s@%u" : "%.63s", c->id->tty,
+			 (unsigned)c->id->baud);
 		/* --request-bootloader: the caller said the probe runs its application. */
 		p->uart_request = c->id->mode == DEVICE_MODE_APPLICATION;
 		c->id->mode = DEVICE_MODE_UNKNOWN; /* reach finds out */
@@ -311,7 +312,12 @@ static const char *op_silent_hint(struct kchannel *c)
 	struct tty_chan *p = priv(c);
 	struct sysfs_usb now;
 
-	if (!p->entry.is_usb || sysfs_usb_read(p->entry.usb.dir, &now) < 0 ||
+	/* A UART shows nothing of what is behind it: absent, wrong baud rate, or wedged. */
+	if (!p->entry.is_usb)
+		return "nothing answers on the UART: a bootloader that wedged in an earlier run "
+		       "answers nothing until it is power-cycled (power-cycle the probe and "
+		       "rerun); else check the wiring and --baud";
+	if (sysfs_usb_read(p->entry.usb.dir, &now) < 0 ||
 	    sysfs_usb_kind(&now) != SYSFS_KIND_KATAPULT)
 		return NULL;
 	return "Katapult is on the port but does not answer: its parser may be wedged "

@@ -23,14 +23,18 @@ probe() {
 	rm -f "$W/p.bin" "$W/p.pid" && rm -rf "$W/sys" "$W/dev" && mkdir -p "$W/sys" "$W/dev"
 	case $ch in
 	can)
-		init=$([ "$state" = app ] && echo app:can:1000000 || echo katapult:can:1000000)
-		CARTOFLASH_SYSFS_ROOT=$W/sys twin p --init "$init" --init "file:0x08002000:$W/app-can.bin" \
+		init="katapult:can:1000000"
+		[ "$state" = app ] && init="app:can:1000000 --init file:0x08002000:$W/app-can.bin"
+		# shellcheck disable=SC2086 # init may be two options
+		CARTOFLASH_SYSFS_ROOT=$W/sys twin p --init $init \
 			--speed 0 ${EXTRA:-} --attach "sim:$W/bus" || return 1
 		TARGET="--can sim:$W/bus --uuid $UUID" APP=$W/app-can.bin OTHER=$W/app-usb.bin
 		ROOT=$W/sys ;;
 	usb)
-		init=$([ "$state" = app ] && echo app:usb || echo katapult:usb)
-		CARTOFLASH_SYSFS_ROOT=$W/sys twin p --init "$init" --init "file:0x08002000:$W/app-usb.bin" \
+		init="katapult:usb"
+		[ "$state" = app ] && init="app:usb --init file:0x08002000:$W/app-usb.bin"
+		# shellcheck disable=SC2086 # init may be two options
+		CARTOFLASH_SYSFS_ROOT=$W/sys twin p --init $init \
 			--speed 0 ${EXTRA:-} --pty "$W/dev/ttyACM0" || return 1
 		wait_for "[ -e '$W/dev/ttyACM0' ]" || return 1
 		TARGET="--serial $W/dev/ttyACM0" APP=$W/app-usb.bin OTHER=$W/app-can.bin ROOT=$W/sys ;;
@@ -119,4 +123,12 @@ for ch in can usb uart; do
 	check "$ch: --timeout 1s bounds the wait for Katapult; nothing written" \
 		"[ $(rc silent-$ch) -ne 0 ] && [ $(rc silent-$ch) -ne 70 ] && has silent-$ch 'within 1.0 s' && ! has silent-$ch 'blocks verified'" \
 		"$W/silent-$ch.txt"
+
+	# A bootloader whose parser wedged (katapult.md §1.7) in an earlier run: the rerun says
+	# the power cycle is what it needs, not DFU recovery.
+	EXTRA="--fault wedge" probe "$ch" katapult || continue
+	cf wedged-$ch flash "$APP" --timeout 3s
+	check "$ch: a rerun against a wedged bootloader asks for a power cycle" \
+		"[ $(rc wedged-$ch) -ne 0 ] && has wedged-$ch 'power-cycle the probe' && ! has wedged-$ch 'needs DFU recovery'" \
+		"$W/wedged-$ch.txt"
 done
