@@ -10,7 +10,7 @@
 #include "buslock.h"
 #include "can/canmux.h"
 #include "can/canquery.h"
-#include "katapult/backend.h"
+#include "katapult/katapult.h"
 #include "log.h"
 #include "loop.h"
 #include "protocol/canbus.h"
@@ -201,7 +201,7 @@ static void start_parked(struct can_job *j, uint8_t id)
 
 static void start_katapult(struct can_job *j, const struct canquery_node *q)
 {
-	struct updater_config cfg = {.ops = &katapult_can_ops, .loop = j->d->loop};
+	struct updater_config cfg = {.ops = &katapult_ops, .loop = j->d->loop};
 	char uuid[13];
 	struct can_node *n;
 
@@ -210,6 +210,7 @@ static void start_katapult(struct can_job *j, const struct canquery_node *q)
 	if (!n)
 		return;
 	cfg.events = (struct updater_events){.ctx = n, .step_done = katapult_done};
+	identity_init(&cfg.target, IDENTITY_LINK_CAN);
 	snprintf(cfg.target.iface, sizeof(cfg.target.iface), "%s", bus_of(j)->iface);
 	snprintf(cfg.target.can_uuid, sizeof(cfg.target.can_uuid), "%s", uuid);
 	cfg.target.mode = DEVICE_MODE_KATAPULT; /* it is there: no bootloader request */

@@ -9,7 +9,7 @@
 #include "appid/appid_tty.h"
 #include "buslock.h"
 #include "dfu/dfu_usb.h"
-#include "katapult/serial.h"
+#include "katapult/katapult.h"
 #include "log.h"
 #include "protocol/canbus.h"
 #include "protocol/err.h"
@@ -116,9 +116,10 @@ static int lock_port(struct usb_item *it, const char *port)
 static void start_katapult(struct usb_item *it)
 {
 	struct discover_probe *p = row_of(it);
-	struct updater_config cfg = {.ops = &katapult_serial_ops, .loop = it->job->d->loop};
+	struct updater_config cfg = {.ops = &katapult_ops, .loop = it->job->d->loop};
 
 	cfg.events = (struct updater_events){.ctx = it, .step_done = katapult_done};
+	identity_init(&cfg.target, IDENTITY_LINK_TTY);
 	snprintf(cfg.target.tty, sizeof(cfg.target.tty), "%.63s", p->tty);
 	cfg.target.mode = DEVICE_MODE_KATAPULT;
 	cfg.target.node_id = -1;

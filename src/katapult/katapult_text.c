@@ -10,6 +10,7 @@
 #include "log.h"
 #include "protocol/err.h"
 #include "protocol/katapult.h"
+#include "protocol/mcu.h"
 
 void ktext_connected(struct updater *u, const struct katapult_connect_info *ci)
 {
@@ -23,7 +24,7 @@ void ktext_connected(struct updater *u, const struct katapult_connect_info *ci)
 	snprintf(id->bootloader_version, sizeof(id->bootloader_version), "%.63s", ci->version);
 	id->app_start = ci->app_start;
 	id->block_size = ci->block_size;
-	id->flash_size = image_flash_size_of(ci->mcu);
+	id->flash_size = mcu_flash_size(ci->mcu);
 	updater_set_summary(u, "Katapult %u.%u.%u%s%s, %s, application at 0x%08" PRIx32
 			       ", %" PRIu32 "-byte blocks",
 			    KATAPULT_PROTO_MAJOR(ci->proto_version),
