@@ -8,8 +8,9 @@
 
 #include "cli.h"
 #include "cmd_run.h"
+#include "dfu/dfu_pump.h"
+#include "dfu/dfu_session.h"
 #include "dfu/dfu_usb.h"
-#include "dfu/dfuse.h"
 #include "failure.h"
 #include "log.h"
 #include "loop.h"
@@ -19,17 +20,12 @@ int run_dfu(int argc, char **argv);
 
 enum { OPT_PATH = CMD_OPT_VERB_FIRST, OPT_DEVICE };
 
-enum read_stage { RD_IDLE, RD_ADDR, RD_ABORT, RD_BLOCK, RD_ABORT2, RD_DONE };
-
 struct reader {
 	struct loop *loop;
-	struct dfuse eng;
+	struct dfu_pump pump;
+	struct dfu_session *session;
 	struct dfu_candidate cand;
-	uint32_t address;
-	size_t len, off;
-	uint16_t xfer;
-	uint8_t *out;
-	enum read_stage stage;
+	bool done;
 	int err;
 	struct cf_failure f;
 };
@@ -56,77 +52,16 @@ static void usage(FILE *out)
 	    "  cartoflash dfu read 0x08000000 0x2000 katapult.bin --path 1-2\n");
 }
 
-static void next(struct reader *rd);
-
-static void on_done(void *ctx, const struct dfuse_op *op, const struct dfuse_result *r)
+static void on_done(void *ctx, int err)
 {
 	struct reader *rd = ctx;
 
-	if (r->err) {
+	rd->err = err;
+	rd->done = true;
+	if (err) {
+		rd->f = *dfu_session_failure(rd->session);
+		rd->f.code = err;
 		cf_failure_set_device(&rd->f, "STM32 ROM DFU at usb %s", rd->cand.path);
-		if (r->have_status && r->st.status)
-			cf_failure_set(&rd->f, r->err, "read", "%s: device answered %s %s (%s)",
-				       dfuse_op_name(op->kind), dfu_state_name(r->st.state),
-				       dfu_status_name(r->st.status),
-				       dfu_status_text(r->st.status));
-		else
-			cf_failure_set(&rd->f, r->err, "read", "%s: %s %s", dfuse_op_name(op->kind),
-				       r->request ? r->request : "request",
-				       dfuse_xfer_name(r->xfer));
-		cf_failure_set_hint(&rd->f,
-				    r->have_status && r->st.status == DFU_STATUS_ERR_VENDOR
-					? "read protection is active: 'cartoflash recover "
-					  "--unprotect' removes it and wipes the chip"
-					: "check the address range against the layout and retry");
-		rd->err = r->err;
-		rd->stage = RD_DONE;
-		return;
-	}
-	if (op->kind == DFUSE_OP_UPLOAD) {
-		rd->off += r->actual;
-		if (r->actual < op->len)
-			rd->len = rd->off; /* a short frame ends the memory */
-	}
-	next(rd);
-}
-
-static void start(struct reader *rd, enum read_stage st, enum dfuse_op_kind kind, uint16_t block,
-		  size_t len)
-{
-	const struct dfuse_op op = {kind, rd->address, block, rd->out + rd->off, len};
-
-	rd->stage = st;
-	rd->err = dfuse_start(&rd->eng, &op);
-	if (rd->err) {
-		cf_failure_set(&rd->f, rd->err, "read", "cannot start %s", dfuse_op_name(kind));
-		rd->stage = RD_DONE;
-	}
-}
-
-static void next(struct reader *rd)
-{
-	switch (rd->stage) {
-	case RD_IDLE:
-		start(rd, RD_ADDR, DFUSE_OP_SET_ADDRESS, 0, 0);
-		return;
-	case RD_ADDR:
-		start(rd, RD_ABORT, DFUSE_OP_ABORT, 0, 0); /* dfu.md §2.4: UPLOAD needs dfuIDLE */
-		return;
-	case RD_ABORT:
-	case RD_BLOCK:
-		if (rd->off < rd->len) {
-			const size_t n =
-			    rd->len - rd->off < rd->xfer ? rd->len - rd->off : rd->xfer;
-
-			start(rd, RD_BLOCK, DFUSE_OP_UPLOAD, (uint16_t)(2 + rd->off / rd->xfer), n);
-			return;
-		}
-		start(rd, RD_ABORT2, DFUSE_OP_ABORT, 0, 0);
-		return;
-	case RD_ABORT2:
-	case RD_DONE:
-		rd->stage = RD_DONE;
-		return;
 	}
 }
 
@@ -158,48 +93,59 @@ static int save(const char *path, const uint8_t *data, size_t len)
 	return 0;
 }
 
+/* The session's READ phase through the pump: the same request layer as recover. */
+static int read_phase(struct reader *rd, struct dfu_dev *dev, uint32_t address, size_t len,
+		      uint8_t *out)
+{
+	const struct dfu_session_config sc = {
+	    .walk = {.xfer = dfu_usb_transfer_size(&rd->cand),
+		     .read_address = address,
+		     .read_len = len,
+		     .read_buf = out},
+	    .interface = rd->cand.interface,
+	};
+
+	if (!sc.walk.xfer) {
+		cf_failure_set(&rd->f, CF_ERR_NOT_SUPPORTED, "read",
+			       "wTransferSize %u unusable (Linux limit %u bytes)",
+			       rd->cand.functional.transfer_size, DFUSE_MAX_XFER);
+		cf_failure_set_device(&rd->f, "DFU device at usb %s", rd->cand.path);
+		cf_failure_set_hint(&rd->f, "use the vendor's tool for this device");
+		return CF_ERR_NOT_SUPPORTED;
+	}
+	if (dfu_session_new(&sc, &rd->session))
+		return cf_failure_set(&rd->f, CF_ERR_NOMEM, "read", "out of memory");
+	dfu_pump_init(&rd->pump, rd->loop, NULL, on_done, rd);
+	dfu_pump_run(&rd->pump, dev, rd->session, DFU_PHASE_READ);
+	while (!rd->done)
+		if (loop_run_once(rd->loop, 1000000) == CF_ERR_IO)
+			return cf_failure_set(&rd->f, CF_ERR_IO, "read", "poll failed");
+	return rd->err;
+}
+
 static int do_read(const char *selector, uint32_t address, size_t len, const char *path)
 {
-	struct reader rd = {.address = address, .len = len};
+	struct reader rd = {0};
 	struct dfu_usb *usb = NULL;
 	struct dfu_dev *dev = NULL;
+	uint8_t *out = malloc(len ? len : 1);
 	int code;
 
 	rd.loop = loop_new();
-	rd.out = malloc(len ? len : 1);
-	rd.err = !rd.loop || !rd.out ? CF_ERR_NOMEM : dfu_usb_new(rd.loop, &usb);
+	rd.err = !rd.loop || !out ? CF_ERR_NOMEM : dfu_usb_new(rd.loop, &usb);
 	if (!rd.err)
 		rd.err = dfu_usb_select(usb, selector, &rd.cand, &rd.f);
 	if (!rd.err)
 		rd.err = dfu_usb_open(usb, &rd.cand, &dev, &rd.f);
-	if (rd.err) {
-		cf_failure_set_device(&rd.f, "STM32 ROM DFU %s",
-				      selector[0] ? selector : "0483:df11");
-		goto out;
-	}
-	rd.xfer = dfu_usb_transfer_size(&rd.cand);
-	if (!rd.xfer) {
-		rd.err = cf_failure_set(&rd.f, CF_ERR_NOT_SUPPORTED, "read",
-					"wTransferSize %u unusable (Linux limit %u bytes)",
-					rd.cand.functional.transfer_size, DFUSE_MAX_XFER);
-		cf_failure_set_device(&rd.f, "DFU device at usb %s", rd.cand.path);
-		cf_failure_set_hint(&rd.f, "use the vendor's tool for this device");
-		goto out;
-	}
-	dfuse_init(&rd.eng, &(struct dfuse_config){.loop = rd.loop,
-						   .ops = &dfu_usb_link_ops,
-						   .link = dev,
-						   .interface = rd.cand.interface,
-						   .done = on_done,
-						   .ctx = &rd});
-	dfu_usb_bind(dev, &rd.eng);
-	start(&rd, RD_IDLE, DFUSE_OP_IDLE, 0, 0);
-	while (rd.stage != RD_DONE)
-		if (loop_run_once(rd.loop, 1000000) == CF_ERR_IO)
-			break;
-	dfuse_fini(&rd.eng);
-out:
+	if (rd.err)
+		cf_failure_set_device(&rd.f, "STM32 ROM DFU %s", selector[0] ? selector : "0483:df11");
+	else
+		rd.err = read_phase(&rd, dev, address, len, out);
+	dfu_pump_stop(&rd.pump);
 	dfu_usb_close(dev);
+	if (rd.session)
+		len = dfu_session_stats(rd.session)->bytes_read; /* a short frame ends the memory */
+	dfu_session_free(rd.session);
 	dfu_usb_free(usb);
 	loop_free(rd.loop);
 	if (rd.err) {
@@ -207,12 +153,12 @@ out:
 			rd.f.code = rd.err;
 		code = cli_fail(&rd.f);
 	} else {
-		code = save(path, rd.out, rd.len);
+		code = save(path, out, len);
 		if (!code)
-			printf("read %zu bytes at 0x%08x from usb %s into %s\n", rd.len, address,
+			printf("read %zu bytes at 0x%08x from usb %s into %s\n", len, address,
 			       rd.cand.path, path);
 	}
-	free(rd.out);
+	free(out);
 	return code;
 }
 

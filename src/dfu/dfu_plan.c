@@ -35,33 +35,29 @@ static int add_page(struct dfu_plan *p, uint32_t start, uint32_t size)
 	return CF_OK;
 }
 
-/* Walk the pages an image touches: all must exist and be writeable (and erasable). */
-static int plan_image(struct dfu_plan *p, const struct dfu_layout *l,
-		      const struct dfu_plan_image *img, char *why, size_t cap)
+/* Walk the pages [start, end) touches: all must exist and be writeable (and erasable). */
+static int plan_range(struct dfu_plan *p, const struct dfu_layout *l, uint32_t start,
+		      uint64_t end, const char *name, char *why, size_t cap)
 {
-	const uint64_t end = (uint64_t)img->address + dfu_plan_padded_len(img);
-	uint64_t a = img->address;
+	uint64_t a = start;
 
 	if (end > (uint64_t)UINT32_MAX + 1)
-		return refuse(why, cap, "%s ends past 4 GiB (starts at 0x%08x)", img->address,
-			      img->name);
+		return refuse(why, cap, "%s ends past 4 GiB (starts at 0x%08x)", start, name);
 	while (a < end) {
-		uint32_t start, size;
+		uint32_t page, size;
 		uint8_t type;
 
-		if (!dfu_layout_page(l, (uint32_t)a, &start, &size, &type))
+		if (!dfu_layout_page(l, (uint32_t)a, &page, &size, &type))
 			return refuse(why, cap, "%s: 0x%08x is outside the device's flash layout",
-				      (uint32_t)a, img->name);
+				      (uint32_t)a, name);
 		if (!(type & DFU_MEM_WRITEABLE))
-			return refuse(why, cap, "%s: the page at 0x%08x is not writeable", start,
-				      img->name);
+			return refuse(why, cap, "%s: the page at 0x%08x is not writeable", page, name);
 		if (!p->mass_erase && !(type & DFU_MEM_ERASABLE))
-			return refuse(why, cap, "%s: the page at 0x%08x is not erasable", start,
-				      img->name);
-		if (!p->mass_erase && add_page(p, start, size))
-			return refuse(why, cap, "%s: more pages than a plan holds (at 0x%08x)",
-				      start, img->name);
-		a = (uint64_t)start + size;
+			return refuse(why, cap, "%s: the page at 0x%08x is not erasable", page, name);
+		if (!p->mass_erase && add_page(p, page, size))
+			return refuse(why, cap, "%s: more pages than a plan holds (at 0x%08x)", page,
+				      name);
+		a = (uint64_t)page + size;
 	}
 	return CF_OK;
 }
@@ -100,10 +96,21 @@ int dfu_plan_build(struct dfu_plan *plan, const struct dfu_layout *layout,
 				      b->address, a->name);
 	}
 	for (size_t i = 0; i < plan->count; i++) {
-		err = plan_image(plan, layout, &plan->img[i], why, why_cap);
+		const struct dfu_plan_image *img = &plan->img[i];
+
+		err = plan_range(plan, layout, img->address,
+				 (uint64_t)img->address + dfu_plan_padded_len(img), img->name, why,
+				 why_cap);
+		/* The gap up to the next image ends up 0xFF, as in a full image. */
+		if (!err && i + 1 < plan->count)
+			err = plan_range(plan, layout, img->address + (uint32_t)img->len,
+					 plan->img[i + 1].address, "the gap between the images",
+					 why, why_cap);
 		if (err)
 			return err;
 	}
+	plan->span_start = plan->img[0].address;
+	plan->span_end = plan->img[plan->count - 1].address + (uint32_t)plan->img[plan->count - 1].len;
 	return CF_OK;
 }
 
@@ -125,6 +132,9 @@ void dfu_plan_print(const struct dfu_plan *plan, FILE *out)
 
 		fprintf(out, "write %zu: %s, %zu bytes at 0x%08x-0x%08zx\n", i + 1, img->name,
 			img->len, img->address, img->address + img->len - 1);
+		if (i + 1 < plan->count && img->address + img->len < plan->img[i + 1].address)
+			fprintf(out, "  then 0x%08zx-0x%08x stays erased (0xFF), as in a full image\n",
+				img->address + img->len, plan->img[i + 1].address - 1);
 	}
 	fprintf(out, "then: read back and compare every byte, then leave DFU mode\n");
 }

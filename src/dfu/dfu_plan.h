@@ -29,13 +29,18 @@ struct dfu_plan {
 	uint32_t page[DFU_PLAN_MAX_PAGES]; /* start addresses, ascending, each once */
 	uint32_t page_size[DFU_PLAN_MAX_PAGES];
 	size_t total_len; /* image bytes */
+	/* What the run leaves in flash, read back byte for byte: from the first image to the end
+	 * of the last, 0xFF between them (issue #15: --bootloader K --app A leaves the chip as a
+	 * full image of the two would). */
+	uint32_t span_start, span_end;
 };
 
 /*
  * Check imgs[0..n) against the layout and plan the erase: every byte inside a writeable (and,
  * without mass erase, erasable) segment, no two images overlapping once padded to 8 bytes, and
- * the pages touched by all images erased once. Returns 0, CF_ERR_REFUSED with a sentence in
- * why (the address and the reason), or CF_ERR_USAGE (no image, too many). Pure, never blocks.
+ * the pages touched by all images and by the gap between them erased once. Returns 0,
+ * CF_ERR_REFUSED with a sentence in why (the address and the reason), or CF_ERR_USAGE (no
+ * image, too many). Pure, never blocks.
  */
 int dfu_plan_build(struct dfu_plan *plan, const struct dfu_layout *layout,
 		   const struct dfu_plan_image *imgs, size_t n, bool mass_erase, char *why,

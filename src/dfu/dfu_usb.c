@@ -31,9 +31,9 @@ struct dfu_dev {
 	bool claimed;
 	struct libusb_transfer *xfer;
 	bool in_flight;
-	struct dfuse *engine;
-	uint8_t *user_data; /* the engine's data-stage buffer */
-	uint16_t length;    /* wLength of the transfer in flight */
+	dfu_usb_done_fn done; /* NULL once closing: a cancelled transfer reports to nobody */
+	void *ctx;
+	uint16_t length; /* wLength of the transfer in flight */
 	bool is_in;
 	enum dfuse_xfer_result late_result; /* a submit that failed, reported from the loop */
 	struct loop_timer late;
@@ -334,8 +334,8 @@ static void late_fire(struct loop_timer *t, uint64_t now_us)
 	struct dfu_dev *d = (struct dfu_dev *)((char *)t - offsetof(struct dfu_dev, late));
 
 	(void)now_us;
-	if (d->engine)
-		dfuse_xfer_done(d->engine, d->late_result, 0);
+	if (d->done)
+		d->done(d->ctx, d->late_result, NULL, 0);
 }
 
 int dfu_usb_open(struct dfu_usb *u, const struct dfu_candidate *c, struct dfu_dev **out,
@@ -404,7 +404,7 @@ void dfu_usb_close(struct dfu_dev *d)
 		loop_disarm(d->usb->loop, &d->late);
 	if (d->in_flight && libusb_cancel_transfer(d->xfer) == 0) {
 		/* The cancelled transfer's callback must run before the buffer is freed. */
-		d->engine = NULL;
+		d->done = NULL;
 		for (int i = 0; i < 20 && d->in_flight; i++)
 			libusb_handle_events_timeout_completed(d->usb->ctx, &tv, NULL);
 	}
@@ -447,53 +447,41 @@ static void LIBUSB_CALL transfer_done(struct libusb_transfer *t)
 	d->usb->in_flight--;
 	if (actual > d->length)
 		actual = d->length;
-	if (r == DFUSE_XFER_OK && d->is_in)
-		memcpy(d->user_data, libusb_control_transfer_get_data(t), actual);
 	if (cf_log_enabled(CF_LOG_TRACE))
 		cf_log(CF_LOG_TRACE, d->path, "dfu", "%02x %02x %04x %04x -> %s, %zu bytes",
 		       d->buffer[0], d->buffer[1], d->buffer[2] | d->buffer[3] << 8, d->length,
 		       dfuse_xfer_name(r), actual);
-	if (d->engine)
-		dfuse_xfer_done(d->engine, r, actual);
+	if (d->done)
+		d->done(d->ctx, r, d->is_in && r == DFUSE_XFER_OK ?
+					   libusb_control_transfer_get_data(t) : NULL,
+			d->is_in && r == DFUSE_XFER_OK ? actual : 0);
 }
 
-static int link_submit(void *link, const uint8_t setup[DFU_SETUP_LEN], uint8_t *data,
-		       unsigned timeout_ms)
+void dfu_usb_submit(struct dfu_dev *d, const struct dfuse_request *req, dfu_usb_done_fn done,
+		    void *ctx)
 {
-	struct dfu_dev *d = link;
-	struct dfu_setup s;
 	int rc;
 
-	dfu_parse_setup(setup, &s);
-	if (s.length > DFUSE_MAX_XFER)
-		return CF_ERR_USAGE;
-	memcpy(d->buffer, setup, DFU_SETUP_LEN);
-	d->is_in = s.request_type & 0x80;
-	d->length = s.length;
-	d->user_data = data;
-	if (!d->is_in && s.length)
-		memcpy(d->buffer + DFU_SETUP_LEN, data, s.length);
-	libusb_fill_control_transfer(d->xfer, d->handle, d->buffer, transfer_done, d, timeout_ms);
-	rc = libusb_submit_transfer(d->xfer);
+	d->done = done;
+	d->ctx = ctx;
+	memcpy(d->buffer, req->setup, DFU_SETUP_LEN);
+	d->is_in = req->in;
+	d->length = req->length;
+	if (!req->in && req->length && req->out)
+		memcpy(d->buffer + DFU_SETUP_LEN, req->out, req->length);
+	libusb_fill_control_transfer(d->xfer, d->handle, d->buffer, transfer_done, d,
+				     req->timeout_ms);
+	rc = req->length > DFUSE_MAX_XFER ? LIBUSB_ERROR_INVALID_PARAM
+					  : libusb_submit_transfer(d->xfer);
 	if (rc < 0) {
-		/* Report it like a failed transfer, from the loop (dfuse.h contract). */
+		/* Reported like a failed transfer, from the loop (dfu_usb_done_fn contract). */
 		d->late_result =
 		    rc == LIBUSB_ERROR_NO_DEVICE ? DFUSE_XFER_NO_DEVICE : DFUSE_XFER_IO;
 		loop_arm(d->usb->loop, &d->late, cf_now_us());
-		return CF_OK;
+		return;
 	}
 	d->in_flight = true;
 	d->usb->in_flight++;
-	return CF_OK;
-}
-
-const struct dfuse_link_ops dfu_usb_link_ops = {
-    .submit = link_submit,
-};
-
-void dfu_usb_bind(struct dfu_dev *d, struct dfuse *engine)
-{
-	d->engine = engine;
 }
 
 uint16_t dfu_usb_transfer_size(const struct dfu_candidate *c)

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* libusb for DFU: discovery and selection by USB path, open/claim, the async DfuSe link. */
+/* libusb for DFU: discovery and selection by USB path, open/claim, async control transfers. */
 #ifndef CARTOFLASH_SRC_DFU_DFU_USB_H
 #define CARTOFLASH_SRC_DFU_DFU_USB_H
 
@@ -82,9 +82,14 @@ int dfu_usb_open(struct dfu_usb *u, const struct dfu_candidate *c, struct dfu_de
 /* Cancel a transfer in flight, release the interface (errors ignored: it may be gone). */
 void dfu_usb_close(struct dfu_dev *d);
 
-/* The link for a dfuse engine: completions go to engine. */
-extern const struct dfuse_link_ops dfu_usb_link_ops;
-void dfu_usb_bind(struct dfu_dev *d, struct dfuse *engine);
+/* The end of a control transfer: how it went and, for IN, the bytes that came (borrowed for
+ * the call). Called from the loop (libusb's event handling), never from inside submit. */
+typedef void (*dfu_usb_done_fn)(void *ctx, enum dfuse_xfer_result r, const uint8_t *in,
+				size_t actual);
+/* Submit req on d, one at a time; its end comes through done. A request libusb refuses ends
+ * the same way (DFUSE_XFER_IO, or NO_DEVICE), from a loop timer. */
+void dfu_usb_submit(struct dfu_dev *d, const struct dfuse_request *req, dfu_usb_done_fn done,
+		    void *ctx);
 
 /*
  * The transfer size to use with c, or 0 when it cannot be used: DfuSe computes addresses as

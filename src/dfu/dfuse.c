@@ -1,11 +1,9 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// DfuSe request layer: DNLOAD/UPLOAD + GETSTATUS loop with bwPollTimeout waits on loop timers.
+// DfuSe request layer: DNLOAD/UPLOAD + GETSTATUS loop with bwPollTimeout waits, sans-I/O.
 #include "dfu/dfuse.h"
 
-#include <stddef.h>
 #include <string.h>
 
-#include "log.h"
 #include "protocol/err.h"
 
 #define REQUEST_TIMEOUT_MS    5000		/* dfu.md §1.2: dfu-util's per-request timeout */
@@ -17,9 +15,8 @@
 enum phase {
 	PH_MAIN,	   /* the operation's own request */
 	PH_STATUS,	   /* GETSTATUS */
-	PH_WAIT,	   /* bwPollTimeout on the timer */
 	PH_IDLE_FIX,	   /* IDLE op: CLRSTATUS or ABORT, then GETSTATUS again */
-	PH_ERR_STATUS,	   /* after a stalled UPLOAD: what does the device say */
+	PH_ERR_STATUS,	   /* after a stalled request: what does the device say */
 	PH_RECOVER_CLR,	   /* CLRSTATUS after dfuERROR (dfu.md §2.3) */
 	PH_RECOVER_STATUS, /* GETSTATUS after that; then report the saved error */
 	PH_PROBE,	   /* after an I/O error: is the device still there? */
@@ -56,11 +53,11 @@ const char *dfuse_op_name(enum dfuse_op_kind kind)
 	case DFUSE_OP_UNPROTECT:
 		return "read unprotect";
 	case DFUSE_OP_WRITE:
-		return "write block";
+		return "write";
 	case DFUSE_OP_ABORT:
 		return "abort";
 	case DFUSE_OP_UPLOAD:
-		return "read block";
+		return "read";
 	case DFUSE_OP_LEAVE:
 		return "leave";
 	}
@@ -84,17 +81,64 @@ static int xfer_err(enum dfuse_xfer_result r)
 	return CF_ERR_IO;
 }
 
-static void finish(struct dfuse *s, int err)
+static const char *request_name(enum dfu_request req)
 {
-	const struct dfuse_op op = s->op;
-	const struct dfuse_result res = (s->res.err = err, s->res);
-
-	s->running = false;
-	s->cfg.done(s->cfg.ctx, &op, &res);
+	switch (req) {
+	case DFU_REQ_DETACH:
+		return "DETACH";
+	case DFU_REQ_DNLOAD:
+		return "DNLOAD";
+	case DFU_REQ_UPLOAD:
+		return "UPLOAD";
+	case DFU_REQ_GETSTATUS:
+		return "GETSTATUS";
+	case DFU_REQ_CLRSTATUS:
+		return "CLRSTATUS";
+	case DFU_REQ_GETSTATE:
+		return "GETSTATE";
+	case DFU_REQ_ABORT:
+		return "ABORT";
+	}
+	return "request";
 }
 
+static void finish(struct dfuse *s, int err)
+{
+	s->res.err = err;
+	s->state = DFUSE_DONE;
+}
+
+/* The next request; the out data stage (if any) is already in s->out. */
 static void send(struct dfuse *s, enum dfu_request req, uint16_t value, uint16_t len,
-		 unsigned timeout_ms);
+		 unsigned timeout_ms)
+{
+	const bool in = req == DFU_REQ_UPLOAD || req == DFU_REQ_GETSTATUS ||
+			req == DFU_REQ_GETSTATE;
+
+	dfu_build_setup(s->req.setup, req, value, s->interface, len);
+	s->req.out = !in && len ? s->out : NULL;
+	s->req.length = len;
+	s->req.in = in;
+	s->req.timeout_ms = timeout_ms;
+	s->req.name = request_name(req);
+	s->state = DFUSE_SEND;
+}
+
+static void send_getstatus(struct dfuse *s, enum phase next)
+{
+	const bool long_wait = s->op.kind == DFUSE_OP_MASS_ERASE;
+
+	s->phase = next;
+	send(s, DFU_REQ_GETSTATUS, 0, DFU_STATUS_LEN,
+	     long_wait ? MASS_ERASE_TIMEOUT_MS : REQUEST_TIMEOUT_MS);
+}
+
+static void wait_poll(struct dfuse *s, uint32_t ms, uint64_t now_us)
+{
+	s->last_poll_ms = ms;
+	s->wait_until_us = now_us + (uint64_t)ms * 1000;
+	s->state = DFUSE_WAIT;
+}
 
 static void fail_xfer(struct dfuse *s, const char *request, enum dfuse_xfer_result r)
 {
@@ -110,67 +154,24 @@ static void fail_xfer(struct dfuse *s, const char *request, enum dfuse_xfer_resu
 	finish(s, xfer_err(r));
 }
 
-static void send(struct dfuse *s, enum dfu_request req, uint16_t value, uint16_t len,
-		 unsigned timeout_ms)
-{
-	int err;
-
-	dfu_build_setup(s->setup, req, value, s->cfg.interface, len);
-	err = s->cfg.ops->submit(s->cfg.link, s->setup, s->buf, timeout_ms);
-	if (err) {
-		s->res.request = "submit";
-		finish(s, err);
-	}
-}
-
-static void send_getstatus(struct dfuse *s, enum phase next)
-{
-	const bool long_wait = s->op.kind == DFUSE_OP_MASS_ERASE;
-
-	s->phase = next;
-	send(s, DFU_REQ_GETSTATUS, 0, DFU_STATUS_LEN,
-	     long_wait ? MASS_ERASE_TIMEOUT_MS : REQUEST_TIMEOUT_MS);
-}
-
-static void wait_poll(struct dfuse *s, uint32_t ms)
-{
-	s->phase = PH_WAIT;
-	s->last_poll_ms = ms;
-	loop_arm(s->cfg.loop, &s->poll_timer, cf_now_us() + (uint64_t)ms * 1000);
-}
-
-static void on_poll_timer(struct loop_timer *t, uint64_t now_us)
-{
-	struct dfuse *s = (struct dfuse *)((char *)t - offsetof(struct dfuse, poll_timer));
-
-	(void)now_us;
-	send_getstatus(s, PH_STATUS);
-}
-
-void dfuse_init(struct dfuse *s, const struct dfuse_config *cfg)
+void dfuse_init(struct dfuse *s, uint16_t interface)
 {
 	memset(s, 0, sizeof(*s));
-	s->cfg = *cfg;
-	s->poll_timer.fire = on_poll_timer;
-}
-
-void dfuse_fini(struct dfuse *s)
-{
-	loop_disarm(s->cfg.loop, &s->poll_timer);
-	s->running = false;
+	s->interface = interface;
+	s->state = DFUSE_DONE;
 }
 
 static size_t build_command(struct dfuse *s)
 {
 	switch (s->op.kind) {
 	case DFUSE_OP_SET_ADDRESS:
-		return dfuse_build_set_address(s->buf, s->op.address);
+		return dfuse_build_set_address(s->out, s->op.address);
 	case DFUSE_OP_ERASE:
-		return dfuse_build_erase_page(s->buf, s->op.address);
+		return dfuse_build_erase_page(s->out, s->op.address);
 	case DFUSE_OP_MASS_ERASE:
-		return dfuse_build_mass_erase(s->buf);
+		return dfuse_build_mass_erase(s->out);
 	case DFUSE_OP_UNPROTECT:
-		return dfuse_build_read_unprotect(s->buf);
+		return dfuse_build_read_unprotect(s->out);
 	case DFUSE_OP_IDLE:
 	case DFUSE_OP_WRITE:
 	case DFUSE_OP_ABORT:
@@ -181,20 +182,21 @@ static size_t build_command(struct dfuse *s)
 	return 0;
 }
 
-int dfuse_start(struct dfuse *s, const struct dfuse_op *op)
+int dfuse_start(struct dfuse *s, const struct dfuse_op *op, uint64_t now_us)
 {
-	if (s->running)
+	if (s->state != DFUSE_DONE)
 		return CF_ERR_BUSY;
 	if ((op->kind == DFUSE_OP_WRITE || op->kind == DFUSE_OP_UPLOAD) &&
-	    (op->len == 0 || op->len > DFUSE_MAX_XFER || op->block < 2 || !op->data))
+	    (op->len == 0 || op->len > DFUSE_MAX_XFER || op->block < 2 ||
+	     (op->kind == DFUSE_OP_WRITE && !op->data)))
 		return CF_ERR_USAGE;
 	s->op = *op;
+	s->op.data = NULL; /* copied below: the caller's buffer may change */
 	memset(&s->res, 0, sizeof(s->res));
-	s->running = true;
 	s->tries = 0;
 	s->stalls = 0;
 	s->last_poll_ms = 0;
-	s->busy_deadline_us = cf_now_us() + BUSY_CAP_US;
+	s->busy_deadline_us = now_us + BUSY_CAP_US;
 	s->phase = PH_MAIN;
 	switch (op->kind) {
 	case DFUSE_OP_IDLE:
@@ -207,7 +209,7 @@ int dfuse_start(struct dfuse *s, const struct dfuse_op *op)
 		send(s, DFU_REQ_DNLOAD, 0, (uint16_t)build_command(s), REQUEST_TIMEOUT_MS);
 		break;
 	case DFUSE_OP_WRITE:
-		memcpy(s->buf, op->data, op->len);
+		memcpy(s->out, op->data, op->len);
 		send(s, DFU_REQ_DNLOAD, op->block, (uint16_t)op->len, REQUEST_TIMEOUT_MS);
 		break;
 	case DFUSE_OP_ABORT:
@@ -224,6 +226,42 @@ int dfuse_start(struct dfuse *s, const struct dfuse_op *op)
 	return CF_OK;
 }
 
+bool dfuse_poll_request(struct dfuse *s, struct dfuse_request *req)
+{
+	if (s->state != DFUSE_SEND)
+		return false;
+	*req = s->req;
+	s->state = DFUSE_IN_FLIGHT;
+	return true;
+}
+
+uint64_t dfuse_deadline(const struct dfuse *s)
+{
+	return s->state == DFUSE_WAIT ? s->wait_until_us : UINT64_MAX;
+}
+
+enum dfuse_state dfuse_state(const struct dfuse *s)
+{
+	return s->state;
+}
+
+const struct dfuse_result *dfuse_get_result(const struct dfuse *s)
+{
+	return &s->res;
+}
+
+const uint8_t *dfuse_upload_data(const struct dfuse *s)
+{
+	return s->in;
+}
+
+void dfuse_tick(struct dfuse *s, uint64_t now_us)
+{
+	if (s->state != DFUSE_WAIT || now_us < s->wait_until_us)
+		return;
+	send_getstatus(s, PH_STATUS);
+}
+
 /* ---- completions ---- */
 
 static void main_done(struct dfuse *s, enum dfuse_xfer_result r, size_t actual)
@@ -236,7 +274,6 @@ static void main_done(struct dfuse *s, enum dfuse_xfer_result r, size_t actual)
 	if (s->op.kind == DFUSE_OP_UPLOAD) {
 		if (r == DFUSE_XFER_OK) {
 			s->res.actual = actual;
-			memcpy(s->op.data, s->buf, actual);
 			finish(s, CF_OK);
 			return;
 		}
@@ -245,18 +282,18 @@ static void main_done(struct dfuse *s, enum dfuse_xfer_result r, size_t actual)
 		if (r == DFUSE_XFER_STALL) /* ask why: errVENDOR under read protection */
 			send_getstatus(s, PH_ERR_STATUS);
 		else
-			finish(s, xfer_err(r));
+			fail_xfer(s, "UPLOAD", r);
 		return;
 	}
 	if (r == DFUSE_XFER_STALL) {
 		/* Ask for the state and status so the report can name them. */
-		s->res.request = s->op.kind == DFUSE_OP_ABORT ? "ABORT" : "DNLOAD";
+		s->res.request = s->req.name;
 		s->res.xfer = r;
 		send_getstatus(s, PH_ERR_STATUS);
 		return;
 	}
 	if (r != DFUSE_XFER_OK) {
-		fail_xfer(s, s->op.kind == DFUSE_OP_ABORT ? "ABORT" : "DNLOAD", r);
+		fail_xfer(s, s->req.name, r);
 		return;
 	}
 	send_getstatus(s, PH_STATUS);
@@ -269,7 +306,7 @@ static void recover(struct dfuse *s)
 	send(s, DFU_REQ_CLRSTATUS, 0, 0, REQUEST_TIMEOUT_MS);
 }
 
-static void idle_status(struct dfuse *s, const struct dfu_status_record *st)
+static void idle_status(struct dfuse *s, const struct dfu_status_record *st, uint64_t now_us)
 {
 	if (st->state == DFU_STATE_IDLE && st->status == DFU_STATUS_OK) {
 		finish(s, CF_OK);
@@ -286,7 +323,8 @@ static void idle_status(struct dfuse *s, const struct dfu_status_record *st)
 		send(s, DFU_REQ_CLRSTATUS, 0, 0, REQUEST_TIMEOUT_MS);
 		return;
 	case DFU_STATE_DNBUSY:
-		wait_poll(s, st->poll_timeout_ms);
+		s->phase = PH_STATUS;
+		wait_poll(s, st->poll_timeout_ms, now_us);
 		return;
 	case DFU_STATE_IDLE:
 	case DFU_STATE_DNLOAD_SYNC:
@@ -303,7 +341,7 @@ static void idle_status(struct dfuse *s, const struct dfu_status_record *st)
 	}
 }
 
-static void dnload_status(struct dfuse *s, const struct dfu_status_record *st)
+static void dnload_status(struct dfuse *s, const struct dfu_status_record *st, uint64_t now_us)
 {
 	if (st->state == DFU_STATE_ERROR || st->status != DFU_STATUS_OK) {
 		s->res.request = "GETSTATUS";
@@ -314,19 +352,19 @@ static void dnload_status(struct dfuse *s, const struct dfu_status_record *st)
 		/* dfu.md §2.8: it mass-erases, then resets without a second answer. Honour the
 		 * erase time before the next request; whatever that poll meets ends the op. */
 		if (st->state == DFU_STATE_DNBUSY && !s->last_poll_ms && st->poll_timeout_ms) {
-			wait_poll(s, st->poll_timeout_ms);
+			wait_poll(s, st->poll_timeout_ms, now_us);
 			return;
 		}
 		finish(s, CF_OK);
 		return;
 	}
 	if (st->state == DFU_STATE_DNBUSY || st->state == DFU_STATE_DNLOAD_SYNC) {
-		if (cf_now_us() > s->busy_deadline_us) {
+		if (now_us > s->busy_deadline_us) {
 			s->res.request = "GETSTATUS";
 			finish(s, CF_ERR_TIMEOUT);
 			return;
 		}
-		wait_poll(s, st->poll_timeout_ms);
+		wait_poll(s, st->poll_timeout_ms, now_us);
 		return;
 	}
 	if (st->state == DFU_STATE_DNLOAD_IDLE) {
@@ -337,11 +375,11 @@ static void dnload_status(struct dfuse *s, const struct dfu_status_record *st)
 	finish(s, CF_ERR_PROTOCOL);
 }
 
-static void status_answer(struct dfuse *s, const struct dfu_status_record *st)
+static void status_answer(struct dfuse *s, const struct dfu_status_record *st, uint64_t now_us)
 {
 	switch (s->op.kind) {
 	case DFUSE_OP_IDLE:
-		idle_status(s, st);
+		idle_status(s, st, now_us);
 		return;
 	case DFUSE_OP_ABORT:
 		s->res.request = "ABORT";
@@ -361,77 +399,87 @@ static void status_answer(struct dfuse *s, const struct dfu_status_record *st)
 	case DFUSE_OP_UNPROTECT:
 	case DFUSE_OP_WRITE:
 	case DFUSE_OP_UPLOAD:
-		dnload_status(s, st);
+		dnload_status(s, st, now_us);
 		return;
 	}
 }
 
-static void status_done(struct dfuse *s, enum dfuse_xfer_result r, size_t actual)
+static void status_done(struct dfuse *s, enum dfuse_xfer_result r, size_t actual, uint64_t now_us)
 {
 	struct dfu_status_record st;
 
 	if (r != DFUSE_XFER_OK) {
 		if (s->op.kind == DFUSE_OP_LEAVE || s->op.kind == DFUSE_OP_UNPROTECT) {
-			/* dfu.md §2.5 required handling: IO/PIPE/NO_DEVICE/TIMEOUT = left. */
+			/* dfu.md §2.5 required handling: IO/PIPE/NO_DEVICE/TIMEOUT = left (or, for
+			 * read unprotect, reset). */
 			finish(s, CF_OK);
 			return;
 		}
 		if (r == DFUSE_XFER_STALL && s->last_poll_ms && ++s->stalls <= MAX_STALLS) {
-			cf_log(CF_LOG_DEBUG, NULL, "dfuse",
-			       "GETSTATUS stalled while busy, retry %u/%u", s->stalls, MAX_STALLS);
-			wait_poll(s, s->last_poll_ms);
+			/* dfu.md §1.3, L4: stalled while busy: wait the last timeout again. */
+			wait_poll(s, s->last_poll_ms, now_us);
 			return;
 		}
 		fail_xfer(s, "GETSTATUS", r);
 		return;
 	}
-	if (dfu_parse_status(s->buf, actual, &st)) {
+	if (dfu_parse_status(s->in, actual, &st)) {
 		s->res.request = "GETSTATUS";
 		finish(s, CF_ERR_PROTOCOL);
 		return;
 	}
 	s->res.have_status = true;
 	s->res.st = st;
-	status_answer(s, &st);
+	status_answer(s, &st, now_us);
 }
 
-void dfuse_xfer_done(struct dfuse *s, enum dfuse_xfer_result r, size_t actual)
+static void err_status_done(struct dfuse *s, enum dfuse_xfer_result r, size_t actual)
 {
 	struct dfu_status_record st;
 
-	if (!s->running)
+	if (r == DFUSE_XFER_NO_DEVICE) {
+		s->res.xfer = r;
+		finish(s, CF_ERR_NO_DEVICE);
 		return;
+	}
+	if (r == DFUSE_XFER_OK && !dfu_parse_status(s->in, actual, &st)) {
+		s->res.have_status = true;
+		s->res.st = st;
+		if (st.state == DFU_STATE_ERROR) {
+			recover(s);
+			return;
+		}
+	}
+	finish(s, CF_ERR_PROTOCOL);
+}
+
+void dfuse_complete(struct dfuse *s, enum dfuse_xfer_result r, const uint8_t *in, size_t actual,
+		    uint64_t now_us)
+{
+	if (s->state != DFUSE_IN_FLIGHT)
+		return;
+	if (r != DFUSE_XFER_OK || !s->req.in)
+		actual = 0;
+	if (actual > s->req.length)
+		actual = s->req.length;
+	if (actual && in)
+		memcpy(s->in, in, actual);
 	switch ((enum phase)s->phase) {
 	case PH_MAIN:
 		main_done(s, r, actual);
 		return;
 	case PH_STATUS:
-		status_done(s, r, actual);
+		status_done(s, r, actual, now_us);
 		return;
-	case PH_WAIT:
-		return; /* no transfer is in flight while waiting */
 	case PH_IDLE_FIX:
 		if (r != DFUSE_XFER_OK) {
-			fail_xfer(s, s->setup[1] == DFU_REQ_ABORT ? "ABORT" : "CLRSTATUS", r);
+			fail_xfer(s, s->req.name, r);
 			return;
 		}
 		send_getstatus(s, PH_STATUS);
 		return;
 	case PH_ERR_STATUS:
-		if (r == DFUSE_XFER_NO_DEVICE) {
-			s->res.xfer = r;
-			finish(s, CF_ERR_NO_DEVICE);
-			return;
-		}
-		if (r == DFUSE_XFER_OK && !dfu_parse_status(s->buf, actual, &st)) {
-			s->res.have_status = true;
-			s->res.st = st;
-			if (st.state == DFU_STATE_ERROR) {
-				recover(s);
-				return;
-			}
-		}
-		finish(s, CF_ERR_PROTOCOL);
+		err_status_done(s, r, actual);
 		return;
 	case PH_RECOVER_CLR:
 		s->phase = PH_RECOVER_STATUS;

@@ -57,12 +57,24 @@ check "garbage chip: the bootloader region was read back before any application 
 	"grep -q 'app_writes_before_boot_read=0' sg.txt"
 check "garbage chip: 30 erases of 25 ms each waited out, no early GETSTATUS" \
 	"grep -q 'early_polls=0 ' sg.txt"
+# Issue #15: the bootloader pages are erased, written and read back before any application
+# page is erased; the run ends in dfuIDLE (state 2) before the leave.
+check "garbage chip: no application page erased before the bootloader was read back" \
+	"grep -q 'app_erases_before_boot_read=0 ' sg.txt"
+
+# The ROM vanishes during the erase of the application pages: Katapult is already whole.
+emu --fault vanish-erase=12 --flash-in garbage.bin --flash-out fve.bin -- "$CF" recover --full full.bin >out.txt 2>&1
+rc=$?
+check "vanish while erasing: exit 69, the bootloader region already written and verified (rc=$rc)" \
+	"[ $rc -eq 69 ] && cmp -s <(head -c 8192 fve.bin) <(head -c 8192 full.bin) && grep -q 'erase page 0x08003000' out.txt && grep -q 'starts Katapult' out.txt"
 
 # Rerun on a recovered probe: pages that already hold the image are neither erased nor written.
 emu --flash-in f1.bin --flash-out f1b.bin --stats s1b.txt -- "$CF" recover --full full.bin --timeout 200ms >out.txt 2>&1
 rc=$?
 check "rerun: nothing erased, nothing written, still verified (rc=$rc)" \
 	"[ $rc -eq 0 ] && grep -q 'pages_erased=0 .*blocks_written=0 ' s1b.txt && grep -q 'read back identical' out.txt && cmp -s f1b.bin f1.bin"
+check "rerun: the summary says nothing was written (issue #15: no '30720 bytes written')" \
+	"grep -q 'nothing written (the flash held the image), read back identical (0/30 pages erased)' out.txt"
 
 # Corrupt bootloader: garbage in the first 8 KiB, then the full image over it.
 { head -c 8192 /dev/urandom; tail -c +8193 f1.bin; } >corrupt_boot.bin
@@ -83,11 +95,17 @@ check "bootloader + application: bootloader read back before the application (ru
 pages=$(( (alen + 1023) / 1024 ))
 check "bootloader + application: the bootloader pages already match, $pages application pages erased once" \
 	"grep -q 'pages_erased=$pages max_erases_per_page=1' s3.txt"
+# Issue #15: the same chip state as --full: 0xFF between the bootloader and the application.
+emu --flash-in garbage.bin --flash-out fpair.bin -- \
+	"$CF" recover --bootloader kat.bin --app app.bin --timeout 100ms >out.txt 2>&1
+rc=$?
+check "--bootloader + --app on garbage: the gap between them is erased, as --full leaves it (rc=$rc)" \
+	"[ $rc -eq 0 ] && same fpair.bin 0 kat.bin && same fpair.bin 8192 app.bin && cmp -s <(tail -c +$((klen + 1)) fpair.bin | head -c $((8192 - klen))) <(head -c $((8192 - klen)) /dev/zero | tr '\\0' '\\377')"
 
 # One DfuSe .dfu with both images (dfu.md §1.9: the most robust input), made by dfuse-pack.
 if command -v dfuse-pack >/dev/null; then
 	dfuse-pack -b 0x08000000:kat.bin -b 0x08002000:app.bin -D 0x0483:0xdf11 both.dfu >/dev/null
-	emu --flash-in garbage.bin --flash-out fd.bin --stats sd.txt -- "$CF" recover --full both.dfu --timeout 100ms >out.txt 2>&1
+	emu --speed 0 --flash-in garbage.bin --flash-out fd.bin --stats sd.txt -- "$CF" recover --full both.dfu --timeout 100ms >out.txt 2>&1
 	rc=$?
 	check ".dfu with two elements: both written, one erase plan (rc=$rc)" \
 		"[ $rc -eq 0 ] && same fd.bin 0 kat.bin && same fd.bin 8192 app.bin && grep -q 'max_erases_per_page=1' sd.txt"
@@ -108,13 +126,13 @@ check "two devices: refuses to guess with 64 (rc=$rc)" "[ $rc -eq 64 ]"
 check "two devices: lists both paths and says --path" \
 	"grep -q '2 DFU devices found: 1-1 (serial FFFFFFFEFFFF), 1-2' out.txt && grep -q -- '--path' out.txt"
 check "two devices: nothing written" "blank two.bin && blank two.bin.2"
-emu --devices 2 --flash-out two.bin -- "$CF" recover --path 1-2 --full full.bin --timeout 200ms >out.txt 2>&1
+emu --speed 0 --devices 2 --flash-out two.bin -- "$CF" recover --path 1-2 --full full.bin --timeout 200ms >out.txt 2>&1
 rc=$?
 check "two devices: --path 1-2 writes device 1-2 only (rc=$rc)" \
 	"[ $rc -eq 0 ] && same two.bin.2 0 full.bin && blank two.bin"
 
 # Both at once: one command, one loop, two ROMs (each --path a job of the fleet).
-emu --devices 2 --flash-in garbage.bin --flash-out both.bin -- \
+emu --speed 0 --devices 2 --flash-in garbage.bin --flash-out both.bin -- \
 	"$CF" recover --path 1-1 --path 1-2 --full full.bin --timeout 100ms >out.txt 2>&1
 rc=$?
 check "two devices at once: --path 1-1 --path 1-2 recovers both (rc=$rc)" \
@@ -143,7 +161,7 @@ check "-q: recover prints no stage or progress lines, the result table stays on 
 
 # Read protection: reported with the way out, nothing erased.
 { head -c 32768 /dev/urandom; } >rdp_in.bin
-emu --fault rdp --flash-in rdp_in.bin --flash-out f5.bin -- "$CF" recover --full full.bin >out.txt 2>&1
+emu --speed 0 --fault rdp --flash-in rdp_in.bin --flash-out f5.bin -- "$CF" recover --full full.bin >out.txt 2>&1
 rc=$?
 check "read protection: exit 76 with errVENDOR (rc=$rc)" \
 	"[ $rc -eq 76 ] && grep -q 'errVENDOR (read protection is active)' out.txt"
@@ -201,8 +219,8 @@ check "500k bootloader + 1M application: refused R6 on the CAN bitrate (rc=$rc)"
 # bootloader region catches it before any application byte is written (dfu.md §2.8, rule 5).
 emu --fault wrp=0 --flash-in garbage.bin --flash-out fp.bin -- "$CF" recover --full full.bin >out.txt 2>&1
 rc=$?
-check "write-protected page: exit 76 at 'verify bootloader', no application byte programmed (rc=$rc)" \
-	"[ $rc -eq 76 ] && grep -q 'verify bootloader: byte 0x0800' out.txt && cmp -s <(tail -c +8193 fp.bin | head -c 22528) <(head -c 22528 /dev/zero | tr '\\0' '\\377')"
+check "write-protected page: exit 76 at 'verify bootloader', the application pages neither erased nor written (rc=$rc)" \
+	"[ $rc -eq 76 ] && grep -q 'verify bootloader: byte 0x0800' out.txt && cmp -s <(tail -c +8193 fp.bin) <(tail -c +8193 garbage.bin)"
 
 # Faults the host must ride out.
 emu --fault stall-busy --flash-out f9.bin -- "$CF" recover --full full.bin --timeout 200ms >out.txt 2>&1
@@ -216,29 +234,41 @@ emu --fault vanish=3 --flash-out f11.bin -- "$CF" recover --full full.bin >out.t
 rc=$?
 check "device vanishes mid-write: exit 69 naming device, stage and next step (rc=$rc)" \
 	"[ $rc -eq 69 ] && grep -q 'STM32 ROM DFU at usb 1-1: write' out.txt && grep -q 'replug and rerun recover' out.txt"
+check "device vanishes mid-write: the error names the address, not a DfuSe block number" \
+	"grep -q 'write at 0x0800[0-9a-f]*: ' out.txt && ! grep -q 'block [0-9]' out.txt"
+
+# A cell in the application programs wrong without any error status: only the final read-back
+# sees it (today's dfu-util would exit 0); the ROM is left in dfuIDLE, not dfuUPLOAD-IDLE.
+flip=$(od -A d -v -t x1 -j 21845 -w1 full.bin | awk '$2 != "ff" { printf "0x%08x", 134217728 + $1; exit }')
+emu --fault flip=$flip --flash-in garbage.bin --flash-out ffl.bin --stats sfl.txt -- "$CF" recover --full full.bin >out.txt 2>&1
+rc=$?
+check "a weak cell at $flip: the final verify fails with 76 naming that byte (rc=$rc)" \
+	"[ $rc -eq 76 ] && grep -q \"verify: full image: byte $flip differs\" out.txt"
+check "after the failed verify the ROM was sent back to dfuIDLE (ABORT), and did not leave" \
+	"grep -q 'left=0 .*state=2\$' sfl.txt"
 
 # Following the probe back (dfuemu re-enumerates the port as Katapult or the application with
 # serial 16000C000F43304253373820, whose CAN UUID is e0ef270ca188 by katapult.md §2.3).
-emu --reappear katapult -- "$CF" recover --full full.bin --timeout 3s >out.txt 2>&1
+emu --speed 0 --reappear katapult -- "$CF" recover --full full.bin --timeout 3s >out.txt 2>&1
 rc=$?
 check "follow: back as Katapult on usb 1-1 with serial and CAN UUID (rc=$rc)" \
 	"[ $rc -eq 0 ] && grep -q 'back as Katapult on usb 1-1, serial 16000C000F43304253373820, CAN UUID e0ef270ca188' out.txt"
-emu --reappear app -- "$CF" recover --full full.bin --timeout 3s --json >out.txt 2>/dev/null
+emu --speed 0 --reappear app -- "$CF" recover --full full.bin --timeout 3s --json >out.txt 2>/dev/null
 rc=$?
 jcheck "follow --json: mode application, serial and CAN UUID in the result (rc=$rc)" \
 	"[ $rc -eq 0 ] && jq -s -e 'map(select(.event == \"result\"))[0] | .mode == \"application\" and .serial == \"16000C000F43304253373820\" and (.summary | contains(\"CAN UUID e0ef270ca188\"))' out.txt >/dev/null"
-emu -- "$CF" recover --full full.bin --timeout 300ms >out.txt 2>&1
+emu --speed 0 -- "$CF" recover --full full.bin --timeout 300ms >out.txt 2>&1
 rc=$?
 check "follow: nothing comes back: success, and says what to check (rc=$rc)" \
 	"[ $rc -eq 0 ] && grep -q 'remove the BOOT0 bridge' out.txt"
 "$MK" full --iface can -o full_can.bin
-emu -- "$CF" recover --full full_can.bin --timeout 300ms >out.txt 2>&1
+emu --speed 0 -- "$CF" recover --full full_can.bin --timeout 300ms >out.txt 2>&1
 rc=$?
 check "follow: a CAN build is not looked for on USB, the summary says how to find it (rc=$rc)" \
 	"[ $rc -eq 0 ] && grep -q \"the image talks CAN: find the probe with 'cartoflash scan --can IFACE'\" out.txt"
 
 # dfu read: upload into a file, identical to the flash.
-emu --flash-in f1.bin -- "$CF" dfu read 0x08000000 32768 up.bin >out.txt 2>&1
+emu --speed 0 --flash-in f1.bin -- "$CF" dfu read 0x08000000 32768 up.bin >out.txt 2>&1
 rc=$?
 check "dfu read 0x08000000 32768: exit 0, identical (rc=$rc)" "[ $rc -eq 0 ] && cmp -s up.bin f1.bin"
 emu --fault rdp -- "$CF" dfu read 0x08000000 64 up2.bin >out.txt 2>&1
@@ -253,7 +283,7 @@ check "--no-reboot --mass-erase: one mass erase, verified, still in DFU mode (rc
 	"[ $rc -eq 0 ] && same fn.bin 0 full.bin && grep -q 'left=0 .*pages_erased=0 .*mass_erases=1 ' sn.txt && grep -q 'left in ROM DFU mode' out.txt"
 
 # Waiting for the ROM: plugged in 0.7 s after the command started.
-emu --appear-after 700 --flash-out fw.bin -- "$CF" recover --full full.bin --timeout 3s >out.txt 2>&1
+emu --speed 0 --appear-after 700 --flash-out fw.bin -- "$CF" recover --full full.bin --timeout 3s >out.txt 2>&1
 rc=$?
 check "--timeout waits for a ROM plugged in later (rc=$rc)" "[ $rc -eq 0 ] && same fw.bin 0 full.bin"
 emu --appear-after 700 -- "$CF" recover --full full.bin >out.txt 2>&1
@@ -261,14 +291,14 @@ rc=$?
 check "without --timeout no ROM is no ROM: exit 69 (rc=$rc)" "[ $rc -eq 69 ]"
 
 # Selection by id, and dfu read on the second of two devices.
-emu --flash-out byid.bin -- "$CF" recover --device 0483:df11 --full full.bin --timeout 100ms >out.txt 2>&1
+emu --speed 0 --flash-out byid.bin -- "$CF" recover --device 0483:df11 --full full.bin --timeout 100ms >out.txt 2>&1
 rc=$?
 check "--device 0483:df11 selects the ROM (rc=$rc)" "[ $rc -eq 0 ] && same byid.bin 0 full.bin"
 emu --flash-out none.bin -- "$CF" recover --device 1d50:6177 --full full.bin >out.txt 2>&1
 rc=$?
 check "--device with no such DFU device: exit 69, says how to enter the ROM (rc=$rc)" \
 	"[ $rc -eq 69 ] && grep -q 'no DFU device 1d50:6177 found' out.txt && grep -q 'BOOT0' out.txt"
-emu --devices 2 --flash-in f1.bin -- "$CF" dfu read 0x08002000 4096 part.bin --path 1-2 >out.txt 2>&1
+emu --speed 0 --devices 2 --flash-in f1.bin -- "$CF" dfu read 0x08002000 4096 part.bin --path 1-2 >out.txt 2>&1
 rc=$?
 check "dfu read --path 1-2 of two devices (rc=$rc)" \
 	"[ $rc -eq 0 ] && cmp -s part.bin <(tail -c +8193 f1.bin | head -c 4096) && grep -q 'from usb 1-2' out.txt"

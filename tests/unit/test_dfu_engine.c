@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// The DfuSe request layer and the erase planner against the in-process ROM model (a fake link).
+// The DfuSe request layer and the erase planner against the in-process ROM model (virtual clock).
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,99 +10,28 @@
 #include "dfu/dfu_plan.h"
 #include "dfu/dfu_usb.h"
 #include "dfu/dfuse.h"
-#include "log.h"
-#include "loop.h"
+#include "dfu_virtual.h"
 #include "protocol/err.h"
 #include "tools/twin/rom_dfu.h"
 
 #define FLASH_SIZE 32768
 
-/* The fake link: the ROM model answers at once; the completion comes from the loop. */
-struct fake {
-	struct loop *loop;
-	struct rom_dfu model;
-	uint8_t flash[FLASH_SIZE];
-	struct dfuse eng;
-	struct loop_timer deliver;
-	enum dfuse_xfer_result pending;
-	size_t pending_len;
-	unsigned requests[8]; /* count per bRequest */
-	bool done;
-	struct dfuse_result res;
-};
-
-static struct fake fk;
-
-static void deliver(struct loop_timer *t, uint64_t now_us)
-{
-	(void)t;
-	(void)now_us;
-	dfuse_xfer_done(&fk.eng, fk.pending, fk.pending_len);
-}
-
-static int fake_submit(void *link, const uint8_t setup[8], uint8_t *data, unsigned timeout_ms)
-{
-	enum rom_dfu_xfer x;
-
-	(void)link;
-	(void)timeout_ms;
-	fk.requests[setup[1] & 7]++;
-	x = rom_dfu_control(&fk.model, setup, data, &fk.pending_len, cf_now_us());
-	fk.pending = x == ROM_DFU_XFER_OK ? DFUSE_XFER_OK
-		     : x == ROM_DFU_XFER_STALL ? DFUSE_XFER_STALL
-					       : DFUSE_XFER_IO;
-	loop_arm(fk.loop, &fk.deliver, cf_now_us());
-	return 0;
-}
-
-static const struct dfuse_link_ops fake_ops = { .submit = fake_submit };
-
-static void on_done(void *ctx, const struct dfuse_op *op, const struct dfuse_result *r)
-{
-	(void)ctx;
-	(void)op;
-	fk.done = true;
-	fk.res = *r;
-}
+static struct vrom vr;
+static struct dfuse eng;
 
 static int setup(void **state)
 {
-	const struct rom_dfu_config cfg = { .flash = fk.flash, .flash_size = FLASH_SIZE,
-					    .flash_base = 0x08000000, .page_size = 1024,
-					    .speed = 0 };
-
 	(void)state;
-	memset(&fk, 0, sizeof(fk));
-	memset(fk.flash, 0xFF, sizeof(fk.flash));
-	fk.loop = loop_new();
-	fk.deliver.fire = deliver;
-	rom_dfu_init(&fk.model, &cfg);
-	dfuse_init(&fk.eng, &(struct dfuse_config){ .loop = fk.loop, .ops = &fake_ops,
-						    .done = on_done });
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	dfuse_fini(&fk.eng);
-	loop_disarm(fk.loop, &fk.deliver);
-	loop_free(fk.loop);
+	memset(vr.flash, 0xFF, sizeof(vr.flash));
+	vrom_init(&vr, 0, 0);
+	dfuse_init(&eng, 0);
 	return 0;
 }
 
 static struct dfuse_result run_op(enum dfuse_op_kind kind, uint32_t addr, uint16_t block,
 				  uint8_t *data, size_t len)
 {
-	const struct dfuse_op op = { kind, addr, block, data, len };
-	const uint64_t give_up = cf_now_us() + 5000000;
-
-	fk.done = false;
-	assert_int_equal(dfuse_start(&fk.eng, &op), 0);
-	while (!fk.done && cf_now_us() < give_up)
-		loop_run_once(fk.loop, 100000);
-	assert_true(fk.done);
-	return fk.res;
+	return vrom_op(&vr, &eng, kind, addr, block, data, len);
 }
 
 static void test_dfuse_idle_clears_only_a_real_error(void **state)
@@ -112,15 +41,15 @@ static void test_dfuse_idle_clears_only_a_real_error(void **state)
 	(void)state;
 
 	/* Put the device in dfuERROR the way a stray CLRSTATUS does on ST (dfu.md §1.5). */
-	rom_dfu_control(&fk.model, clr, NULL, &len, 0);
-	assert_int_equal(fk.model.state, 10);
+	rom_dfu_control(&vr.model, clr, NULL, &len, 0);
+	assert_int_equal(vr.model.state, 10);
 
 	assert_int_equal(run_op(DFUSE_OP_IDLE, 0, 0, NULL, 0).err, 0);
-	assert_int_equal(fk.model.state, 2);
-	assert_int_equal(fk.requests[4], 1); /* one CLRSTATUS, sent in dfuERROR */
+	assert_int_equal(vr.model.state, 2);
+	assert_int_equal(vr.requests[4], 1); /* one CLRSTATUS, sent in dfuERROR */
 	assert_int_equal(run_op(DFUSE_OP_IDLE, 0, 0, NULL, 0).err, 0);
-	assert_int_equal(fk.requests[4], 1); /* none when already idle */
-	assert_int_equal(fk.model.stats.clrstatus_outside_error, 1);
+	assert_int_equal(vr.requests[4], 1); /* none when already idle */
+	assert_int_equal(vr.model.stats.clrstatus_outside_error, 1);
 }
 
 static void test_dfuse_erase_write_read_back(void **state)
@@ -130,7 +59,7 @@ static void test_dfuse_erase_write_read_back(void **state)
 	(void)state;
 	for (size_t i = 0; i < sizeof(data); i++)
 		data[i] = (uint8_t)(i ^ 0xA5);
-	memset(fk.flash, 0x00, 2048); /* not erased */
+	memset(vr.flash, 0x00, 2048); /* not erased */
 
 	assert_int_equal(run_op(DFUSE_OP_ERASE, 0x08000000, 0, NULL, 0).err, 0);
 	assert_int_equal(run_op(DFUSE_OP_ERASE, 0x08000400, 0, NULL, 0).err, 0);
@@ -142,7 +71,7 @@ static void test_dfuse_erase_write_read_back(void **state)
 	assert_int_equal(r.err, 0);
 	assert_int_equal(r.actual, sizeof(back));
 	assert_memory_equal(back, data, sizeof(data));
-	assert_memory_equal(fk.flash, data, sizeof(data));
+	assert_memory_equal(vr.flash, data, sizeof(data));
 }
 
 static void test_dfuse_write_onto_unerased_reports_status_and_recovers(void **state)
@@ -150,7 +79,7 @@ static void test_dfuse_write_onto_unerased_reports_status_and_recovers(void **st
 	uint8_t data[8] = { 1, 2, 3, 4, 5, 6, 7, 8 };
 	struct dfuse_result r;
 	(void)state;
-	memset(fk.flash, 0x00, 8);
+	memset(vr.flash, 0x00, 8);
 
 	assert_int_equal(run_op(DFUSE_OP_SET_ADDRESS, 0x08000000, 0, NULL, 0).err, 0);
 	r = run_op(DFUSE_OP_WRITE, 0, 2, data, sizeof(data));
@@ -158,7 +87,7 @@ static void test_dfuse_write_onto_unerased_reports_status_and_recovers(void **st
 	assert_int_equal(r.err, CF_ERR_PROTOCOL);
 	assert_true(r.have_status);
 	assert_int_equal(r.st.status, 0x06); /* errPROG */
-	assert_int_equal(fk.model.state, 2); /* CLRSTATUS brought it back to dfuIDLE */
+	assert_int_equal(vr.model.state, 2); /* CLRSTATUS brought it back to dfuIDLE */
 }
 
 static void test_dfuse_read_protection_is_err_vendor(void **state)
@@ -166,7 +95,7 @@ static void test_dfuse_read_protection_is_err_vendor(void **state)
 	uint8_t back[8];
 	struct dfuse_result r;
 	(void)state;
-	fk.model.rdp = true;
+	vr.model.rdp = true;
 
 	assert_int_equal(run_op(DFUSE_OP_SET_ADDRESS, 0x08000000, 0, NULL, 0).err, 0);
 	assert_int_equal(run_op(DFUSE_OP_ABORT, 0, 0, NULL, 0).err, 0);
@@ -174,7 +103,7 @@ static void test_dfuse_read_protection_is_err_vendor(void **state)
 
 	assert_int_equal(r.err, CF_ERR_PROTOCOL);
 	assert_int_equal(r.st.status, 0x0B);
-	assert_int_equal(fk.model.state, 2);
+	assert_int_equal(vr.model.state, 2);
 }
 
 static void test_dfuse_leave_confirmed_and_reset_before_status(void **state)
@@ -186,23 +115,22 @@ static void test_dfuse_leave_confirmed_and_reset_before_status(void **state)
 	assert_int_equal(r.err, 0);
 	assert_true(r.left_confirmed);
 
-	teardown(NULL);
 	setup(NULL);
-	fk.model.cfg.faults = ROM_DFU_FAULT_RESET_BEFORE_LEAVE_STATUS;
+	vr.model.cfg.faults = ROM_DFU_FAULT_RESET_BEFORE_LEAVE_STATUS;
 	r = run_op(DFUSE_OP_LEAVE, 0, 0, NULL, 0);
 	/* dfu.md §2.5: the device vanishing during leave is success, unconfirmed. */
 	assert_int_equal(r.err, 0);
 	assert_false(r.left_confirmed);
-	assert_true(fk.model.left);
+	assert_true(vr.model.left);
 }
 
 static void test_dfuse_tolerates_stalls_while_busy(void **state)
 {
 	(void)state;
-	fk.model.cfg.faults = ROM_DFU_FAULT_STALL_WHILE_BUSY;
+	vr.model.cfg.faults = ROM_DFU_FAULT_STALL_WHILE_BUSY;
 
 	assert_int_equal(run_op(DFUSE_OP_ERASE, 0x08000000, 0, NULL, 0).err, 0);
-	assert_int_equal(fk.model.state, 5);
+	assert_int_equal(vr.model.state, 5);
 }
 
 static void test_dfuse_stall_reports_state(void **state)
@@ -220,7 +148,7 @@ static void test_dfuse_stall_reports_state(void **state)
 	assert_string_equal(r.request, "DNLOAD");
 	assert_true(r.have_status);
 	assert_int_equal(r.st.state, 9); /* dfuUPLOAD-IDLE */
-	assert_int_equal(fk.requests[4], 0); /* no CLRSTATUS outside dfuERROR */
+	assert_int_equal(vr.requests[4], 0); /* no CLRSTATUS outside dfuERROR */
 }
 
 /* ---- planner ---- */
@@ -252,6 +180,28 @@ static void test_dfu_plan_f042_bootloader_and_app_pages_once(void **state)
 	assert_int_equal(p.npages, 8 + 20);
 	for (size_t i = 0; i < p.npages; i++)
 		assert_int_equal(p.page[i], 0x08000000 + 1024 * i);
+}
+
+static void test_dfu_plan_gap_between_the_images_is_erased_too(void **state)
+{
+	const struct dfu_layout l = layout("@Internal Flash  /0x08000000/032*001Kg");
+	const struct dfu_plan_image imgs[2] = {
+		{ "bootloader", 0x08000000, blob, 0x0C00 },
+		{ "application", 0x08002000, blob, 0x1000 },
+	};
+	struct dfu_plan p;
+	char why[160];
+	(void)state;
+
+	assert_int_equal(dfu_plan_build(&p, &l, imgs, 2, false, why, sizeof(why)), 0);
+
+	/* Issue #15: pages 3-7 hold neither image; they end up 0xFF as in a full image. */
+	assert_int_equal(p.npages, 8 + 4);
+	for (size_t i = 0; i < p.npages; i++)
+		assert_int_equal(p.page[i], 0x08000000 + 1024 * i);
+	assert_int_equal(p.span_start, 0x08000000);
+	assert_int_equal(p.span_end, 0x08003000);
+	assert_int_equal(p.total_len, 0x0C00 + 0x1000);
 }
 
 static void test_dfu_plan_f4_sector0_erased_once_for_both(void **state)
@@ -340,18 +290,19 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_dfuse_idle_clears_only_a_real_error, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_dfuse_erase_write_read_back, setup, teardown),
+						NULL),
+		cmocka_unit_test_setup_teardown(test_dfuse_erase_write_read_back, setup, NULL),
 		cmocka_unit_test_setup_teardown(
-			test_dfuse_write_onto_unerased_reports_status_and_recovers, setup, teardown),
+			test_dfuse_write_onto_unerased_reports_status_and_recovers, setup, NULL),
 		cmocka_unit_test_setup_teardown(test_dfuse_read_protection_is_err_vendor, setup,
-						teardown),
+						NULL),
 		cmocka_unit_test_setup_teardown(test_dfuse_leave_confirmed_and_reset_before_status,
-						setup, teardown),
+						setup, NULL),
 		cmocka_unit_test_setup_teardown(test_dfuse_tolerates_stalls_while_busy, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_dfuse_stall_reports_state, setup, teardown),
+						NULL),
+		cmocka_unit_test_setup_teardown(test_dfuse_stall_reports_state, setup, NULL),
 		cmocka_unit_test(test_dfu_plan_f042_bootloader_and_app_pages_once),
+		cmocka_unit_test(test_dfu_plan_gap_between_the_images_is_erased_too),
 		cmocka_unit_test(test_dfu_plan_f4_sector0_erased_once_for_both),
 		cmocka_unit_test(test_dfu_plan_refusals),
 		cmocka_unit_test(test_dfu_plan_mass_erase_has_no_pages),
