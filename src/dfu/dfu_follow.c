@@ -19,11 +19,6 @@
 #define POLL_US		    100000
 #define DEFAULT_DEADLINE_US 5000000
 
-static const struct image_info *final_image(const struct updater_config *cfg)
-{
-	return cfg->app_image_info ? cfg->app_image_info : cfg->image_info;
-}
-
 /*
  * USB devices from sysfs as they are at this moment (not libusb's hotplug-maintained list).
  * opendir/readdir rather than sysfs_usb_list's scandir: glibc's scandir opens the directory
@@ -65,14 +60,6 @@ static bool rom_attached(const char *path)
 	return false;
 }
 
-/* updater_set_summary formats before it lets the old text go: it may extend itself. */
-void dfu_follow_append_summary(struct updater *u, const char *text)
-{
-	const char *before = updater_get_summary(u);
-
-	updater_set_summary(u, "%s%s%s", before, before[0] ? "; " : "", text);
-}
-
 static bool found_probe(struct dfu_follow *f, const char *path)
 {
 	char text[320];
@@ -106,37 +93,6 @@ static bool found_probe(struct dfu_follow *f, const char *path)
 		return true;
 	}
 	return false;
-}
-
-void dfu_follow_give_up(struct dfu_follow *f)
-{
-	const struct updater_config *cfg = updater_get_config(f->u);
-	const struct image_info *img = final_image(cfg);
-	const char *left = f->confirmed ? "left DFU mode" : "left DFU mode (status unconfirmed)";
-	char text[320];
-
-	if (img && img->iface == IMAGE_IFACE_CAN) {
-		if (f->mux)
-			snprintf(text, sizeof(text),
-				 "%s; no new node answered on %s yet (remove the "
-				 "BOOT0 bridge, power-cycle, check the bitrate)",
-				 left, canmux_spec(f->mux));
-		else
-			snprintf(text, sizeof(text),
-				 "%s; the image talks CAN: find the probe with "
-				 "'cartoflash scan --can IFACE'",
-				 left);
-		dfu_follow_append_summary(f->u, text);
-		return;
-	}
-	cf_log(CF_LOG_WARN, updater_identity(f->u)->usb_path, "dfu",
-	       "probe not seen on USB after leaving DFU mode: remove the BOOT0 bridge, "
-	       "power-cycle the probe and check 'lsusb' for 1d50:6177 (Katapult) or 1d50:614e");
-	snprintf(text, sizeof(text),
-		 "%s%s; not seen on USB yet (remove the BOOT0 bridge and "
-		 "power-cycle)",
-		 left, f->rom_gone ? "" : ", ROM still attached");
-	dfu_follow_append_summary(f->u, text);
 }
 
 static void tick(struct loop_timer *t, uint64_t now_us)
