@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-3.0-or-later
 # B5: ROM DFU recovery of a 30 KiB full image on the emulated STM32F042 ROM (dfuemu, speed 1:
-# F042 datasheet erase/program times reported as bwPollTimeout). cartoflash recover (erase,
-# write, read back every byte, leave) against dfu-util 0.11 -a 0 -s 0x08000000:leave -D
-# (erase, write, leave; no verify) on the same emulator. One run each. Prints one table row:
+# F042 datasheet erase/program times reported as bwPollTimeout, dfuemu's default). cartoflash
+# recover (bootloader region erased, written and read back first, then the application, every
+# byte read back, leave) against dfu-util 0.11 -a 0 -s 0x08000000:leave -D
+# (erase all, write, leave; no verify) on the same emulator. One run each. Prints one row:
 #   | B5 | ROM DFU recovery, 30 KiB full, dfuemu speed 1 | cartoflash s | dfu-util s | ratio |
 # Target: ratio <= 1.0. Self-contained: reads $BUILD (default build), needs dfu-util+umockdev.
 # The chip starts as the emulator starts it: blank. cartoflash reads the planned pages first
