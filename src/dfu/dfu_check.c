@@ -3,13 +3,13 @@
 #include "dfu/dfu_check.h"
 
 #include <stdio.h>
-#include <string.h>
 
 #include "dfu/dfu_plan.h"
 #include "failure.h"
 #include "protocol/dfu.h"
 #include "protocol/err.h"
 #include "protocol/image.h"
+#include "protocol/mcu.h"
 #include "updater.h"
 
 static int refuse(struct cf_failure *f, const struct image_refusal *why, const char *name)
@@ -113,8 +113,6 @@ int dfu_check_plan(const struct updater_config *cfg, const struct dfu_layout *la
 
 bool dfu_check_blank_is_erased(const struct updater_config *cfg)
 {
-	const struct image_info *info = cfg->image_info;
-
-	return info && (!strncmp(info->mcu, "stm32f0", 7) || !strncmp(info->mcu, "stm32f1", 7) ||
-			!strncmp(info->mcu, "stm32f4", 7));
+	/* protocol/mcu: every doubt (no image MCU, an MCU no row knows) assumes ECC. */
+	return cfg->image_info && !mcu_has_ecc(cfg->image_info->mcu);
 }

@@ -20,8 +20,9 @@ struct updater_config;
 int dfu_check_plan(const struct updater_config *cfg, const struct dfu_layout *layout,
 		   struct dfu_plan *plan, struct cf_failure *f);
 
-/* Whether a page that reads all 0xFF may be left unerased: parts without flash ECC (F0, F1,
- * F4: a double word once programmed with ones is not erased on G4, L4, H7). */
+/* Whether a page that reads all 0xFF may be left unerased: the image's MCU has no flash ECC
+ * in protocol/mcu's table (F0, F1, F4; on G4, L4, H7 a double word once programmed with ones
+ * is not erased). */
 bool dfu_check_blank_is_erased(const struct updater_config *cfg);
 
 #endif

@@ -5,14 +5,18 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdio.h>
 #include <string.h>
 
+#include "dfu/dfu_check.h"
 #include "dfu/dfu_plan.h"
 #include "dfu/dfu_usb.h"
 #include "dfu/dfuse.h"
 #include "dfu_virtual.h"
 #include "protocol/err.h"
+#include "protocol/image.h"
 #include "tools/twin/rom_dfu.h"
+#include "updater.h"
 
 #define FLASH_SIZE 32768
 
@@ -286,6 +290,32 @@ static void test_dfu_usb_transfer_size_is_never_clamped(void **state)
 	}
 }
 
+static void test_dfu_check_blank_pages_skip_erase_only_without_ecc(void **state)
+{
+	static const struct { const char *mcu; bool skip; } cases[] = {
+		{ "stm32f042x6", true },  /* the v2/v3 probe: no ECC */
+		{ "stm32f072xb", true },
+		{ "stm32f103xe", true },
+		{ "stm32f446xx", true },
+		{ "stm32g431xx", false }, /* v4/HT: ECC, a programmed 0xFF is not erased */
+		{ "stm32h743xx", false },
+		{ "rp2040", false },	  /* no row says "no ECC": the safe side */
+		{ "", false },
+	};
+	struct image_info info;
+	struct updater_config cfg = { .image_info = &info };
+	(void)state;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		memset(&info, 0, sizeof(info));
+		snprintf(info.mcu, sizeof(info.mcu), "%s", cases[i].mcu);
+		if (dfu_check_blank_is_erased(&cfg) != cases[i].skip)
+			fail_msg("mcu '%s'", cases[i].mcu);
+	}
+	cfg.image_info = NULL;
+	assert_false(dfu_check_blank_is_erased(&cfg));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -307,6 +337,7 @@ int main(void)
 		cmocka_unit_test(test_dfu_plan_refusals),
 		cmocka_unit_test(test_dfu_plan_mass_erase_has_no_pages),
 		cmocka_unit_test(test_dfu_usb_transfer_size_is_never_clamped),
+		cmocka_unit_test(test_dfu_check_blank_pages_skip_erase_only_without_ecc),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
