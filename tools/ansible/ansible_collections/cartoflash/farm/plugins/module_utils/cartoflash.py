@@ -78,15 +78,14 @@ def first_error(events):
 
 
 def error_message(error, rc):
-    """A one-line message for fail_json, from the error object's fields (not its text)."""
+    """A one-line message for fail_json: cartoflash's own message of the error object, or one
+    made of its fields; the exit code last. Nothing is read out of the text."""
     if not error:
         return "cartoflash exited %d without an error object" % rc
-    parts = []
-    for key in ("device", "stage"):
-        if error.get(key):
-            parts.append(str(error[key]))
-    what = error.get("message") or error.get("detail") or error.get("code") or "failed"
-    head = ": ".join(parts + [str(what)])
+    if error.get("message"):
+        return "%s [exit %d]" % (error["message"], rc)
+    parts = [str(error[k]) for k in ("device", "stage") if error.get(k)]
+    head = ": ".join(parts + [str(error.get("detail") or error.get("code") or "failed")])
     if error.get("hint"):
-        head += " (next: %s)" % error["hint"]
+        head += "; %s" % error["hint"]
     return "%s [exit %d]" % (head, rc)

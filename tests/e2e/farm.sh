@@ -1,0 +1,264 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-3.0-or-later
+# A print farm through ansible-core: tools/ansible/farm.yml against five printer hosts on this
+# machine (local connection), each with its own simulated CAN bus, twin probe, Klipper API
+# socket stand-in, fake systemctl and firmware directory. In inventory order: printing
+# (refused), outdated (updated, Klipper stopped and started), current (unchanged), failing
+# (its probe loses power mid-write and stays off) and one more outdated host that a failure
+# budget of 49% on batches of 2 never reaches. Run twice (idempotence), as a dry run with a
+# newer release (nothing written), then with a 50% budget (the roll-out goes on past the
+# failure). Every assertion reads the farm summary JSON or the probes' own state, never
+# Ansible's log text.
+set -u
+BUILD=${BUILD:-build}
+CF=${CARTOFLASH:-$PWD/$BUILD/cartoflash}
+BIN=$(cd "$(dirname "$CF")" && pwd)
+SRC=$PWD
+T=0
+PIDS=()
+ok() { T=$((T + 1)); echo "ok $T - $1"; }
+not_ok() { T=$((T + 1)); echo "not ok $T - $1"; }
+skip_all() { echo "ok 1 - ${0##*/} # SKIP $1"; exit 0; }
+# check NAME CONDITION [EVIDENCE-FILE...]: one TAP line; on failure the evidence as comments.
+check() {
+	local name=$1 cond=$2 f
+	shift 2
+	if eval "$cond"; then ok "$name"; else
+		not_ok "$name"
+		for f in "$@"; do sed 's/^/#   /' "$f" | tail -25; done
+	fi
+	return 0
+}
+
+for tool in "$CF" "$BIN/twin" "$BIN/simbus" "$BIN/klippyd" "$BIN/mkimage"; do
+	[ -x "$tool" ] || skip_all "$tool not built (make BUILD=$BUILD all)"
+done
+command -v ansible-playbook >/dev/null || skip_all "ansible-core not installed (tools/deps.sh installs it)"
+command -v jq >/dev/null || skip_all "jq not installed (tools/deps.sh installs it)"
+W=$(mktemp -d /tmp/cf-farm-XXXXXX)
+
+farm_cleanup() {
+	local p
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
+	rm -rf "$W"
+}
+trap farm_cleanup EXIT
+
+# wait_for CONDITION: up to 5 s, polling every 20 ms.
+wait_for() {
+	local i
+	for i in $(seq 250); do
+		eval "$1" && return 0
+		sleep 0.02
+	done
+	return 1
+}
+
+# ---- the releases, on the controller ----
+mkdir -p "$W/release" "$W/old"
+"$BIN/mkimage" app --iface can --bitrate 1000000 --version "CARTOGRAPHER 4.0.0" \
+	-o "$W/old/app-4.0.0.bin" >/dev/null
+"$BIN/mkimage" app --iface can --bitrate 1000000 --version "CARTOGRAPHER 5.1.0" \
+	-o "$W/release/app-5.1.0.bin" >/dev/null
+"$BIN/mkimage" app --iface can --bitrate 1000000 --version "CARTOGRAPHER 5.2.0" \
+	-o "$W/app-5.2.0.bin" >/dev/null
+
+# printer NAME UID RUNS [TWIN ARGS...]: a printer host's directory $W/NAME with its bus
+# ($W/NAME/can0, candump log can0.log) and its probe running the image RUNS.
+printer() {
+	local name=$1 uid=$2 runs=$3 h=$W/$1
+	shift 3
+	mkdir -p "$h/home" "$h/locks" "$h/sys" "$h/bin"
+	"$BIN/simbus" --socket "$h/can0" --bitrate 1000000 --speed 0 --log "$h/can0.log" \
+		>"$h/simbus.out" 2>&1 &
+	PIDS+=($!)
+	wait_for "grep -qs '^simbus: ready' '$h/simbus.out'" || return 1
+	"$BIN/twin" --uid "$uid" --flash "$h/probe.bin" --init katapult:can:1000000 \
+		--init "file:0x08002000:$runs" --speed 0 --attach "sim:$h/can0" "$@" \
+		>"$h/twin.out" 2>"$h/twin.err" &
+	PIDS+=($!)
+	wait_for "grep -qs '^twin: ready' '$h/twin.out'" || return 1
+	sed -n 's/.*ready uuid=\([0-9a-f]*\).*/\1/p' "$h/twin.out" | head -1 >"$h/uuid"
+}
+
+# klipper NAME PRINT_STATE: Klipper's API socket stand-in for the printer, connected to its
+# probe (node id assigned on the bus), and a systemctl on the host's PATH that stops (SIGUSR1)
+# and starts (SIGUSR2) it as systemd would klipper.service, logging its calls.
+klipper() {
+	local name=$1 state=$2 h=$W/$1 uuid
+	uuid=$(cat "$h/uuid")
+	cat >"$h/klipper.json" <<EOF
+{"info": {"state": "ready", "software_version": "v0.13.0-91-g1a2b3c4", "hostname": "$name"},
+ "objects": {"configfile": {"settings": {"mcu scanner": {"canbus_uuid": "$uuid", "canbus_interface": "can0"}}},
+  "print_stats": {"state": "$state", "filename": "benchy.gcode"},
+  "mcu scanner": {"mcu_version": "CARTOGRAPHER", "mcu_build_versions": "gcc: 12.2.1",
+                  "mcu_constants": {"MCU": "stm32f042x6", "CANBUS_FREQUENCY": 1000000}}}}
+EOF
+	"$BIN/klippyd" --socket "$h/klippy.sock" --scenario "$h/klipper.json" \
+		--pidfile "$h/klippyd.pid" --can "sim:$h/can0" >"$h/klippyd.out" 2>&1 &
+	PIDS+=($!)
+	wait_for "grep -qs '^klippyd: ready' '$h/klippyd.out'" || return 1
+	cat >"$h/bin/systemctl" <<EOF
+#!/usr/bin/env bash
+echo "\$*" >>"$h/systemctl.log"
+[ "\${2:-}" = klipper.service ] || { echo "Unit \${2:-} not found." >&2; exit 5; }
+pid=\$(cat "$h/klippyd.pid")
+case \$1 in
+stop) kill -USR1 "\$pid"; for i in \$(seq 250); do [ -S "$h/klippy.sock" ] || exit 0; sleep 0.02; done; exit 1 ;;
+start) kill -USR2 "\$pid"; for i in \$(seq 250); do [ -S "$h/klippy.sock" ] && exit 0; sleep 0.02; done; exit 1 ;;
+*) exit 0 ;;
+esac
+EOF
+	chmod +x "$h/bin/systemctl"
+}
+
+printer printer-a 0A0000000000000000000001 "$W/old/app-4.0.0.bin" || skip_all "simbus or twin did not start"
+klipper printer-a printing || skip_all "klippyd did not start"
+printer printer-b 0B0000000000000000000002 "$W/old/app-4.0.0.bin"
+klipper printer-b standby
+printer printer-c 0C0000000000000000000003 "$W/release/app-5.1.0.bin"
+# the failing probe: power lost at its 20th block written, and it stays off
+printer printer-d 0D0000000000000000000004 "$W/old/app-4.0.0.bin" \
+	--fault power-loss-block=20 --power-on-after -1
+printer printer-e 0E0000000000000000000005 "$W/old/app-4.0.0.bin"
+klipper printer-e standby
+
+# ---- the inventory: every host local, its own environment, bus, Klipper and firmware ----
+{
+	echo "printers:"
+	echo "  vars:"
+	echo "    ansible_connection: local"
+	echo "    ansible_python_interpreter: \"{{ ansible_playbook_python }}\""
+	echo "    cartoflash_install: binary"
+	echo "    cartoflash_binary_src: $CF"
+	echo "    cartoflash_firmware_src: $W/release"
+	echo "    cartoflash_allow_unknown: true"
+	echo "    cartoflash_usb: false"
+	echo "    cartoflash_klipper_service: klipper.service"
+	echo "  hosts:"
+	for n in a b c d e; do
+		h=$W/printer-$n
+		echo "    printer-$n:"
+		echo "      cartoflash_bin: $h/bin/cartoflash"
+		echo "      cartoflash_firmware_dest: $h/firmware"
+		echo "      cartoflash_can: [\"sim:$h/can0\"]"
+		if [ "$n" = d ]; then
+			echo "      cartoflash_all: false"
+			echo "      cartoflash_targets: [--can, \"sim:$h/can0\", --uuid, \"$(cat "$h/uuid")\"]"
+		else
+			echo "      cartoflash_targets: [--can, \"sim:$h/can0\"]"
+		fi
+		echo "      cartoflash_klippy_socket: $h/klippy.sock"
+		echo "      cartoflash_environment:"
+		echo "        HOME: $h/home"
+		echo "        CARTOFLASH_LOCK_DIR: $h/locks"
+		echo "        CARTOFLASH_SYSFS_ROOT: $h/sys"
+		echo "        PATH: $h/bin:$PATH"
+	done
+} >"$W/inventory.yml"
+
+export ANSIBLE_CONFIG=$SRC/tools/ansible/ansible.cfg ANSIBLE_HOME=$W/ansible-home \
+	ANSIBLE_LOCAL_TEMP=$W/ansible-local ANSIBLE_REMOTE_TEMP=$W/ansible-remote ANSIBLE_NOCOLOR=1
+# farm N [ANSIBLE-PLAYBOOK ARGS...]: one roll-out; summary $W/summary-N.json, output $W/run-N.out
+farm() {
+	local n=$1
+	shift
+	CARTOFLASH_FARM_SUMMARY=$W/summary-$n.json ansible-playbook -i "$W/inventory.yml" \
+		"$SRC/tools/ansible/farm.yml" -e farm_become=false -e farm_serial=2 "$@" \
+		>"$W/run-$n.out" 2>&1
+	echo $? >"$W/run-$n.rc"
+}
+# q N FILTER: jq over summary N, compact
+q() { jq -c "$2" "$W/summary-$1.json" 2>/dev/null; }
+# host N HOST FILTER: jq over one host's record of summary N
+host() { jq -c ".hosts[] | select(.host==\"$2\") | $3" "$W/summary-$1.json" 2>/dev/null; }
+flash_sum() { sha256sum "$W/$1/probe.bin" | cut -c1-64; }
+frames() { grep -cE "$2" "$W/$1/can0.log"; }
+BOOT='3F0#02'	# the Katapult bootloader request (spec/katapult.md)
+declare -A SUM0 BOOT0
+for n in a b c d e; do SUM0[$n]=$(flash_sum printer-$n); done
+# untouched HOST...: since the last mark, no bootloader request on their buses and their
+# probes' flash unchanged
+untouched() {
+	local n
+	for n in "$@"; do
+		[ "$(frames printer-$n "$BOOT")" -eq "${BOOT0[$n]}" ] || return 1
+		[ "$(flash_sum printer-$n)" = "${SUM0[$n]}" ] || return 1
+	done
+}
+mark() { local n; for n in a b c d e; do BOOT0[$n]=$(frames printer-$n "$BOOT"); SUM0[$n]=$(flash_sum printer-$n); done; }
+mark
+
+# ---- run 1: the roll-out stops at the failure budget ----
+farm 1 -e farm_max_fail_percentage=49
+check "run 1: ansible-playbook exits non-zero (a host failed) and wrote the farm summary" \
+	"[ \$(cat $W/run-1.rc) -ne 0 ] && [ -s $W/summary-1.json ]" "$W/run-1.out"
+check "run 1: every host in inventory order with its outcome" \
+	"[ '$(q 1 '[.hosts[] | [.host, .outcome]]')' = '[[\"printer-a\",\"refused\"],[\"printer-b\",\"updated\"],[\"printer-c\",\"current\"],[\"printer-d\",\"failed\"],[\"printer-e\",\"not_reached\"]]' ]" \
+	"$W/summary-1.json" "$W/run-1.out"
+check "run 1: the printing printer is refused with Klipper's print state, no probe update ran" \
+	"[ '$(host 1 printer-a '[.print_state, .probes]')' = '[\"printing\",[]]' ]" "$W/summary-1.json"
+check "run 1: ... and its probe saw no bootloader request; its flash is as it was" \
+	"untouched a" "$W/printer-a/can0.log"
+check "run 1: the outdated probe: 4.0.0 -> 5.1.0, written, exit 0" \
+	"[ '$(host 1 printer-b '[.probes[] | [.uuid, .previous_version, .version, .written, .exit_code]]')' = '[[\"$(cat "$W/printer-b/uuid")\",\"CARTOGRAPHER 4.0.0\",\"CARTOGRAPHER 5.1.0\",true,0]]' ]" \
+	"$W/summary-1.json"
+check "run 1: ... Klipper was stopped for it and started again (systemctl stop, start)" \
+	"[ \"\$(cat $W/printer-b/systemctl.log 2>/dev/null | tr '\n' ,)\" = 'stop klipper.service,start klipper.service,' ]" \
+	"$W/printer-b/systemctl.log"
+check "run 1: the current probe is left alone: not written, no bootloader request" \
+	"[ '$(host 1 printer-c '[.changed, (.probes[] | [.previous_version, .version, .written, .exit_code])]')' = '[false,[\"CARTOGRAPHER 5.1.0\",\"CARTOGRAPHER 5.1.0\",false,0]]' ] && [ \$(frames printer-c '$BOOT') -eq 0 ]" \
+	"$W/summary-1.json"
+check "run 1: the failing probe is reported with cartoflash's error object and exit code" \
+	"[ '$(host 1 printer-d '[.exit_code != 0, (.error.exit_code // 0) != 0, (.error.code | length > 0), [.probes[].ok]]')' = '[true,true,true,[false]]' ]" \
+	"$W/summary-1.json"
+check "run 1: the host after the budget was never touched: no cartoflash installed, no bootloader request, flash as it was" \
+	"[ ! -e $W/printer-e/bin/cartoflash ] && untouched e && [ ! -e $W/printer-e/systemctl.log ]"
+check "run 1: totals and the early stop" \
+	"[ '$(q 1 '[.stopped_early, .check_mode, .totals.failed, .totals.not_reached, .totals.refused, .totals.updated, .totals.current, .probes.written]')' = '[true,false,1,1,1,1,1,1]' ]" \
+	"$W/summary-1.json"
+
+# ---- run 2: the same again changes nothing ----
+mark
+farm 2 -e farm_max_fail_percentage=49
+check "run 2 (idempotence): no host changed, no probe written" \
+	"[ '$(q 2 '[[.hosts[] | .changed // false] | any, .probes.written]')' = '[false,0]' ]" "$W/summary-2.json" "$W/run-2.out"
+check "run 2: the probe updated in run 1 is current now (5.1.0 -> 5.1.0)" \
+	"[ '$(host 2 printer-b '[.outcome, (.probes[] | [.previous_version, .version, .written])]')' = '[\"current\",[\"CARTOGRAPHER 5.1.0\",\"CARTOGRAPHER 5.1.0\",false]]' ]" \
+	"$W/summary-2.json"
+check "run 2: no bootloader request on any bus, every flash as after run 1" \
+	"untouched a b c e"
+check "run 2: the same stop at the same budget (d failed, e not reached)" \
+	"[ '$(q 2 '[.hosts[] | .outcome]')' = '[\"refused\",\"current\",\"current\",\"failed\",\"not_reached\"]' ]" "$W/summary-2.json"
+
+# ---- run 3: a newer release, as a dry run (--check): what would change, nothing written ----
+cp "$W/app-5.2.0.bin" "$W/release/"
+mark
+farm 3 --check -e farm_max_fail_percentage=49
+check "run 3 (check mode): b and c would be updated to 5.2.0, reported as dry run" \
+	"[ '$(q 3 '[.check_mode, [.hosts[] | select(.outcome==\"would_update\") | .host, (.probes[] | [.previous_version, .version, .written])]]')' = '[true,[\"printer-b\",[\"CARTOGRAPHER 5.1.0\",\"CARTOGRAPHER 5.2.0\",true],\"printer-c\",[\"CARTOGRAPHER 5.1.0\",\"CARTOGRAPHER 5.2.0\",true]]]' ]" \
+	"$W/summary-3.json" "$W/run-3.out"
+check "run 3: nothing rebooted or written: no bootloader request, every flash as before" \
+	"untouched a b c e"
+
+# ---- run 4: a budget of 50% tolerates one failed host in a batch of two ----
+farm 4 -e farm_max_fail_percentage=50
+check "run 4: the roll-out goes past the failing host: e is reached and updated" \
+	"[ '$(q 4 '[.stopped_early, [.hosts[] | [.host, .outcome]]]')' = '[false,[[\"printer-a\",\"refused\"],[\"printer-b\",\"updated\"],[\"printer-c\",\"updated\"],[\"printer-d\",\"failed\"],[\"printer-e\",\"updated\"]]]' ]" \
+	"$W/summary-4.json" "$W/run-4.out"
+check "run 4: e went from 4.0.0 to the newest release, 5.2.0" \
+	"[ '$(host 4 printer-e '[.probes[] | [.previous_version, .version, .written, .exit_code]]')' = '[[\"CARTOGRAPHER 4.0.0\",\"CARTOGRAPHER 5.2.0\",true,0]]' ]" \
+	"$W/summary-4.json"
+check "run 4: the printing printer is still refused and untouched" \
+	"untouched a && [ '$(host 4 printer-a .outcome)' = '\"refused\"' ]"
+
+# ---- the module reads the JSON contract and nothing else ----
+printf '#!/bin/sh\necho %s\nexit 0\n' "'{\"schema\": 2, \"event\": \"summary\"}'" >"$W/schema2"
+chmod +x "$W/schema2"
+ANSIBLE_CALLBACKS_ENABLED= ANSIBLE_LOAD_CALLBACK_PLUGINS=1 ANSIBLE_STDOUT_CALLBACK=json \
+	ansible localhost -c local -m cartoflash.farm.cartoflash_update \
+	-a "binary=$W/schema2 firmware=$W/release all=true" >"$W/schema2.json" 2>"$W/schema2.err"
+check "a binary writing another JSON schema: the module fails and names the schema" \
+	"jq -e '.plays[0].tasks[0].hosts.localhost | .failed and (.msg | test(\"JSON schema 2\"))' $W/schema2.json >/dev/null" \
+	"$W/schema2.json" "$W/schema2.err"
