@@ -152,10 +152,14 @@ def probe_record(result, stages, check_mode):
     rec["result"] = result.get("result", result.get("code"))
     rec["previous_version"] = result.get("previous_version")
     rec["version"] = result.get("new_version", result.get("version"))
+    # the contract's own field first; else what the events show: a write stage for a real
+    # run, a chosen build other than the running one for a dry run
     if "written" in result:
         written = bool(result["written"])
+    elif check_mode and "would_write" in result:
+        written = bool(result["would_write"])
     elif check_mode:
-        written = bool(result.get("would_write"))
+        written = bool(rec["version"]) and rec["version"] != rec["previous_version"]
     else:
         written = "write" in stages
     rec["written"] = written
