@@ -232,6 +232,14 @@ check "cartoflash_status on a printing printer: printing, the print, its probe, 
 check "... with the binary's version from --version --json" \
 	"[ '$(res status-a .version)' = '$("$CF" --version --json | jq -c .version)' ]" "$W/status-a.json"
 
+# ---- a dry run on a host that has no cartoflash yet: it would be installed, nothing else ----
+farm 0 --check --limit printer-e
+check "check mode on a host without cartoflash: would_install, only that host in the summary" \
+	"[ '$(q 0 '[[.hosts[] | [.host, .outcome]], .totals.failed]')' = '[[[\"printer-e\",\"would_install\"]],0]' ]" \
+	"$W/summary-0.json" "$W/run-0.out"
+check "... and nothing was installed or sent to its probe" \
+	"[ ! -e $W/printer-e/bin/cartoflash ] && untouched e"
+
 "$CF" update --help >/dev/null 2>&1 ||
 	{ ok "the farm roll-out # SKIP this cartoflash has no update verb yet (issue 12)"; exit 0; }
 

@@ -37,8 +37,8 @@ from ansible.plugins.callback import CallbackBase
 
 SCHEMA = 1
 # A host's outcome, worst first: the order the totals and the table use.
-OUTCOMES = ("failed", "unreachable", "not_reached", "refused", "updated", "would_update",
-            "current")
+OUTCOMES = ("failed", "unreachable", "not_reached", "refused", "updated", "would_install",
+            "would_update", "current")
 
 
 def _module(result):
@@ -68,7 +68,14 @@ class CallbackModule(CallbackBase):
         manager = play.get_variable_manager()
         if manager is None:
             return
-        for name in manager.get_vars(play=play).get("ansible_play_hosts_all", []):
+        names = manager.get_vars(play=play).get("ansible_play_hosts_all", [])
+        limit = context.CLIARGS.get("subset")
+        inventory = getattr(manager, "_inventory", None)
+        if limit and inventory is not None:
+            # ansible_play_hosts_all ignores --limit: a host left out is not "not reached"
+            wanted = set(h.name for h in inventory.get_hosts(pattern=limit, ignore_restrictions=True))
+            names = [n for n in names if n in wanted]
+        for name in names:
             self._host(name)
 
     def _status(self, rec, res):
@@ -109,6 +116,12 @@ class CallbackModule(CallbackBase):
             self._update(rec, res, failed or res.get("failed", False))
         elif failed:
             rec.update(outcome="failed", reason="%s: %s" % (result._task.get_name(), res.get("msg")))
+        else:
+            # the role names an outcome the modules cannot see (set_fact cartoflash_farm_*)
+            facts = res.get("ansible_facts") or {}
+            if facts.get("cartoflash_farm_outcome"):
+                rec.update(outcome=facts["cartoflash_farm_outcome"],
+                           reason=facts.get("cartoflash_farm_reason"))
 
     def v2_runner_on_ok(self, result):
         self._record(result, False)
