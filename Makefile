@@ -7,9 +7,21 @@
 #   tests/unit|sim/test_*.c -> one cmocka binary each, built with ASan+UBSan
 #   tests/fuzz/fuzz_*.c     -> one libFuzzer binary each (clang)
 # Parallel work in one tree: give each worker its own BUILD directory (make BUILD=build-x).
+#
+# `make` builds the program only; `make tools` the test tools, `make test` everything.
+# Distribution builds: CPPFLAGS, CFLAGS and LDFLAGS are honoured, WERROR= drops -Werror (kept in
+# development and CI), VERSION= names the version (default: `git describe` of a v* tag, else
+# the top entry of NEWS), STATIC_ARCH/`make static ARCH=…` see tools/static/static.sh.
 
 PREFIX ?= /usr/local
 DESTDIR ?=
+BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
+DOCDIR ?= $(PREFIX)/share/doc/cartoflash
+# Where bash-completion and udev look, as their pkg-config files say (fallbacks for machines
+# without bash-completion or udev installed).
+BASHCOMPDIR ?= $(or $(shell pkg-config --variable=completionsdir bash-completion 2>/dev/null),/usr/share/bash-completion/completions)
+UDEVRULESDIR ?= $(or $(shell pkg-config --variable=udevdir udev 2>/dev/null),/usr/lib/udev)/rules.d
 BUILD ?= build
 CC ?= cc
 FUZZ_CC ?= clang
@@ -17,7 +29,8 @@ FUZZ_SECONDS ?= 5
 FUZZ_LONG_SECONDS ?= 300
 
 PKGS := libusb-1.0 libsocketcan zlib jansson inih nettle
-WARN := -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wstrict-prototypes
+WERROR ?= -Werror
+WARN := -Wall -Wextra $(WERROR) -Wshadow -Wmissing-prototypes -Wstrict-prototypes
 BASE_CFLAGS := -std=c11 $(WARN) -D_GNU_SOURCE -I. -Isrc -g
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -38,14 +51,22 @@ FUZZERS := $(basename $(notdir $(wildcard tests/fuzz/fuzz_*.c)))
 obj = $(patsubst %.c,$(BUILD)/$(1)/%.o,$(2))
 toolsrc = $(filter-out tools/$(1)/main.c,$(wildcard tools/$(1)/*.c))
 
-.PHONY: all demo test check fuzz bench install deps clean format tools
-all: $(BUILD)/cartoflash tools
+.PHONY: all demo test check fuzz bench install uninstall deps clean format tools static FORCE
+all: $(BUILD)/cartoflash
 
 tools: $(addprefix $(BUILD)/,$(TOOLS))
 
+# The version reaches main.o alone; the stamp changes only when the version does.
+VERSION ?= $(or $(shell git describe --tags --match 'v[0-9]*' --dirty 2>/dev/null | sed 's/^v//'),$(shell sed -n '1s/^cartoflash \([^ ]*\).*/\1/p' NEWS))
+$(BUILD)/version.stamp: FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(VERSION)' | cmp -s - $@ || echo '$(VERSION)' >$@
+$(BUILD)/plain/src/main.o: $(BUILD)/version.stamp
+$(BUILD)/plain/src/main.o: CPPFLAGS += -DCARTOFLASH_VERSION='"$(VERSION)"'
+
 $(BUILD)/plain/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(PKG_CFLAGS) -MMD -MP -c $< -o $@
+	$(CC) $(CPPFLAGS) $(BASE_CFLAGS) $(CFLAGS) $(PKG_CFLAGS) -MMD -MP -c $< -o $@
 
 $(BUILD)/san/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -72,11 +93,11 @@ PLAIN_TOOL_LIBS := $(foreach t,$(TOOL_LIBS),$(BUILD)/plain/lib$(t).a)
 SAN_TOOL_LIBS := $(foreach t,$(TOOL_LIBS),$(BUILD)/san/lib$(t).a)
 
 $(BUILD)/cartoflash: $(BUILD)/plain/src/main.o $(BUILD)/plain/libcf.a $(BUILD)/plain/libprotocol.a
-	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
 
 # Tools may use src/ modules (transports, loop) and protocol/.
 $(BUILD)/%: $(BUILD)/plain/tools/%/main.o $(PLAIN_TOOL_LIBS) $(BUILD)/plain/libcf.a $(BUILD)/plain/libprotocol.a
-	$(CC) $(CFLAGS) -o $@ $< -Wl,--start-group $(PLAIN_TOOL_LIBS) $(BUILD)/plain/libcf.a $(BUILD)/plain/libprotocol.a -Wl,--end-group $(PKG_LIBS) -lm
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -Wl,--start-group $(PLAIN_TOOL_LIBS) $(BUILD)/plain/libcf.a $(BUILD)/plain/libprotocol.a -Wl,--end-group $(PKG_LIBS) -lm
 
 # tools/dfuemu alone hosts a live USB device through umockdev (glib): only its objects and its
 # link get these flags, as system headers so glib's own warnings do not trip -Werror.
@@ -112,7 +133,7 @@ check: $(UNIT_BINS) $(SIM_BINS)
 
 # test: everything, ending in one "N passed, N failed" line.
 test: deps
-	@$(MAKE) --no-print-directory all $(UNIT_BINS) $(SIM_BINS) $(FUZZ_BINS)
+	@$(MAKE) --no-print-directory all tools $(UNIT_BINS) $(SIM_BINS) $(FUZZ_BINS)
 	@bash tests/check-headers.sh
 	@BUILD=$(BUILD) FUZZ_SECONDS=$(FUZZ_SECONDS) bash tests/run.sh unit sim e2e fuzz rig
 
@@ -120,12 +141,12 @@ fuzz: $(FUZZ_BINS)
 	@BUILD=$(BUILD) FUZZ_SECONDS=$(FUZZ_LONG_SECONDS) bash tests/run.sh fuzz
 
 demo: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all tools
 	@BUILD=$(BUILD) bash tools/demo.sh
 
 # bench: ratios measured in one run (never timed assertions in tests). B1-B3 CAN (run.sh, also
 # written into docs/can.md), B4 USB-serial, B5 DFU recovery against dfu-util.
-bench: all
+bench: all tools
 	@BUILD=$(BUILD) bash tools/bench/run.sh
 	@echo; echo "| bench | what | measured | reference | ratio |"; echo "|---|---|---|---|---|"
 	@BUILD=$(BUILD) bash tools/bench/b4_serial.sh
@@ -133,9 +154,22 @@ bench: all
 	@head -c 32768 /dev/urandom >$(BUILD)/bench-garbage.bin
 	@B5_FLASH_IN=$(BUILD)/bench-garbage.bin BUILD=$(BUILD) bash tools/bench/b5_dfu.sh
 
+# install: the program, its man page, bash completion and udev rule. DESTDIR for staging.
+INSTALLED := $(BINDIR)/cartoflash $(MANDIR)/man1/cartoflash.1 $(BASHCOMPDIR)/cartoflash \
+	$(UDEVRULESDIR)/70-cartoflash.rules
 install: $(BUILD)/cartoflash
-	install -D -m 0755 $(BUILD)/cartoflash $(DESTDIR)$(PREFIX)/bin/cartoflash
-	install -D -m 0644 tools/udev/70-cartoflash.rules $(DESTDIR)/etc/udev/rules.d/70-cartoflash.rules
+	install -D -m 0755 $(BUILD)/cartoflash $(DESTDIR)$(BINDIR)/cartoflash
+	install -D -m 0644 man/cartoflash.1 $(DESTDIR)$(MANDIR)/man1/cartoflash.1
+	install -D -m 0644 tools/completion/cartoflash.bash $(DESTDIR)$(BASHCOMPDIR)/cartoflash
+	install -D -m 0644 tools/udev/70-cartoflash.rules $(DESTDIR)$(UDEVRULESDIR)/70-cartoflash.rules
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
+
+# static: one static cartoflash for a small host (ARCH=arm64|armhf|mipsel|amd64), built with
+# Debian's cross toolchain against libraries unpacked from Debian packages (tools/static/).
+static:
+	@BUILD=$(BUILD) bash tools/static/static.sh build $(ARCH)
 
 format:
 	clang-format -i $(PROTO_SRC) $(wildcard protocol/*.h) $(SRC_ALL) $(wildcard src/*.h src/*/*.h)

@@ -8,7 +8,7 @@ BUILD=${BUILD:-build}
 BIN=$PWD/$BUILD
 CF=$BIN/cartoflash
 for b in "$CF" "$BIN/mkimage" "$BIN/twin" "$BIN/simbus"; do
-	[ -x "$b" ] || { echo "demo: $b is missing; run 'make all' first" >&2; exit 1; }
+	[ -x "$b" ] || { echo "demo: $b is missing; run 'make all tools' first" >&2; exit 1; }
 done
 work=$(mktemp -d)
 pids=()

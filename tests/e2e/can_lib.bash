@@ -12,7 +12,7 @@ check() { if eval "$2"; then ok "$1"; else not_ok "$1"; fi; }
 skip_all() { echo "ok 1 - ${0##*/} # SKIP $1"; exit 0; }
 
 for tool in "$CARTOFLASH" "$BIN/twin" "$BIN/simbus" "$BIN/mkimage"; do
-	[ -x "$tool" ] || skip_all "$tool not built (make all)"
+	[ -x "$tool" ] || skip_all "$tool not built (make tools)"
 done
 command -v python3 >/dev/null || skip_all "python3 not installed"
 work=$(mktemp -d)

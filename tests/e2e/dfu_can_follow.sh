@@ -13,7 +13,7 @@ check() { if eval "$2"; then ok "$1"; else not_ok "$1"; sed 's/^/#   /' "$W/out.
 skip_all() { echo "ok 1 - dfu CAN follow # SKIP $1"; exit 0; }
 
 command -v umockdev-wrapper >/dev/null || skip_all "umockdev not installed"
-for b in dfuemu mkimage simbus twin; do [ -x "$BIN/$b" ] || skip_all "$BIN/$b not built (make all)"; done
+for b in dfuemu mkimage simbus twin; do [ -x "$BIN/$b" ] || skip_all "$BIN/$b not built (make tools)"; done
 [ -x "$CF" ] || skip_all "$CF not built"
 W=$(mktemp -d)
 PIDS=()
