@@ -228,6 +228,7 @@ int fleet_run(struct fleet *f, bool summary)
 	while (f->unfinished > 0) {
 		if (loop_run_once(f->loop, 1000000u) == CF_ERR_IO)
 			break;
+		report_tick(f->report, cf_now_us());
 		if (Interrupted != seen_interrupts) {
 			if (!seen_interrupts)
 				cf_log(CF_LOG_WARN, NULL, NULL,

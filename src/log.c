@@ -9,7 +9,15 @@
 static struct {
 	enum cf_log_level level;
 	uint64_t start_us;
-} LogState = { CF_LOG_WARN, 0 };
+	void (*hook)(void *ctx, int phase);
+	void *hook_ctx;
+} LogState = { CF_LOG_WARN, 0, NULL, NULL };
+
+void cf_log_set_hook(void (*hook)(void *ctx, int phase), void *ctx)
+{
+	LogState.hook = hook;
+	LogState.hook_ctx = ctx;
+}
 
 void cf_log_set_level(enum cf_log_level level)
 {
@@ -47,6 +55,8 @@ void cf_log(enum cf_log_level level, const char *device, const char *module, con
 	now = cf_now_us();
 	if (!LogState.start_us)
 		LogState.start_us = now;
+	if (LogState.hook)
+		LogState.hook(LogState.hook_ctx, 0);
 	if (level >= CF_LOG_DEBUG) {
 		uint64_t rel = now - LogState.start_us;
 		fprintf(stderr, "[%3u.%06u] ", (unsigned)(rel / 1000000u), (unsigned)(rel % 1000000u));
@@ -61,4 +71,6 @@ void cf_log(enum cf_log_level level, const char *device, const char *module, con
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+	if (LogState.hook)
+		LogState.hook(LogState.hook_ctx, 1);
 }

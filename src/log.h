@@ -29,6 +29,12 @@ static inline int cf_log_enabled(enum cf_log_level level)
 void cf_log(enum cf_log_level level, const char *device, const char *module, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
+/*
+ * A hook around every line cf_log writes (phase 0 before, 1 after), so the progress display
+ * can take its redrawn lines off the terminal first and put them back after. NULL removes it.
+ */
+void cf_log_set_hook(void (*hook)(void *ctx, int phase), void *ctx);
+
 /* Monotonic clock in microseconds; the only clock src/ reads. */
 uint64_t cf_now_us(void);
 

@@ -11,9 +11,9 @@
 #include "failure.h"
 #include "log.h"
 #include "protocol/err.h"
+#include "report_term.h"
 #include "updater.h"
 
-#define BAR_WIDTH 24
 #define BAR_REDRAW_US 100000u /* 10 Hz is smooth enough and cheap over ssh */
 
 struct report_device {
@@ -26,6 +26,7 @@ struct report_device {
 	int err;
 	char *summary; /* heap, NULL = "" */
 	char failure_line[512];
+	int drawn_cols; /* visible columns of its line on screen, 0 when not drawn */
 };
 
 struct report {
@@ -34,8 +35,12 @@ struct report {
 	struct report_device *devs;
 	int count, cap;
 	int drawn_lines; /* bar lines currently on screen */
+	int drawn_extra; /* columns of the "more devices" line on screen, 0 when none */
 	uint64_t last_draw_us;
+	struct report_term term;
 };
+
+static void on_log_line(void *ctx, int phase);
 
 struct report *report_new(enum report_style style, FILE *out, FILE *err)
 {
@@ -44,10 +49,15 @@ struct report *report_new(enum report_style style, FILE *out, FILE *err)
 	if (!r)
 		return NULL;
 	if (style == REPORT_AUTO)
-		style = isatty(fileno(err)) ? REPORT_BARS : REPORT_PLAIN;
+		style = report_term_capable(fileno(err)) ? REPORT_BARS : REPORT_PLAIN;
 	r->style = style;
 	r->out = out;
 	r->err = err;
+	report_term_query(&r->term, fileno(err));
+	if (style == REPORT_BARS) {
+		report_term_watch(true);
+		cf_log_set_hook(on_log_line, r);
+	}
 	return r;
 }
 
@@ -57,6 +67,10 @@ void report_free(struct report *r)
 		return;
 	for (int i = 0; i < r->count; i++)
 		free(r->devs[i].summary);
+	if (r->style == REPORT_BARS) {
+		report_term_watch(false);
+		cf_log_set_hook(NULL, NULL);
+	}
 	free(r->devs);
 	free(r);
 }
@@ -98,48 +112,7 @@ static void emit_json(struct report *r, json_t *obj)
 	json_decref(obj);
 }
 
-/* ---- terminal bars ---- */
-
-static void format_bar(const struct report_device *d, uint64_t now, char *buf, size_t cap)
-{
-	char bar[BAR_WIDTH + 1];
-	unsigned fill = d->total ? (unsigned)(d->done * BAR_WIDTH / d->total) : 0;
-	double secs = (double)(now - d->stage_start_us) / 1e6;
-	double rate = secs > 0 ? (double)d->done / secs : 0;
-
-	for (unsigned i = 0; i < BAR_WIDTH; i++)
-		bar[i] = i < fill ? '#' : '.';
-	bar[BAR_WIDTH] = '\0';
-	if (d->finished) {
-		snprintf(buf, cap, "%-34.34s %-8s %.100s", d->label, d->err ? "FAILED" : "done",
-			 d->err ? cf_err_name(d->err) : d->summary ? d->summary : "");
-	} else if (d->total) {
-		double eta = rate > 0 ? (double)(d->total - d->done) / rate : 0;
-		snprintf(buf, cap, "%-34.34s %-8s [%s] %3u%% %6.1f KiB/s ETA %4.1fs", d->label,
-			 d->stage, bar, (unsigned)(d->done * 100 / d->total), rate / 1024, eta);
-	} else {
-		snprintf(buf, cap, "%-34.34s %-8s", d->label, d->stage);
-	}
-}
-
-static void draw_bars(struct report *r, uint64_t now, bool force)
-{
-	char line[256];
-
-	if (!force && now - r->last_draw_us < BAR_REDRAW_US)
-		return;
-	r->last_draw_us = now;
-	if (r->drawn_lines)
-		fprintf(r->err, "\033[%dA", r->drawn_lines);
-	for (int i = 0; i < r->count; i++) {
-		format_bar(&r->devs[i], now, line, sizeof(line));
-		fprintf(r->err, "\r\033[K%s\n", line);
-	}
-	r->drawn_lines = r->count;
-	fflush(r->err);
-}
-
-/* ---- events ---- */
+/* ---- terminal bars (layout in report_term.c) ---- */
 
 /* -q (style.md §2.8: errors only): no stage, progress or "done" lines on the terminal; the
  * result table on stdout, errors and --json stay. One rule for every verb. */
@@ -147,6 +120,144 @@ static bool chatty(const struct report *r)
 {
 	return r->style == REPORT_JSON || cf_log_enabled(CF_LOG_WARN);
 }
+
+static void format_bar(struct report *r, const struct report_device *d, uint64_t now, char *buf,
+		       size_t cap, int *cols)
+{
+	double secs = (double)(now - d->stage_start_us) / 1e6;
+	double rate = secs > 0 ? (double)d->done / secs : 0;
+	struct report_term_line l = {
+		.label = d->label,
+		.stage = d->stage,
+		.done = d->done,
+		.total = d->total,
+		.rate_bps = rate,
+		.eta_s = rate > 0 ? (double)(d->total - d->done) / rate : 0,
+		.finished = d->finished,
+		.failed = d->err != 0,
+		.detail = d->err ? cf_err_name(d->err) : d->summary ? d->summary : "",
+	};
+
+	*cols = report_term_format(buf, cap, r->term.width, r->term.colour, &l);
+}
+
+/* Rows the drawn block takes now: a terminal narrowed since may have re-wrapped its lines. */
+static int drawn_rows(const struct report *r)
+{
+	int rows = 0, w = r->term.width > 1 ? r->term.width : 1;
+
+	for (int i = 0; i < r->count; i++)
+		if (r->devs[i].drawn_cols)
+			rows += r->devs[i].drawn_cols > w ? (r->devs[i].drawn_cols + w - 1) / w : 1;
+	if (r->drawn_extra)
+		rows += r->drawn_extra > w ? (r->drawn_extra + w - 1) / w : 1;
+	return rows ? rows : r->drawn_lines;
+}
+
+/* Take the block off the screen: cursor to its first row, clear to the end of the screen. */
+static void erase_bars(struct report *r)
+{
+	if (!r->drawn_lines)
+		return;
+	fprintf(r->err, "\033[%dA\r\033[J", drawn_rows(r));
+	for (int i = 0; i < r->count; i++)
+		r->devs[i].drawn_cols = 0;
+	r->drawn_lines = r->drawn_extra = 0;
+}
+
+/*
+ * Which devices get a line when there are more than the terminal has rows for: those still
+ * running or failed first, then finished ones; the rest are counted on one more line.
+ */
+static bool shown(const struct report *r, int i, int room)
+{
+	int before = 0;
+
+	if (r->count <= room)
+		return true;
+	for (int j = 0; j < r->count; j++) {
+		bool quiet = r->devs[j].finished && !r->devs[j].err;
+		bool mine = r->devs[i].finished && !r->devs[i].err;
+		if (quiet == mine ? j < i : !quiet)
+			before++;
+	}
+	return before < room - 1;
+}
+
+static void draw_bars(struct report *r, uint64_t now, bool force)
+{
+	char *frame, line[512];
+	size_t n = 0, cap;
+	int room, hidden = 0, ok = 0, cols;
+
+	if (report_term_resized()) {
+		report_term_query(&r->term, fileno(r->err));
+		force = true;
+	}
+	if (!chatty(r) || (!force && now - r->last_draw_us < BAR_REDRAW_US))
+		return;
+	r->last_draw_us = now;
+	fflush(r->out);
+	erase_bars(r);
+	room = r->term.rows > 2 ? r->term.rows - 1 : 1;
+	cap = (size_t)(room < r->count ? room : r->count) * (sizeof(line) + 1) + 1;
+	frame = malloc(cap);
+	if (!frame)
+		return;
+	for (int i = 0; i < r->count; i++) {
+		if (!shown(r, i, room)) {
+			hidden++;
+			ok += r->devs[i].finished && !r->devs[i].err;
+			continue;
+		}
+		format_bar(r, &r->devs[i], now, line, sizeof(line), &cols);
+		n += (size_t)snprintf(frame + n, cap - n, "%s\n", line);
+		r->devs[i].drawn_cols = cols ? cols : 1;
+		r->drawn_lines++;
+	}
+	if (hidden) {
+		snprintf(line, sizeof(line), "... %d more: %d done, %d running or failed", hidden, ok,
+			 hidden - ok);
+		line[r->term.width > 1 && r->term.width - 1 < (int)sizeof(line) ? r->term.width - 1
+										 : 0] = '\0';
+		n += (size_t)snprintf(frame + n, cap - n, "%s\n", line);
+		r->drawn_extra = (int)strlen(line) ? (int)strlen(line) : 1;
+		r->drawn_lines++;
+	}
+	/* One write per frame: no flicker over ssh. */
+	fwrite(frame, 1, n, r->err);
+	fflush(r->err);
+	free(frame);
+}
+
+/* A line of text above the bars (a message, a failure, a log line): the bars move below it. */
+static void print_above(struct report *r, const char *text)
+{
+	erase_bars(r);
+	fprintf(r->err, "%s\n", text);
+	draw_bars(r, cf_now_us(), true);
+}
+
+static void on_log_line(void *ctx, int phase)
+{
+	struct report *r = ctx;
+
+	if (phase == 0)
+		erase_bars(r);
+	else if (r->count)
+		draw_bars(r, cf_now_us(), true);
+}
+
+void report_tick(struct report *r, uint64_t now_us)
+{
+	if (r->style == REPORT_BARS && r->drawn_lines && report_term_resized()) {
+		report_term_query(&r->term, fileno(r->err));
+		draw_bars(r, now_us, true);
+	}
+}
+
+/* ---- events ---- */
+
 
 void report_stage(struct report *r, int dev, const char *stage, uint64_t now_us)
 {
@@ -229,13 +340,13 @@ void report_message(struct report *r, int dev, const char *fmt, ...)
 	}
 	if ((!cf_log_enabled(CF_LOG_INFO) && r->style == REPORT_BARS) || !chatty(r))
 		return;
-	if (r->style == REPORT_BARS && r->drawn_lines) {
-		fprintf(r->err, "\033[%dA\r\033[K", r->drawn_lines);
-		r->drawn_lines = 0;
+	if (r->style == REPORT_BARS) {
+		char line[640];
+		snprintf(line, sizeof(line), "%s: %s", r->devs[dev].label, text);
+		print_above(r, line);
+		return;
 	}
 	fprintf(r->err, "%s: %s\n", r->devs[dev].label, text);
-	if (r->style == REPORT_BARS)
-		draw_bars(r, cf_now_us(), true);
 }
 
 static void set_nonempty(json_t *obj, const char *key, const char *value)
@@ -296,10 +407,13 @@ void report_result(struct report *r, int dev, int err, const struct cf_failure *
 		break;
 	}
 	case REPORT_BARS:
-		if (chatty(r))
+		if (err) {
+			char line[600];
+			snprintf(line, sizeof(line), "cartoflash: %s", d->failure_line);
+			print_above(r, line);
+		} else {
 			draw_bars(r, now_us, true);
-		if (err)
-			fprintf(r->err, "cartoflash: %s\n", d->failure_line);
+		}
 		break;
 	case REPORT_PLAIN:
 		if (err)

@@ -13,8 +13,8 @@ struct device_identity;
 struct report;
 
 enum report_style {
-	REPORT_AUTO,  /* bars when stderr is a terminal, else plain lines */
-	REPORT_BARS,  /* one redrawn progress line per device on stderr */
+	REPORT_AUTO,  /* bars when stderr is a terminal (not TERM=dumb), else plain lines */
+	REPORT_BARS,  /* one redrawn progress line per device on stderr, cut to its width */
 	REPORT_PLAIN, /* one line per stage and per 25 % on stderr */
 	REPORT_JSON,  /* one JSON object per line on stdout, summary last */
 };
@@ -47,6 +47,9 @@ void report_message(struct report *r, int dev, const char *fmt, ...)
  */
 void report_result(struct report *r, int dev, int err, const struct cf_failure *f,
 		   const struct device_identity *id, const char *summary, uint64_t now_us);
+
+/* Called once per loop turn: redraws the bars when the terminal was resized (SIGWINCH). */
+void report_tick(struct report *r, uint64_t now_us);
 
 /* Final table (human) or summary object (JSON) when more than one device, or always in JSON. */
 void report_summary(struct report *r);
