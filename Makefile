@@ -51,7 +51,7 @@ FUZZERS := $(basename $(notdir $(wildcard tests/fuzz/fuzz_*.c)))
 obj = $(patsubst %.c,$(BUILD)/$(1)/%.o,$(2))
 toolsrc = $(filter-out tools/$(1)/main.c,$(wildcard tools/$(1)/*.c))
 
-.PHONY: all demo test check fuzz bench install uninstall deps clean format tools static FORCE
+.PHONY: all demo test ci check fuzz bench install uninstall deps clean format tools static FORCE
 all: $(BUILD)/cartoflash
 
 tools: $(addprefix $(BUILD)/,$(TOOLS))
@@ -132,10 +132,17 @@ check: $(UNIT_BINS) $(SIM_BINS)
 	@BUILD=$(BUILD) bash tests/run.sh unit sim
 
 # test: everything, ending in one "N passed, N failed" line.
+TEST_LAYERS ?= unit sim e2e fuzz rig
 test: deps
 	@$(MAKE) --no-print-directory all tools $(UNIT_BINS) $(SIM_BINS) $(FUZZ_BINS)
 	@bash tests/check-headers.sh
-	@BUILD=$(BUILD) FUZZ_SECONDS=$(FUZZ_SECONDS) bash tests/run.sh unit sim e2e fuzz rig
+	@BUILD=$(BUILD) FUZZ_SECONDS=$(FUZZ_SECONDS) bash tests/run.sh $(TEST_LAYERS)
+
+# ci: what .ci/run runs: make test plus the Debian package (build, lintian, install, smoke test;
+# tests/package/) and the static cross builds under qemu-user (tests/static/), in one count.
+ci:
+	@bash tools/deps.sh package static
+	@$(MAKE) --no-print-directory test TEST_LAYERS="$(TEST_LAYERS) package static"
 
 fuzz: $(FUZZ_BINS)
 	@BUILD=$(BUILD) FUZZ_SECONDS=$(FUZZ_LONG_SECONDS) bash tests/run.sh fuzz
