@@ -124,16 +124,64 @@ static void follow_includes(struct klipper_config *cfg, const char *path, int de
 	fclose(fp);
 }
 
+/*
+ * inih's reader: one Klipper line per call, never longer than inih's buffer (num), Klipper's
+ * comments ('#' or ';' at the start or after a blank) already gone, so inih parses the same
+ * whatever options it was built with (upstream's are compile-time; only Debian's build has
+ * runtime globals, which we do not use). The rest of an over-long line (gcode) is dropped,
+ * never parsed as a line of its own; a line without '=' or ':' (Klipper rejects it) reaches
+ * inih blank and is counted.
+ */
+struct line_src {
+	FILE *fp;
+	struct klipper_config *cfg;
+};
+
+static char *next_line(char *str, int num, void *stream)
+{
+	struct line_src *src = stream;
+	int c, n = 0;
+	bool got = false, blank_before = true, comment = false;
+
+	if (num < 3)
+		return NULL;
+	while ((c = getc(src->fp)) != EOF && c != '\n') {
+		got = true;
+		if ((c == '#' || c == ';') && blank_before)
+			comment = true;
+		blank_before = c == ' ' || c == '\t';
+		if (!comment && n < num - 2)
+			str[n++] = (char)c;
+	}
+	if (c == EOF && !got)
+		return NULL;
+	while (n && isspace((unsigned char)str[n - 1]))
+		n--;
+	str[n] = '\0';
+	if (n && !isspace((unsigned char)str[0]) && str[0] != '[' && !strpbrk(str, "=:")) {
+		src->cfg->bad_lines++;
+		n = 0;
+	}
+	str[n++] = '\n';
+	str[n] = '\0';
+	return str;
+}
+
 static int read_file(struct klipper_config *cfg, const char *path, int depth)
 {
 	struct parse_ctx ctx = { .cfg = cfg, .file = path };
+	struct line_src src = { .cfg = cfg };
 	int rc;
 
 	if (depth > KLIPPER_CONFIG_DEPTH)
 		return CF_OK;
-	rc = ini_parse(path, on_pair, &ctx);
-	if (rc < 0)
+	src.fp = fopen(path, "re");
+	if (!src.fp)
 		return CF_ERR_NOINPUT;
+	rc = ini_parse_stream(next_line, &src, on_pair, &ctx);
+	fclose(src.fp);
+	if (rc == -2)
+		return CF_ERR_NOMEM;
 	cfg->files++;
 	/* inih keeps going after a line it rejects and reports the first; count, don't fail. */
 	if (rc > 0)
@@ -146,12 +194,6 @@ static int read_file(struct klipper_config *cfg, const char *path, int depth)
 
 int klipper_config_read(struct klipper_config *cfg, const char *path)
 {
-	/* Klipper: '#' and ';' start comments anywhere; gcode lines may be long. */
-	ini_inline_comment_prefixes = "#;";
-	ini_allow_no_value = true;
-	ini_use_stack = false;
-	ini_allow_realloc = true;
-	ini_max_line = 64 * 1024;
 	return read_file(cfg, path, 0);
 }
 

@@ -140,6 +140,34 @@ static void test_klipper_config_include_loop_stops(void **state)
 	klipper_config_fini(&cfg);
 }
 
+/* A gcode line far past any inih buffer, with '[' and 'canbus_uuid:' text at the 200-byte
+ * boundary of upstream inih's default buffer: the rest is dropped, never parsed as a line. */
+static void test_klipper_config_long_lines_never_split(void **state)
+{
+	struct dir *d = *state;
+	struct klipper_config cfg = { 0 };
+	size_t len = 70000;
+	char *text = malloc(len + 512), *p = text;
+
+	assert_non_null(text);
+	p += sprintf(p, "[gcode_macro BIG]\ngcode: M117 ");
+	while ((size_t)(p - text) < 199)
+		*p++ = 'x';
+	p += sprintf(p, "[fake]canbus_uuid: 111111111111");
+	while ((size_t)(p - text) < len)
+		*p++ = 'y';
+	p += sprintf(p, "\n[mcu tool]  ; the tool board\ncanbus_uuid: 0123456789ab  # spare: ffffffffffff\n"
+			"orphan line without a value\n");
+	write_file(d, "long.cfg", text);
+	free(text);
+	assert_int_equal(read_cfg(d, "long.cfg", &cfg), 0);
+	assert_int_equal(cfg.count, 1);
+	assert_string_equal(cfg.v[0].uuid, "0123456789ab");
+	assert_string_equal(cfg.v[0].section, "mcu tool");
+	assert_int_equal(cfg.bad_lines, 1);
+	klipper_config_fini(&cfg);
+}
+
 static void test_klipper_config_missing_file_is_noinput(void **state)
 {
 	struct klipper_config cfg = { 0 };
@@ -159,6 +187,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_klipper_config_follows_include_globs, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_klipper_config_include_loop_stops, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_klipper_config_long_lines_never_split, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_klipper_config_missing_file_is_noinput, setup,
 						teardown),
