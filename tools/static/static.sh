@@ -5,6 +5,7 @@
 #   tools/static/static.sh build ARCH     -> $BUILD/static/cartoflash-ARCH (stripped, static)
 #   tools/static/static.sh sysroot ARCH   -> the libraries only; prints the sysroot
 #   tools/static/static.sh qemu ARCH      -> prints the qemu-user command that runs ARCH
+#   tools/static/static.sh orig PACKAGE   -> prints the upstream tarball of a Debian source package
 # ARCH: arm64, armhf, mipsel, amd64. Libraries: zlib, jansson, inih, nettle and libsocketcan
 # from the Debian -dev packages of ARCH (their .a files), unpacked into a private sysroot by a
 # private apt configuration pointed at the mirror of the machine's own apt sources (the
@@ -67,15 +68,24 @@ apt_setup() {
 	timeout 900 apt-get "${AO[@]}" -qq update >&2
 }
 
+# orig PACKAGE: prints the upstream tarball of a Debian source package (its orig.tar, without
+# Debian's patches), downloaded once into $CACHE/src.
+orig() {
+	local src
+	src=$(ls -1 "$CACHE"/src/"$1"_*.orig.tar.* 2>/dev/null | sort -V | tail -1)
+	if [ -z "$src" ]; then
+		apt_setup || { log "apt index unavailable"; return 1; }
+		mkdir -p "$CACHE/src"
+		(cd "$CACHE/src" && timeout 600 apt-get "${AO[@]}" -qq source --download-only "$1" >&2) || return 1
+		src=$(ls -1 "$CACHE"/src/"$1"_*.orig.tar.* | sort -V | tail -1)
+	fi
+	echo "$src"
+}
+
 # libusb for TRIPLET into SYSROOT: static, no udev.
 build_libusb() {
 	local arch=$1 tri=$2 sysroot=$3 src
-	src=$(ls -1 "$CACHE"/src/libusb-1.0_*.orig.tar.* 2>/dev/null | sort -V | tail -1)
-	if [ -z "$src" ]; then
-		mkdir -p "$CACHE/src"
-		(cd "$CACHE/src" && timeout 600 apt-get "${AO[@]}" -qq source --download-only libusb-1.0 >&2)
-		src=$(ls -1 "$CACHE"/src/libusb-1.0_*.orig.tar.* | sort -V | tail -1)
-	fi
+	src=$(orig libusb-1.0) || return 1
 	log "$arch: libusb from $(basename "$src"), static, --disable-udev"
 	rm -rf "$CACHE/$arch/libusb-build" && mkdir -p "$CACHE/$arch/libusb-build"
 	tar -xf "$src" -C "$CACHE/$arch/libusb-build" --strip-components=1
@@ -139,6 +149,7 @@ case ${1:-} in
 build) build "${2:?ARCH}" ;;
 sysroot) sysroot "${2:?ARCH}" ;;
 qemu) qemu_of "${2:?ARCH}" ;;
+orig) orig "${2:?PACKAGE}" ;;
 *)
 	echo "usage: tools/static/static.sh build|sysroot|qemu ARCH   (arm64, armhf, mipsel, amd64)" >&2
 	exit 64 ;;
