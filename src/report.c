@@ -242,10 +242,11 @@ static void on_log_line(void *ctx, int phase)
 {
 	struct report *r = ctx;
 
+	/* -vvv logs every frame: the bars come back at most 10 times a second, not after each. */
 	if (phase == 0)
 		erase_bars(r);
 	else if (r->count)
-		draw_bars(r, cf_now_us(), true);
+		draw_bars(r, cf_now_us(), false);
 }
 
 void report_tick(struct report *r, uint64_t now_us)
