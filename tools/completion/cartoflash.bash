@@ -84,8 +84,9 @@ _cartoflash() {
 	--check) COMPREPLY=($(compgen -W "katapult dfu" -- "$cur")); return ;;
 	--switch-to | --device-iface) COMPREPLY=($(compgen -W "can usb" -- "$cur")); return ;;
 	--klipper-config) _cartoflash_files '*.cfg'; return ;;
+	--klippy-socket) _cartoflash_files '*.sock'; return ;;
 	--full | --bootloader | --app) _cartoflash_files '*.@(bin|dfu)'; return ;;
-	--uuid | --baud | --timeout | --quiet-time | --device-mcu | --app-start | --flash-size | \
+	--uuid | --baud | --timeout | --lock-wait | --quiet-time | --device-mcu | --app-start | --flash-size | \
 		--bus-bitrate | --load-address | --running-version) return ;;
 	esac
 	if [[ $cur == -* ]]; then
