@@ -11,13 +11,12 @@
 # `make` builds the program only; `make tools` the test tools, `make test` everything.
 # Distribution builds: CPPFLAGS, CFLAGS and LDFLAGS are honoured, WERROR= drops -Werror (kept in
 # development and CI), VERSION= names the version (default: `git describe` of a v* tag, else
-# the top entry of NEWS), STATIC_ARCH/`make static ARCH=…` see tools/static/static.sh.
+# the top entry of NEWS). Static binaries for small hosts: `make static ARCH=…`.
 
 PREFIX ?= /usr/local
 DESTDIR ?=
 BINDIR ?= $(PREFIX)/bin
 MANDIR ?= $(PREFIX)/share/man
-DOCDIR ?= $(PREFIX)/share/doc/cartoflash
 # Where bash-completion and udev look, as their pkg-config files say (fallbacks for machines
 # without bash-completion or udev installed).
 BASHCOMPDIR ?= $(or $(shell pkg-config --variable=completionsdir bash-completion 2>/dev/null),/usr/share/bash-completion/completions)
@@ -173,7 +172,7 @@ install: $(BUILD)/cartoflash
 uninstall:
 	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
 
-# static: one static cartoflash for a small host (ARCH=arm64|armhf|mipsel|amd64), built with
+# static: one static cartoflash for a small host (ARCH=arm64|armhf|mipsel), built with
 # Debian's cross toolchain against libraries unpacked from Debian packages (tools/static/).
 static:
 	@BUILD=$(BUILD) bash tools/static/static.sh build $(ARCH)

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 # Runs the named test layers and ends with one line: "N passed, N failed, N skipped".
 #   unit, sim : cmocka binaries in $BUILD/tests/<layer>/ (their summary lines are counted)
-#   e2e, rig  : scripts tests/<layer>/*.sh printing TAP lines: "ok - name",
+#   e2e, rig, package, static : scripts tests/<layer>/*.sh printing TAP lines: "ok - name",
 #               "not ok - name", "ok - name # SKIP reason"
 #   fuzz      : every $BUILD/fuzz/fuzz_* for $FUZZ_SECONDS on a copy of its seed corpus
 # A binary or script that dies without reporting counts as one failure.
@@ -81,7 +81,7 @@ for layer in "$@"; do
 		for bin in "$BUILD"/tests/"$layer"/test_*; do
 			[ -x "$bin" ] && run_cmocka "$bin"
 		done ;;
-	e2e | rig)
+	e2e | rig | package | static)
 		for script in tests/"$layer"/*.sh; do
 			[ -f "$script" ] && run_tap "$script"
 		done ;;
