@@ -71,7 +71,7 @@ def bad_of(path, width):
             bad.append(f"two probes on one line: {l!r}")
         elif not hits:
             bad.append(f"fragment or stray line: {l!r}")
-        elif not re.match(r"^[0-9a-f]{12} \(sim:\S*\)? *[a-zA-Z]+ ", l + " "):
+        elif not re.match(r"^(probe )?[0-9a-f]{12} \(sim:\S*\)? *[a-zA-Z]+ ", l + " "):
             bad.append(f"probe line not intact: {l!r}")
     for u in uuids:
         n = sum(u in l for l in lines)
@@ -126,5 +126,5 @@ check "resize: the pane was narrowed to 80 columns mid-run" '[ -f "$work/resized
 check_run resize 80
 run_pane dumb 80 24 TERM=dumb
 check "TERM=dumb: plain progress lines, one per stage and quarter" \
-	'[ "$(grep -cE "^[0-9a-f]{12} \(sim:.*\): write (25|50|75|100)%" "$work/dumb.hist")" -ge 16 ]'
+	'[ "$(grep -cE "^(probe )?[0-9a-f]{12} \(sim:.*\): write (25|50|75|100)%" "$work/dumb.hist")" -ge 16 ]'
 check "TERM=dumb: exits 0" '[ "$(cat "$work/dumb.rc" 2>/dev/null)" = 0 ]'
