@@ -113,6 +113,15 @@ void engine_finish(struct katapult_engine *e, int err)
 {
 	if (e->state == KATAPULT_ENGINE_DONE)
 		return;
+	if (e->invalidating) {
+		/* The erase of page 0 before the stop ended: report the reason of the stop. */
+		e->invalidating = false;
+		e->invalidate_failed = e->app != KATAPULT_APP_INVALID;
+		err = e->stop_err;
+		e->failure = e->stop_failure;
+	} else if (err < 0 && engine_flow_invalidate(e, err)) {
+		return;
+	}
 	if (err < 0) {
 		e->failure.code = err;
 		engine_fail_hint(e);
@@ -156,8 +165,10 @@ void katapult_engine_tx_done(struct katapult_engine *e, uint64_t now_us)
 			finish_interrupted(e);
 		return;
 	}
-	if (e->cmd == KATAPULT_CMD_SEND_BLOCK)
+	if (e->cmd == KATAPULT_CMD_SEND_BLOCK) {
 		e->wrote = true;
+		engine_flow_block_out(e);
+	}
 	e->tries++;
 	e->try_event = ENGINE_TRY_SILENT;
 	e->state = KATAPULT_ENGINE_WAIT;
@@ -353,9 +364,6 @@ static void on_tx_stall(struct katapult_engine *e)
 	cf_failure_set(&e->failure, err, stage, "%s frame not taken by the channel in %u s%s",
 		       katapult_cmd_name(e->cmd), KATAPULT_ENGINE_TX_STALL_US / 1000000u,
 		       e->stats.nacks ? " after a NACK: the device stopped reading" : "");
-	if (err == CF_ERR_IO)
-		cf_failure_set_hint(&e->failure, "check the cable or bus, power-cycle the probe, "
-						 "then rerun flash");
 	engine_finish(e, err);
 }
 
@@ -459,4 +467,9 @@ bool katapult_engine_completed(const struct katapult_engine *e)
 bool katapult_engine_wrote(const struct katapult_engine *e)
 {
 	return e->wrote;
+}
+
+enum katapult_engine_app katapult_engine_app(const struct katapult_engine *e)
+{
+	return e->app;
 }

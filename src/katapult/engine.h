@@ -57,6 +57,22 @@ enum katapult_engine_stage {
 	KATAPULT_STAGE_FINISHED,
 };
 
+/*
+ * What the application area holds, as far as the session knows (design.md rule 3). Katapult
+ * starts the application after a reset or power cycle whenever its first word is neither 0
+ * nor 0xFFFFFFFF (katapult.md §5).
+ */
+enum katapult_engine_app {
+	KATAPULT_APP_UNTOUCHED,	   /* nothing written */
+	KATAPULT_APP_MAYBE_ERASED, /* the first block went out, unanswered: the old one may be gone */
+	KATAPULT_APP_INVALID,	   /* page 0 erased: Katapult keeps control after any reset */
+	KATAPULT_APP_HALF,	   /* page 0 partly written: looks valid, is incomplete (§5 window) */
+	KATAPULT_APP_WRITTEN,	   /* every block acknowledged (Katapult compared each), not read */
+	KATAPULT_APP_VERIFIED,	   /* every block read back equal to the image */
+	KATAPULT_APP_DIFFERS,	   /* a block read back differs from the image */
+	KATAPULT_APP_STARTED,	   /* COMPLETE acknowledged: the application is starting */
+};
+
 /* flashtool's figures (katapult.md §1.8, §2.9); the engine never waits less. */
 #define KATAPULT_ENGINE_REPLY_TIMEOUT_US 2000000u /* each reply */
 #define KATAPULT_ENGINE_BLOCK_TIMEOUT_US 5000000u /* SEND_BLOCK reply */
@@ -116,6 +132,7 @@ struct katapult_engine_stats {
 	unsigned bad_frames;	/* CRC or framing errors in the reply stream */
 	unsigned bytes_dropped; /* reply bytes outside any frame */
 	uint32_t eof_pages;	/* SEND_EOF reply: pages written since boot (§1.6) */
+	unsigned pages_reerased; /* pages erased again after a refused block (katapult.md §1.6) */
 };
 
 struct katapult_engine_progress {
@@ -155,8 +172,11 @@ enum katapult_engine_state katapult_engine_state(const struct katapult_engine *e
 
 /*
  * Stop at the next safe point: after the reply (or timeout) of the command in flight, never
- * mid-frame and never with COMPLETE. The result becomes CF_ERR_INTERRUPTED with a resume
- * hint; the device stays in Katapult. now_us: when idle in a back-off it ends at once.
+ * mid-frame and never with COMPLETE. The result becomes CF_ERR_INTERRUPTED with a hint that
+ * says what the probe holds; the device stays in Katapult. now_us: when idle in a back-off it
+ * ends at once. Inside the page-0 window (block 0 written, page 0 not finished) the engine
+ * first erases page 0 again with one more SEND_BLOCK (one try), so no valid-looking half
+ * image is left behind; a second cancel does not shorten that command.
  */
 void katapult_engine_cancel(struct katapult_engine *e, uint64_t now_us);
 
@@ -176,6 +196,14 @@ bool katapult_engine_get_uuid(const struct katapult_engine *e, uint8_t uuid[6]);
 bool katapult_engine_completed(const struct katapult_engine *e);
 /* true once the first SEND_BLOCK went out (the application area is no longer intact). */
 bool katapult_engine_wrote(const struct katapult_engine *e);
+/* What the application area holds now (always valid, also before DONE). */
+enum katapult_engine_app katapult_engine_app(const struct katapult_engine *e);
+/*
+ * One sentence on what the probe holds now and what a reset or power cycle would do, for a
+ * channel's own failure hints (the engine's failures carry it already); "" while nothing was
+ * written. Borrowed, static.
+ */
+const char *katapult_engine_app_text(const struct katapult_engine *e);
 
 const char *katapult_engine_stage_name(enum katapult_engine_stage stage);
 

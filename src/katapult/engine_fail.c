@@ -11,12 +11,15 @@ bool engine_fail_cmd_error(struct katapult_engine *e)
 {
 	switch (e->cmd) {
 	case KATAPULT_CMD_SEND_BLOCK:
+		/* katapult.md §1.6: old data behind the quarter Katapult tests; erase again. */
+		if (!e->cancel && engine_flow_reerase(e))
+			return true;
 		/* katapult.md §1.3: out of order, below the start, unaligned or flash failure;
 		 * a retransmit is never refused, so resending cannot help. */
 		cf_failure_set(&e->failure, CF_ERR_PROTOCOL, "write",
 			       "bootloader refused block 0x%08x (command error: out-of-order write "
-			       "or flash write failed)",
-			       e->addr);
+			       "or flash write failed%s)",
+			       e->addr, e->reerased ? ", also after erasing its page again" : "");
 		engine_finish(e, CF_ERR_PROTOCOL);
 		return true;
 	case KATAPULT_CMD_GET_CANBUS_ID:
@@ -68,40 +71,158 @@ void engine_fail_give_up(struct katapult_engine *e, int err)
 	engine_finish(e, err);
 }
 
-static const char *hint_for(const struct katapult_engine *e)
+const char *katapult_engine_app_text(const struct katapult_engine *e)
 {
-	const enum katapult_engine_stage stage = engine_flow_stage(e);
-
-	switch (e->failure.code) {
-	case CF_ERR_WEDGED:
-		return "bootloader wedged - power-cycle the probe, then rerun flash";
-	case CF_ERR_INTERRUPTED:
-		return e->wrote ? "left in Katapult with an incomplete application; rerun flash "
-				  "to resume"
-				: "nothing written, probe left in Katapult";
-	case CF_ERR_NACK:
-		return "the bootloader rejected the frame every time; power-cycle the probe if it "
-		       "stops answering, then rerun flash";
-	case CF_ERR_NO_DEVICE:
-		return "another node answers on this node id; check the UUID with cartoflash scan";
-	case CF_ERR_VERIFY:
-		return e->cfg.op == KATAPULT_ENGINE_FLASH ? "left in Katapult, rerun flash"
-							  : "left in Katapult; flash the image";
+	switch (e->app) {
+	case KATAPULT_APP_UNTOUCHED:
+		return "";
+	case KATAPULT_APP_MAYBE_ERASED:
+		return "the old application may already be erased";
+	case KATAPULT_APP_INVALID:
+		return "the application is erased, so the probe stays in Katapult, also after a "
+		       "reset or power cycle";
+	case KATAPULT_APP_HALF:
+		return "page 0 is half written: the application looks valid but is not, and a "
+		       "reset or power cycle would start it";
+	case KATAPULT_APP_WRITTEN:
+		return "every block is written (Katapult compared each), not all read back: a "
+		       "reset starts the new application";
+	case KATAPULT_APP_VERIFIED:
+		return "the new application is written and verified: a reset starts it";
+	case KATAPULT_APP_DIFFERS:
+		return "the application differs from the image, and a reset would start it";
+	case KATAPULT_APP_STARTED:
+		return "the new application is starting";
 	}
-	if (stage == KATAPULT_STAGE_COMPLETE)
-		return "COMPLETE was not acknowledged; the probe may already run its application - "
-		       "check with cartoflash scan";
-	if (stage == KATAPULT_STAGE_CONNECT && e->failure.code == CF_ERR_TIMEOUT)
-		return "is the probe in Katapult on this interface? If an earlier run was cut off "
-		       "mid-command, power-cycle the probe";
-	if (e->wrote)
-		return "left in Katapult, rerun flash";
-	return "nothing written, probe left in Katapult; rerun the command";
+	return "";
+}
+
+/* The probe stopped answering: it may have been reset, and then runs what its flash holds. */
+static void hint_silent(struct katapult_engine *e, const char *fallback)
+{
+	switch (e->app) {
+	case KATAPULT_APP_HALF:
+		cf_failure_set_hint(&e->failure,
+				    "%s. Still in Katapult: rerun flash now; if it was reset: short "
+				    "its RESET pads twice within 0.5 s (or cartoflash recover), then "
+				    "rerun flash",
+				    katapult_engine_app_text(e));
+		return;
+	case KATAPULT_APP_WRITTEN:
+	case KATAPULT_APP_VERIFIED:
+	case KATAPULT_APP_DIFFERS:
+		cf_failure_set_hint(&e->failure,
+				    "%s; if the probe was reset it runs it now, else it waits in "
+				    "Katapult - check with cartoflash scan, then rerun flash",
+				    katapult_engine_app_text(e));
+		return;
+	case KATAPULT_APP_MAYBE_ERASED:
+	case KATAPULT_APP_INVALID:
+		cf_failure_set_hint(&e->failure, "%s; %s", katapult_engine_app_text(e), fallback);
+		return;
+	case KATAPULT_APP_UNTOUCHED:
+	case KATAPULT_APP_STARTED:
+		break;
+	}
+	cf_failure_set_hint(&e->failure, "%s", fallback);
+}
+
+/* A stop on request (or after a refused block) with what is known about the probe. */
+static void hint_stopped(struct katapult_engine *e, const char *next)
+{
+	switch (e->app) {
+	case KATAPULT_APP_UNTOUCHED:
+		cf_failure_set_hint(&e->failure, "nothing written, probe left in Katapult");
+		return;
+	case KATAPULT_APP_HALF:
+		cf_failure_set_hint(&e->failure,
+				    "%s; erasing page 0 again failed - rerun flash now, before any "
+				    "reset or power cycle",
+				    katapult_engine_app_text(e));
+		return;
+	case KATAPULT_APP_WRITTEN:
+	case KATAPULT_APP_VERIFIED:
+		cf_failure_set_hint(&e->failure, "left in Katapult; %s; %s",
+				    katapult_engine_app_text(e), next);
+		return;
+	case KATAPULT_APP_MAYBE_ERASED:
+	case KATAPULT_APP_INVALID:
+	case KATAPULT_APP_DIFFERS:
+	case KATAPULT_APP_STARTED:
+		break;
+	}
+	cf_failure_set_hint(&e->failure, "%s%s; %s", katapult_engine_app_text(e),
+			    e->invalidate_failed ? " (erasing page 0 again failed)" : "", next);
+}
+
+static void hint_wedged(struct katapult_engine *e)
+{
+	if (e->app == KATAPULT_APP_HALF || e->app == KATAPULT_APP_DIFFERS)
+		cf_failure_set_hint(&e->failure,
+				    "bootloader wedged; %s: power-cycle it, short its RESET pads "
+				    "twice within 0.5 s (or cartoflash recover), then rerun flash",
+				    katapult_engine_app_text(e));
+	else if (e->app == KATAPULT_APP_WRITTEN)
+		cf_failure_set_hint(&e->failure,
+				    "bootloader wedged; %s: power-cycle the probe, then rerun flash "
+				    "to verify it",
+				    katapult_engine_app_text(e));
+	else
+		cf_failure_set_hint(&e->failure,
+				    "bootloader wedged - power-cycle the probe, then rerun flash");
 }
 
 void engine_fail_hint(struct katapult_engine *e)
 {
+	const enum katapult_engine_stage stage = engine_flow_stage(e);
+	const bool flash = e->cfg.op == KATAPULT_ENGINE_FLASH;
+
 	if (e->failure.hint[0])
 		return;
-	cf_failure_set_hint(&e->failure, "%s", hint_for(e));
+	switch (e->failure.code) {
+	case CF_ERR_WEDGED:
+		hint_wedged(e);
+		return;
+	case CF_ERR_INTERRUPTED:
+		hint_stopped(e, e->app == KATAPULT_APP_VERIFIED ? "cartoflash reboot starts it"
+								: "rerun flash to resume");
+		return;
+	case CF_ERR_PROTOCOL:
+		if (e->wrote) {
+			hint_stopped(e, "rerun flash");
+			return;
+		}
+		break;
+	case CF_ERR_NO_DEVICE:
+		cf_failure_set_hint(&e->failure, "another node answers on this node id; check the "
+						 "UUID with cartoflash scan");
+		return;
+	case CF_ERR_VERIFY:
+		if (flash)
+			hint_stopped(e, "rerun flash");
+		else
+			cf_failure_set_hint(&e->failure, "left in Katapult; flash the image");
+		return;
+	case CF_ERR_NACK:
+		hint_silent(e, "the bootloader rejected the frame every time; power-cycle the probe "
+			       "if it stops answering, then rerun flash");
+		return;
+	case CF_ERR_IO:
+		hint_silent(e, "check the cable or bus, power-cycle the probe, then rerun flash");
+		return;
+	}
+	if (stage == KATAPULT_STAGE_COMPLETE) {
+		cf_failure_set_hint(&e->failure,
+				    "COMPLETE was not acknowledged; the probe may already run its "
+				    "application - check with cartoflash scan");
+		return;
+	}
+	if (stage == KATAPULT_STAGE_CONNECT && e->failure.code == CF_ERR_TIMEOUT) {
+		cf_failure_set_hint(&e->failure,
+				    "is the probe in Katapult on this interface? If an earlier run "
+				    "was cut off mid-command, power-cycle the probe");
+		return;
+	}
+	hint_silent(e, e->wrote ? "left in Katapult, rerun flash"
+				: "nothing written, probe left in Katapult; rerun the command");
 }

@@ -103,6 +103,17 @@ static bool write_order(const struct katapult_engine *e, size_t k, size_t *idx)
 	return true;
 }
 
+/* The write step that sends block idx: write_order's inverse. */
+static size_t step_of(const struct katapult_engine *e, size_t idx)
+{
+	const size_t n = e->nblocks, q = e->page_blocks;
+	const size_t m = n > q ? n - q : 0;
+
+	if (!q)
+		return idx;
+	return idx >= q ? idx - q + 1 : m + 1 + idx;
+}
+
 static void send_write_step(struct katapult_engine *e)
 {
 	size_t idx;
@@ -301,13 +312,103 @@ static void on_canbus_id(struct katapult_engine *e, const struct katapult_reply 
 	after_connect(e);
 }
 
+void engine_flow_block_out(struct katapult_engine *e)
+{
+	size_t idx;
+
+	if (e->app == KATAPULT_APP_UNTOUCHED)
+		e->app = KATAPULT_APP_MAYBE_ERASED;
+	if (e->phase != ENGINE_PHASE_WRITE || e->invalidating || e->reerasing)
+		return;
+	/* katapult.md §5: from the real block 0 on, the application looks valid. */
+	if (write_order(e, e->step, &idx) && idx == 0)
+		e->app = KATAPULT_APP_HALF;
+}
+
+/*
+ * katapult.md §1.6 correction: Katapult tests a quarter of a page for "erased", so old data
+ * further in survives a page-start block and a later block of the page is refused. A
+ * page-start block that differs from what is at the page start always erases the page once
+ * its first quarter holds something: send force_block there (it programs into an erased
+ * quarter, or erases), then the page's real first block (which now differs: erase), then the
+ * page again. Once per page; a second refusal is a real failure.
+ */
+bool engine_flow_reerase(struct katapult_engine *e)
+{
+	const size_t q = e->page_blocks;
+	const uint8_t *first_data;
+	size_t idx, first;
+
+	if (e->phase != ENGINE_PHASE_WRITE || e->invalidating || e->reerasing || !q)
+		return false;
+	if (!write_order(e, e->step, &idx) || idx % q == 0)
+		return false;
+	first = idx - idx % q;
+	if (e->reerased == first + 1)
+		return false;
+	e->reerased = first + 1;
+	e->stats.pages_reerased++;
+	e->done_blocks -= e->step - step_of(e, first);
+	e->step = step_of(e, first);
+	/* Zeros (first word 0: page 0 stays invalid meanwhile), or anything else non-0xFF when
+	 * the first block is zeros itself. */
+	first_data = block_data(e, first);
+	memset(e->force_block, 0, sizeof(e->force_block));
+	if (!memcmp(first_data, e->force_block, sizeof(e->force_block)))
+		e->force_block[KATAPULT_BLOCK_SIZE - 1] = 0x01;
+	e->reerasing = true;
+	e->reerase_first = first;
+	engine_log(e, "block 0x%08x refused: old data past the quarter Katapult tests for "
+		      "erased; erasing page 0x%08x again",
+		   block_addr(e, idx), block_addr(e, first));
+	engine_command(e, KATAPULT_CMD_SEND_BLOCK, block_addr(e, first), e->force_block);
+	return true;
+}
+
+bool engine_flow_invalidate(struct katapult_engine *e, int err)
+{
+	if (e->cfg.op != KATAPULT_ENGINE_FLASH || !e->page_blocks || e->invalidating)
+		return false;
+	if (e->app != KATAPULT_APP_HALF && e->app != KATAPULT_APP_DIFFERS)
+		return false;
+	/* Only while the device answers: after a timeout, NACK or stall nothing would arrive. */
+	if (err != CF_ERR_INTERRUPTED && err != CF_ERR_PROTOCOL && err != CF_ERR_VERIFY)
+		return false;
+	e->stop_err = err;
+	e->stop_failure = e->failure;
+	e->invalidating = true;
+	e->reerasing = false;
+	engine_log(e, "stopping with page 0 %s: erasing it again first",
+		   e->app == KATAPULT_APP_HALF ? "half written" : "differing from the image");
+	/* The 0xFF block: differs from the written block 0 (erase), or lands on an erased
+	 * quarter; either way the first word reads 0xFFFFFFFF. */
+	engine_command(e, KATAPULT_CMD_SEND_BLOCK, block_addr(e, 0), e->ff_block);
+	return true;
+}
+
 static void on_block_written(struct katapult_engine *e)
 {
 	size_t idx;
 
+	if (e->invalidating) {
+		e->app = KATAPULT_APP_INVALID;
+		engine_finish(e, e->stop_err);
+		return;
+	}
+	if (e->reerasing) {
+		e->reerasing = false;
+		if (e->reerase_first == 0)
+			e->app = KATAPULT_APP_INVALID;
+		send_write_step(e);
+		return;
+	}
 	if (write_order(e, e->step, &idx))
 		e->done_blocks++;
+	else
+		e->app = KATAPULT_APP_INVALID; /* the 0xFF block over page 0 */
 	e->step++;
+	if (e->step >= write_steps(e))
+		e->app = KATAPULT_APP_WRITTEN;
 	send_write_step(e);
 }
 
@@ -334,6 +435,8 @@ static void on_block_read(struct katapult_engine *e, const struct katapult_reply
 	for (i = 0; i < KATAPULT_BLOCK_SIZE && data[i] == want[i]; i++)
 		;
 	if (i < KATAPULT_BLOCK_SIZE) {
+		if (e->app == KATAPULT_APP_WRITTEN)
+			e->app = KATAPULT_APP_DIFFERS;
 		cf_failure_set(&e->failure, CF_ERR_VERIFY, "verify",
 			       "block 0x%08x differs at 0x%08x: wrote %02x, read %02x", addr,
 			       addr + (uint32_t)i, want[i], data[i]);
@@ -341,14 +444,21 @@ static void on_block_read(struct katapult_engine *e, const struct katapult_reply
 		return;
 	}
 	e->done_blocks++;
-	if (++e->step < e->nblocks)
+	if (++e->step < e->nblocks) {
 		send_verify_step(e);
-	else
-		after_verify(e);
+		return;
+	}
+	if (e->app == KATAPULT_APP_WRITTEN)
+		e->app = KATAPULT_APP_VERIFIED;
+	after_verify(e);
 }
 
 void engine_flow_on_ack(struct katapult_engine *e, const struct katapult_reply *r)
 {
+	if (e->invalidating) {
+		on_block_written(e);
+		return;
+	}
 	switch (e->phase) {
 	case ENGINE_PHASE_PRIME:
 	case ENGINE_PHASE_END:
@@ -372,6 +482,7 @@ void engine_flow_on_ack(struct katapult_engine *e, const struct katapult_reply *
 		return;
 	case ENGINE_PHASE_COMPLETE:
 		e->completed = true;
+		e->app = KATAPULT_APP_STARTED;
 		engine_finish(e, 0);
 		return;
 	}

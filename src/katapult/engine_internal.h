@@ -72,6 +72,19 @@ struct katapult_engine {
 	uint8_t ff_block[KATAPULT_BLOCK_SIZE];	 /* the safer order's first block */
 	bool wrote;
 	bool completed;
+	enum katapult_engine_app app;
+
+	/* Erasing a page again after a refused block (katapult.md §1.6). */
+	uint8_t force_block[KATAPULT_BLOCK_SIZE]; /* differs from the page's first block */
+	bool reerasing;	      /* the command in flight is force_block at reerase_first */
+	size_t reerase_first; /* first block of the page */
+	size_t reerased;      /* 1 + the first block of the last page erased again; 0 none */
+
+	/* Erasing page 0 again before a stop (no valid-looking half image). */
+	bool invalidating;    /* the command in flight is the 0xFF block over page 0 */
+	bool invalidate_failed;
+	int stop_err;	      /* the result once that command is done */
+	struct cf_failure stop_failure;
 };
 
 /* engine.c: the exchange layer. */
@@ -88,6 +101,13 @@ void engine_flow_after_prime(struct katapult_engine *e);
 bool engine_flow_ack_matches(const struct katapult_engine *e, const struct katapult_reply *r);
 /* Handle the accepted ACK: prepare the next command or finish. */
 void engine_flow_on_ack(struct katapult_engine *e, const struct katapult_reply *r);
+/* A SEND_BLOCK went out whole: what the application area may hold now. */
+void engine_flow_block_out(struct katapult_engine *e);
+/* A block was refused: erase its page again and rewrite it; false when that cannot help. */
+bool engine_flow_reerase(struct katapult_engine *e);
+/* The session stops with err: first erase page 0 again when it holds a valid-looking half
+ * or differing image and the device still answers; true when that command was started. */
+bool engine_flow_invalidate(struct katapult_engine *e, int err);
 /* The public stage of the current phase. */
 enum katapult_engine_stage engine_flow_stage(const struct katapult_engine *e);
 

@@ -56,6 +56,11 @@ struct sim {
 	unsigned stalled_out; /* ... because the device took no bytes for the stall limit */
 	unsigned stalls;
 	unsigned units; /* CAN frames or USB packets that reached the device */
+	/* The last whole frame sent: its command, address and whether its data was all 0xFF. */
+	uint8_t last_cmd;
+	uint32_t last_addr;
+	bool last_ff;
+	enum katapult_engine_app app; /* what the engine knew of the app area at its end */
 };
 
 /* SIM_TWIN_LOG=1 in the environment prints the twin's own log (faults, modes, wedges). */
@@ -172,12 +177,13 @@ static SIM_UNUSED bool sim_enter_katapult(struct sim *s)
 }
 
 /*
- * A twin holding a Katapult build (CAN at 1 Mbit/s or USB; kp_version NULL = protocol 1.0.0)
- * and, when app_version is not NULL, an application of that version. Powered on, not yet in
- * Katapult. Returns 0 or a negative cf_err.
+ * A twin of the MCU (a probe row of protocol/mcu.c; NULL the default F042) holding a Katapult
+ * build (CAN at 1 Mbit/s or USB; kp_version NULL = protocol 1.0.0) and, when app_version is
+ * not NULL, an application of that version. Powered on, not yet in Katapult. Returns 0 or a
+ * negative cf_err.
  */
-static SIM_UNUSED int sim_open(struct sim *s, bool usb, const char *kp_version,
-			       const char *app_version)
+static SIM_UNUSED int sim_open_mcu(struct sim *s, const char *mcu, bool usb,
+				   const char *kp_version, const char *app_version)
 {
 	struct twin_config c;
 	struct mkimage_katapult_opts ko;
@@ -188,12 +194,14 @@ static SIM_UNUSED int sim_open(struct sim *s, bool usb, const char *kp_version,
 
 	memset(s, 0, sizeof(*s));
 	sim_twin_config(&c, 0);
+	c.mcu = mcu;
 	s->usb = usb;
 	s->rng = 1;
 	s->t = twin_new(&c);
 	if (!s->t)
 		return CF_ERR_NOMEM;
 	memset(&ko, 0, sizeof(ko));
+	ko.mcu = mcu;
 	ko.iface = usb ? IMAGE_IFACE_USB : IMAGE_IFACE_CAN;
 	ko.version = kp_version;
 	rc = mkimage_katapult(&ko, &img, &len);
@@ -205,6 +213,7 @@ static SIM_UNUSED int sim_open(struct sim *s, bool usb, const char *kp_version,
 		return rc;
 	if (app_version) {
 		memset(&ao, 0, sizeof(ao));
+		ao.mcu = mcu;
 		ao.iface = ko.iface;
 		ao.version = app_version;
 		rc = mkimage_app(&ao, &img, &len);
@@ -218,6 +227,12 @@ static SIM_UNUSED int sim_open(struct sim *s, bool usb, const char *kp_version,
 	twin_power_on(s->t, s->now);
 	sim_settle(s, 1000000);
 	return 0;
+}
+
+static SIM_UNUSED int sim_open(struct sim *s, bool usb, const char *kp_version,
+			       const char *app_version)
+{
+	return sim_open_mcu(s, NULL, usb, kp_version, app_version);
 }
 
 static SIM_UNUSED void sim_close(struct sim *s)
@@ -374,6 +389,21 @@ static SIM_UNUSED uint64_t sim_min(uint64_t a, uint64_t b)
 	return a < b ? a : b;
 }
 
+static SIM_UNUSED void sim_note_frame(struct sim *s, const uint8_t *frame, size_t len)
+{
+	struct katapult_frame f;
+	size_t used;
+
+	s->last_cmd = 0;
+	if (katapult_decode(frame, len, &used, &f) != 1)
+		return;
+	s->last_cmd = f.cmd;
+	s->last_addr = f.payload_len >= 4 ? cf_get_le32(f.payload) : 0;
+	s->last_ff = f.payload_len == 4 + TWIN_BLOCK_SIZE;
+	for (size_t i = 4; s->last_ff && i < f.payload_len; i++)
+		s->last_ff = f.payload[i] == 0xff;
+}
+
 /* One step of the loop; false when nothing can happen any more. */
 static SIM_UNUSED bool sim_step(struct sim *s, struct katapult_engine *e, struct sim_tx *tx)
 {
@@ -397,6 +427,7 @@ static SIM_UNUSED bool sim_step(struct sim *s, struct katapult_engine *e, struct
 			tx->busy = false;
 			katapult_engine_tx_done(e, s->now);
 			s->frames++;
+			sim_note_frame(s, tx->frame, tx->len);
 			if (s->hook)
 				s->hook(s, s->frames, tx->frame, tx->len);
 			if (s->cancel_after && s->frames == s->cancel_after)
@@ -447,6 +478,7 @@ static SIM_UNUSED int sim_session(struct sim *s, const struct katapult_engine_co
 	if (rc)
 		return rc;
 	rc = sim_run(s, e);
+	s->app = katapult_engine_app(e);
 	if (stats)
 		*stats = *katapult_engine_stats(e);
 	if (why)

@@ -288,9 +288,16 @@ static void test_engine_verify_mismatch_never_completes(void **state)
 	assert_string_equal(why->detail, want);
 	assert_string_equal(why->stage, "verify");
 	assert_non_null(strstr(why->hint, "rerun flash"));
+	assert_non_null(strstr(why->hint, "application is erased"));
 	assert_int_equal(fake_count(&f, KATAPULT_CMD_COMPLETE), 0);
-	assert_int_equal(f.cmds[f.ncmds - 1], KATAPULT_CMD_REQUEST_BLOCK);
-	assert_int_equal(f.addrs[f.ncmds - 1], START + 5 * BS);
+	/* The differing application is made invalid again: the 0xFF block over page 0. */
+	assert_int_equal(f.cmds[f.ncmds - 2], KATAPULT_CMD_REQUEST_BLOCK);
+	assert_int_equal(f.addrs[f.ncmds - 2], START + 5 * BS);
+	assert_int_equal(f.cmds[f.ncmds - 1], KATAPULT_CMD_SEND_BLOCK);
+	assert_int_equal(f.addrs[f.ncmds - 1], START);
+	assert_int_equal(katapult_engine_app(e), KATAPULT_APP_INVALID);
+	for (int i = 0; i < BS; i++)
+		assert_int_equal(f.flash[0x2000 + i], 0xff);
 	katapult_engine_free(e);
 	free(img);
 }

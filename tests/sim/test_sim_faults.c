@@ -62,7 +62,7 @@ struct schedule {
 /* Counts over all schedules, printed at the end so a reader sees what was covered. */
 static struct {
 	unsigned runs, ok_first, wedged, power_losses, window, invalid_after_loss, old_after_loss,
-		new_after_loss, reruns, completes_unacked, stalled_out, cancelled;
+		new_after_loss, reruns, completes_unacked, stalled_out, cancelled, invalidated;
 } Tally;
 
 static int setup_images(void **state)
@@ -249,8 +249,9 @@ static void check_rules_1_2(struct sim *s, const struct schedule *sc, int rc,
 }
 
 /* design.md rule 3: after a power loss the probe holds the old, the new or an invalid image
- * (except inside the documented safer-order window), and an invalid one boots Katapult. */
-static void check_rule_3(struct sim *s, const struct schedule *sc)
+ * (except inside the documented safer-order window), and an invalid one boots Katapult. A
+ * host-side stop never leaves that window either: the engine erases page 0 again first. */
+static void check_rule_3(struct sim *s, const struct schedule *sc, bool host_stop)
 {
 	enum sim_app_state st;
 
@@ -259,6 +260,9 @@ static void check_rule_3(struct sim *s, const struct schedule *sc)
 	sim_settle(s, 1000000);
 	st = sim_app_state(s);
 	CHECK(st != SIM_APP_BROKEN, sc, "rule 3: valid-looking half image after power loss");
+	CHECK(!host_stop || st != SIM_APP_WINDOW, sc,
+	      "a host-side stop left page 0 half written (engine said: %s)",
+	      s->app == KATAPULT_APP_HALF ? "half" : "not half");
 	switch (st) {
 	case SIM_APP_INVALID:
 		Tally.invalid_after_loss++;
@@ -289,11 +293,21 @@ static void check_first_session(struct sim *s, const struct schedule *sc, int rc
 		CHECK(rc == CF_ERR_INTERRUPTED || (rc == 0 && twin_get_stats(s->t)->completes), sc,
 		      "cancel ended in %s", cf_err_name(rc));
 		Tally.cancelled++;
-		if (rc == CF_ERR_INTERRUPTED)
-			CHECK(s->frames == sc->cancel_at, sc, "a frame went out after the cancel");
+		/* After the cancel only the 0xFF block over page 0, and only to end a half
+		 * page 0 (the stop then says the application is erased). */
+		if (rc == CF_ERR_INTERRUPTED && s->frames != sc->cancel_at) {
+			CHECK(s->frames == sc->cancel_at + 1, sc, "%u frames after the cancel",
+			      s->frames - sc->cancel_at);
+			CHECK(s->last_cmd == KATAPULT_CMD_SEND_BLOCK && s->last_addr == TWIN_APP_START &&
+				  s->last_ff,
+			      sc, "the frame after the cancel is not the 0xFF block over page 0");
+			CHECK(s->app == KATAPULT_APP_INVALID, sc, "page 0 not erased again");
+			CHECK(strstr(why->hint, "erased"), sc, "hint: %s", why->hint);
+			Tally.invalidated++;
+		}
 		/* Ctrl-C, then the probe loses power: rule 3 holds here too. */
 		twin_power_off(s->t, s->now);
-		check_rule_3(s, sc);
+		check_rule_3(s, sc, true);
 	} else if (!host_to_device_fault(sc) && !sc->faults.power_loss_block &&
 		   !sc->faults.power_loss_erase) {
 		CHECK(rc == 0 || !strcmp(why->stage, "complete"), sc,
@@ -308,7 +322,7 @@ static void check_first_session(struct sim *s, const struct schedule *sc, int rc
 		CHECK(strstr(why->hint, "power-cycle"), sc, "wedge without power-cycle hint");
 	if (twin_get_stats(s->t)->power_losses && sc->kind != FK_CANCEL) {
 		Tally.power_losses++;
-		check_rule_3(s, sc);
+		check_rule_3(s, sc, false);
 	}
 }
 
@@ -381,11 +395,12 @@ static void test_sim_fault_schedules(void **state)
 		run_schedule(seed);
 	print_message("%u schedules: %u clean first runs, %u wedged, %u unacknowledged "
 		      "COMPLETE, %u sends refused by a wedged device; %u injected power losses "
-		      "and %u cancels followed by a power cut left the application %u invalid "
+		      "and %u cancels followed by a power cut (%u of them erased a half page 0 "
+		      "first) left the application %u invalid "
 		      "(booted Katapult), %u old, %u new, %u in the step-3/4 window; %u reruns, all "
 		      "recovered\n",
 		      Tally.runs, Tally.ok_first, Tally.wedged, Tally.completes_unacked,
-		      Tally.stalled_out, Tally.power_losses, Tally.cancelled,
+		      Tally.stalled_out, Tally.power_losses, Tally.cancelled, Tally.invalidated,
 		      Tally.invalid_after_loss, Tally.old_after_loss, Tally.new_after_loss,
 		      Tally.window, Tally.reruns);
 	assert_int_equal(Tally.runs, count);

@@ -41,6 +41,7 @@ static void usage(FILE *out)
 	    "  --power-on-after MS  after an injected power loss (default 500; -1 = stay off)\n"
 	    "  --fault SPEC         drop-rx=N corrupt-rx=N delay-rx=N:US drop-tx=N corrupt-tx=N\n"
 	    "                       delay-tx=N:US power-loss-block=N power-loss-erase=N busy=N\n"
+	    "                       corrupt-flash=N (a bit of the Nth programmed block flips)\n"
 	    "                       wrong-uuid wedge silent (N counts frames from the start)\n"
 	    "Prints one line \"twin: ready ...\" on stdout when attached. SIGTERM saves and\n"
 	    "exits, SIGUSR1 power-cycles the probe, SIGUSR2 shorts its RESET pads.\n"
@@ -89,6 +90,8 @@ static int parse_fault(struct twin_faults *f, const char *spec)
 		f->power_loss_block = (uint32_t)n;
 	else if (IS("power-loss-erase"))
 		f->power_loss_erase = (uint32_t)n;
+	else if (IS("corrupt-flash"))
+		f->corrupt_flash = (uint32_t)n;
 	else if (IS("busy"))
 		f->busy_replies = (uint32_t)n;
 	else if (IS("wrong-uuid"))

@@ -12,6 +12,10 @@
 
 /*
  * Model (spec/katapult.md, spec/images.md, design.md "tools/"):
+ * - Flash checks are Katapult's, quarter ranges included (katapult.md §1.6): a page start
+ *   tests its first quarter for "erased", bytes 64..64+(P-64)/4 for "retransmit", another block
+ *   its first 16 bytes; programming goes unit by unit (F0 half-word, G4 double word) and a
+ *   unit that is not erased stays as it was unless the new value is zero.
  * - The geometry comes from the MCU's row in protocol/mcu.c at run time (config.mcu; default
  *   the F042 of v2/v3 probes: 32 KiB flash at TWIN_FLASH_BASE in 1 KiB pages, erased = 0xFF;
  *   the G431 of v4: 128 KiB in 2 KiB pages). Katapult lives in the row's first katapult_size
@@ -89,6 +93,8 @@ struct twin_faults {
 	uint64_t delay_us;
 	uint32_t power_loss_block; /* lose power half way through programming the Nth SEND_BLOCK */
 	uint32_t power_loss_erase; /* lose power half way through the Nth page erase */
+	uint32_t corrupt_flash;	   /* flip one bit of the Nth programmed block after Katapult's
+				    * compare passed: silent, only a read-back finds it */
 	uint32_t busy_replies;	   /* answer the next N Katapult commands with BUSY (0xf3) */
 	bool wrong_uuid; /* report a UUID with the last byte inverted (admin, GET_CANBUS_ID) */
 	bool wedge;	 /* put the Katapult parser in its wedged state now (§1.7) */
@@ -106,6 +112,10 @@ struct twin_stats {
 	uint32_t blocks_written;    /* SEND_BLOCKs that programmed flash */
 	uint32_t blocks_retransmit; /* SEND_BLOCKs ignored as identical retransmits */
 	uint32_t block_errors;	    /* SEND_BLOCKs answered with command error */
+	uint32_t program_errors;    /* units not programmed: not erased (F0 PGERR, G4 PROGERR) */
+	uint32_t quarter_misses;    /* page-start checks passed on the tested quarter while the
+				     * rest of the range held data (katapult.md §1.6) */
+	uint32_t flash_corruptions; /* corrupt_flash faults fired */
 	uint32_t wrote_past_end;    /* writes beyond the end of flash (device hangs) */
 	uint32_t eof_page_count;    /* Katapult's page counter (reset by a reboot of Katapult) */
 	uint32_t nacks;
