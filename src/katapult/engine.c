@@ -132,7 +132,7 @@ void engine_finish(struct katapult_engine *e, int err)
 	e->deadline_us = UINT64_MAX;
 }
 
-static void finish_interrupted(struct katapult_engine *e)
+void engine_finish_interrupted(struct katapult_engine *e)
 {
 	cf_failure_set(&e->failure, CF_ERR_INTERRUPTED,
 		       katapult_engine_stage_name(engine_flow_stage(e)), "stopped on request");
@@ -162,7 +162,7 @@ void katapult_engine_tx_done(struct katapult_engine *e, uint64_t now_us)
 		e->discard_next = true;
 		engine_flow_after_prime(e);
 		if (e->cancel && e->state == KATAPULT_ENGINE_TX)
-			finish_interrupted(e);
+			engine_finish_interrupted(e);
 		return;
 	}
 	if (e->cmd == KATAPULT_CMD_SEND_BLOCK) {
@@ -182,7 +182,7 @@ static void retry_soon(struct katapult_engine *e, uint64_t now_us, uint64_t back
 	if (e->state != KATAPULT_ENGINE_WAIT)
 		return;
 	if (e->cancel) {
-		finish_interrupted(e);
+		engine_finish_interrupted(e);
 		return;
 	}
 	if (e->tries >= e->max_tries)
@@ -212,7 +212,7 @@ static void on_ack(struct katapult_engine *e, const struct katapult_reply *r)
 	engine_flow_on_ack(e, r);
 	/* The safe point of a cancel: the reply is in, the next frame not yet handed out. */
 	if (e->cancel && e->state == KATAPULT_ENGINE_TX)
-		finish_interrupted(e);
+		engine_finish_interrupted(e);
 }
 
 static void on_nack(struct katapult_engine *e, uint64_t now_us)
@@ -332,7 +332,7 @@ static void on_timeout(struct katapult_engine *e, uint64_t now_us)
 {
 	e->stats.timeouts++;
 	if (e->cancel) {
-		finish_interrupted(e);
+		engine_finish_interrupted(e);
 		return;
 	}
 	if (e->tries < e->max_tries) {
@@ -380,7 +380,7 @@ void katapult_engine_tick(struct katapult_engine *e, uint64_t now_us)
 		return;
 	case KATAPULT_ENGINE_BACKOFF:
 		if (e->cancel) {
-			finish_interrupted(e);
+			engine_finish_interrupted(e);
 			return;
 		}
 		e->stats.retries++;
@@ -426,7 +426,7 @@ void katapult_engine_cancel(struct katapult_engine *e, uint64_t now_us)
 	/* No frame on its way: stop now. Otherwise the reply or the timeout will. */
 	if (e->state == KATAPULT_ENGINE_BACKOFF ||
 	    (e->state == KATAPULT_ENGINE_TX && !e->tx_handed))
-		finish_interrupted(e);
+		engine_finish_interrupted(e);
 }
 
 /* ---- results ------------------------------------------------------------------------------ */

@@ -11,8 +11,13 @@ bool engine_fail_cmd_error(struct katapult_engine *e)
 {
 	switch (e->cmd) {
 	case KATAPULT_CMD_SEND_BLOCK:
+		/* A stop was asked for: this reply ends the run; a rerun deals with the block. */
+		if (e->cancel) {
+			engine_finish_interrupted(e);
+			return true;
+		}
 		/* katapult.md §1.6: old data behind the quarter Katapult tests; erase again. */
-		if (!e->cancel && engine_flow_reerase(e))
+		if (engine_flow_reerase(e))
 			return true;
 		/* katapult.md §1.3: out of order, below the start, unaligned or flash failure;
 		 * a retransmit is never refused, so resending cannot help. */

@@ -90,6 +90,8 @@ struct katapult_engine {
 /* engine.c: the exchange layer. */
 void engine_command(struct katapult_engine *e, uint8_t cmd, uint32_t addr, const uint8_t *data);
 void engine_finish(struct katapult_engine *e, int err);
+/* The stop a cancel asked for: CF_ERR_INTERRUPTED, "stopped on request". */
+void engine_finish_interrupted(struct katapult_engine *e);
 void engine_log(const struct katapult_engine *e, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 

@@ -37,6 +37,8 @@ enum fault_kind {
 	FK_BUSY,
 	FK_TX_MIX, /* drop, corrupt and delay device->host together */
 	FK_CANCEL, /* the user presses Ctrl-C after some frame */
+	FK_LATE_LOST, /* a reply late past the timeout, and a frame lost near it */
+	FK_CORRUPT_FLASH, /* a bit flips in flash after Katapult's compare: only verify sees it */
 	FK_COUNT,
 };
 
@@ -46,6 +48,7 @@ static const char *const fault_names[] = {
 	[FK_DELAY_TX] = "delay_tx",	    [FK_POWER_BLOCK] = "power_loss_block",
 	[FK_POWER_ERASE] = "power_loss_erase", [FK_BUSY] = "busy",
 	[FK_TX_MIX] = "tx_mix",		    [FK_CANCEL] = "cancel",
+	[FK_LATE_LOST] = "late_and_lost",   [FK_CORRUPT_FLASH] = "corrupt_flash",
 };
 
 struct schedule {
@@ -56,13 +59,15 @@ struct schedule {
 	struct twin_faults faults;
 	unsigned busy_at;   /* FK_BUSY: frame after which BUSY replies start */
 	unsigned cancel_at; /* FK_CANCEL: frame after which the engine is cancelled */
-	char desc[160];
+	bool stale_pages;   /* old flash with data behind erased first quarters (§1.6) */
+	char desc[300];
 };
 
 /* Counts over all schedules, printed at the end so a reader sees what was covered. */
 static struct {
 	unsigned runs, ok_first, wedged, power_losses, window, invalid_after_loss, old_after_loss,
-		new_after_loss, reruns, completes_unacked, stalled_out, cancelled, invalidated;
+		new_after_loss, reruns, completes_unacked, stalled_out, cancelled, invalidated,
+		stale_runs, reerased, verify_caught, late_lost, same_address;
 } Tally;
 
 static int setup_images(void **state)
@@ -114,6 +119,28 @@ static void open_twin(struct sim *s, bool usb)
 	sim_settle(s, 1000000);
 	sim_snapshot(s);
 	assert_true(sim_enter_katapult(s));
+}
+
+/*
+ * katapult.md §1.6: old flash Katapult's quarter checks miss. Every second page of the
+ * application area gets an erased first quarter with data behind it (page 0 keeps the old
+ * vector table, so the old application stays valid); the snapshot is taken again.
+ */
+static void hide_old_data(struct sim *s, uint32_t seed)
+{
+	const uint32_t page = twin_mcu(s->t)->page_size;
+	size_t flash_len;
+	uint8_t *app = twin_flash_mut(s->t, &flash_len) + SIM_APP_OFF;
+	const size_t room = flash_len - SIM_APP_OFF;
+
+	for (size_t p = page; p + page <= room; p += 2 * page) {
+		for (size_t i = page / 4; i < page; i++)
+			if (app[p + i] == 0xff)
+				app[p + i] = (uint8_t)(0x40 | (sim_rand(&seed) & 0x3f));
+		memset(app + p, 0xff, page / 4);
+	}
+	twin_flash_changed(s->t, SIM_APP_OFF, room);
+	sim_snapshot(s);
 }
 
 /* An application-like image: a plausible vector table, then seeded bytes. */
@@ -175,6 +202,34 @@ static void pick_faults(struct schedule *sc, uint32_t *r, size_t blocks)
 	case FK_CANCEL:
 		sc->cancel_at = 1 + sim_rand(r) % frames;
 		break;
+	case FK_LATE_LOST:
+		/* A reply late past the reply timeout (2 s; SEND_BLOCK 5 s), so the command was
+		 * resent and the late ACK lands while a later command waits: with a lost reply
+		 * near it, or with a host->device frame lost just behind it (that later command,
+		 * whose ACK must not be taken from the late one). */
+		f->delay_tx = 1 + sim_rand(r) % tx_span;
+		if (sim_rand(r) % 3 == 0) {
+			f->delay_us = 2100000 + sim_rand(r) % 7000000;
+			f->drop_tx = f->delay_tx + 1 + sim_rand(r) % 3;
+			break;
+		}
+		/* Aimed: a slow SEND_BLOCK answers after the engine resent it; the ACK of the
+		 * resend comes late, while the next block waits -- and that next block's first
+		 * frame is lost (USB: its first of 2 packets; CAN: its first of 10 frames).
+		 * Taking the duplicate ACK as the next block's would leave that block unwritten. */
+		f->delay_tx = 0;
+		f->slow_block = 1 + sim_rand(r) % (uint32_t)(blocks + 1);
+		f->delay_us = 5800000 + sim_rand(r) % 4500000;
+		f->late_next_us = 1000 + sim_rand(r) % 3000000;
+		f->drop_rx_after_delay = sc->usb ? 3 : 11;
+		break;
+	case FK_CORRUPT_FLASH:
+		f->corrupt_flash = 1 + sim_rand(r) % (uint32_t)(blocks + 1);
+		if (sim_rand(r) % 2) {
+			f->delay_tx = 1 + sim_rand(r) % tx_span;
+			f->delay_us = 2100000 + sim_rand(r) % 5000000;
+		}
+		break;
 	case FK_COUNT:
 		break;
 	}
@@ -191,14 +246,17 @@ static void make_schedule(struct schedule *sc, uint32_t seed)
 	sc->usb = sim_rand(&r) % 4 == 0;
 	sc->img_len = 640 + sim_rand(&r) % 4500;
 	sc->kind = (enum fault_kind)(sim_rand(&r) % FK_COUNT);
+	sc->stale_pages = sim_rand(&r) % 3 == 0;
 	pick_faults(sc, &r, (sc->img_len + 63) / 64);
 	snprintf(sc->desc, sizeof(sc->desc),
-		 "%s %s image %zu B drop_rx %u corrupt_rx %u drop_tx %u corrupt_tx %u "
-		 "delay_tx %u/%lluus pl_block %u pl_erase %u busy %u@%u cancel@%u",
-		 sc->usb ? "usb" : "can", fault_names[sc->kind], sc->img_len, f->drop_rx,
-		 f->corrupt_rx, f->drop_tx, f->corrupt_tx, f->delay_tx,
-		 (unsigned long long)f->delay_us, f->power_loss_block, f->power_loss_erase,
-		 f->busy_replies, sc->busy_at, sc->cancel_at);
+		 "%s %s%s image %zu B drop_rx %u corrupt_rx %u drop_tx %u corrupt_tx %u "
+		 "delay_tx %u/%lluus pl_block %u pl_erase %u busy %u@%u cancel@%u corrupt_flash %u "
+		 "slow_block %u drop_rx_after_delay %u",
+		 sc->usb ? "usb" : "can", fault_names[sc->kind],
+		 sc->stale_pages ? " stale-pages" : "", sc->img_len, f->drop_rx, f->corrupt_rx,
+		 f->drop_tx, f->corrupt_tx, f->delay_tx, (unsigned long long)f->delay_us,
+		 f->power_loss_block, f->power_loss_erase, f->busy_replies, sc->busy_at,
+		 sc->cancel_at, f->corrupt_flash, f->slow_block, f->drop_rx_after_delay);
 }
 
 static void busy_hook(struct sim *s, unsigned n, const uint8_t *frame, size_t len)
@@ -224,7 +282,7 @@ static void busy_hook(struct sim *s, unsigned n, const uint8_t *frame, size_t le
 
 static bool host_to_device_fault(const struct schedule *sc)
 {
-	return sc->faults.drop_rx || sc->faults.corrupt_rx;
+	return sc->faults.drop_rx || sc->faults.corrupt_rx || sc->faults.drop_rx_after_delay;
 }
 
 /* design.md rules 1 and 2 after a session, whatever its result. */
@@ -308,12 +366,45 @@ static void check_first_session(struct sim *s, const struct schedule *sc, int rc
 		/* Ctrl-C, then the probe loses power: rule 3 holds here too. */
 		twin_power_off(s->t, s->now);
 		check_rule_3(s, sc, true);
+	} else if (sc->faults.corrupt_flash) {
+		/* Silent corruption is for verify to find (design.md rule 2): no COMPLETE, and
+		 * the differing application is erased again before the stop. */
+		CHECK(rc == 0 || rc == CF_ERR_VERIFY || !strcmp(why->stage, "complete") ||
+			      (host_to_device_fault(sc) && rc),
+		      sc, "corrupted flash ended in %s %s: %s", cf_err_name(rc), why->stage,
+		      why->detail);
+		if (rc == CF_ERR_VERIFY) {
+			Tally.verify_caught++;
+			CHECK(s->app == KATAPULT_APP_INVALID, sc, "verify failure left app state %d",
+			      (int)s->app);
+			CHECK(sim_app_state(s) == SIM_APP_INVALID, sc, "app %s after verify failure",
+			      sim_app_state_name(sim_app_state(s)));
+		}
 	} else if (!host_to_device_fault(sc) && !sc->faults.power_loss_block &&
 		   !sc->faults.power_loss_erase) {
 		CHECK(rc == 0 || !strcmp(why->stage, "complete"), sc,
 		      "device->host faults must be survived: %s %s: %s", cf_err_name(rc),
 		      why->stage, why->detail);
 	}
+	/*
+	 * A lost frame may wedge the parser or cost tries, but never makes the engine count a
+	 * block as written that the device did not write: it takes no ACK of another address.
+	 * The one ambiguity the protocol leaves is two SEND_BLOCKs in a row to one page start
+	 * (the 0xFF block and block 0 of a one-page image, a force block and the page's first
+	 * block): an ACK echoes only the address. Verify catches that one (design.md rule 2).
+	 */
+	if (!sc->faults.corrupt_rx && !sc->faults.corrupt_tx && !sc->faults.corrupt_flash &&
+	    !sc->faults.power_loss_block && !sc->faults.power_loss_erase && sc->kind != FK_CANCEL &&
+	    rc == CF_ERR_VERIFY) {
+		unsigned long at = strtoul(why->detail + strlen("block "), NULL, 16);
+
+		CHECK(!strncmp(why->detail, "block 0x", 8) && at >= TWIN_APP_START &&
+			      (at - TWIN_APP_START) % twin_mcu(s->t)->page_size == 0,
+		      sc, "lost frames ended in a verify mismatch: %s", why->detail);
+		Tally.same_address++;
+	}
+	if (sc->kind == FK_LATE_LOST && sc->faults.drop_rx_after_delay)
+		Tally.late_lost++;
 	if (rc && !strcmp(why->stage, "complete"))
 		Tally.completes_unacked++;
 	Tally.ok_first += rc == 0;
@@ -351,12 +442,16 @@ static void run_schedule(uint32_t seed)
 	static struct sim s;
 	struct schedule sc;
 	struct katapult_engine_config c;
+	struct katapult_engine_stats st;
 	struct cf_failure why;
 	uint32_t completes, rng = seed | 1;
 	int rc;
 
 	make_schedule(&sc, seed);
 	open_twin(&s, sc.usb);
+	if (sc.stale_pages)
+		hide_old_data(&s, seed);
+	Tally.stale_runs += sc.stale_pages;
 	make_raw_image(&s, &rng, sc.img_len);
 	s.rng = rng;
 	s.hook = NULL;
@@ -372,10 +467,11 @@ static void run_schedule(uint32_t seed)
 	s.cancel_after = sc.cancel_at;
 	completes = twin_get_stats(s.t)->completes;
 
-	rc = sim_session(&s, &c, NULL, &why);
+	rc = sim_session(&s, &c, &st, &why);
 	sim_settle(&s, 2000000);
 
 	Tally.runs++;
+	Tally.reerased += st.pages_reerased;
 	Tally.stalled_out += s.stalled_out;
 	check_rules_1_2(&s, &sc, rc, &why, completes);
 	check_first_session(&s, &sc, rc, &why);
@@ -393,13 +489,19 @@ static void test_sim_fault_schedules(void **state)
 	memset(&Tally, 0, sizeof(Tally));
 	for (uint32_t seed = first; seed < first + count; seed++)
 		run_schedule(seed);
-	print_message("%u schedules: %u clean first runs, %u wedged, %u unacknowledged "
+	print_message("%u schedules (%u over old flash with data behind erased quarters: %u pages "
+		      "erased again; %u silent flash corruptions caught by verify; %u late replies "
+		      "with a frame lost behind them, %u of those runs failed verify at a page "
+		      "start written twice in a row): "
+		      "%u clean first runs, %u wedged, %u unacknowledged "
 		      "COMPLETE, %u sends refused by a wedged device; %u injected power losses "
 		      "and %u cancels followed by a power cut (%u of them erased a half page 0 "
 		      "first) left the application %u invalid "
 		      "(booted Katapult), %u old, %u new, %u in the step-3/4 window; %u reruns, all "
 		      "recovered\n",
-		      Tally.runs, Tally.ok_first, Tally.wedged, Tally.completes_unacked,
+		      Tally.runs, Tally.stale_runs, Tally.reerased, Tally.verify_caught,
+		      Tally.late_lost, Tally.same_address,
+		      Tally.ok_first, Tally.wedged, Tally.completes_unacked,
 		      Tally.stalled_out, Tally.power_losses, Tally.cancelled, Tally.invalidated,
 		      Tally.invalid_after_loss, Tally.old_after_loss, Tally.new_after_loss,
 		      Tally.window, Tally.reruns);

@@ -4,6 +4,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/* cmocka.h needs the four headers above */
 #include <cmocka.h>
 
 #include "failure.h"
@@ -19,16 +21,17 @@ enum pattern {
 	PAT_QUARTER,	 /* every second page: first quarter erased, data behind it */
 	PAT_BLOCK_HEADS, /* every second page: first quarter and every block's first 16 bytes
 			  * erased, data behind them */
-	PAT_HALF_ERASED, /* every third page half erased, as a power loss during an erase leaves it */
+	PAT_HALF_ERASED, /* every third page half erased, as a power loss during an erase leaves it
+			  */
 	PAT_PAGE0,	 /* page 0: first quarter erased (the old application is invalid) */
 	PAT_FOREIGN,	 /* seeded bytes everywhere, every page's first quarter erased */
 	PAT_COUNT,
 };
 
 static const char *const pattern_names[] = {
-	[PAT_QUARTER] = "quarter-erased pages", [PAT_BLOCK_HEADS] = "erased block heads",
-	[PAT_HALF_ERASED] = "half-erased pages", [PAT_PAGE0] = "page 0 quarter erased",
-	[PAT_FOREIGN] = "foreign image",
+    [PAT_QUARTER] = "quarter-erased pages",  [PAT_BLOCK_HEADS] = "erased block heads",
+    [PAT_HALF_ERASED] = "half-erased pages", [PAT_PAGE0] = "page 0 quarter erased",
+    [PAT_FOREIGN] = "foreign image",
 };
 
 /* Data where there is none yet, so every hidden range really holds something. */
@@ -179,10 +182,10 @@ static void test_sim_old_flash_g431_usb(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_sim_old_flash_f042_can),
-		cmocka_unit_test(test_sim_old_flash_f042_usb),
-		cmocka_unit_test(test_sim_old_flash_g431_can),
-		cmocka_unit_test(test_sim_old_flash_g431_usb),
+	    cmocka_unit_test(test_sim_old_flash_f042_can),
+	    cmocka_unit_test(test_sim_old_flash_f042_usb),
+	    cmocka_unit_test(test_sim_old_flash_g431_can),
+	    cmocka_unit_test(test_sim_old_flash_g431_usb),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

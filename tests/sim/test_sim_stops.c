@@ -4,6 +4,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/* cmocka.h needs the four headers above */
 #include <cmocka.h>
 
 #include "failure.h"
@@ -39,7 +41,7 @@ static struct marks find_window(const char *mcu, bool usb, size_t size)
 {
 	static struct sim s;
 	struct katapult_engine_config c;
-	struct marks m = { 0, 0 };
+	struct marks m = {0, 0};
 
 	open_probe(&s, mcu, usb, size);
 	s.hook = mark_hook;
@@ -81,10 +83,11 @@ static void cancel_everywhere(const char *mcu, bool usb, size_t size)
 		if (in_window) {
 			if (s.frames != k + 1 || s.last_cmd != KATAPULT_CMD_SEND_BLOCK ||
 			    s.last_addr != TWIN_APP_START || !s.last_ff)
-				fail_msg("cancel after frame %u (window %u..%u): %u frames, last %02x "
-					 "at 0x%08x",
-					 k, w.block0, w.last_block - 1, s.frames, s.last_cmd,
-					 s.last_addr);
+				fail_msg(
+				    "cancel after frame %u (window %u..%u): %u frames, last %02x "
+				    "at 0x%08x",
+				    k, w.block0, w.last_block - 1, s.frames, s.last_cmd,
+				    s.last_addr);
 			assert_int_equal(s.app, KATAPULT_APP_INVALID);
 			assert_non_null(strstr(why.hint, "application is erased"));
 			invalidated++;
@@ -177,10 +180,10 @@ static void test_sim_stops_channel_dies_in_window(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_sim_stops_cancel_in_window_can),
-		cmocka_unit_test(test_sim_stops_cancel_in_window_usb),
-		cmocka_unit_test(test_sim_stops_cancel_in_window_g431),
-		cmocka_unit_test(test_sim_stops_channel_dies_in_window),
+	    cmocka_unit_test(test_sim_stops_cancel_in_window_can),
+	    cmocka_unit_test(test_sim_stops_cancel_in_window_usb),
+	    cmocka_unit_test(test_sim_stops_cancel_in_window_g431),
+	    cmocka_unit_test(test_sim_stops_channel_dies_in_window),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -11,6 +11,11 @@ int twin_fault_rx(struct twin *t, uint8_t *data, size_t len)
 		twin_logf(t, "fault: dropped host->device frame %u", n);
 		return TWIN_RX_DROP;
 	}
+	if (t->faults.drop_rx_after_delay && t->delay_fired_rx &&
+	    n == t->delay_fired_rx - 1 + t->faults.drop_rx_after_delay) {
+		twin_logf(t, "fault: dropped host->device frame %u behind the late reply", n);
+		return TWIN_RX_DROP;
+	}
 	if (t->faults.corrupt_rx && n == t->faults.corrupt_rx && len) {
 		data[len - 1] ^= 1;
 		twin_logf(t, "fault: corrupted host->device frame %u", n);
@@ -38,6 +43,7 @@ int twin_fault_tx(struct twin *t, uint8_t *data, size_t len, uint64_t *ready_us)
 	}
 	if (t->faults.delay_tx && n == t->faults.delay_tx) {
 		*ready_us += t->faults.delay_us;
+		t->delay_fired_rx = t->rx_seen + 1;
 		twin_logf(t, "fault: delayed device->host frame %u by %llu us", n,
 			  (unsigned long long)t->faults.delay_us);
 	}

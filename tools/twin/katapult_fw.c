@@ -35,8 +35,18 @@ static void reply(struct twin *t, uint8_t code, const uint8_t *payload, size_t w
 	uint8_t f[KP_MSG_MAX + 16];
 	size_t n;
 
-	if (katapult_encode(code, payload, 4 * words, f, sizeof(f), &n) == 0)
-		twin_send(t, f, n, ready_us);
+	if (katapult_encode(code, payload, 4 * words, f, sizeof(f), &n) < 0)
+		return;
+	/* the slow_block fault: the reply after the slow one (the resend's) comes late too */
+	if (t->late_next == 2) {
+		ready_us += t->faults.late_next_us;
+		twin_logf(t, "fault: the reply after the slow block %llu us late",
+			  (unsigned long long)t->faults.late_next_us);
+		t->late_next = 0;
+	}
+	if (t->late_next == 1)
+		t->late_next = 2;
+	twin_send(t, f, n, ready_us);
 }
 
 static void reply_code(struct twin *t, uint8_t code, uint64_t ready_us)
@@ -129,6 +139,14 @@ static void cmd_send_block(struct twin *t, const uint8_t *msg, uint64_t now_us)
 	if (msg[3] != TWIN_BLOCK_SIZE / 4 + 1 || addr < TWIN_FLASH_BASE + t->app_off)
 		goto fail;
 	rc = twin_flash_write_block(t, addr, msg + 8, &cost);
+	if (t->faults.slow_block && ++t->slow_seen == t->faults.slow_block) {
+		/* a flash that takes its time (katapult.md §1.8: the 5 s came from H723s) */
+		cost += t->faults.delay_us;
+		t->delay_fired_rx = t->rx_seen + 1;
+		t->late_next = t->faults.late_next_us ? 1 : 0;
+		twin_logf(t, "fault: SEND_BLOCK %u takes %llu us longer", t->slow_seen,
+			  (unsigned long long)t->faults.delay_us);
+	}
 	t->busy_until = now_us + cost;
 	if (rc == 1) {
 		twin_lose_power(t, now_us + cost, "while programming a block");

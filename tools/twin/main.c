@@ -21,6 +21,10 @@
 #define PTY_CHECK_US  5000   /* how often the slave's open state and rate are sampled */
 #define REENUM_US     150000 /* USB disconnect -> new device visible (real time) */
 #define SEND_RETRY_US 1000
+/* katapult.md §1.3: Katapult's COMPLETE ACK leaves 100 ms before its reset. The old port stays
+ * that long after its last bytes, so the host reads them even when --speed 0 puts the reply
+ * and the reset into one step (closing a pty master discards what the slave has not read). */
+#define DRAIN_US 100000
 
 struct app {
 	struct twin_options o;
@@ -44,6 +48,8 @@ struct app {
 	uint32_t seen_enum;
 	bool usb_present;
 	uint64_t reenum_at;
+	uint64_t last_out_us; /* real time of the last bytes written to the port */
+	uint64_t unplug_at;   /* a USB change waits for the host to read the old port */
 	struct sysfs_fixture fx;
 	bool fx_on;
 	/* the twin's own clock */
@@ -129,7 +135,7 @@ static int pty_pollfds(struct loop_source *src, struct pollfd *fds, int max)
 {
 	struct app *a = (struct app *)((char *)src - offsetof(struct app, pty_src));
 
-	if (max < 1 || a->pty.master < 0 || !a->pty.slave_open)
+	if (max < 1 || a->pty.master < 0 || !a->pty.slave_open || a->unplug_at)
 		return 0; /* a closed slave makes the master poll HUP: sampled by the timer */
 	fds[0].fd = a->pty.master;
 	fds[0].events = (short)(POLLIN | (a->out_len ? POLLOUT : 0));
@@ -161,7 +167,8 @@ static void pty_ready(struct loop_source *src, const struct pollfd *fds, int cou
 	(void)fds;
 	(void)count;
 	(void)now;
-	pty_read(a);
+	if (!a->unplug_at) /* the firmware that read this port is gone */
+		pty_read(a);
 	pump(a);
 }
 
@@ -178,6 +185,7 @@ static void pty_flush(struct app *a)
 	if (n > 0) {
 		memmove(a->out, a->out + n, a->out_len - (size_t)n);
 		a->out_len -= (size_t)n;
+		a->last_out_us = cf_now_us();
 	}
 }
 
@@ -195,6 +203,14 @@ static void usb_follow(struct app *a)
 	uint32_t enums = twin_get_stats(a->t)->usb_enumerations;
 
 	if (enums != a->seen_enum || present != a->usb_present) {
+		/* What the firmware sent before its reset leaves on the old port first. */
+		if (!a->unplug_at) {
+			pty_flush(a);
+			a->unplug_at = a->last_out_us + DRAIN_US;
+		}
+		if (cf_now_us() < a->unplug_at)
+			return;
+		a->unplug_at = 0;
 		a->seen_enum = enums;
 		a->usb_present = present;
 		twin_pty_close(&a->pty);
@@ -276,7 +292,8 @@ static void pump(struct app *a)
 		can_flush(a);
 	if (a->o.pty) {
 		usb_follow(a);
-		pty_flush(a);
+		if (!a->unplug_at)
+			pty_flush(a);
 	}
 	if (st->power_losses != a->seen_losses) {
 		a->seen_losses = st->power_losses;

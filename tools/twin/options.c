@@ -42,6 +42,9 @@ static void usage(FILE *out)
 	    "  --fault SPEC         drop-rx=N corrupt-rx=N delay-rx=N:US drop-tx=N corrupt-tx=N\n"
 	    "                       delay-tx=N:US power-loss-block=N power-loss-erase=N busy=N\n"
 	    "                       corrupt-flash=N (a bit of the Nth programmed block flips)\n"
+	    "                       slow-block=N:US (the Nth SEND_BLOCK takes US longer)\n"
+	    "                       drop-rx-after-delay=N (the Nth frame after delay-tx or\n"
+	    "                       slow-block fired)\n"
 	    "                       wrong-uuid wedge silent (N counts frames from the start)\n"
 	    "Prints one line \"twin: ready ...\" on stdout when attached. SIGTERM saves and\n"
 	    "exits, SIGUSR1 power-cycles the probe, SIGUSR2 shorts its RESET pads.\n"
@@ -90,6 +93,11 @@ static int parse_fault(struct twin_faults *f, const char *spec)
 		f->power_loss_block = (uint32_t)n;
 	else if (IS("power-loss-erase"))
 		f->power_loss_erase = (uint32_t)n;
+	else if (IS("slow-block")) {
+		f->slow_block = (uint32_t)n;
+		f->delay_us = us;
+	} else if (IS("drop-rx-after-delay"))
+		f->drop_rx_after_delay = (uint32_t)n;
 	else if (IS("corrupt-flash"))
 		f->corrupt_flash = (uint32_t)n;
 	else if (IS("busy"))

@@ -72,8 +72,13 @@ void twin_serial_queue(struct twin *t, const uint8_t *buf, size_t len, uint64_t 
 	memcpy(c.data, buf, len);
 	if (twin_fault_tx(t, c.data, c.len, &c.ready_us))
 		return;
+	if (t->prime_hold && !t->held_valid && len > TWIN_USB_PACKET) {
+		/* katapult.md §3.4 holds the first *packet* until a second is queued: a first
+		 * reply longer than one packet queues that second packet itself. */
+		t->prime_hold = false;
+	}
 	if (t->prime_hold) {
-		/* katapult.md §3.4: the first reply waits for a second one to be queued */
+		/* katapult.md §3.4: the first packet waits for a second one to be queued */
 		if (!t->held_valid) {
 			t->held = c;
 			t->held_valid = true;

@@ -231,6 +231,9 @@ void twin_set_faults(struct twin *t, const struct twin_faults *faults)
 	t->faults = *faults;
 	t->delayed.on = false;
 	t->rx_seen = t->tx_seen = t->blocks_seen = t->erases_seen = 0;
+	t->delay_fired_rx = 0;
+	t->slow_seen = 0;
+	t->late_next = 0;
 	if (faults->wedge && t->mode == TWIN_MODE_KATAPULT && !t->stats.wedged) {
 		/* katapult.md §1.7: a partial frame at offset 0 keeps the parser stuck */
 		static const uint8_t partial[] = {0x01, 0x88, 0x12, 0x11, 0x00, 0x20, 0x00, 0x08};

@@ -90,6 +90,12 @@ struct twin_faults {
 	uint32_t corrupt_tx; /* flip bit 0 of the last data byte of the Nth device->host frame */
 	uint32_t delay_rx;   /* deliver the Nth host->device frame delay_us late */
 	uint32_t delay_tx;   /* hold the Nth device->host frame back by delay_us */
+	uint32_t slow_block; /* the Nth SEND_BLOCK takes delay_us longer: a late ACK, and the
+			      * commands behind it wait in the receive buffer */
+	uint64_t late_next_us; /* with slow_block: the reply after the slow one (to the host's
+				* resend) is late by this much: a duplicate ACK in a later wait */
+	uint32_t drop_rx_after_delay; /* drop the Nth host->device frame after delay_tx or
+				       * slow_block fired: a frame lost near a late reply */
 	uint64_t delay_us;
 	uint32_t power_loss_block; /* lose power half way through programming the Nth SEND_BLOCK */
 	uint32_t power_loss_erase; /* lose power half way through the Nth page erase */

@@ -145,6 +145,9 @@ struct twin {
 		size_t len;
 	} delayed; /* one host->device unit held back by the delay_rx fault */
 	uint32_t rx_seen, tx_seen, blocks_seen, erases_seen;
+	uint32_t delay_fired_rx; /* rx_seen when delay_tx or slow_block fired, + 1 (0: not yet) */
+	uint32_t slow_seen;	 /* SEND_BLOCKs counted for slow_block */
+	uint8_t late_next;	 /* 1: the slow reply is next, 2: the one after it is late */
 
 	struct twin_stats stats;
 };
