@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-3.0-or-later
+# A host-side stop inside the page-0 window (block 0 written, page 0 not finished) through the
+# real binary over CAN: Ctrl-C and SIGTERM, aimed at the moment the real block 0 goes out.
+# cartoflash must erase page 0 again before it stops, say so, and leave a probe that stays in
+# Katapult after a power cycle; a rerun finishes. And at --speed 0 the ACK of COMPLETE reaches
+# the host before the probe resets (katapult.md §1.3).
+set -u
+. "$(dirname "$0")/can_lib.bash"
+
+"$BIN/mkimage" app --iface can --bitrate 1000000 --version "CARTOGRAPHER 5.1.0" --size 4096 \
+	-o "$work/app.bin"
+first_word=$(od -An -tx4 -N4 "$work/app.bin" | tr -d ' ')
+start_bus 1000000 1 || skip_all "simbus did not start"
+
+# word_at NAME: the first application word in the twin's flash file (persisted on every change)
+word_at() { od -An -tx4 -j 8192 -N4 "$work/$1.bin" | tr -d ' '; }
+
+# aimed_stop NAME SIGNAL: flash with -v, send SIGNAL when the second SEND_BLOCK to 0x08002000
+# (the real block 0; the first one is the 0xFF block) has gone out.
+aimed_stop() {
+	local name=$1 sig=$2 u cf i
+	u=$(uuid_of "$name")
+	"$CARTOFLASH" flash "$work/app.bin" --can "sim:$work/bus" --uuid "$u" -v \
+		>"$work/$name.$sig.out" 2>"$work/$name.$sig.err" &
+	cf=$!
+	for i in $(seq 1 1000); do
+		[ "$(grep -c -- '-> SEND_BLOCK 0x08002000' "$work/$name.$sig.err" 2>/dev/null)" -ge 2 ] &&
+			break
+		sleep 0.01
+	done
+	kill "-$sig" "$cf"
+	wait "$cf"
+	echo $? >"$work/$name.$sig.rc"
+}
+
+for sig in INT TERM; do
+	p=p$sig
+	# --speed 10: programming a block takes 17 ms, so the window lasts about 0.3 s.
+	start_twin "$p" 16000C000F433042533738$([ $sig = INT ] && echo 20 || echo 21) 10 \
+		katapult:can:1000000 "app:can:1000000:CARTOGRAPHER 4.0.0" || skip_all "twin"
+	aimed_stop "$p" "$sig"
+	rc=$(cat "$work/$p.$sig.rc")
+	check "SIG$sig in the page-0 window: exit 130" '[ "$rc" -eq 130 ]'
+	check "SIG$sig: the stop was inside the window (block 0 out, page 0 unfinished)" \
+		'[ "$(grep -c -- "-> SEND_BLOCK 0x08002000" "$work/$p.$sig.err")" -ge 2 ] && ! grep -q -- "-> SEND_EOF" "$work/$p.$sig.err"'
+	check "SIG$sig: the last frame out is the 0xFF block over page 0 again" \
+		'[ "$(grep -c -- "-> SEND_BLOCK 0x08002000" "$work/$p.$sig.err")" -ge 3 ] && [ "$(grep -- "-> " "$work/$p.$sig.err" | tail -1 | grep -c "SEND_BLOCK 0x08002000")" -eq 1 ]'
+	check "SIG$sig: the message says the application is erased and the probe stays in Katapult" \
+		'grep -q "stopped on request; the application is erased, so the probe stays in Katapult" "$work/$p.$sig.err"'
+	check "SIG$sig: page 0 holds no valid-looking application (first word ffffffff)" \
+		'[ "$(word_at "$p")" = ffffffff ]'
+	check "SIG$sig: no COMPLETE went out" '! grep -q -- "-> COMPLETE" "$work/$p.$sig.err"'
+	kill -USR1 "$(cat "$work/$p.pid")" # unplug and plug in again
+	sleep 0.3
+	"$CARTOFLASH" info --can "sim:$work/bus" --uuid "$(uuid_of "$p")" >"$work/$p.info" 2>&1
+	rc=$?
+	check "SIG$sig: after a power cycle the probe answers in Katapult" \
+		'[ $rc -eq 0 ] && grep -q "Katapult" "$work/$p.info"'
+	"$CARTOFLASH" flash "$work/app.bin" --can "sim:$work/bus" --uuid "$(uuid_of "$p")" \
+		>"$work/$p.rerun" 2>&1
+	rc=$?
+	check "SIG$sig: the rerun finishes (exit 0)" '[ $rc -eq 0 ]'
+	check "SIG$sig: the rerun wrote the image" '[ "$(word_at "$p")" = "$first_word" ]'
+	stop_twin "$p"
+done
+
+# katapult.md §1.3: Katapult sends the ACK of COMPLETE 100 ms before it resets; a twin at
+# --speed 0 puts both into one step, and the ACK must still reach the host.
+start_twin fast 16000C000F43304253373822 0 katapult:can:1000000 || skip_all "twin"
+"$CARTOFLASH" flash "$work/app.bin" --can "sim:$work/bus" --uuid "$(uuid_of fast)" -v \
+	>"$work/fast.out" 2>"$work/fast.err"
+rc=$?
+check "--speed 0: flash exits 0" '[ $rc -eq 0 ]'
+check "--speed 0: the ACK of COMPLETE reaches the host" 'grep -q -- "<- ACK COMPLETE" "$work/fast.err"'
+stop_twin fast
