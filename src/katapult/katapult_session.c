@@ -58,8 +58,14 @@ int ksession_failure(struct updater *u, struct kchannel *ch, enum katapult_engin
 	/* Katapult still on the port but silent: a parser that wedged in an earlier run. */
 	if (silent && !katapult_engine_wrote(e) && (err == CF_ERR_TIMEOUT || err == CF_ERR_WEDGED))
 		cf_failure_set_hint(why, "%s", silent);
+	/* The channel failed: no more frames go out, so say what the probe holds (fidelity's
+	 * engine knows: erased, half page 0, every block written). */
 	if (katapult_engine_wrote(e) && (err == CF_ERR_NO_DEVICE || err == CF_ERR_IO))
-		cf_failure_set_hint(why, "its application is incomplete, so it stays in Katapult; "
-					 "reconnect it and rerun the same command");
+		cf_failure_set_hint(why, "%s; %s", katapult_engine_app_text(e),
+				    katapult_engine_app(e) == KATAPULT_APP_HALF
+					? "if it was reset or unplugged, short its RESET pads twice "
+					  "within 0.5 s (or cartoflash recover), then rerun the same "
+					  "command"
+					: "reconnect it and rerun the same command");
 	return err;
 }

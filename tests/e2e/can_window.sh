@@ -34,11 +34,21 @@ aimed_stop() {
 	echo $? >"$work/$name.$sig.rc"
 }
 
+# slow_twin NAME UID: a twin whose 50th SEND_BLOCK -- block 0 (the 0xFF block, blocks 16..63,
+# then block 0) -- takes 1.5 s, so a signal aimed at it lands in the window on a busy machine.
+slow_twin() {
+	"$BIN/twin" --uid "$2" --flash "$work/$1.bin" --init katapult:can:1000000 \
+		--init "app:can:1000000:CARTOGRAPHER 4.0.0" --speed 0 --fault slow-block=50:1500000 \
+		--attach "sim:$work/bus" >"$work/$1.out" 2>&1 &
+	pids+=($!)
+	echo $! >"$work/$1.pid"
+	wait_line "$work/$1.out" "ready" || return 1
+	sed -n 's/.*ready uuid=\([0-9a-f]*\).*/\1/p' "$work/$1.out" | head -1 >"$work/$1.uuid"
+}
+
 for sig in INT TERM; do
 	p=p$sig
-	# --speed 10: programming a block takes 17 ms, so the window lasts about 0.3 s.
-	start_twin "$p" 16000C000F433042533738$([ $sig = INT ] && echo 20 || echo 21) 10 \
-		katapult:can:1000000 "app:can:1000000:CARTOGRAPHER 4.0.0" || skip_all "twin"
+	slow_twin "$p" 16000C000F433042533738$([ $sig = INT ] && echo 20 || echo 21) || skip_all "twin"
 	aimed_stop "$p" "$sig"
 	rc=$(cat "$work/$p.$sig.rc")
 	check "SIG$sig in the page-0 window: exit 130" '[ "$rc" -eq 130 ]'

@@ -55,7 +55,7 @@ check "gone mid-write: exit 69" test "$RC" -eq 69
 check "gone mid-write: says it disconnected during the write" \
 	has "$ERR" "disconnected from"
 check "gone mid-write: says it stays in Katapult and how to resume" \
-	has "$ERR" "stays in Katapult; reconnect it and rerun the same command"
+	has "$ERR" "the application is erased, so the probe stays in Katapult, also after a reset or power cycle; reconnect it and rerun the same command"
 for i in $(seq 100); do usb_present && break; sleep 0.05; done
 run scan --usb
 check "gone mid-write: back on power it boots Katapult (safe order kept the app invalid)" \

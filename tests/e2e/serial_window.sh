@@ -16,8 +16,10 @@ sends0() { grep -c -- '-> SEND_BLOCK 0x08002000' "$ERR" 2>/dev/null; }
 last_sent() { grep -- '-> ' "$ERR" | tail -1; }
 
 for sig in INT TERM; do
-	# --speed 10: a block takes 17 ms to program, so the window lasts about 0.3 s.
-	twin_start --init katapult:usb --init "file:0x08002000:$WORK/old.bin" --speed 10 || exit 1
+	# The 50th SEND_BLOCK is block 0 (the 0xFF block, blocks 16..63, then block 0): the twin
+	# takes 1.5 s over it, so the signal lands in the window on a busy machine too.
+	twin_start --init katapult:usb --init "file:0x08002000:$WORK/old.bin" \
+		--fault slow-block=50:1500000 || exit 1
 	"$CF" flash "$WORK/new.bin" --serial "$TTY" -v >"$OUT" 2>"$ERR" &
 	cf=$!
 	for i in $(seq 1 2000); do
@@ -37,12 +39,27 @@ for sig in INT TERM; do
 	check "SIG$sig: page 0 holds no valid-looking application" test "$(word0)" = ffffffff
 	kill -USR1 "$TWIN_PID" # unplug and plug in again
 	sleep 0.5
-	run info --serial auto
-	check "SIG$sig: after a power cycle the probe is in Katapult" has "$OUT" "Katapult"
+	for i in $(seq 100); do usb_present && break; sleep 0.05; done
+	check "SIG$sig: after a power cycle the probe is in Katapult (1d50:6177)" \
+		test "$(cat "$WORK/sys/bus/usb/devices/1-1.3/idProduct" 2>/dev/null)" = 6177
 	run flash "$WORK/new.bin" --serial auto
 	check "SIG$sig: the rerun finishes (exit 0)" test "$RC" -eq 0
 	check "SIG$sig: the rerun wrote the image" test "$(word0)" = "$FIRST"
 done
+
+# Power lost while programming block 5 of page 0 (programmed blocks: the 0xFF block, blocks
+# 16..63, block 0, then 1..15): nothing can be sent any more, so the message says what the
+# probe holds -- a half page 0 that a power cycle starts -- and how to get back.
+twin_start --init katapult:usb --init "file:0x08002000:$WORK/old.bin" \
+	--fault power-loss-block=55 --power-on-after -1 || exit 1
+run flash "$WORK/new.bin" --serial "$TTY"
+check "power lost in the window: exit 69 (the device went away)" test "$RC" -eq 69
+check "power lost in the window: the message says page 0 is half written" \
+	has "$ERR" "page 0 is half written: the application looks valid but is not"
+check "power lost in the window: and how to get back into Katapult" \
+	has "$ERR" "short its RESET pads twice within 0.5 s (or cartoflash recover)"
+check "power lost in the window: the flash does hold a valid-looking first word" \
+	test "$(word0)" = "$FIRST"
 
 # katapult.md §1.3: the ACK of COMPLETE leaves 100 ms before the reset; at --speed 0 the twin
 # does both in one step and must still deliver the ACK on the old port first.

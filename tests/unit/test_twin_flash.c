@@ -295,6 +295,40 @@ static void test_twin_flash_silent_corruption_fault(void **state)
 	twin_free(h.t);
 }
 
+/*
+ * katapult.md §5 (d): with block 0 written and the rest of page 0 erased the first word looks
+ * valid, so Katapult jumps -- into a reset handler that is erased flash: the twin hangs, as
+ * the Cortex-M0 does (HardFault on 0xFFFF), instead of running the application.
+ */
+static void test_twin_flash_half_page0_boots_into_a_fault(void **state)
+{
+	struct th h;
+	uint8_t *img;
+	size_t len;
+
+	(void)state;
+	memset(&h, 0, sizeof(h));
+	h.t = th_twin(0, NULL);
+	assert_int_equal(th_install_katapult(h.t, IMAGE_IFACE_USB, 0, NULL), 0);
+	assert_int_equal(th_make_app(IMAGE_IFACE_USB, 0, NULL, &img, &len), 0);
+	assert_int_equal(twin_flash_write_raw(h.t, TWIN_APP_START, img, len), 0);
+	old(&h, TWIN_APP_START + 64, 0xff, 1024 - 64); /* page 0: block 0 only */
+	twin_power_on(h.t, 0);
+	for (int i = 0; i < 16 && th_step(&h); i++)
+		;
+	assert_true(twin_app_is_valid(h.t));
+	assert_int_equal(twin_get_mode(h.t), TWIN_MODE_HUNG);
+	assert_non_null(strstr(twin_get_reason(h.t), "erased flash"));
+	/* the whole image runs */
+	assert_int_equal(twin_flash_write_raw(h.t, TWIN_APP_START, img, len), 0);
+	twin_power_cycle(h.t, h.now);
+	for (int i = 0; i < 16 && th_step(&h); i++)
+		;
+	assert_int_equal(twin_get_mode(h.t), TWIN_MODE_APP);
+	free(img);
+	twin_free(h.t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -306,6 +340,7 @@ int main(void)
 	    cmocka_unit_test(test_twin_flash_differing_page_start_block_erases),
 	    cmocka_unit_test(test_twin_flash_g431_quarter_and_double_words),
 	    cmocka_unit_test(test_twin_flash_silent_corruption_fault),
+	    cmocka_unit_test(test_twin_flash_half_page0_boots_into_a_fault),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

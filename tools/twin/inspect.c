@@ -48,6 +48,16 @@ static size_t used_len(const uint8_t *p, size_t len)
 	return len;
 }
 
+/* The first instruction of the reset handler is erased flash (0xFFFF). */
+static bool reset_on_erased_flash(const struct twin *t, uint32_t reset)
+{
+	const uint32_t at = (reset & ~1u) - TWIN_FLASH_BASE;
+
+	if (reset < TWIN_FLASH_BASE || at + 2 > t->flash_size)
+		return false;
+	return t->flash[at] == 0xff && t->flash[at + 1] == 0xff;
+}
+
 static void inspect_app(struct twin *t, struct twin_installed *in)
 {
 	const uint8_t *app = t->flash + t->app_off;
@@ -58,6 +68,14 @@ static void inspect_app(struct twin *t, struct twin_installed *in)
 	in->app_valid_word = w0 != 0 && w0 != 0xffffffffu; /* katapult.md §5 */
 	if (!len)
 		return;
+	if (reset_on_erased_flash(t, cf_get_le32(app + 4))) {
+		/* katapult.md §5 (d): a half-written image; 0xFFFF is no instruction: HardFault */
+		snprintf(in->garbage_reason, sizeof(in->garbage_reason),
+			 "reset handler 0x%08x lies in erased flash (a half-written image)",
+			 cf_get_le32(app + 4));
+		in->app_kind = TWIN_APP_GARBAGE;
+		return;
+	}
 	image_inspect(app, len, t->scratch, IMAGE_SCRATCH_SIZE, &info);
 	switch (info.kind) {
 	case IMAGE_APP:
