@@ -84,3 +84,20 @@ rc=$?
 check "--speed 0: flash exits 0" '[ $rc -eq 0 ]'
 check "--speed 0: the ACK of COMPLETE reaches the host" 'grep -q -- "<- ACK COMPLETE" "$work/fast.err"'
 stop_twin fast
+
+# The twin's geometry comes from the MCU table: a v4 probe (STM32G431, 128 KiB in 2 KiB pages)
+# takes a 40 KiB application, which would not fit an F042.
+"$BIN/mkimage" app --mcu stm32g431xx --iface can --bitrate 1000000 \
+	--version "CARTOGRAPHER v4 6.2.1" --size 40960 -o "$work/g4.bin"
+"$BIN/twin" --mcu stm32g431xx --uid 16000C000F43304253373823 --flash "$work/g4.flash" \
+	--init katapult:can:1000000 --init "app:can:1000000:CARTOGRAPHER v4 6.2.0" --speed 0 \
+	--attach "sim:$work/bus" >"$work/g4.out" 2>&1 &
+pids+=($!)
+wait_line "$work/g4.out" ready || skip_all "G431 twin"
+g4=$(sed -n 's/.*ready uuid=\([0-9a-f]*\).*/\1/p' "$work/g4.out" | head -1)
+"$CARTOFLASH" flash "$work/g4.bin" --can "sim:$work/bus" --uuid "$g4" >"$work/g4.run" 2>&1
+rc=$?
+check "G431 twin: a 40 KiB v4 application is written and verified (exit 0)" \
+	'[ $rc -eq 0 ] && grep -q "640 blocks verified, application running" "$work/g4.run"'
+check "G431 twin: its flash file is the 128 KiB of the table's row" \
+	'[ "$(stat -c %s "$work/g4.flash")" -eq 131072 ]'
