@@ -42,7 +42,7 @@ farm_cleanup() {
 	local p
 	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
 	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
-	rm -rf "$W"
+	[ -n "${FARM_KEEP:-}" ] || rm -rf "$W"	# FARM_KEEP=1 keeps it to look at
 }
 trap farm_cleanup EXIT
 
@@ -66,7 +66,7 @@ mkdir -p "$W/release" "$W/old"
 	-o "$W/app-5.2.0.bin" >/dev/null
 
 export ANSIBLE_CONFIG=$SRC/tools/ansible/ansible.cfg ANSIBLE_HOME=$W/ansible-home \
-	ANSIBLE_LOCAL_TEMP=$W/ansible-local ANSIBLE_REMOTE_TEMP=$W/ansible-remote ANSIBLE_NOCOLOR=1
+	ANSIBLE_LOCAL_TEMP=$W/ansible-local ANSIBLE_REMOTE_TEMP=$W/ansible-remote ANSIBLE_NOCOLOR=1 ANSIBLE_PIPELINING=1
 
 # adhoc NAME MODULE ARGS-JSON: one module on localhost through ansible-playbook; the result it
 # returned (registered, written with to_json) in $W/NAME.json
@@ -116,17 +116,17 @@ printer() {
 	sed -n 's/.*ready uuid=\([0-9a-f]*\).*/\1/p' "$h/twin.out" | head -1 >"$h/uuid"
 }
 
-# klipper NAME PRINT_STATE: Klipper's API socket stand-in for the printer, connected to its
+# klipper NAME PRINT_STATE VERSION: Klipper's API socket stand-in for the printer, connected to its
 # probe (node id assigned on the bus), and a systemctl on the host's PATH that stops (SIGUSR1)
 # and starts (SIGUSR2) it as systemd would klipper.service, logging its calls.
 klipper() {
-	local name=$1 state=$2 h=$W/$1 uuid
+	local name=$1 state=$2 version=$3 h=$W/$1 uuid
 	uuid=$(cat "$h/uuid")
 	cat >"$h/klipper.json" <<EOF
 {"info": {"state": "ready", "software_version": "v0.13.0-91-g1a2b3c4", "hostname": "$name"},
  "objects": {"configfile": {"settings": {"mcu scanner": {"canbus_uuid": "$uuid", "canbus_interface": "can0"}}},
   "print_stats": {"state": "$state", "filename": "benchy.gcode"},
-  "mcu scanner": {"mcu_version": "CARTOGRAPHER", "mcu_build_versions": "gcc: 12.2.1",
+  "mcu scanner": {"mcu_version": "$version", "mcu_build_versions": "gcc: 12.2.1",
                   "mcu_constants": {"MCU": "stm32f042x6", "CANBUS_FREQUENCY": 1000000}}}}
 EOF
 	"$BIN/klippyd" --socket "$h/klippy.sock" --scenario "$h/klipper.json" \
@@ -147,16 +147,21 @@ EOF
 	chmod +x "$h/bin/systemctl"
 }
 
+# update --stop-klipper (the print guard's service stop, issue 11) where this cartoflash has it; without it
+# the outdated printers run no Klipper (update refuses a probe Klipper holds)
+STOP_KLIPPER=false
+"$CF" update --help 2>&1 | grep -q -- --stop-klipper && STOP_KLIPPER=true
+
 printer printer-a 0A0000000000000000000001 "$W/old/app-4.0.0.bin" || skip_all "simbus or twin did not start"
-klipper printer-a printing || skip_all "klippyd did not start"
+klipper printer-a printing "CARTOGRAPHER 4.0.0" || skip_all "klippyd did not start"
 printer printer-b 0B0000000000000000000002 "$W/old/app-4.0.0.bin"
-klipper printer-b standby
+[ "$STOP_KLIPPER" = true ] && klipper printer-b standby "CARTOGRAPHER 4.0.0"
 printer printer-c 0C0000000000000000000003 "$W/release/app-5.1.0.bin"
 # the failing probe: power lost at its 20th block written, and it stays off
 printer printer-d 0D0000000000000000000004 "$W/old/app-4.0.0.bin" \
 	--fault power-loss-block=20 --power-on-after -1
 printer printer-e 0E0000000000000000000005 "$W/old/app-4.0.0.bin"
-klipper printer-e standby
+[ "$STOP_KLIPPER" = true ] && klipper printer-e standby "CARTOGRAPHER 4.0.0"
 
 # ---- the inventory: every host local, its own environment, bus, Klipper and firmware ----
 {
@@ -169,7 +174,11 @@ klipper printer-e standby
 	echo "    cartoflash_firmware_src: $W/release"
 	echo "    cartoflash_allow_unknown: true"
 	echo "    cartoflash_usb: false"
-	echo "    cartoflash_klipper_service: klipper.service"
+	if [ "$STOP_KLIPPER" = true ]; then
+		echo "    cartoflash_klipper_service: klipper.service"
+	else
+		echo "    cartoflash_stop_klipper: false"
+	fi
 	echo "  hosts:"
 	for n in a b c d e; do
 		h=$W/printer-$n
@@ -257,9 +266,13 @@ check "run 1: ... and its probe saw no bootloader request; its flash is as it wa
 check "run 1: the outdated probe: 4.0.0 -> 5.1.0, written, exit 0" \
 	"[ '$(host 1 printer-b '[.probes[] | [.uuid, .previous_version, .version, .written, .exit_code]]')' = '[[\"$(cat "$W/printer-b/uuid")\",\"CARTOGRAPHER 4.0.0\",\"CARTOGRAPHER 5.1.0\",true,0]]' ]" \
 	"$W/summary-1.json"
-check "run 1: ... Klipper was stopped for it and started again (systemctl stop, start)" \
-	"[ \"\$(cat $W/printer-b/systemctl.log 2>/dev/null | tr '\n' ,)\" = 'stop klipper.service,start klipper.service,' ]" \
-	"$W/printer-b/systemctl.log"
+if [ "$STOP_KLIPPER" = true ]; then
+	check "run 1: ... Klipper was stopped for it and started again (systemctl stop, start)" \
+		"[ \"\$(cat $W/printer-b/systemctl.log 2>/dev/null | tr '\n' ,)\" = 'stop klipper.service,start klipper.service,' ]" \
+		"$W/printer-b/systemctl.log"
+else
+	ok "run 1: ... Klipper stopped and started for it # SKIP this cartoflash's update has no --stop-klipper yet (issue 11)"
+fi
 check "run 1: the current probe is left alone: not written, no bootloader request" \
 	"[ '$(host 1 printer-c '[.changed, (.probes[] | [.previous_version, .version, .written, .exit_code])]')' = '[false,[\"CARTOGRAPHER 5.1.0\",\"CARTOGRAPHER 5.1.0\",false,0]]' ] && [ \$(frames printer-c '$BOOT') -eq 0 ]" \
 	"$W/summary-1.json"
@@ -268,15 +281,16 @@ check "run 1: the failing probe is reported with cartoflash's error object and e
 	"$W/summary-1.json"
 check "run 1: the host after the budget was never touched: no cartoflash installed, no bootloader request, flash as it was" \
 	"[ ! -e $W/printer-e/bin/cartoflash ] && untouched e && [ ! -e $W/printer-e/systemctl.log ]"
+# written: b's probe, and d's, half-written when its power went
 check "run 1: totals and the early stop" \
-	"[ '$(q 1 '[.stopped_early, .check_mode, .totals.failed, .totals.not_reached, .totals.refused, .totals.updated, .totals.current, .probes.written]')' = '[true,false,1,1,1,1,1,1]' ]" \
+	"[ '$(q 1 '[.stopped_early, .check_mode, .totals.failed, .totals.not_reached, .totals.refused, .totals.updated, .totals.current, .probes.written]')' = '[true,false,1,1,1,1,1,2]' ]" \
 	"$W/summary-1.json"
 
 # ---- run 2: the same again changes nothing ----
 mark
 farm 2 -e farm_max_fail_percentage=49
 check "run 2 (idempotence): no host changed, no probe written" \
-	"[ '$(q 2 '[[.hosts[] | .changed // false] | any, .probes.written]')' = '[false,0]' ]" "$W/summary-2.json" "$W/run-2.out"
+	"[ '$(q 2 '[([.hosts[] | .changed // false] | any), .probes.written]')' = '[false,0]' ]" "$W/summary-2.json" "$W/run-2.out"
 check "run 2: the probe updated in run 1 is current now (5.1.0 -> 5.1.0)" \
 	"[ '$(host 2 printer-b '[.outcome, (.probes[] | [.previous_version, .version, .written])]')' = '[\"current\",[\"CARTOGRAPHER 5.1.0\",\"CARTOGRAPHER 5.1.0\",false]]' ]" \
 	"$W/summary-2.json"
@@ -290,7 +304,7 @@ cp "$W/app-5.2.0.bin" "$W/release/"
 mark
 farm 3 --check -e farm_max_fail_percentage=49
 check "run 3 (check mode): b and c would be updated to 5.2.0, reported as dry run" \
-	"[ '$(q 3 '[.check_mode, [.hosts[] | select(.outcome==\"would_update\") | .host, (.probes[] | [.previous_version, .version, .written])]]')' = '[true,[\"printer-b\",[\"CARTOGRAPHER 5.1.0\",\"CARTOGRAPHER 5.2.0\",true],\"printer-c\",[\"CARTOGRAPHER 5.1.0\",\"CARTOGRAPHER 5.2.0\",true]]]' ]" \
+	"[ '$(q 3 '[.check_mode, [.hosts[] | select(.outcome=="would_update") | .host, (.probes[] | [.previous_version, .version, .written])]]')' = '[true,[\"printer-b\",[\"CARTOGRAPHER 5.1.0\",\"CARTOGRAPHER 5.2.0\",true],\"printer-c\",[\"CARTOGRAPHER 5.1.0\",\"CARTOGRAPHER 5.2.0\",true]]]' ]" \
 	"$W/summary-3.json" "$W/run-3.out"
 check "run 3: nothing rebooted or written: no bootloader request, every flash as before" \
 	"untouched a b c e"

@@ -165,7 +165,7 @@ class CallbackModule(CallbackBase):
             for p in h["probes"]:
                 result = "%s (exit %s)%s" % (p.get("result"), p.get("exit_code"),
                                              ", written" if p.get("written") else "")
-                rows.append((h["host"], h["outcome"], p.get("uuid") or p.get("device") or "?",
+                rows.append((h["host"], h["outcome"], p.get("probe") or p.get("uuid") or "?",
                              p.get("previous_version") or "?", p.get("version") or "?", result))
         widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]) - 1)]
         self._display.banner("CARTOFLASH FARM SUMMARY")

@@ -77,19 +77,20 @@ EXAMPLES = r"""
 
 RETURN = r"""
 probes:
-  description: One record per probe, from cartoflash's C(result) events.
+  description: One record per probe, from cartoflash's C(update_plan) and C(result) events.
   returned: always
   type: list
   elements: dict
   contains:
-    device: {description: the probe as cartoflash names it, type: str}
-    uuid: {description: its CAN UUID when known, type: str}
-    previous_version: {description: the firmware it ran before, type: str}
-    version: {description: the firmware it runs now (or would run, in check mode), type: str}
-    result: {description: the result code (docs/json.md), type: str}
+    probe: {description: the probe as the plan names it (CAN UUID or serial), type: str}
+    verdict: {description: "the plan's verdict: flash, current, ahead, none", type: str}
+    previous_version: {description: the firmware it ran before (the plan's runs), type: str}
+    version: {description: the firmware it runs now (in check mode - would run); null after a failed write, type: str}
+    result: {description: the result code of a flashed probe, else the verdict, type: str}
     ok: {description: the probe ended well, type: bool}
     exit_code: {description: the exit code for this probe, type: int}
     written: {description: firmware was written to it (in check mode - would be), type: bool}
+    file: {description: the chosen build, type: str}
 written:
   description: How many probes were written (in check mode - would be).
   returned: always
@@ -119,10 +120,9 @@ ansible_facts:
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.cartoflash.farm.plugins.module_utils import cartoflash as cf
 
-# What a probe record keeps of a result event, besides the fields it computes.
-KEEP = ("device", "uuid", "serial", "interface", "tty", "usb_path", "mcu", "mode", "ok",
-        "code", "exit_code", "seconds", "image", "sha256", "known_release", "stage",
-        "detail", "hint")
+# What a probe record keeps of a result event (docs/json.md), besides the fields it computes.
+KEEP = ("device", "uuid", "serial", "interface", "tty", "usb_path", "mcu", "mode", "seconds",
+        "image", "sha256", "known_release", "stage", "detail", "hint")
 
 
 def update_argv(p, check_mode):
@@ -146,32 +146,54 @@ def update_argv(p, check_mode):
     return argv + ["--json"]
 
 
-def probe_record(result, stages, check_mode):
-    """One probe from its result event and the stages cartoflash reported for it."""
-    rec = dict((k, result[k]) for k in KEEP if k in result)
-    rec["result"] = result.get("result", result.get("code"))
-    rec["previous_version"] = result.get("previous_version")
-    rec["version"] = result.get("new_version", result.get("version"))
-    # the contract's own field first; else what the events show: a write stage for a real
-    # run, a chosen build other than the running one for a dry run
-    if "written" in result:
-        written = bool(result["written"])
-    elif check_mode and "would_write" in result:
-        written = bool(result["would_write"])
-    elif check_mode:
-        written = bool(rec["version"]) and rec["version"] != rec["previous_version"]
-    else:
-        written = "write" in stages
-    rec["written"] = written
+def result_of(plan, results):
+    """The result event of the probe a plan names (its CAN UUID or serial), or None."""
+    for r in results:
+        if plan.get("probe") in (r.get("uuid"), r.get("serial")):
+            return r
+    return None
+
+
+def probe_record(plan, result, stages, check_mode, rc):
+    """One probe: its update_plan event (what it ran, the verdict, the chosen build) and, when
+    it was flashed, its result event and whether a write stage was reported for it."""
+    verdict = plan.get("verdict")
+    rec = dict(probe=plan.get("probe"), link=plan.get("link"), verdict=verdict,
+               reason=plan.get("reason"), file=plan.get("file"),
+               previous_version=plan.get("runs"))
+    if result is None:
+        # not flashed: current, ahead, no build - or, in a dry run, what would be written
+        would = check_mode and verdict == "flash"
+        rec.update(written=would, ok=verdict != "none", result=verdict,
+                   version=plan.get("version") if would else plan.get("runs"),
+                   exit_code=0 if verdict != "none" else rc)
+        return rec
+    rec.update((k, result[k]) for k in KEEP if k in result)
+    rec.update(ok=bool(result.get("ok")), result=result.get("code"),
+               exit_code=result.get("exit_code"),
+               written=plan.get("probe") in stages,
+               version=plan.get("version") if result.get("ok") else None)
     return rec
 
 
-def probes_of(events, check_mode):
-    stages = {}
+def written_probes(events, plans):
+    """The probes a write stage was reported for. A stage's device names the probe with where
+    it is now ("probe UUID (bus node N)"), so it is matched on the probe's own name."""
+    names = set()
     for e in cf.of_kind(events, "stage"):
-        stages.setdefault(e.get("device"), set()).add(e.get("stage"))
-    return [probe_record(r, stages.get(r.get("device"), set()), check_mode)
-            for r in cf.of_kind(events, "result")]
+        if e.get("stage") != "write":
+            continue
+        words = str(e.get("device", "")).replace("(", " ").split()
+        names.update(p.get("probe") for p in plans if p.get("probe") in words)
+    return names
+
+
+def probes_of(events, check_mode, rc):
+    plans = cf.of_kind(events, "update_plan")
+    stages = written_probes(events, plans)
+    results = cf.of_kind(events, "result")
+    return [probe_record(p, result_of(p, results), stages, check_mode, rc)
+            for p in plans]
 
 
 def main():
@@ -193,7 +215,7 @@ def main():
         module.fail_json(msg="name the probes: all=true or targets (e.g. [--can, can0, --uuid, UUID])")
     argv = update_argv(module.params, module.check_mode)
     rc, events, err = cf.run(module, argv)
-    probes = probes_of(events, module.check_mode)
+    probes = probes_of(events, module.check_mode, rc)
     summary = cf.last_of_kind(events, "summary")
     error = cf.first_error(events)
     facts = dict(
