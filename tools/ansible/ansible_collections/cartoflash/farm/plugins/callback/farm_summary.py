@@ -163,8 +163,9 @@ class CallbackModule(CallbackBase):
             if not h["probes"]:
                 rows.append((h["host"], h["outcome"], "-", "", "", h.get("reason") or ""))
             for p in h["probes"]:
+                wrote = ", would be written" if doc["check_mode"] else ", written"
                 result = "%s (exit %s)%s" % (p.get("result"), p.get("exit_code"),
-                                             ", written" if p.get("written") else "")
+                                             wrote if p.get("written") else "")
                 rows.append((h["host"], h["outcome"], p.get("probe") or p.get("uuid") or "?",
                              p.get("previous_version") or "?", p.get("version") or "?", result))
         widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]) - 1)]
