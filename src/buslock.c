@@ -20,9 +20,21 @@
 
 #define BUSLOCK_RETRY_US 50000u
 
+/*
+ * flock conflicts between two open file descriptions even in one process, so the locks this
+ * process holds are kept once, counted: a run that locked its buses up front and the CAN mux
+ * that locks each bus it opens share them.
+ */
+struct held {
+	char name[BUSLOCK_NAME_MAX];
+	int fd;
+	unsigned refs;
+};
+static struct held Held[BUSLOCK_MAX];
+
 struct buslock {
 	size_t count;
-	int fds[BUSLOCK_MAX];
+	struct held *h[BUSLOCK_MAX];
 };
 
 const char *buslock_dir(void)
@@ -56,8 +68,48 @@ static int cmp_names(const void *a, const void *b)
 
 static void unlock_all(struct buslock *l)
 {
-	while (l->count)
-		close(l->fds[--l->count]); /* closing the last fd drops the flock */
+	while (l->count) {
+		struct held *h = l->h[--l->count];
+
+		if (--h->refs == 0) {
+			close(h->fd); /* closing the last fd drops the flock */
+			memset(h, 0, sizeof(*h));
+		}
+	}
+}
+
+static struct held *find_held(const char *name)
+{
+	for (size_t i = 0; i < BUSLOCK_MAX; i++)
+		if (Held[i].refs && !strcmp(Held[i].name, name))
+			return &Held[i];
+	return NULL;
+}
+
+static struct held *free_slot(void)
+{
+	for (size_t i = 0; i < BUSLOCK_MAX; i++)
+		if (!Held[i].refs)
+			return &Held[i];
+	return NULL;
+}
+
+/* The verb for the lock file when the caller gave none: argv[1] of this process. */
+static void own_verb(char *buf, size_t cap)
+{
+	char cmd[256];
+	FILE *f = fopen("/proc/self/cmdline", "re");
+	size_t n = f ? fread(cmd, 1, sizeof(cmd) - 1, f) : 0;
+	size_t first;
+
+	if (f)
+		fclose(f);
+	cmd[n] = '\0';
+	first = strlen(cmd) + 1;
+	snprintf(buf, cap, "%s", first < n && cmd[first] ? cmd + first : "run");
+	for (char *p = buf; *p; p++)
+		if (*p == ' ' || *p == '\n')
+			*p = '_';
 }
 
 /* "cartoflash flash, pid 812, for 4 s" from what the holder wrote into the file. */
@@ -88,8 +140,8 @@ static int open_lock(const char *name, char *path, size_t cap, struct cf_failure
 	if (fd < 0 && errno == EACCES)
 		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW); /* flock works read-only too */
 	if (fd < 0)
-		return cf_failure_set(why, errno == EACCES ? CF_ERR_ACCESS : CF_ERR_IO, "lock",
-				      "cannot open the lock file %s: %s", path, strerror(errno));
+		return cf_failure_set(why, CF_ERR_IO, "lock", "cannot open the lock file %s: %s",
+				      path, strerror(errno));
 	/* another user's run (root via sudo, the klipper user) must be able to open it too */
 	(void)fchmod(fd, 0666);
 	return fd;
@@ -102,14 +154,31 @@ static int try_all(struct buslock *l, const char *const *sorted, size_t count, c
 	char path[512], text[96];
 
 	for (size_t i = 0; i < count; i++) {
+		struct held *h;
 		int fd;
 
 		if (i && !strcmp(sorted[i], sorted[i - 1]))
 			continue;
+		h = find_held(sorted[i]);
+		if (h) {
+			h->refs++;
+			l->h[l->count++] = h;
+			continue;
+		}
+		h = free_slot();
+		if (!h) {
+			unlock_all(l);
+			return cf_failure_set(why, CF_ERR_NOSPACE, "lock", "more than %d buses",
+					      BUSLOCK_MAX);
+		}
 		fd = open_lock(sorted[i], path, sizeof(path), why);
 		if (fd < 0) {
-			unlock_all(l);
-			return fd;
+			/* no writable lock directory (a read-only rescue system): go on unlocked
+			 * rather than refuse every run; say so once */
+			cf_log(CF_LOG_WARN, sorted[i], NULL, "%s; going on without a bus lock",
+			       why ? why->detail : "cannot open the lock file");
+			cf_failure_clear(why);
+			continue;
 		}
 		if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
 			describe_holder(fd, holder, cap);
@@ -123,7 +192,10 @@ static int try_all(struct buslock *l, const char *const *sorted, size_t count, c
 		if (ftruncate(fd, 0) == 0 && pwrite(fd, text, strlen(text), 0) < 0)
 			cf_log(CF_LOG_DEBUG, path, "lock", "cannot note the holder: %s",
 			       strerror(errno));
-		l->fds[l->count++] = fd;
+		snprintf(h->name, sizeof(h->name), "%s", sorted[i]);
+		h->fd = fd;
+		h->refs = 1;
+		l->h[l->count++] = h;
 	}
 	return CF_OK;
 }
@@ -144,6 +216,7 @@ int buslock_acquire(struct loop *loop, const char *const *names, size_t count, u
 {
 	const char *sorted[BUSLOCK_MAX], *busy = NULL;
 	const uint64_t end = cf_now_us() + wait_us;
+	char verb_buf[32];
 	struct waiter w = {.timer.fire = on_retry};
 	struct buslock *l;
 	char holder[160];
@@ -155,6 +228,10 @@ int buslock_acquire(struct loop *loop, const char *const *names, size_t count, u
 	l = calloc(1, sizeof(*l));
 	if (!l)
 		return CF_ERR_NOMEM;
+	if (!verb) {
+		own_verb(verb_buf, sizeof(verb_buf));
+		verb = verb_buf;
+	}
 	memcpy(sorted, names, count * sizeof(*names));
 	qsort(sorted, count, sizeof(*sorted), cmp_names);
 	while ((err = try_all(l, sorted, count, verb, &busy, holder, sizeof(holder), why)) ==

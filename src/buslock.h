@@ -19,6 +19,8 @@ struct buslock;
  *   "tty:PATH"    a tty that is not on USB (a UART)
  * in a file per name under buslock_dir(). The kernel drops a lock when its process ends, so
  * a killed run never leaves a bus locked. Lock files stay (removing one races a waiter).
+ * Within one process a name is held once and counted: the CAN mux locks each bus it opens
+ * (without waiting), a run that locked its buses up front (waiting) shares those locks.
  */
 #define BUSLOCK_NAME_MAX 128
 #define BUSLOCK_MAX	 32
@@ -31,10 +33,11 @@ const char *buslock_dir(void);
  * Take every named lock, all or none (sorted, so two runs taking overlapping sets cannot
  * deadlock). A busy name is retried every 50 ms on loop timers until wait_us passed (0: try
  * once), then CF_ERR_BUSY with why naming the bus and the run holding it ("cartoflash flash,
- * pid 812, for 4 s") and the next step. verb ("status", "flash" …) is written into the lock
- * file for that message. Duplicates are fine. Returns 0 and *out (release with
- * buslock_release), CF_ERR_BUSY, CF_ERR_ACCESS / CF_ERR_IO when a lock file cannot be opened,
- * CF_ERR_INTERRUPTED when a signal stopped the wait.
+ * pid 812, for 4 s") and the next step. verb ("status", "flash" …; NULL: this process's
+ * argv[1]) is written into the lock file for that message. Duplicates are fine. A lock file
+ * that cannot be created (no writable directory) is warned about and skipped. Returns 0 and
+ * *out (release with buslock_release), CF_ERR_BUSY, CF_ERR_INTERRUPTED when a signal stopped
+ * the wait.
  */
 int buslock_acquire(struct loop *loop, const char *const *names, size_t count, uint64_t wait_us,
 		    const char *verb, struct buslock **out, struct cf_failure *why);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buslock.h"
 #include "failure.h"
 #include "log.h"
 #include "loop.h"
@@ -47,6 +48,7 @@ struct canmux {
 	uint8_t nodes[CANMUX_NODE_BITMAP / 8];
 	struct canmux_stats stats;
 	struct canmux *next;	 /* registry */
+	struct buslock *lock;	 /* the bus's cross-process lock (canmux_acquire only) */
 };
 
 /* One mux per (loop, interface): sessions on the same bus must share the socket so the
@@ -255,6 +257,9 @@ err_free:
 int canmux_acquire(struct loop *loop, const char *spec, struct canmux **out,
 		   struct cf_failure *why)
 {
+	char name[BUSLOCK_NAME_MAX];
+	const char *names[1] = {name};
+	struct buslock *lock = NULL;
 	int err;
 
 	*out = NULL;
@@ -265,9 +270,19 @@ int canmux_acquire(struct loop *loop, const char *spec, struct canmux **out,
 			return CF_OK;
 		}
 	}
-	err = canmux_open_ops(loop, transport_ops_for_can(spec), spec, out, why);
-	if (err < 0 && why && !why->device[0])
-		cf_failure_set_device(why, "%s", spec);
+	/* src/buslock.h: two runs never meet on one bus. No wait here (sessions on other buses
+	 * may be running on this loop); a run that wants to wait locks its buses up front. */
+	snprintf(name, sizeof(name), "can:%s", spec);
+	err = buslock_acquire(loop, names, 1, 0, NULL, &lock, why);
+	if (!err)
+		err = canmux_open_ops(loop, transport_ops_for_can(spec), spec, out, why);
+	if (err < 0) {
+		buslock_release(lock);
+		if (why && !why->device[0])
+			cf_failure_set_device(why, "%s", spec);
+		return err;
+	}
+	(*out)->lock = lock;
 	return err;
 }
 
@@ -308,6 +323,7 @@ void canmux_release(struct canmux *m)
 	loop_remove_source(m->loop, &m->source);
 	loop_disarm(m->loop, &m->kick);
 	transport_close(m->t);
+	buslock_release(m->lock);
 	free(m->q);
 	free(m->spec);
 	free(m);

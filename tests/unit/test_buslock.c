@@ -12,10 +12,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/wait.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include "buslock.h"
+#include "can/canmux.h"
 #include "failure.h"
 #include "log.h"
 #include "loop.h"
@@ -171,6 +175,61 @@ static void test_buslock_duplicates_and_release(void **state)
 	loop_free(loop);
 }
 
+/* One process holds a bus once, counted: a run's own lock and its mux's lock are one. */
+static void test_buslock_same_process_shares_its_lock(void **state)
+{
+	const char *names[] = {"can:can0"};
+	struct loop *loop = loop_new();
+	struct buslock *a, *b, *c;
+
+	(void)state;
+	assert_int_equal(buslock_acquire(loop, names, 1, 0, "flash", &a, NULL), 0);
+	assert_int_equal(buslock_acquire(loop, names, 1, 0, NULL, &b, NULL), 0);
+	buslock_release(a);
+	/* still held through b: another process would be refused */
+	{
+		pid_t child = fork();
+
+		if (child == 0) {
+			/* a forked child shares our registry: ask the kernel with a fresh open */
+			char path[256];
+			int fd;
+
+			buslock_path(names[0], path, sizeof(path));
+			fd = open(path, O_RDONLY);
+			_exit(fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK ? 0 : 1);
+		}
+		int st;
+		assert_int_equal(waitpid(child, &st, 0), child);
+		assert_int_equal(WEXITSTATUS(st), 0);
+	}
+	buslock_release(b);
+	assert_int_equal(buslock_acquire(loop, names, 1, 0, "flash", &c, NULL), 0);
+	buslock_release(c);
+	loop_free(loop);
+}
+
+/* The CAN mux locks the bus it opens: a second run on that bus is refused before a frame. */
+static void test_canmux_refuses_a_bus_another_run_holds(void **state)
+{
+	const char *held[] = {"can:sim:/tmp/cf-no-such-bus"};
+	struct loop *loop = loop_new();
+	struct canmux *m = NULL;
+	struct cf_failure why;
+	pid_t child = hold_in_child(held, 1);
+
+	(void)state;
+	cf_failure_clear(&why);
+
+	assert_int_equal(canmux_acquire(loop, "sim:/tmp/cf-no-such-bus", &m, &why), CF_ERR_BUSY);
+
+	assert_null(m);
+	assert_non_null(strstr(why.detail, "is in use by cartoflash flash"));
+	kill(child, SIGKILL);
+	waitpid(child, NULL, 0);
+	loop_free(loop);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -179,6 +238,8 @@ int main(void)
 		cmocka_unit_test(test_buslock_waiter_gets_the_bus_when_the_holder_ends),
 		cmocka_unit_test(test_buslock_wait_ends_at_its_deadline),
 		cmocka_unit_test(test_buslock_duplicates_and_release),
+		cmocka_unit_test(test_buslock_same_process_shares_its_lock),
+		cmocka_unit_test(test_canmux_refuses_a_bus_another_run_holds),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

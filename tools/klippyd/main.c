@@ -15,6 +15,7 @@
 #include "loop.h"
 #include "protocol/canbus.h"
 #include "protocol/err.h"
+#include "transport.h"
 #include "tools/klippyd/klippyd.h"
 
 #define HOLD_MAX 8
@@ -223,7 +224,9 @@ static int setup(struct daemon *d)
 	if (d->o.log)
 		d->log = fopen(d->o.log, "a");
 	cf_failure_clear(&why);
-	if (d->o.can && canmux_acquire(d->loop, d->o.can, &d->mux, &why) < 0) {
+	/* not canmux_acquire: Klipper takes no cartoflash bus lock (src/buslock.h) */
+	if (d->o.can && canmux_open_ops(d->loop, transport_ops_for_can(d->o.can), d->o.can,
+					&d->mux, &why) < 0) {
 		cf_failure_print(&why);
 		return 69;
 	}
