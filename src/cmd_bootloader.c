@@ -14,6 +14,9 @@ static void usage(FILE *out)
 		"CONNECT (unlike flashtool -r, which only sends the request). The probe stays in\n"
 		"Katapult until `cartoflash reboot`, a flash, or a power cycle.\n"
 		"\n"
+		"Klipper (a print, a probe it holds) and other runs on the bus are asked first:\n"
+		LIVERUN_HELP
+		"\n"
 		"Examples:\n"
 		"  cartoflash bootloader --can can0 --uuid e0ef270ca188\n"
 		"  cartoflash bootloader --can can0 --uuid e0ef270ca188 --uuid 90a4ae022dfc --json\n"

@@ -49,6 +49,9 @@ static void usage(FILE *out)
 		"--switch-to can|usb --timeout DURATION --json -v -q. A section's optional\n"
 		"switch_to = can|usb lets its deployer change that probe's interface (R4).\n"
 		"\n"
+		"Klipper (a print, a probe it holds) and other runs on the bus are asked first:\n"
+		LIVERUN_HELP
+		"\n"
 		"Examples:\n"
 		"  cartoflash fleet probes.ini\n"
 		"  cartoflash fleet probes.ini --dry-run --json\n");
@@ -164,6 +167,7 @@ static int parse_fleet(int argc, char **argv, struct updater_options *o, const c
 		{ "no-reboot", no_argument, NULL, CMD_OPT_NO_REBOOT },
 		{ "timeout", required_argument, NULL, CMD_OPT_TIMEOUT },
 		CMD_SWITCH_OPTION,
+		LIVERUN_OPTIONS,
 		CMD_COMMON_OPTIONS,
 		{ NULL, 0, NULL, 0 },
 	};

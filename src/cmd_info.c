@@ -15,6 +15,9 @@ static void usage(FILE *out)
 		"running its application is not disturbed (no bootloader request), so it is not\n"
 		"found: `cartoflash bootloader` enters Katapult first.\n"
 		"\n"
+		"Klipper (a print, a probe it holds) and other runs on the bus are asked first:\n"
+		LIVERUN_HELP
+		"\n"
 		"Examples:\n"
 		"  cartoflash info --can can0 --uuid e0ef270ca188\n"
 		"  cartoflash info --can sim:/tmp/bus --uuid e0ef270ca188 --json\n"

@@ -14,6 +14,9 @@ static void usage(FILE *out)
 		"the application answers the admin query. Katapult starts the application whatever\n"
 		"it holds: reboot only probes whose last flash verified.\n"
 		"\n"
+		"Klipper (a print, a probe it holds) and other runs on the bus are asked first:\n"
+		LIVERUN_HELP
+		"\n"
 		"Examples:\n"
 		"  cartoflash reboot --can can0 --uuid e0ef270ca188\n"
 		"  cartoflash reboot --serial auto   (a USB probe: --serial PATH|auto)\n");

@@ -3,16 +3,19 @@
 #include "cmd_run.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "failure.h"
 #include "fleet.h"
 #include "katapult/iface_switch.h"
 #include "katapult/katapult.h"
+#include "liverun.h"
 #include "log.h"
 #include "loop.h"
 #include "protocol/err.h"
 #include "report.h"
+#include "usb/sysfs.h"
 
 const enum updater_step cmd_steps_dry_run[3] = { UPDATER_IDENTIFY, UPDATER_CHECK_IMAGE,
 						 UPDATER_FINISH };
@@ -96,7 +99,8 @@ static int config_of(const struct cmd_targets *targets, size_t i, struct image_f
 		cfg->target.baud = targets->baud;
 		/* --can IFACE next to --serial: the bus a deployer moves the probe onto. */
 		snprintf(cfg->target.iface, sizeof(cfg->target.iface), "%s", targets->iface);
-		if (targets->request_bootloader)
+		/* a dry run never reboots: no UART bootloader request (src/liverun.h) */
+		if (targets->request_bootloader && !run->opts.dry_run)
 			cfg->target.mode = DEVICE_MODE_APPLICATION;
 		break;
 	case IDENTITY_LINK_USB_DFU:
@@ -111,23 +115,98 @@ static int config_of(const struct cmd_targets *targets, size_t i, struct image_f
 	return CF_OK;
 }
 
+/* What the targets are, for the print guard, the bus locks and the dry run (src/liverun.h). */
+static struct liverun_target *live_targets(const struct cmd_targets *targets)
+{
+	struct liverun_target *lt = calloc(targets->count ? targets->count : 1, sizeof(*lt));
+
+	for (size_t i = 0; lt && i < targets->count; i++) {
+		const struct cmd_target *tg = &targets->v[i];
+
+		lt[i].iface = tg->link == IDENTITY_LINK_CAN ? tg->iface : NULL;
+		lt[i].uuid = tg->link == IDENTITY_LINK_CAN ? tg->can_uuid : NULL;
+		lt[i].tty = tg->link == IDENTITY_LINK_TTY ? tg->tty : NULL;
+		lt[i].label = tg->label[0] ? tg->label : NULL;
+	}
+	return lt;
+}
+
+/* Every target a UART (a tty not on USB): discovery cannot see it, and without
+ * --request-bootloader its channel never reboots it, so its dry run stays with the updater. */
+static bool uart_only(const struct cmd_targets *targets)
+{
+	struct sysfs_usb u;
+
+	for (size_t i = 0; i < targets->count; i++)
+		if (targets->v[i].link != IDENTITY_LINK_TTY || !strcmp(targets->v[i].tty, "auto") ||
+		    sysfs_usb_from_tty(sysfs_root(), targets->v[i].tty, &u) != CF_ERR_NOT_SUPPORTED)
+			return false;
+	return targets->count > 0;
+}
+
+/* --dry-run reboots nothing: the rules against what each probe runs now (src/dryrun.h). */
+static int dry_run(struct loop *loop, struct report *report, const struct cmd_targets *targets,
+		   struct image_file *const *images, const struct liverun_target *lt,
+		   const struct cmd_run *run)
+{
+	const struct image_info **infos = calloc(targets->count, sizeof(*infos));
+	enum image_iface *sw = calloc(targets->count, sizeof(*sw));
+	int code = cf_err_exit_code(CF_ERR_NOMEM);
+
+	for (size_t i = 0; infos && sw && i < targets->count; i++) {
+		infos[i] = &images[i]->info;
+		sw[i] = iface_switch_target(targets->v[i].switch_to != UPDATER_SWITCH_NONE ?
+						    targets->v[i].switch_to :
+						    run->opts.switch_to);
+	}
+	if (infos && sw)
+		code = liverun_dry_run(loop, report, &liverun_cli, lt, targets->count, infos, sw,
+				       run->opts.force);
+	free(infos);
+	free(sw);
+	return code;
+}
+
 int cmd_run_targets(const struct cmd_targets *targets, struct image_file *const *images,
 		    const struct cmd_run *run)
 {
+	struct liverun_target *lt = live_targets(targets);
+	const struct image_info **infos = NULL;
+	struct liverun live;
+	bool live_begun = false;
 	struct loop *loop = loop_new();
 	struct report *report = report_new(cli_common.json ? REPORT_JSON : REPORT_AUTO, stdout,
 					   stderr);
 	struct fleet *fleet = loop && report ? fleet_new(loop, report) : NULL;
 	int code = cf_err_exit_code(CF_ERR_NOMEM);
 
-	if (!fleet)
+	if (!fleet || !lt)
 		goto out;
+	if (run->opts.dry_run && images && !uart_only(targets)) {
+		code = dry_run(loop, report, targets, images, lt, run);
+		report_summary(report);
+		goto out;
+	}
+	/* Klipper first: nothing reboots a probe while it prints or holds the probe; then the
+	 * buses, so two runs never meet on one (src/liverun.h) */
+	infos = calloc(targets->count ? targets->count : 1, sizeof(*infos));
+	for (size_t i = 0; infos && images && i < targets->count; i++)
+		infos[i] = images[i] ? &images[i]->info : NULL;
+	code = infos ? liverun_begin(loop, &liverun_cli, NULL, lt, targets->count,
+				     images ? infos : NULL, run->opts.force, &live) :
+		       cf_err_exit_code(CF_ERR_NOMEM);
+	if (code)
+		goto out;
+	live_begun = true;
+	code = cf_err_exit_code(CF_ERR_NOMEM);
 	for (size_t i = 0; i < targets->count; i++) {
 		const struct cmd_target *tg = &targets->v[i];
 		struct updater_config cfg = { .loop = loop };
 
-		if (config_of(targets, i, images, run, &cfg) < 0 ||
-		    fleet_add(fleet, &cfg, run->steps, run->nsteps, tg->label[0] ? tg->label : NULL) < 0)
+		if (config_of(targets, i, images, run, &cfg) < 0)
+			goto out;
+		cfg.target.bus_bitrate = lt[i].bus_bitrate; /* a Klipper bridge's own figure */
+		if (fleet_add(fleet, &cfg, run->steps, run->nsteps, tg->label[0] ? tg->label : NULL) < 0)
 			goto out;
 	}
 	code = fleet_run(fleet, false);
@@ -137,9 +216,14 @@ int cmd_run_targets(const struct cmd_targets *targets, struct image_file *const 
 		run->on_result(updater_identity(fleet_get_updater(fleet, i)),
 			       fleet_get_result(fleet, i), run->ctx);
 out:
-	if (code == cf_err_exit_code(CF_ERR_NOMEM) && !fleet)
+	if (code == cf_err_exit_code(CF_ERR_NOMEM) && (!fleet || !lt))
 		fprintf(stderr, "cartoflash: out of memory\n");
 	fleet_free(fleet);
+	/* after the updaters let go of the buses: Klipper is started again whatever happened */
+	if (live_begun)
+		code = liverun_end(loop, &live, code);
+	free(lt);
+	free(infos);
 	report_free(report);
 	loop_free(loop);
 	return code;

@@ -110,8 +110,8 @@ int cmd_targets_option(struct cmd_targets *t, const char *verb, int c, const cha
 		default:
 			return cli_usage_error(verb, "'%s' is not a CAN UUID (12 hex digits)", arg);
 		}
-	default:
-		return 0;
+	default: /* --klippy-socket, --stop-klipper, --klipper-service, --lock-wait */
+		return liverun_option(&liverun_cli, verb, c, arg);
 	}
 }
 
@@ -157,7 +157,7 @@ int cmd_updater_option(struct updater_options *o, const char *verb, int c, const
 					       arg);
 		return 1;
 	default:
-		return 0;
+		return liverun_option(&liverun_cli, verb, c, arg);
 	}
 }
 

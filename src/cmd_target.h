@@ -11,6 +11,7 @@
 
 #include "cli.h"
 #include "identity.h"
+#include "liverun.h"
 #include "updater.h"
 
 /* Long-only option values of the target options (above CLI_OPT_COMMON_END). */
@@ -60,7 +61,8 @@ struct cmd_targets {
 	{ "uuid", required_argument, NULL, CMD_OPT_UUID },                   \
 	{ "serial", required_argument, NULL, CMD_OPT_SERIAL },               \
 	{ "baud", required_argument, NULL, CMD_OPT_BAUD },                   \
-	{ "request-bootloader", no_argument, NULL, CMD_OPT_REQUEST_BOOTLOADER }
+	{ "request-bootloader", no_argument, NULL, CMD_OPT_REQUEST_BOOTLOADER }, \
+	LIVERUN_OPTIONS
 /* getopt_long entry of --switch-to (flash, fleet); cmd_updater_option handles it. */
 #define CMD_SWITCH_OPTION { "switch-to", required_argument, NULL, CMD_OPT_SWITCH_TO }
 /* The options shared by every verb (cli.h). */

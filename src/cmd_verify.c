@@ -22,6 +22,9 @@ static void usage(FILE *out)
 		"      --no-reboot      stay in Katapult               --timeout DURATION\n"
 		"      --json, -v, -q\n"
 		"\n"
+		"Klipper (a print, a probe it holds) and other runs on the bus are asked first:\n"
+		LIVERUN_HELP
+		"\n"
 		"Examples:\n"
 		"  cartoflash verify app.bin --can can0 --uuid e0ef270ca188\n"
 		"  cartoflash verify app.bin --serial auto   (a USB probe: --serial PATH|auto)\n");

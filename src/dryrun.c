@@ -6,23 +6,21 @@
 #include <string.h>
 
 #include "failure.h"
+#include "katapult/katapult_text.h"
 #include "protocol/err.h"
 
-static int refused(const struct image_refusal *r, const char *source, struct cf_failure *why)
+/* Say where the device's figures came from, and that nothing was done to it. */
+static int refused(const char *source, const struct discover_bus *bus, struct cf_failure *why)
 {
-	char stage[16];
+	char hint[256];
 
-	snprintf(stage, sizeof(stage), "refusal %s", r->rule);
-	cf_failure_set(why, CF_ERR_REFUSED, stage, "%s: image %s, probe/bus %s (%s; from %s)",
-		       r->what ? r->what : "image", r->image_value, r->target_value,
-		       r->reason ? r->reason : "refused", source);
-	if (r->override)
-		cf_failure_set_hint(why, "dry run: nothing written, the probe was not rebooted; %s "
-					 "lifts this rule",
-				    r->override);
+	snprintf(hint, sizeof(hint), "%s", why->hint);
+	if (bus && bus->bridge.klipper_bridge)
+		cf_failure_set_hint(why, "dry run, not rebooted (facts: %s; bus bitrate from %.110s); "
+					 "%s",
+				    source, bus->bitrate.source, hint);
 	else
-		cf_failure_set_hint(why, "dry run: nothing written, the probe was not rebooted; use "
-					 "an image built for this probe");
+		cf_failure_set_hint(why, "dry run, not rebooted (facts: %s); %s", source, hint);
 	return CF_ERR_REFUSED;
 }
 
@@ -61,6 +59,7 @@ int dryrun_check(const struct image_info *img, const struct discover_probe *p,
 		 const struct discover_bus *bus, unsigned force, enum image_iface switch_to,
 		 char *summary, size_t cap, struct cf_failure *why)
 {
+	struct updater_config cfg = {0};
 	struct image_refusal r;
 	struct image_target t;
 	const char *source = "";
@@ -71,23 +70,41 @@ int dryrun_check(const struct image_info *img, const struct discover_probe *p,
 	/* R3 needs the bus's own figure: a bridge's host bitrate is none (canbridge.h) */
 	if (t.iface == IMAGE_IFACE_CAN && img->iface == IMAGE_IFACE_CAN && !t.bus_bitrate &&
 	    bus && bus->bridge.klipper_bridge && !(force & IMAGE_FORCE_BITRATE)) {
-		cf_failure_set(why, CF_ERR_REFUSED, "refusal R3",
-			       "can bitrate: image %u, bus %s",
+		cf_failure_set(why, CF_ERR_REFUSED, "check",
+			       "refusal R3: can bitrate: image %u, bus %s",
 			       (unsigned)img->can_bitrate, bus->bitrate.source);
 		cf_failure_set_hint(why, "dry run: nothing written; --allow-bitrate-mismatch if you "
 					 "know the bus runs at %u",
 				    (unsigned)img->can_bitrate);
 		return CF_ERR_REFUSED;
 	}
-	if (image_check_against(img, &t, force, &r) < 0)
-		return refused(&r, source, why);
-	if (p->has_app && image_check_variant(img, p->app.app.version, force, &r) < 0)
-		return refused(&r, source, why);
-	snprintf(summary, cap, "dry run: %s would replace %s; R1-R5%s pass against %s%s%s; "
-			       "nothing written, not rebooted",
-		 img->version[0] ? img->version : image_kind_name(img->kind),
-		 p->has_app ? p->app.app.version : "Katapult's empty application",
+	/* the same rules, words and --force notes as a real run on every channel */
+	cfg.image_info = img;
+	cfg.opts.force = force;
+	if (ktext_check(&cfg, &t, NULL, why) < 0)
+		return refused(source, bus, why);
+	if (p->has_app && image_check_variant(img, p->app.app.version, force, &r) < 0) {
+		cf_failure_set(why, CF_ERR_REFUSED, "check", "refusal %s: %s: image %s, device %s (%s)",
+			       r.rule, r.what, r.image_value, r.target_value, r.reason);
+		cf_failure_set_hint(why, "%s lifts it if you are sure", r.override);
+		return refused(source, bus, why);
+	}
+	if (img->kind == IMAGE_DEPLOYER) {
+		snprintf(summary, cap, "dry run: the deployer passes every check (R4 included) "
+				       "against %s, nothing written, not rebooted",
+			 source);
+		return CF_OK;
+	}
+	snprintf(summary, cap, "dry run: R1-R5%s passed against %s (%s, now %s), nothing written, "
+			       "never rebooted",
 		 p->has_app ? ", R8" : "", source,
-		 t.bus_bitrate ? ", bus " : "", t.bus_bitrate && bus ? bus->bitrate.source : "");
+		 img->version[0] ? img->version : image_kind_name(img->kind),
+		 p->has_app ? p->app.app.version : "Katapult");
+	if (t.bus_bitrate && bus && bus->bridge.klipper_bridge) {
+		const size_t n = strlen(summary);
+
+		snprintf(summary + n, cap > n ? cap - n : 0, "; bus bitrate %u from %s",
+			 (unsigned)t.bus_bitrate, bus->bitrate.source);
+	}
 	return CF_OK;
 }

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "can/canbridge.h"
 #include "can/canmux.h"
 #include "failure.h"
 #include "follow/follow.h"
@@ -15,6 +16,7 @@
 #include "protocol/err.h"
 #include "transport.h"
 #include "updater.h"
+#include "usb/sysfs.h"
 
 /* katapult.md §1.3: the application starts 100 ms after the COMPLETE ACK. */
 #define CAN_APP_START_US 100000u
@@ -77,6 +79,7 @@ static int op_open(struct kchannel *c)
 {
 	struct can_chan *p = priv(c);
 	struct device_identity *id = c->id;
+	struct canbridge_info bridge;
 	uint32_t bitrate = 0;
 	int err;
 
@@ -96,7 +99,14 @@ static int op_open(struct kchannel *c)
 	p->have_node = true;
 	id->node_id = p->node;
 	relabel(c);
-	if (canmux_get_bitrate(p->mux, &bitrate) == CF_OK)
+	/* a bus bitrate the run found already (a Klipper bridge: the nodes' own, src/liverun.h)
+	 * stays; a bridge's host figure says nothing about the bus (src/can/canbridge.h) */
+	if (id->bus_bitrate)
+		cf_log(CF_LOG_DEBUG, c->label, "katapult", "bus bitrate %u given", id->bus_bitrate);
+	else if (canbridge_detect(sysfs_root(), id->iface, &bridge) == CF_OK &&
+		 bridge.klipper_bridge)
+		cf_log(CF_LOG_DEBUG, c->label, "katapult", "Klipper bridge: host bitrate ignored");
+	else if (canmux_get_bitrate(p->mux, &bitrate) == CF_OK)
 		id->bus_bitrate = bitrate;
 	else
 		cf_log(CF_LOG_DEBUG, c->label, "katapult", "interface bitrate unknown");
