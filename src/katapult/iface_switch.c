@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "usb/byid.h"
+
 enum image_iface iface_switch_target(enum updater_switch s)
 {
 	switch (s) {
@@ -113,16 +115,21 @@ static void lines_can(const struct image_info *img, const struct device_identity
 		 switched ? "   (in place of its serial: line)" : "");
 }
 
+/* ecosystem.md §4: udev names the link (the product string differs between 5.x and 6.x, and
+ * Katapult has its own): read it, never build it. */
 static void lines_usb(const struct device_identity *id, char lines[][IFACE_SWITCH_LINE_MAX])
 {
 	const bool switched = id->tty[0] == '\0';
 	const char *uid = id->uid_hex[0] ? id->uid_hex : "<chip UID>";
+	char link[256] = "";
 
 	if (id->uid_hex[0])
+		(void)byid_find_serial(id->uid_hex, link, sizeof(link));
+	if (id->uid_hex[0])
 		snprintf(lines[0], IFACE_SWITCH_LINE_MAX,
-			 "it comes back as a USB Katapult (1d50:6177) with serial %s "
-			 "(/dev/serial/by-id/usb-katapult_stm32f042x6_%s-if00)%s",
-			 id->uid_hex, id->uid_hex, settle_text(switched, IMAGE_IFACE_USB));
+			 "it comes back as a USB Katapult (1d50:6177) with serial %s%s%.120s%s%s",
+			 id->uid_hex, link[0] ? " (now " : "", link, link[0] ? ")" : "",
+			 settle_text(switched, IMAGE_IFACE_USB));
 	else
 		snprintf(
 		    lines[0], IFACE_SWITCH_LINE_MAX,
@@ -133,16 +140,16 @@ static void lines_usb(const struct device_identity *id, char lines[][IFACE_SWITC
 	snprintf(lines[1], IFACE_SWITCH_LINE_MAX,
 		 "next: cartoflash flash USB_APP.bin --serial auto   (a USB application)");
 	if (switched)
-		snprintf(
-		    lines[2], IFACE_SWITCH_LINE_MAX,
-		    "then in printer.cfg: [scanner] serial: /dev/serial/by-id/usb-Cartographer_"
-		    "614e_%s-if00   (in place of its canbus_uuid: line; `ls /dev/serial/by-id/` "
-		    "shows the name once the application runs)",
-		    uid);
+		snprintf(lines[2], IFACE_SWITCH_LINE_MAX,
+			 "then in printer.cfg: [scanner] serial: the /dev/serial/by-id/ link whose "
+			 "name ends in _%s-if00 (in place of its canbus_uuid: line; `ls "
+			 "/dev/serial/by-id/` shows it once the application runs, `cartoflash "
+			 "status` too)",
+			 uid);
 	else
 		snprintf(lines[2], IFACE_SWITCH_LINE_MAX,
-			 "unchanged in printer.cfg: [scanner] serial: /dev/serial/by-id/"
-			 "usb-Cartographer_614e_%s-if00",
+			 "unchanged in printer.cfg: its [scanner] serial: line (the /dev/serial/by-id/ "
+			 "link ending in _%s-if00 comes back with the application)",
 			 uid);
 }
 

@@ -44,3 +44,24 @@ int byid_find(const char *tty, char *out, size_t cap)
 	snprintf(out, cap, "%s", best);
 	return CF_OK;
 }
+
+int byid_find_serial(const char *serial, char *out, size_t cap)
+{
+	const char *dir = byid_dir();
+	char best[PATH_MAX] = "", needle[96];
+	struct dirent *e;
+	DIR *d;
+
+	if (!serial || !serial[0] || !(d = opendir(dir)))
+		return CF_ERR_NO_DEVICE;
+	/* udev's name ends in _<serial>-if<NN> (60-serial.rules ID_SERIAL) */
+	snprintf(needle, sizeof(needle), "_%s-if", serial);
+	while ((e = readdir(d)))
+		if (strstr(e->d_name, needle) && (!best[0] || strcmp(e->d_name, best) < 0))
+			snprintf(best, sizeof(best), "%s", e->d_name);
+	closedir(d);
+	if (!best[0])
+		return CF_ERR_NO_DEVICE;
+	snprintf(out, cap, "%s/%s", dir, best);
+	return CF_OK;
+}

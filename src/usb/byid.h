@@ -20,4 +20,11 @@ const char *byid_dir(void);
  */
 int byid_find(const char *tty, char *out, size_t cap);
 
+/*
+ * The by-id link whose name carries serial (a chip UID: "…_16000C000F43304253373820-if00"),
+ * the first by name, written into out. Returns 0 or CF_ERR_NO_DEVICE (none right now: the
+ * device is away, or re-enumerating).
+ */
+int byid_find_serial(const char *serial, char *out, size_t cap);
+
 #endif

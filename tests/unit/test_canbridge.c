@@ -126,6 +126,10 @@ static void test_byid_reads_the_link(void **state)
 	assert_string_equal(out, link);
 	assert_int_equal(byid_find(link, out, sizeof(out)), 0);
 	assert_string_equal(out, link);
+	assert_int_equal(byid_find_serial("16000C000F43304253373820", out, sizeof(out)), 0);
+	assert_string_equal(out, link);
+	assert_int_equal(byid_find_serial("16000C000F433042533738", out, sizeof(out)),
+			 CF_ERR_NO_DEVICE);
 	unlink(link);
 	assert_int_equal(byid_find(tty, out, sizeof(out)), CF_ERR_NO_DEVICE);
 	unlink(tty);
