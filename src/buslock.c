@@ -217,6 +217,7 @@ int buslock_acquire(struct loop *loop, const char *const *names, size_t count, u
 	const char *sorted[BUSLOCK_MAX], *busy = NULL;
 	const uint64_t end = cf_now_us() + wait_us;
 	char verb_buf[32];
+	bool said = false;
 	struct waiter w = {.timer.fire = on_retry};
 	struct buslock *l;
 	char holder[160];
@@ -237,7 +238,11 @@ int buslock_acquire(struct loop *loop, const char *const *names, size_t count, u
 	while ((err = try_all(l, sorted, count, verb, &busy, holder, sizeof(holder), why)) ==
 		       CF_ERR_BUSY &&
 	       cf_now_us() < end) {
-		cf_log(CF_LOG_INFO, busy, "lock", "in use by %s; waiting", holder);
+		/* once at the default level, so a run that stands still says why */
+		cf_log(said ? CF_LOG_DEBUG : CF_LOG_WARN, NULL, NULL,
+		       "%s is in use by %s; waiting up to %.0f s", busy, holder,
+		       (double)wait_us / 1e6);
+		said = true;
 		w.due = false;
 		loop_arm(loop, &w.timer, cf_now_us() + BUSLOCK_RETRY_US);
 		while (!w.due)
@@ -250,8 +255,8 @@ int buslock_acquire(struct loop *loop, const char *const *names, size_t count, u
 	}
 	if (err == CF_ERR_BUSY) {
 		cf_failure_set(why, err, "lock", "%s is in use by %s", busy, holder);
-		cf_failure_set_hint(why, "wait for it to finish, or let this run wait longer "
-					 "(--lock-wait 60s); nothing was sent on %s",
+		cf_failure_set_hint(why, "nothing was sent on %s; rerun when it has finished (flash, "
+					 "verify, fleet, status wait by themselves: --lock-wait 60s)",
 				    busy);
 	}
 	if (err < 0) {

@@ -21,12 +21,12 @@ first=$!
 PIDS+=($first)
 wait_for "[ \$(frames '3F0#02') -ge 1 ]" || not_ok "the first flash did not start"
 t0=$(date +%s%N)
-run flash "$W/new.bin" --can "$BUS" --uuid "$UUID" -vvv
+run flash "$W/new.bin" --can "$BUS" --uuid "$UUID" -vvv --lock-wait 0s
 t1=$(date +%s%N)
-check "a second flash of the same probe is refused with exit 75 while the first runs" \
+check "a second flash of the same probe (--lock-wait 0s) is refused with exit 75" \
 	"[ $RC -eq 75 ]" "$ERR"
-check "... naming the bus and the run holding it" \
-	"has $ERR 'can:$BUS is in use by cartoflash flash, pid $first'" "$ERR"
+check "... naming the bus, the run holding it and how to wait" \
+	"has $ERR 'can:$BUS is in use by cartoflash flash, pid $first' && has $ERR '--lock-wait'" "$ERR"
 check "... before sending anything (its -vvv trace holds no frame)" \
 	"! grep -q ' TX [0-9A-F]*#' $ERR" "$ERR"
 check "... at once, not after a hang" "[ \$(( (t1 - t0) / 1000000 )) -lt 3000 ]"
@@ -36,8 +36,16 @@ check "a scan of that bus is refused too (it would clear the Katapult node ids)"
 run status --can "$BUS" --no-usb --klippy-socket '' --lock-wait 0s
 check "status reports the bus as in use and goes on (exit 0)" \
 	"[ $RC -eq 0 ] && has $OUT 'is in use by cartoflash flash'" "$OUT" "$ERR"
+# the default: a second run waits for the bus (up to --lock-wait, 10 s), then goes on
+"$CF" flash "$W/new.bin" --can "$BUS" --uuid "$UUID" -v >"$W/third.out" 2>"$W/third.err" &
+third=$!
+PIDS+=($third)
 wait "$first"
 rc_first=$?
+wait "$third"
+rc_third=$?
+check "a second flash that may wait (default) waits for the first, then succeeds" \
+	"[ $rc_third -eq 0 ] && has $W/third.err 'in use by cartoflash flash, pid $first' && has $W/third.err 'waiting' && has $W/third.out 'application running'" "$W/third.out" "$W/third.err"
 check "the first flash finished undisturbed (exit 0, application running)" \
 	"[ $rc_first -eq 0 ] && has $W/first.out 'application running'" "$W/first.out" "$W/first.err"
 run status --can "$BUS" --no-usb --klippy-socket ''
