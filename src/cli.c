@@ -2,7 +2,9 @@
 // The verb table and the options every verb shares.
 #include "cli.h"
 
+#include <ctype.h>
 #include <getopt.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,13 +85,33 @@ int cli_fail(const struct cf_failure *f)
 	return cf_err_exit_code(f->code);
 }
 
+int cli_bad_option(const char *verb, int argc, char **argv, const char *shortopts)
+{
+	const char *arg = optind > 0 && optind <= argc ? argv[optind - 1] : "";
+	const char *eq = strchr(arg, '=');
+	const char *colon = optopt > 0 && optopt < 0x100 ? strchr(shortopts, optopt) : NULL;
+
+	/* getopt stops at "-5" as if it were an option: say what it really is. */
+	if (arg[0] == '-' && (isdigit((unsigned char)arg[1]) || arg[1] == '.'))
+		return cli_usage_error(verb, "'%s': negative values are not accepted", arg);
+	if (arg[0] == '-' && arg[1] == '-' && optopt && eq)
+		return cli_usage_error(verb, "option '%.*s' takes no value", (int)(eq - arg), arg);
+	/* optopt is the option's value when its argument is missing, 0 for an unknown long one. */
+	if (optopt >= 0x100 || (colon && colon[1] == ':'))
+		return cli_usage_error(verb, "option '%s' needs a value", arg);
+	if (optopt > 0 && !(arg[0] == '-' && arg[1] == '-'))
+		return cli_usage_error(verb, "unknown option '-%c'", optopt);
+	return cli_usage_error(verb, "unknown option '%s'", arg);
+}
+
 int cli_parse_duration_us(const char *text, uint64_t *us)
 {
 	char *end;
-	double v = strtod(text, &end);
+	const double v = strtod(text, &end);
 	double scale;
 
-	if (end == text || v < 0)
+	/* nan/inf parse as numbers; a cast of either, or of anything past 2^64, is undefined. */
+	if (end == text || !isfinite(v) || v < 0)
 		return CF_ERR_USAGE;
 	if (!strcmp(end, "us"))
 		scale = 1;
@@ -100,6 +122,8 @@ int cli_parse_duration_us(const char *text, uint64_t *us)
 	else if (!strcmp(end, "m") || !strcmp(end, "min"))
 		scale = 60e6;
 	else
+		return CF_ERR_USAGE;
+	if (v * scale > (double)CLI_DURATION_MAX_US)
 		return CF_ERR_USAGE;
 	*us = (uint64_t)(v * scale);
 	return CF_OK;

@@ -38,7 +38,19 @@ bool cli_common_option(int c);
 int cli_usage_error(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Print the failure line and return its exit code. */
 int cli_fail(const struct cf_failure *f);
-/* Parse a duration with a unit: "500ms", "2s", "1m". Returns 0 or CF_ERR_USAGE. */
+/*
+ * The usage error for getopt's '?' (opterr is 0: getopt prints nothing itself): names the
+ * unknown option, the option missing its value, the value given to a flag, or a negative number
+ * getopt took for an option. shortopts is the verb's getopt optstring. Returns 64.
+ */
+int cli_bad_option(const char *verb, int argc, char **argv, const char *shortopts);
+
+/* Longest duration a verb accepts: one day. */
+#define CLI_DURATION_MAX_US (24ull * 3600ull * 1000000ull)
+/*
+ * Parse a duration with a unit: "500ms", "2s", "1m", "250us". Returns 0 or CF_ERR_USAGE for no
+ * number, no known unit, a negative, non-finite (nan, inf) or longer-than-a-day value.
+ */
 int cli_parse_duration_us(const char *text, uint64_t *us);
 
 #endif

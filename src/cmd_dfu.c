@@ -182,7 +182,7 @@ int run_dfu(int argc, char **argv)
 		if (c == OPT_PATH || c == OPT_DEVICE)
 			selector = optarg;
 		else if (!cli_common_option(c))
-			return cli_usage_error("dfu", "unknown option");
+			return cli_bad_option("dfu", argc, argv, "hqv");
 	}
 	if (argc - optind != 4 || strcmp(argv[optind], "read"))
 		return cli_usage_error("dfu", "usage: dfu read ADDRESS LENGTH FILE");

@@ -88,7 +88,7 @@ static int parse_flash(int argc, char **argv, struct flash_opts *o)
 			rc = cmd_updater_option(&o->opts, "flash", c, optarg);
 		if (rc == 1)
 			continue;
-		return rc ? rc : cli_usage_error("flash", "unknown option");
+		return rc ? rc : cli_bad_option("flash", argc, argv, "hi:qv");
 	}
 	if (optind + 1 != argc)
 		return cli_usage_error("flash", optind == argc ? "name one IMAGE file" :

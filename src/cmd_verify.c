@@ -54,7 +54,7 @@ static int parse_verify(int argc, char **argv, struct cmd_targets *t, struct upd
 			rc = cmd_updater_option(o, "verify", c, optarg);
 		if (rc == 1)
 			continue;
-		return rc ? rc : cli_usage_error("verify", "unknown option");
+		return rc ? rc : cli_bad_option("verify", argc, argv, "hi:qv");
 	}
 	if (optind + 1 != argc)
 		return cli_usage_error("verify", "name one IMAGE file");

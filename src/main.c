@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // cartoflash: update and recover Katapult devices. Dispatches to one verb.
+#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -21,6 +22,8 @@ static void usage(FILE *out)
 
 int main(int argc, char **argv)
 {
+	/* Verbs report getopt's '?' themselves (cli_bad_option): one message, not glibc's too. */
+	opterr = 0;
 	if (argc < 2) {
 		usage(stderr);
 		return cf_err_exit_code(CF_ERR_USAGE);
