@@ -8,11 +8,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <libgen.h>
 #include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <termios.h>
 #include <unistd.h>
 
 #include "failure.h"
+#include "infile.h"
 #include "log.h"
 #include "protocol/err.h"
 #include "usb/inuse.h"
@@ -56,6 +60,48 @@ static int parse_spec(struct tty *s, const char *spec, struct cf_failure *why)
 	return CF_OK;
 }
 
+static int not_a_tty(const char *path, const char *what, struct cf_failure *why)
+{
+	cf_failure_set(why, CF_ERR_NO_DEVICE, "open", "%s is not a serial port (%s)", path, what);
+	cf_failure_set_hint(why, "name the probe's tty; `cartoflash scan --usb` lists them");
+	return CF_ERR_NO_DEVICE;
+}
+
+/*
+ * /dev/null, /dev/zero, a file or a directory is no serial port, and /dev/null is held by every
+ * process (no "in use by pid N" for it). A character device the kernel files under another class
+ * (mem, misc: opening /dev/watchdog arms it) is refused without opening it; one without a sysfs
+ * entry (a pty) is opened and asked. 0 also when path cannot be stat'ed: the open reports that.
+ */
+static int check_tty(const char *path, struct cf_failure *why)
+{
+	char link[96], target[256];
+	struct stat st;
+	ssize_t n;
+	int fd;
+	bool tty;
+
+	if (stat(path, &st) < 0)
+		return CF_OK;
+	if (!S_ISCHR(st.st_mode))
+		return not_a_tty(path, infile_kind_name(st.st_mode), why);
+	snprintf(link, sizeof(link), "/sys/dev/char/%u:%u/subsystem", major(st.st_rdev),
+		 minor(st.st_rdev));
+	n = readlink(link, target, sizeof(target) - 1);
+	if (n > 0) {
+		target[n] = '\0';
+		if (strcmp(basename(target), "tty"))
+			return not_a_tty(path, "a character device, not a tty", why);
+		return CF_OK;
+	}
+	fd = open(path, O_RDWR | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return CF_OK;
+	tty = isatty(fd);
+	close(fd);
+	return tty ? CF_OK : not_a_tty(path, "a character device, not a tty", why);
+}
+
 static int op_open(struct transport *t, const char *spec, struct cf_failure *why)
 {
 	struct tty *s = transport_priv(t);
@@ -63,6 +109,9 @@ static int op_open(struct transport *t, const char *spec, struct cf_failure *why
 
 	s->fd = -1;
 	err = parse_spec(s, spec, why);
+	if (err < 0)
+		return err;
+	err = check_tty(s->path, why);
 	if (err < 0)
 		return err;
 	/* katapult.md §3.2 validate_device: another program on the port would interleave its
