@@ -6,12 +6,15 @@
 #include <glob.h>
 #include <ini.h>
 #include <libgen.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "infile.h"
+#include "log.h"
 #include "protocol/canbus.h"
 #include "protocol/err.h"
 
@@ -88,41 +91,11 @@ static int on_pair(void *user, const char *section, const char *name, const char
 	return 1;
 }
 
-static int read_file(struct klipper_config *cfg, const char *path, int depth);
-
-/* [include GLOB] sections have no keys, so inih never reports them: find them by hand. */
-static void follow_includes(struct klipper_config *cfg, const char *path, int depth)
-{
-	char line[1024], dirbuf[1024];
-	const char *dir;
-	FILE *fp = fopen(path, "re");
-
-	if (!fp)
-		return;
-	snprintf(dirbuf, sizeof(dirbuf), "%s", path);
-	dir = dirname(dirbuf);
-	while (fgets(line, sizeof(line), fp)) {
-		char pattern[2048], *end;
-		glob_t g;
-
-		if (strncmp(line, "[include ", 9))
-			continue;
-		end = strchr(line, ']');
-		if (!end)
-			continue;
-		*end = '\0';
-		trim(line + 9);
-		if (line[9] == '/')
-			snprintf(pattern, sizeof(pattern), "%s", line + 9);
-		else
-			snprintf(pattern, sizeof(pattern), "%s/%s", dir, line + 9);
-		if (glob(pattern, 0, NULL, &g) == 0)
-			for (size_t i = 0; i < g.gl_pathc; i++)
-				read_file(cfg, g.gl_pathv[i], depth + 1);
-		globfree(&g);
-	}
-	fclose(fp);
-}
+/* A real printer.cfg with its SAVE_CONFIG block is < 100 KiB: the bound leaves room, and ends
+ * /dev/zero or an endless pipe. */
+static const struct infile_rules config_rules = {
+	.what = "Klipper config", .max_len = KLIPPER_CONFIG_MAX_LEN, .too_big = CF_ERR_NOINPUT,
+};
 
 /*
  * inih's reader: one Klipper line per call, never longer than inih's buffer (num), Klipper's
@@ -130,31 +103,32 @@ static void follow_includes(struct klipper_config *cfg, const char *path, int de
  * whatever options it was built with (upstream's are compile-time; only Debian's build has
  * runtime globals, which we do not use). The rest of an over-long line (gcode) is dropped,
  * never parsed as a line of its own; a line without '=' or ':' (Klipper rejects it) reaches
- * inih blank and is counted.
+ * inih blank and is counted. The text is the file infile read whole (bounded, NUL-terminated).
  */
 struct line_src {
-	FILE *fp;
+	const char *pos;
 	struct klipper_config *cfg;
 };
 
 static char *next_line(char *str, int num, void *stream)
 {
 	struct line_src *src = stream;
-	int c, n = 0;
-	bool got = false, blank_before = true, comment = false;
+	int n = 0;
+	bool blank_before = true, comment = false;
 
-	if (num < 3)
+	if (num < 3 || !*src->pos)
 		return NULL;
-	while ((c = getc(src->fp)) != EOF && c != '\n') {
-		got = true;
+	for (; *src->pos && *src->pos != '\n'; src->pos++) {
+		const char c = *src->pos;
+
 		if ((c == '#' || c == ';') && blank_before)
 			comment = true;
 		blank_before = c == ' ' || c == '\t';
 		if (!comment && n < num - 2)
-			str[n++] = (char)c;
+			str[n++] = c;
 	}
-	if (c == EOF && !got)
-		return NULL;
+	if (*src->pos == '\n')
+		src->pos++;
 	while (n && isspace((unsigned char)str[n - 1]))
 		n--;
 	str[n] = '\0';
@@ -167,33 +141,115 @@ static char *next_line(char *str, int num, void *stream)
 	return str;
 }
 
-static int read_file(struct klipper_config *cfg, const char *path, int depth)
+int klipper_config_parse(struct klipper_config *cfg, const char *file, const char *text)
 {
-	struct parse_ctx ctx = { .cfg = cfg, .file = path };
-	struct line_src src = { .cfg = cfg };
+	struct parse_ctx ctx = { .cfg = cfg, .file = file };
+	struct line_src src = { .pos = text, .cfg = cfg };
 	int rc;
 
-	if (depth > KLIPPER_CONFIG_DEPTH)
-		return CF_OK;
-	src.fp = fopen(path, "re");
-	if (!src.fp)
-		return CF_ERR_NOINPUT;
 	rc = ini_parse_stream(next_line, &src, on_pair, &ctx);
-	fclose(src.fp);
 	if (rc == -2)
 		return CF_ERR_NOMEM;
-	cfg->files++;
 	/* inih keeps going after a line it rejects and reports the first; count, don't fail. */
 	if (rc > 0)
 		cfg->bad_lines++;
-	if (ctx.err)
-		return ctx.err;
-	follow_includes(cfg, path, depth);
-	return CF_OK;
+	return ctx.err;
+}
+
+const char *klipper_config_next_include(const char *text, char *pattern, size_t cap)
+{
+	while (text && *text) {
+		const char *eol = strchr(text, '\n');
+		const size_t len = eol ? (size_t)(eol - text) : strlen(text);
+		const char *close = memchr(text, ']', len);
+		const char *next = eol ? eol + 1 : text + len;
+
+		/* Klipper reads "[include GLOB]" at the start of a line only. */
+		if (len > 9 && !strncmp(text, "[include ", 9) && close) {
+			snprintf(pattern, cap, "%.*s", (int)(close - text - 9), text + 9);
+			trim(pattern);
+			if (pattern[0])
+				return next;
+		}
+		text = next;
+	}
+	return NULL;
+}
+
+static bool seen_file(struct klipper_config *cfg, const char *path)
+{
+	char real[PATH_MAX];
+
+	if (!realpath(path, real))
+		snprintf(real, sizeof(real), "%s", path);
+	for (unsigned i = 0; i < cfg->nseen; i++)
+		if (!strcmp(cfg->seen[i], real))
+			return true;
+	if (cfg->nseen < KLIPPER_CONFIG_MAX_FILES) {
+		cfg->seen[cfg->nseen] = strdup(real);
+		if (cfg->seen[cfg->nseen])
+			cfg->nseen++;
+	}
+	return false;
+}
+
+static int read_file(struct klipper_config *cfg, const char *path, int depth);
+
+/* [include GLOB] sections have no keys, so inih never reports them: find them in the text. */
+static void follow_includes(struct klipper_config *cfg, const char *path, const char *text,
+			    int depth)
+{
+	char pattern[1024], full[2048], dirbuf[1024];
+	const char *dir;
+
+	snprintf(dirbuf, sizeof(dirbuf), "%s", path);
+	dir = dirname(dirbuf);
+	while ((text = klipper_config_next_include(text, pattern, sizeof(pattern)))) {
+		glob_t g;
+
+		snprintf(full, sizeof(full), "%s%s%s", pattern[0] == '/' ? "" : dir,
+			 pattern[0] == '/' ? "" : "/", pattern);
+		if (glob(full, 0, NULL, &g) == 0)
+			for (size_t i = 0; i < g.gl_pathc; i++)
+				if (read_file(cfg, g.gl_pathv[i], depth + 1) == CF_ERR_NOMEM)
+					break;
+		globfree(&g);
+	}
+}
+
+static int read_file(struct klipper_config *cfg, const char *path, int depth)
+{
+	struct infile in;
+	struct cf_failure why;
+	int err;
+
+	/* A file read once is not read again: include loops and diamonds end here. */
+	if (depth > KLIPPER_CONFIG_DEPTH || seen_file(cfg, path) ||
+	    cfg->files >= KLIPPER_CONFIG_MAX_FILES)
+		return CF_OK;
+	err = infile_read(path, &config_rules, &in, depth ? &why : &cfg->fail);
+	if (err < 0 && depth) {
+		/* An include Klipper could not read either: said, and the rest still read. */
+		char line[400];
+
+		cfg->unread_files++;
+		cf_failure_format(&why, line, sizeof(line));
+		cf_log(CF_LOG_WARN, NULL, "klipper-config", "include not read: %s", line);
+		return err == CF_ERR_NOMEM ? err : CF_OK;
+	}
+	if (err < 0)
+		return err;
+	cfg->files++;
+	err = klipper_config_parse(cfg, path, (const char *)in.data);
+	if (!err)
+		follow_includes(cfg, path, (const char *)in.data, depth);
+	infile_fini(&in);
+	return err;
 }
 
 int klipper_config_read(struct klipper_config *cfg, const char *path)
 {
+	cf_failure_clear(&cfg->fail);
 	return read_file(cfg, path, 0);
 }
 
@@ -208,6 +264,9 @@ const struct klipper_config_entry *klipper_config_find(const struct klipper_conf
 
 void klipper_config_fini(struct klipper_config *cfg)
 {
+	for (unsigned i = 0; i < cfg->nseen; i++)
+		free(cfg->seen[i]);
+	cfg->nseen = 0;
 	free(cfg->v);
 	cfg->v = NULL;
 	cfg->count = cfg->cap = 0;

@@ -177,6 +177,89 @@ static void test_klipper_config_missing_file_is_noinput(void **state)
 	klipper_config_fini(&cfg);
 }
 
+static void test_klipper_config_device_or_fifo_is_refused_not_read(void **state)
+{
+	struct dir *d = *state;
+	struct klipper_config cfg = { 0 };
+	char fifo[128];
+
+	snprintf(fifo, sizeof(fifo), "%s/fifo.cfg", d->path);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+
+	/* /dev/zero would never end; a FIFO without a writer would never open. */
+	assert_int_equal(klipper_config_read(&cfg, "/dev/zero"), CF_ERR_NOINPUT);
+	assert_non_null(strstr(cfg.fail.detail, "a character device"));
+	assert_string_equal(cfg.fail.device, "/dev/zero");
+	assert_int_equal(klipper_config_read(&cfg, fifo), CF_ERR_NOINPUT);
+	assert_non_null(strstr(cfg.fail.detail, "a FIFO"));
+	assert_int_equal(cfg.files, 0);
+	klipper_config_fini(&cfg);
+}
+
+static void test_klipper_config_fifo_include_is_skipped_and_counted(void **state)
+{
+	struct dir *d = *state;
+	struct klipper_config cfg = { 0 };
+	char fifo[128];
+
+	snprintf(fifo, sizeof(fifo), "%s/a-fifo.cfg", d->path);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	write_file(d, "b.cfg", "[scanner]\ncanbus_uuid: 0123456789ab\n");
+	write_file(d, "printer.cfg", "[include *.cfg]\n");
+
+	assert_int_equal(read_cfg(d, "printer.cfg", &cfg), CF_OK);
+
+	assert_int_equal(cfg.unread_files, 1);
+	assert_int_equal(cfg.files, 2);
+	assert_non_null(klipper_config_find(&cfg, "0123456789ab"));
+	klipper_config_fini(&cfg);
+}
+
+static void test_klipper_config_include_only_at_line_start_of_long_lines(void **state)
+{
+	struct dir *d = *state;
+	struct klipper_config cfg = { 0 };
+	static char text[8192];
+	size_t n;
+
+	/* An old fgets(1024) reader saw "[include" where a long gcode line crossed 1023 bytes. */
+	n = (size_t)snprintf(text, sizeof(text), "[gcode_macro M]\ngcode:\n  M117 ");
+	memset(text + n, 'x', 1023 - n + 1000);
+	n += 1023 - n + 1000;
+	n += (size_t)snprintf(text + n, sizeof(text) - n, "[include other.cfg]\n");
+	write_file(d, "other.cfg", "[scanner]\ncanbus_uuid: 0123456789ab\n");
+	write_file(d, "printer.cfg", text);
+
+	assert_int_equal(read_cfg(d, "printer.cfg", &cfg), CF_OK);
+
+	assert_int_equal(cfg.files, 1);
+	assert_null(klipper_config_find(&cfg, "0123456789ab"));
+	klipper_config_fini(&cfg);
+}
+
+static void test_klipper_config_next_include_rows(void **state)
+{
+	static const struct { const char *text, *want; } rows[] = {
+		{ "[include a.cfg]\n", "a.cfg" },
+		{ "x\n[include   sub/*.cfg  ]  # c\n", "sub/*.cfg" },
+		{ "[include ]\n", NULL },
+		{ "[include no-close\n", NULL },
+		{ " [include indented.cfg]\n", NULL },
+		{ "[include last.cfg]", "last.cfg" },
+	};
+	char pattern[64];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		const char *next = klipper_config_next_include(rows[i].text, pattern, sizeof(pattern));
+
+		if (!rows[i].want && next)
+			fail_msg("row %zu: found '%s'", i, pattern);
+		if (rows[i].want && (!next || strcmp(pattern, rows[i].want)))
+			fail_msg("row %zu: want '%s'", i, rows[i].want);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -190,6 +273,13 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_klipper_config_long_lines_never_split, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_klipper_config_device_or_fifo_is_refused_not_read,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_klipper_config_fifo_include_is_skipped_and_counted,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_klipper_config_include_only_at_line_start_of_long_lines, setup, teardown),
+		cmocka_unit_test(test_klipper_config_next_include_rows),
 		cmocka_unit_test_setup_teardown(test_klipper_config_missing_file_is_noinput, setup,
 						teardown),
 	};
