@@ -1,8 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // `cartoflash fleet MANIFEST`: update every probe a manifest names, all at once.
 #include <getopt.h>
-#include <ini.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,26 +8,8 @@
 #include "cmd_run.h"
 #include "failure.h"
 #include "fleet.h"
-#include "katapult/iface_switch.h"
+#include "manifest.h"
 #include "protocol/err.h"
-
-#define FLEET_MAX_PROBES 64
-
-/* One manifest section while it is read; checked and turned into a target at the end. */
-struct probe_entry {
-	char name[64];
-	char iface[64];
-	char uuid[64];
-	char image[256];
-	enum updater_switch switch_to;
-};
-
-struct manifest {
-	char dir[256];
-	struct probe_entry v[FLEET_MAX_PROBES];
-	int count;
-	char error[200];
-};
 
 static void usage(FILE *out)
 {
@@ -57,105 +37,28 @@ static void usage(FILE *out)
 		"  cartoflash fleet probes.ini --dry-run --json\n");
 }
 
-static struct probe_entry *section(struct manifest *m, const char *name)
-{
-	for (int i = 0; i < m->count; i++)
-		if (!strcmp(m->v[i].name, name))
-			return &m->v[i];
-	if (m->count == FLEET_MAX_PROBES)
-		return NULL;
-	snprintf(m->v[m->count].name, sizeof(m->v[0].name), "%.63s", name);
-	return &m->v[m->count++];
-}
-
-static int on_pair(void *user, const char *sect, const char *name, const char *value)
-{
-	struct manifest *m = user;
-	struct probe_entry *p;
-
-	if (!name || !value)
-		return 1;
-	p = sect[0] ? section(m, sect) : NULL;
-	if (!p) {
-		snprintf(m->error, sizeof(m->error), "'%s' outside a probe section or too many "
-			 "sections (at most %d)", name, FLEET_MAX_PROBES);
-		return 0;
-	}
-	if (!strcmp(name, "interface") || !strcmp(name, "can"))
-		snprintf(p->iface, sizeof(p->iface), "%.63s", value);
-	else if (!strcmp(name, "uuid") || !strcmp(name, "canbus_uuid"))
-		snprintf(p->uuid, sizeof(p->uuid), "%.63s", value);
-	else if (!strcmp(name, "image"))
-		snprintf(p->image, sizeof(p->image), "%.255s", value);
-	else if (!strcmp(name, "switch_to")) {
-		if (!iface_switch_from_name(value, &p->switch_to))
-			snprintf(m->error, sizeof(m->error),
-				 "switch_to in [%.60s] needs can or usb, not '%.60s'", sect, value);
-	} else
-		snprintf(m->error, sizeof(m->error), "unknown key '%s' in [%s]", name, sect);
-	return !m->error[0];
-}
-
-static int manifest_fail(const char *path, const char *what)
-{
-	struct cf_failure f;
-
-	cf_failure_clear(&f);
-	cf_failure_set(&f, CF_ERR_USAGE, "manifest", "%s: %s", path, what);
-	cf_failure_set_hint(&f, "see `cartoflash fleet --help` for the format");
-	return cli_fail(&f);
-}
-
-/* Read the manifest into targets; image paths are made relative to its directory. */
+/* Read the manifest (src/manifest.c checks it line by line) into targets. */
 static int read_manifest(const char *path, struct cmd_targets *t)
 {
 	struct manifest *m = calloc(1, sizeof(*m));
-	char dirbuf[256], image[600], text[300];
+	struct cf_failure why;
 	int rc;
 
 	if (!m)
 		return cf_err_exit_code(CF_ERR_NOMEM);
-	snprintf(dirbuf, sizeof(dirbuf), "%s", path);
-	snprintf(m->dir, sizeof(m->dir), "%s", dirname(dirbuf));
-	rc = ini_parse(path, on_pair, m);
-	if (rc < 0) {
-		free(m);
-		return manifest_fail(path, "cannot open it");
-	}
-	if (rc > 0 || m->error[0]) {
-		snprintf(text, sizeof(text), "line %d: %s", rc, m->error[0] ? m->error :
-									       "not INI syntax");
-		free(m);
-		return manifest_fail(path, text);
-	}
-	rc = m->count ? 0 : manifest_fail(path, "no probe sections");
+	rc = manifest_read(path, m, &why);
 	for (int i = 0; !rc && i < m->count; i++) {
-		const struct probe_entry *p = &m->v[i];
+		const struct manifest_probe *p = &m->v[i];
 
-		if (!p->iface[0] || !p->uuid[0] || !p->image[0]) {
-			snprintf(text, sizeof(text), "[%s] needs interface, uuid and image", p->name);
-			rc = manifest_fail(path, text);
-			break;
-		}
-		snprintf(image, sizeof(image), "%s%s%s", p->image[0] == '/' ? "" : m->dir,
-			 p->image[0] == '/' ? "" : "/", p->image);
-		switch (cmd_targets_add(t, p->iface, p->uuid, p->name, image)) {
-		case CF_OK:
+		rc = cmd_targets_add(t, p->iface, p->uuid, p->name, p->image);
+		if (!rc)
 			t->v[t->count - 1].switch_to = p->switch_to;
-			break;
-		case CF_ERR_BUSY:
-			snprintf(text, sizeof(text), "[%s]: probe %s on %s is named twice", p->name,
-				 p->uuid, p->iface);
-			rc = manifest_fail(path, text);
-			break;
-		default:
-			snprintf(text, sizeof(text), "[%s]: '%s' is not a CAN UUID", p->name, p->uuid);
-			rc = manifest_fail(path, text);
-			break;
-		}
+		else
+			cf_failure_set(&why, rc, "manifest", "line %d: [%s] cannot be a target",
+				       p->line, p->name);
 	}
 	free(m);
-	return rc;
+	return rc ? cli_fail(&why) : 0;
 }
 
 static int parse_fleet(int argc, char **argv, struct updater_options *o, const char **path)
@@ -183,7 +86,7 @@ static int parse_fleet(int argc, char **argv, struct updater_options *o, const c
 		rc = cmd_updater_option(o, "fleet", c, optarg);
 		if (rc == 1)
 			continue;
-		return rc ? rc : cli_usage_error("fleet", "unknown option");
+		return rc ? rc : cli_bad_option("fleet", argc, argv, "hqv");
 	}
 	if (optind + 1 != argc)
 		return cli_usage_error("fleet", "name one MANIFEST file");
