@@ -129,10 +129,11 @@ static int parse_scan(int argc, char **argv, struct scan_opts *o)
 		case CMD_OPT_TIMEOUT:
 			if (cli_parse_duration_us(optarg, c == SCAN_OPT_QUIET ? &o->quiet_us :
 										&o->max_us) < 0)
-				return cli_usage_error("scan", "'%s' needs a unit (200ms, 2s)", optarg);
+				return cli_usage_error("scan", "'%s' needs a duration with a unit, at most a day (200ms, 2s)",
+						       optarg);
 			break;
 		default:
-			return cli_usage_error("scan", "unknown option");
+			return cli_bad_option("scan", argc, argv, "hi:qv");
 		}
 	}
 	if (optind != argc)
@@ -369,15 +370,16 @@ static void print_results(const struct scan *s)
 static int read_configs(struct scan *s)
 {
 	for (int i = 0; i < s->o->nconfigs; i++) {
-		int err = klipper_config_read(&s->cfg, s->o->configs[i]);
-		struct cf_failure f;
+		const int err = klipper_config_read(&s->cfg, s->o->configs[i]);
 
 		if (err == CF_OK)
 			continue;
-		cf_failure_clear(&f);
-		cf_failure_set(&f, err, "klipper config", "cannot read %s", s->o->configs[i]);
-		cf_failure_set_hint(&f, "check the --klipper-config path");
-		return cli_fail(&f);
+		if (!s->cfg.fail.code) {
+			cf_failure_set(&s->cfg.fail, err, "klipper config", "cannot read %s",
+				       s->o->configs[i]);
+			cf_failure_set_hint(&s->cfg.fail, "check the --klipper-config path");
+		}
+		return cli_fail(&s->cfg.fail);
 	}
 	return 0;
 }

@@ -44,8 +44,8 @@ static void size_text(size_t n, char *buf, size_t cap)
 
 static int refuse_kind(const struct infile_rules *r, unsigned mode, struct cf_failure *why)
 {
-	cf_failure_set(why, CF_ERR_NOINPUT, "read", "%s, not a regular file: not read as the %s",
-		       infile_kind_name(mode), r->what);
+	cf_failure_set(why, CF_ERR_NOINPUT, "read", "%s, not a regular file",
+		       infile_kind_name(mode));
 	cf_failure_set_hint(why, "name the %s file itself%s", r->what,
 			    r->stdin_ok ? ", or pipe it in as -" : "");
 	return CF_ERR_NOINPUT;
