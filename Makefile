@@ -5,7 +5,7 @@
 #   src/**/*.c              -> the cartoflash binary (src/main.c holds main())
 #   tools/<name>/*.c        -> lib<name>.a from every file but main.c; main.c -> $(BUILD)/<name>
 #   tests/unit|sim/test_*.c -> one cmocka binary each, built with ASan+UBSan
-#   tests/fuzz/fuzz_*.c     -> one libFuzzer binary each (clang)
+#   tests/fuzz/fuzz_*.c     -> one libFuzzer binary each (clang), linked with protocol/ and src/
 # Parallel work in one tree: give each worker its own BUILD directory (make BUILD=build-x).
 #
 # `make` builds the program only; `make tools` the test tools, `make test` everything.
@@ -112,11 +112,18 @@ $(BUILD)/tests/sim/%: $(BUILD)/san/tests/sim/%.o $(SAN_TOOL_LIBS) $(BUILD)/san/l
 	@mkdir -p $(dir $@)
 	$(CC) $(SAN) -o $@ $< $(SAN_LINK)
 
-# libFuzzer targets compile protocol/ (and whatever else they #include) with clang.
-$(BUILD)/fuzz/%: tests/fuzz/%.c $(PROTO_SRC)
+# libFuzzer targets link protocol/ and src/ from one archive built by clang with the fuzzer's
+# coverage (fuzzer-no-link), so a target pulls in only the objects it calls.
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -I. -Isrc -g -O1 -fsanitize=address,undefined
+$(BUILD)/fuzzobj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) -std=c11 -D_GNU_SOURCE -I. -Isrc -g -O1 -fsanitize=fuzzer,address,undefined \
-		$(PKG_CFLAGS) -o $@ $< $(PROTO_SRC) $(PKG_LIBS)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link $(PKG_CFLAGS) -MMD -MP -c $< -o $@
+$(BUILD)/fuzzobj/libfuzzcf.a: $(call obj,fuzzobj,$(PROTO_SRC) $(SRC_LIB))
+	@rm -f $@; ar rcs $@ $^
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(BUILD)/fuzzobj/libfuzzcf.a
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $(PKG_CFLAGS) -o $@ $< \
+		$(BUILD)/fuzzobj/libfuzzcf.a $(PKG_LIBS) -lm
 
 UNIT_BINS := $(addprefix $(BUILD)/tests/unit/,$(UNIT_TESTS))
 SIM_BINS := $(addprefix $(BUILD)/tests/sim/,$(SIM_TESTS))

@@ -56,13 +56,21 @@ run_tap() {	# $1 = script
 }
 
 run_fuzz() {	# $1 = fuzzer binary
-	local bin=$1 name corpus work out
+	local bin=$1 name corpus work out opts
 	name=$(basename "$bin")
 	corpus=tests/fuzz/corpus/$name
 	work=$(mktemp -d)
 	[ -d "$corpus" ] && cp -r "$corpus"/. "$work"/ 2>/dev/null
 	out=$log_dir/$name.log
-	if "$bin" -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=1024 \
+	opts=()
+	# tests/fuzz/NAME.options: extra libFuzzer flags (one line), e.g. -close_fd_mask=3 for a
+	# target whose code prints usage errors on every run.
+	[ -f "tests/fuzz/$name.options" ] && read -ra opts <"tests/fuzz/$name.options"
+	if ! BUILD=$BUILD bash tests/fuzz/seeds.sh "$name" "$work" >"$out" 2>&1; then
+		failed=$((failed + 1))
+		failures+=("$name seeds (log: $out)")
+		tail -5 "$out" | sed 's/^/    /'
+	elif "$bin" -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=1024 "${opts[@]}" \
 		-artifact_prefix="$log_dir/$name-" "$work" >"$out" 2>&1; then
 		passed=$((passed + 1))
 		printf '%-40s ran %ss: %s execs\n' "$name" "$FUZZ_SECONDS" "$(grep -oE '^#[0-9]+' "$out" | tail -1 | tr -d '#')"
