@@ -7,7 +7,7 @@ set -u
 
 "$BIN/mkimage" app --iface can --bitrate 1000000 --version "CARTOGRAPHER 5.1.0" --size 22528 \
 	-o "$work/app.bin"
-start_bus 1000000 0 || skip_all "simbus did not start"
+start_bus 1000000 0 || { echo "not ok - ${0##*/}: simbus did not start"; exit 1; }
 start_twin p1 16000C000F43304253373820 0 katapult:can:1000000 "app:can:1000000:CARTOGRAPHER 4.0.0"
 start_twin p2 000102030405060708090A0B 0 "katapult:can:1000000:v0.0.1-110-g902f335"
 u1=$(uuid_of p1)

@@ -12,7 +12,7 @@ check() { if eval "$2"; then ok "$1"; else not_ok "$1"; fi; }
 skip_all() { echo "ok 1 - ${0##*/} # SKIP $1"; exit 0; }
 
 for tool in "$CARTOFLASH" "$BIN/twin" "$BIN/simbus" "$BIN/mkimage"; do
-	[ -x "$tool" ] || skip_all "$tool not built (make tools)"
+	[ -x "$tool" ] || { echo "not ok - ${0##*/}: $tool not built (make tools)"; exit 1; }
 done
 command -v python3 >/dev/null || skip_all "python3 not installed"
 work=$(mktemp -d)
@@ -67,6 +67,20 @@ stop_twin() {
 }
 
 uuid_of() { cat "$work/$1.uuid"; }
+
+# node_ids UUID: "REQ RESP", the CAN ids (hex) of the node id the host gave UUID on this bus, read
+# from the last Katapult set-id admin frame in the bus log (katapult.md §2.2: 3F0#11 uuid n,
+# then 0x100+2n / 0x101+2n); nothing when the log has none. No check hard-codes a node's id.
+node_ids() {
+	local n
+	n=$(grep -io "3F0#11$1[0-9A-F][0-9A-F]\$" "$work/bus.log" 2>/dev/null | tail -1 |
+		sed 's/.*\(..\)$/\1/')
+	[ -n "$n" ] && printf '%03X %03X\n' $((0x100 + 2 * 0x$n)) $((0x101 + 2 * 0x$n))
+}
+
+# bus_has PATTERN: the bus log exists and holds PATTERN (case-insensitive), so a negative check
+# next to it is about a log that recorded the session.
+bus_has() { [ -s "$work/bus.log" ] && grep -qi -- "$1" "$work/bus.log"; }
 
 # app_matches NAME IMAGE: the twin's flash at 0x08002000 holds IMAGE (stop the twin first).
 app_matches() {

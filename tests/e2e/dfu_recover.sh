@@ -16,7 +16,7 @@ jcheck() {	# a check that needs jq (not in tools/deps.sh): skipped, visibly, wit
 skip_all() { echo "ok 1 - dfu recover # SKIP $1"; exit 0; }
 
 command -v umockdev-wrapper >/dev/null || skip_all "umockdev not installed"
-for b in "$EMU" "$MK" "$CF"; do [ -x "$b" ] || skip_all "$b not built (make tools)"; done
+for b in "$EMU" "$MK" "$CF"; do [ -x "$b" ] || { echo "not ok - ${0##*/}: $b not built (make tools)"; exit 1; }; done
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cd "$work" || exit 1

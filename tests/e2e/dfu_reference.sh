@@ -13,7 +13,7 @@ skip_all() { echo "ok 1 - dfu-util reference # SKIP $1"; exit 0; }
 
 command -v dfu-util >/dev/null || skip_all "dfu-util not installed"
 command -v umockdev-wrapper >/dev/null || skip_all "umockdev not installed"
-[ -x "$EMU" ] || skip_all "$EMU not built (make tools)"
+[ -x "$EMU" ] || { echo "not ok - ${0##*/}: $EMU not built (make tools)"; exit 1; }
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cd "$work" || exit 1

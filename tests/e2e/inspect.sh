@@ -14,8 +14,8 @@ skip() { n=$((n + 1)); echo "ok $n - $1 # SKIP $2"; }
 check() { if eval "$2"; then ok "$1"; else not_ok "$1"; fi; }
 skip_all() { echo "ok 1 - inspect # SKIP $1"; exit 0; }
 
-[ -x "$CARTOFLASH" ] || skip_all "$CARTOFLASH not built"
-[ -x "$MKIMAGE" ] || skip_all "$MKIMAGE not built (make tools)"
+[ -x "$CARTOFLASH" ] || { echo "not ok - ${0##*/}: $CARTOFLASH not built"; exit 1; }
+[ -x "$MKIMAGE" ] || { echo "not ok - ${0##*/}: $MKIMAGE not built (make tools)"; exit 1; }
 command -v python3 >/dev/null || skip_all "python3 not installed"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

@@ -24,8 +24,8 @@ require_binaries() {
 	local b
 	for b in "$CF" "$TWIN" "$MKIMAGE"; do
 		if [ ! -x "$b" ]; then
-			echo "ok - $1 # SKIP $b not built (make BUILD=${BUILD:-build} all)"
-			exit 0
+			echo "not ok - $1: $b not built (make BUILD=${BUILD:-build} all)"
+			exit 1
 		fi
 	done
 }

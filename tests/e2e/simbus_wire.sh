@@ -6,7 +6,7 @@ set -u
 . "$(dirname "$0")/twin_lib.bash"
 
 "$BIN/mkimage" app --iface can --bitrate 250000 --version "CARTOGRAPHER 5.1.2" -o "$W/new.bin"
-bus slow 250000 || skip_all "simbus did not start"
+bus slow 250000 || { echo "not ok - ${0##*/}: simbus did not start"; exit 1; }
 check "ready line names the socket and bitrate" \
 	"grep -q '^simbus: ready on $W/slow at 250000 bit/s' '$W/slow.out'"
 twin p --init "app:can:250000:CARTOGRAPHER 5.1.0" --speed 0 --attach "sim:$W/slow"
@@ -15,12 +15,16 @@ rc=$?
 check "a full flash over a 250 kbit/s simulated bus succeeds (nothing dropped)" "[ $rc -eq 0 ]" \
 	"$W/flash.out"
 check "every log line is candump format '(sec.usec) simbus ID#DATA'" \
-	"! grep -vE '^\([0-9]+\.[0-9]{6}\) simbus [0-9A-F]{3}#([0-9A-F]{2}){0,8}$' '$W/slow.log'"
-# A standard frame with 8 data bytes is at least 47 + 64 = 111 bits: 444 us at 250 kbit/s.
+	"[ -s '$W/slow.log' ] && ! grep -vE '^\([0-9]+\.[0-9]{6}\) simbus [0-9A-F]{3}#([0-9A-F]{2}){0,8}$' '$W/slow.log'"
+# A standard frame with 8 data bytes is at least 47 + 64 = 111 bits: 444 us at 250 kbit/s. The
+# stamps are simbus's bus time (the modelled end of each frame), so load cannot shrink a gap.
 gap=$(grep -E '#([0-9A-F]{2}){8}$' "$W/slow.log" | awk -F'[()]' '
 	{ t = $2 + 0; if (NR > 1) { d = (t - p) * 1e6; if (min == "" || d < min) min = d } p = t }
 	END { printf "%d", min }')
-check "8-byte frames are at least 111 bit times apart (min gap ${gap} us >= 440)" "[ ${gap:-0} -ge 440 ]"
+# 95 % of the floor as the bound: margin for the microsecond stamps, while a hub that stopped
+# serialising frames (gaps of tens of microseconds) still fails it.
+check "8-byte frames are at least 111 bit times apart (min gap ${gap} us >= 422, 95 % of 444)" \
+	"[ ${gap:-0} -ge 422 ]"
 frames=$(wc -l <"$W/slow.log")
 check "log holds the whole session ($frames frames)" "[ $frames -gt 1000 ]"
 stop p

@@ -28,22 +28,23 @@ cf() {
 rc() { cat "$W/$1.rc"; }
 has() { grep -qF -- "$2" "$W/$1.txt"; }
 
-bus bus 1000000 0 || skip_all "simbus did not start"
+bus bus 1000000 0 || { echo "not ok - ${0##*/}: simbus did not start"; exit 1; }
 
 # ---- USB -> CAN: a USB application under a USB Katapult ----
 twin p --init katapult:usb --init "file:0x08002000:$W/usb-app.bin" --speed 0 \
-	--attach "sim:$W/bus" --pty "$TTY" || skip_all "twin did not start"
+	--attach "sim:$W/bus" --pty "$TTY" || { echo "not ok - ${0##*/}: twin did not start"; exit 1; }
 wait_for "[ -e '$TTY' ] && [ -e '$W/sys/bus/usb/devices/1-1.3/idVendor' ]" ||
-	skip_all "the twin's USB port did not appear"
+	{ echo "not ok - ${0##*/}: the twin's USB port did not appear"; exit 1; }
 
+cp "$W/p.bin" "$W/p.before.bin"	# the twin's flash, persisted as it changes
 cf refused flash "$W/deployer-1m.bin" --serial auto
 check "(a) no --switch-to: refused with exit 65" "[ $(rc refused) -eq 65 ]" "$W/refused.txt"
 check "(a) names R4, both interfaces and the override" \
 	"has refused 'refusal R4: interface: image can, device usb' && has refused '--switch-to can'" \
 	"$W/refused.txt"
 cf untouched verify "$W/usb-app.bin" --serial auto
-check "(a) nothing written: the USB application verifies" "[ $(rc untouched) -eq 0 ]" \
-	"$W/untouched.txt"
+check "(a) nothing written: the twin's flash is byte for byte as before (and verify agrees)" \
+	"cmp -s '$W/p.before.bin' '$W/p.bin' && [ $(rc untouched) -eq 0 ]" "$W/untouched.txt"
 
 cf mismatch flash "$W/deployer-1m.bin" --serial auto --switch-to usb
 check "mismatch: --switch-to usb with a CAN deployer is refused (65)" \
@@ -58,9 +59,9 @@ check "an application of the other interface stays refused with --switch-to" \
 	"$W/appswitch.txt"
 
 cf dry flash "$W/deployer-1m.bin" --serial auto --switch-to can --dry-run
-check "--dry-run --switch-to can: R4 passes, nothing written" \
-	"[ $(rc dry) -eq 0 ] && ! has dry 'deployer written' && ! grep -q 'mode deployer' '$W/p.err'" \
-	"$W/dry.txt"
+check "--dry-run --switch-to can: R4 passes, nothing written (the twin's flash unchanged)" \
+	"[ $(rc dry) -eq 0 ] && cmp -s '$W/p.before.bin' '$W/p.bin' && [ -s '$W/p.err' ] &&
+	 ! grep -q 'mode deployer' '$W/p.err'" "$W/dry.txt"
 
 # --can IFACE next to --serial: the probe is followed onto that bus after the deployer.
 cf switch flash "$W/deployer-1m.bin" --serial auto --switch-to can --can "sim:$W/bus"
@@ -96,8 +97,9 @@ stop p
 # ---- CAN -> USB: a CAN application under a CAN Katapult ----
 rm -rf "$W/sys" "$W/dev" && mkdir -p "$W/sys" "$W/dev"
 twin q --init katapult:can:1000000 --init "file:0x08002000:$W/can-app.bin" --speed 0 \
-	--attach "sim:$W/bus" --pty "$TTY" || skip_all "twin did not start"
+	--attach "sim:$W/bus" --pty "$TTY" || { echo "not ok - ${0##*/}: twin did not start"; exit 1; }
 
+cp "$W/q.bin" "$W/q.before.bin"
 cf back0 flash "$W/deployer-usb.bin" --can "sim:$W/bus" --uuid "$UUID"
 check "CAN: no --switch-to: refused with exit 65, R4 named" \
 	"[ $(rc back0) -eq 65 ] && has back0 'refusal R4' && has back0 '--switch-to usb'" \
@@ -109,9 +111,9 @@ cf fleet0 fleet "$W/fleet.ini" --dry-run
 check "fleet without switch_to: refused by R4 (65)" \
 	"[ $(rc fleet0) -eq 65 ] && has fleet0 'refusal R4'" "$W/fleet0.txt"
 cf fleet1 fleet "$W/fleet.ini" --dry-run --switch-to usb
-check "fleet --dry-run --switch-to usb: R4 passes, nothing written (0)" \
-	"[ $(rc fleet1) -eq 0 ] && has fleet1 'dry run: the deployer passes every check'" \
-	"$W/fleet1.txt"
+check "fleet --dry-run --switch-to usb: R4 passes, nothing written (0, flash bytes unchanged)" \
+	"[ $(rc fleet1) -eq 0 ] && has fleet1 'dry run: the deployer passes every check' &&
+	 cmp -s '$W/q.before.bin' '$W/q.bin'" "$W/fleet1.txt"
 echo "switch_to = usb" >>"$W/fleet.ini"
 cf back fleet "$W/fleet.ini" --json
 check "fleet switch_to = usb writes the USB deployer, exit 0" "[ $(rc back) -eq 0 ]" \
@@ -129,12 +131,12 @@ stop q
 
 # ---- the follow fails: the named bus is not the one the probe is on ----
 rm -rf "$W/sys" "$W/dev" && mkdir -p "$W/sys" "$W/dev"
-bus bus2 1000000 0 || skip_all "simbus did not start"
-bus empty 1000000 0 || skip_all "simbus did not start"
+bus bus2 1000000 0 || { echo "not ok - ${0##*/}: simbus did not start"; exit 1; }
+bus empty 1000000 0 || { echo "not ok - ${0##*/}: simbus did not start"; exit 1; }
 twin r --init katapult:usb --init "file:0x08002000:$W/usb-app.bin" --speed 0 \
-	--attach "sim:$W/bus2" --pty "$TTY" || skip_all "twin did not start"
+	--attach "sim:$W/bus2" --pty "$TTY" || { echo "not ok - ${0##*/}: twin did not start"; exit 1; }
 wait_for "[ -e '$TTY' ] && [ -e '$W/sys/bus/usb/devices/1-1.3/idVendor' ]" ||
-	skip_all "the twin's USB port did not appear"
+	{ echo "not ok - ${0##*/}: the twin's USB port did not appear"; exit 1; }
 cf lost flash "$W/deployer-1m.bin" --serial auto --switch-to can --can "sim:$W/empty" \
 	--timeout 2s
 check "follow on the wrong bus: exit 69, names the bus and what to check" \
@@ -144,7 +146,7 @@ stop r
 
 # ---- no switch: a CAN deployer over CAN (a Katapult update) is confirmed on the same bus ----
 twin s --init katapult:can:1000000 --init "file:0x08002000:$W/can-app.bin" --speed 0 \
-	--attach "sim:$W/bus" || skip_all "twin did not start"
+	--attach "sim:$W/bus" || { echo "not ok - ${0##*/}: twin did not start"; exit 1; }
 cf same flash "$W/deployer-1m.bin" --can "sim:$W/bus" --uuid "$UUID"
 check "CAN deployer over CAN: no --switch-to needed, the new Katapult answers (0)" \
 	"[ $(rc same) -eq 0 ] && has same 'back as CAN Katapult at 1000000 bit/s, UUID $UUID; Katapult answers'" \

@@ -6,7 +6,7 @@ set -u
 . "$(dirname "$0")/twin_lib.bash"
 
 "$BIN/mkimage" app --iface can --bitrate 1000000 --version "CARTOGRAPHER 5.1.2" -o "$W/new.bin"
-bus bus 1000000 || skip_all "simbus did not start"
+bus bus 1000000 || { echo "not ok - ${0##*/}: simbus did not start"; exit 1; }
 twin p1 --init "app:can:1000000:Cartographer 4.0.0" --speed 0 --attach "sim:$W/bus"
 check "ready line carries the spec UUID of serial 16000C000F43304253373820" \
 	"grep -q '^twin: ready uuid=e0ef270ca188 serial=16000C000F43304253373820 mode=' '$W/p1.out'"
@@ -62,7 +62,8 @@ check "second twin: UUID 90a4ae022dfc (spec vector)" "grep -q 'uuid=90a4ae022dfc
 check "several twins on one bus answer with distinct UUIDs" \
 	"grep -q 'e0ef270ca188' '$W/scan3.out' && grep -q '90a4ae022dfc' '$W/scan3.out'" "$W/scan3.out"
 u3=$(sed -n 's/.*uuid=\([0-9a-f]*\).*/\1/p' "$W/p3.out")
-check "a 500 kbit/s Katapult is invisible on a 1 Mbit/s bus" "! grep -q '$u3' '$W/scan3.out'"
+check "a 500 kbit/s Katapult is invisible on a 1 Mbit/s bus (the others are listed)" \
+	"[ -n '$u3' ] && grep -q '90a4ae022dfc' '$W/scan3.out' && ! grep -q '$u3' '$W/scan3.out'"
 
 # §5: a double reset (RESET pads shorted twice inside 0.5 s) enters Katapult; a power cycle
 # loses the RAM flag and the valid application runs again.

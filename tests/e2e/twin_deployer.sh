@@ -10,9 +10,9 @@ TTY=$W/dev/ttyACM0
 mkdir -p "$W/dev"
 "$BIN/mkimage" deployer --iface can --bitrate 1000000 -o "$W/deployer-1m.bin"
 "$BIN/mkimage" app --iface can --bitrate 1000000 --version "CARTOGRAPHER 5.1.2" -o "$W/app.bin"
-bus bus 1000000 0 || skip_all "simbus did not start"
+bus bus 1000000 0 || { echo "not ok - ${0##*/}: simbus did not start"; exit 1; }
 twin p --init katapult:usb --init "file:0x08002000:$W/deployer-1m.bin" --speed 1 \
-	--attach "sim:$W/bus" --pty "$TTY" || skip_all "twin did not start"
+	--attach "sim:$W/bus" --pty "$TTY" || { echo "not ok - ${0##*/}: twin did not start"; exit 1; }
 check "the deployer rewrites the bootloader and requests the new Katapult" \
 	"wait_for \"grep -q 'deployer: bootloader region rewritten' '$W/p.err'\" && wait_for \"tail -1 '$W/p.err' | grep -q 'mode katapult'\"" \
 	"$W/p.err"

@@ -12,7 +12,7 @@ check() { if eval "$2"; then ok "$1"; else not_ok "$1"; [ -n "${3:-}" ] && sed '
 skip_all() { echo "ok 1 - ${0##*/} # SKIP $1"; exit 0; }
 
 for tool in "$CARTOFLASH" "$BIN/twin" "$BIN/simbus" "$BIN/mkimage"; do
-	[ -x "$tool" ] || skip_all "$tool not built (make BUILD=$BUILD all)"
+	[ -x "$tool" ] || { echo "not ok - ${0##*/}: $tool not built (make BUILD=$BUILD all)"; exit 1; }
 done
 W=$(mktemp -d /tmp/cf-twin-XXXXXX)
 

@@ -12,7 +12,7 @@ export CARTOFLASH_SYSFS_ROOT=$W/sys
 attrs() { local f; for f; do printf '%s ' "$(cat "$SYS/$f" 2>/dev/null)"; done; }
 mkdir -p "$W/dev" "$W/sys"
 "$BIN/mkimage" app --iface usb --version "CARTOGRAPHER 5.1.2" -o "$W/new.bin"
-twin p --init "app:usb::CARTOGRAPHER 5.1.0" --speed 0 --pty "$TTY" || skip_all "twin did not start"
+twin p --init "app:usb::CARTOGRAPHER 5.1.0" --speed 0 --pty "$TTY" || { echo "not ok - ${0##*/}: twin did not start"; exit 1; }
 wait_for "[ -e '$TTY' ] && [ \"\$(cat '$SYS/idProduct' 2>/dev/null)\" = 614e ]"
 check "application presents 1d50:614e \"Cartographer\", serial = chip UID" \
 	"[ \"\$(attrs idVendor manufacturer serial)\" = '1d50 Cartographer 16000C000F43304253373820 ' ]"

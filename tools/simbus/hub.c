@@ -167,15 +167,14 @@ static bool flush_rx(struct client *c)
 
 static void log_frame(struct simbus_hub *h, const struct can_frame *f)
 {
-	struct timespec ts;
-	uint64_t real, late;
+	uint64_t real;
 
 	if (!h->log)
 		return;
-	/* Stamp the modelled end of the frame, not the moment the hub got round to it. */
-	clock_gettime(CLOCK_REALTIME, &ts);
-	late = now_ns() - h->wire_end_ns;
-	real = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec - late;
+	/* Stamp the modelled end of the frame, not the moment the hub got round to it: bus time
+	 * alone, with the offset to wall time taken once, so a loaded machine cannot shrink a gap
+	 * (two clock reads here could be preempted apart). */
+	real = (uint64_t)((int64_t)h->wire_end_ns + h->realtime_offset_ns);
 	fprintf(h->log, "(%lld.%06ld) simbus %03X#", (long long)(real / 1000000000u),
 		(long)(real % 1000000000u / 1000u), f->can_id & CAN_SFF_MASK);
 	for (int i = 0; i < f->len; i++)
