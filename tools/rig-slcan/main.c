@@ -7,7 +7,14 @@
  * owns the pty master: it prints the netdev name on stdout, logs every byte the kernel writes
  * (C/Sn/O commands, t/T frames; CR shown as a newline) and injects lines read from a FIFO (each
  * newline becomes the CR that ends an SLCAN message), e.g. "t4563AABBCC" (a frame) or "sb256256"
- * (bus-off, rx/tx error counters 256). It drains the master all the time (pitfall 6).
+ * (bus-off, rx/tx error counters 256). It drains the master all the time (pitfall 6), except
+ * while it plays a stalling adapter.
+ *
+ * A FIFO line "!stall MS EVERY" (for this program, not the kernel) makes the adapter stop reading
+ * for MS milliseconds after every EVERY frames the kernel sent; "!stall 0 0" ends it. slcan stops
+ * its netdev queue for each frame until the pty's reader reads (n_tty wakes the writer then), so
+ * while the adapter stalls, the interface's qdisc fills: with txqueuelen 1 the next send gets
+ * ENOBUFS from the real kernel (rig.md §4.3).
  *
  * With --bridge IFACE the adapter's far side is another SocketCAN interface (a vcan on which a
  * probe twin sits): frames the kernel sends through slcan (t/T lines) go out on IFACE, frames
@@ -22,6 +29,7 @@
 #include <net/if.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,6 +64,15 @@ static int usage(void)
 /* Lawicel line assembled from the kernel's output, for the bridge. */
 static char line[64];
 static size_t line_len;
+
+/* The stalling adapter: frames counted from the kernel, and until when it reads nothing. */
+static struct {
+	unsigned ms, every;
+	unsigned long frames;
+	double until;
+} stall;
+
+static double now_s(void);
 
 static int bridge_open(const char *ifname)
 {
@@ -176,6 +193,9 @@ static int drain(int master, FILE *log, int bridge)
 		if (buf[i] == '\r') {
 			if (bridge >= 0)
 				bridge_line_out(bridge, line, line_len);
+			if (line_len && (line[0] == 't' || line[0] == 'T') && stall.every &&
+			    ++stall.frames % stall.every == 0)
+				stall.until = now_s() + stall.ms / 1000.0;
 			line_len = 0;
 		} else if (line_len < sizeof(line)) {
 			line[line_len++] = buf[i];
@@ -185,14 +205,24 @@ static int drain(int master, FILE *log, int bridge)
 	return 0;
 }
 
-/* Forwards FIFO input to the master, newline -> CR. */
-static int inject(int fifo, int master)
+/* Forwards FIFO input to the master, newline -> CR; a line "!stall MS EVERY" is for us. */
+static int inject(int fifo, int master, FILE *log)
 {
 	char buf[256];
-	ssize_t n = read(fifo, buf, sizeof(buf));
+	ssize_t n = read(fifo, buf, sizeof(buf) - 1);
 
 	if (n <= 0)
 		return 0;
+	buf[n] = '\0';
+	if (buf[0] == '!') {
+		if (sscanf(buf, "!stall %u %u", &stall.ms, &stall.every) != 2)
+			stall.ms = stall.every = 0;
+		stall.frames = 0;
+		stall.until = 0;
+		fprintf(log, "# rig-slcan: stall %u ms every %u frames\n", stall.ms, stall.every);
+		fflush(log);
+		return 0;
+	}
 	for (ssize_t i = 0; i < n; i++)
 		if (buf[i] == '\n')
 			buf[i] = '\r';
@@ -264,15 +294,18 @@ int main(int argc, char **argv)
 
 	end = now_s() + timeout_s;
 	while (!stop && now_s() < end) {
-		struct pollfd pfd[3] = {{.fd = master, .events = POLLIN},
+		const double t = now_s();
+		const bool stalled = t < stall.until;
+		struct pollfd pfd[3] = {{.fd = master, .events = stalled ? 0 : POLLIN},
 					{.fd = fifo, .events = POLLIN},
 					{.fd = bridge, .events = POLLIN}};
+		const int wait_ms = stalled ? (int)((stall.until - t) * 1000) + 1 : 100;
 
-		if (poll(pfd, 3, 100) < 0 && errno != EINTR)
+		if (poll(pfd, 3, wait_ms < 100 ? wait_ms : 100) < 0 && errno != EINTR)
 			break;
 		if ((pfd[0].revents & POLLIN) && drain(master, log, bridge))
 			break;
-		if ((pfd[1].revents & POLLIN) && inject(fifo, master))
+		if ((pfd[1].revents & POLLIN) && inject(fifo, master, log))
 			break;
 		if ((pfd[2].revents & POLLIN) && bridge_in(bridge, master))
 			break;

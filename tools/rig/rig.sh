@@ -215,7 +215,7 @@ rig_boot() {
 		-kernel "$RIG_KERNEL" -initrd "$RIG_INITRD" \
 		-virtfs local,path="$RIG_REPO",mount_tag=host,security_model=none,id=host \
 		-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap,id=hostroot \
-		-append "console=ttyS0 quiet panic=-1 oops=panic no_timer_check rig.run=$script rig.repo=$RIG_REPO rig.build=${BUILD:-build} rig.libusb=${RIG_LIBUSB:-} ${RIG_APPEND:-}" \
+		-append "console=ttyS0 quiet panic=-1 oops=panic no_timer_check rig.run=$script rig.repo=$RIG_REPO rig.build=${BUILD:-build} rig.libusb=${RIG_LIBUSB:-} rig.kver=$RIG_KVER ${RIG_APPEND:-}" \
 		</dev/null >"$log" 2>&1
 }
 

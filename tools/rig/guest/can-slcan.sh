@@ -2,8 +2,10 @@
 # Rig scenario: cartoflash on a can-dev interface whose bitrate and state libsocketcan can read
 # (slcan on a pty, rig.md §4.2; vcan has neither, pitfall 5). rig-slcan plays the adapter and
 # bridges it to vcan1, where a probe twin running 500 kbit/s firmware sits. Checked: scan and a
-# flash through the slcan driver; a 1 Mbit/s image refused on the 500 kbit/s bus (images.md R3)
-# with nothing written; a bus-off interface reported as such.
+# flash through the slcan driver (the twin's flash bytes compared with the image); a 1 Mbit/s
+# image refused on the 500 kbit/s bus (images.md R3) with nothing written; ENOBUFS from the real
+# kernel (txqueuelen 1, an adapter that stalls: rig.md §4.3) survived with every Katapult frame
+# whole on the wire and the image in the twin's flash; a bus-off interface reported as such.
 . /host/tools/rig/guest/lib.sh
 
 modprobe vcan && modprobe slcan && modprobe can_raw
@@ -18,7 +20,9 @@ rig_in "mkdir -p $W && $BUILDDIR/mkimage full --iface can --bitrate 500000 -o $W
 	cp $W/p.flash $W/before.flash &&
 	$BUILDDIR/mkimage app --iface can --bitrate 1000000 -o $W/app1m.bin &&
 	$BUILDDIR/mkimage app --iface can --bitrate 500000 --version 'CARTOGRAPHER 5.2.0' \
-		-o $W/app500k.bin" >/tmp/mk.out 2>&1 ||
+		-o $W/app500k.bin &&
+	$BUILDDIR/mkimage app --iface can --bitrate 500000 --version 'CARTOGRAPHER 5.3.0' \
+		--size 22528 -o $W/enobufs.bin" >/tmp/mk.out 2>&1 ||
 	{ rig_fail "test images" "mkimage failed" /tmp/mk.out; exit 1; }
 rig_in "$BUILDDIR/rig-slcan --log $SL.log --fifo $SL.in --bridge vcan1 --timeout 100 \
 	>$SL.name 2>$SL.err" &
@@ -60,11 +64,44 @@ rig_expect "the refused image wrote nothing" "twin flash changed" \
 t0=$(uptime_s)
 cf flash flash $W/app500k.bin --can $IF --uuid $UUID
 rc=$?
-if [ $rc -eq 0 ]; then
-	rig_pass "cartoflash flash through the slcan driver at 500 kbit/s in $(since $t0) s"
+if [ $rc -eq 0 ] && rig_flash_holds $W/p.flash $W/app500k.bin; then
+	rig_pass "cartoflash flash through the slcan driver at 500 kbit/s in $(since $t0) s (image in the twin's flash)"
 else
-	rig_fail "cartoflash flash through the slcan driver exits 0" "exit $rc" $HR$W/flash.err
+	rig_fail "cartoflash flash through the slcan driver: exit 0 and the image in the twin's flash" \
+		"exit $rc" $HR$W/flash.err
 fi
+
+# rig.md §4.3, design rule 1: the real kernel's ENOBUFS. slcan stops its queue for each frame
+# until the adapter reads it; this adapter stops reading for 20 ms after every 32 frames, and
+# txqueuelen 1 leaves the qdisc room for one frame, so sends fail with ENOBUFS. cartoflash must
+# resend the same CAN frame: the wire then carries only whole Katapult frames (checked on the
+# adapter's log of everything the kernel sent) and the image lands whole.
+rig_in "ip link set $IF txqueuelen 1"
+first=$(($(wc -l <$HR$SL.log) + 1))
+echo "!stall 20 32" >$HR$SL.in
+rig_wait 20 grep -q "stall 20 ms every 32" $HR$SL.log
+t0=$(uptime_s)
+cf enobufs flash $W/enobufs.bin --can $IF --uuid $UUID -v
+rc=$?
+echo "!stall 0 0" >$HR$SL.in
+rig_in "ip link set $IF txqueuelen 10"
+full=$(grep -o 'was full [0-9]* times' $HR$W/enobufs.err | grep -o '[0-9][0-9]*')
+if [ $rc -eq 0 ] && [ "${full:-0}" -gt 0 ]; then
+	rig_pass "flash with txqueuelen 1 and a stalling adapter: exit 0 after $full ENOBUFS, $(since $t0) s"
+else
+	rig_fail "flash through ENOBUFS: exit 0 and ENOBUFS reported" "exit $rc, ENOBUFS '${full:-none}'" \
+		$HR$W/enobufs.err
+fi
+rig_in "python3 tools/rig/katapult-frames.py $SL.log $first" >/tmp/frames.out 2>&1
+frc=$?
+cp /tmp/frames.out $HR$ART/can-slcan-enobufs-frames.out 2>/dev/null
+if [ $frc -eq 0 ] && [ "$(grep -o '[0-9]* frames' /tmp/frames.out | sort -n | tail -1 | cut -d' ' -f1)" -gt 300 ]; then
+	rig_pass "every Katapult frame on the wire during ENOBUFS is whole ($(tr '\n' ' ' </tmp/frames.out))"
+else
+	rig_fail "every Katapult frame on the wire during ENOBUFS is whole" "checker status $frc" /tmp/frames.out
+fi
+rig_expect "after ENOBUFS the twin's flash holds the image byte for byte" "flash differs" \
+	rig_flash_holds $W/p.flash $W/enobufs.bin
 
 # Bus-off: the adapter reports error counters 256/256 (slcan_bump_state).
 echo "sb256256" >$HR$SL.in

@@ -7,13 +7,9 @@
 modprobe vcan && modprobe can_raw
 ip link add dev vcan0 type vcan && ip link set vcan0 up
 rig_hostroot || { rig_fail "host-root chroot" "9p/overlay mount failed"; exit 1; }
-for b in mkimage cartoflash; do
+for b in mkimage cartoflash twin; do
 	rig_have_bin $b || { rig_fail "programs built" "$BUILDDIR/$b missing"; exit 1; }
 done
-if ! rig_have_bin twin; then
-	rig_skip "cartoflash against twins on vcan0" "no $BUILDDIR/twin (probe twin process) yet"
-	exit 0
-fi
 
 # katapult.md §2.3 / the fixture vector: chip UID 16000C000F43304253373820 -> CAN UUID e0ef270ca188.
 PUID1=16000C000F43304253373820 UUID1=e0ef270ca188
@@ -72,10 +68,11 @@ UUID2=$(grep -o '"uuid" *: *"[0-9a-f]*"' $HR$W/scan.out | grep -v $UUID1 | head 
 t0=$(uptime_s)
 cf flash flash $W/new.bin --can vcan0 --uuid $UUID1
 rc=$?
-if [ $rc -eq 0 ]; then
-	rig_pass "cartoflash flash --can vcan0 --uuid $UUID1 in $(since $t0) s"
+if [ $rc -eq 0 ] && rig_flash_holds $W/p1.flash $W/new.bin; then
+	rig_pass "cartoflash flash --can vcan0 --uuid $UUID1 in $(since $t0) s (the twin's flash holds the image)"
 else
-	rig_fail "cartoflash flash --can vcan0 --uuid $UUID1 exits 0" "exit $rc" $HR$W/flash.err
+	rig_fail "cartoflash flash --can vcan0 --uuid $UUID1: exit 0 and the image in the twin's flash" \
+		"exit $rc" $HR$W/flash.err
 fi
 cf verify verify $W/new.bin --can vcan0 --uuid $UUID1
 rc=$?
@@ -85,17 +82,20 @@ if [ -n "$UUID2" ]; then
 	t0=$(uptime_s)
 	cf fleet flash $W/new2.bin --can vcan0 --uuid $UUID1 --uuid $UUID2 --json
 	rc=$?
-	if [ $rc -eq 0 ]; then
-		rig_pass "cartoflash flash of both twins in one run (two --uuid), $(since $t0) s"
+	if [ $rc -eq 0 ] && rig_flash_holds $W/p1.flash $W/new2.bin &&
+		rig_flash_holds $W/p2.flash $W/new2.bin; then
+		rig_pass "cartoflash flash of both twins in one run (two --uuid), $(since $t0) s, both flashes hold it"
 	else
-		rig_fail "cartoflash flash of both twins exits 0" "exit $rc" $HR$W/fleet.err
+		rig_fail "cartoflash flash of both twins: exit 0 and the image in both flashes" \
+			"exit $rc" $HR$W/fleet.err
 	fi
 	printf '[front]\ninterface = vcan0\nuuid = %s\nimage = new3.bin\n\n[rear]\ninterface = vcan0\nuuid = %s\nimage = new3.bin\n' \
 		$UUID1 $UUID2 >$HR$W/probes.ini
 	t0=$(uptime_s)
 	cf manifest fleet $W/probes.ini --json
 	rc=$?
-	if [ $rc -eq 0 ] && [ "$(grep -c "$UUID1\|$UUID2" $HR$W/manifest.out)" -ge 2 ]; then
+	if [ $rc -eq 0 ] && [ "$(grep -c "$UUID1\|$UUID2" $HR$W/manifest.out)" -ge 2 ] &&
+		rig_flash_holds $W/p1.flash $W/new3.bin && rig_flash_holds $W/p2.flash $W/new3.bin; then
 		rig_pass "cartoflash fleet MANIFEST updates both twins, $(since $t0) s"
 	else
 		rig_fail "cartoflash fleet MANIFEST updates both twins" "exit $rc" $HR$W/manifest.err

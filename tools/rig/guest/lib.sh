@@ -77,6 +77,13 @@ rig_in() {
 # rig_have_bin NAME: a project binary built on the host ($BUILD/NAME).
 rig_have_bin() { [ -x "$HR$BUILDDIR/$1" ]; }
 
+# rig_flash_holds FLASH IMAGE: a twin's persisted flash (chroot path) holds IMAGE at the
+# application's start (0x08002000, offset 8 KiB), byte for byte: proof by the probe's bytes,
+# never by cartoflash's own exit code or verify.
+rig_flash_holds() {
+	rig_in "cmp -n \$(wc -c <$2) -i 8192:0 $1 $2"
+}
+
 # --- USB (rig.md §5.1) ---------------------------------------------------------------------
 
 GADGETS=/sys/kernel/config/usb_gadget

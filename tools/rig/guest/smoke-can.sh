@@ -3,7 +3,13 @@
 # rig.md §4.1: two sockets on vcan0 see each other's frames; CAN FD passes with mtu 72.
 . /host/tools/rig/guest/lib.sh
 
-rig_pass "boot reaches /init (uptime $(uptime_s) s)"
+# The kernel the host meant (rig.kver), with the repository shared in: not a pass by reaching here.
+kver=$(sed -n 's/.*rig\.kver=\([^ ]*\).*/\1/p' /proc/cmdline)
+if [ -n "$kver" ] && [ "$(uname -r)" = "$kver" ] && [ -f /host/tools/rig/init ]; then
+	rig_pass "boot reaches /init on kernel $kver with the repository at /host (uptime $(uptime_s) s)"
+else
+	rig_fail "boot reaches /init on the host's kernel" "uname -r $(uname -r), rig.kver '$kver'"
+fi
 
 modprobe vcan && modprobe can_raw
 ip link add dev vcan0 type vcan && ip link set vcan0 mtu 72 && ip link set vcan0 up

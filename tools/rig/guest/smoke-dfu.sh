@@ -52,8 +52,8 @@ fi
 
 # A download with the ":leave" modifier ends with DfuSe SET_ADDRESS + zero-length DNLOAD.
 rig_in "dfu-util -a 0 -s 0x08002000:leave -D /tmp/img.bin" >/tmp/leave.out 2>&1
-if rig_wait 50 rig_usb_absent 0483 df11; then
-	rig_pass "DfuSe leave: the device disconnects"
+if grep -qi "leave request" /tmp/leave.out && rig_wait 50 rig_usb_absent 0483 df11; then
+	rig_pass "DfuSe leave: dfu-util submits the leave request and the device disconnects"
 else
 	rig_fail "DfuSe leave: the device disconnects" "0483:df11 still present" /tmp/leave.out
 fi

@@ -70,6 +70,7 @@ rig_wait 30 test -c /dev/ttyACM0
 rig_in "$BUILDDIR/rig-usb 1d50:6177" >/tmp/usb.out 2>&1
 rig_expect "re-enumerated device keeps serial $SERIAL" "rig-usb output differs" \
 	grep -q "1d50:6177 serial=$SERIAL" /tmp/usb.out
-rig_expect "the application identity is gone" "1d50:614e still present" \
-	sh -c "! chroot $HR $BUILDDIR/rig-usb 1d50:614e"
+rig_expect "the application identity 1d50:614e is gone, Katapult 1d50:6177 in its place" \
+	"1d50:614e still present or 1d50:6177 not seen" \
+	sh -c "grep -q '1d50:6177 serial=$SERIAL' /tmp/usb.out && ! chroot $HR $BUILDDIR/rig-usb 1d50:614e"
 exit 0
