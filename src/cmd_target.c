@@ -66,6 +66,10 @@ static int add_serial(struct cmd_targets *t, const char *verb, const char *arg)
 	const char *path = strcmp(arg, "auto") && realpath(arg, real) ? real : arg;
 	struct cmd_target *tg;
 
+	/* The tty transport reads "PATH@BAUD": a rate hidden in the path would be taken silently. */
+	if (strchr(arg, '@'))
+		return cli_usage_error(verb, "--serial takes a tty path, not '%s'; give the rate as "
+					     "--baud N", arg);
 	if (!path[0] || strlen(path) >= sizeof(tg->tty) - 8)
 		return cli_usage_error(verb, "'%s' is not a tty path", arg);
 	tg = append(t);
@@ -96,12 +100,14 @@ int cmd_targets_option(struct cmd_targets *t, const char *verb, int c, const cha
 		if (!arg[0] || strlen(arg) >= sizeof(t->iface))
 			return cli_usage_error(verb, "'%s' is not a CAN interface", arg);
 		snprintf(t->iface, sizeof(t->iface), "%.63s", arg);
+		t->iface_unused = true;
 		return 1;
 	case CMD_OPT_UUID:
 		if (!t->iface[0])
 			return cli_usage_error(verb, "--uuid %s needs a --can IFACE before it", arg);
 		switch (cmd_targets_add(t, t->iface, arg, NULL, NULL)) {
 		case CF_OK:
+			t->iface_unused = false;
 			return 1;
 		case CF_ERR_NOMEM:
 			return cli_usage_error(verb, "out of memory");
@@ -117,6 +123,16 @@ int cmd_targets_option(struct cmd_targets *t, const char *verb, int c, const cha
 
 int cmd_targets_require(const struct cmd_targets *t, const char *verb)
 {
+	bool all_serial = t->count > 0;
+
+	for (size_t i = 0; i < t->count; i++)
+		all_serial &= t->v[i].tty[0] != '\0';
+	/* A --can after the last --uuid names no probe, unless every target is a --serial one:
+	 * then it is the bus a probe switched to CAN is followed onto. */
+	if (t->iface_unused && !all_serial)
+		return cli_usage_error(verb, "--can %s names no probe: add --uuid UUID after it "
+					     "(`cartoflash scan --can %s` lists them)",
+				       t->iface, t->iface);
 	if (t->count)
 		return 0;
 	return cli_usage_error(verb, "name a probe: --can IFACE --uuid UUID, or --serial PATH");

@@ -51,6 +51,7 @@ struct cmd_targets {
 	char iface[64]; /* the latest --can: each --uuid binds to the --can before it */
 	uint32_t baud;	/* --baud for tty targets, 0 = default */
 	bool request_bootloader;
+	bool iface_unused; /* a --can no --uuid followed (yet) */
 };
 
 /* getopt_long entries for -i/--can/--interface, --uuid and the tty target options (--serial,

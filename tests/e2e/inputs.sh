@@ -50,6 +50,14 @@ cf scanx scan -x
 check "an unknown short option named once (64)" \
 	"[ $? -eq 64 ] && has '$work/scanx.err' \"unknown option '-x'\" && [ \$(lines '$work/scanx.err') -eq 1 ]"
 
+# --- target lists ---------------------------------------------------------------------------
+cf trailcan flash "$work/app.bin" --can vcan9 --uuid $U --can vcan8
+check "a trailing --can with no --uuid is refused, not ignored (64)" \
+	"[ $? -eq 64 ] && has '$work/trailcan.err' '--can vcan8 names no probe: add --uuid UUID after it'"
+cf serbaud flash "$work/app.bin" --serial /dev/ttyACM0@250000
+check "--serial PATH@N is refused with --baud N as the way to give a rate (64)" \
+	"[ $? -eq 64 ] && has '$work/serbaud.err' 'give the rate as --baud N'"
+
 # --- --serial that is no tty ----------------------------------------------------------------
 echo text >"$work/regular"
 for s in /dev/null /dev/zero "$work/regular" "$work"; do
