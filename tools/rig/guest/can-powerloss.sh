@@ -75,7 +75,11 @@ rig_in "timeout 60 '$BUILDDIR/cartoflash' flash $W/new.bin --can vcan0 --uuid $U
 	>$W/flash2.out 2>&1"
 rc=$?
 cp $HR$W/flash2.out $HR$ART/can-powerloss-flash2.out 2>/dev/null
-rig_expect "a second cartoflash flash completes (exit 0)" "exit $rc" test $rc -eq 0
+if [ $rc -eq 0 ] && rig_flash_holds $W/p.flash $W/new.bin; then
+	rig_pass "a second cartoflash flash completes (exit 0) and the twin's flash holds the image"
+else
+	rig_fail "a second flash: exit 0 and the image in the twin's flash" "exit $rc" $HR$W/flash2.out
+fi
 mode=$(scan_mode)
 if [ "$mode" = application ]; then
 	rig_pass "the probe runs the application again (scan: $mode)"
