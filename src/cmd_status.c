@@ -106,7 +106,7 @@ static int parse_status(int argc, char **argv, struct discover_opts *o)
 						       optarg);
 			break;
 		default:
-			return cli_usage_error("status", "unknown option");
+			return cli_bad_option("status", argc, argv, "hi:qv");
 		}
 	}
 	if (optind != argc)

@@ -24,7 +24,7 @@ check() {
 }
 
 for tool in "$CF" "$BIN/twin" "$BIN/simbus" "$BIN/klippyd" "$BIN/mkimage"; do
-	[ -x "$tool" ] || skip_all "$tool not built (make BUILD=$BUILD all)"
+	[ -x "$tool" ] || { echo "not ok - ${0##*/}: $tool not built (make BUILD=$BUILD all)"; exit 1; }
 done
 command -v jq >/dev/null || skip_all "jq not installed (tools/deps.sh installs it)"
 W=$(mktemp -d /tmp/cf-live-XXXXXX)

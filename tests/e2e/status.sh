@@ -6,15 +6,15 @@
 set -u
 . "$(dirname "$0")/live_lib.bash"
 
-bus 1000000 || skip_all "simbus did not start"
-can_twin app E0EF270CA188000000000000 "app:can:1000000:CARTOGRAPHER 5.1.0" || skip_all "twin"
+bus 1000000 || { echo "not ok - ${0##*/}: simbus did not start"; exit 1; }
+can_twin app E0EF270CA188000000000000 "app:can:1000000:CARTOGRAPHER 5.1.0" || { echo "not ok - ${0##*/}: twin did not start"; exit 1; }
 APP=$(sed -n 's/.*uuid=\([0-9a-f]*\).*/\1/p' "$W/app.out")
 can_twin kat 000102030405060708090A0B "katapult:can:1000000:v0.0.1-110-g902f335"
 # a 6.x build (dictionary "app": Cartographer): its USB product string is the MCU
 "$BIN/mkimage" app --iface usb --version "CARTOGRAPHER V3 6.1.0 lite" --app-name Cartographer \
 	-o "$W/app6.bin" >/dev/null
 usb_twin usb 0E0028000851363131363530 katapult:usb --init "file:0x08002000:$W/app6.bin" ||
-	skip_all "USB twin did not come up"
+	{ echo "not ok - ${0##*/}: USB twin did not come up"; exit 1; }
 TTY=$(readlink "$W/dev/ttyACM0")
 
 # ---- no Klipper: every free probe is asked directly ----
@@ -93,7 +93,7 @@ cat >"$W/ready.json" <<EOF
                             "RESERVE_PINS_CAN": "PA11,PA12"}},
   "mcu tool": {}}}
 EOF
-klipper "$W/ready.json" --hold "$W/dev/ttyACM0" --can "$BUS" || skip_all "klippyd did not start"
+klipper "$W/ready.json" --hold "$W/dev/ttyACM0" --can "$BUS" || { echo "not ok - ${0##*/}: klippyd did not start"; exit 1; }
 wait_for "[ \$(frames '3F0#01${APP^^}04\$') -eq 1 ]"
 set_id_before=$(frames '3F0#01')
 run status --can "$BUS"
