@@ -463,7 +463,7 @@ int run_inspect(int argc, char **argv)
 			return 0;
 		}
 		if (ch == '?')
-			return cli_usage_error("inspect", "unknown option or missing argument");
+			return cli_bad_option("inspect", argc, argv, "hqv");
 		if (cli_common_option(ch))
 			continue;
 		rc = inspect_check_option(&c.check, ch, optarg);

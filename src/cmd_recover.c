@@ -153,7 +153,7 @@ static int parse_recover(int argc, char **argv, struct recover_opts *o)
 		rc = cmd_updater_option(&o->opts, "recover", c, optarg);
 		if (rc == 1)
 			continue;
-		return rc ? rc : cli_usage_error("recover", "unknown option");
+		return rc ? rc : cli_bad_option("recover", argc, argv, "hqv");
 	}
 	if (optind != argc)
 		return cli_usage_error("recover", "unexpected argument '%s'", argv[optind]);

@@ -129,7 +129,9 @@ static int parse_scan(int argc, char **argv, struct scan_opts *o)
 		case CMD_OPT_TIMEOUT:
 			if (cli_parse_duration_us(optarg, c == SCAN_OPT_QUIET ? &o->quiet_us :
 										&o->max_us) < 0)
-				return cli_usage_error("scan", "'%s' needs a duration with a unit, at most a day (200ms, 2s)",
+				return cli_usage_error("scan",
+						       "'%s' needs a duration with a unit, at most a "
+						       "day (200ms, 2s)",
 						       optarg);
 			break;
 		default:

@@ -168,8 +168,8 @@ int cmd_updater_option(struct updater_options *o, const char *verb, int c, const
 		return 1;
 	case CMD_OPT_TIMEOUT:
 		if (cli_parse_duration_us(arg, &o->timeout_us) < 0 || !o->timeout_us)
-			return cli_usage_error(verb, "--timeout needs a duration with a unit (5s, "
-						     "500ms), not '%s'",
+			return cli_usage_error(verb, "--timeout needs a duration with a unit, above 0 "
+						     "and at most a day (5s, 500ms), not '%s'",
 					       arg);
 		return 1;
 	default:
@@ -203,7 +203,7 @@ int cmd_parse_targets_only(int argc, char **argv, const char *verb, void (*usage
 			rc = cmd_updater_option(o, verb, c, optarg);
 		if (rc == 1)
 			continue;
-		return rc ? rc : cli_usage_error(verb, "unknown option");
+		return rc ? rc : cli_bad_option(verb, argc, argv, "hi:qv");
 	}
 	if (optind != argc)
 		return cli_usage_error(verb, "unexpected argument '%s'", argv[optind]);

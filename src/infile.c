@@ -84,7 +84,8 @@ static int open_regular(const char *path, const struct infile_rules *r, int *fd,
 	if (*fd < 0) {
 		if (why)
 			why->sys_errno = errno;
-		cf_failure_set(why, CF_ERR_NOINPUT, "read", "%s", strerror(errno));
+		cf_failure_set(why, CF_ERR_NOINPUT, "read", "cannot open the %s: %s", r->what,
+			       strerror(errno));
 		cf_failure_set_hint(why, "check the path and the file's permissions");
 		return CF_ERR_NOINPUT;
 	}
