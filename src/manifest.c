@@ -1,9 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// The fleet manifest reader: inih for the syntax, every refusal naming its line.
+// The fleet manifest reader: its small INI parsed line by line, every refusal naming its line.
 #include "manifest.h"
 
 #include <ctype.h>
-#include <ini.h>
 #include <libgen.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -18,17 +17,27 @@
 #include "protocol/canbus.h"
 #include "protocol/err.h"
 
+/*
+ * The manifest's INI is parsed here, not by inih. Upstream inih's line buffer is a compile-time
+ * constant (INI_MAX_LINE, 200 bytes by default; only Debian's patched build raises it at run
+ * time, through globals upstream does not have), and a manifest line may hold an image path of
+ * 255 characters: upstream inih would hand the handler a cut path, or the rest of the line as a
+ * line of its own. A reader in front of ini_parse_stream cannot help, since the handler never
+ * sees more than fits that buffer. The grammar is the one inih parsed with the manifest's
+ * options, which is small: '#' or ';' starts a comment at the start of a line or after a blank;
+ * "[name]" starts a section; "key = value" or "key: value", both sides trimmed; blank lines; a
+ * UTF-8 BOM on line 1; no continuation lines, no key without a value.
+ */
 struct parse {
 	struct manifest *m;
 	const char *dir;
-	const char *pos;      /* the reader's place in the text */
-	int line;	      /* the line the reader handed out last (1-based) */
-	int section_line[MANIFEST_MAX_PROBES];
+	int line; /* the line being parsed (1-based) */
 	char *err;
 	size_t cap;
 };
 
-static int fail(struct parse *p, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(struct parse *p, int line, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 static int fail(struct parse *p, int line, const char *fmt, ...)
 {
@@ -41,96 +50,6 @@ static int fail(struct parse *p, int line, const char *fmt, ...)
 	vsnprintf(p->err + n, p->cap - (size_t)n, fmt, ap);
 	va_end(ap);
 	return CF_ERR_USAGE;
-}
-
-/* A "[name]" header at the start of a line (after blanks), as inih sees it: name and length. */
-static bool header(const char *line, size_t len, const char **name, size_t *name_len)
-{
-	const char *close;
-
-	while (len && (*line == ' ' || *line == '\t')) {
-		line++;
-		len--;
-	}
-	if (!len || *line != '[')
-		return false;
-	close = memchr(line, ']', len);
-	if (!close)
-		return false; /* inih reports it as a syntax error on this line */
-	*name = line + 1;
-	*name_len = (size_t)(close - line - 1);
-	return true;
-}
-
-/* Before inih: line lengths and the [section] headers inih would merge or cut silently. */
-static int prescan(struct parse *p)
-{
-	const char *text = p->pos;
-	int line = 0;
-
-	while (*text) {
-		const char *eol = strchr(text, '\n');
-		const size_t len = eol ? (size_t)(eol - text) : strlen(text);
-		const char *name;
-		size_t nlen;
-
-		line++;
-		if (len > MANIFEST_MAX_LINE)
-			return fail(p, line, "longer than %d characters", MANIFEST_MAX_LINE);
-		if (header(text, len, &name, &nlen)) {
-			struct manifest_probe *e;
-
-			if (!nlen)
-				return fail(p, line, "a section needs a name: [front-probe]");
-			if (nlen > MANIFEST_NAME_MAX)
-				return fail(p, line, "section name longer than %d characters",
-					    MANIFEST_NAME_MAX);
-			for (int i = 0; i < p->m->count; i++)
-				if (strlen(p->m->v[i].name) == nlen &&
-				    !memcmp(p->m->v[i].name, name, nlen))
-					return fail(p, line, "[%.*s] repeats the section of line %d",
-						    (int)nlen, name, p->section_line[i]);
-			if (p->m->count == MANIFEST_MAX_PROBES)
-				return fail(p, line, "more than %d probe sections",
-					    MANIFEST_MAX_PROBES);
-			e = &p->m->v[p->m->count];
-			memcpy(e->name, name, nlen);
-			e->name[nlen] = '\0';
-			e->line = p->section_line[p->m->count++] = line;
-		}
-		text = eol ? eol + 1 : text + len;
-	}
-	return CF_OK;
-}
-
-/* inih's reader: one whole line per call (prescan bounded them below the buffer). */
-static char *reader(char *str, int num, void *user)
-{
-	struct parse *p = user;
-	const char *eol;
-	size_t len;
-
-	if (!*p->pos)
-		return NULL;
-	eol = strchr(p->pos, '\n');
-	len = eol ? (size_t)(eol - p->pos) + 1 : strlen(p->pos);
-	if (len >= (size_t)num)
-		len = (size_t)num - 1;
-	memcpy(str, p->pos, len);
-	str[len] = '\0';
-	p->pos += len;
-	p->line++;
-	return str;
-}
-
-/* The section the current line belongs to: the last header at or before it. */
-static struct manifest_probe *current(struct parse *p)
-{
-	struct manifest_probe *e = NULL;
-
-	for (int i = 0; i < p->m->count && p->section_line[i] <= p->line; i++)
-		e = &p->m->v[i];
-	return e;
 }
 
 static int set_field(struct parse *p, struct manifest_probe *e, const char *key, char *field,
@@ -172,29 +91,91 @@ static int set_image(struct parse *p, struct manifest_probe *e, const char *valu
 	return set_field(p, e, "image", e->image, MANIFEST_PATH_MAX, path);
 }
 
-static int on_pair(void *user, const char *section, const char *key, const char *value)
+/* "key = value" in the current section: the last header above this line. */
+static int on_pair(struct parse *p, const char *key, const char *value)
 {
-	struct parse *p = user;
-	struct manifest_probe *e = current(p);
-	int err;
+	struct manifest_probe *e = p->m->count ? &p->m->v[p->m->count - 1] : NULL;
 
-	(void)section; /* inih cuts names at 50 characters: ours are whole */
 	if (!e)
-		return !fail(p, p->line, "'%s' outside a probe section", key);
+		return fail(p, p->line, "'%s' outside a probe section", key);
 	if (!strcmp(key, "interface") || !strcmp(key, "can"))
-		err = set_field(p, e, "interface", e->iface, MANIFEST_NAME_MAX, value);
-	else if (!strcmp(key, "uuid") || !strcmp(key, "canbus_uuid"))
-		err = set_uuid(p, e, value);
-	else if (!strcmp(key, "image"))
-		err = set_image(p, e, value);
-	else if (!strcmp(key, "switch_to"))
-		err = iface_switch_from_name(value, &e->switch_to) ?
-			      CF_OK :
-			      fail(p, p->line, "switch_to in [%s] needs can or usb, not '%s'",
-				   e->name, value);
-	else
-		err = fail(p, p->line, "unknown key '%s' in [%s]", key, e->name);
-	return err == CF_OK;
+		return set_field(p, e, "interface", e->iface, MANIFEST_NAME_MAX, value);
+	if (!strcmp(key, "uuid") || !strcmp(key, "canbus_uuid"))
+		return set_uuid(p, e, value);
+	if (!strcmp(key, "image"))
+		return set_image(p, e, value);
+	if (!strcmp(key, "switch_to"))
+		return iface_switch_from_name(value, &e->switch_to) ?
+			       CF_OK :
+			       fail(p, p->line, "switch_to in [%s] needs can or usb, not '%s'",
+				    e->name, value);
+	return fail(p, p->line, "unknown key '%s' in [%s]", key, e->name);
+}
+
+/* "[name]": a new section, unless its name is empty, too long or already taken. */
+static int on_section(struct parse *p, const char *name, size_t nlen)
+{
+	struct manifest *m = p->m;
+	struct manifest_probe *e;
+
+	if (!nlen)
+		return fail(p, p->line, "a section needs a name: [front-probe]");
+	if (nlen > MANIFEST_NAME_MAX)
+		return fail(p, p->line, "section name longer than %d characters",
+			    MANIFEST_NAME_MAX);
+	for (int i = 0; i < m->count; i++)
+		if (strlen(m->v[i].name) == nlen && !memcmp(m->v[i].name, name, nlen))
+			return fail(p, p->line, "[%.*s] repeats the section of line %d", (int)nlen,
+				    name, m->v[i].line);
+	if (m->count == MANIFEST_MAX_PROBES)
+		return fail(p, p->line, "more than %d probe sections", MANIFEST_MAX_PROBES);
+	e = &m->v[m->count++];
+	memcpy(e->name, name, nlen);
+	e->name[nlen] = '\0';
+	e->line = p->line;
+	return CF_OK;
+}
+
+static char *trim(char *s)
+{
+	char *end = s + strlen(s);
+
+	while (isspace((unsigned char)*s))
+		s++;
+	while (end > s && isspace((unsigned char)end[-1]))
+		*--end = '\0';
+	return s;
+}
+
+/* One line (NUL-terminated, at most MANIFEST_MAX_LINE characters, ours to cut). */
+static int parse_line(struct parse *p, char *line)
+{
+	char *s, *sep;
+
+	if (p->line == 1 && !strncmp(line, "\xEF\xBB\xBF", 3))
+		line += 3;
+	/* A comment starts at the line's start or after a blank. */
+	for (s = line; *s; s++) {
+		const bool blank_before = s == line || isspace((unsigned char)s[-1]);
+
+		if ((*s == '#' || *s == ';') && blank_before) {
+			*s = '\0';
+			break;
+		}
+	}
+	s = trim(line);
+	if (!*s)
+		return CF_OK;
+	if (*s == '[') {
+		sep = strchr(s, ']');
+		return sep ? on_section(p, s + 1, (size_t)(sep - s - 1)) :
+			     fail(p, p->line, "not INI syntax (key = value, or [section])");
+	}
+	sep = strpbrk(s, "=:");
+	if (!sep)
+		return fail(p, p->line, "not INI syntax (key = value, or [section])");
+	*sep = '\0';
+	return on_pair(p, trim(s), trim(sep + 1));
 }
 
 /* After the syntax: every section complete, no probe named twice. */
@@ -223,38 +204,28 @@ static int check_sections(struct parse *p)
 	return CF_OK;
 }
 
-static void configure_inih(void)
-{
-	/* One whole line per reader call; the manifest is strict where Klipper's config is not. */
-	ini_use_stack = false;
-	ini_allow_realloc = false;
-	ini_max_line = ini_initial_alloc = 2 * MANIFEST_MAX_LINE + 2;
-	ini_allow_multiline = false;
-	ini_allow_no_value = false;
-	ini_allow_inline_comments = true;
-	ini_inline_comment_prefixes = ";#";
-	ini_start_comment_prefixes = ";#";
-	ini_stop_on_first_error = true;
-}
-
 int manifest_parse(const char *text, const char *dir, struct manifest *m, char *err, size_t cap)
 {
-	struct parse p = { .m = m, .dir = dir, .pos = text, .err = err, .cap = cap };
-	int rc;
+	struct parse p = { .m = m, .dir = dir, .err = err, .cap = cap };
+	char line[MANIFEST_MAX_LINE + 1];
 
 	memset(m, 0, sizeof(*m));
 	err[0] = '\0';
-	rc = prescan(&p);
-	if (rc)
-		return rc;
-	configure_inih();
-	rc = ini_parse_stream(reader, &p, on_pair, &p);
-	if (rc == -2)
-		return CF_ERR_NOMEM;
-	if (err[0])
-		return CF_ERR_USAGE;
-	if (rc > 0)
-		return fail(&p, rc, "not INI syntax (key = value, or [section])");
+	while (*text) {
+		const char *eol = strchr(text, '\n');
+		const size_t len = eol ? (size_t)(eol - text) : strlen(text);
+		int rc;
+
+		p.line++;
+		if (len > MANIFEST_MAX_LINE)
+			return fail(&p, p.line, "longer than %d characters", MANIFEST_MAX_LINE);
+		memcpy(line, text, len);
+		line[len] = '\0';
+		rc = parse_line(&p, line);
+		if (rc)
+			return rc;
+		text = eol ? eol + 1 : text + len;
+	}
 	return check_sections(&p);
 }
 
@@ -283,11 +254,9 @@ int manifest_read(const char *path, struct manifest *m, struct cf_failure *why)
 		err = manifest_parse((const char *)in.data, dirname(dirbuf), m, text,
 				     sizeof(text));
 	infile_fini(&in);
-	if (err == CF_ERR_USAGE) {
+	if (err) {
 		cf_failure_set(why, err, "manifest", "%s", text);
 		cf_failure_set_hint(why, "see `cartoflash fleet --help` for the format");
-	} else if (err) {
-		cf_failure_set(why, err, "manifest", "out of memory");
 	}
 	return err;
 }

@@ -36,8 +36,8 @@ struct manifest {
  * longer than MANIFEST_PATH_MAX, a repeated [section], a key outside a section or unknown, a
  * bad switch_to, a bad UUID, a section without interface, uuid and image, the same probe named
  * twice, more than MANIFEST_MAX_PROBES sections, no section at all, a line that is no INI.
- * Relative image paths are joined with dir (NULL: kept as written).
- * Returns 0, or CF_ERR_USAGE with "line N: what" (or "no probe sections") in err; CF_ERR_NOMEM.
+ * Relative image paths are joined with dir (NULL: kept as written). Allocates nothing.
+ * Returns 0, or CF_ERR_USAGE with "line N: what" (or "no probe sections") in err.
  */
 int manifest_parse(const char *text, const char *dir, struct manifest *m, char *err, size_t cap);
 

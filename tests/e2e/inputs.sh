@@ -114,6 +114,28 @@ check "flash - (image on stdin) exits 0" "[ $rc -eq 0 ]"
 stop_twin p
 check "flash -: the twin's flash at 0x08002000 holds the piped image, byte for byte" \
 	"app_matches p '$work/app.bin'"
+
+# --- a manifest line past upstream inih's 200-byte buffer reaches the parser whole -----------
+# The image path (about 240 characters with the manifest's folder) and a long comment: a fleet
+# that cut either would load no image or the wrong one; the twin's bytes prove the right one.
+dir=$(printf 'd%.0s' $(seq 1 120))
+img=$(printf 'i%.0s' $(seq 1 90)).bin
+mkdir -p "$work/$dir"
+"$BIN/mkimage" app --iface can --bitrate 1000000 --size 24576 -o "$work/$dir/$img" || exit 1
+start_twin q 16000C000F43304253373821 0 katapult:can:1000000 \
+	"app:can:1000000:CARTOGRAPHER 4.0.0" || { not_ok "twin starts"; exit 1; }
+printf '[long]\ninterface = sim:%s\nuuid = %s ; %s\nimage = %s/%s\n' "$work/bus" "$(uuid_of q)" \
+	"$(printf 'c%.0s' $(seq 1 900))" "$dir" "$img" >"$work/long.ini"
+ilen=$(awk '/^image/ { print length }' "$work/long.ini")
+ulen=$(awk '/^uuid/ { print length }' "$work/long.ini")
+check "the manifest's image line is $ilen characters, its uuid line $ulen (both over 200)" \
+	"[ '${ilen:-0}' -gt 200 ] && [ '${ulen:-0}' -gt 200 ]"
+timeout 60 "$CARTOFLASH" fleet "$work/long.ini" >"$work/long.out" 2>"$work/long.err"
+rc=$?
+check "fleet with those lines exits 0" "[ $rc -eq 0 ]"
+stop_twin q
+check "fleet: the twin's flash holds the image the long line names, byte for byte" \
+	"app_matches q '$work/$dir/$img' && ! cmp -s '$work/app.bin' '$work/$dir/$img'"
 "$CARTOFLASH" inspect - <"$work/app.bin" >"$work/insp.out" 2>&1
 check "inspect - reads the same stdin" "[ $? -eq 0 ] && has '$work/insp.out' 'app'"
 echo "1..$n"

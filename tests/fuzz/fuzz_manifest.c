@@ -35,6 +35,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			    strlen(p->name) > MANIFEST_NAME_MAX ||
 			    strlen(p->image) > MANIFEST_PATH_MAX)
 				abort();
+			/* Whole, not cut: each value stands in the text as accepted (no folder
+			 * joined on even sizes). */
+			if (!(size & 1) && (!strstr(text, p->image) || !strstr(text, p->iface) ||
+					    !strstr(text, p->name)))
+				abort();
 			for (int j = 0; j < i; j++)
 				if (!strcmp(m.v[j].name, p->name))
 					abort();

@@ -92,6 +92,60 @@ static void test_manifest_refusals_name_the_line(void **state)
 	}
 }
 
+/* Lines past upstream inih's 200-byte buffer (a compile-time constant) reach the parser whole:
+ * an image path of 255 characters, a value after 180 blanks, a comment to 1024 characters. */
+static void test_manifest_long_lines_are_whole_not_cut(void **state)
+{
+	static char text[4096], image[256], pad[181], comment[1001];
+	char err[300];
+
+	(void)state;
+	memset(image, 'i', 251);
+	memcpy(image + 251, ".bin", 5);
+	memset(pad, ' ', 180);
+	memset(comment, 'c', 1000);
+	snprintf(text, sizeof(text),
+		 "[front]\n"
+		 "image = /%s\n"
+		 "interface =%scan0\n"
+		 "uuid = e0ef270ca188 ;%.998s\n"
+		 "#%.1023s\n",
+		 image + 1, pad, comment, comment);
+	assert_int_equal(manifest_parse(text, NULL, &m, err, sizeof(err)), CF_OK);
+
+	assert_int_equal(strlen(m.v[0].image), 255);
+	assert_int_equal(m.v[0].image[0], '/');
+	assert_string_equal(m.v[0].image + 252, "bin");
+	assert_string_equal(m.v[0].iface, "can0");
+	assert_string_equal(m.v[0].uuid, "e0ef270ca188");
+}
+
+/* The syntax inih accepted with the manifest's options, row by row: what each line yields. */
+static void test_manifest_syntax_as_inih_read_it(void **state)
+{
+	static const struct { const char *text, *iface, *image; } rows[] = {
+		{ "[a]\ninterface: can0\nuuid: e0ef270ca188\nimage: x.bin\n", "can0", "x.bin" },
+		{ "\xEF\xBB\xBF[a]\ninterface=can0\nuuid=e0ef270ca188\nimage=x.bin\n", "can0", "x.bin" },
+		{ "[a] ; the front one\r\n  interface = can0\r\n\tuuid = e0ef270ca188\r\n"
+		  "image = x.bin\r\n",
+		  "can0", "x.bin" },
+		{ "# farm\n[a]\ninterface = can0 # bus\nuuid = e0ef270ca188\nimage = fw#2.bin;v1 ;c\n",
+		  "can0", "fw#2.bin;v1" },
+		{ "[a]\ninterface = sim:/tmp/x=y\nuuid = e0ef270ca188\nimage = x.bin", "sim:/tmp/x=y",
+		  "x.bin" },
+	};
+	char err[300];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		if (manifest_parse(rows[i].text, NULL, &m, err, sizeof(err)) != CF_OK)
+			fail_msg("row %zu: refused: %s", i, err);
+		if (m.count != 1 || strcmp(m.v[0].name, "a") || strcmp(m.v[0].iface, rows[i].iface) ||
+		    strcmp(m.v[0].image, rows[i].image))
+			fail_msg("row %zu: [%s] '%s' '%s'", i, m.v[0].name, m.v[0].iface, m.v[0].image);
+	}
+}
+
 static void test_manifest_more_than_64_sections_refused(void **state)
 {
 	static char text[64 * 80 + 100];
@@ -138,6 +192,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_manifest_reads_sections_with_line_numbers_and_joined_paths),
 		cmocka_unit_test(test_manifest_refusals_name_the_line),
+		cmocka_unit_test(test_manifest_long_lines_are_whole_not_cut),
+		cmocka_unit_test(test_manifest_syntax_as_inih_read_it),
 		cmocka_unit_test(test_manifest_more_than_64_sections_refused),
 		cmocka_unit_test(test_manifest_read_refuses_fifo_and_joins_its_folder),
 	};
