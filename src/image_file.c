@@ -154,8 +154,11 @@ int image_file_load_one(const char *path, struct image_file *out, struct cf_fail
 {
 	struct image_file parts[IMAGE_FILE_MAX_PARTS];
 	size_t count;
-	int err = image_file_load(path, parts, &count, why);
+	int err;
 
+	/* On failure out holds nothing to free: callers fini it on every path. */
+	memset(out, 0, sizeof(*out));
+	err = image_file_load(path, parts, &count, why);
 	if (err < 0)
 		return err;
 	if (count != 1) {

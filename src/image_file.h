@@ -45,7 +45,8 @@ int image_file_load(const char *path, struct image_file out[IMAGE_FILE_MAX_PARTS
 
 /*
  * One image to write through Katapult: a raw image, or a DfuSe file with one element. Same
- * returns as image_file_load; a DfuSe file with two elements is CF_ERR_USAGE.
+ * returns as image_file_load; a DfuSe file with two elements is CF_ERR_USAGE. On failure out
+ * is zeroed (image_file_fini on it is safe).
  */
 int image_file_load_one(const char *path, struct image_file *out, struct cf_failure *why);
 
