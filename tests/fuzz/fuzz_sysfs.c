@@ -107,11 +107,13 @@ static void make_parents(const char *rel)
 
 static void make_entry(char *line)
 {
-	char *arg = strchr(line + 2, ' '), path[300];
+	char *arg, path[300];
 	FILE *fp;
 
+	/* "K PATH [ARG]": a shorter line ends before line + 2, so nothing is looked up there. */
 	if (strlen(line) < 3 || line[1] != ' ')
 		return;
+	arg = strchr(line + 2, ' ');
 	if (arg)
 		*arg++ = '\0';
 	if (!safe_path(line + 2))
