@@ -3,7 +3,9 @@
 # sysfs fixture tree (CARTOFLASH_SYSFS_ROOT, test-only), and TAP helpers. Sourced, not run.
 
 CF=${CARTOFLASH:-$PWD/${BUILD:-build}/cartoflash}
-BIN=$(dirname "$CF")
+# The test tools come from the build even when CARTOFLASH names another binary (the
+# upstream-inih build of tests/static/inih_upstream.sh has cartoflash only).
+BIN=$PWD/${BUILD:-build}
 TWIN=$BIN/twin
 MKIMAGE=$BIN/mkimage
 WORK=$(mktemp -d /tmp/cf-e2e-serial-XXXXXX)
@@ -24,7 +26,7 @@ require_binaries() {
 	local b
 	for b in "$CF" "$TWIN" "$MKIMAGE"; do
 		if [ ! -x "$b" ]; then
-			echo "not ok - $1: $b not built (make BUILD=${BUILD:-build} all)"
+			echo "not ok - $1: $b not built (make BUILD=${BUILD:-build} all tools)"
 			exit 1
 		fi
 	done
