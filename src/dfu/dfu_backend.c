@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "dfu/dfu_check.h"
-#include "dfu/dfu_follow.h"
+#include "dfu/dfu_finish.h"
 #include "dfu/dfu_plan.h"
 #include "dfu/dfu_pump.h"
 #include "dfu/dfu_session.h"
@@ -32,7 +32,7 @@ struct dfu_priv {
 	struct dfu_session *session;
 	struct dfu_pump pump;
 	enum updater_step step; /* the one the pump runs a phase for */
-	struct dfu_follow follow;
+	struct dfu_finish finish;
 	struct loop_timer wait;	   /* polls for the ROM: --timeout, after read unprotect */
 	uint64_t wait_deadline_us; /* 0: no waiting */
 	char selector[32];	   /* the port pinned after read unprotect, else "" */
@@ -180,7 +180,7 @@ static int try_open(struct dfu_priv *p, bool *not_back)
 		return err;
 	}
 	fill_identity(p);
-	dfu_follow_init(&p->follow, p->u, p->usb, cfg->loop);
+	dfu_finish_init(&p->finish, p->u, cfg->loop);
 	p->step = UPDATER_IDENTIFY;
 	dfu_pump_run(&p->pump, p->dev, p->session, DFU_PHASE_IDENTIFY);
 	return CF_OK;
@@ -344,13 +344,6 @@ static void written_summary(struct dfu_priv *p)
 
 /* ---- finish: leave, then follow ---- */
 
-static bool talks_can(const struct updater_config *cfg)
-{
-	const struct image_info *img = cfg->app_image_info ? cfg->app_image_info : cfg->image_info;
-
-	return img && img->iface == IMAGE_IFACE_CAN;
-}
-
 static void leave_now(void *ctx)
 {
 	struct dfu_priv *p = ctx;
@@ -368,13 +361,14 @@ static void leave_done(struct dfu_priv *p, int err)
 		return;
 	}
 	close_device(p); /* from the pump's timer, outside libusb's callback */
-	dfu_follow_start(&p->follow, confirmed);
+	dfu_finish_follow(&p->finish, confirmed);
 }
 
 static int op_finish(struct updater *u)
 {
 	struct dfu_priv *p = priv_of(u);
 	const struct updater_config *cfg = updater_get_config(u);
+	int err;
 
 	if (!p->dev)
 		return CF_ERR_USAGE;
@@ -383,10 +377,11 @@ static int op_finish(struct updater *u)
 		updater_step_done(u, CF_OK);
 		return CF_OK;
 	}
-	if (cfg->target.iface[0] && talks_can(cfg)) {
-		/* Note the nodes already on the bus, then leave (dfu_follow_can.c). */
-		if (!dfu_follow_can_baseline(&p->follow, cfg->target.iface, leave_now, p))
-			return CF_OK;
+	/* A CAN build and --can: note who answers on the bus, then leave (dfu_finish.c). */
+	err = dfu_finish_census(&p->finish, leave_now, p);
+	if (err == CF_OK)
+		return CF_OK;
+	if (err != CF_ERR_NOT_SUPPORTED) {
 		cf_log(CF_LOG_WARN, cfg->target.iface, "dfu",
 		       "%s: the probe will not be followed on CAN", updater_failure(u)->detail);
 		cf_failure_clear(updater_failure(u));
@@ -434,14 +429,14 @@ static void op_cancel(struct updater *u)
 	p->cancelled = true;
 	if (p->session)
 		dfu_session_cancel(p->session);
-	dfu_follow_cancel(&p->follow);
+	dfu_finish_cancel(&p->finish);
 }
 
 static void op_release(struct updater *u)
 {
 	struct dfu_priv *p = priv_of(u);
 
-	dfu_follow_fini(&p->follow);
+	dfu_finish_fini(&p->finish);
 	if (p->wait.fire)
 		loop_disarm(updater_get_config(u)->loop, &p->wait);
 	close_device(p);

@@ -9,6 +9,7 @@
 
 #include "can/canmux.h"
 #include "failure.h"
+#include "follow/follow_census.h"
 #include "follow/follow_usb.h"
 #include "log.h"
 #include "loop.h"
@@ -30,6 +31,7 @@ struct follow {
 	struct canmux *mux;
 	bool own_mux;
 	uint8_t uuid[CANBUS_UUID_LEN];
+	bool new_node; /* no UUID: the first node the census did not see */
 	struct canmux_listener admin;
 	bool listening;
 	uint64_t bus_frames; /* bus traffic at the last query */
@@ -110,11 +112,17 @@ static void can_answer(struct canmux_listener *l, const struct canbus_frame *fr,
 	struct follow *f = container(l, struct follow, admin);
 	uint8_t uuid[CANBUS_UUID_LEN], app;
 
-	if (canbus_parse_need_nodeid(fr, uuid, &app) < 0 || memcmp(uuid, f->uuid, sizeof(uuid)))
+	if (canbus_parse_need_nodeid(fr, uuid, &app) < 0)
 		return;
+	if (f->new_node ? follow_census_has(f->t.before, uuid) : memcmp(uuid, f->uuid, sizeof(uuid)))
+		return;
+	canbus_uuid_format(uuid, f->seen.can_uuid);
 	f->seen.can_app = app;
 	f->seen.mode = app == CANBUS_APP_KATAPULT ? DEVICE_MODE_KATAPULT : DEVICE_MODE_APPLICATION;
-	answer_later(f, f->seen.mode == f->t.want ? CF_OK : CF_ERR_PROTOCOL, now);
+	answer_later(f,
+		     f->t.want == DEVICE_MODE_UNKNOWN || f->seen.mode == f->t.want ? CF_OK
+										: CF_ERR_PROTOCOL,
+		     now);
 }
 
 static void can_error(struct canmux_listener *l, int err, uint64_t now)
@@ -127,7 +135,11 @@ static int can_start(struct follow *f, struct canmux *mux, struct cf_failure *wh
 	struct canmux_stats st;
 	int err;
 
-	if (canbus_uuid_parse(f->t.can_uuid, f->uuid) < 0)
+	f->new_node = !f->t.can_uuid[0];
+	if (f->new_node && !f->t.before)
+		return cf_failure_set(why, CF_ERR_USAGE, "follow",
+				      "a node without a UUID needs the census before the reset");
+	if (!f->new_node && canbus_uuid_parse(f->t.can_uuid, f->uuid) < 0)
 		return cf_failure_set(why, CF_ERR_USAGE, "follow", "'%s' is not a CAN UUID",
 				      f->t.can_uuid);
 	if (mux) {
@@ -162,7 +174,8 @@ static void usb_fire(struct loop_timer *tm, uint64_t now)
 	f->seen.mode = rc == 0 ? DEVICE_MODE_UNKNOWN : sysfs_kind_mode(sysfs_usb_kind(&seen));
 	/* The kernel shows the tty in sysfs before udev has made its node and set its group:
 	 * give udev until the deadline, then let the open say what is wrong. */
-	if (rc == 1 && access(seen.tty, R_OK | W_OK) != 0 && now < f->t.deadline_us) {
+	if (rc == 1 && !f->t.device_only && access(seen.tty, R_OK | W_OK) != 0 &&
+	    now < f->t.deadline_us) {
 		loop_arm(f->loop, &f->timer, now + FOLLOW_USB_POLL_US);
 		return;
 	}
@@ -209,6 +222,7 @@ int follow_start(struct loop *loop, const struct follow_target *t, struct canmux
 		break;
 	case IDENTITY_LINK_TTY:
 		follow_usb_init(&f->usb, &t->usb);
+		f->usb.device_only = t->device_only;
 		f->timer.fire = usb_fire;
 		break;
 	case IDENTITY_LINK_USB_DFU:

@@ -12,6 +12,7 @@
 struct canmux;
 struct cf_failure;
 struct follow;
+struct follow_census;
 struct loop;
 
 /*
@@ -19,13 +20,26 @@ struct loop;
  * §2.6) as mode want. TTY: the USB port that held the probe (usb: as last seen) shows the same
  * serial again, in mode want, with its tty present (katapult.md §3.5: by port and serial, never
  * "the first Katapult entry").
+ *
+ * Two looser forms serve the DFU finish, where the probe's names are not known before it comes
+ * back (the ROM's serial is not the chip UID, katapult.md §3.1; its CAN UUID comes with the new
+ * firmware):
+ * - port only: usb.serial "" - whatever probe comes back on that port (its serial is then
+ *   seen->usb.serial); a device that is no probe there is "not yet".
+ * - a new node: can_uuid "" - the first node that answers and is not in before (the nodes
+ *   that answered before the reset, follow_census.h); seen->can_uuid names it.
  */
 struct follow_target {
 	enum identity_link link; /* IDENTITY_LINK_CAN or IDENTITY_LINK_TTY (USB) */
-	enum device_mode want;	 /* DEVICE_MODE_APPLICATION or DEVICE_MODE_KATAPULT */
-	char iface[64];		 /* CAN */
-	char can_uuid[13];	 /* CAN */
-	struct sysfs_usb usb;	 /* TTY: the port and serial before the reset */
+	/* DEVICE_MODE_APPLICATION or DEVICE_MODE_KATAPULT; DEVICE_MODE_UNKNOWN: either (after
+	 * a DFU leave the flash decides which starts). */
+	enum device_mode want;
+	char iface[64];				   /* CAN */
+	char can_uuid[13];			   /* CAN; "" = a new node */
+	const struct follow_census *before;	   /* CAN, a new node: who was there */
+	struct sysfs_usb usb;			   /* TTY: the port and serial before the reset */
+	bool device_only; /* TTY: the USB device is enough, its tty need not be there yet
+			   * (nothing opens it next) */
 	uint64_t first_look_us;	 /* look from then on (katapult.md §1.3: app starts 100 ms late) */
 	uint64_t deadline_us;
 	/* CAN: the answer rides on 0x3f1, the lowest priority (katapult.md §2.2): while other
@@ -37,6 +51,7 @@ struct follow_target {
 struct follow_seen {
 	enum device_mode mode; /* what answered, DEVICE_MODE_UNKNOWN when nothing did */
 	uint8_t can_app;       /* CAN: canbus app code of the answer */
+	char can_uuid[13];     /* CAN: the node that answered */
 	struct sysfs_usb usb;  /* TTY: the port as seen last */
 	uint64_t after_us;     /* from the start of the follow to the answer */
 };
@@ -51,10 +66,11 @@ typedef void (*follow_done_fn)(void *ctx, int err, const struct follow_seen *see
 			       uint64_t now_us);
 
 /*
- * Start watching on loop. mux (may be NULL) is a CAN bus the caller already holds; without one
- * the follow acquires iface's mux itself. Returns 0 and *out (caller frees with follow_free, at
- * any time; no callback after that), or a negative cf_err with why filled (bad UUID, bus that
- * does not open, no memory). Never blocks.
+ * Start watching on loop. mux (may be NULL) is a CAN bus the caller already holds (a census's:
+ * follow_census_mux); without one the follow acquires iface's mux itself. Returns 0 and *out
+ * (caller frees with follow_free, at any time; no callback after that), or a negative cf_err
+ * with why filled (bad UUID, a new node without a census, a bus that does not open, no
+ * memory). Never blocks.
  */
 int follow_start(struct loop *loop, const struct follow_target *t, struct canmux *mux,
 		 follow_done_fn done, void *ctx, struct follow **out, struct cf_failure *why);

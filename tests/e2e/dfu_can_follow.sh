@@ -19,7 +19,7 @@ W=$(mktemp -d)
 PIDS=()
 cleanup() {
 	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-	rm -rf "$W"
+	[ -n "${KEEP:-}" ] || rm -rf "$W"; [ -n "${KEEP:-}" ] && echo "# kept $W"
 }
 trap cleanup EXIT
 wait_for() { for _ in $(seq 100); do eval "$1" && return 0; sleep 0.05; done; return 1; }
@@ -46,8 +46,16 @@ check "recover --can: back as the application with CAN UUID e0ef270ca188 (rc=$rc
 	"[ $rc -eq 0 ] && grep -q 'back as the application on sim:$W/bus, CAN UUID e0ef270ca188' '$W/out.txt'"
 check "the probe already on the bus (90a4ae022dfc) is not taken for it" \
 	"grep -q 'CAN UUID e0ef270ca188' '$W/out.txt' && ! grep -q '90a4ae022dfc' '$W/out.txt'"
-check "it asked the bus before leaving: admin query frames before and after" \
-	"[ \$(grep -c 'simbus 3F0#00\$' '$W/bus.log') -ge 2 ]"
+# The bus log proves the order: the census (CLEAR_KATAPULT_NODEID, then QUERY_UNASSIGNED) before
+# the leave, the follow's queries after it until the recovered probe answers, then nothing more.
+cp "$W/bus.log" "$W/bus1.log"
+first_new=$(grep -n '3F1#20E0EF270CA188' "$W/bus1.log" | head -1 | cut -d: -f1)
+check "the census came first: CLEAR_KATAPULT_NODEID, then the query, answered by the other probe" \
+	"sed -n 1,3p '$W/bus1.log' | tr '\n' ' ' | grep -q '3F0#12 .*3F0#00 .*3F1#2090A4AE022DFC01'"
+check "the follow queried after the census until the new node answered (line ${first_new:-none})" \
+	"[ -n '$first_new' ] && [ \$(head -n '${first_new:-0}' '$W/bus1.log' | grep -c '3F0#00\$') -ge 3 ]"
+check "the follow stopped at that answer: no query after it" \
+	"[ -n '$first_new' ] && [ \$(tail -n +$((${first_new:-0} + 1)) '$W/bus1.log' | grep -c '3F0#00\$') -le 1 ]"
 
 timeout 60 "$BIN/dfuemu" --flash-in "$W/garbage.bin" -- \
 	"$CF" recover --full "$W/full_can.bin" --can "sim:$W/bus" --timeout 1s >"$W/out.txt" 2>&1
