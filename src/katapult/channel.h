@@ -107,4 +107,14 @@ struct kchannel_ops {
 extern const struct kchannel_ops kchannel_can_ops;
 extern const struct kchannel_ops kchannel_tty_ops;
 
+/*
+ * The channel for link (CAN node or tty), allocated with its private part, filled from c (loop,
+ * id, why, opts, img, ev; ops and the rest are set here) and opened. Returns 0 and *out, or a
+ * negative cf_err with c->why filled (a link Katapult does not run over, no memory, open
+ * failed: then *out is still set, for kchannel_close).
+ */
+int kchannel_open(enum identity_link link, const struct kchannel *c, struct kchannel **out);
+/* Close and free; NULL-safe. */
+void kchannel_close(struct kchannel *c);
+
 #endif

@@ -55,14 +55,9 @@ static void step_done(struct kupd *k, int err)
 		return;
 	k->running = false;
 	if (k->restore_err) {
-		const bool back = err == CF_OK;
-
-		*why = k->restore_why;
+		ktext_restored(why, &k->restore_why, err == CF_OK);
 		err = k->restore_err;
 		k->restore_err = 0;
-		cf_failure_set_hint(why, "%s; nothing was written, %s", k->restore_why.hint,
-				    back ? "the probe runs its application again"
-					 : "the probe is left in Katapult");
 	}
 	if (err < 0) {
 		if (!why->code)
@@ -142,9 +137,7 @@ static int session_result(struct kupd *k, int err)
 	/* A lost ACK of COMPLETE is no failure yet: the channel confirms the probe first. */
 	if (k->op == KATAPULT_ENGINE_REBOOT && (err < 0 || !katapult_engine_completed(e))) {
 		k->ack_lost = true;
-		cf_failure_set(&k->ack_why, why->code ? why->code : CF_ERR_PROTOCOL, "finish",
-			       "COMPLETE was sent, but its ACK never came (%s)",
-			       why->code ? why->detail : "no reply");
+		ktext_ack_lost(&k->ack_why, why);
 		cf_failure_clear(why);
 		err = CF_OK;
 	}
@@ -200,37 +193,14 @@ static void ev_failed(void *ctx, int err, uint64_t now)
 static int channel_new(struct kupd *k)
 {
 	const struct updater_config *cfg = updater_get_config(k->u);
-	const struct kchannel_ops *ops = NULL;
+	const struct kchannel c = {
+		.loop = cfg->loop, .id = updater_identity(k->u), .why = updater_failure(k->u),
+		.opts = &cfg->opts, .img = cfg->image_info,
+		.ev = { .ctx = k, .reached = ev_reached, .sent = ev_sent, .writable = ev_writable,
+			.received = ev_received, .failed = ev_failed, .confirmed = ev_confirmed },
+	};
 
-	if (k->ch)
-		return CF_OK;
-	switch (cfg->target.link) {
-	case IDENTITY_LINK_CAN:
-		ops = &kchannel_can_ops;
-		break;
-	case IDENTITY_LINK_TTY:
-		ops = &kchannel_tty_ops;
-		break;
-	case IDENTITY_LINK_USB_DFU:
-	case IDENTITY_LINK_NONE:
-		return cf_failure_set(updater_failure(k->u), CF_ERR_USAGE, "identify",
-				      "Katapult does not run over %s",
-				      identity_link_name(cfg->target.link));
-	}
-	k->ch = calloc(1, sizeof(*k->ch) + ops->priv_size);
-	if (!k->ch)
-		return cf_failure_set(updater_failure(k->u), CF_ERR_NOMEM, "identify",
-				      "out of memory");
-	k->ch->ops = ops;
-	k->ch->loop = cfg->loop;
-	k->ch->id = updater_identity(k->u);
-	k->ch->why = updater_failure(k->u);
-	k->ch->opts = &cfg->opts;
-	k->ch->img = cfg->image_info;
-	k->ch->ev = (struct kchannel_events){ .ctx = k, .reached = ev_reached, .sent = ev_sent,
-					      .writable = ev_writable, .received = ev_received,
-					      .failed = ev_failed, .confirmed = ev_confirmed };
-	return ops->open(k->ch);
+	return k->ch ? CF_OK : kchannel_open(cfg->target.link, &c, &k->ch);
 }
 
 /* ---- identify ---- */
@@ -295,25 +265,14 @@ static int op_check_image(struct updater *u)
 {
 	struct kupd *k = kupd_of(u);
 	const struct updater_config *cfg = updater_get_config(u);
-	const struct device_identity *id = updater_identity(u);
-	struct image_target t = { .path = IMAGE_PATH_KATAPULT };
-	struct kchannel_session s;
+	struct image_target t;
 
 	begin(k, UPDATER_CHECK_IMAGE);
-	if (!cfg->image_info || id->mode == DEVICE_MODE_APPLICATION) {
+	if (!cfg->image_info || updater_identity(u)->mode == DEVICE_MODE_APPLICATION) {
 		step_done(k, CF_OK);
 		return CF_OK;
 	}
-	memset(&s, 0, sizeof(s));
-	k->ch->ops->session(k->ch, &s);
-	t.iface = s.iface;
-	t.bus_bitrate = s.bus_bitrate;
-	snprintf(t.mcu, sizeof(t.mcu), "%s", id->mcu);
-	t.app_start = id->app_start;
-	t.switch_to = iface_switch_target(cfg->opts.switch_to);
-	if (s.iface == IMAGE_IFACE_CAN && !t.bus_bitrate)
-		cf_log(CF_LOG_WARN, k->ch->label, NULL, "bitrate of %s unknown: R3 not checked",
-		       id->iface);
+	ksession_target(u, k->ch, &t);
 	if (ktext_check(cfg, &t, k->ch->label, updater_failure(u)) < 0) {
 		cf_failure_set_device(updater_failure(u), "%s", k->ch->label);
 		if (!k->ch->from_app)
@@ -357,27 +316,6 @@ static int op_verify(struct updater *u)
 
 /* ---- finish ---- */
 
-static void deployer_summary(struct kupd *k, bool answered)
-{
-	char text[320];
-
-	iface_switch_summary(updater_get_config(k->u)->image_info, updater_identity(k->u),
-			     updater_get_summary(k->u), text, sizeof(text));
-	updater_set_summary(k->u, "%s%s", text, answered ? "; Katapult answers" : "");
-}
-
-/* A COMPLETE whose ACK was lost, on a channel that cannot see the probe come back. */
-static int unconfirmed_ack(struct kupd *k)
-{
-	struct cf_failure *why = updater_failure(k->u);
-
-	*why = k->ack_why;
-	cf_failure_set_hint(why, "on a UART whether the application started cannot be seen: if "
-				 "Klipper finds the probe it runs; else power-cycle it and run "
-				 "`cartoflash info`");
-	return why->code;
-}
-
 static void ev_confirmed(void *ctx, int err, uint64_t now)
 {
 	struct kupd *k = ctx;
@@ -388,16 +326,10 @@ static void ev_confirmed(void *ctx, int err, uint64_t now)
 	if (err == CF_OK && k->ack_lost)
 		cf_log(CF_LOG_WARN, k->ch->label, NULL, "the ACK of COMPLETE was lost, but the "
 							"probe answers as it should");
-	if (err < 0 && k->ack_lost) {
-		/* Neither the ACK nor the probe: it most likely never left Katapult. */
-		*why = k->ack_why;
-		cf_failure_set_hint(why, "the probe does not answer as its application either; it "
-					 "stays in Katapult: run `cartoflash reboot`, or "
-					 "power-cycle it");
-		err = why->code;
-	}
+	if (err < 0 && k->ack_lost)
+		err = ktext_ack_lost_silent(why, &k->ack_why); /* it never left Katapult */
 	if (err == CF_OK && k->deployer)
-		deployer_summary(k, true);
+		ktext_deployer(k->u, true);
 	step_done(k, err);
 }
 
@@ -425,12 +357,11 @@ static void confirm(struct kupd *k)
 	if (err == CF_ERR_NOT_SUPPORTED) {
 		cf_failure_clear(updater_failure(k->u));
 		if (k->deployer)
-			deployer_summary(k, false);
+			ktext_deployer(k->u, false);
 		else if (k->ack_lost)
-			err = unconfirmed_ack(k);
+			err = ktext_ack_unconfirmed(updater_failure(k->u), &k->ack_why);
 		else
-			updater_set_summary(k->u, "%s (UART: the application cannot be confirmed)",
-					    updater_get_summary(k->u));
+			ktext_unconfirmable(k->u);
 		/* A deployer that moves the probe onto the CAN bus the user named: follow it. */
 		if (err == CF_ERR_NOT_SUPPORTED && k->deployer)
 			err = switch_follow_start(&k->onto_bus, k->u, onto_bus_done, k);
@@ -483,25 +414,13 @@ static void op_cancel(struct updater *u)
 		kpump_cancel(&k->pump, cf_now_us());
 		return;
 	}
-	if (k->reaching) {
-		k->reaching = false;
-		k->ch->ops->stop(k->ch);
-		cf_failure_set(why, CF_ERR_INTERRUPTED, updater_step_name(k->step),
-			       "stopped while waiting for Katapult");
-		cf_failure_set_hint(why, "the probe may be in Katapult now; rerun the same command "
-					 "to go on");
-		step_done(k, CF_ERR_INTERRUPTED);
-		return;
-	}
-	if (k->confirming) {
-		k->confirming = false;
+	if (k->reaching || k->confirming) {
+		const bool after_complete = k->confirming;
+
+		k->reaching = k->confirming = false;
 		k->ch->ops->stop(k->ch);
 		switch_follow_stop(&k->onto_bus);
-		cf_failure_set(why, CF_ERR_INTERRUPTED, "finish",
-			       "stopped while waiting for the probe to come back after COMPLETE");
-		cf_failure_set_hint(why, "COMPLETE was sent; `cartoflash scan` shows where the probe "
-					 "is");
-		step_done(k, CF_ERR_INTERRUPTED);
+		step_done(k, ktext_stopped(why, updater_step_name(k->step), after_complete));
 	}
 }
 
@@ -511,11 +430,8 @@ static void op_release(struct updater *u)
 
 	kpump_stop(&k->pump);
 	switch_follow_stop(&k->onto_bus);
-	if (k->ch) {
-		k->ch->ops->close(k->ch);
-		free(k->ch);
-		k->ch = NULL;
-	}
+	kchannel_close(k->ch);
+	k->ch = NULL;
 }
 
 const struct updater_ops katapult_ops = {

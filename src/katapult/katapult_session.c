@@ -2,11 +2,32 @@
 // One engine session of the Katapult updater: its config from the channel, its failure words.
 #include "katapult/katapult_session.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "failure.h"
 #include "katapult/iface_switch.h"
+#include "log.h"
 #include "protocol/err.h"
+
+void ksession_target(struct updater *u, struct kchannel *ch, struct image_target *t)
+{
+	const struct device_identity *id = updater_identity(u);
+	struct kchannel_session s;
+
+	memset(t, 0, sizeof(*t));
+	memset(&s, 0, sizeof(s));
+	ch->ops->session(ch, &s);
+	t->path = IMAGE_PATH_KATAPULT;
+	t->iface = s.iface;
+	t->bus_bitrate = s.bus_bitrate;
+	snprintf(t->mcu, sizeof(t->mcu), "%s", id->mcu);
+	t->app_start = id->app_start;
+	t->switch_to = iface_switch_target(updater_get_config(u)->opts.switch_to);
+	if (s.iface == IMAGE_IFACE_CAN && !t->bus_bitrate)
+		cf_log(CF_LOG_WARN, ch->label, NULL, "bitrate of %s unknown: R3 not checked",
+		       id->iface);
+}
 
 void ksession_config(struct updater *u, struct kchannel *ch, enum katapult_engine_op op,
 		     struct katapult_engine_config *c)

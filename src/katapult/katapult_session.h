@@ -7,6 +7,10 @@
 #include "katapult/engine.h"
 #include "updater.h"
 
+/* The probe as the refusal rules see it: what the channel says (R4 interface, R3 bitrate)
+ * and what CONNECT said (MCU, application start). */
+void ksession_target(struct updater *u, struct kchannel *ch, struct image_target *t);
+
 /* The engine config of op for the updater u over channel ch (what the channel says it needs:
  * R4 interface, bitrate, prime, UUID). COMPLETE only in REBOOT (design.md rule 2). */
 void ksession_config(struct updater *u, struct kchannel *ch, enum katapult_engine_op op,

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "failure.h"
+#include "katapult/iface_switch.h"
 #include "log.h"
 #include "protocol/err.h"
 #include "protocol/katapult.h"
@@ -84,4 +85,66 @@ int ktext_check(const struct updater_config *cfg, const struct image_target *t,
 		       r.override ? r.override : "--force", text);
 		lifted |= r.force_bit;
 	}
+}
+
+void ktext_restored(struct cf_failure *why, const struct cf_failure *refusal, bool back)
+{
+	*why = *refusal;
+	cf_failure_set_hint(why, "%s; nothing was written, %s", refusal->hint,
+			    back ? "the probe runs its application again"
+				 : "the probe is left in Katapult");
+}
+
+void ktext_ack_lost(struct cf_failure *ack_why, const struct cf_failure *engine_why)
+{
+	cf_failure_set(ack_why, engine_why->code ? engine_why->code : CF_ERR_PROTOCOL, "finish",
+		       "COMPLETE was sent, but its ACK never came (%s)",
+		       engine_why->code ? engine_why->detail : "no reply");
+}
+
+int ktext_ack_lost_silent(struct cf_failure *why, const struct cf_failure *ack_why)
+{
+	*why = *ack_why;
+	cf_failure_set_hint(why, "the probe does not answer as its application either; it stays "
+				 "in Katapult: run `cartoflash reboot`, or power-cycle it");
+	return why->code;
+}
+
+int ktext_ack_unconfirmed(struct cf_failure *why, const struct cf_failure *ack_why)
+{
+	*why = *ack_why;
+	cf_failure_set_hint(why, "on a UART whether the application started cannot be seen: if "
+				 "Klipper finds the probe it runs; else power-cycle it and run "
+				 "`cartoflash info`");
+	return why->code;
+}
+
+void ktext_deployer(struct updater *u, bool answered)
+{
+	char text[320];
+
+	iface_switch_summary(updater_get_config(u)->image_info, updater_identity(u),
+			     updater_get_summary(u), text, sizeof(text));
+	updater_set_summary(u, "%s%s", text, answered ? "; Katapult answers" : "");
+}
+
+void ktext_unconfirmable(struct updater *u)
+{
+	updater_set_summary(u, "%s (UART: the application cannot be confirmed)",
+			    updater_get_summary(u));
+}
+
+int ktext_stopped(struct cf_failure *why, const char *stage, bool after_complete)
+{
+	if (after_complete) {
+		cf_failure_set(why, CF_ERR_INTERRUPTED, "finish",
+			       "stopped while waiting for the probe to come back after COMPLETE");
+		cf_failure_set_hint(why, "COMPLETE was sent; `cartoflash scan` shows where the probe "
+					 "is");
+	} else {
+		cf_failure_set(why, CF_ERR_INTERRUPTED, stage, "stopped while waiting for Katapult");
+		cf_failure_set_hint(why, "the probe may be in Katapult now; rerun the same command "
+					 "to go on");
+	}
+	return CF_ERR_INTERRUPTED;
 }

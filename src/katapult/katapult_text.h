@@ -22,6 +22,25 @@ void ktext_image_done(struct updater *u, bool written);
 /* Append ", text" (or text alone) to the summary. */
 void ktext_append(struct updater *u, const char *text);
 
+/* A refusal after identify took the probe out of its application: why = the refusal with
+ * what became of the probe (back: COMPLETE put it back into its application). */
+void ktext_restored(struct cf_failure *why, const struct cf_failure *refusal, bool back);
+
+/* The ACK of COMPLETE never came (engine_why: the session's failure, maybe empty): ack_why
+ * holds the words until the channel has confirmed the probe, or not. */
+void ktext_ack_lost(struct cf_failure *ack_why, const struct cf_failure *engine_why);
+/* ... and the probe does not answer as its application either. Returns the error. */
+int ktext_ack_lost_silent(struct cf_failure *why, const struct cf_failure *ack_why);
+/* ... on a channel that cannot see it (a UART). Returns the error. */
+int ktext_ack_unconfirmed(struct cf_failure *why, const struct cf_failure *ack_why);
+/* The summary after a deployer: where the probe comes back (answered: its Katapult did). */
+void ktext_deployer(struct updater *u, bool answered);
+/* The summary on a channel that cannot see the application start. */
+void ktext_unconfirmable(struct updater *u);
+/* Stopped by the user while reaching Katapult or confirming after COMPLETE: why filled,
+ * returns CF_ERR_INTERRUPTED. */
+int ktext_stopped(struct cf_failure *why, const char *stage, bool after_complete);
+
 /*
  * Refusal rules R1-R5 against the device (images.md §7), unforced first so a rule that --force
  * lifts is still named (style.md §2.10). Returns 0, or CF_ERR_REFUSED with why filled: stage
