@@ -52,10 +52,11 @@ static void usage(FILE *out)
 	    "  cartoflash dfu read 0x08000000 0x2000 katapult.bin --path 1-2\n");
 }
 
-static void on_done(void *ctx, int err)
+static void on_done(void *ctx, int err, uint64_t now_us)
 {
 	struct reader *rd = ctx;
 
+	(void)now_us;
 	rd->err = err;
 	rd->done = true;
 	if (err) {

@@ -88,7 +88,7 @@ static void close_device(struct dfu_priv *p)
 }
 
 static void on_progress(void *ctx, const char *stage, size_t done, size_t total);
-static void on_phase_done(void *ctx, int err);
+static void on_phase_done(void *ctx, int err, uint64_t now_us);
 
 /* ---- finding and opening the ROM ---- */
 
@@ -399,10 +399,11 @@ static void on_progress(void *ctx, const char *stage, size_t done, size_t total)
 	updater_progress(p->u, stage, done, total);
 }
 
-static void on_phase_done(void *ctx, int err)
+static void on_phase_done(void *ctx, int err, uint64_t now_us)
 {
 	struct dfu_priv *p = ctx;
 
+	(void)now_us;
 	switch (p->step) {
 	case UPDATER_IDENTIFY:
 		identify_done(p, err);
@@ -427,8 +428,7 @@ static void op_cancel(struct updater *u)
 	struct dfu_priv *p = priv_of(u);
 
 	p->cancelled = true;
-	if (p->session)
-		dfu_session_cancel(p->session);
+	dfu_pump_cancel(&p->pump);
 	dfu_finish_cancel(&p->finish);
 }
 

@@ -204,6 +204,16 @@ void dfu_finish_cancel(struct dfu_finish *f)
 {
 	struct cf_failure *why = updater_failure(f->u);
 
+	if (f->census.running) {
+		/* Before the leave: the ROM keeps the verified flash; nothing starts it yet. */
+		dfu_finish_fini(f);
+		cf_failure_set(why, CF_ERR_INTERRUPTED, "finish",
+			       "stopped before leaving DFU mode");
+		cf_failure_set_hint(why, "the probe was written and verified and is still in the "
+					 "ROM: remove the BOOT0 bridge and power-cycle it");
+		updater_step_done(f->u, CF_ERR_INTERRUPTED);
+		return;
+	}
 	if (!f->follow)
 		return;
 	dfu_finish_fini(f);

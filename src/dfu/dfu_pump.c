@@ -1,111 +1,102 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// The DfuSe pump: session requests to libusb transfers, their ends and the loop's timers back.
+// The DfuSe binding: session requests to libusb transfers, their ends back into the session.
 #include "dfu/dfu_pump.h"
-
-#include <stddef.h>
 
 #include "dfu/dfu_usb.h"
 #include "log.h"
+#include "protocol/err.h"
 
-#define container(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
+/* ---- the DfuSe session as the one pump sees it ---- */
 
-static void report_progress(struct dfu_pump *p)
+static uint64_t session_deadline(const void *s)
+{
+	return dfu_session_deadline(s); /* bwPollTimeout in WAIT, UINT64_MAX otherwise */
+}
+
+static void session_tick(void *s, uint64_t now)
+{
+	dfu_session_tick(s, now);
+}
+
+static bool session_ended(const void *s, int *result)
+{
+	if (dfu_session_state(s) != DFU_SESSION_DONE)
+		return false;
+	*result = dfu_session_result(s);
+	return true;
+}
+
+static bool session_progress(const void *s, struct pump_progress *out)
 {
 	struct dfu_session_progress pr;
 
-	dfu_session_progress(p->session, &pr);
-	if (!pr.stage || !p->progress || (pr.stage == p->last_stage && pr.done == p->last_done))
-		return;
-	p->last_stage = pr.stage;
-	p->last_done = pr.done;
-	p->progress(p->ctx, pr.stage, pr.done, pr.total);
+	dfu_session_progress(s, &pr);
+	*out = (struct pump_progress){ .stage = pr.stage, .done = pr.done, .total = pr.total };
+	return pr.stage != NULL;
 }
 
-static void on_xfer(void *ctx, enum dfuse_xfer_result r, const uint8_t *in, size_t actual);
-
-/* After every event: submit what the session wants, or arm its deadline, or end. */
-static void drive(struct dfu_pump *p, uint64_t now)
+static void session_cancel(void *s, uint64_t now)
 {
-	struct dfuse_request req;
-
-	report_progress(p);
-	switch (dfu_session_state(p->session)) {
-	case DFU_SESSION_SEND:
-		if (dfu_session_poll_request(p->session, &req))
-			dfu_usb_submit(p->dev, &req, on_xfer, p); /* a failure comes back as IO */
-		return;
-	case DFU_SESSION_IN_FLIGHT:
-		return;
-	case DFU_SESSION_WAIT:
-		loop_arm(p->loop, &p->timer, dfu_session_deadline(p->session));
-		return;
-	case DFU_SESSION_DONE:
-		loop_disarm(p->loop, &p->timer);
-		loop_arm(p->loop, &p->end, now); /* out of libusb's callback before done */
-		return;
-	}
+	(void)now;
+	dfu_session_cancel(s); /* takes effect between operations */
 }
+
+static const struct pump_session_ops session_ops = {
+	.deadline = session_deadline,
+	.tick = session_tick,
+	.ended = session_ended,
+	.progress = session_progress,
+	.cancel = session_cancel,
+};
+
+/* ---- requests to libusb ---- */
 
 static void on_xfer(void *ctx, enum dfuse_xfer_result r, const uint8_t *in, size_t actual)
 {
 	struct dfu_pump *p = ctx;
 	const uint64_t now = cf_now_us();
 
-	if (!p->running)
+	if (!pump_active(&p->core))
 		return;
 	dfu_session_complete(p->session, r, in, actual, now);
-	drive(p, now);
+	pump_drive(&p->core, now);
 }
 
-static void timer_fire(struct loop_timer *t, uint64_t now_us)
+static int flush(void *binding, uint64_t now)
 {
-	struct dfu_pump *p = container(t, struct dfu_pump, timer);
+	struct dfu_pump *p = binding;
+	struct dfuse_request req;
 
-	if (!p->running)
-		return;
-	dfu_session_tick(p->session, now_us);
-	drive(p, now_us);
-}
-
-static void end_fire(struct loop_timer *t, uint64_t now_us)
-{
-	struct dfu_pump *p = container(t, struct dfu_pump, end);
-
-	(void)now_us;
-	if (!p->running)
-		return;
-	p->running = false;
-	p->done(p->ctx, dfu_session_result(p->session));
+	(void)now;
+	if (dfu_session_state(p->session) == DFU_SESSION_SEND &&
+	    dfu_session_poll_request(p->session, &req))
+		dfu_usb_submit(p->dev, &req, on_xfer, p); /* a failure comes back as IO */
+	return CF_OK;
 }
 
 void dfu_pump_init(struct dfu_pump *p, struct loop *loop,
 		   void (*progress)(void *ctx, const char *stage, size_t done, size_t total),
-		   void (*done)(void *ctx, int result), void *ctx)
+		   void (*done)(void *ctx, int err, uint64_t now_us), void *ctx)
 {
-	*p = (struct dfu_pump){.loop = loop, .progress = progress, .done = done, .ctx = ctx};
-	p->timer.fire = timer_fire;
-	p->end.fire = end_fire;
+	*p = (struct dfu_pump){ .dev = NULL };
+	pump_init(&p->core, loop, progress, done, ctx);
 }
 
 void dfu_pump_run(struct dfu_pump *p, struct dfu_dev *dev, struct dfu_session *session,
 		  enum dfu_session_phase phase)
 {
-	const uint64_t now = cf_now_us();
-
 	p->dev = dev;
 	p->session = session;
-	p->last_stage = NULL;
-	p->last_done = 0;
-	p->running = true;
-	dfu_session_start(session, phase, now);
-	drive(p, now);
+	dfu_session_start(session, phase, cf_now_us());
+	pump_start(&p->core, &session_ops, session, flush, p, UINT64_MAX);
+}
+
+void dfu_pump_cancel(struct dfu_pump *p)
+{
+	pump_cancel(&p->core, cf_now_us());
 }
 
 void dfu_pump_stop(struct dfu_pump *p)
 {
-	p->running = false;
-	if (p->loop) {
-		loop_disarm(p->loop, &p->timer);
-		loop_disarm(p->loop, &p->end);
-	}
+	pump_stop(&p->core);
 }

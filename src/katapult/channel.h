@@ -22,16 +22,22 @@ struct kchannel_events {
 	/* reach ended: 0 = Katapult is there and the channel is ready for a session; <0 with
 	 * the failure filled. */
 	void (*reached)(void *ctx, int err, uint64_t now_us);
+	/* confirm ended: 0 = the probe answers as expected; <0 with the failure filled. */
+	void (*confirmed)(void *ctx, int err, uint64_t now_us);
+};
+
+/* What a channel tells the session that runs on it (set by the pump, kpump.c, with
+ * c->session; the channel calls them only while c->session is set). */
+struct kchannel_io {
+	void *ctx;
 	/* The frame that send took is out whole (may come from inside send). */
 	void (*sent)(void *ctx, uint64_t now_us);
 	/* After send returned CF_ERR_AGAIN: send the same frame again now. */
 	void (*writable)(void *ctx, uint64_t now_us);
-	/* Bytes from the device's reply stream, in order, while c->session is set. */
+	/* Bytes from the device's reply stream, in order. */
 	void (*received)(void *ctx, const uint8_t *data, size_t len, uint64_t now_us);
 	/* The channel broke under a session: the failure is filled in the channel's words. */
 	void (*failed)(void *ctx, int err, uint64_t now_us);
-	/* confirm ended: 0 = the probe answers as expected; <0 with the failure filled. */
-	void (*confirmed)(void *ctx, int err, uint64_t now_us);
 };
 
 /* Where a channel is; the updater allocates it with ops->priv_size bytes behind. */
@@ -43,6 +49,7 @@ struct kchannel {
 	const struct updater_options *opts;
 	const struct image_info *img; /* the image of this run, NULL for info and reboot */
 	struct kchannel_events ev;
+	struct kchannel_io io;
 	bool from_app; /* reach took the probe out of its application: nothing written yet, so
 			* COMPLETE puts it back (katapult.md §5) */
 	bool session;  /* a Katapult session runs: deliver what arrives */
@@ -85,8 +92,8 @@ struct kchannel_ops {
 	/* Fill what a session on this channel needs. */
 	void (*session)(struct kchannel *c, struct kchannel_session *s);
 	/*
-	 * Send one whole frame: 0 = taken whole (ev.sent follows, maybe from inside), CF_ERR_AGAIN
-	 * = nothing taken (ev.writable follows; resend the same frame then), else the channel's
+	 * Send one whole frame: 0 = taken whole (io.sent follows, maybe from inside), CF_ERR_AGAIN
+	 * = nothing taken (io.writable follows; resend the same frame then), else the channel's
 	 * error with c->why filled. Never a partial frame (design.md rule 1).
 	 */
 	int (*send)(struct kchannel *c, const uint8_t *frame, size_t len);

@@ -174,7 +174,7 @@ static void rx_sent(struct canmux_listener *l, uint64_t now)
 	struct can_chan *p = container(l, struct can_chan, rx);
 
 	if (p->c->session)
-		p->c->ev.sent(p->c->ev.ctx, now);
+		p->c->io.sent(p->c->io.ctx, now);
 }
 
 static void rx_frame(struct canmux_listener *l, const struct canbus_frame *f, uint64_t now)
@@ -182,7 +182,7 @@ static void rx_frame(struct canmux_listener *l, const struct canbus_frame *f, ui
 	struct can_chan *p = container(l, struct can_chan, rx);
 
 	if (p->c->session)
-		p->c->ev.received(p->c->ev.ctx, f->data, f->len, now);
+		p->c->io.received(p->c->io.ctx, f->data, f->len, now);
 }
 
 static void rx_error(struct canmux_listener *l, int err, uint64_t now)
@@ -192,7 +192,7 @@ static void rx_error(struct canmux_listener *l, int err, uint64_t now)
 	if (!p->c->session)
 		return;
 	err = bus_failure(p, err, "write");
-	p->c->ev.failed(p->c->ev.ctx, err, now);
+	p->c->io.failed(p->c->io.ctx, err, now);
 }
 
 static int op_send(struct kchannel *c, const uint8_t *frame, size_t len)

@@ -27,7 +27,7 @@ struct tty_chan {
 	struct loop_source src;
 	bool src_added;
 	bool primed;	   /* the first session after open sent the prime */
-	bool tx_pending;   /* a frame met a full port: ev.writable on POLLOUT */
+	bool tx_pending;   /* a frame met a full port: io.writable on POLLOUT */
 	struct follow *follow;
 	enum kchannel_expect expect;
 	uint64_t confirm_start_us, confirm_deadline_us;
@@ -77,7 +77,7 @@ static int broken(struct tty_chan *p, int err)
 
 static void channel_failed(struct tty_chan *p, int err, uint64_t now)
 {
-	p->c->ev.failed(p->c->ev.ctx, broken(p, err), now);
+	p->c->io.failed(p->c->io.ctx, broken(p, err), now);
 }
 
 static int src_pollfds(struct loop_source *src, struct pollfd *fds, int max)
@@ -109,11 +109,11 @@ static void src_ready(struct loop_source *src, const struct pollfd *fds, int cou
 			channel_failed(p, err, now);
 			return;
 		}
-		p->c->ev.received(p->c->ev.ctx, buf, len, now);
+		p->c->io.received(p->c->io.ctx, buf, len, now);
 	}
 	if (p->tp && p->c->session && p->tx_pending) {
 		p->tx_pending = false;
-		p->c->ev.writable(p->c->ev.ctx, now);
+		p->c->io.writable(p->c->io.ctx, now);
 	}
 }
 
@@ -221,7 +221,7 @@ static int op_send(struct kchannel *c, const uint8_t *frame, size_t len)
 	}
 	if (err < 0)
 		return broken(p, err);
-	c->ev.sent(c->ev.ctx, cf_now_us());
+	c->io.sent(c->io.ctx, cf_now_us());
 	return CF_OK;
 }
 

@@ -11,7 +11,7 @@
 #include "katapult/iface_switch.h"
 #include "katapult/katapult_session.h"
 #include "katapult/katapult_text.h"
-#include "katapult/pump.h"
+#include "katapult/kpump.h"
 #include "katapult/switch_follow.h"
 #include "log.h"
 #include "protocol/err.h"
@@ -100,11 +100,7 @@ static int start_session(struct kupd *k, enum katapult_engine_op op)
 
 	ksession_config(k->u, k->ch, op, &c);
 	k->op = op;
-	k->pump.ch = k->ch;
-	k->pump.loop = cfg->loop;
-	k->pump.progress = on_progress;
-	k->pump.done = session_done;
-	k->pump.ctx = k;
+	kpump_init(&k->pump, k->ch, cfg->loop, on_progress, session_done, k);
 	/* --timeout bounds the whole wait for Katapult, CONNECT included. */
 	err = kpump_start(&k->pump, &c,
 			  op == KATAPULT_ENGINE_INFO_ONLY && cfg->opts.timeout_us ? k->deadline_us
@@ -125,32 +121,14 @@ static int start_step_session(struct kupd *k, enum updater_step step, enum katap
 
 static void confirm(struct kupd *k);
 
-/* What the session left in the engine, read before the pump frees it. */
-static int session_result(struct kupd *k, int err)
-{
-	struct katapult_engine *e = kpump_engine(&k->pump);
-	struct cf_failure *why = updater_failure(k->u);
-
-	err = ksession_failure(k->u, k->ch, k->op, e, err);
-	if (k->op == KATAPULT_ENGINE_INFO_ONLY && err == CF_OK)
-		ktext_connected(k->u, katapult_engine_connect_info(e));
-	/* A lost ACK of COMPLETE is no failure yet: the channel confirms the probe first. */
-	if (k->op == KATAPULT_ENGINE_REBOOT && (err < 0 || !katapult_engine_completed(e))) {
-		k->ack_lost = true;
-		ktext_ack_lost(&k->ack_why, why);
-		cf_failure_clear(why);
-		err = CF_OK;
-	}
-	return err;
-}
-
 static void session_done(void *ctx, int err, uint64_t now)
 {
 	struct kupd *k = ctx;
 	const enum katapult_engine_op op = k->op;
 
 	(void)now;
-	err = session_result(k, err);
+	err = ksession_result(k->u, k->ch, op, kpump_engine(&k->pump), err, &k->ack_lost,
+			      &k->ack_why);
 	kpump_stop(&k->pump);
 	if (err == CF_OK && op == KATAPULT_ENGINE_FLASH)
 		k->flashed = true;
@@ -170,34 +148,13 @@ static void session_done(void *ctx, int err, uint64_t now)
 static void ev_reached(void *ctx, int err, uint64_t now);
 static void ev_confirmed(void *ctx, int err, uint64_t now);
 
-static void ev_sent(void *ctx, uint64_t now)
-{
-	kpump_on_sent(&((struct kupd *)ctx)->pump, now);
-}
-
-static void ev_writable(void *ctx, uint64_t now)
-{
-	kpump_on_writable(&((struct kupd *)ctx)->pump, now);
-}
-
-static void ev_received(void *ctx, const uint8_t *data, size_t len, uint64_t now)
-{
-	kpump_on_received(&((struct kupd *)ctx)->pump, data, len, now);
-}
-
-static void ev_failed(void *ctx, int err, uint64_t now)
-{
-	kpump_on_failed(&((struct kupd *)ctx)->pump, err, now);
-}
-
 static int channel_new(struct kupd *k)
 {
 	const struct updater_config *cfg = updater_get_config(k->u);
 	const struct kchannel c = {
 		.loop = cfg->loop, .id = updater_identity(k->u), .why = updater_failure(k->u),
 		.opts = &cfg->opts, .img = cfg->image_info,
-		.ev = { .ctx = k, .reached = ev_reached, .sent = ev_sent, .writable = ev_writable,
-			.received = ev_received, .failed = ev_failed, .confirmed = ev_confirmed },
+		.ev = { .ctx = k, .reached = ev_reached, .confirmed = ev_confirmed },
 	};
 
 	return k->ch ? CF_OK : kchannel_open(cfg->target.link, &c, &k->ch);
@@ -288,17 +245,22 @@ static int op_check_image(struct updater *u)
 
 /* ---- write, verify ---- */
 
+/* A step with nothing to send: done at once. */
+static int nothing_to_do(struct kupd *k, enum updater_step step)
+{
+	begin(k, step);
+	step_done(k, CF_OK);
+	return CF_OK;
+}
+
 static int op_write(struct updater *u)
 {
 	struct kupd *k = kupd_of(u);
 
-	if (updater_get_config(u)->opts.dry_run) {
-		begin(k, UPDATER_WRITE);
-		updater_set_summary(u, "dry run: checks passed, nothing written");
-		step_done(k, CF_OK);
-		return CF_OK;
-	}
-	return start_step_session(k, UPDATER_WRITE, KATAPULT_ENGINE_FLASH);
+	if (!updater_get_config(u)->opts.dry_run)
+		return start_step_session(k, UPDATER_WRITE, KATAPULT_ENGINE_FLASH);
+	updater_set_summary(u, "dry run: checks passed, nothing written");
+	return nothing_to_do(k, UPDATER_WRITE);
 }
 
 static int op_verify(struct updater *u)
@@ -306,11 +268,8 @@ static int op_verify(struct updater *u)
 	struct kupd *k = kupd_of(u);
 
 	/* The flash session already read back and compared every block. */
-	if (k->flashed || updater_get_config(u)->opts.dry_run) {
-		begin(k, UPDATER_VERIFY);
-		step_done(k, CF_OK);
-		return CF_OK;
-	}
+	if (k->flashed || updater_get_config(u)->opts.dry_run)
+		return nothing_to_do(k, UPDATER_VERIFY);
 	return start_step_session(k, UPDATER_VERIFY, KATAPULT_ENGINE_VERIFY_ONLY);
 }
 
@@ -355,13 +314,7 @@ static void confirm(struct kupd *k)
 		return;
 	}
 	if (err == CF_ERR_NOT_SUPPORTED) {
-		cf_failure_clear(updater_failure(k->u));
-		if (k->deployer)
-			ktext_deployer(k->u, false);
-		else if (k->ack_lost)
-			err = ktext_ack_unconfirmed(updater_failure(k->u), &k->ack_why);
-		else
-			ktext_unconfirmable(k->u);
+		err = ktext_unseen(k->u, k->deployer, k->ack_lost ? &k->ack_why : NULL);
 		/* A deployer that moves the probe onto the CAN bus the user named: follow it. */
 		if (err == CF_ERR_NOT_SUPPORTED && k->deployer)
 			err = switch_follow_start(&k->onto_bus, k->u, onto_bus_done, k);

@@ -7,6 +7,7 @@
 
 #include "failure.h"
 #include "katapult/iface_switch.h"
+#include "katapult/katapult_text.h"
 #include "log.h"
 #include "protocol/err.h"
 
@@ -58,8 +59,9 @@ void ksession_config(struct updater *u, struct kchannel *ch, enum katapult_engin
 	c->device = ch->label;
 }
 
-int ksession_failure(struct updater *u, struct kchannel *ch, enum katapult_engine_op op,
-		     const struct katapult_engine *e, int err)
+/* The engine's failure, and what the channel knows of a probe that went silent. */
+static int ksession_failure(struct updater *u, struct kchannel *ch, enum katapult_engine_op op,
+			    const struct katapult_engine *e, int err)
 {
 	const struct cf_failure *ef = katapult_engine_failure(e);
 	struct cf_failure *why = updater_failure(u);
@@ -88,5 +90,23 @@ int ksession_failure(struct updater *u, struct kchannel *ch, enum katapult_engin
 					  "within 0.5 s (or cartoflash recover), then rerun the same "
 					  "command"
 					: "reconnect it and rerun the same command");
+	return err;
+}
+
+int ksession_result(struct updater *u, struct kchannel *ch, enum katapult_engine_op op,
+		    const struct katapult_engine *e, int err, bool *ack_lost,
+		    struct cf_failure *ack_why)
+{
+	struct cf_failure *why = updater_failure(u);
+
+	err = ksession_failure(u, ch, op, e, err);
+	if (op == KATAPULT_ENGINE_INFO_ONLY && err == CF_OK)
+		ktext_connected(u, katapult_engine_connect_info(e));
+	if (op == KATAPULT_ENGINE_REBOOT && (err < 0 || !katapult_engine_completed(e))) {
+		*ack_lost = true;
+		ktext_ack_lost(ack_why, why);
+		cf_failure_clear(why);
+		err = CF_OK;
+	}
 	return err;
 }

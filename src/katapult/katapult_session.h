@@ -17,11 +17,14 @@ void ksession_config(struct updater *u, struct kchannel *ch, enum katapult_engin
 		     struct katapult_engine_config *c);
 
 /*
- * After a session of op ended with err: put the engine's failure into the updater's and say
- * what is known about the probe (a --timeout that ended CONNECT, a probe that went silent
- * while Katapult is still on its port, an incomplete application). Returns err.
+ * A session of op ended with err (e still readable): the engine's failure into the updater's,
+ * with what is known about the probe (a --timeout that ended CONNECT, a probe that went silent
+ * while Katapult is still on its port, an incomplete application); the identity from
+ * CONNECT; and a COMPLETE whose ACK never came - no failure yet, the channel confirms the
+ * probe first: *ack_lost set, ack_why filled, 0 returned. Returns err else.
  */
-int ksession_failure(struct updater *u, struct kchannel *ch, enum katapult_engine_op op,
-		     const struct katapult_engine *e, int err);
+int ksession_result(struct updater *u, struct kchannel *ch, enum katapult_engine_op op,
+		    const struct katapult_engine *e, int err, bool *ack_lost,
+		    struct cf_failure *ack_why);
 
 #endif

@@ -110,15 +110,6 @@ int ktext_ack_lost_silent(struct cf_failure *why, const struct cf_failure *ack_w
 	return why->code;
 }
 
-int ktext_ack_unconfirmed(struct cf_failure *why, const struct cf_failure *ack_why)
-{
-	*why = *ack_why;
-	cf_failure_set_hint(why, "on a UART whether the application started cannot be seen: if "
-				 "Klipper finds the probe it runs; else power-cycle it and run "
-				 "`cartoflash info`");
-	return why->code;
-}
-
 void ktext_deployer(struct updater *u, bool answered)
 {
 	char text[320];
@@ -128,10 +119,25 @@ void ktext_deployer(struct updater *u, bool answered)
 	updater_set_summary(u, "%s%s", text, answered ? "; Katapult answers" : "");
 }
 
-void ktext_unconfirmable(struct updater *u)
+int ktext_unseen(struct updater *u, bool deployer, const struct cf_failure *ack_why)
 {
-	updater_set_summary(u, "%s (UART: the application cannot be confirmed)",
-			    updater_get_summary(u));
+	struct cf_failure *why = updater_failure(u);
+
+	cf_failure_clear(why);
+	if (deployer) {
+		ktext_deployer(u, false);
+		return CF_ERR_NOT_SUPPORTED;
+	}
+	if (!ack_why) {
+		updater_set_summary(u, "%s (UART: the application cannot be confirmed)",
+				    updater_get_summary(u));
+		return CF_ERR_NOT_SUPPORTED;
+	}
+	*why = *ack_why;
+	cf_failure_set_hint(why, "on a UART whether the application started cannot be seen: if "
+				 "Klipper finds the probe it runs; else power-cycle it and run "
+				 "`cartoflash info`");
+	return why->code;
 }
 
 int ktext_stopped(struct cf_failure *why, const char *stage, bool after_complete)

@@ -31,12 +31,14 @@ void ktext_restored(struct cf_failure *why, const struct cf_failure *refusal, bo
 void ktext_ack_lost(struct cf_failure *ack_why, const struct cf_failure *engine_why);
 /* ... and the probe does not answer as its application either. Returns the error. */
 int ktext_ack_lost_silent(struct cf_failure *why, const struct cf_failure *ack_why);
-/* ... on a channel that cannot see it (a UART). Returns the error. */
-int ktext_ack_unconfirmed(struct cf_failure *why, const struct cf_failure *ack_why);
 /* The summary after a deployer: where the probe comes back (answered: its Katapult did). */
 void ktext_deployer(struct updater *u, bool answered);
-/* The summary on a channel that cannot see the application start. */
-void ktext_unconfirmable(struct updater *u);
+/*
+ * COMPLETE went out on a channel that cannot see the probe come back (a UART; a deployer that
+ * leaves the channel): the summary says so. ack_why (the ACK was lost, NULL when it came)
+ * makes it a failure (returned, the updater's failure filled); else CF_ERR_NOT_SUPPORTED.
+ */
+int ktext_unseen(struct updater *u, bool deployer, const struct cf_failure *ack_why);
 /* Stopped by the user while reaching Katapult or confirming after COMPLETE: why filled,
  * returns CF_ERR_INTERRUPTED. */
 int ktext_stopped(struct cf_failure *why, const char *stage, bool after_complete);
