@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "can/canmux.h"
@@ -39,6 +40,7 @@ struct follow {
 	int result;
 	/* USB */
 	struct follow_usb usb;
+	bool gone; /* gone_first: the leaving device has left the port */
 };
 
 static void end(struct follow *f, int err, uint64_t now)
@@ -163,11 +165,38 @@ static int can_start(struct follow *f, struct canmux *mux, struct cf_failure *wh
 
 /* ---- USB: the same port shows the same serial in mode want ---- */
 
+/* gone_first: has the device that was there (same ids and serial) left the port yet? The
+ * kernel lists a device for a moment after its tty hung up. */
+static bool usb_left(struct follow *f, uint64_t now)
+{
+	struct sysfs_usb was;
+
+	if (f->gone)
+		return true;
+	if (sysfs_usb_read(f->usb.dir, &was) < 0 || was.vid != f->usb.vid ||
+	    was.pid != f->usb.pid || strcasecmp(was.serial, f->usb.serial)) {
+		f->gone = true;
+		return true;
+	}
+	if (now >= f->t.deadline_us) {
+		f->seen.usb = was;
+		f->seen.mode = sysfs_kind_mode(sysfs_usb_kind(&was));
+		end(f, CF_ERR_TIMEOUT, now);
+	} else {
+		loop_arm(f->loop, &f->timer, now + FOLLOW_USB_POLL_US);
+	}
+	return false;
+}
+
 static void usb_fire(struct loop_timer *tm, uint64_t now)
 {
 	struct follow *f = container(tm, struct follow, timer);
 	struct sysfs_usb seen;
-	const int rc = follow_usb_look(&f->usb, f->t.want, &seen);
+	int rc;
+
+	if (f->t.gone_first && !usb_left(f, now))
+		return;
+	rc = follow_usb_look(&f->usb, f->t.want, &seen);
 
 	if (rc != 0 || seen.dir[0])
 		f->seen.usb = seen;

@@ -40,6 +40,8 @@ struct follow_target {
 	struct sysfs_usb usb;			   /* TTY: the port and serial before the reset */
 	bool device_only; /* TTY: the USB device is enough, its tty need not be there yet
 			   * (nothing opens it next) */
+	bool gone_first;  /* TTY: the device on the port is leaving (its tty hung up): only what
+			   * comes after it counts; still there at the deadline: seen says so */
 	uint64_t first_look_us;	 /* look from then on (katapult.md §1.3: app starts 100 ms late) */
 	uint64_t deadline_us;
 	/* CAN: the answer rides on 0x3f1, the lowest priority (katapult.md §2.2): while other

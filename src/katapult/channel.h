@@ -27,7 +27,8 @@ struct kchannel_events {
 };
 
 /* What a channel tells the session that runs on it (set by the pump, kpump.c, with
- * c->session; the channel calls them only while c->session is set). */
+ * c->session; the channel calls sent, writable, received and failed only while c->session is
+ * set, looked after the look the pump asked for). */
 struct kchannel_io {
 	void *ctx;
 	/* The frame that send took is out whole (may come from inside send). */
@@ -38,6 +39,15 @@ struct kchannel_io {
 	void (*received)(void *ctx, const uint8_t *data, size_t len, uint64_t now_us);
 	/* The channel broke under a session: the failure is filled in the channel's words. */
 	void (*failed)(void *ctx, int err, uint64_t now_us);
+	/* A look that returned CF_ERR_AGAIN has filled its kchannel_seen. */
+	void (*looked)(void *ctx, uint64_t now_us);
+};
+
+/* What a channel sees of a probe that stopped answering a session (look). */
+struct kchannel_seen {
+	char text[200]; /* what it sees now, one clause ("USB port 1-1 shows Katapult ..."); ""
+			 * when it sees nothing */
+	char hint[240]; /* the next step that implies while nothing was written; "" = none */
 };
 
 /* Where a channel is; the updater allocates it with ops->priv_size bytes behind. */
@@ -103,12 +113,18 @@ struct kchannel_ops {
 	 * channel cannot see it (a UART; a deployer moving the probe elsewhere).
 	 */
 	int (*confirm)(struct kchannel *c, enum kchannel_expect expect, uint64_t deadline_us);
-	/* Stop a reach or confirm without an event; idempotent. */
+	/* Stop a reach, confirm or look without an event; idempotent. */
 	void (*stop)(struct kchannel *c);
 	/* Give everything back; the updater frees c. */
 	void (*close)(struct kchannel *c);
-	/* Optional: the hint for a session that stopped hearing the probe (what is known). */
-	const char *(*silent_hint)(struct kchannel *c);
+	/*
+	 * Optional: a session stopped hearing the probe with err (a timeout, a wedged parser;
+	 * CF_ERR_NO_DEVICE or CF_ERR_IO: the channel broke, what it held is leaving): look at
+	 * what this channel can see of it now (the one follow, for any mode), waiting until
+	 * deadline_us at most (now: only what shows at once), into *out, the caller's until
+	 * then. 0 = filled at once, no event; CF_ERR_AGAIN = io.looked follows.
+	 */
+	int (*look)(struct kchannel *c, int err, uint64_t deadline_us, struct kchannel_seen *out);
 };
 
 extern const struct kchannel_ops kchannel_can_ops;

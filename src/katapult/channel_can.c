@@ -34,7 +34,8 @@ struct can_chan {
 	bool have_node;
 	struct can_entry entry;
 	struct canmux_listener rx; /* node -> host; owns the host -> node units */
-	struct follow *follow;
+	struct follow *follow;	    /* confirm or look */
+	struct kchannel_seen *seen; /* a look's answer goes here */
 	enum kchannel_expect expect;
 	uint64_t confirm_start_us, confirm_deadline_us;
 };
@@ -305,6 +306,59 @@ static int op_confirm(struct kchannel *c, enum kchannel_expect expect, uint64_t 
 	return follow_start(c->loop, &t, p->mux, follow_done, p, &p->follow, c->why);
 }
 
+/* What the admin query says now, after a session stopped hearing the probe. */
+static void look_done(void *ctx, int err, const struct follow_seen *seen, uint64_t now)
+{
+	struct can_chan *p = ctx;
+	struct kchannel_seen *out = p->seen;
+	const char *bus = canmux_spec(p->mux);
+
+	follow_free(p->follow);
+	p->follow = NULL;
+	if (err == CF_OK && seen->mode == DEVICE_MODE_KATAPULT)
+		snprintf(out->text, sizeof(out->text),
+			 "on %s it answers the admin query as a Katapult without a node id: it was "
+			 "reset and stayed in Katapult",
+			 bus);
+	else if (err == CF_OK)
+		snprintf(out->text, sizeof(out->text),
+			 "on %s it answers the admin query as its application (%s): it was reset and "
+			 "runs what its flash holds",
+			 bus, canbus_app_name(seen->can_app));
+	else if (err == CF_ERR_TIMEOUT)
+		snprintf(out->text, sizeof(out->text),
+			 "on %s it does not answer the admin query: still in Katapult on node id %u "
+			 "(which answers nothing else), or off the bus",
+			 bus, (unsigned)p->node);
+	else
+		snprintf(out->text, sizeof(out->text), "on %s the admin query failed: %s", bus,
+			 cf_strerror(err));
+	p->c->io.looked(p->c->io.ctx, now);
+}
+
+/* The one follow by UUID, for any mode: only a node without a node id answers it, so a probe
+ * that was reset answers and one still in our session's Katapult does not. Nothing on CAN
+ * shows without asking: no time, nothing to say. */
+static int op_look(struct kchannel *c, int err, uint64_t deadline_us, struct kchannel_seen *out)
+{
+	(void)err;
+	struct can_chan *p = priv(c);
+	struct follow_target t = { .link = IDENTITY_LINK_CAN, .want = DEVICE_MODE_UNKNOWN };
+	struct cf_failure scratch; /* c->why holds the session's failure */
+	const uint64_t now = cf_now_us();
+
+	if (!p->mux || deadline_us <= now)
+		return CF_OK;
+	snprintf(t.iface, sizeof(t.iface), "%s", c->id->iface);
+	snprintf(t.can_uuid, sizeof(t.can_uuid), "%s", c->id->can_uuid);
+	t.first_look_us = now;
+	t.deadline_us = deadline_us;
+	p->seen = out;
+	if (follow_start(c->loop, &t, p->mux, look_done, p, &p->follow, &scratch) < 0)
+		return CF_OK;
+	return CF_ERR_AGAIN;
+}
+
 static void op_stop(struct kchannel *c)
 {
 	struct can_chan *p = priv(c);
@@ -340,4 +394,5 @@ const struct kchannel_ops kchannel_can_ops = {
 	.confirm = op_confirm,
 	.stop = op_stop,
 	.close = op_close,
+	.look = op_look,
 };

@@ -28,7 +28,8 @@ struct tty_chan {
 	bool src_added;
 	bool primed;	   /* the first session after open sent the prime */
 	bool tx_pending;   /* a frame met a full port: io.writable on POLLOUT */
-	struct follow *follow;
+	struct follow *follow;	     /* confirm or look */
+	struct kchannel_seen *seen;  /* a look's answer goes here */
 	enum kchannel_expect expect;
 	uint64_t confirm_start_us, confirm_deadline_us;
 };
@@ -306,22 +307,81 @@ static void op_close(struct kchannel *c)
 	close_tty(p);
 }
 
-/* A session stopped hearing the probe: on USB sysfs says whether Katapult is still there. */
-static const char *op_silent_hint(struct kchannel *c)
+/* What the port shows now, after a session stopped hearing the probe. */
+static void seen_words(struct tty_chan *p, int err, const struct follow_seen *s)
+{
+	struct kchannel_seen *out = p->seen;
+	const char *port = p->entry.usb.port;
+
+	if (err == CF_OK && s->mode == DEVICE_MODE_KATAPULT) {
+		snprintf(out->text, sizeof(out->text),
+			 "USB port %s shows Katapult (%04x:%04x): no application started", port,
+			 s->usb.vid, s->usb.pid);
+		snprintf(out->hint, sizeof(out->hint),
+			 "Katapult is on the port but does not answer: its parser may be wedged "
+			 "(katapult.md §1.7); power-cycle the probe and rerun");
+	} else if (err == CF_OK) {
+		snprintf(out->text, sizeof(out->text),
+			 "USB port %s shows the application (%04x:%04x): the probe was reset and runs "
+			 "what its flash holds",
+			 port, s->usb.vid, s->usb.pid);
+	} else if (err == CF_ERR_TIMEOUT && s->mode != DEVICE_MODE_UNKNOWN) {
+		snprintf(out->text, sizeof(out->text),
+			 "USB port %s still lists %04x:%04x, the device that stopped answering", port,
+			 s->usb.vid, s->usb.pid);
+	} else if (err == CF_ERR_TIMEOUT) {
+		snprintf(out->text, sizeof(out->text),
+			 "USB port %s is empty: the probe is unplugged, without power or restarting",
+			 port);
+	} else if (s->mode == DEVICE_MODE_ROM_DFU) {
+		snprintf(out->text, sizeof(out->text),
+			 "USB port %s shows the ROM DFU bootloader: the probe starts with BOOT0 "
+			 "bridged",
+			 port);
+	} else {
+		snprintf(out->text, sizeof(out->text),
+			 "USB port %s holds another device now (%04x:%04x, serial %.24s)", port,
+			 s->usb.vid, s->usb.pid, s->usb.serial);
+	}
+}
+
+static void look_done(void *ctx, int err, const struct follow_seen *seen, uint64_t now)
+{
+	struct tty_chan *p = ctx;
+
+	follow_free(p->follow);
+	p->follow = NULL;
+	seen_words(p, err, seen);
+	p->c->io.looked(p->c->io.ctx, now);
+}
+
+/* USB: the one follow, for any mode, until deadline_us (sysfs: port and serial); a UART shows
+ * nothing of what is behind it. */
+static int op_look(struct kchannel *c, int err, uint64_t deadline_us, struct kchannel_seen *out)
 {
 	struct tty_chan *p = priv(c);
-	struct sysfs_usb now;
+	struct follow_target t = { .link = IDENTITY_LINK_TTY, .want = DEVICE_MODE_UNKNOWN,
+				   .device_only = true };
+	struct cf_failure scratch; /* c->why holds the session's failure */
 
-	/* A UART shows nothing of what is behind it: absent, wrong baud rate, or wedged. */
-	if (!p->entry.is_usb)
-		return "nothing answers on the UART: a bootloader that wedged in an earlier run "
-		       "answers nothing until it is power-cycled (power-cycle the probe and "
-		       "rerun); else check the wiring and --baud";
-	if (sysfs_usb_read(p->entry.usb.dir, &now) < 0 ||
-	    sysfs_usb_kind(&now) != SYSFS_KIND_KATAPULT)
-		return NULL;
-	return "Katapult is on the port but does not answer: its parser may be wedged "
-	       "(katapult.md §1.7); power-cycle the probe and rerun";
+	if (!p->entry.is_usb) {
+		snprintf(out->text, sizeof(out->text), "a UART shows nothing of the probe: whether it "
+						       "was reset cannot be seen");
+		snprintf(out->hint, sizeof(out->hint),
+			 "nothing answers on the UART: a bootloader that wedged in an earlier run "
+			 "answers nothing until it is power-cycled (power-cycle the probe and rerun); "
+			 "else check the wiring and --baud");
+		return CF_OK;
+	}
+	t.usb = p->entry.usb;
+	/* A tty that hung up: the kernel still lists its device for a moment. */
+	t.gone_first = err == CF_ERR_NO_DEVICE || err == CF_ERR_IO;
+	t.first_look_us = cf_now_us();
+	t.deadline_us = deadline_us;
+	p->seen = out;
+	if (follow_start(c->loop, &t, NULL, look_done, p, &p->follow, &scratch) < 0)
+		return CF_OK; /* nothing to say */
+	return CF_ERR_AGAIN;
 }
 
 const struct kchannel_ops kchannel_tty_ops = {
@@ -334,5 +394,5 @@ const struct kchannel_ops kchannel_tty_ops = {
 	.confirm = op_confirm,
 	.stop = op_stop,
 	.close = op_close,
-	.silent_hint = op_silent_hint,
+	.look = op_look,
 };

@@ -127,8 +127,8 @@ static void session_done(void *ctx, int err, uint64_t now)
 	const enum katapult_engine_op op = k->op;
 
 	(void)now;
-	err = ksession_result(k->u, k->ch, op, kpump_engine(&k->pump), err, &k->ack_lost,
-			      &k->ack_why);
+	err = ksession_result(k->u, op, kpump_engine(&k->pump), kpump_seen(&k->pump), err,
+			      &k->ack_lost, &k->ack_why);
 	kpump_stop(&k->pump);
 	if (err == CF_OK && op == KATAPULT_ENGINE_FLASH)
 		k->flashed = true;

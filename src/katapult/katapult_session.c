@@ -59,14 +59,36 @@ void ksession_config(struct updater *u, struct kchannel *ch, enum katapult_engin
 	c->device = ch->label;
 }
 
-/* The engine's failure, and what the channel knows of a probe that went silent. */
-static int ksession_failure(struct updater *u, struct kchannel *ch, enum katapult_engine_op op,
-			    const struct katapult_engine *e, int err)
+/* What the channel saw of the probe after it stopped answering: the detail says it; while
+ * nothing was written the channel's next step replaces the engine's. */
+static void with_seen(struct cf_failure *why, const struct katapult_engine *e, int err,
+		      const struct kchannel_seen *seen)
+{
+	char detail[sizeof(why->detail)], stage[sizeof(why->stage)];
+
+	if (!seen)
+		return;
+	if (!katapult_engine_wrote(e) && seen->hint[0] &&
+	    (err == CF_ERR_TIMEOUT || err == CF_ERR_WEDGED)) {
+		cf_failure_set_hint(why, "%s", seen->hint);
+		return;
+	}
+	if (!seen->text[0])
+		return;
+	/* cf_failure_set writes stage and detail: hand it copies. */
+	snprintf(detail, sizeof(detail), "%s", why->detail[0] ? why->detail : cf_strerror(err));
+	snprintf(stage, sizeof(stage), "%s", why->stage);
+	cf_failure_set(why, why->code ? why->code : err, stage, "%s; %s", detail, seen->text);
+}
+
+/* The engine's failure, and what is known of a probe that went silent. */
+static int ksession_failure(struct updater *u, enum katapult_engine_op op,
+			    const struct katapult_engine *e, int err,
+			    const struct kchannel_seen *seen)
 {
 	const struct cf_failure *ef = katapult_engine_failure(e);
 	struct cf_failure *why = updater_failure(u);
 	const struct updater_config *cfg = updater_get_config(u);
-	const char *silent = ch->ops->silent_hint ? ch->ops->silent_hint(ch) : NULL;
 
 	if (err == CF_OK)
 		return err;
@@ -78,9 +100,6 @@ static int ksession_failure(struct updater *u, struct kchannel *ch, enum katapul
 			       (double)cfg->opts.timeout_us / 1e6);
 		cf_failure_set_hint(why, "nothing was written; rerun with a longer --timeout");
 	}
-	/* Katapult still on the port but silent: a parser that wedged in an earlier run. */
-	if (silent && !katapult_engine_wrote(e) && (err == CF_ERR_TIMEOUT || err == CF_ERR_WEDGED))
-		cf_failure_set_hint(why, "%s", silent);
 	/* The channel failed: no more frames go out, so say what the probe holds (fidelity's
 	 * engine knows: erased, half page 0, every block written). */
 	if (katapult_engine_wrote(e) && (err == CF_ERR_NO_DEVICE || err == CF_ERR_IO))
@@ -90,16 +109,17 @@ static int ksession_failure(struct updater *u, struct kchannel *ch, enum katapul
 					  "within 0.5 s (or cartoflash recover), then rerun the same "
 					  "command"
 					: "reconnect it and rerun the same command");
+	with_seen(why, e, err, seen);
 	return err;
 }
 
-int ksession_result(struct updater *u, struct kchannel *ch, enum katapult_engine_op op,
-		    const struct katapult_engine *e, int err, bool *ack_lost,
-		    struct cf_failure *ack_why)
+int ksession_result(struct updater *u, enum katapult_engine_op op,
+		    const struct katapult_engine *e, const struct kchannel_seen *seen, int err,
+		    bool *ack_lost, struct cf_failure *ack_why)
 {
 	struct cf_failure *why = updater_failure(u);
 
-	err = ksession_failure(u, ch, op, e, err);
+	err = ksession_failure(u, op, e, err, seen);
 	if (op == KATAPULT_ENGINE_INFO_ONLY && err == CF_OK)
 		ktext_connected(u, katapult_engine_connect_info(e));
 	if (op == KATAPULT_ENGINE_REBOOT && (err < 0 || !katapult_engine_completed(e))) {

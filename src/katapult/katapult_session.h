@@ -18,13 +18,14 @@ void ksession_config(struct updater *u, struct kchannel *ch, enum katapult_engin
 
 /*
  * A session of op ended with err (e still readable): the engine's failure into the updater's,
- * with what is known about the probe (a --timeout that ended CONNECT, a probe that went silent
- * while Katapult is still on its port, an incomplete application); the identity from
- * CONNECT; and a COMPLETE whose ACK never came - no failure yet, the channel confirms the
- * probe first: *ack_lost set, ack_why filled, 0 returned. Returns err else.
+ * with what is known about the probe (a --timeout that ended CONNECT, what the engine knows
+ * the flash holds, and seen: what the channel saw of a probe that stopped answering, NULL
+ * when it did not look); the identity from CONNECT; and a COMPLETE whose ACK never came - no
+ * failure yet, the channel confirms the probe first: *ack_lost set, ack_why filled, 0
+ * returned. Returns err else.
  */
-int ksession_result(struct updater *u, struct kchannel *ch, enum katapult_engine_op op,
-		    const struct katapult_engine *e, int err, bool *ack_lost,
-		    struct cf_failure *ack_why);
+int ksession_result(struct updater *u, enum katapult_engine_op op,
+		    const struct katapult_engine *e, const struct kchannel_seen *seen, int err,
+		    bool *ack_lost, struct cf_failure *ack_why);
 
 #endif

@@ -2,6 +2,8 @@
 // The Katapult binding: the engine's frames out whole through the channel, reply bytes in.
 #include "katapult/kpump.h"
 
+#include <string.h>
+
 #include "katapult/channel.h"
 #include "log.h"
 #include "protocol/err.h"
@@ -79,12 +81,49 @@ static void session_progress(void *ctx, const char *stage, size_t done, size_t t
 		p->progress(p->ctx, stage, done, total);
 }
 
-static void session_end(void *ctx, int err, uint64_t now)
+static void finish(struct kpump *p, int err, uint64_t now)
+{
+	p->ch->session = false;
+	p->done(p->ctx, err, now);
+}
+
+static void on_looked(void *ctx, uint64_t now)
 {
 	struct kpump *p = ctx;
 
+	if (!p->looking)
+		return;
+	p->looking = false;
+	finish(p, p->end_err, now);
+}
+
+/* The probe went silent, or the channel broke: first ask the channel what it sees of it. */
+static bool unheard(int err)
+{
+	return err == CF_ERR_TIMEOUT || err == CF_ERR_WEDGED || err == CF_ERR_NO_DEVICE ||
+	       err == CF_ERR_IO;
+}
+
+static void session_end(void *ctx, int err, uint64_t now)
+{
+	struct kpump *p = ctx;
+	/* After a write or read-back the probe may have been reset: give it time to show.
+	 * Before that (CONNECT) only what shows at once: --timeout bounds that wait. */
+	const bool wrote = katapult_engine_wrote(p->engine) || p->op == KATAPULT_ENGINE_VERIFY_ONLY;
+
+	memset(&p->seen, 0, sizeof(p->seen));
+	if (!unheard(err) || !p->ch->ops->look) {
+		finish(p, err, now);
+		return;
+	}
+	p->looked = true;
 	p->ch->session = false;
-	p->done(p->ctx, err, now);
+	if (p->ch->ops->look(p->ch, err, now + (wrote ? KPUMP_LOOK_US : 0), &p->seen) == CF_ERR_AGAIN) {
+		p->looking = true;
+		p->end_err = err;
+		return;
+	}
+	finish(p, err, now);
 }
 
 static void on_sent(void *ctx, uint64_t now)
@@ -147,8 +186,11 @@ int kpump_start(struct kpump *p, const struct katapult_engine_config *cfg, uint6
 		return err;
 	wirelog_init(&p->wirelog);
 	p->tx_busy = false;
+	p->op = cfg->op;
+	p->looked = p->looking = false;
 	p->ch->io = (struct kchannel_io){ .ctx = p, .sent = on_sent, .writable = on_writable,
-					  .received = on_received, .failed = on_failed };
+					  .received = on_received, .failed = on_failed,
+					  .looked = on_looked };
 	p->ch->session = true;
 	pump_init(&p->core, p->loop, session_progress, session_end, p);
 	pump_start(&p->core, &engine_ops, p->engine, flush, p, limit_us);
@@ -158,6 +200,9 @@ int kpump_start(struct kpump *p, const struct katapult_engine_config *cfg, uint6
 void kpump_stop(struct kpump *p)
 {
 	pump_stop(&p->core);
+	if (p->looking)
+		p->ch->ops->stop(p->ch);
+	p->looking = false;
 	if (p->ch)
 		p->ch->session = false;
 	katapult_engine_free(p->engine);
@@ -177,4 +222,9 @@ bool kpump_running(const struct kpump *p)
 struct katapult_engine *kpump_engine(struct kpump *p)
 {
 	return p->engine;
+}
+
+const struct kchannel_seen *kpump_seen(const struct kpump *p)
+{
+	return p->looked ? &p->seen : NULL;
 }

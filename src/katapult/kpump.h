@@ -7,11 +7,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "katapult/channel.h"
 #include "katapult/engine.h"
 #include "katapult/wirelog.h"
 #include "pump.h"
 
-struct kchannel;
+/* After a session that stopped hearing the probe had written or read back: how long the
+ * channel may look for it (a reset probe re-enumerates, or answers the admin query). */
+#define KPUMP_LOOK_US 1500000u
 
 /*
  * Caller-embedded. While a session runs the pump takes the channel's I/O events (ch->io): it
@@ -24,9 +27,10 @@ struct kpump {
 	struct loop *loop;
 	/* "connect", "write", "verify": done/total in bytes (total 0 = unknown). */
 	void (*progress)(void *ctx, const char *stage, size_t done, size_t total);
-	/* The session ended: err 0 or negative cf_err, from the loop. The engine is still there
-	 * to be read (kpump_engine) until the callback returns; the callback may start another
-	 * session. */
+	/* The session ended: err 0 or negative cf_err, from the loop. When it stopped hearing
+	 * the probe (a timeout, a wedged parser, the channel broke) the channel has looked first
+	 * (kpump_seen). The engine is still there to be read (kpump_engine) until the callback
+	 * returns; the callback may start another session. */
 	void (*done)(void *ctx, int err, uint64_t now_us);
 	void *ctx;
 	/* internal */
@@ -34,6 +38,10 @@ struct kpump {
 	struct katapult_engine *engine;
 	struct wirelog wirelog;
 	bool tx_busy; /* a frame is with the channel and not yet out */
+	enum katapult_engine_op op;
+	struct kchannel_seen seen;
+	bool looking, looked;
+	int end_err; /* kept while the channel looks */
 };
 
 /* Bind to channel ch on loop with the callbacks (the fields above). */
@@ -52,5 +60,8 @@ void kpump_cancel(struct kpump *p, uint64_t now_us);
 bool kpump_running(const struct kpump *p);
 /* The running (or just ended, inside done) session; NULL when none. */
 struct katapult_engine *kpump_engine(struct kpump *p);
+/* Inside done: what the channel saw of a probe that stopped answering; NULL when it did not
+ * look. */
+const struct kchannel_seen *kpump_seen(const struct kpump *p);
 
 #endif

@@ -124,6 +124,23 @@ for ch in can usb uart; do
 		"[ $(rc silent-$ch) -ne 0 ] && [ $(rc silent-$ch) -ne 70 ] && has silent-$ch 'within 1.0 s' && ! has silent-$ch 'blocks verified'" \
 		"$W/silent-$ch.txt"
 
+	# The probe reset in the middle of the write (its RESET pads shorted while block 3 takes
+	# 3 s): the session stops hearing it, and the message says what the channel sees of it
+	# now - CAN asks the admin query, USB looks at the port, a UART cannot see anything.
+	EXTRA="--fault slow-block=3:3000000" probe "$ch" "$start" || continue
+	cf reset-$ch flash "$APP" --json &
+	cfpid=$!
+	wait_for "grep -q 'SEND_BLOCK 3 takes' '$W/p.err'" && kill -USR2 "$(cat "$W/p.pid")"
+	wait "$cfpid"
+	case $ch in
+	can) seen="on sim:$W/bus it answers the admin query as" ;;
+	usb) seen="USB port 1-1.3 shows" ;;
+	uart) seen="a UART shows nothing of the probe" ;;
+	esac
+	check "$ch: a reset during the write: the failure says what the channel sees now" \
+		"[ $(rc reset-$ch) -ne 0 ] && grep '\"event\":\"result\"' '$W/reset-$ch.txt' | grep -qF '$seen'" \
+		"$W/reset-$ch.txt"
+
 	# A bootloader whose parser wedged (katapult.md §1.7) in an earlier run: the rerun says
 	# the power cycle is what it needs, not DFU recovery.
 	EXTRA="--fault wedge" probe "$ch" katapult || continue

@@ -485,6 +485,70 @@ static void test_usb_port_only_rom_still_there_at_the_deadline(void **state)
 	fixture_close();
 }
 
+/* A tty that hung up: its device is still listed a moment; only what comes after it counts. */
+static void katapult_port_target(struct follow_target *t, uint64_t deadline_us)
+{
+	char dir[512];
+
+	memset(t, 0, sizeof(*t));
+	t->link = IDENTITY_LINK_TTY;
+	t->want = DEVICE_MODE_UNKNOWN;
+	t->device_only = true;
+	t->gone_first = true;
+	snprintf(dir, sizeof(dir), "%s/bus/usb/devices/%s", sysfs_root(), Fx.port);
+	assert_int_equal(sysfs_usb_read(dir, &t->usb), CF_OK);
+	t->first_look_us = cf_now_us();
+	t->deadline_us = deadline_us;
+}
+
+static void test_usb_gone_first_waits_for_the_leaving_device(void **state)
+{
+	struct loop *loop = loop_new();
+	struct follow_target t;
+	struct cf_failure why = { 0 };
+	struct follow *f;
+	struct end e = { 0 };
+	struct event gone, back;
+
+	(void)state;
+	fixture_open();
+	assert_int_equal(sysfs_fixture_update(&Fx, &katapult_id, NULL), 0);
+	katapult_port_target(&t, cf_now_us() + 1500000u);
+	assert_int_equal(follow_start(loop, &t, NULL, on_end, &e, &f, &why), CF_OK);
+	event_at(loop, &gone, cf_now_us() + 100000u, show, NULL, &e);
+	event_at(loop, &back, cf_now_us() + 200000u, show, (void *)&katapult_id, &e);
+	run_until_done(loop, &e, 3000000u);
+	assert_false(gone.follow_was_done); /* the listed Katapult that hung up was not taken */
+	assert_false(back.follow_was_done); /* nor the empty port */
+	assert_int_equal(e.err, CF_OK);
+	assert_int_equal(e.seen.mode, DEVICE_MODE_KATAPULT);
+	follow_free(f);
+	loop_free(loop);
+	fixture_close();
+}
+
+static void test_usb_gone_first_still_listed_at_the_deadline(void **state)
+{
+	struct loop *loop = loop_new();
+	struct follow_target t;
+	struct cf_failure why = { 0 };
+	struct follow *f;
+	struct end e = { 0 };
+
+	(void)state;
+	fixture_open();
+	assert_int_equal(sysfs_fixture_update(&Fx, &katapult_id, NULL), 0);
+	katapult_port_target(&t, cf_now_us() + 150000u);
+	assert_int_equal(follow_start(loop, &t, NULL, on_end, &e, &f, &why), CF_OK);
+	run_until_done(loop, &e, 2000000u);
+	assert_int_equal(e.err, CF_ERR_TIMEOUT);
+	assert_int_equal(e.seen.mode, DEVICE_MODE_KATAPULT); /* what the port still lists */
+	assert_int_equal(e.seen.usb.pid, 0x6177);
+	follow_free(f);
+	loop_free(loop);
+	fixture_close();
+}
+
 /* One look at a time: the port-only rules, and the by-serial rules they must not loosen. */
 static void test_usb_look_rules(void **state)
 {
@@ -526,6 +590,8 @@ int main(void)
 		cmocka_unit_test(test_usb_port_only_finds_whichever_probe_comes_back),
 		cmocka_unit_test(test_usb_port_only_another_device_is_not_the_probe),
 		cmocka_unit_test(test_usb_port_only_rom_still_there_at_the_deadline),
+		cmocka_unit_test(test_usb_gone_first_waits_for_the_leaving_device),
+		cmocka_unit_test(test_usb_gone_first_still_listed_at_the_deadline),
 		cmocka_unit_test(test_usb_look_rules),
 	};
 
