@@ -19,7 +19,7 @@ W=$(mktemp -d)
 PIDS=()
 cleanup() {
 	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-	[ -n "${KEEP:-}" ] || rm -rf "$W"; [ -n "${KEEP:-}" ] && echo "# kept $W"
+	rm -rf "$W"
 }
 trap cleanup EXIT
 wait_for() { for _ in $(seq 100); do eval "$1" && return 0; sleep 0.05; done; return 1; }
