@@ -250,6 +250,14 @@ struct image_refusal {
 int image_check_against(const struct image_info *img, const struct image_target *t,
 			unsigned force_mask, struct image_refusal *why);
 
+/*
+ * R3 alone (the same rule and words as image_check_against): img against a bus running at
+ * bus_bitrate (0 = unknown: nothing checked). For a run that learns the bus's own figure before
+ * it reboots anything (a Klipper USB-to-CAN bridge, src/liverun.h). Pure.
+ */
+int image_check_bitrate(const struct image_info *img, uint32_t bus_bitrate, unsigned force_mask,
+			struct image_refusal *why);
+
 /* ---- known release builds (images.md Appendix A: the R7 allowlist seed) ---- */
 
 struct image_known {

@@ -330,6 +330,16 @@ static int check_r3(const struct image_info *img, const struct image_target *t, 
 		      "--allow-bitrate-mismatch", IMAGE_FORCE_BITRATE);
 }
 
+int image_check_bitrate(const struct image_info *img, uint32_t bus_bitrate, unsigned force_mask,
+			struct image_refusal *why)
+{
+	const struct image_target t = {.bus_bitrate = bus_bitrate};
+
+	if (why)
+		memset(why, 0, sizeof(*why));
+	return check_r3(img, &t, force_mask, why);
+}
+
 int image_check_against(const struct image_info *img, const struct image_target *t,
 			unsigned force_mask, struct image_refusal *why)
 {

@@ -222,6 +222,34 @@ static void test_image_check_rules(void **state)
 	}
 }
 
+/* R3 alone (a Klipper bridge's figure known before the reboot): the rule of
+ * image_check_against, nothing else checked, 0 = unknown bus checks nothing. */
+static void test_image_check_bitrate_alone(void **state)
+{
+	const struct build b250 = { .app = &app_can_250k }, busb = { .app = &app_usb },
+			   bnopat = { .deployer = &dep_nopat }, bg4 = { .app = &app_g431 };
+	struct image_info in;
+	struct image_refusal why;
+
+	(void)state;
+	classify(&b250, &in);
+	assert_int_equal(image_check_bitrate(&in, 1000000, 0, &why), CF_ERR_REFUSED);
+	assert_string_equal(why.rule, "R3");
+	assert_string_equal(why.image_value, "250000");
+	assert_string_equal(why.target_value, "1000000");
+	assert_string_equal(why.override, "--allow-bitrate-mismatch");
+	assert_int_equal(image_check_bitrate(&in, 250000, 0, &why), CF_OK);
+	assert_int_equal(image_check_bitrate(&in, 1000000, IMAGE_FORCE_BITRATE, NULL), CF_OK);
+	assert_int_equal(image_check_bitrate(&in, 0, 0, NULL), CF_OK);
+	classify(&busb, &in);
+	assert_int_equal(image_check_bitrate(&in, 1000000, 0, NULL), CF_OK);
+	classify(&bnopat, &in);
+	assert_int_equal(image_check_bitrate(&in, 1000000, 0, &why), CF_ERR_REFUSED);
+	assert_string_equal(why.image_value, "unknown");
+	classify(&bg4, &in); /* another MCU at the bus's bitrate: R2 is not this function's */
+	assert_int_equal(image_check_bitrate(&in, 1000000, 0, NULL), CF_OK);
+}
+
 static void test_image_check_uf2_and_unknown_refused_everywhere(void **state)
 {
 	static const uint8_t uf2[64] = "UF2\n";
@@ -508,6 +536,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_image_check_rules),
+		cmocka_unit_test(test_image_check_bitrate_alone),
 		cmocka_unit_test(test_image_check_uf2_and_unknown_refused_everywhere),
 		cmocka_unit_test(test_image_check_force_does_not_lift_r2),
 		cmocka_unit_test(test_image_check_dfu_at_other_address_is_r1),
