@@ -39,7 +39,7 @@ check "printing: says no option lifts it" "has $ERR 'no option lifts this'" "$ER
 run flash "$W/new.bin" --can "$BUS" --uuid "$APP" --stop-klipper --klipper-service klipper.service
 check "printing: --stop-klipper does not override it; systemctl never called" \
 	"[ $RC -eq 75 ] && [ ! -e '$W/systemctl.log' ]" "$ERR"
-for verb in bootloader reboot verify; do
+for verb in info bootloader reboot verify; do
 	if [ $verb = verify ]; then run verify "$W/new.bin" --can "$BUS" --uuid "$APP"
 	else run $verb --can "$BUS" --uuid "$APP"; fi
 	check "printing: $verb refused too (75)" "[ $RC -eq 75 ] && has $ERR 'is printing'" "$ERR"
@@ -138,3 +138,20 @@ rm -f "$W/systemctl.log"
 run flash "$W/usb-new.bin" --serial auto --stop-klipper --klipper-service klipper.service
 check "USB --stop-klipper: the held tty is freed, flash succeeds, Klipper started again" \
 	"[ $RC -eq 0 ] && has $OUT 'application running' && grep -q '^start klipper.service' '$W/systemctl.log' && [ -S '$SOCK' ]" "$OUT" "$ERR"
+
+# ---- USB while printing: every verb that may reboot the probe is refused over its tty too ----
+# a new stand-in that prints (a reload by SIGHUP gives no sign when it is done)
+sed -i 's/"standby"/"printing", "filename": "benchy.gcode"/' "$W/usb.json"
+kill "$(cat "$W/klippyd.pid")"
+wait_for "[ ! -S '$SOCK' ]" && klipper "$W/usb.json" --hold "$W/dev/ttyACM0" ||
+	not_ok "USB printing: the stand-in did not start again"
+MODES=$(grep -c 'mode ' "$W/usb.err")
+for args in "info --serial $BYID" "bootloader --serial $BYID" "reboot --serial $BYID" \
+	"verify $W/usb-new.bin --serial $BYID" "flash $W/usb-new.bin --serial auto --stop-klipper"; do
+	# shellcheck disable=SC2086 # the words of one command line
+	run $args
+	check "USB printing: ${args%% *} refused (75), no option lifts it" \
+		"[ $RC -eq 75 ] && has $ERR 'benchy.gcode is printing' && has $ERR 'no option lifts this'" "$ERR"
+done
+check "USB printing: the probe was never rebooted (the twin's modes did not change)" \
+	"[ \$(grep -c 'mode ' '$W/usb.err') -eq $MODES ] && grep 'mode ' '$W/usb.err' | tail -1 | grep -q 'mode app'" "$W/usb.err"
