@@ -13,6 +13,7 @@
 #include "failure.h"
 #include "log.h"
 #include "loop.h"
+#include "protocol/canbus.h"
 #include "protocol/err.h"
 #include "report.h"
 #include "updater.h"
@@ -160,6 +161,33 @@ static int refuse_r3(const struct liverun_target *t, const struct image_info *im
 	return cli_fail(&why);
 }
 
+/* The target is the bridge MCU of its own interface (Klipper's USB serial is the chip UID its
+ * CAN UUID comes from): in its bootloader it leaves the bus, and the interface goes with it,
+ * so a run that needs a Katapult session over that interface cannot work. */
+static int refuse_bridge_self(const struct liverun_target *t, const struct canbridge_info *b)
+{
+	uint8_t u[CANBUS_UUID_LEN];
+	char uuid[2 * CANBUS_UUID_LEN + 1];
+	struct cf_failure why;
+
+	if (canbus_uuid_from_serial(b->usb.serial, u) < 0)
+		return 0;
+	canbus_uuid_format(u, uuid);
+	if (strcasecmp(uuid, t->uuid))
+		return 0;
+	cf_failure_clear(&why);
+	cf_failure_set(&why, CF_ERR_REFUSED, "check",
+		       "%s is the Klipper USB-to-CAN bridge MCU of %s itself (USB %s, serial %.24s): "
+		       "its bootloader is not on the CAN bus, and %s goes away with it",
+		       t->uuid, t->iface, b->usb.port, b->usb.serial, t->iface);
+	cf_failure_set_device(&why, "probe %s (%s)", t->uuid, t->iface);
+	cf_failure_set_hint(&why, "nothing was sent; `cartoflash bootloader --can %s --uuid %s` puts "
+				  "it into its bootloader, then write it over USB (`cartoflash scan "
+				  "--usb` shows the port)",
+			    t->iface, t->uuid);
+	return cli_fail(&why);
+}
+
 static int bridge_bitrates(struct loop *loop, const struct liverun_opts *o, struct liverun *lr,
 			   struct liverun_target *t, size_t n, const struct image_info *const *infos,
 			   unsigned force)
@@ -169,10 +197,15 @@ static int bridge_bitrates(struct loop *loop, const struct liverun_opts *o, stru
 	struct canbridge_info b;
 	int code = 0;
 
-	for (size_t i = 0; i < n && d.ncans < DISCOVER_MAX_BUSES; i++)
-		if (t[i].uuid && canbridge_detect(sysfs_root(), t[i].iface, &b) == CF_OK &&
-		    b.klipper_bridge)
-			d.cans[d.ncans++] = t[i].iface;
+	for (size_t i = 0; i < n && d.ncans < DISCOVER_MAX_BUSES; i++) {
+		if (!t[i].uuid || canbridge_detect(sysfs_root(), t[i].iface, &b) != CF_OK ||
+		    !b.klipper_bridge)
+			continue;
+		/* an image means a Katapult session over this interface */
+		if (infos && infos[i] && (code = refuse_bridge_self(&t[i], &b)))
+			return code;
+		d.cans[d.ncans++] = t[i].iface;
+	}
 	if (!d.ncans || !(r = calloc(1, sizeof(*r))))
 		return 0;
 	d.lock_wait_us = o->lock_wait_set ? o->lock_wait_us : BUSLOCK_WAIT_US;

@@ -42,6 +42,13 @@ run flash "$W/500k.bin" --can "$BUS" --uuid "$APP" --dry-run
 check "bridge dry run: R3 refused on the running application's figure, not the host's" \
 	"[ $RC -eq 65 ] && has $ERR 'refusal R3' && has $ERR 'bus bitrate from node $APP (its dictionary) on Klipper bridge'" "$ERR"
 
+# The bridge MCU itself (its CAN UUID from the bridge's USB serial, 39002D000E5053424E363620):
+# its bootloader is not on the bus and the interface goes with it - refused before any frame.
+mark
+run flash "$W/1m.bin" --can "$BUS" --uuid 4d6df49ffb1a
+check "the bridge MCU itself: refused (65) before anything is sent, naming the bridge and the way" \
+	"[ $RC -eq 65 ] && has $ERR 'is the Klipper USB-to-CAN bridge MCU of $BUS itself (USB 1-1.4' && has $ERR 'cartoflash bootloader --can $BUS --uuid 4d6df49ffb1a' && [ \$(since '.') -eq 0 ]" "$ERR" "$W/can0.log"
+
 # Only a Katapult on the bus: no node tells the bus bitrate; the host's 1000000 is no answer.
 kill "$(cat "$W/app.pid")"
 mark
