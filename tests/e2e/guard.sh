@@ -92,6 +92,29 @@ run flash "$W/500k.bin" --can "$BUS" --uuid "$APP" --stop-klipper --klipper-serv
 check "--stop-klipper and a failing flash (R3, 65): Klipper is started again all the same" \
 	"[ $RC -eq 65 ] && grep -q '^start klipper.service' '$W/systemctl.log' && has $ERR 'started Klipper (klipper.service) again'" "$ERR" "$W/systemctl.log"
 
+# ---- Ctrl-C after Klipper was stopped: started again all the same ----
+"$BIN/twin" --uid 0F0E0D0C0B0A090807060504 --flash "$W/slow.bin" --speed 0 --attach "$BUS" \
+	--init "app:can:1000000:CARTOGRAPHER 5.1.0" --fault slow-block=2:3000000 \
+	>"$W/slow.out" 2>"$W/slow.err" &
+PIDS+=($!)
+slow=$!
+wait_for "grep -qs '^twin: ready' '$W/slow.out'" || not_ok "the slow twin did not start"
+SLOW=$(sed -n 's/.*uuid=\([0-9a-f]*\).*/\1/p' "$W/slow.out")
+(APP=$SLOW scenario "$W/slow.json" standby)
+kill "$(cat "$W/klippyd.pid")"
+wait_for "[ ! -S '$SOCK' ]" && klipper "$W/slow.json" --can "$BUS" || not_ok "klippyd did not start again"
+rm -f "$W/systemctl.log"
+"$CF" flash "$W/new.bin" --can "$BUS" --uuid "$SLOW" --stop-klipper --klipper-service klipper.service \
+	>"$OUT" 2>"$ERR" &
+cf=$!
+wait_for "grep -q ': write' '$ERR'"
+kill -INT "$cf"
+wait "$cf"
+RC=$?
+check "--stop-klipper and Ctrl-C during the write (130): Klipper is started again, and it says so" \
+	"[ $RC -eq 130 ] && grep -q '^stop klipper.service' '$W/systemctl.log' && grep -q '^start klipper.service' '$W/systemctl.log' && has $ERR 'started Klipper (klipper.service) again' && [ -S '$SOCK' ]" "$ERR" "$W/systemctl.log"
+kill "$slow"
+
 # ---- Klipper that does not answer; no Klipper at all ----
 kill "$(cat "$W/klippyd.pid")"
 "$BIN/klippyd" --socket "$SOCK" --scenario "$W/printing.json" --mute >"$W/mute.out" 2>&1 &
