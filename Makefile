@@ -144,7 +144,7 @@ test: deps
 	@bash tests/check-headers.sh
 	@BUILD=$(BUILD) FUZZ_SECONDS=$(FUZZ_SECONDS) bash tests/run.sh $(TEST_LAYERS)
 
-# ci: what .ci/run runs: make test plus the Debian package (build, lintian, install, smoke test;
+# ci: what .ci/run runs, as one command: make test plus the Debian package (build, lintian, install, smoke test;
 # tests/package/) and the static cross builds under qemu-user (tests/static/), in one count.
 ci:
 	@bash tools/deps.sh package static
