@@ -15,6 +15,7 @@
 #include "log.h"
 #include "loop.h"
 #include "protocol/err.h"
+#include "updater.h"
 #include "usb/sysfs.h"
 
 /* Time left for the loop after the identify deadline: sessions end on their own timers. */
@@ -53,6 +54,22 @@ void discover_set_app(struct discover_probe *p, const struct appdict *d, enum di
 	p->source = s;
 	p->mode = DISCOVER_MODE_APPLICATION;
 	appdict_variant(d, p->variant, sizeof(p->variant));
+}
+
+void discover_set_katapult(struct discover_probe *p, struct updater *u, int err)
+{
+	const struct device_identity *id = updater_identity(u);
+
+	if (err != CF_OK) {
+		snprintf(p->note, sizeof(p->note), "CONNECT did not answer: %.200s",
+			 updater_failure(u)->detail);
+		return;
+	}
+	p->source = DISCOVER_SRC_CONNECT;
+	snprintf(p->katapult_mcu, sizeof(p->katapult_mcu), "%s", id->mcu);
+	snprintf(p->katapult_version, sizeof(p->katapult_version), "%s", id->bootloader_version);
+	p->katapult_protocol = id->protocol_version;
+	p->app_start = id->app_start;
 }
 
 /* ---- which buses ---- */

@@ -11,6 +11,7 @@
 
 struct can_job;
 struct usb_job;
+struct updater;
 
 /* One discover_run. Jobs refer to rows by index: the row array grows while they run. */
 struct dsc {
@@ -40,6 +41,9 @@ void discover_usb_free(struct usb_job *j);
 /* ROM DFU devices through libusb (short synchronous descriptor reads). */
 void discover_usb_dfu(struct dsc *d);
 
+/* Fill the Katapult facts of row p from a finished CONNECT session u (err its end), or say in
+ * its note that CONNECT did not answer. */
+void discover_set_katapult(struct discover_probe *p, struct updater *u, int err);
 /* Fill the firmware facts of row p from dictionary facts d (mode application). */
 void discover_set_app(struct discover_probe *p, const struct appdict *d, enum discover_source s);
 

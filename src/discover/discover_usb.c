@@ -66,20 +66,8 @@ static void app_done(void *ctx, struct appid_tty *a)
 static void katapult_done(void *ctx, struct updater *u, int err)
 {
 	struct usb_item *it = ctx;
-	struct discover_probe *p = row_of(it);
-	const struct device_identity *id = updater_identity(u);
 
-	if (err == CF_OK) {
-		p->source = DISCOVER_SRC_CONNECT;
-		snprintf(p->katapult_mcu, sizeof(p->katapult_mcu), "%s", id->mcu);
-		snprintf(p->katapult_version, sizeof(p->katapult_version), "%s",
-			 id->bootloader_version);
-		p->katapult_protocol = id->protocol_version;
-		p->app_start = id->app_start;
-	} else {
-		snprintf(p->note, sizeof(p->note), "CONNECT did not answer: %.200s",
-			 updater_failure(u)->detail);
-	}
+	discover_set_katapult(row_of(it), u, err);
 	item_finished(it->job);
 }
 
