@@ -14,7 +14,6 @@
 struct loop {
 	struct loop_source *sources;
 	struct loop_timer *timers;
-	bool stopped;
 	struct pollfd fds[LOOP_MAX_FDS];
 };
 
@@ -135,14 +134,4 @@ int loop_run_once(struct loop *loop, uint64_t max_wait_us)
 	}
 	fire_due_timers(loop, cf_now_us());
 	return CF_OK;
-}
-
-void loop_stop(struct loop *loop)
-{
-	loop->stopped = true;
-}
-
-bool loop_is_stopped(const struct loop *loop)
-{
-	return loop->stopped;
 }

@@ -47,7 +47,5 @@ void loop_disarm(struct loop *loop, struct loop_timer *timer);
  * its own flags), or CF_ERR_IO for a poll failure.
  */
 int loop_run_once(struct loop *loop, uint64_t max_wait_us);
-void loop_stop(struct loop *loop);
-bool loop_is_stopped(const struct loop *loop);
 
 #endif

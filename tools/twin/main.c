@@ -431,7 +431,7 @@ int main(int argc, char **argv)
 	if (rc == CF_OK)
 		rc = setup_twin(&a, boot0);
 	if (rc == CF_OK) {
-		while (!stop && !loop_is_stopped(a.loop)) {
+		while (!stop) {
 			if (loop_run_once(a.loop, 100000) == CF_ERR_IO)
 				break;
 			take_requests(&a);
