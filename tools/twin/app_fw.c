@@ -19,6 +19,9 @@
 #define NEED_SYNC  0x01
 #define NEED_VALID 0x02
 
+/* katapult.md §3.6: after the leading 0x7E, 32 bytes that parse as a block with a wrong CRC. */
+static const uint8_t serial_bootloader_request[32] = " \x1c Request Serial Bootloader!! ~";
+
 static void send_block(struct twin *t, const uint8_t *content, size_t len, uint64_t now_us)
 {
 	uint8_t b[KL_MAX];
@@ -226,6 +229,15 @@ void twin_app_run(struct twin *t, uint64_t now_us)
 		ret = find_block(t, &pop, now_us);
 		if (ret == 0)
 			return;
+		/* Klipper's serial_irq.c (HAVE_BOOTLOADER_REQUEST): a UART build only. */
+		if (ret < 0 && pop == sizeof(serial_bootloader_request) &&
+		    t->iface == TWIN_IFACE_UART &&
+		    !memcmp(t->rx, serial_bootloader_request, sizeof(serial_bootloader_request))) {
+			twin_rx_consume(t, pop);
+			twin_logf(t, "serial bootloader request");
+			twin_bootloader_request(t, now_us);
+			return;
+		}
 		if (ret < 0) {
 			twin_rx_consume(t, pop);
 			continue;

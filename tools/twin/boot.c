@@ -30,13 +30,19 @@ void twin_enter(struct twin *t, enum twin_mode mode, uint64_t now_us)
 	t->bitrate = 0;
 	switch (mode) {
 	case TWIN_MODE_KATAPULT:
-		t->iface = t->inst.bl_iface;
+		/* No Katapult image names a UART (images.md): on a UART wire the installed one
+		 * is taken for the UART build. */
+		t->iface = t->cfg.uart ? TWIN_IFACE_UART : t->inst.bl_iface;
 		t->bitrate = t->inst.bl_bitrate;
 		t->stats.katapult_starts++;
 		t->stats.eof_page_count = 0; /* a RAM counter: reset with Katapult */
 		break;
 	case TWIN_MODE_APP:
 		t->iface = t->inst.app_iface;
+		/* A UART build has neither USB descriptors nor a CAN bitrate (images.md): an
+		 * application of no other interface on a UART wire is one. */
+		if (t->cfg.uart && t->iface == TWIN_IFACE_NONE)
+			t->iface = TWIN_IFACE_UART;
 		t->bitrate = t->inst.app_bitrate;
 		twin_app_dict_load(t);
 		break;

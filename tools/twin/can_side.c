@@ -156,7 +156,7 @@ void twin_send(struct twin *t, const uint8_t *buf, size_t len, uint64_t ready_us
 		return;
 	if (t->iface == TWIN_IFACE_CAN)
 		can_send(t, buf, len, ready_us);
-	else if (t->iface == TWIN_IFACE_USB)
+	else if (t->iface == TWIN_IFACE_USB || t->iface == TWIN_IFACE_UART)
 		twin_serial_queue(t, buf, len, ready_us);
 }
 

@@ -14,9 +14,9 @@ static enum twin_iface iface_of(enum image_iface i)
 		return TWIN_IFACE_CAN;
 	case IMAGE_IFACE_USB:
 		return TWIN_IFACE_USB;
+	case IMAGE_IFACE_UART: /* a device target only; images classify as unknown */
 	case IMAGE_IFACE_UNKNOWN:
 	case IMAGE_IFACE_USB_CAN_BRIDGE:
-	case IMAGE_IFACE_UART:
 		break;
 	}
 	return TWIN_IFACE_NONE;

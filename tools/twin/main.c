@@ -291,7 +291,8 @@ static void pump(struct app *a)
 	if (a->tr)
 		can_flush(a);
 	if (a->o.pty) {
-		usb_follow(a);
+		if (!a->o.cfg.uart) /* a UART wire stays; USB follows the firmware */
+			usb_follow(a);
 		if (!a->unplug_at)
 			pty_flush(a);
 	}
@@ -336,10 +337,16 @@ static int attach_can(struct app *a)
 	return CF_OK;
 }
 
-/* The pty itself appears with the first USB device the firmware presents (usb_follow). */
+/* The pty itself appears with the first USB device the firmware presents (usb_follow); a UART
+ * wire is there from the start and never on USB. */
 static int attach_pty(struct app *a)
 {
-	a->fx_on = sysfs_fixture_from_env(&a->fx);
+	if (a->o.cfg.uart && (twin_pty_open(&a->pty, a->o.pty) < 0 || twin_pty_publish(&a->pty) < 0)) {
+		fprintf(stderr, "twin: cannot create the UART pty %s: %s\n", a->o.pty,
+			strerror(errno));
+		return CF_ERR_IO;
+	}
+	a->fx_on = !a->o.cfg.uart && sysfs_fixture_from_env(&a->fx);
 	a->pty_src.pollfds = pty_pollfds;
 	a->pty_src.ready = pty_ready;
 	loop_add_source(a->loop, &a->pty_src);

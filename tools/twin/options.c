@@ -31,6 +31,9 @@ static void usage(FILE *out)
 	    "SocketCAN\n"
 	    "  --pty PATH           USB CDC-ACM personality: a pty published at PATH; with\n"
 	    "                       --attach too, a hybrid probe wired to both (deployer switch)\n"
+	    "  --uart               the pty is a UART wire (no --attach): always there, no USB\n"
+	    "                       device; Katapult and a UART application speak on it (the\n"
+	    "                       serial bootloader request string, katapult.md §3.6)\n"
 	    "  --bitrate N          bus bitrate when the transport cannot tell (default 1000000)\n"
 	    "  --speed F            0 = instant .. 1 = real-time flash and boot timing (default "
 	    "1)\n"
@@ -172,6 +175,9 @@ static int apply_option(struct twin_options *o, int opt, const char *arg, bool *
 	case 'p':
 		o->pty = arg;
 		break;
+	case 'U':
+		o->cfg.uart = true;
+		break;
 	case 's':
 		o->cfg.speed = strtod(arg, NULL);
 		break;
@@ -204,6 +210,7 @@ int twin_options_parse(int argc, char **argv, struct twin_options *o, bool *boot
 	    {"power-on-after", required_argument, NULL, 'P'},
 	    {"pty", required_argument, NULL, 'p'},
 	    {"speed", required_argument, NULL, 's'},
+	    {"uart", no_argument, NULL, 'U'},
 	    {"uid", required_argument, NULL, 'u'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -222,6 +229,11 @@ int twin_options_parse(int argc, char **argv, struct twin_options *o, bool *boot
 	}
 	if (!o->attach && !o->pty) {
 		fprintf(stderr, "twin: give --attach, --pty or both; try --help\n");
+		return CF_ERR_USAGE;
+	}
+	/* A UART is a wire of its own: Katapult speaks on it alone, so no CAN side beside it. */
+	if (o->cfg.uart && (!o->pty || o->attach)) {
+		fprintf(stderr, "twin: --uart needs --pty and no --attach; try --help\n");
 		return CF_ERR_USAGE;
 	}
 	return CF_OK;

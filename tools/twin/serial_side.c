@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* The twin as a USB CDC-ACM device: flow-controlled receive, the prime quirk, 1200 baud. */
+/* The twin's byte side: USB CDC-ACM (flow-controlled receive, the prime quirk, 1200 baud) or
+ * a UART wire, where only a UART build hears anything. */
 #include <string.h>
 
 #include "tools/twin/twin_priv.h"
 
 static bool on_usb(const struct twin *t)
 {
-	return t->iface == TWIN_IFACE_USB &&
+	return t->iface == (t->cfg.uart ? TWIN_IFACE_UART : TWIN_IFACE_USB) &&
 	       (t->mode == TWIN_MODE_APP || t->mode == TWIN_MODE_KATAPULT);
 }
 

@@ -57,7 +57,8 @@ enum twin_mode {
 enum twin_iface {
 	TWIN_IFACE_NONE,
 	TWIN_IFACE_CAN,
-	TWIN_IFACE_USB, /* USB CDC-ACM: the byte side (twin_serial_*) */
+	TWIN_IFACE_USB,	 /* USB CDC-ACM: the byte side (twin_serial_*) */
+	TWIN_IFACE_UART, /* a UART: the same byte side, no USB device (twin_config.uart) */
 };
 
 struct twin_config {
@@ -70,6 +71,8 @@ struct twin_config {
 	bool wire_time;		 /* model CAN wire time of the twin's frames (in-process;
 				  * leave false behind simbus, which models it) */
 	bool no_double_reset;	 /* Katapult built without CONFIG_ENABLE_DOUBLE_RESET */
+	bool uart;		 /* the byte side is a UART wire (katapult.md §3.6): Katapult speaks
+				  * on it, an application built for a UART too, nothing is on USB */
 	uint32_t katapult_proto; /* 0: from the image (version string -> 1.1.0, else 1.0.0);
 				  * 0x00010100 without a version string gives the 1.1.0 reply
 				  * with an empty version (Arksine/katapult#159) */
