@@ -169,7 +169,8 @@ static void entry_done(void *ctx, int err, uint64_t now)
 	if (err == CF_OK && c->id->mode != DEVICE_MODE_APPLICATION)
 		err = open_tty(p);
 	if (err == CF_OK && c->id->mode != DEVICE_MODE_APPLICATION) {
-		c->id->mode = DEVICE_MODE_KATAPULT;
+		/* USB: sysfs showed Katapult. A UART shows nothing: CONNECT's answer tells. */
+		c->id->mode = p->entry.is_usb ? DEVICE_MODE_KATAPULT : DEVICE_MODE_UNKNOWN;
 		snprintf(c->id->tty, sizeof(c->id->tty), "%.63s", p->entry.tty);
 	}
 	relabel(c);
@@ -367,10 +368,22 @@ static int op_look(struct kchannel *c, int err, uint64_t deadline_us, struct kch
 	if (!p->entry.is_usb) {
 		snprintf(out->text, sizeof(out->text), "a UART shows nothing of the probe: whether it "
 						       "was reset cannot be seen");
-		snprintf(out->hint, sizeof(out->hint),
-			 "nothing answers on the UART: a bootloader that wedged in an earlier run "
-			 "answers nothing until it is power-cycled (power-cycle the probe and rerun); "
-			 "else check the wiring and --baud");
+		if (c->opts->dry_run) /* no request went out: an application stays silent */
+			snprintf(out->hint, sizeof(out->hint),
+				 "a dry run sends no bootloader request, and an application does not "
+				 "answer Katapult: a probe running one was left running it; R1-R5 need "
+				 "Katapult on a UART (run without --dry-run)");
+		else if (!p->entry.requested) /* the usual slip: an application, asked nothing */
+			snprintf(out->hint, sizeof(out->hint),
+				 "nothing answers on the UART: a probe running its application needs "
+				 "--request-bootloader; a bootloader that wedged in an earlier run needs "
+				 "a power cycle (power-cycle the probe and rerun); else check the wiring "
+				 "and --baud");
+		else
+			snprintf(out->hint, sizeof(out->hint),
+				 "nothing answers on the UART: a bootloader that wedged in an earlier "
+				 "run answers nothing until it is power-cycled (power-cycle the probe "
+				 "and rerun); else check the wiring and --baud");
 		return CF_OK;
 	}
 	t.usb = p->entry.usb;

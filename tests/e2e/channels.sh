@@ -15,12 +15,13 @@ mkdir -p "$W/sys" "$W/dev" "$W/nosys"
 bus bus 1000000 0 || skip_all "simbus did not start"
 
 # probe CH STATE: a fresh twin for channel CH (can, usb, uart) in STATE (app: the channel's own
-# application installed; katapult: a UART probe has only Katapult); sets TARGET (cartoflash's target options), APP (the
-# image of this channel), OTHER (an image of another interface) and the sysfs root it sees.
+# application installed and running; katapult: Katapult alone); sets TARGET (cartoflash's target
+# options), APP (the image of this channel), OTHER (an image of another interface) and the sysfs
+# root it sees.
 probe() {
 	local ch=$1 state=$2 init
 	[ -f "$W/p.pid" ] && stop p 2>/dev/null
-	rm -f "$W/p.bin" "$W/p.pid" && rm -rf "$W/sys" "$W/dev" && mkdir -p "$W/sys" "$W/dev"
+	rm -f "$W/p.bin" "$W/p.pid" && rm -rf "${W:?}/sys" "${W:?}/dev" && mkdir -p "$W/sys" "$W/dev"
 	case $ch in
 	can)
 		init="katapult:can:1000000"
@@ -39,12 +40,21 @@ probe() {
 		wait_for "[ -e '$W/dev/ttyACM0' ]" || return 1
 		TARGET="--serial $W/dev/ttyACM0" APP=$W/app-usb.bin OTHER=$W/app-can.bin ROOT=$W/sys ;;
 	uart)
-		# The twin has no UART application (it ignores the serial bootloader request), so a
-		# UART probe starts in Katapult; cartoflash sees no USB device behind the tty.
-		CARTOFLASH_SYSFS_ROOT=$W/sys twin p --init katapult:usb --speed 0.3 ${EXTRA:-} \
+		# A UART wire (twin --uart): no USB device behind the tty, the application answers
+		# Klipper's serial bootloader request string (katapult.md §3.6), which cartoflash
+		# sends with --request-bootloader. (No Katapult image names a UART: the USB build
+		# stands in for it, and speaks on the wire.)
+		init="katapult:usb"
+		[ "$state" = app ] && init="katapult:usb --init file:0x08002000:$W/app-uart.bin"
+		# shellcheck disable=SC2086 # init may be two options
+		CARTOFLASH_SYSFS_ROOT=$W/sys twin p --uart --init $init --speed 0.3 ${EXTRA:-} \
 			--pty "$W/dev/ttyS0" || return 1
 		wait_for "[ -e '$W/dev/ttyS0' ]" || return 1
+		# The wire is there before the firmware: a request sent while it still boots is
+		# lost, on a real probe too. Start when it runs what it was given.
+		mode_is "$([ "$state" = app ] && echo app || echo katapult)" || return 1
 		TARGET="--serial $W/dev/ttyS0 --baud 250000" APP=$W/app-uart.bin OTHER=$W/app-usb.bin
+		[ "$state" = app ] && TARGET="$TARGET --request-bootloader"
 		ROOT=$W/nosys ;;
 	esac
 }
@@ -64,20 +74,31 @@ mode_is() { wait_for "grep 'mode ' '$W/p.err' | tail -1 | grep -q 'mode $1'"; }
 
 for ch in can usb uart; do
 	start=app
-	[ "$ch" = uart ] && start=katapult
 
-	# --dry-run: every check, nothing written, the probe back where it was found.
+	# --dry-run: every check, nothing written, nothing rebooted. On a UART a dry run sends no
+	# bootloader request, and asks only what is safe for a Katapult behind it (CONNECT: Klipper's
+	# identify would wedge its parser, katapult.md §1.7), which an application does not answer;
+	# so R1-R5 are checked against a probe found in Katapult (below), and one running its
+	# application is left running it, untouched, its mode unknown, and the message says so.
 	probe "$ch" "$start" || { not_ok "$ch: the twin did not start"; continue; }
+	if [ "$ch" = uart ]; then
+		cf dryapp-uart flash "$APP" --dry-run --timeout 2s --json
+		check "uart: --dry-run leaves a probe running its application untouched, and says so" \
+			"[ $(rc dryapp-uart) -ne 0 ] && has dryapp-uart 'a probe running one was left running it' && has dryapp-uart 'within 2.0 s' && has dryapp-uart '\"mode\":\"unknown\"' && ! grep -q 'mode katapult' '$W/p.err' && mode_is app" \
+			"$W/dryapp-uart.txt"
+		probe uart katapult || continue
+	fi
 	cf dry-$ch flash "$APP" --dry-run
 	check "$ch: --dry-run passes R1-R5 and writes nothing (exit 0)" \
 		"[ $(rc dry-$ch) -eq 0 ] && has dry-$ch 'dry run: R1-R5' && has dry-$ch 'nothing written' && ! has dry-$ch 'blocks verified'" \
 		"$W/dry-$ch.txt"
-	if [ "$start" = app ]; then
+	if [ "$ch" != uart ]; then
 		check "$ch: after --dry-run the probe runs its application again" "mode_is app" \
 			"$W/dry-$ch.txt"
 	else
-		check "$ch: a probe found in Katapult stays there after --dry-run" \
-			"mode_is katapult && has dry-$ch 'left in Katapult'" "$W/dry-$ch.txt"
+		check "uart: a probe found in Katapult stays there after --dry-run" \
+			"mode_is katapult && has dry-uart 'left in Katapult'" "$W/dry-uart.txt"
+		probe uart app || continue
 	fi
 
 	# R4: an application of another interface is refused before a byte, in the same words,
@@ -104,13 +125,10 @@ for ch in can usb uart; do
 	if [ "$ch" = uart ]; then
 		check "uart: the summary says the application cannot be confirmed" \
 			"has flash-uart '(UART: the application cannot be confirmed)'" "$W/flash-uart.txt"
-	else
-		check "$ch: the application is confirmed after COMPLETE" "mode_is app" \
-			"$W/flash-$ch.txt"
 	fi
-	# verify: a UART probe cannot be sent to Katapult, so it is written and left there first.
+	check "$ch: the new application runs after COMPLETE" "mode_is app" "$W/flash-$ch.txt"
+	# verify: into Katapult (a UART by the request string) and back into the application.
 	probe "$ch" "$start" || continue
-	[ "$ch" = uart ] && cf pre-uart flash "$APP" --no-reboot
 	cf verify-$ch verify "$APP"
 	check "$ch: verify says 'N blocks match'" \
 		"[ $(rc verify-$ch) -eq 0 ] && grep -Eq 'CARTOGRAPHER 5\.1\.0 on the probe: [0-9]+ blocks match' '$W/verify-$ch.txt'" \
@@ -124,20 +142,27 @@ for ch in can usb uart; do
 		"[ $(rc silent-$ch) -ne 0 ] && [ $(rc silent-$ch) -ne 70 ] && has silent-$ch 'within 1.0 s' && ! has silent-$ch 'blocks verified'" \
 		"$W/silent-$ch.txt"
 
-	# The probe reset in the middle of the write (its RESET pads shorted while block 3 takes
-	# 3 s): the session stops hearing it, and the message says what the channel sees of it
-	# now - CAN asks the admin query, USB looks at the port, a UART cannot see anything.
-	EXTRA="--fault slow-block=3:3000000" probe "$ch" "$start" || continue
-	cf reset-$ch flash "$APP" --json &
-	cfpid=$!
-	wait_for "grep -q 'SEND_BLOCK 3 takes' '$W/p.err'" && kill -USR2 "$(cat "$W/p.pid")"
-	wait "$cfpid"
+	# The probe stops answering in the middle of the write: the message says what the channel
+	# sees of it now - CAN asks the admin query, USB looks at the port, a UART cannot see
+	# anything. CAN, USB: its RESET pads shorted while block 3 takes 3 s. A UART: its power
+	# lost at block 3 (the wire outlives a reset, and the new Katapult would take the resent
+	# block and go on).
+	if [ "$ch" = uart ]; then
+		EXTRA="--fault power-loss-block=3 --power-on-after -1" probe uart "$start" || continue
+		cf reset-uart flash "$APP" --json
+	else
+		EXTRA="--fault slow-block=3:3000000" probe "$ch" "$start" || continue
+		cf reset-$ch flash "$APP" --json &
+		cfpid=$!
+		wait_for "grep -q 'SEND_BLOCK 3 takes' '$W/p.err'" && kill -USR2 "$(cat "$W/p.pid")"
+		wait "$cfpid"
+	fi
 	case $ch in
 	can) seen="on sim:$W/bus it answers the admin query as" ;;
 	usb) seen="USB port 1-1.3 shows" ;;
 	uart) seen="a UART shows nothing of the probe" ;;
 	esac
-	check "$ch: a reset during the write: the failure says what the channel sees now" \
+	check "$ch: a probe lost mid-write: the failure says what the channel sees now" \
 		"[ $(rc reset-$ch) -ne 0 ] && grep '\"event\":\"result\"' '$W/reset-$ch.txt' | grep -qF '$seen'" \
 		"$W/reset-$ch.txt"
 
