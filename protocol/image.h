@@ -145,17 +145,8 @@ int image_inspect(const uint8_t *img, size_t len, uint8_t *scratch, size_t scrat
 		  struct image_info *out);
 
 /*
- * The facts of a running application from its data dictionary as identify serves it (the zlib
- * stream, katapult.md §8.3): the same mapping image_inspect applies to an image's embedded
- * dictionary (version, app, MCU, CLOCK_FREQ, INITIAL_PINS, interface, CANBUS_FREQUENCY), so a
- * probe's running build and a file compare field by field. *app is zeroed first; offsets,
- * vectors and USB fields stay 0. scratch as for image_inspect. Returns 0, CF_ERR_IMAGE when
- * the bytes are no Klipper dictionary, CF_ERR_NOSPACE when scratch is below IMAGE_SCRATCH_MIN.
- */
-int image_dict_parse(const uint8_t *dict, size_t len, uint8_t *scratch, size_t scratch_cap,
-		     struct image_app_part *app);
-/*
- * The same from dictionary JSON text with at least "config" (and "version", "app"), e.g. what
+ * The facts of a running application from its dictionary JSON text with at least "config" (and
+ * "version", "app"), the same mapping image_inspect applies to an image's dictionary, e.g. what
  * Klipper's API reports as mcu_version and mcu_constants rebuilt as {"version":…,"config":…}.
  * Returns 0 or CF_ERR_IMAGE (not a JSON object with a "config" object).
  */

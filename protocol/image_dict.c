@@ -246,20 +246,6 @@ static bool find_string_descriptor(const uint8_t *p, size_t len, char *dst, size
 	return false;
 }
 
-int image_dict_parse(const uint8_t *dict, size_t len, uint8_t *scratch, size_t scratch_cap,
-		     struct image_app_part *app)
-{
-	size_t budget = IMAGE_INFLATE_BUDGET;
-	unsigned warnings = 0;
-
-	memset(app, 0, sizeof(*app));
-	if (scratch_cap < IMAGE_SCRATCH_MIN)
-		return CF_ERR_NOSPACE;
-	if (!len || !try_dictionary(dict, len, 0, scratch, scratch_cap, app, &warnings, &budget))
-		return CF_ERR_IMAGE;
-	return CF_OK;
-}
-
 int image_dict_parse_text(const char *text, size_t len, struct image_app_part *app)
 {
 	json_t *root = json_loadb(text, len, 0, NULL);
