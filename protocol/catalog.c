@@ -6,8 +6,6 @@
 #include "protocol/catalog.h"
 #include "protocol/err.h"
 
-#define HT_CLOCK 150000000u /* images.md §1: the HT build; v4 builds run at 170 MHz */
-
 static bool is_digit(char c)
 {
 	return c >= '0' && c <= '9';
@@ -87,12 +85,7 @@ void catalog_version_format(uint32_t number, char *out, size_t cap)
 
 unsigned catalog_variant(const char *version, const char *mcu, uint32_t clock_freq)
 {
-	unsigned v = image_variant_of(version) & ~(unsigned)IMAGE_VARIANT_HT;
-	const bool g431 = mcu && !strncmp(mcu, "stm32g431", 9);
-
-	if (g431 && clock_freq)
-		return clock_freq == HT_CLOCK ? v | IMAGE_VARIANT_HT : v;
-	return v | (image_variant_of(version) & IMAGE_VARIANT_HT);
+	return image_variant_of_build(version, mcu, clock_freq);
 }
 
 static const struct {

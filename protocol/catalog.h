@@ -94,12 +94,7 @@ uint32_t catalog_version_number(const char *version);
 /* Unpack into "6.1.0"; "" for 0. */
 void catalog_version_format(uint32_t number, char *out, size_t cap);
 
-/*
- * The build variant (enum image_variant bits) from a build's facts: K1, lite and IDM from the
- * version's words; HT from the hardware, since the v4 5.1.0 build at 170 MHz carries the same
- * "Cartographer HT 5.1.0" version as the HT build at 150 MHz (images.md §1, §2.2): an STM32G431
- * at 150 MHz is HT, at 170 MHz it is not; with the clock unknown the version word decides.
- */
+/* The build variant (enum image_variant bits): image_variant_of_build, R8's own rule. */
 unsigned catalog_variant(const char *version, const char *mcu, uint32_t clock_freq);
 /* "full" for 0, else the tokens joined by '+': "k1", "lite", "ht", "idm", "ht+lite". */
 void catalog_variant_name(unsigned variant, char *out, size_t cap);

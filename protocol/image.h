@@ -205,9 +205,9 @@ enum image_path {
 enum image_force {
 	IMAGE_FORCE_BITRATE = 1u << 0,	 /* lifts R3 (--allow-bitrate-mismatch) */
 	IMAGE_FORCE_SWITCH = 1u << 1,	 /* R4: the user asked for an interface switch */
-	IMAGE_FORCE_UNKNOWN = 1u << 2,	 /* lifts R7 (image_check_known, --force-unknown) */
+	IMAGE_FORCE_UNKNOWN = 1u << 2,	 /* lifts R7 (image_check_known, --allow-unknown) */
 	IMAGE_FORCE_LINK_BASE = 1u << 3, /* R1: use stated_load_address for an undetermined base */
-	IMAGE_FORCE_VARIANT = 1u << 4,	 /* lifts R8 (--allow-variant-change); no updater bit yet */
+	IMAGE_FORCE_VARIANT = 1u << 4,	 /* lifts R8 (--allow-variant-change) */
 };
 
 /* What the device reported and what the user asked for. 0 / "" / UNKNOWN = not known. */
@@ -221,6 +221,10 @@ struct image_target {
 	uint32_t bus_bitrate;	/* bitrate of the CAN bus the device will be on afterwards */
 	enum image_iface switch_to;   /* --switch-to; UNKNOWN = no switch requested */
 	uint32_t stated_load_address; /* with IMAGE_FORCE_LINK_BASE */
+	/* What the probe's application runs now (identify), for R8; "" / 0 = not known, and then
+	 * R8 is not checked. The MCU is mcu above. */
+	char running_version[96];
+	uint32_t running_clock; /* CLOCK_FREQ: tells HT (150 MHz) from v4 (170 MHz) */
 };
 
 struct image_refusal {
@@ -234,7 +238,7 @@ struct image_refusal {
 };
 
 /*
- * Apply R1-R6 for writing img over path t->path. force_mask (enum image_force) lifts only the
+ * Apply R1-R6 for writing img over path t->path, and R8 when t->running_version is known. force_mask (enum image_force) lifts only the
  * rules that have a sane override. Returns 0 when the image may be written, CF_ERR_REFUSED with
  * *why filled for the first rule that fails (why may be NULL). Pure and never blocks.
  */
@@ -272,31 +276,39 @@ const struct image_known *image_known_at(size_t i);
 /* The known build with this SHA-256, or NULL. Borrowed static data. */
 const struct image_known *image_known_build(const uint8_t sha256[32]);
 
+/* ---- R7 and R8: release builds and variants (protocol/image_release.c) ---- */
+
 /*
  * R7 (images.md §7): refuse an image whose SHA-256 is no known release build, unless
- * force_mask has IMAGE_FORCE_UNKNOWN ("--force-unknown"). Separate from image_check_against so
- * that callers flashing their own builds opt in. Returns 0 or CF_ERR_REFUSED with *why filled.
+ * force_mask has IMAGE_FORCE_UNKNOWN ("--allow-unknown"). Every write checks it before any
+ * device is reached. Returns 0 or CF_ERR_REFUSED with *why filled (why may be NULL).
  */
 int image_check_known(const struct image_info *img, unsigned force_mask, struct image_refusal *why);
 
-/* ---- R8: build variant (images.md §7) ---- */
-
-/* Variant tokens of a dictionary version string (images.md §2.2), case-insensitive words. */
+/* Variant tokens of a build (images.md §2.2). */
 enum image_variant {
 	IMAGE_VARIANT_K1 = 1u << 0,   /* "K1": Creality K1 build */
 	IMAGE_VARIANT_HT = 1u << 1,   /* "HT": high-temperature probe */
 	IMAGE_VARIANT_LITE = 1u << 2, /* "lite" (6.x) */
 	IMAGE_VARIANT_IDM = 1u << 3,  /* "IDM": another product on the same MCU */
 };
+/* The variant words of a dictionary version string, case-insensitive whole words. */
 unsigned image_variant_of(const char *version);
+/*
+ * The variant of a build from its facts: K1, lite and IDM from the version's words; HT from the
+ * hardware, since the v4 5.1.0 build at 170 MHz carries the same "Cartographer HT 5.1.0" as the
+ * HT build at 150 MHz (images.md §1, §2.2): an STM32G431 at 150 MHz is HT, at 170 MHz it is
+ * not; with the clock unknown (0) the version's word decides.
+ */
+unsigned image_variant_of_build(const char *version, const char *mcu, uint32_t clock_freq);
 
 /*
- * R8: the image's variant tokens must equal those of the version the probe runs now
- * (running_version from identify; "" or NULL = unknown, nothing checked), unless force_mask
- * has IMAGE_FORCE_VARIANT ("--allow-variant-change"). Generations (V3/V4) are R2's business.
- * Returns 0 or CF_ERR_REFUSED with *why filled (why may be NULL).
+ * R8: the image's variant must equal the variant of the build the probe runs now
+ * (t->running_version, t->running_clock, t->mcu; "" version = unknown, nothing checked),
+ * unless force_mask has IMAGE_FORCE_VARIANT ("--allow-variant-change"). Generations (V3/V4)
+ * are R2's business. Returns 0 or CF_ERR_REFUSED with *why filled (why may be NULL).
  */
-int image_check_variant(const struct image_info *img, const char *running_version,
+int image_check_variant(const struct image_info *img, const struct image_target *t,
 			unsigned force_mask, struct image_refusal *why);
 
 #endif

@@ -363,76 +363,7 @@ int image_check_against(const struct image_info *img, const struct image_target 
 		rc = check_r4(img, t, force_mask, why);
 	if (!rc)
 		rc = check_r3(img, t, force_mask, why);
+	if (!rc && t->running_version[0])
+		rc = image_check_variant(img, t, force_mask, why); /* R8, protocol/image_release.c */
 	return rc;
-}
-
-int image_check_known(const struct image_info *img, unsigned force_mask, struct image_refusal *why)
-{
-	static const char digits[] = "0123456789abcdef";
-	char hex[17];
-
-	if (why)
-		memset(why, 0, sizeof(*why));
-	if (image_known_build(img->sha256) || (force_mask & IMAGE_FORCE_UNKNOWN))
-		return CF_OK;
-	for (size_t i = 0; i < 8; i++) {
-		hex[2 * i] = digits[img->sha256[i] >> 4];
-		hex[2 * i + 1] = digits[img->sha256[i] & 0xF];
-	}
-	hex[16] = '\0';
-	values(why, hex, "a known release build");
-	return refuse(why, "R7", "sha256",
-		      "the image is no known release build (images.md Appendix A)",
-		      "--force-unknown", IMAGE_FORCE_UNKNOWN);
-}
-
-/* A whole word of version, ASCII case-insensitive ("K1" in "CARTOGRAPHER K1 5.1.0"). */
-static bool has_word(const char *version, const char *word)
-{
-	const size_t n = strlen(word);
-
-	for (const char *p = version; *p; p++) {
-		size_t i = 0;
-
-		if (p > version && p[-1] != ' ')
-			continue;
-		while (i < n && p[i] && (p[i] | 0x20) == (word[i] | 0x20))
-			i++;
-		if (i == n && (p[n] == ' ' || p[n] == '\0'))
-			return true;
-	}
-	return false;
-}
-
-unsigned image_variant_of(const char *version)
-{
-	unsigned v = 0;
-
-	if (!version)
-		return 0;
-	if (has_word(version, "k1"))
-		v |= IMAGE_VARIANT_K1;
-	if (has_word(version, "ht"))
-		v |= IMAGE_VARIANT_HT;
-	if (has_word(version, "lite"))
-		v |= IMAGE_VARIANT_LITE;
-	if (has_word(version, "idm"))
-		v |= IMAGE_VARIANT_IDM;
-	return v;
-}
-
-int image_check_variant(const struct image_info *img, const char *running_version,
-			unsigned force_mask, struct image_refusal *why)
-{
-	if (why)
-		memset(why, 0, sizeof(*why));
-	if (!running_version || !running_version[0] || !img->version[0] ||
-	    (force_mask & IMAGE_FORCE_VARIANT))
-		return CF_OK;
-	if (image_variant_of(img->version) == image_variant_of(running_version))
-		return CF_OK;
-	values(why, img->version, running_version);
-	return refuse(why, "R8", "variant",
-		      "the image is another build variant (K1, HT, lite, IDM) than the probe runs",
-		      "--allow-variant-change", IMAGE_FORCE_VARIANT);
 }

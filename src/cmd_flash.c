@@ -20,7 +20,7 @@ static void usage(FILE *out)
 	fprintf(out,
 		"usage: cartoflash flash IMAGE --can IFACE --uuid UUID [--uuid UUID...] [options]\n"
 		"\n"
-		"Check IMAGE against each probe (refusal rules R1-R5), bring the probe into Katapult,\n"
+		"Check IMAGE against each probe (refusal rules R1-R8), bring the probe into Katapult,\n"
 		"write it in the safe order, verify every block, then reboot it and wait until its\n"
 		"application answers. All probes update at once; one failure never stops the others.\n"
 		"Each --uuid belongs to the --can before it, so one command can span several buses.\n"
@@ -36,6 +36,9 @@ static void usage(FILE *out)
 		"                                never rebooted\n"
 		"      --no-reboot               leave the probe in Katapult after the verify\n"
 		"      --allow-bitrate-mismatch  lift R3 (image bitrate differs from the bus)\n"
+		"      --allow-unknown           lift R7: write a build that is no known release\n"
+		"                                (your own or a changed file), with a warning\n"
+		"      --allow-variant-change    lift R8 (K1, HT, lite differ from what runs)\n"
 		"      --switch-to can|usb       a deployer may change the probe's interface (R4);\n"
 		"                                then says where it comes back (docs/switch.md);\n"
 		"                                with --serial, --can IFACE waits for it there\n"
@@ -71,6 +74,7 @@ static int parse_flash(int argc, char **argv, struct flash_opts *o)
 		{ "no-reboot", no_argument, NULL, CMD_OPT_NO_REBOOT },
 		{ "timeout", required_argument, NULL, CMD_OPT_TIMEOUT },
 		CMD_SWITCH_OPTION,
+		CMD_RELEASE_OPTIONS,
 		CMD_COMMON_OPTIONS,
 		{ NULL, 0, NULL, 0 },
 	};
@@ -109,6 +113,8 @@ int run_flash(int argc, char **argv)
 	if (rc)
 		goto out_targets;
 	rc = cmd_image_load(&img, o.image);
+	if (!rc)
+		rc = cmd_image_check_known(&img, o.opts.force); /* R7 before any probe */
 	if (rc)
 		goto out_image;
 	images = calloc(o.targets.count, sizeof(*images));

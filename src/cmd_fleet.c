@@ -26,7 +26,8 @@ static void usage(FILE *out)
 		"  image = firmware/Cartographer_CAN_1M.bin   ; relative to the manifest\n"
 		"\n"
 		"Options as for flash: --dry-run --no-reboot --force --allow-bitrate-mismatch\n"
-		"--switch-to can|usb --timeout DURATION --json -v -q. A section's optional\n"
+		"--allow-unknown --allow-variant-change --switch-to can|usb --timeout DURATION\n"
+		"--json -v -q. A section's optional\n"
 		"switch_to = can|usb lets its deployer change that probe's interface (R4).\n"
 		"\n"
 		"Klipper (a print, a probe it holds) and other runs on the bus are asked first:\n"
@@ -71,6 +72,7 @@ static int parse_fleet(int argc, char **argv, struct updater_options *o, const c
 		{ "timeout", required_argument, NULL, CMD_OPT_TIMEOUT },
 		CMD_SWITCH_OPTION,
 		LIVERUN_OPTIONS,
+		CMD_RELEASE_OPTIONS,
 		CMD_COMMON_OPTIONS,
 		{ NULL, 0, NULL, 0 },
 	};
@@ -95,7 +97,7 @@ static int parse_fleet(int argc, char **argv, struct updater_options *o, const c
 }
 
 /* Each distinct image file is loaded once; images[i] points into loaded[]. */
-static int load_images(const struct cmd_targets *t, struct image_file *loaded,
+static int load_images(const struct cmd_targets *t, unsigned force, struct image_file *loaded,
 		       struct image_file **images, size_t *nloaded)
 {
 	for (size_t i = 0; i < t->count; i++) {
@@ -107,6 +109,8 @@ static int load_images(const struct cmd_targets *t, struct image_file *loaded,
 		if (j == *nloaded) {
 			int rc = cmd_image_load(&loaded[j], t->v[i].image);
 
+			if (!rc) /* R7 before any probe is reached */
+				rc = cmd_image_check_known(&loaded[j], force);
 			if (rc) {
 				image_file_fini(&loaded[j]);
 				return rc;
@@ -132,7 +136,7 @@ int run_fleet(int argc, char **argv)
 	if (!rc) {
 		loaded = calloc(t.count, sizeof(*loaded));
 		images = calloc(t.count, sizeof(*images));
-		rc = loaded && images ? load_images(&t, loaded, images, &nloaded) :
+		rc = loaded && images ? load_images(&t, run.opts.force, loaded, images, &nloaded) :
 					cf_err_exit_code(CF_ERR_NOMEM);
 	}
 	if (!rc && run.opts.dry_run) {

@@ -59,7 +59,7 @@ static void usage(FILE *out)
 	    "  --allow-bitrate-mismatch  lift R3\n"
 	    "  --load-address ADDR       state the load address of an image without one (R1)\n"
 	    "  --require-known           also R7: only known release builds (images.md App. A)\n"
-	    "  --force-unknown           lift R7\n"
+	    "  --allow-unknown           lift R7 (--force-unknown is the old name)\n"
 	    "  --running-version TEXT    also R8: the version the probe runs (K1/HT/lite/IDM)\n"
 	    "  --allow-variant-change    lift R8\n"
 	    "\n"
@@ -431,6 +431,7 @@ static int worse(int a, int b)
 /* Alphabetical. */
 static const struct option inspect_opts[] = {
     {"allow-bitrate-mismatch", no_argument, NULL, INSPECT_OPT_ALLOW_BITRATE_MISMATCH},
+    {"allow-unknown", no_argument, NULL, INSPECT_OPT_FORCE_UNKNOWN},
     {"allow-variant-change", no_argument, NULL, INSPECT_OPT_ALLOW_VARIANT_CHANGE},
     {"app-start", required_argument, NULL, INSPECT_OPT_APP_START},
     {"bus-bitrate", required_argument, NULL, INSPECT_OPT_BUS_BITRATE},

@@ -71,6 +71,7 @@ static void usage(FILE *out)
 	    "      --bootloader FILE     Katapult image, written at 0x08000000\n"
 	    "      --app FILE            application, written at 0x08002000 (with --bootloader)\n"
 	    "      --dry-run             check everything and print the erase/write plan\n"
+	    "      --allow-unknown       lift R7: write builds that are no known release\n"
 	    "      --mass-erase          erase the whole flash instead of the planned pages\n"
 	    "      --unprotect           remove read protection first: THIS WIPES THE WHOLE CHIP\n"
 	    "                            (keep BOOT0 bridged: it comes back in the ROM)\n"
@@ -109,6 +110,7 @@ static int parse_recover(int argc, char **argv, struct recover_opts *o)
 	    {"path", required_argument, NULL, OPT_PATH},
 	    {"timeout", required_argument, NULL, CMD_OPT_TIMEOUT},
 	    {"unprotect", no_argument, NULL, OPT_UNPROTECT},
+	    CMD_RELEASE_OPTIONS,
 	    CMD_COMMON_OPTIONS,
 	    {NULL, 0, NULL, 0},
 	};
@@ -321,6 +323,10 @@ int run_recover(int argc, char **argv)
 		rc = cli_usage_error("recover", "the .dfu file already holds the application");
 	if (!rc && o.app)
 		rc = cmd_image_load(&app, o.app);
+	if (!rc) /* R7 before the device is reached, for each image written */
+		rc = cmd_image_check_known(&img, o.opts.force);
+	if (!rc && (o.app || dfu_app))
+		rc = cmd_image_check_known(&app, o.opts.force);
 	if (!rc)
 		rc = run_job(&o, &img, o.app || dfu_app ? &app : NULL);
 	image_file_fini(&app);

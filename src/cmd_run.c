@@ -30,6 +30,25 @@ int cmd_image_load(struct image_file *img, const char *path)
 	return 0;
 }
 
+int cmd_image_check_known(const struct image_file *img, unsigned force)
+{
+	struct image_refusal why;
+	struct cf_failure f;
+
+	if (image_check_known(&img->info, 0, &why) == CF_OK)
+		return 0;
+	if (force & UPDATER_FORCE_UNKNOWN) {
+		cf_log(CF_LOG_WARN, NULL, NULL, "%s: R7 lifted by --allow-unknown: sha256 %s... is %s",
+		       img->path, why.image_value, "no known release build");
+		return 0;
+	}
+	cf_failure_clear(&f);
+	cf_failure_set(&f, CF_ERR_REFUSED, "refusal R7", "%s: sha256 %s...: %s", img->path,
+		       why.image_value, why.reason);
+	cf_failure_set_hint(&f, "nothing written; %s lifts it for your own builds", why.override);
+	return cli_fail(&f);
+}
+
 /*
  * katapult.md §4, images.md §6: after a deployer the probe does not come back in its
  * application but in Katapult on the embedded interface; say where, and what to run next.

@@ -13,6 +13,12 @@
 /* Load one image to write (image_file_load_one). On failure prints the one-line error and
  * returns its exit code (64, 65, 66); 0 on success. Free with image_file_fini. */
 int cmd_image_load(struct image_file *img, const char *path);
+/*
+ * images.md R7 for an image about to be written, before any device is reached: a build that is
+ * no known release is refused (one line, exit 65) unless force has UPDATER_FORCE_UNKNOWN; then
+ * a warning says it goes on. Returns 0 or the exit code.
+ */
+int cmd_image_check_known(const struct image_file *img, unsigned force);
 
 /* What one run of jobs does. */
 struct cmd_run {

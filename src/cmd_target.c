@@ -160,6 +160,12 @@ int cmd_updater_option(struct updater_options *o, const char *verb, int c, const
 	case CMD_OPT_ALLOW_BITRATE:
 		o->force |= UPDATER_FORCE_BITRATE;
 		return 1;
+	case CMD_OPT_ALLOW_UNKNOWN:
+		o->force |= UPDATER_FORCE_UNKNOWN;
+		return 1;
+	case CMD_OPT_ALLOW_VARIANT:
+		o->force |= UPDATER_FORCE_VARIANT;
+		return 1;
 	case CMD_OPT_SWITCH_TO:
 		/* images.md §7 R4: the one explicit request that lets a deployer change the
 		 * probe's interface; an application of the other interface stays refused. */

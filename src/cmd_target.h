@@ -27,6 +27,8 @@ enum {
 	CMD_OPT_BAUD,		     /* --baud N: UART rate of the tty targets */
 	CMD_OPT_REQUEST_BOOTLOADER, /* --request-bootloader: UART magic string first */
 	CMD_OPT_SWITCH_TO,	     /* --switch-to can|usb: interface switch by deployer (R4) */
+	CMD_OPT_ALLOW_UNKNOWN,	     /* --allow-unknown: lifts R7 */
+	CMD_OPT_ALLOW_VARIANT,	     /* --allow-variant-change: lifts R8 */
 	CMD_OPT_VERB_FIRST, /* verbs number their own options from here */
 };
 
@@ -64,6 +66,10 @@ struct cmd_targets {
 	{ "baud", required_argument, NULL, CMD_OPT_BAUD },                   \
 	{ "request-bootloader", no_argument, NULL, CMD_OPT_REQUEST_BOOTLOADER }, \
 	LIVERUN_OPTIONS
+/* getopt_long entries of the R7/R8 overrides of every verb that writes. */
+#define CMD_RELEASE_OPTIONS                                                  \
+	{ "allow-unknown", no_argument, NULL, CMD_OPT_ALLOW_UNKNOWN },       \
+	{ "allow-variant-change", no_argument, NULL, CMD_OPT_ALLOW_VARIANT }
 /* getopt_long entry of --switch-to (flash, fleet); cmd_updater_option handles it. */
 #define CMD_SWITCH_OPTION { "switch-to", required_argument, NULL, CMD_OPT_SWITCH_TO }
 /* The options shared by every verb (cli.h). */
@@ -85,7 +91,7 @@ int cmd_targets_require(const struct cmd_targets *t, const char *verb);
 void cmd_targets_fini(struct cmd_targets *t);
 
 /* The options common to flash-like verbs: --dry-run, --no-reboot, --force,
- * --allow-bitrate-mismatch, --timeout, --switch-to. Returns 1 handled, 0 not ours, or 64 after
+ * --allow-bitrate-mismatch, --allow-unknown, --allow-variant-change, --timeout, --switch-to. Returns 1 handled, 0 not ours, or 64 after
  * an error. */
 int cmd_updater_option(struct updater_options *o, const char *verb, int c, const char *arg);
 

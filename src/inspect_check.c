@@ -97,9 +97,9 @@ int inspect_check_option(struct inspect_check *c, int opt, const char *arg)
 
 int inspect_check_run(struct inspect_check *c, const struct image_info *img)
 {
-	c->rc = image_check_against(img, &c->target, c->force, &c->why);
-	if (!c->rc)
-		c->rc = image_check_variant(img, c->running_version, c->force, &c->why);
+	snprintf(c->target.running_version, sizeof(c->target.running_version), "%s",
+		 c->running_version);
+	c->rc = image_check_against(img, &c->target, c->force, &c->why); /* R1-R6, R8 */
 	if (!c->rc && c->require_known)
 		c->rc = image_check_known(img, c->force, &c->why);
 	return c->rc;

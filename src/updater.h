@@ -53,8 +53,9 @@ struct updater_ops {
 enum updater_force {
 	UPDATER_FORCE_BITRATE = 1u << 0,   /* R3 */
 	UPDATER_FORCE_SWITCH = 1u << 1,	   /* R4: explicit interface switch requested */
-	UPDATER_FORCE_UNKNOWN = 1u << 2,   /* R7: image not in a manifest */
+	UPDATER_FORCE_UNKNOWN = 1u << 2,   /* R7: --allow-unknown, no known release build */
 	UPDATER_FORCE_LINK_BASE = 1u << 3, /* R1: user states the load address */
+	UPDATER_FORCE_VARIANT = 1u << 4,   /* R8: --allow-variant-change */
 };
 
 /*

@@ -78,11 +78,11 @@ step "3. Who is on the bus (admin query until the bus is quiet), checked against
 run "$CF" scan --can "sim:$work/can0" --klipper-config "$work/printer.cfg"
 
 step "4. A wrong-bitrate image is refused before a byte is written; the probe goes back to work"
-run "$CF" flash "$work/Survey_Cartographer_CAN_500000_8kib_offset.bin" --can "sim:$work/can0" \
+run "$CF" flash --allow-unknown "$work/Survey_Cartographer_CAN_500000_8kib_offset.bin" --can "sim:$work/can0" \
 	--uuid "$front"
 
 step "5. All three at once: bootloader entry, safe-order write, verify, reboot, confirm"
-run "$CF" flash "$work/Survey_Cartographer_CAN_1000000_8kib_offset.bin" --can "sim:$work/can0" \
+run "$CF" flash --allow-unknown "$work/Survey_Cartographer_CAN_1000000_8kib_offset.bin" --can "sim:$work/can0" \
 	--uuid "$front" --uuid "$rear" --uuid "$spare"
 
 step "6. Every probe runs the new application"

@@ -47,7 +47,7 @@ check "info on a Katapult probe exits 0" '[ $rc -eq 0 ]'
 check "info reports mcu and bootloader version" \
 	'[ "$(py "$work/info.json" "[(o[\"mcu\"],o[\"bootloader_version\"]) for o in j if o[\"event\"]==\"result\"][0]")" = "stm32f042x6|v0.0.1-110-g902f335" ]'
 
-"$CARTOFLASH" flash "$work/app.bin" --can "sim:$work/bus" --uuid "$u1" --json \
+"$CARTOFLASH" flash --allow-unknown "$work/app.bin" --can "sim:$work/bus" --uuid "$u1" --json \
 	>"$work/flash1.json" 2>"$work/flash1.err"
 rc=$?
 check "flash of a probe running its application exits 0" '[ $rc -eq 0 ]'
@@ -58,14 +58,14 @@ check "flash JSON: progress events for write and verify" \
 check "flash JSON: summary last, exit code 0" \
 	'[ "$(py "$work/flash1.json" "(j[-1][\"event\"],j[-1][\"exit_code\"])")" = "summary|0" ]'
 
-"$CARTOFLASH" flash "$work/app.bin" --can "sim:$work/bus" --uuid "$u2" >"$work/flash2.out" \
+"$CARTOFLASH" flash --allow-unknown "$work/app.bin" --can "sim:$work/bus" --uuid "$u2" >"$work/flash2.out" \
 	2>"$work/flash2.err"
 rc=$?
 check "flash of a probe already in Katapult exits 0" '[ $rc -eq 0 ]'
 check "the table names the image version" 'grep -q "CARTOGRAPHER 5.1.0 written" "$work/flash2.out"'
 
 from=$(($(wc -l <"$work/bus.log") + 1))
-"$CARTOFLASH" flash "$work/app.bin" --can "sim:$work/bus" --uuid "$u1" --no-reboot --json \
+"$CARTOFLASH" flash --allow-unknown "$work/app.bin" --can "sim:$work/bus" --uuid "$u1" --no-reboot --json \
 	>"$work/noreboot.json" 2>/dev/null
 rc=$?
 check "--no-reboot: exit 0, the probe is left in Katapult" \

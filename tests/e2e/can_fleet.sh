@@ -17,7 +17,7 @@ start_twin c 0A0B0C0D0E0F101112131415 0 katapult:can:1000000
 start_twin d 2122232425262728292A2B2C 0 katapult:can:1000000 "$old"
 bus=sim:$work/bus
 
-"$CARTOFLASH" flash "$work/app.bin" --can "$bus" --uuid "$(uuid_of a)" --uuid "$(uuid_of b)" \
+"$CARTOFLASH" flash --allow-unknown "$work/app.bin" --can "$bus" --uuid "$(uuid_of a)" --uuid "$(uuid_of b)" \
 	--uuid "$(uuid_of c)" --uuid "$(uuid_of d)" --json >"$work/four.json" 2>"$work/four.err"
 rc=$?
 check "four probes at once: exit 0" '[ $rc -eq 0 ]'
@@ -62,7 +62,7 @@ interface = sim:$work/bus2
 uuid = $ue
 image = $work/app.bin
 EOF2
-"$CARTOFLASH" fleet "$work/probes.ini" --json >"$work/fleet.json" 2>"$work/fleet.err"
+"$CARTOFLASH" fleet --allow-unknown "$work/probes.ini" --json >"$work/fleet.json" 2>"$work/fleet.err"
 rc=$?
 check "fleet with one refused image: exit 65 (the worst probe's code)" '[ $rc -eq 65 ]'
 check "fleet: the other probes still finished" \
@@ -71,14 +71,14 @@ check "fleet: the refusal carries the probe's UUID and names R3" \
 	'[ "$(py "$work/fleet.json" "[(o[\"uuid\"], \"R3\" in o[\"detail\"]) for o in j if o.get(\"device\")==\"rear\" and o[\"event\"]==\"result\"][0]")" = "$(uuid_of d)|True" ]'
 
 printf '[x]\ninterface = sim:%s\nuuid = nothex\nimage = app.bin\n' "$work/bus" >"$work/bad.ini"
-"$CARTOFLASH" fleet "$work/bad.ini" >/dev/null 2>"$work/bad.err"
+"$CARTOFLASH" fleet --allow-unknown "$work/bad.ini" >/dev/null 2>"$work/bad.err"
 rc=$?
 check "a manifest with a bad UUID is a usage error naming the section" \
 	'[ $rc -eq 64 ] && grep -q "\[x\]" "$work/bad.err"'
 
 printf '[a]\ninterface = sim:%s\nuuid = %s\nimage = app.bin\n[b]\ninterface = sim:%s\nuuid = %s\nimage = app.bin\n' \
 	"$work/bus" "$(uuid_of a)" "$work/bus" "$(uuid_of a | tr a-f A-F)" >"$work/twice.ini"
-"$CARTOFLASH" fleet "$work/twice.ini" >/dev/null 2>"$work/twice.err"
+"$CARTOFLASH" fleet --allow-unknown "$work/twice.ini" >/dev/null 2>"$work/twice.err"
 rc=$?
 check "a probe named twice is a usage error (two sessions would fight over its node id)" \
 	'[ $rc -eq 64 ] && grep -q "named twice" "$work/twice.err"'

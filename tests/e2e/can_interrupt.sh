@@ -12,7 +12,7 @@ start_bus 1000000 1 || { echo "not ok - ${0##*/}: simbus did not start"; exit 1;
 start_twin p1 16000C000F43304253373820 1 katapult:can:1000000 "app:can:1000000:CARTOGRAPHER 4.0.0"
 u=$(uuid_of p1)
 
-"$CARTOFLASH" flash "$work/app.bin" --can "sim:$work/bus" --uuid "$u" --json \
+"$CARTOFLASH" flash --allow-unknown "$work/app.bin" --can "sim:$work/bus" --uuid "$u" --json \
 	>"$work/run1.json" 2>"$work/run1.err" &
 cf=$!
 for i in $(seq 1 200); do
@@ -38,7 +38,7 @@ check "no COMPLETE was sent after the interruption (SEND_BLOCKs on ${tx:-?}, no 
 rc=$?
 check "the probe answers in Katapult after the interruption" '[ $rc -eq 0 ]'
 
-"$CARTOFLASH" flash "$work/app.bin" --can "sim:$work/bus" --uuid "$u" >"$work/run2.out" \
+"$CARTOFLASH" flash --allow-unknown "$work/app.bin" --can "sim:$work/bus" --uuid "$u" >"$work/run2.out" \
 	2>"$work/run2.err"
 rc=$?
 check "the second run resumes and finishes: exit 0" '[ $rc -eq 0 ]'

@@ -21,7 +21,7 @@ bus=sim:$work/bus
 flash_rc() {
 	local name=$1 image=$2
 	shift 2
-	"$CARTOFLASH" flash "$image" --can "$bus" --uuid "$u" "$@" >"$work/$name.out" \
+	"$CARTOFLASH" flash --allow-unknown "$image" --can "$bus" --uuid "$u" "$@" >"$work/$name.out" \
 		2>"$work/$name.err"
 }
 
@@ -65,18 +65,18 @@ check "--dry-run: says nothing was written and the probe never left its applicat
 check "a refusal puts the probe back into its application" \
 	'grep -q "nothing was written, the probe runs its application again" "$work/r3.err"'
 
-"$CARTOFLASH" flash "$work/good.bin" --can "$bus" --uuid 0123456789ab --timeout 1s \
+"$CARTOFLASH" flash --allow-unknown "$work/good.bin" --can "$bus" --uuid 0123456789ab --timeout 1s \
 	>"$work/unknown.out" 2>"$work/unknown.err"
 rc=$?
 check "unknown UUID: exit 69 (no device)" '[ $rc -eq 69 ]'
 check "unknown UUID: names the UUID and suggests scan" \
 	'grep -q "0123456789ab" "$work/unknown.err" && grep -q "cartoflash scan" "$work/unknown.err"'
 
-"$CARTOFLASH" flash "$work/good.bin" --can "$bus" --uuid nothex >/dev/null 2>"$work/usage.err"
+"$CARTOFLASH" flash --allow-unknown "$work/good.bin" --can "$bus" --uuid nothex >/dev/null 2>"$work/usage.err"
 rc=$?
 check "a malformed UUID is a usage error (64)" '[ $rc -eq 64 ] && grep -q "try" "$work/usage.err"'
 
-"$CARTOFLASH" flash "$work/good.bin" --can no-such-can9 --uuid "$u" >/dev/null 2>"$work/noif.err"
+"$CARTOFLASH" flash --allow-unknown "$work/good.bin" --can no-such-can9 --uuid "$u" >/dev/null 2>"$work/noif.err"
 rc=$?
 check "a missing interface: exit 69 and a hint" \
 	'[ $rc -eq 69 ] && grep -q "no-such-can9" "$work/noif.err" && grep -q "ip -details link" "$work/noif.err"'

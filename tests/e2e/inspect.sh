@@ -166,10 +166,10 @@ check "--check dfu: an app is refused by R1 (rc=$rc)" "[ $rc -eq 65 ] && grep -q
 "$CARTOFLASH" inspect $K --require-known "$work/app_can_1m.bin" >/dev/null 2>"$work/k5.err"
 rc=$?
 check "--require-known: a synthetic build is refused by R7 (rc=$rc)" \
-	"[ $rc -eq 65 ] && grep -q 'refusal R7: sha256' $work/k5.err && grep -q 'force-unknown lifts' $work/k5.err"
-"$CARTOFLASH" inspect $K --require-known --force-unknown "$work/app_can_1m.bin" >/dev/null 2>&1
+	"[ $rc -eq 65 ] && grep -q 'refusal R7: sha256' $work/k5.err && grep -q 'allow-unknown lifts' $work/k5.err"
+"$CARTOFLASH" inspect $K --require-known --allow-unknown "$work/app_can_1m.bin" >/dev/null 2>&1
 rc=$?
-check "--force-unknown lifts R7 (rc=$rc)" "[ $rc -eq 0 ]"
+check "--allow-unknown lifts R7 (rc=$rc)" "[ $rc -eq 0 ]"
 "$MKIMAGE" app --iface usb --version "CARTOGRAPHER K1 5.1.0" -o "$work/k1.bin"
 U="--check katapult --device-mcu stm32f042x6 --device-iface usb"
 "$CARTOFLASH" inspect $U --running-version "CARTOGRAPHER 5.1.0" "$work/k1.bin" >/dev/null 2>"$work/k6.err"

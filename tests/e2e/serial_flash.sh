@@ -16,7 +16,7 @@ check "scan --usb: the application with its serial and the CAN UUID from it (kat
 	has "$OUT" "\"kind\":\"cartographer\",\"mode\":\"application\",\"manufacturer\":\"Cartographer\",\"product\":\"\",\"serial\":\"$SERIAL\""
 check "scan --usb: CAN UUID e0ef270ca188" has "$OUT" '"can_uuid":"e0ef270ca188"'
 
-run flash "$WORK/new.bin" --serial "$TTY" --json
+run flash --allow-unknown "$WORK/new.bin" --serial "$TTY" --json
 check "flash from the application exits 0" test "$RC" -eq 0
 check "flash went through Katapult 1d50:6177" has "$WORK/twin.err" 'USB 1d50:6177 "katapult"'
 check "flash result: back in the application with the same serial on port 1-1.3" \
@@ -51,7 +51,7 @@ check "reboot: the application is confirmed" has "$OUT" "application running"
 BYID=$WORK/dev/serial/by-id/usb-Cartographer_614e_${SERIAL}-if00
 mkdir -p "$(dirname "$BYID")"
 ln -s "$TTY" "$BYID"
-run flash "$WORK/new.bin" --serial "$BYID"
+run flash --allow-unknown "$WORK/new.bin" --serial "$BYID"
 check "flash through a by-id link: exit 0" test "$RC" -eq 0
 check "flash through a by-id link: the same probe" has "$OUT" "e0ef270ca188"
 
@@ -59,7 +59,7 @@ twin_start --init katapult:usb || exit 1
 run scan --usb
 check "Katapult only: scan --usb says katapult" \
 	grep -qE "^1-1.3 +1d50:6177 +katapult +katapult +$SERIAL" "$OUT"
-run flash "$WORK/new.bin" --serial auto
+run flash --allow-unknown "$WORK/new.bin" --serial auto
 check "already in Katapult: flash --serial auto exits 0" test "$RC" -eq 0
 check "already in Katapult: no bootloader request was needed" \
 	test "$(grep -c 'USB 1d50:6177' "$WORK/twin.err")" -eq 1

@@ -32,11 +32,11 @@ for _ in $(seq 200); do
 	sleep 0.05
 done
 
-run flash "$WORK/new.bin" --serial auto
+run flash --allow-unknown "$WORK/new.bin" --serial auto
 check "two probes: --serial auto refuses to choose (exit 64)" test "$RC" -eq 64
 check "two probes: the refusal lists both" has "$ERR" "needs exactly one probe"
 
-run flash "$WORK/new.bin" --serial "$WORK/dev/ttyACM0" --serial "$WORK/dev/ttyACM1" --json
+run flash --allow-unknown "$WORK/new.bin" --serial "$WORK/dev/ttyACM0" --serial "$WORK/dev/ttyACM1" --json
 check "two probes flashed at once: exit 0" test "$RC" -eq 0
 check "two probes: summary counts both" has "$OUT" '"devices":2,"succeeded":2,"failed":0'
 check "probe 90a4ae022dfc came back on its own port 1-1.2" \

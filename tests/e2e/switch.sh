@@ -37,7 +37,7 @@ wait_for "[ -e '$TTY' ] && [ -e '$W/sys/bus/usb/devices/1-1.3/idVendor' ]" ||
 	{ echo "not ok - ${0##*/}: the twin's USB port did not appear"; exit 1; }
 
 cp "$W/p.bin" "$W/p.before.bin"	# the twin's flash, persisted as it changes
-cf refused flash "$W/deployer-1m.bin" --serial auto
+cf refused flash --allow-unknown "$W/deployer-1m.bin" --serial auto
 check "(a) no --switch-to: refused with exit 65" "[ $(rc refused) -eq 65 ]" "$W/refused.txt"
 check "(a) names R4, both interfaces and the override" \
 	"has refused 'refusal R4: interface: image can, device usb' && has refused '--switch-to can'" \
@@ -46,25 +46,25 @@ cf untouched verify "$W/usb-app.bin" --serial auto
 check "(a) nothing written: the twin's flash is byte for byte as before (and verify agrees)" \
 	"cmp -s '$W/p.before.bin' '$W/p.bin' && [ $(rc untouched) -eq 0 ]" "$W/untouched.txt"
 
-cf mismatch flash "$W/deployer-1m.bin" --serial auto --switch-to usb
+cf mismatch flash --allow-unknown "$W/deployer-1m.bin" --serial auto --switch-to usb
 check "mismatch: --switch-to usb with a CAN deployer is refused (65)" \
 	"[ $(rc mismatch) -eq 65 ]" "$W/mismatch.txt"
 check "mismatch: R4 names the image's and the requested interface" \
 	"has mismatch 'refusal R4: interface vs --switch-to: image can, device usb' && has mismatch 'does not switch to the requested interface'" \
 	"$W/mismatch.txt"
 
-cf appswitch flash "$W/can-app.bin" --serial auto --switch-to can
+cf appswitch flash --allow-unknown "$W/can-app.bin" --serial auto --switch-to can
 check "an application of the other interface stays refused with --switch-to" \
 	"[ $(rc appswitch) -eq 65 ] && has appswitch 'an application cannot change the interface; flash a deployer first'" \
 	"$W/appswitch.txt"
 
-cf dry flash "$W/deployer-1m.bin" --serial auto --switch-to can --dry-run
+cf dry flash --allow-unknown "$W/deployer-1m.bin" --serial auto --switch-to can --dry-run
 check "--dry-run --switch-to can: R4 passes, nothing written (the twin's flash unchanged)" \
 	"[ $(rc dry) -eq 0 ] && cmp -s '$W/p.before.bin' '$W/p.bin' && [ -s '$W/p.err' ] &&
 	 ! grep -q 'mode deployer' '$W/p.err'" "$W/dry.txt"
 
 # --can IFACE next to --serial: the probe is followed onto that bus after the deployer.
-cf switch flash "$W/deployer-1m.bin" --serial auto --switch-to can --can "sim:$W/bus"
+cf switch flash --allow-unknown "$W/deployer-1m.bin" --serial auto --switch-to can --can "sim:$W/bus"
 check "(b) --switch-to can: the deployer is written, exit 0" "[ $(rc switch) -eq 0 ]" \
 	"$W/switch.txt"
 check "(b) the report names the CAN UUID and bitrate" \
@@ -87,7 +87,7 @@ check "the USB tty is gone" "wait_for \"[ ! -e '$TTY' ]\""
 cf scan scan --can "sim:$W/bus"
 check "(c) scan --can shows the probe in Katapult with that UUID" \
 	"has scan '$UUID  katapult'" "$W/scan.txt"
-cf canapp flash "$W/can-app.bin" --can "sim:$W/bus" --uuid "$UUID"
+cf canapp flash --allow-unknown "$W/can-app.bin" --can "sim:$W/bus" --uuid "$UUID"
 check "(c) the CAN application flashes through the new Katapult" \
 	"[ $(rc canapp) -eq 0 ] && has canapp 'application running'" "$W/canapp.txt"
 cf scan2 scan --can "sim:$W/bus"
@@ -100,22 +100,22 @@ twin q --init katapult:can:1000000 --init "file:0x08002000:$W/can-app.bin" --spe
 	--attach "sim:$W/bus" --pty "$TTY" || { echo "not ok - ${0##*/}: twin did not start"; exit 1; }
 
 cp "$W/q.bin" "$W/q.before.bin"
-cf back0 flash "$W/deployer-usb.bin" --can "sim:$W/bus" --uuid "$UUID"
+cf back0 flash --allow-unknown "$W/deployer-usb.bin" --can "sim:$W/bus" --uuid "$UUID"
 check "CAN: no --switch-to: refused with exit 65, R4 named" \
 	"[ $(rc back0) -eq 65 ] && has back0 'refusal R4' && has back0 '--switch-to usb'" \
 	"$W/back0.txt"
 # fleet: the manifest key switch_to is the per-probe --switch-to.
 printf '[probe]\ninterface = sim:%s\nuuid = %s\nimage = deployer-usb.bin\n' "$W/bus" "$UUID" \
 	>"$W/fleet.ini"
-cf fleet0 fleet "$W/fleet.ini" --dry-run
+cf fleet0 fleet --allow-unknown "$W/fleet.ini" --dry-run
 check "fleet without switch_to: refused by R4 (65)" \
 	"[ $(rc fleet0) -eq 65 ] && has fleet0 'refusal R4'" "$W/fleet0.txt"
-cf fleet1 fleet "$W/fleet.ini" --dry-run --switch-to usb
+cf fleet1 fleet --allow-unknown "$W/fleet.ini" --dry-run --switch-to usb
 check "fleet --dry-run --switch-to usb: R4 passes, nothing written (0, flash bytes unchanged)" \
 	"[ $(rc fleet1) -eq 0 ] && has fleet1 'dry run: the deployer passes every check' &&
 	 cmp -s '$W/q.before.bin' '$W/q.bin'" "$W/fleet1.txt"
 echo "switch_to = usb" >>"$W/fleet.ini"
-cf back fleet "$W/fleet.ini" --json
+cf back fleet --allow-unknown "$W/fleet.ini" --json
 check "fleet switch_to = usb writes the USB deployer, exit 0" "[ $(rc back) -eq 0 ]" \
 	"$W/back.txt"
 check "fleet: the JSON report says the USB serial is the same chip UID and the next command" \
@@ -124,7 +124,7 @@ check "fleet: the JSON report says the USB serial is the same chip UID and the n
 check "CAN: the USB Katapult appears (1d50:6177)" \
 	"wait_for \"[ -e '$TTY' ] && grep -qx 6177 '$W/sys/bus/usb/devices/1-1.3/idProduct'\"" \
 	"$W/q.err"
-cf usbapp flash "$W/usb-app.bin" --serial auto
+cf usbapp flash --allow-unknown "$W/usb-app.bin" --serial auto
 check "CAN: the USB application flashes over --serial auto" \
 	"[ $(rc usbapp) -eq 0 ] && has usbapp 'application running'" "$W/usbapp.txt"
 stop q
@@ -137,7 +137,7 @@ twin r --init katapult:usb --init "file:0x08002000:$W/usb-app.bin" --speed 0 \
 	--attach "sim:$W/bus2" --pty "$TTY" || { echo "not ok - ${0##*/}: twin did not start"; exit 1; }
 wait_for "[ -e '$TTY' ] && [ -e '$W/sys/bus/usb/devices/1-1.3/idVendor' ]" ||
 	{ echo "not ok - ${0##*/}: the twin's USB port did not appear"; exit 1; }
-cf lost flash "$W/deployer-1m.bin" --serial auto --switch-to can --can "sim:$W/empty" \
+cf lost flash --allow-unknown "$W/deployer-1m.bin" --serial auto --switch-to can --can "sim:$W/empty" \
 	--timeout 2s
 check "follow on the wrong bus: exit 69, names the bus and what to check" \
 	"[ $(rc lost) -eq 69 ] && has lost 'no Katapult answered on sim:$W/empty within 2.0 s after the deployer was written' && has lost 'check its CAN wiring'" \
@@ -147,7 +147,7 @@ stop r
 # ---- no switch: a CAN deployer over CAN (a Katapult update) is confirmed on the same bus ----
 twin s --init katapult:can:1000000 --init "file:0x08002000:$W/can-app.bin" --speed 0 \
 	--attach "sim:$W/bus" || { echo "not ok - ${0##*/}: twin did not start"; exit 1; }
-cf same flash "$W/deployer-1m.bin" --can "sim:$W/bus" --uuid "$UUID"
+cf same flash --allow-unknown "$W/deployer-1m.bin" --can "sim:$W/bus" --uuid "$UUID"
 check "CAN deployer over CAN: no --switch-to needed, the new Katapult answers (0)" \
 	"[ $(rc same) -eq 0 ] && has same 'back as CAN Katapult at 1000000 bit/s, UUID $UUID; Katapult answers'" \
 	"$W/same.txt"

@@ -346,7 +346,7 @@ static void test_image_check_known_lookup_and_r7(void **state)
 	assert_null(image_known_build(in.sha256));
 	assert_int_equal(image_check_known(&in, 0, &why), CF_ERR_REFUSED);
 	assert_string_equal(why.rule, "R7");
-	assert_string_equal(why.override, "--force-unknown");
+	assert_string_equal(why.override, "--allow-unknown");
 	assert_int_equal(why.force_bit, IMAGE_FORCE_UNKNOWN);
 	assert_int_equal(strlen(why.image_value), 16);
 	assert_int_equal(image_check_known(&in, IMAGE_FORCE_UNKNOWN, &why), 0);
@@ -380,6 +380,18 @@ static void test_image_variant_tokens(void **state)
 	assert_int_equal(image_variant_of(NULL), 0);
 }
 
+/* R8 through a target with the running facts, as every write passes them. */
+static int r8(const struct image_info *in, const char *running, uint32_t clock, unsigned force,
+	      struct image_refusal *why)
+{
+	struct image_target t = { .path = IMAGE_PATH_KATAPULT };
+
+	snprintf(t.running_version, sizeof(t.running_version), "%s", running);
+	t.running_clock = clock;
+	snprintf(t.mcu, sizeof(t.mcu), "%s", in->mcu);
+	return image_check_variant(in, &t, force, why);
+}
+
 static void test_image_check_variant_r8(void **state)
 {
 	static const struct mkimage_app_opts k1 = { .iface = IMAGE_IFACE_USB,
@@ -391,21 +403,49 @@ static void test_image_check_variant_r8(void **state)
 
 	(void)state;
 	classify(&bk1, &in);
-	assert_int_equal(image_check_variant(&in, "CARTOGRAPHER 5.1.0", 0, &why), CF_ERR_REFUSED);
+	assert_int_equal(r8(&in, "CARTOGRAPHER 5.1.0", 0, 0, &why), CF_ERR_REFUSED);
 	assert_string_equal(why.rule, "R8");
 	assert_string_equal(why.image_value, "CARTOGRAPHER K1 5.1.0");
 	assert_string_equal(why.target_value, "CARTOGRAPHER 5.1.0");
 	assert_string_equal(why.override, "--allow-variant-change");
 	assert_int_equal(why.force_bit, IMAGE_FORCE_VARIANT);
-	assert_int_equal(image_check_variant(&in, "CARTOGRAPHER 5.0.0 K1", 0, &why), 0);
-	assert_int_equal(image_check_variant(&in, "CARTOGRAPHER 5.1.0", IMAGE_FORCE_VARIANT, NULL),
-			 0);
-	assert_int_equal(image_check_variant(&in, "", 0, NULL), 0);
-	assert_int_equal(image_check_variant(&in, NULL, 0, NULL), 0);
+	assert_int_equal(r8(&in, "CARTOGRAPHER 5.0.0 K1", 0, 0, &why), 0);
+	assert_int_equal(r8(&in, "CARTOGRAPHER 5.1.0", 0, IMAGE_FORCE_VARIANT, NULL), 0);
+	assert_int_equal(r8(&in, "", 0, 0, NULL), 0);
 
 	classify(&blite, &in);
-	assert_int_equal(image_check_variant(&in, "CARTOGRAPHER V3 6.1.0", 0, NULL), CF_ERR_REFUSED);
-	assert_int_equal(image_check_variant(&in, "CARTOGRAPHER V3 6.1.0 lite", 0, NULL), 0);
+	assert_int_equal(r8(&in, "CARTOGRAPHER V3 6.1.0", 0, 0, NULL), CF_ERR_REFUSED);
+	assert_int_equal(r8(&in, "CARTOGRAPHER V3 6.1.0 lite", 0, 0, NULL), 0);
+}
+
+/* images.md §1: "Cartographer HT 5.1.0" runs at 150 MHz on HT probes and at 170 MHz on v4 ones;
+ * R8 tells them apart by the clock, and image_check_against applies it with a running version. */
+static void test_image_check_variant_ht_by_clock(void **state)
+{
+	static const struct mkimage_app_opts v4_62 = { .mcu = "stm32g431xx",
+						       .clock_freq = 170000000,
+						       .version = "CARTOGRAPHER v4 6.2.0" };
+	const struct build b = { .app = &v4_62 };
+	struct image_target t = { .path = IMAGE_PATH_KATAPULT, .mcu = "stm32g431xx",
+				  .app_start = IMAGE_APP_START, .iface = IMAGE_IFACE_CAN,
+				  .bus_bitrate = 1000000 };
+	struct image_info in;
+	struct image_refusal why;
+
+	(void)state;
+	classify(&b, &in);
+	assert_int_equal(r8(&in, "Cartographer HT 5.1.0", 170000000, 0, NULL), 0);
+	assert_int_equal(r8(&in, "Cartographer HT 5.1.0", 150000000, 0, &why), CF_ERR_REFUSED);
+	assert_string_equal(why.rule, "R8");
+
+	assert_int_equal(image_check_against(&in, &t, 0, NULL), 0);
+	snprintf(t.running_version, sizeof(t.running_version), "Cartographer HT 5.1.0");
+	t.running_clock = 150000000;
+	assert_int_equal(image_check_against(&in, &t, 0, &why), CF_ERR_REFUSED);
+	assert_string_equal(why.rule, "R8");
+	assert_int_equal(image_check_against(&in, &t, IMAGE_FORCE_VARIANT, NULL), 0);
+	t.running_clock = 170000000;
+	assert_int_equal(image_check_against(&in, &t, 0, NULL), 0);
 }
 
 /* ---- names (images.md §2.2) ---- */
@@ -544,6 +584,7 @@ int main(void)
 		cmocka_unit_test(test_image_check_known_lookup_and_r7),
 		cmocka_unit_test(test_image_variant_tokens),
 		cmocka_unit_test(test_image_check_variant_r8),
+		cmocka_unit_test(test_image_check_variant_ht_by_clock),
 		cmocka_unit_test(test_image_name_warnings),
 		cmocka_unit_test(test_image_name_warnings_of_all_releases),
 		cmocka_unit_test(test_image_name_warning_strings),

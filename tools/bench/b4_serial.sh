@@ -44,7 +44,7 @@ for _ in $(seq 200); do
 done
 
 t0=$(date +%s.%N)
-"$CF" flash -vv "$WORK/new.bin" --serial "$TTY" >"$WORK/out" 2>"$WORK/log"
+"$CF" flash --allow-unknown -vv "$WORK/new.bin" --serial "$TTY" >"$WORK/out" 2>"$WORK/log"
 rc=$?
 t1=$(date +%s.%N)
 if [ "$rc" -ne 0 ]; then

@@ -44,7 +44,7 @@ if [ -n "${B5_FLASH_IN:-}" ]; then
 fi
 t0=$(now)
 "$BIN/dfuemu" --speed 1 "${init[@]}" --flash-out "$WORK/cf.bin" -- \
-	"$CF" recover --full "$WORK/full.bin" --timeout 1ms -q >"$WORK/cf.out" 2>&1
+	"$CF" recover --allow-unknown --full "$WORK/full.bin" --timeout 1ms -q >"$WORK/cf.out" 2>&1
 rc_cf=$?
 t1=$(now)
 "$BIN/dfuemu" --speed 1 "${init[@]}" --flash-out "$WORK/du.bin" -- \

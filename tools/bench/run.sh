@@ -82,7 +82,7 @@ singles=0
 for i in $(seq 0 $((${BENCH_SINGLES:-N} - 1))); do
 	from=$(($(lines) + 1))
 	t0=$(now)
-	"$CF" flash "$work/app.bin" --can "$bus" --uuid "${uuids[$i]}" -q >/dev/null 2>"$work/single$i.err" ||
+	"$CF" flash --allow-unknown "$work/app.bin" --can "$bus" --uuid "${uuids[$i]}" -q >/dev/null 2>"$work/single$i.err" ||
 		{ echo "bench: single run $i failed:" >&2; cat "$work/single$i.err" >&2; exit 1; }
 	t1=$(now)
 	wall=$(calc "$t1 - $t0")
@@ -101,7 +101,7 @@ from=$(($(lines) + 1))
 args=()
 for u in "${uuids[@]}"; do args+=(--uuid "$u"); done
 t0=$(now)
-/usr/bin/time -f "%e %U %S %M" -o "$work/b2.time" "$CF" flash "$work/app.bin" --can "$bus" \
+/usr/bin/time -f "%e %U %S %M" -o "$work/b2.time" "$CF" flash --allow-unknown "$work/app.bin" --can "$bus" \
 	"${args[@]}" -q >"$work/b2.out" 2>"$work/b2.err" ||
 	{ echo "bench: B2 failed:" >&2; cat "$work/b2.err" "$work/b2.out" >&2; exit 1; }
 t1=$(now)

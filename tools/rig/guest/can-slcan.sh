@@ -51,7 +51,7 @@ done
 rig_expect "cartoflash scan through slcan ($IF, 500 kbit/s) finds $UUID" "not found" \
 	grep -q "$UUID" $HR$W/scan.out
 
-cf r3 flash $W/app1m.bin --can $IF --uuid $UUID
+cf r3 flash --allow-unknown $W/app1m.bin --can $IF --uuid $UUID
 rc=$?
 if [ $rc -eq 65 ] && grep -q 500000 $HR$W/r3.err && grep -q 1000000 $HR$W/r3.err; then
 	rig_pass "1 Mbit/s image refused on the 500 kbit/s interface (exit 65, both bitrates named)"
@@ -62,7 +62,7 @@ rig_expect "the refused image wrote nothing" "twin flash changed" \
 	rig_in "cmp $W/p.flash $W/before.flash"
 
 t0=$(uptime_s)
-cf flash flash $W/app500k.bin --can $IF --uuid $UUID
+cf flash flash --allow-unknown $W/app500k.bin --can $IF --uuid $UUID
 rc=$?
 if [ $rc -eq 0 ] && rig_flash_holds $W/p.flash $W/app500k.bin; then
 	rig_pass "cartoflash flash through the slcan driver at 500 kbit/s in $(since $t0) s (image in the twin's flash)"

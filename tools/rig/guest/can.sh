@@ -66,7 +66,7 @@ UUID2=$(grep -o '"uuid" *: *"[0-9a-f]*"' $HR$W/scan.out | grep -v $UUID1 | head 
 	sed 's/.*"\([0-9a-f]*\)"$/\1/')
 
 t0=$(uptime_s)
-cf flash flash $W/new.bin --can vcan0 --uuid $UUID1
+cf flash flash --allow-unknown $W/new.bin --can vcan0 --uuid $UUID1
 rc=$?
 if [ $rc -eq 0 ] && rig_flash_holds $W/p1.flash $W/new.bin; then
 	rig_pass "cartoflash flash --can vcan0 --uuid $UUID1 in $(since $t0) s (the twin's flash holds the image)"
@@ -80,7 +80,7 @@ rig_expect "cartoflash verify --can vcan0 --uuid $UUID1 exits 0" "exit $rc" test
 
 if [ -n "$UUID2" ]; then
 	t0=$(uptime_s)
-	cf fleet flash $W/new2.bin --can vcan0 --uuid $UUID1 --uuid $UUID2 --json
+	cf fleet flash --allow-unknown $W/new2.bin --can vcan0 --uuid $UUID1 --uuid $UUID2 --json
 	rc=$?
 	if [ $rc -eq 0 ] && rig_flash_holds $W/p1.flash $W/new2.bin &&
 		rig_flash_holds $W/p2.flash $W/new2.bin; then
@@ -92,7 +92,7 @@ if [ -n "$UUID2" ]; then
 	printf '[front]\ninterface = vcan0\nuuid = %s\nimage = new3.bin\n\n[rear]\ninterface = vcan0\nuuid = %s\nimage = new3.bin\n' \
 		$UUID1 $UUID2 >$HR$W/probes.ini
 	t0=$(uptime_s)
-	cf manifest fleet $W/probes.ini --json
+	cf manifest fleet --allow-unknown $W/probes.ini --json
 	rc=$?
 	if [ $rc -eq 0 ] && [ "$(grep -c "$UUID1\|$UUID2" $HR$W/manifest.out)" -ge 2 ] &&
 		rig_flash_holds $W/p1.flash $W/new3.bin && rig_flash_holds $W/p2.flash $W/new3.bin; then
