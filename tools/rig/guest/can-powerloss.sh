@@ -42,7 +42,7 @@ scan_mode() {	# the mode scan reports for $UUID (bounded retries while the twin 
 
 twin_start twin1 || { rig_fail "twin on vcan0" "no ready line" $HR$W/twin1.err; exit 1; }
 scan_mode >/dev/null
-rig_in "timeout 60 '$BUILDDIR/cartoflash' flash $W/new.bin --can vcan0 --uuid $UUID --json \
+rig_in "timeout 60 '$BUILDDIR/cartoflash' flash --allow-unknown $W/new.bin --can vcan0 --uuid $UUID --json \
 	>$W/flash1.json 2>$W/flash1.err" &
 flash=$!
 if rig_wait 200 sh -c "[ \"\$(sed -n 's/.*\"stage\":\"write\",\"done\":\([0-9]*\).*/\1/p' \
@@ -71,7 +71,7 @@ if echo "$mode" | grep -qi katapult; then
 else
 	rig_fail "powered again, the probe answers in Katapult" "scan: ${mode:-nothing}" /tmp/scan.out
 fi
-rig_in "timeout 60 '$BUILDDIR/cartoflash' flash $W/new.bin --can vcan0 --uuid $UUID \
+rig_in "timeout 60 '$BUILDDIR/cartoflash' flash --allow-unknown $W/new.bin --can vcan0 --uuid $UUID \
 	>$W/flash2.out 2>&1"
 rc=$?
 cp $HR$W/flash2.out $HR$ART/can-powerloss-flash2.out 2>/dev/null

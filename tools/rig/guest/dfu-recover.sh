@@ -13,7 +13,7 @@ rig_hostroot || { rig_fail "host-root chroot" "9p/overlay mount failed"; exit 1;
 for b in rig-dfu rig-acm mkimage cartoflash; do
 	rig_have_bin $b || { rig_fail "programs built" "$BUILDDIR/$b missing"; exit 1; }
 done
-if ! rig_in "'$BUILDDIR/cartoflash' recover --allow-unknown --help" >/tmp/help.out 2>&1; then
+if ! rig_in "'$BUILDDIR/cartoflash' recover --allow-unknown --allow-unknown --help" >/tmp/help.out 2>&1; then
 	rig_skip "cartoflash recover through libusb" "this cartoflash has no 'recover' verb yet"
 	exit 0
 fi
@@ -48,7 +48,7 @@ else
 fi
 
 t0=$(uptime_s)
-rig_in "timeout 90 '$BUILDDIR/cartoflash' recover --allow-unknown --full $W/full.bin >$W/recover.out 2>$W/recover.err"
+rig_in "timeout 90 '$BUILDDIR/cartoflash' recover --allow-unknown --allow-unknown --full $W/full.bin >$W/recover.out 2>$W/recover.err"
 rc=$?
 for f in recover.out recover.err dfu.log; do cp $HR$W/$f $HR$ART/dfu-recover-$f 2>/dev/null; done
 if [ $rc -eq 0 ]; then

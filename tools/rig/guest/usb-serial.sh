@@ -66,12 +66,12 @@ rig_wait 100 rig_usb_present 1d50 614e || rig_wait 100 rig_usb_present 1d50 6177
 
 # cartoflash: flash over USB serial. The verb finds the probe by serial in sysfs, touches it,
 # follows the re-enumeration, writes, verifies and completes.
-if ! rig_in "'$BUILDDIR/cartoflash' flash --help" 2>&1 | grep -q -- "--serial"; then
+if ! rig_in "'$BUILDDIR/cartoflash' flash --allow-unknown --help" 2>&1 | grep -q -- "--serial"; then
 	rig_skip "cartoflash flash over USB serial" "this cartoflash has no 'flash --serial' yet"
 	exit 0
 fi
 t0=$(uptime_s)
-rig_in "timeout 90 '$BUILDDIR/cartoflash' flash $W/new.bin --serial /dev/ttyACM0 --json \
+rig_in "timeout 90 '$BUILDDIR/cartoflash' flash --allow-unknown $W/new.bin --serial /dev/ttyACM0 --json \
 	>$W/flash.json 2>$W/flash.err"
 rc=$?
 cp $HR$W/flash.json $HR$ART/usb-serial-flash.json 2>/dev/null

@@ -30,7 +30,7 @@ progress() {	# bytes written so far, from the flash --json progress events
 
 twin_start acm1
 rig_wait 100 rig_usb_present 1d50 614e || { rig_fail "twin enumerates" "no 1d50:614e"; exit 1; }
-rig_in "timeout 60 '$BUILDDIR/cartoflash' flash $W/new.bin --serial auto --json \
+rig_in "timeout 60 '$BUILDDIR/cartoflash' flash --allow-unknown $W/new.bin --serial auto --json \
 	>$W/flash1.json 2>$W/flash1.err" &
 flash=$!
 if rig_wait 200 sh -c "[ \"\$(sed -n 's/.*\"stage\":\"write\",\"done\":\([0-9]*\).*/\1/p' \
@@ -61,7 +61,7 @@ else
 	rig_fail "re-plugged probe boots into Katapult 1d50:6177" "not seen" $HR$W/acm2.log
 	rig_usb_present 1d50 614e && echo "# it booted the half-written application"
 fi
-rig_in "timeout 60 '$BUILDDIR/cartoflash' flash $W/new.bin --serial auto >$W/flash2.out 2>&1"
+rig_in "timeout 60 '$BUILDDIR/cartoflash' flash --allow-unknown $W/new.bin --serial auto >$W/flash2.out 2>&1"
 rc=$?
 cp $HR$W/flash2.out $HR$ART/usb-unplug-flash2.out 2>/dev/null
 rig_expect "a second cartoflash flash completes (exit 0)" "exit $rc" test $rc -eq 0
