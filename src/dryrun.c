@@ -60,7 +60,6 @@ int dryrun_check(const struct image_info *img, const struct discover_probe *p,
 		 char *summary, size_t cap, struct cf_failure *why)
 {
 	struct updater_config cfg = {0};
-	struct image_refusal r;
 	struct image_target t;
 	const char *source = "";
 	int err = target_of(p, bus, switch_to, &t, &source, why);
@@ -78,17 +77,15 @@ int dryrun_check(const struct image_info *img, const struct discover_probe *p,
 				    (unsigned)img->can_bitrate);
 		return CF_ERR_REFUSED;
 	}
+	if (p->has_app) { /* R8 inside image_check_against: the running build's facts */
+		snprintf(t.running_version, sizeof(t.running_version), "%s", p->app.app.version);
+		t.running_clock = p->app.app.clock_freq;
+	}
 	/* the same rules, words and --force notes as a real run on every channel */
 	cfg.image_info = img;
 	cfg.opts.force = force;
 	if (ktext_check(&cfg, &t, NULL, why) < 0)
 		return refused(source, bus, why);
-	if (p->has_app && image_check_variant(img, p->app.app.version, force, &r) < 0) {
-		cf_failure_set(why, CF_ERR_REFUSED, "check", "refusal %s: %s: image %s, device %s (%s)",
-			       r.rule, r.what, r.image_value, r.target_value, r.reason);
-		cf_failure_set_hint(why, "%s lifts it if you are sure", r.override);
-		return refused(source, bus, why);
-	}
 	if (img->kind == IMAGE_DEPLOYER) {
 		snprintf(summary, cap, "dry run: the deployer passes every check (R4 included) "
 				       "against %s, nothing written, not rebooted",
