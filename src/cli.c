@@ -12,6 +12,7 @@
 
 #include "cmd_run.h"
 #include "failure.h"
+#include "jsonout.h"
 #include "log.h"
 #include "protocol/err.h"
 
@@ -69,19 +70,32 @@ bool cli_common_option(int c)
 
 int cli_usage_error(const char *verb, const char *fmt, ...)
 {
+	struct cf_failure f;
 	va_list ap;
 
-	fprintf(stderr, "cartoflash%s%s: ", verb ? " " : "", verb ? verb : "");
+	cf_failure_clear(&f);
+	f.code = CF_ERR_USAGE;
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(f.detail, sizeof(f.detail), fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "; try 'cartoflash %s%s--help'\n", verb ? verb : "", verb ? " " : "");
+	fprintf(stderr, "cartoflash%s%s: %s; try 'cartoflash %s%s--help'\n", verb ? " " : "",
+		verb ? verb : "", f.detail, verb ? verb : "", verb ? " " : "");
+	if (cli_common.json) {
+		snprintf(f.stage, sizeof(f.stage), "usage");
+		snprintf(f.device, sizeof(f.device), "cartoflash%s%.80s", verb ? " " : "",
+			 verb ? verb : "");
+		cf_failure_set_hint(&f, "try 'cartoflash %s%s--help'", verb ? verb : "",
+				    verb ? " " : "");
+		jsonout_error(&f);
+	}
 	return cf_err_exit_code(CF_ERR_USAGE);
 }
 
 int cli_fail(const struct cf_failure *f)
 {
 	cf_failure_print(f);
+	if (cli_common.json)
+		jsonout_error(f);
 	return cf_err_exit_code(f->code);
 }
 

@@ -19,6 +19,7 @@
 #include "protocol/err.h"
 #include "protocol/image.h"
 #include "report.h"
+#include "jsonout.h"
 
 int run_recover(int argc, char **argv);
 
@@ -221,14 +222,7 @@ static void print_plan_json(const struct dfu_plan *plan)
 	}
 	obj = json_pack("{s:s, s:b, s:o, s:o}", "event", "plan", "mass_erase", plan->mass_erase,
 			"erase", pages, "write", writes);
-	if (obj) {
-		char *text = json_dumps(obj, JSON_COMPACT | JSON_REAL_PRECISION(6));
-
-		if (text)
-			printf("%s\n", text);
-		free(text);
-		json_decref(obj);
-	}
+	jsonout_emit(obj);
 }
 
 static void print_plans(struct fleet *fleet)

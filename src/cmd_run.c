@@ -221,12 +221,18 @@ int cmd_run_targets(const struct cmd_targets *targets, struct image_file *const 
 	for (size_t i = 0; i < targets->count; i++) {
 		const struct cmd_target *tg = &targets->v[i];
 		struct updater_config cfg = { .loop = loop };
+		int dev;
 
 		if (config_of(targets, i, images, run, &cfg) < 0)
 			goto out;
 		cfg.target.bus_bitrate = lt[i].bus_bitrate; /* a Klipper bridge's own figure */
-		if (fleet_add(fleet, &cfg, run->steps, run->nsteps, tg->label[0] ? tg->label : NULL) < 0)
+		dev = fleet_add(fleet, &cfg, run->steps, run->nsteps, tg->label[0] ? tg->label : NULL);
+		if (dev < 0)
 			goto out;
+		if (cfg.image_info) /* one report device per job, in order (fleet.c) */
+			report_set_image(report, dev, images[i]->path, cfg.image_info->sha256,
+					 cfg.image_info->version,
+					 image_known_build(cfg.image_info->sha256) != NULL);
 	}
 	code = fleet_run(fleet, false);
 	switch_after_run(report, fleet, images, &run->opts);

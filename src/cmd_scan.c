@@ -20,6 +20,7 @@
 #include "usb/sysfs.h"
 #include "usb/usb_scan.h"
 #include "dfu/dfu_scan.h"
+#include "jsonout.h"
 
 #define SCAN_MAX_CONFIGS 8
 
@@ -289,9 +290,7 @@ static void print_json_node(const struct scan *s, const struct scan_node *n)
 		json_object_set_new(o, "config_file", json_string(ce->file));
 		json_object_set_new(o, "config_section", json_string(ce->section));
 	}
-	json_dumpf(o, stdout, JSON_COMPACT | JSON_REAL_PRECISION(6));
-	fputc('\n', stdout);
-	json_decref(o);
+	jsonout_emit(o);
 }
 
 static bool answered(const struct scan *s, const char *uuid)
@@ -323,9 +322,7 @@ static void print_silent_config(const struct scan *s, bool json)
 		o = json_pack("{s:s, s:s, s:s, s:b, s:s, s:s}", "event", "node", "interface",
 			      s->o->iface, "uuid", e->uuid, "answered", 0, "config_file", e->file,
 			      "config_section", e->section);
-		json_dumpf(o, stdout, JSON_COMPACT | JSON_REAL_PRECISION(6));
-		fputc('\n', stdout);
-		json_decref(o);
+		jsonout_emit(o);
 	}
 }
 
@@ -359,9 +356,7 @@ static void print_results(const struct scan *s)
 				      s->o->iface, "nodes", (int)s->count, "config_entries",
 				      (int)s->cfg.count, "seconds",
 				      (double)(s->query.end_us - s->start_us) / 1e6);
-		json_dumpf(o, stdout, JSON_COMPACT | JSON_REAL_PRECISION(6));
-		fputc('\n', stdout);
-		json_decref(o);
+		jsonout_emit(o);
 	} else {
 		printf("%zu node%s answered on %s\n", s->count, s->count == 1 ? "" : "s",
 		       s->o->iface);

@@ -15,6 +15,7 @@
 #include "protocol/err.h"
 #include "protocol/image.h"
 #include "protocol/katapult.h"
+#include "jsonout.h"
 
 enum {
 	STATUS_OPT_CONFIG = CMD_OPT_VERB_FIRST,
@@ -262,11 +263,7 @@ static void print_header(const struct discover_result *r)
 
 static void emit(json_t *o)
 {
-	if (!o)
-		return;
-	json_dumpf(o, stdout, JSON_COMPACT | JSON_REAL_PRECISION(6));
-	fputc('\n', stdout);
-	json_decref(o);
+	jsonout_emit(o); /* docs/json.md: "schema" first */
 }
 
 static void print_json(const struct discover_result *r)

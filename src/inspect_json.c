@@ -11,6 +11,7 @@
 #include "inspect_check.h"
 #include "protocol/err.h"
 #include "protocol/image.h"
+#include "jsonout.h"
 
 #define KATAPULT_BLOCK 64u /* katapult.md §1.4: block size on every platform */
 
@@ -225,6 +226,7 @@ int inspect_json_print(const struct inspect_json_src *src, const uint8_t *img,
 
 	if (!o)
 		return CF_ERR_NOMEM;
+	json_object_set_new(o, "event", json_string("image"));
 	json_object_set_new(o, "file", json_string(src->file));
 	if (src->alt >= 0) {
 		char addr[11];
@@ -248,8 +250,8 @@ int inspect_json_print(const struct inspect_json_src *src, const uint8_t *img,
 		json_object_set_new(o, "error",
 				    json_pack("{s:s,s:s}", "code", cf_err_name(err), "detail",
 					      detail ? detail : ""));
-	if (json_dumpf(o, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6)) || fputc('\n', stdout) == EOF)
+	jsonout_emit(o);
+	if (ferror(stdout))
 		rc = CF_ERR_IO;
-	json_decref(o);
 	return rc;
 }

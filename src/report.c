@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "failure.h"
+#include "jsonout.h"
 #include "log.h"
 #include "protocol/err.h"
 #include "report_term.h"
@@ -27,6 +28,8 @@ struct report_device {
 	char *summary; /* heap, NULL = "" */
 	char failure_line[512];
 	int drawn_cols; /* visible columns of its line on screen, 0 when not drawn */
+	bool has_image, known_release; /* report_set_image */
+	char image[256], sha256[65], version[96];
 };
 
 struct report {
@@ -100,16 +103,24 @@ void report_set_label(struct report *r, int dev, const char *label)
 	snprintf(r->devs[dev].label, sizeof(r->devs[dev].label), "%s", label);
 }
 
+void report_set_image(struct report *r, int dev, const char *path, const uint8_t sha256[32],
+		      const char *version, bool known_release)
+{
+	struct report_device *d = &r->devs[dev];
+
+	d->has_image = true;
+	d->known_release = known_release;
+	snprintf(d->image, sizeof(d->image), "%s", path);
+	for (int i = 0; i < 32; i++)
+		snprintf(d->sha256 + 2 * i, 3, "%02x", sha256[i]);
+	snprintf(d->version, sizeof(d->version), "%s", version ? version : "");
+}
+
+/* Every JSON line goes through jsonout (docs/json.md: "schema" first, summary last). */
 static void emit_json(struct report *r, json_t *obj)
 {
-	char *text = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
-
-	if (text) {
-		fprintf(r->out, "%s\n", text);
-		fflush(r->out);
-		free(text);
-	}
-	json_decref(obj);
+	(void)r;
+	jsonout_emit(obj);
 }
 
 /* ---- terminal bars (layout in report_term.c) ---- */
@@ -397,6 +408,12 @@ void report_result(struct report *r, int dev, int err, const struct cf_failure *
 			json_t *ids = identity_json(id);
 			json_object_update(obj, ids);
 			json_decref(ids);
+		}
+		if (d->has_image) {
+			json_object_set_new(obj, "image", json_string(d->image));
+			json_object_set_new(obj, "sha256", json_string(d->sha256));
+			set_nonempty(obj, "version", d->version);
+			json_object_set_new(obj, "known_release", json_boolean(d->known_release));
 		}
 		set_nonempty(obj, "summary", d->summary);
 		if (err && f) {

@@ -31,6 +31,14 @@ bool report_is_json(const struct report *r);
 int report_add_device(struct report *r, const char *label);
 void report_set_label(struct report *r, int dev, const char *label);
 
+/*
+ * The image this device gets, for the structured fields of its JSON result (docs/json.md):
+ * file, SHA-256 of its bytes, dictionary version ("" none), and whether the SHA-256 is a known
+ * release build (R7). Strings are copied.
+ */
+void report_set_image(struct report *r, int dev, const char *path, const uint8_t sha256[32],
+		      const char *version, bool known_release);
+
 /* A stage began ("connect", "write", ...). */
 void report_stage(struct report *r, int dev, const char *stage, uint64_t now_us);
 /* Progress inside a stage; throttled internally (bars ~10 Hz, JSON every 10 %). */

@@ -9,7 +9,7 @@ set -eu
 pkgs=(build-essential pkg-config libusb-1.0-0-dev libsocketcan-dev linux-libc-dev zlib1g-dev
 	libjansson-dev libinih-dev nettle-dev libcmocka-dev umockdev libumockdev-dev
 	gir1.2-umockdev-1.0 python3-gi dfu-util clang libclang-rt-14-dev can-utils jq time
-	qemu-system-x86 busybox-static cpio kmod ansible-core tmux)
+	python3-jsonschema qemu-system-x86 busybox-static cpio kmod ansible-core tmux)
 for group in "$@"; do
 	case $group in
 	package) pkgs+=(debhelper lintian fakeroot dpkg-dev man-db) ;;

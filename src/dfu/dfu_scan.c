@@ -10,6 +10,7 @@
 #include "dfu/dfu_usb.h"
 #include "protocol/dfu.h"
 #include "protocol/err.h"
+#include "jsonout.h"
 
 static void print_json(const struct dfu_candidate *c)
 {
@@ -28,12 +29,7 @@ static void print_json(const struct dfu_candidate *c)
 		return;
 	snprintf(id, sizeof(id), "%04x:%04x", c->vid, c->pid);
 	json_object_set_new(o, "id", json_string(id));
-	char *text = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6));
-
-	if (text)
-		printf("%s\n", text);
-	free(text);
-	json_decref(o);
+	jsonout_emit(o);
 }
 
 int dfu_scan_run(bool json)
@@ -64,8 +60,8 @@ int dfu_scan_run(bool json)
 							      : c[i].alt0_name);
 	}
 	if (json)
-		printf("{\"event\":\"summary\",\"dfu_devices\":%zu,\"no_permission\":%zu}\n", n,
-		       denied);
+		jsonout_emit(json_pack("{s:s, s:I, s:I}", "event", "summary", "dfu_devices",
+				       (json_int_t)n, "no_permission", (json_int_t)denied));
 	else if (!n)
 		printf("no device in DFU mode (bridge BOOT0 while plugging the probe into USB)\n");
 	if (denied && !json)

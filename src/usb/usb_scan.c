@@ -11,6 +11,7 @@
 #include "protocol/err.h"
 #include "usb/byid.h"
 #include "usb/sysfs.h"
+#include "jsonout.h"
 
 #define USB_SCAN_MAX 64
 
@@ -56,9 +57,7 @@ static void print_json(const struct sysfs_usb *u, enum sysfs_kind kind, const ch
 		return;
 	json_object_set_new(o, "can_uuid", uuid[0] ? json_string(uuid) : json_null());
 	json_object_set_new(o, "by_id", by_id[0] ? json_string(by_id) : json_null());
-	json_dumpf(o, stdout, JSON_COMPACT | JSON_REAL_PRECISION(6));
-	fputc('\n', stdout);
-	json_decref(o);
+	jsonout_emit(o);
 }
 
 static void print_row(const struct sysfs_usb *u, enum sysfs_kind kind, const char *uuid,
@@ -108,9 +107,7 @@ int usb_scan_run(const char *sysfs_root, bool json)
 		json_t *o = json_pack("{s:s, s:s, s:i}", "event", "summary", "bus", "usb",
 				      "devices", (int)shown);
 
-		json_dumpf(o, stdout, JSON_COMPACT | JSON_REAL_PRECISION(6));
-		fputc('\n', stdout);
-		json_decref(o);
+		jsonout_emit(o);
 	} else {
 		printf("%zu USB device%s found\n", shown, shown == 1 ? "" : "s");
 	}
