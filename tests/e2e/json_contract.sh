@@ -55,6 +55,10 @@ validate "reboot" "$work/reboot.json" summary
 "$CARTOFLASH" flash --allow-unknown "$work/app500k.bin" --can "$bus" --uuid "$u1" --json >"$work/r3.json" 2>/dev/null
 validate "flash refused by R3 (a device result)" "$work/r3.json" summary
 
+"$CARTOFLASH" status --can "$bus" --klippy-socket "" --no-usb --klipper-config "$work/printer.cfg" \
+	--json >"$work/status.json" 2>/dev/null
+validate "status (no Klipper, a CAN bus, a config)" "$work/status.json" summary
+
 printf '[p1]\ninterface = %s\nuuid = %s\nimage = app.bin\n' "$bus" "$u1" >"$work/probes.ini"
 "$CARTOFLASH" fleet --allow-unknown "$work/probes.ini" --dry-run --json >"$work/fleet.json" 2>/dev/null
 validate "fleet --dry-run" "$work/fleet.json" summary
