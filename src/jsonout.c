@@ -13,6 +13,11 @@ static bool summary_done;
 
 void jsonout_emit(json_t *obj)
 {
+	jsonout_emit_to(stdout, obj);
+}
+
+void jsonout_emit_to(FILE *out, json_t *obj)
+{
 	json_t *line;
 	const char *event;
 	char *text;
@@ -23,8 +28,8 @@ void jsonout_emit(json_t *obj)
 	if (line && !json_object_update(line, obj)) {
 		text = json_dumps(line, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
 		if (text) {
-			fprintf(stdout, "%s\n", text);
-			fflush(stdout);
+			fprintf(out, "%s\n", text);
+			fflush(out);
 			free(text);
 		}
 	}

@@ -5,6 +5,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stdio.h>
 
 struct cf_failure;
 
@@ -17,6 +18,8 @@ struct cf_failure;
  * Steals obj (NULL is ignored). An object whose "event" is "summary" marks the run summarised.
  */
 void jsonout_emit(json_t *obj);
+/* The same onto out (a report's stream: tests give a memory stream). */
+void jsonout_emit_to(FILE *out, json_t *obj);
 
 /*
  * A failure before or outside a device's result (bad usage, unreadable image, bad manifest,

@@ -119,8 +119,7 @@ void report_set_image(struct report *r, int dev, const char *path, const uint8_t
 /* Every JSON line goes through jsonout (docs/json.md: "schema" first, summary last). */
 static void emit_json(struct report *r, json_t *obj)
 {
-	(void)r;
-	jsonout_emit(obj);
+	jsonout_emit_to(r->out, obj);
 }
 
 /* ---- terminal bars (layout in report_term.c) ---- */

@@ -182,7 +182,7 @@ static void test_scan_usb_json_has_one_object_per_device_and_a_summary(void **st
 	assert_non_null(strstr(out, "\"kind\":\"katapult\""));
 	assert_non_null(strstr(out, "\"port\":\"1-1.2\""));
 	assert_non_null(strstr(out, "\"can_uuid\":null"));
-	assert_non_null(strstr(out, "{\"event\":\"summary\",\"bus\":\"usb\",\"devices\":6}"));
+	assert_non_null(strstr(out, "{\"schema\":1,\"event\":\"summary\",\"bus\":\"usb\",\"devices\":6}"));
 }
 
 static void test_scan_usb_without_bus_is_exit_69(void **state)
