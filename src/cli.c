@@ -20,9 +20,11 @@ int run_inspect(int argc, char **argv);
 int run_recover(int argc, char **argv); /* src/cmd_recover.c */
 int run_dfu(int argc, char **argv);     /* src/cmd_dfu.c */
 int run_status(int argc, char **argv);  /* src/cmd_status.c */
+int run_update(int argc, char **argv);  /* src/cmd_update.c */
 
 const struct cli_verb cli_verbs[] = {
 	{ "inspect", run_inspect, "classify firmware files: kind, address, MCU, interface, fit" },
+	{ "update", run_update, "the right build for every probe, chosen by content, in one run" },
 	{ "status", run_status, "every probe and what it runs, rebooting none (Klipper, CAN, USB)" },
 	{ "scan", run_scan, "list CAN nodes (UUID, application or Katapult) and config entries" },
 	{ "flash", run_flash, "check, write, verify and reboot probes over CAN (several at once)" },

@@ -3,6 +3,7 @@
 #include "appid/appdict.h"
 
 #include <jansson.h>
+#include <nettle/sha2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +57,7 @@ int appdict_read_text(const char *json, size_t len, struct appdict *out)
 
 int appdict_read(const uint8_t *zdict, size_t len, struct appdict *out)
 {
+	struct sha256_ctx sha;
 	uLongf cap = 64 * 1024;
 	char *text = NULL;
 	int rc;
@@ -83,6 +85,12 @@ int appdict_read(const uint8_t *zdict, size_t len, struct appdict *out)
 		cap *= 4;
 	}
 	free(text);
+	if (rc == CF_OK) {
+		sha256_init(&sha);
+		sha256_update(&sha, len, zdict);
+		sha256_digest(&sha, sizeof(out->zdict_sha256), out->zdict_sha256);
+		out->has_zdict_sha256 = true;
+	}
 	return rc;
 }
 

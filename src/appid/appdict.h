@@ -3,6 +3,7 @@
 #ifndef CARTOFLASH_SRC_APPID_APPDICT_H
 #define CARTOFLASH_SRC_APPID_APPDICT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -19,6 +20,10 @@ struct appdict {
 	char build_versions[160]; /* "gcc: (…) 10.3.1 binutils: (…) 2.38", "" when absent */
 	int get_canbus_id;	  /* command id of get_canbus_id, -1 when the build has none */
 	int canbus_id;		  /* response id of "canbus_id canbus_uuid=%.*s canbus_nodeid=%u" */
+	/* SHA-256 of the zlib stream identify served: equal to an image's embedded dictionary
+	 * hash exactly when the probe runs that build's dictionary (update's "up to date") */
+	bool has_zdict_sha256;
+	uint8_t zdict_sha256[32];
 };
 
 /*

@@ -1,0 +1,510 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// `cartoflash update --firmware SRC... [--all | --uuid UUID... | --serial SERIAL...]`: the right
+// build for every probe, chosen by content; the plan first, then the writes (issue 12).
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buslock.h"
+#include "cli.h"
+#include "cmd_target.h"
+#include "discover/discover.h"
+#include "failure.h"
+#include "firmware_source.h"
+#include "fleet.h"
+#include "jsonout.h"
+#include "loop.h"
+#include "protocol/err.h"
+
+#define MAX_PICKS 32
+
+enum {
+	OPT_FIRMWARE = CMD_OPT_VERB_FIRST,
+	OPT_ALL,
+	OPT_LIST,
+	OPT_VERSION,
+	OPT_VARIANT,
+	OPT_KLIPPY_SOCKET,
+	OPT_KLIPPER_CONFIG,
+	OPT_NO_USB,
+	OPT_PICK_SERIAL,
+};
+
+struct update_opts {
+	const char *sources[MAX_PICKS];
+	size_t nsources;
+	const char *picks[MAX_PICKS]; /* --uuid / --serial values: which probes */
+	size_t npicks;
+	bool all, list;
+	struct catalog_want want;
+	struct discover_opts disc;
+	struct updater_options opts;
+};
+
+/* One probe's line of the plan. */
+struct plan_row {
+	const struct discover_probe *p;
+	struct catalog_choice c;
+	const char *blocked; /* why it is not written although a build fits, or NULL */
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: cartoflash update --firmware DIR|CSV|FILE [--firmware ...]\n"
+		"                         [--all | --uuid UUID... | --serial SERIAL...] [options]\n"
+		"\n"
+		"Choose, for every probe, the build it should run from a firmware source, by\n"
+		"content: a directory tree as Cartographer ships it, firmware_list.csv, or files.\n"
+		"Per probe: the newest release for its MCU, interface, CAN bus bitrate and variant\n"
+		"(full, lite, K1, HT, as it runs today), or --version. The plan (probe, running\n"
+		"version -> file and version, why) comes first; a probe that runs the chosen build\n"
+		"(same identify dictionary) is up to date and left alone.\n"
+		"\n"
+		"      --firmware SRC        a firmware source (repeatable)\n"
+		"      --list                judge the source and list it; no probe is asked\n"
+		"      --all                 every probe found (Klipper, config, CAN, USB)\n"
+		"      --uuid UUID           the probe with this CAN UUID (repeatable)\n"
+		"      --serial SERIAL       the probe with this chip UID / USB serial (repeatable)\n"
+		"  -i, --can IFACE           also ask this CAN interface or sim:PATH (repeatable)\n"
+		"      --klippy-socket PATH  Klipper's API socket (\"\" asks no Klipper)\n"
+		"      --klipper-config PATH Klipper config file (repeatable)\n"
+		"      --no-usb              leave USB probes out\n"
+		"      --version X.Y.Z       that version instead of the newest\n"
+		"      --variant NAME        full, lite, k1, ht...: move the probe to that variant\n"
+		"                            (lifts R8 for it)\n"
+		"      --allow-unknown       builds that are no known release may be chosen (R7)\n"
+		"      --dry-run             the plan only: nothing rebooted, nothing written\n"
+		"      --timeout DURATION    how long to wait for Katapult (default 11s)\n"
+		"      --json  -v  -q\n"
+		"\n"
+		"Exit codes as for flash; a dry run exits 65 when a named probe has no build.\n"
+		"\n"
+		"Examples:\n"
+		"  cartoflash update --firmware cartographer_firmware/ --all --dry-run\n"
+		"  cartoflash update --firmware firmware_list.csv --uuid e0ef270ca188\n"
+		"  cartoflash update --firmware fw/ --list\n");
+}
+
+static int add_to(const char **v, size_t *n, const char *arg, const char *what)
+{
+	if (*n == MAX_PICKS)
+		return cli_usage_error("update", "at most %d %s", MAX_PICKS, what);
+	v[(*n)++] = arg;
+	return 1;
+}
+
+static int verb_option(struct update_opts *o, int c, const char *arg)
+{
+	switch (c) {
+	case OPT_FIRMWARE:
+		return add_to(o->sources, &o->nsources, arg, "--firmware");
+	case OPT_ALL:
+		o->all = true;
+		return 1;
+	case OPT_LIST:
+		o->list = true;
+		return 1;
+	case OPT_VERSION:
+		o->want.version = catalog_version_number(arg);
+		return o->want.version ? 1 : cli_usage_error("update", "--version needs X.Y.Z");
+	case OPT_VARIANT:
+		o->want.variant_set = catalog_variant_parse(arg, &o->want.variant);
+		return o->want.variant_set ? 1 : cli_usage_error("update", "unknown --variant '%s'", arg);
+	case OPT_KLIPPY_SOCKET:
+		o->disc.klippy_socket = arg;
+		return 1;
+	case OPT_KLIPPER_CONFIG:
+		return add_to(o->disc.configs, &o->disc.nconfigs, arg, "--klipper-config");
+	case OPT_NO_USB:
+		o->disc.usb = o->disc.dfu = false;
+		return 1;
+	case CMD_OPT_UUID:
+	case OPT_PICK_SERIAL:
+		return add_to(o->picks, &o->npicks, arg, "probes");
+	case 'i':
+	case CMD_OPT_CAN:
+		return add_to(o->disc.cans, &o->disc.ncans, arg, "--can");
+	default:
+		return 0;
+	}
+}
+
+static int parse_update(int argc, char **argv, struct update_opts *o)
+{
+	static const struct option longopts[] = {
+		{ "all", no_argument, NULL, OPT_ALL },
+		{ "allow-unknown", no_argument, NULL, CMD_OPT_ALLOW_UNKNOWN },
+		{ "can", required_argument, NULL, CMD_OPT_CAN },
+		{ "dry-run", no_argument, NULL, CMD_OPT_DRY_RUN },
+		{ "firmware", required_argument, NULL, OPT_FIRMWARE },
+		{ "interface", required_argument, NULL, 'i' },
+		{ "klipper-config", required_argument, NULL, OPT_KLIPPER_CONFIG },
+		{ "klippy-socket", required_argument, NULL, OPT_KLIPPY_SOCKET },
+		{ "list", no_argument, NULL, OPT_LIST },
+		{ "no-usb", no_argument, NULL, OPT_NO_USB },
+		{ "serial", required_argument, NULL, OPT_PICK_SERIAL },
+		{ "timeout", required_argument, NULL, CMD_OPT_TIMEOUT },
+		{ "uuid", required_argument, NULL, CMD_OPT_UUID },
+		{ "variant", required_argument, NULL, OPT_VARIANT },
+		{ "version", required_argument, NULL, OPT_VERSION },
+		CMD_COMMON_OPTIONS,
+		{ NULL, 0, NULL, 0 },
+	};
+	int c, rc;
+
+	while ((c = getopt_long(argc, argv, "hi:qv", longopts, NULL)) != -1) {
+		if (c == 'h') {
+			usage(stdout);
+			return -1;
+		}
+		if (cli_common_option(c))
+			continue;
+		rc = verb_option(o, c, optarg);
+		if (!rc)
+			rc = cmd_updater_option(&o->opts, "update", c, optarg);
+		if (rc == 1)
+			continue;
+		return rc ? rc : cli_usage_error("update", "unknown option");
+	}
+	if (optind != argc)
+		return cli_usage_error("update", "unexpected argument '%s'", argv[optind]);
+	if (!o->nsources)
+		return cli_usage_error("update", "name a firmware source: --firmware DIR|CSV|FILE");
+	if (!o->list && !o->all && !o->npicks)
+		return cli_usage_error("update", "name probes (--uuid, --serial) or --all");
+	o->want.allow_unknown = o->opts.force & UPDATER_FORCE_UNKNOWN;
+	return 0;
+}
+
+/* ---- the source ---- */
+
+static void list_reasons(const struct catalog_entry *e, char *out, size_t cap)
+{
+	size_t n = 0;
+
+	out[0] = '\0';
+	for (unsigned b = 1; b < 1u << CATALOG_REJECT_COUNT; b <<= 1)
+		if (e->rejected & b)
+			n += (size_t)snprintf(out + n, n < cap ? cap - n : 0, "%s%s", n ? "," : "",
+					      catalog_reject_name(b));
+	for (unsigned b = 1; b < 1u << IMAGE_NAME_WARNING_COUNT; b <<= 1)
+		if (e->name_warnings & b)
+			n += (size_t)snprintf(out + n, n < cap ? cap - n : 0, ",%s",
+					      image_name_warning_name(b));
+	for (unsigned b = 1; b < 1u << CATALOG_ROW_MISMATCH_COUNT; b <<= 1)
+		if (e->row_mismatch & b)
+			n += (size_t)snprintf(out + n, n < cap ? cap - n : 0, ",row %s",
+					      catalog_row_mismatch_name(b));
+}
+
+static void print_entry(const struct catalog_entry *e)
+{
+	char why[256], var[32], ver[16], bps[12];
+
+	list_reasons(e, why, sizeof(why));
+	catalog_variant_name(e->variant, var, sizeof(var));
+	catalog_version_format(e->version, ver, sizeof(ver));
+	if (cli_common.json) {
+		json_t *o = json_pack("{s:s, s:s, s:b}", "event", "candidate", "file", e->path,
+				      "usable", !e->rejected);
+
+		if (e->info && e->info->kind != IMAGE_UNKNOWN) {
+			char sha[65];
+
+			for (int i = 0; i < 32; i++)
+				snprintf(sha + 2 * i, 3, "%02x", e->info->sha256[i]);
+			json_object_set_new(o, "sha256", json_string(sha));
+			json_object_set_new(o, "kind", json_string(image_kind_name(e->info->kind)));
+			json_object_set_new(o, "mcu", json_string(e->info->mcu));
+			json_object_set_new(o, "interface",
+					    json_string(image_iface_name(e->info->iface)));
+			if (e->info->can_bitrate)
+				json_object_set_new(o, "can_bitrate",
+						    json_integer(e->info->can_bitrate));
+			json_object_set_new(o, "version", json_string(e->info->version));
+			json_object_set_new(o, "variant", json_string(var));
+			json_object_set_new(o, "known", json_string(catalog_known_name(e->known)));
+		}
+		if (e->row)
+			json_object_set_new(o, "csv_line", json_integer(e->row->line));
+		if (why[0])
+			json_object_set_new(o, "rejected", json_string(why));
+		jsonout_emit(o);
+		return;
+	}
+	snprintf(bps, sizeof(bps), "%u", e->info ? (unsigned)e->info->can_bitrate : 0u);
+	printf("%-8s %-8s %-4s %-8s %-7s %-8s %s%s%s\n",
+	       e->info ? image_kind_name(e->info->kind) : "missing", ver[0] ? ver : "-",
+	       e->info ? image_iface_name(e->info->iface) : "-",
+	       e->info && e->info->can_bitrate ? bps : "-", var, catalog_known_name(e->known),
+	       e->path, why[0] ? "  REJECTED: " : "", why);
+}
+
+static int load_sources(const struct update_opts *o, struct fwsource *s)
+{
+	struct cf_failure f;
+
+	for (size_t i = 0; i < o->nsources; i++) {
+		cf_failure_clear(&f);
+		if (fwsource_add(s, o->sources[i], &f) < 0)
+			return cli_fail(&f);
+	}
+	return 0;
+}
+
+/* ---- the plan ---- */
+
+static bool picked(const struct update_opts *o, const struct discover_probe *p)
+{
+	if (p->link == DISCOVER_LINK_DFU)
+		return false; /* a probe in ROM DFU needs `recover`, not an update */
+	if (o->all)
+		return true;
+	for (size_t i = 0; i < o->npicks; i++)
+		if (!strcasecmp(o->picks[i], p->uuid) || !strcasecmp(o->picks[i], p->serial))
+			return true;
+	return false;
+}
+
+static const struct discover_bus *bus_of(const struct discover_result *r,
+					 const struct discover_probe *p)
+{
+	for (size_t i = 0; i < r->nbuses; i++)
+		if (!strcmp(r->buses[i].iface, p->iface))
+			return &r->buses[i];
+	return NULL;
+}
+
+/* The facts catalog_choose needs, from what discovery learnt without rebooting the probe. */
+static void facts_of(const struct discover_result *r, const struct discover_probe *p,
+		     struct catalog_probe *f)
+{
+	const struct image_app_part *a = &p->app.app;
+	const struct discover_bus *b = bus_of(r, p);
+
+	memset(f, 0, sizeof(*f));
+	snprintf(f->mcu, sizeof(f->mcu), "%s", p->has_app ? a->mcu : p->katapult_mcu);
+	f->iface = p->link == DISCOVER_LINK_CAN ? IMAGE_IFACE_CAN : IMAGE_IFACE_USB;
+	/* canbridge.h: the figure that describes the bus; else what the probe runs at */
+	f->bitrate = b && b->bitrate.bitrate ? b->bitrate.bitrate : p->app.canbus_frequency;
+	if (p->has_app) {
+		snprintf(f->version, sizeof(f->version), "%s", a->version);
+		f->clock_freq = a->clock_freq;
+		f->has_dict = p->app.has_zdict_sha256;
+		memcpy(f->dict_sha256, p->app.zdict_sha256, 32);
+	}
+}
+
+static const char *blocked_why(const struct discover_probe *p)
+{
+	if (p->holder == DISCOVER_HELD_KLIPPER || p->klipper_connected)
+		return "Klipper holds it: stop Klipper first";
+	if (p->holder == DISCOVER_HELD_PROCESS)
+		return "another process holds its port";
+	if (!p->has_app)
+		return "its running build is unknown (Katapult only): use flash with a file";
+	return NULL;
+}
+
+static void print_row(const struct plan_row *row, const struct catalog_entry *v)
+{
+	const struct discover_probe *p = row->p;
+	const char *name = p->uuid[0] ? p->uuid : p->serial;
+	const char *runs = p->has_app ? p->app.app.version : "-";
+	const struct catalog_entry *e = row->c.index >= 0 ? &v[row->c.index] : NULL;
+
+	if (cli_common.json) {
+		json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "event", "update_plan",
+				      "probe", name, "link", discover_link_name(p->link), "runs",
+				      runs, "verdict", catalog_verdict_name(row->c.verdict),
+				      "reason", row->c.reason);
+
+		if (e) {
+			char sha[65];
+
+			for (int i = 0; i < 32; i++)
+				snprintf(sha + 2 * i, 3, "%02x", e->info->sha256[i]);
+			json_object_set_new(o, "file", json_string(e->path));
+			json_object_set_new(o, "sha256", json_string(sha));
+			json_object_set_new(o, "version", json_string(e->info->version));
+			json_object_set_new(o, "known", json_string(catalog_known_name(e->known)));
+			if (e->row && e->row->min_plugin_version[0])
+				json_object_set_new(o, "min_plugin_version",
+						    json_string(e->row->min_plugin_version));
+		}
+		json_object_set_new(o, "why", json_string(row->blocked ? row->blocked : row->c.why));
+		jsonout_emit(o);
+		return;
+	}
+	printf("%-24s %-26s -> %-8s %s%s%s\n", name, runs, catalog_verdict_name(row->c.verdict),
+	       e ? e->path : "", e ? "  " : "", row->blocked ? row->blocked : row->c.why);
+	if (e && e->row && e->row->min_plugin_version[0] && row->c.verdict == CATALOG_FLASH)
+		printf("%-24s warning: this release needs the host plugin %s or newer "
+		       "(min_plugin_version)\n", "", e->row->min_plugin_version);
+}
+
+/* Choose for every picked probe; returns the number of rows. */
+static size_t make_plan(const struct update_opts *o, const struct discover_result *r,
+			const struct catalog_entry *v, size_t n, struct plan_row *rows)
+{
+	size_t count = 0;
+
+	for (size_t i = 0; i < r->count && count < MAX_PICKS; i++) {
+		struct plan_row *row = &rows[count];
+		struct catalog_probe f;
+
+		if (!picked(o, &r->v[i]))
+			continue;
+		row->p = &r->v[i];
+		facts_of(r, row->p, &f);
+		if (!f.mcu[0] || catalog_choose(&f, &o->want, v, n, &row->c) < 0) {
+			row->c.verdict = CATALOG_NONE;
+			row->c.index = -1;
+			snprintf(row->c.reason, sizeof(row->c.reason), "facts_unknown");
+			snprintf(row->c.why, sizeof(row->c.why), "its MCU or interface is unknown");
+		}
+		row->blocked = row->c.verdict == CATALOG_FLASH ? blocked_why(row->p) : NULL;
+		count++;
+	}
+	return count;
+}
+
+/* ---- the writes ---- */
+
+static int write_plan(const struct update_opts *o, const struct plan_row *rows, size_t nrows,
+		      const struct catalog_entry *v)
+{
+	struct cmd_targets t = { 0 };
+	struct cmd_image loaded[MAX_PICKS], *images[MAX_PICKS];
+	struct cmd_run run = { .steps = fleet_steps_flash, .nsteps = 5, .opts = o->opts };
+	struct cf_failure f;
+	size_t k = 0;
+	int rc = 0;
+
+	run.opts.force |= o->want.variant_set ? UPDATER_FORCE_VARIANT : 0;
+	for (size_t i = 0; i < nrows && !rc; i++) {
+		const struct plan_row *row = &rows[i];
+		const struct catalog_entry *e = &v[row->c.index >= 0 ? row->c.index : 0];
+
+		if (row->c.verdict != CATALOG_FLASH || row->blocked)
+			continue;
+		memset(&loaded[k], 0, sizeof(loaded[k]));
+		cf_failure_clear(&f);
+		if (fwsource_read_entry(e, &loaded[k].data, &loaded[k].len, &f) < 0) {
+			rc = cli_fail(&f);
+			break;
+		}
+		snprintf(loaded[k].path, sizeof(loaded[k].path), "%s", e->path);
+		loaded[k].info = *e->info;
+		images[k] = &loaded[k];
+		if (row->p->link == DISCOVER_LINK_CAN)
+			rc = cmd_targets_add(&t, row->p->iface, row->p->uuid, NULL, NULL) < 0 ? 64 : 0;
+		else
+			rc = cmd_targets_option(&t, "update", CMD_OPT_SERIAL, row->p->tty) == 1 ? 0 : 64;
+		k++;
+	}
+	if (!rc && k)
+		rc = cmd_run_targets(&t, images, &run);
+	for (size_t i = 0; i < k; i++)
+		cmd_image_fini(&loaded[i]);
+	cmd_targets_fini(&t);
+	return rc;
+}
+
+static int plan_exit(const struct plan_row *rows, size_t n, bool named)
+{
+	int code = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (rows[i].c.verdict == CATALOG_NONE)
+			code = cf_err_exit_code(CF_ERR_REFUSED);
+		else if (rows[i].blocked && code == 0)
+			code = cf_err_exit_code(CF_ERR_BUSY);
+	}
+	if (!n && named)
+		code = cf_err_exit_code(CF_ERR_NO_DEVICE);
+	return code;
+}
+
+static int run_plan(const struct update_opts *o, const struct catalog_entry *v, size_t n)
+{
+	static struct plan_row rows[MAX_PICKS];
+	struct discover_result *r = calloc(1, sizeof(*r));
+	struct loop *loop = loop_new();
+	size_t nrows = 0, todo = 0;
+	int rc = cf_err_exit_code(CF_ERR_NOMEM);
+
+	if (!r || !loop)
+		goto out;
+	rc = discover_run(loop, &o->disc, r);
+	if (rc < 0) {
+		rc = cf_err_exit_code(rc);
+		goto out;
+	}
+	memset(rows, 0, sizeof(rows));
+	nrows = make_plan(o, r, v, n, rows);
+	if (!cli_common.json)
+		printf("%-24s %-26s    %-8s %s\n", "PROBE", "RUNS", "PLAN", "FILE  WHY");
+	for (size_t i = 0; i < nrows; i++) {
+		print_row(&rows[i], v);
+		todo += rows[i].c.verdict == CATALOG_FLASH && !rows[i].blocked;
+	}
+	rc = plan_exit(rows, nrows, !o->all);
+	if (!nrows && !cli_common.json)
+		printf("no probe %s\n", o->all ? "found" : "matches --uuid/--serial");
+	if (o->opts.dry_run || !todo) {
+		if (cli_common.json)
+			jsonout_emit(json_pack("{s:s, s:i, s:i, s:i}", "event", "summary", "devices",
+					       (int)nrows, "to_write", (int)todo, "exit_code", rc));
+		goto out;
+	}
+	fflush(stdout);
+	todo = (size_t)write_plan(o, rows, nrows, v);
+	if (todo) /* the flash's exit code outranks the plan's */
+		rc = (int)todo;
+out:
+	discover_result_fini(r);
+	free(r);
+	loop_free(loop);
+	return rc;
+}
+
+int run_update(int argc, char **argv); /* the verb table in src/cli.c */
+
+int run_update(int argc, char **argv)
+{
+	struct update_opts o = { .disc = { .auto_cans = true, .usb = true, .dfu = false,
+					   .default_config = true, .lock_wait_us = BUSLOCK_WAIT_US,
+					   .verb = "update" } };
+	struct fwsource *s = NULL;
+	const struct catalog_entry *v;
+	size_t n;
+	int rc = parse_update(argc, argv, &o);
+
+	if (rc)
+		return rc < 0 ? 0 : rc;
+	s = fwsource_new();
+	if (!s)
+		return cf_err_exit_code(CF_ERR_NOMEM);
+	rc = load_sources(&o, s);
+	if (rc)
+		goto out;
+	v = fwsource_entries(s, &n);
+	if (o.list) {
+		if (!cli_common.json)
+			printf("%-8s %-8s %-4s %-8s %-7s %-8s %s\n", "KIND", "VERSION", "LINK",
+			       "BITRATE", "VARIANT", "KNOWN", "FILE");
+		for (size_t i = 0; i < n; i++)
+			print_entry(&v[i]);
+		if (cli_common.json)
+			jsonout_emit(json_pack("{s:s, s:i, s:i}", "event", "summary", "candidates",
+					       (int)n, "exit_code", 0));
+		goto out;
+	}
+	rc = run_plan(&o, v, n);
+out:
+	fwsource_free(s);
+	return rc;
+}
