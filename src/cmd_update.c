@@ -8,7 +8,7 @@
 
 #include "buslock.h"
 #include "cli.h"
-#include "cmd_target.h"
+#include "cmd_run.h"
 #include "discover/discover.h"
 #include "failure.h"
 #include "firmware_source.h"
@@ -377,7 +377,7 @@ static int write_plan(const struct update_opts *o, const struct plan_row *rows, 
 		      const struct catalog_entry *v)
 {
 	struct cmd_targets t = { 0 };
-	struct cmd_image loaded[MAX_PICKS], *images[MAX_PICKS];
+	struct image_file loaded[MAX_PICKS], *images[MAX_PICKS];
 	struct cmd_run run = { .steps = fleet_steps_flash, .nsteps = 5, .opts = o->opts };
 	struct cf_failure f;
 	size_t k = 0;
@@ -408,7 +408,7 @@ static int write_plan(const struct update_opts *o, const struct plan_row *rows, 
 	if (!rc && k)
 		rc = cmd_run_targets(&t, images, &run);
 	for (size_t i = 0; i < k; i++)
-		cmd_image_fini(&loaded[i]);
+		image_file_fini(&loaded[i]);
 	cmd_targets_fini(&t);
 	return rc;
 }

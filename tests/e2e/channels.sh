@@ -82,13 +82,13 @@ for ch in can usb uart; do
 	# application is left running it, untouched, its mode unknown, and the message says so.
 	probe "$ch" "$start" || { not_ok "$ch: the twin did not start"; continue; }
 	if [ "$ch" = uart ]; then
-		cf dryapp-uart flash "$APP" --dry-run --timeout 2s --json
+		cf dryapp-uart flash --allow-unknown "$APP" --dry-run --timeout 2s --json
 		check "uart: --dry-run leaves a probe running its application untouched, and says so" \
 			"[ $(rc dryapp-uart) -ne 0 ] && has dryapp-uart 'a probe running one was left running it' && has dryapp-uart 'within 2.0 s' && has dryapp-uart '\"mode\":\"unknown\"' && ! grep -q 'mode katapult' '$W/p.err' && mode_is app" \
 			"$W/dryapp-uart.txt"
 		probe uart katapult || continue
 	fi
-	cf dry-$ch flash "$APP" --dry-run
+	cf dry-$ch flash --allow-unknown "$APP" --dry-run
 	check "$ch: --dry-run passes R1-R5 and writes nothing (exit 0)" \
 		"[ $(rc dry-$ch) -eq 0 ] && has dry-$ch 'dry run: R1-R5' && has dry-$ch 'nothing written' && ! has dry-$ch 'blocks verified'" \
 		"$W/dry-$ch.txt"
@@ -103,7 +103,7 @@ for ch in can usb uart; do
 
 	# R4: an application of another interface is refused before a byte, in the same words,
 	# the same stage in text and JSON, and the probe is put back where it was.
-	cf r4-$ch flash "$OTHER"
+	cf r4-$ch flash --allow-unknown "$OTHER"
 	check "$ch: R4 refuses an application of another interface (exit 65)" \
 		"[ $(rc r4-$ch) -eq 65 ] && has r4-$ch ': check: refusal R4: interface: image ' && has r4-$ch 'an application cannot change the interface'" \
 		"$W/r4-$ch.txt"
@@ -112,13 +112,13 @@ for ch in can usb uart; do
 			"mode_is app && has r4-$ch 'nothing was written, the probe runs its application again'" \
 			"$W/r4-$ch.txt"
 	fi
-	cf r4j-$ch flash "$OTHER" --json
+	cf r4j-$ch flash --allow-unknown "$OTHER" --json
 	check "$ch: the JSON result of the refusal says \"stage\":\"check\"" \
 		"[ $(rc r4j-$ch) -eq 65 ] && grep -q '\"stage\": *\"check\"' '$W/r4j-$ch.txt' && ! grep -q 'refusal R4\"' '$W/r4j-$ch.txt'" \
 		"$W/r4j-$ch.txt"
 
 	# flash and verify: the same result text on every channel.
-	cf flash-$ch flash "$APP"
+	cf flash-$ch flash --allow-unknown "$APP"
 	check "$ch: flash says 'CARTOGRAPHER 5.1.0 written, N blocks verified' (exit 0)" \
 		"[ $(rc flash-$ch) -eq 0 ] && grep -Eq 'CARTOGRAPHER 5\.1\.0 written, [0-9]+ blocks verified, application running' '$W/flash-$ch.txt'" \
 		"$W/flash-$ch.txt"
@@ -137,7 +137,7 @@ for ch in can usb uart; do
 	# --timeout bounds the whole wait: Katapult that never answers is given up on at the
 	# deadline named, whatever step the wait is in (the bootloader request, CONNECT).
 	EXTRA="--fault silent" probe "$ch" "$start" || continue
-	cf silent-$ch flash "$APP" --timeout 1s
+	cf silent-$ch flash --allow-unknown "$APP" --timeout 1s
 	check "$ch: --timeout 1s bounds the wait for Katapult; nothing written" \
 		"[ $(rc silent-$ch) -ne 0 ] && [ $(rc silent-$ch) -ne 70 ] && has silent-$ch 'within 1.0 s' && ! has silent-$ch 'blocks verified'" \
 		"$W/silent-$ch.txt"
@@ -149,10 +149,10 @@ for ch in can usb uart; do
 	# block and go on).
 	if [ "$ch" = uart ]; then
 		EXTRA="--fault power-loss-block=3 --power-on-after -1" probe uart "$start" || continue
-		cf reset-uart flash "$APP" --json
+		cf reset-uart flash --allow-unknown "$APP" --json
 	else
 		EXTRA="--fault slow-block=3:3000000" probe "$ch" "$start" || continue
-		cf reset-$ch flash "$APP" --json &
+		cf reset-$ch flash --allow-unknown "$APP" --json &
 		cfpid=$!
 		wait_for "grep -q 'SEND_BLOCK 3 takes' '$W/p.err'" && kill -USR2 "$(cat "$W/p.pid")"
 		wait "$cfpid"
@@ -169,7 +169,7 @@ for ch in can usb uart; do
 	# A bootloader whose parser wedged (katapult.md §1.7) in an earlier run: the rerun says
 	# the power cycle is what it needs, not DFU recovery.
 	EXTRA="--fault wedge" probe "$ch" katapult || continue
-	cf wedged-$ch flash "$APP" --timeout 3s
+	cf wedged-$ch flash --allow-unknown "$APP" --timeout 3s
 	check "$ch: a rerun against a wedged bootloader asks for a power cycle" \
 		"[ $(rc wedged-$ch) -ne 0 ] && has wedged-$ch 'power-cycle the probe' && ! has wedged-$ch 'needs DFU recovery'" \
 		"$W/wedged-$ch.txt"
