@@ -432,6 +432,20 @@ int catalog_choose(const struct catalog_probe *p, const struct catalog_want *wan
 		out->verdict = CATALOG_CURRENT;
 		out->index = best;
 		say(out, "current", "runs ", ver, ", the chosen build (same dictionary)", "");
+	} else if (running == v[best].version &&
+		   catalog_variant(p->version, p->mcu, p->clock_freq) == v[best].variant) {
+		/* the chosen version and variant, but the build cannot be confirmed: said so,
+		 * and left alone (update --verify-current reads a dictionary-less one back) */
+		out->verdict = CATALOG_CURRENT;
+		out->index = best;
+		if (p->has_dict)
+			say(out, "other_build", "runs ", ver,
+			    " but another build of it (its dictionary differs from every build "
+			    "here): left alone; flash a file to replace it", "");
+		else
+			say(out, "same_version", "runs ", ver,
+			    ", the chosen version; the build is unconfirmed (no dictionary to "
+			    "compare): left alone, --verify-current reads it back", "");
 	} else if (!want->version && !want->variant_set && running > v[best].version) {
 		out->verdict = CATALOG_AHEAD;
 		say(out, "ahead", "runs ", runs_ver, ", newer than every build here: left alone", "");

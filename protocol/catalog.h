@@ -191,8 +191,11 @@ struct catalog_choice {
  * Choose the build for probe p among v[0..n): the newest (or want->version) app whose MCU,
  * interface, CAN bitrate and variant match, that is not rejected and, unless allow_unknown, is
  * a known build. Ties (same version) prefer the build the probe runs, then a known release, then
- * the earlier entry. A probe running the chosen build's dictionary is CURRENT; one running a
- * newer version than every match (no want->version) is AHEAD, never downgraded. Returns 0 with
+ * the earlier entry. A probe running the chosen build's dictionary is CURRENT ("current"); one
+ * running the chosen version and variant without a dictionary to compare ("same_version") or
+ * with another dictionary ("other_build") is CURRENT too, its reason saying so: never rewritten
+ * with the same version unasked. One running a newer version than every match (no
+ * want->version) is AHEAD, never downgraded. Returns 0 with
  * *out filled (verdict NONE included), CF_ERR_USAGE when p lacks the MCU or interface. Pure.
  */
 int catalog_choose(const struct catalog_probe *p, const struct catalog_want *want,
