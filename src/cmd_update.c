@@ -14,6 +14,7 @@
 #include "firmware_source.h"
 #include "fleet.h"
 #include "jsonout.h"
+#include "liverun.h"
 #include "loop.h"
 #include "protocol/err.h"
 
@@ -25,7 +26,6 @@ enum {
 	OPT_LIST,
 	OPT_VERSION,
 	OPT_VARIANT,
-	OPT_KLIPPY_SOCKET,
 	OPT_KLIPPER_CONFIG,
 	OPT_NO_USB,
 	OPT_PICK_SERIAL,
@@ -68,7 +68,6 @@ static void usage(FILE *out)
 		"      --uuid UUID           the probe with this CAN UUID (repeatable)\n"
 		"      --serial SERIAL       the probe with this chip UID / USB serial (repeatable)\n"
 		"  -i, --can IFACE           also ask this CAN interface or sim:PATH (repeatable)\n"
-		"      --klippy-socket PATH  Klipper's API socket (\"\" asks no Klipper)\n"
 		"      --klipper-config PATH Klipper config file (repeatable)\n"
 		"      --no-usb              leave USB probes out\n"
 		"      --version X.Y.Z       that version instead of the newest\n"
@@ -78,6 +77,10 @@ static void usage(FILE *out)
 		"      --dry-run             the plan only: nothing rebooted, nothing written\n"
 		"      --timeout DURATION    how long to wait for Katapult (default 11s)\n"
 		"      --json  -v  -q\n"
+		"\n"
+		"Klipper (a print, a probe it holds) and other runs on the bus are asked first,\n"
+		"as for flash; Klipper is stopped and started once for all probes:\n"
+		LIVERUN_HELP
 		"\n"
 		"Exit codes as for flash; a dry run exits 65 when a named probe has no build.\n"
 		"\n"
@@ -112,9 +115,6 @@ static int verb_option(struct update_opts *o, int c, const char *arg)
 	case OPT_VARIANT:
 		o->want.variant_set = catalog_variant_parse(arg, &o->want.variant);
 		return o->want.variant_set ? 1 : cli_usage_error("update", "unknown --variant '%s'", arg);
-	case OPT_KLIPPY_SOCKET:
-		o->disc.klippy_socket = arg;
-		return 1;
 	case OPT_KLIPPER_CONFIG:
 		return add_to(o->disc.configs, &o->disc.nconfigs, arg, "--klipper-config");
 	case OPT_NO_USB:
@@ -141,7 +141,6 @@ static int parse_update(int argc, char **argv, struct update_opts *o)
 		{ "firmware", required_argument, NULL, OPT_FIRMWARE },
 		{ "interface", required_argument, NULL, 'i' },
 		{ "klipper-config", required_argument, NULL, OPT_KLIPPER_CONFIG },
-		{ "klippy-socket", required_argument, NULL, OPT_KLIPPY_SOCKET },
 		{ "list", no_argument, NULL, OPT_LIST },
 		{ "no-usb", no_argument, NULL, OPT_NO_USB },
 		{ "serial", required_argument, NULL, OPT_PICK_SERIAL },
@@ -149,6 +148,7 @@ static int parse_update(int argc, char **argv, struct update_opts *o)
 		{ "uuid", required_argument, NULL, CMD_OPT_UUID },
 		{ "variant", required_argument, NULL, OPT_VARIANT },
 		{ "version", required_argument, NULL, OPT_VERSION },
+		LIVERUN_OPTIONS,
 		CMD_COMMON_OPTIONS,
 		{ NULL, 0, NULL, 0 },
 	};
@@ -175,6 +175,10 @@ static int parse_update(int argc, char **argv, struct update_opts *o)
 	if (!o->list && !o->all && !o->npicks)
 		return cli_usage_error("update", "name probes (--uuid, --serial) or --all");
 	o->want.allow_unknown = o->opts.force & UPDATER_FORCE_UNKNOWN;
+	/* discovery asks the same Klipper and waits as long for a bus as the run after it */
+	o->disc.klippy_socket = liverun_cli.klippy_socket;
+	if (liverun_cli.lock_wait_set)
+		o->disc.lock_wait_us = liverun_cli.lock_wait_us;
 	return 0;
 }
 
@@ -297,12 +301,10 @@ static void facts_of(const struct discover_result *r, const struct discover_prob
 	}
 }
 
+/* A probe Klipper or another process holds is not blocked here: the run asks Klipper (the
+ * print guard, --stop-klipper) and names a holder exactly as flash does (one run path). */
 static const char *blocked_why(const struct discover_probe *p)
 {
-	if (p->holder == DISCOVER_HELD_KLIPPER || p->klipper_connected)
-		return "Klipper holds it: stop Klipper first";
-	if (p->holder == DISCOVER_HELD_PROCESS)
-		return "another process holds its port";
 	if (!p->has_app)
 		return "its running build is unknown (Katapult only): use flash with a file";
 	return NULL;
@@ -428,6 +430,39 @@ static int plan_exit(const struct plan_row *rows, size_t n, bool named)
 	return code;
 }
 
+/* A --uuid / --serial that no answering probe matched: one error object naming them all
+ * (exit 69) before anything is written; a probe only configured (silent) does not answer. */
+static int missing_picks(const struct update_opts *o, const struct discover_result *r)
+{
+	char names[512] = "";
+	struct cf_failure f;
+	size_t len = 0, count = 0;
+
+	for (size_t i = 0; i < o->npicks; i++) {
+		bool found = false;
+
+		for (size_t j = 0; j < r->count && !found; j++)
+			found = r->v[j].mode != DISCOVER_MODE_SILENT && picked(o, &r->v[j]) &&
+				(!strcasecmp(o->picks[i], r->v[j].uuid) ||
+				 !strcasecmp(o->picks[i], r->v[j].serial));
+		if (found)
+			continue;
+		len += (size_t)snprintf(names + len, len < sizeof(names) ? sizeof(names) - len : 0,
+					"%s%s", count++ ? ", " : "", o->picks[i]);
+	}
+	if (!count)
+		return 0;
+	cf_failure_clear(&f);
+	cf_failure_set(&f, CF_ERR_NO_DEVICE, "discover",
+		       "no probe answered as %s (Klipper, its config, %zu CAN interface%s, %s)",
+		       names, r->nbuses, r->nbuses == 1 ? "" : "s",
+		       o->disc.usb ? "USB" : "USB left out");
+	cf_failure_set_device(&f, "probe %s", names);
+	cf_failure_set_hint(&f, "nothing was written; `cartoflash status` lists what answers: check "
+				"the UUID or serial, the wiring and power, or name its bus with --can");
+	return cli_fail(&f);
+}
+
 static int run_plan(const struct update_opts *o, const struct catalog_entry *v, size_t n)
 {
 	static struct plan_row rows[MAX_PICKS];
@@ -454,6 +489,14 @@ static int run_plan(const struct update_opts *o, const struct catalog_entry *v, 
 	rc = plan_exit(rows, nrows, !o->all);
 	if (!nrows && !cli_common.json)
 		printf("no probe %s\n", o->all ? "found" : "matches --uuid/--serial");
+	if (!o->all) {
+		const int missing = missing_picks(o, r);
+
+		if (missing) {
+			rc = missing;
+			goto out;
+		}
+	}
 	if (o->opts.dry_run || !todo) {
 		if (cli_common.json)
 			jsonout_emit(json_pack("{s:s, s:i, s:i, s:i}", "event", "summary", "devices",

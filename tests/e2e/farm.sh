@@ -103,7 +103,7 @@ check "a binary writing another JSON schema: the module fails and names the sche
 printer() {
 	local name=$1 uid=$2 runs=$3 h=$W/$1
 	shift 3
-	mkdir -p "$h/home" "$h/locks" "$h/sys" "$h/bin"
+	mkdir -p "$h/home" "$h/locks" "$h/klippy-locks" "$h/sys" "$h/bin"
 	"$BIN/simbus" --socket "$h/can0" --bitrate 1000000 --speed 0 --log "$h/can0.log" \
 		>"$h/simbus.out" 2>&1 &
 	PIDS+=($!)
@@ -118,13 +118,15 @@ printer() {
 
 # klipper NAME PRINT_STATE VERSION: Klipper's API socket stand-in for the printer, connected to its
 # probe (node id assigned on the bus), and a systemctl on the host's PATH that stops (SIGUSR1)
-# and starts (SIGUSR2) it as systemd would klipper.service, logging its calls.
+# and starts (SIGUSR2) it as systemd would klipper.service, logging its calls. On start the
+# stand-in reports the firmware the probe runs then (identified on the bus with status, as klippy
+# identifies its MCUs on connect), and the probe's interface is the host's simulated bus.
 klipper() {
 	local name=$1 state=$2 version=$3 h=$W/$1 uuid
 	uuid=$(cat "$h/uuid")
 	cat >"$h/klipper.json" <<EOF
 {"info": {"state": "ready", "software_version": "v0.13.0-91-g1a2b3c4", "hostname": "$name"},
- "objects": {"configfile": {"settings": {"mcu scanner": {"canbus_uuid": "$uuid", "canbus_interface": "can0"}}},
+ "objects": {"configfile": {"settings": {"mcu scanner": {"canbus_uuid": "$uuid", "canbus_interface": "sim:$h/can0"}}},
   "print_stats": {"state": "$state", "filename": "benchy.gcode"},
   "mcu scanner": {"mcu_version": "$version", "mcu_build_versions": "gcc: 12.2.1",
                   "mcu_constants": {"MCU": "stm32f042x6", "CANBUS_FREQUENCY": 1000000}}}}
@@ -140,7 +142,15 @@ echo "\$*" >>"$h/systemctl.log"
 pid=\$(cat "$h/klippyd.pid")
 case \$1 in
 stop) kill -USR1 "\$pid"; for i in \$(seq 250); do [ -S "$h/klippy.sock" ] || exit 0; sleep 0.02; done; exit 1 ;;
-start) kill -USR2 "\$pid"; for i in \$(seq 250); do [ -S "$h/klippy.sock" ] && exit 0; sleep 0.02; done; exit 1 ;;
+start)
+	# like klippy on connect: identify the probe, report the firmware it runs now
+	v=\$(CARTOFLASH_LOCK_DIR="$h/klippy-locks" "$CF" status --can "sim:$h/can0" --klippy-socket "" \
+		--no-usb --json 2>/dev/null | jq -r 'select(.event == "probe" and .uuid == "$uuid") | .firmware.version // empty')
+	if [ -n "\$v" ]; then
+		jq --arg v "\$v" '.objects["mcu scanner"].mcu_version = \$v' "$h/klipper.json" >"$h/klipper.json.new" &&
+			mv "$h/klipper.json.new" "$h/klipper.json" && kill -HUP "\$pid"
+	fi
+	kill -USR2 "\$pid"; for i in \$(seq 250); do [ -S "$h/klippy.sock" ] && exit 0; sleep 0.02; done; exit 1 ;;
 *) exit 0 ;;
 esac
 EOF
