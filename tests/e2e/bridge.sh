@@ -19,7 +19,7 @@ UP=$(echo "$APP" | tr a-f A-F)
 mark() { MARK=$(wc -l <"$W/can0.log"); }
 since() { tail -n +"$((MARK + 1))" "$W/can0.log" | grep -cE "$1"; }
 mark
-run flash "$W/500k.bin" --can "$BUS" --uuid "$APP"
+run flash --allow-unknown "$W/500k.bin" --can "$BUS" --uuid "$APP"
 check "bridge: a 500 kbit/s image is refused (R3, 65) on the probe's own word" \
 	"[ $RC -eq 65 ] && has $ERR 'refusal R3: can bitrate: image 500000, device 1000000' && has $ERR 'never rebooted'" "$ERR"
 check "... and the run said where the figure came from" \
@@ -30,22 +30,22 @@ check "... decided before anything rebooted the probe: no bootloader request on 
 	"[ \$(since '3F1#20$UP') -ge 1 ] && [ \$(since '3F0#02$UP') -eq 0 ] && [ \$(since '3F0#11$UP') -eq 0 ] && has $W/app.err 'mode app' && ! has $W/app.err 'mode katapult'" \
 	"$W/can0.log" "$W/app.err"
 mark
-run flash "$W/500k.bin" --can "$BUS" --uuid "$APP" --json
+run flash --allow-unknown "$W/500k.bin" --can "$BUS" --uuid "$APP" --json
 # the probe keeps the node id identify gave it (a Klipper node has no release): found again
 check "... again with --json (65): no bootloader request, the application still runs" \
 	"[ $RC -eq 65 ] && has $ERR 'refusal R3' && [ \$(since '3F0#02$UP') -eq 0 ] && ! has $W/app.err 'mode katapult'" "$ERR" "$W/can0.log"
 mark
-run flash "$W/1m.bin" --can "$BUS" --uuid "$APP"
+run flash --allow-unknown "$W/1m.bin" --can "$BUS" --uuid "$APP"
 check "bridge: the 1 Mbit/s image passes on the probe's word and is written (0)" \
 	"[ $RC -eq 0 ] && has $OUT 'application running' && [ \$(since '3F0#02$UP') -eq 1 ] && has $W/app.err 'mode katapult'" "$OUT" "$ERR"
-run flash "$W/500k.bin" --can "$BUS" --uuid "$APP" --dry-run
+run flash --allow-unknown "$W/500k.bin" --can "$BUS" --uuid "$APP" --dry-run
 check "bridge dry run: R3 refused on the running application's figure, not the host's" \
 	"[ $RC -eq 65 ] && has $ERR 'refusal R3' && has $ERR 'bus bitrate from node $APP (its dictionary) on Klipper bridge'" "$ERR"
 
 # The bridge MCU itself (its CAN UUID from the bridge's USB serial, 39002D000E5053424E363620):
 # its bootloader is not on the bus and the interface goes with it - refused before any frame.
 mark
-run flash "$W/1m.bin" --can "$BUS" --uuid 4d6df49ffb1a
+run flash --allow-unknown "$W/1m.bin" --can "$BUS" --uuid 4d6df49ffb1a
 check "the bridge MCU itself: refused (65) before anything is sent, naming the bridge and the way" \
 	"[ $RC -eq 65 ] && has $ERR 'is the Klipper USB-to-CAN bridge MCU of $BUS itself (USB 1-1.4' && has $ERR 'cartoflash bootloader --can $BUS --uuid 4d6df49ffb1a' && [ \$(since '.') -eq 0 ]" "$ERR" "$W/can0.log"
 
@@ -54,11 +54,11 @@ kill "$(cat "$W/app.pid")"
 mark
 can_twin kat 000102030405060708090A0B "katapult:can:1000000" || skip_all "twin"
 KAT_SUM=$(sha256sum <"$W/kat.bin")
-run flash "$W/1m.bin" --can "$BUS" --uuid 90a4ae022dfc
+run flash --allow-unknown "$W/1m.bin" --can "$BUS" --uuid 90a4ae022dfc
 check "bridge, no witness: R3 is refused (65) instead of passing on the host figure" \
 	"[ $RC -eq 65 ] && has $ERR 'bus unknown' && has $ERR 'whose host bitrate (1000000) does not describe the bus' && has $ERR '--allow-bitrate-mismatch'" "$ERR"
 check "... nothing written, nothing rebooted: the Katapult answered, no request, its flash unchanged" \
 	"[ \$(since '3F1#2090A4AE022DFC11') -ge 1 ] && [ \$(since '3F0#02') -eq 0 ] && [ \"\$(sha256sum <'$W/kat.bin')\" = \"\$KAT_SUM\" ] && has $ERR 'nothing was written, nothing rebooted'" "$W/can0.log" "$ERR"
-run flash "$W/1m.bin" --can "$BUS" --uuid 90a4ae022dfc --allow-bitrate-mismatch
+run flash --allow-unknown "$W/1m.bin" --can "$BUS" --uuid 90a4ae022dfc --allow-bitrate-mismatch
 check "bridge, no witness, --allow-bitrate-mismatch: written (0)" \
 	"[ $RC -eq 0 ]" "$OUT" "$ERR"

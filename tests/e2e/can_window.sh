@@ -21,7 +21,7 @@ word_at() { od -An -tx4 -j 8192 -N4 "$work/$1.bin" | tr -d ' '; }
 aimed_stop() {
 	local name=$1 sig=$2 u cf i
 	u=$(uuid_of "$name")
-	"$CARTOFLASH" flash "$work/app.bin" --can "sim:$work/bus" --uuid "$u" -v \
+	"$CARTOFLASH" flash --allow-unknown "$work/app.bin" --can "sim:$work/bus" --uuid "$u" -v \
 		>"$work/$name.$sig.out" 2>"$work/$name.$sig.err" &
 	cf=$!
 	for i in $(seq 1 1000); do
@@ -67,7 +67,7 @@ for sig in INT TERM; do
 	rc=$?
 	check "SIG$sig: after a power cycle the probe answers in Katapult" \
 		'[ $rc -eq 0 ] && grep -q "Katapult" "$work/$p.info"'
-	"$CARTOFLASH" flash "$work/app.bin" --can "sim:$work/bus" --uuid "$(uuid_of "$p")" \
+	"$CARTOFLASH" flash --allow-unknown "$work/app.bin" --can "sim:$work/bus" --uuid "$(uuid_of "$p")" \
 		>"$work/$p.rerun" 2>&1
 	rc=$?
 	check "SIG$sig: the rerun finishes (exit 0)" '[ $rc -eq 0 ]'
@@ -78,7 +78,7 @@ done
 # katapult.md §1.3: Katapult sends the ACK of COMPLETE 100 ms before it resets; a twin at
 # --speed 0 puts both into one step, and the ACK must still reach the host.
 start_twin fast 16000C000F43304253373822 0 katapult:can:1000000 || skip_all "twin"
-"$CARTOFLASH" flash "$work/app.bin" --can "sim:$work/bus" --uuid "$(uuid_of fast)" -v \
+"$CARTOFLASH" flash --allow-unknown "$work/app.bin" --can "sim:$work/bus" --uuid "$(uuid_of fast)" -v \
 	>"$work/fast.out" 2>"$work/fast.err"
 rc=$?
 check "--speed 0: flash exits 0" '[ $rc -eq 0 ]'
@@ -95,7 +95,7 @@ stop_twin fast
 pids+=($!)
 wait_line "$work/g4.out" ready || skip_all "G431 twin"
 g4=$(sed -n 's/.*ready uuid=\([0-9a-f]*\).*/\1/p' "$work/g4.out" | head -1)
-"$CARTOFLASH" flash "$work/g4.bin" --can "sim:$work/bus" --uuid "$g4" >"$work/g4.run" 2>&1
+"$CARTOFLASH" flash --allow-unknown "$work/g4.bin" --can "sim:$work/bus" --uuid "$g4" >"$work/g4.run" 2>&1
 rc=$?
 check "G431 twin: a 40 KiB v4 application is written and verified (exit 0)" \
 	'[ $rc -eq 0 ] && grep -q "640 blocks verified, application running" "$work/g4.run"'

@@ -31,12 +31,12 @@ in_app() { ! grep -q 'mode katapult' "$W/app.err"; }
 # ---- printing, paused: refused, whatever is asked ----
 scenario "$W/printing.json" printing
 klipper "$W/printing.json" --can "$BUS" || skip_all "klippyd did not start"
-run flash "$W/new.bin" --can "$BUS" --uuid "$APP"
+run flash --allow-unknown "$W/new.bin" --can "$BUS" --uuid "$APP"
 check "printing: flash refused with exit 75" "[ $RC -eq 75 ]" "$ERR"
 check "printing: the message names the printer, the file and the state" \
 	"has $ERR 'printer voron: benchy.gcode is printing (print_stats.state)'" "$ERR"
 check "printing: says no option lifts it" "has $ERR 'no option lifts this'" "$ERR"
-run flash "$W/new.bin" --can "$BUS" --uuid "$APP" --stop-klipper --klipper-service klipper.service
+run flash --allow-unknown "$W/new.bin" --can "$BUS" --uuid "$APP" --stop-klipper --klipper-service klipper.service
 check "printing: --stop-klipper does not override it; systemctl never called" \
 	"[ $RC -eq 75 ] && [ ! -e '$W/systemctl.log' ]" "$ERR"
 for verb in info bootloader reboot verify; do
@@ -45,7 +45,7 @@ for verb in info bootloader reboot verify; do
 	check "printing: $verb refused too (75)" "[ $RC -eq 75 ] && has $ERR 'is printing'" "$ERR"
 done
 printf '[scanner]\ninterface = %s\nuuid = %s\nimage = %s\n' "$BUS" "$APP" "$W/new.bin" >"$W/fleet.ini"
-run fleet "$W/fleet.ini"
+run fleet --allow-unknown "$W/fleet.ini"
 check "printing: fleet refused too (75)" "[ $RC -eq 75 ] && has $ERR 'is printing'" "$ERR"
 check "printing: no bootloader request went on the bus, the application still runs" \
 	"[ \$(requests) -eq 0 ] && in_app" "$W/can0.log"
@@ -53,15 +53,15 @@ check "printing: no bootloader request went on the bus, the application still ru
 scenario "$W/printing.json" paused
 kill -HUP "$(cat "$W/klippyd.pid")"
 wait_for "grep -q paused '$W/printing.json'"
-run flash "$W/new.bin" --can "$BUS" --uuid "$APP"
+run flash --allow-unknown "$W/new.bin" --can "$BUS" --uuid "$APP"
 check "paused: refused (75), naming the state" \
 	"[ $RC -eq 75 ] && has $ERR 'benchy.gcode is paused'" "$ERR"
 
 # ---- a dry run reboots nothing, printing or not ----
-run flash "$W/new.bin" --can "$BUS" --uuid "$APP" --dry-run
+run flash --allow-unknown "$W/new.bin" --can "$BUS" --uuid "$APP" --dry-run
 check "dry run while printing: exit 0, checked against Klipper's word for the probe" \
 	"[ $RC -eq 0 ] && has $OUT \"passed against Klipper's API\"" "$OUT" "$ERR"
-run flash "$W/500k.bin" --can "$BUS" --uuid "$APP" --dry-run
+run flash --allow-unknown "$W/500k.bin" --can "$BUS" --uuid "$APP" --dry-run
 check "dry run: R3 refuses a 500 kbit/s image (65), from the running application's facts" \
 	"[ $RC -eq 65 ] && has $ERR 'refusal R3' && has $ERR 'dry run, not rebooted'" "$ERR"
 check "dry runs: no bootloader request, the application still runs" \
@@ -71,15 +71,15 @@ check "dry runs: no bootloader request, the application still runs" \
 scenario "$W/printing.json" complete
 kill -HUP "$(cat "$W/klippyd.pid")"
 wait_for "grep -q complete '$W/printing.json'"
-run flash "$W/new.bin" --can "$BUS" --uuid "$APP"
+run flash --allow-unknown "$W/new.bin" --can "$BUS" --uuid "$APP"
 check "Klipper holds the probe: refused (75), naming it and both ways out" \
 	"[ $RC -eq 75 ] && has $ERR 'is connected to mcu scanner ($APP)' && has $ERR '--stop-klipper' && has $ERR 'systemctl stop'" "$ERR"
 check "... nothing sent" "[ \$(requests) -eq 0 ] && in_app"
-run flash "$W/new.bin" --can "$BUS" --uuid "$APP" --stop-klipper
+run flash --allow-unknown "$W/new.bin" --can "$BUS" --uuid "$APP" --stop-klipper
 check "--stop-klipper without a unit to stop (the stand-in runs in no .service): refused" \
 	"[ $RC -eq 75 ] && has $ERR 'cannot tell which systemd unit runs Klipper' && has $ERR '--klipper-service'" "$ERR"
 
-run flash "$W/new.bin" --can "$BUS" --uuid "$APP" --stop-klipper --klipper-service klipper.service
+run flash --allow-unknown "$W/new.bin" --can "$BUS" --uuid "$APP" --stop-klipper --klipper-service klipper.service
 check "--stop-klipper: flash succeeds" "[ $RC -eq 0 ] && has $OUT 'application running'" "$OUT" "$ERR"
 check "--stop-klipper: systemctl stop, then start, once each" \
 	"[ \"\$(cat '$W/systemctl.log')\" = \"\$(printf 'stop klipper.service\nstart klipper.service')\" ]" "$W/systemctl.log"
@@ -88,7 +88,7 @@ check "--stop-klipper: says so, and that Klipper answers again" \
 check "--stop-klipper: the socket is back" "[ -S '$SOCK' ]"
 
 rm -f "$W/systemctl.log"
-run flash "$W/500k.bin" --can "$BUS" --uuid "$APP" --stop-klipper --klipper-service klipper.service
+run flash --allow-unknown "$W/500k.bin" --can "$BUS" --uuid "$APP" --stop-klipper --klipper-service klipper.service
 check "--stop-klipper and a failing flash (R3, 65): Klipper is started again all the same" \
 	"[ $RC -eq 65 ] && grep -q '^start klipper.service' '$W/systemctl.log' && has $ERR 'started Klipper (klipper.service) again'" "$ERR" "$W/systemctl.log"
 
@@ -121,22 +121,22 @@ kill "$(cat "$W/klippyd.pid")"
 PIDS+=($!)
 mute=$!
 wait_for "grep -qs '^klippyd: ready' '$W/mute.out'"
-run flash "$W/new.bin" --can "$BUS" --uuid "$APP"
+run flash --allow-unknown "$W/new.bin" --can "$BUS" --uuid "$APP"
 check "a Klipper that never answers may be printing: refused (75) after its deadline" \
 	"[ $RC -eq 75 ] && has $ERR 'no answer to info' && has $ERR 'Klipper may be printing'" "$ERR"
 kill "$mute"
 wait_for "[ ! -S '$SOCK' ]"
-run flash "$W/new.bin" --can "$BUS" --uuid "$APP"
+run flash --allow-unknown "$W/new.bin" --can "$BUS" --uuid "$APP"
 check "no Klipper socket: proceeds as before (exit 0)" "[ $RC -eq 0 ]" "$ERR"
 
 # ---- dry runs without Klipper: the application is asked directly, not rebooted ----
 before=$(requests)
-run flash "$W/new.bin" --can "$BUS" --uuid "$APP" --dry-run
+run flash --allow-unknown "$W/new.bin" --can "$BUS" --uuid "$APP" --dry-run
 check "dry run, no Klipper: exit 0, checked against the running application's dictionary" \
 	"[ $RC -eq 0 ] && has $OUT \"passed against the running application's dictionary\"" "$OUT" "$ERR"
 check "dry run, no Klipper: no bootloader request on the bus (bus log)" \
 	"[ \$(requests) -eq $before ]" "$W/can0.log"
-run flash "$W/new.bin" --can "$BUS" --uuid "$APP" --dry-run --json
+run flash --allow-unknown "$W/new.bin" --can "$BUS" --uuid "$APP" --dry-run --json
 check "dry run --json: a result with ok and the dry-run summary" \
 	"jrow '.event==\"result\"' '.ok and (.summary|test(\"nothing written, never rebooted\"))'" "$OUT"
 
@@ -151,14 +151,14 @@ cat >"$W/usb.json" <<EOF2
     {"MCU": "stm32f042x6", "RESERVE_PINS_USB": "PA11,PA12"}}}}
 EOF2
 klipper "$W/usb.json" --hold "$W/dev/ttyACM0" || skip_all "klippyd did not start"
-run flash "$W/usb-new.bin" --serial auto
+run flash --allow-unknown "$W/usb-new.bin" --serial auto
 check "USB probe Klipper holds: refused (75) with the Klipper message" \
 	"[ $RC -eq 75 ] && has $ERR 'is connected to mcu cartographer' && has $ERR '--stop-klipper'" "$ERR"
-run flash "$W/usb-new.bin" --serial "$BYID" --dry-run
+run flash --allow-unknown "$W/usb-new.bin" --serial "$BYID" --dry-run
 check "USB dry run while Klipper holds it: Klipper's word, exit 0, still the application" \
 	"[ $RC -eq 0 ] && has $OUT \"passed against Klipper's API\" && ! grep -q 'mode katapult' '$W/usb.err'" "$OUT" "$ERR"
 rm -f "$W/systemctl.log"
-run flash "$W/usb-new.bin" --serial auto --stop-klipper --klipper-service klipper.service
+run flash --allow-unknown "$W/usb-new.bin" --serial auto --stop-klipper --klipper-service klipper.service
 check "USB --stop-klipper: the held tty is freed, flash succeeds, Klipper started again" \
 	"[ $RC -eq 0 ] && has $OUT 'application running' && grep -q '^start klipper.service' '$W/systemctl.log' && [ -S '$SOCK' ]" "$OUT" "$ERR"
 

@@ -82,7 +82,7 @@ err_case "bad UUID" 64 flash "$work/app.bin" --can "$bus" --uuid nothex --json
 err_case "image missing" 66 flash "$work/nothere.bin" --can "$bus" --uuid "$u1" --json
 err_case "image no firmware" 65 flash "$work/garbage.bin" --can "$bus" --uuid "$u1" --json
 err_case "R7 refused before any probe" 65 flash "$work/app.bin" --can "$bus" --uuid "$u1" --json
-err_case "fleet: manifest missing" 64 fleet "$work/none.ini" --json
+err_case "fleet: manifest missing" 66 fleet "$work/none.ini" --json
 printf '[p1]\ninterface = %s\n' "$bus" >"$work/bad.ini"
 err_case "fleet: manifest without uuid" 64 fleet "$work/bad.ini" --json
 err_case "recover: R7" 65 recover --full "$work/full.bin" --json

@@ -16,12 +16,12 @@ PIDS+=($!)
 wait_for "grep -qs '^twin: ready' '$W/p.out'" || skip_all "twin did not start"
 UUID=$(sed -n 's/.*uuid=\([0-9a-f]*\).*/\1/p' "$W/p.out")
 
-"$CF" flash "$W/new.bin" --can "$BUS" --uuid "$UUID" >"$W/first.out" 2>"$W/first.err" &
+"$CF" flash --allow-unknown "$W/new.bin" --can "$BUS" --uuid "$UUID" >"$W/first.out" 2>"$W/first.err" &
 first=$!
 PIDS+=($first)
 wait_for "[ \$(frames '3F0#02') -ge 1 ]" || not_ok "the first flash did not start"
 t0=$(date +%s%N)
-run flash "$W/new.bin" --can "$BUS" --uuid "$UUID" -vvv --lock-wait 0s
+run flash --allow-unknown "$W/new.bin" --can "$BUS" --uuid "$UUID" -vvv --lock-wait 0s
 t1=$(date +%s%N)
 check "a second flash of the same probe (--lock-wait 0s) is refused with exit 75" \
 	"[ $RC -eq 75 ]" "$ERR"
@@ -37,7 +37,7 @@ run status --can "$BUS" --no-usb --klippy-socket '' --lock-wait 0s
 check "status reports the bus as in use and goes on (exit 0)" \
 	"[ $RC -eq 0 ] && has $OUT 'is in use by cartoflash flash'" "$OUT" "$ERR"
 # the default: a second run waits for the bus (up to --lock-wait, 10 s), then goes on
-"$CF" flash "$W/new.bin" --can "$BUS" --uuid "$UUID" -v >"$W/third.out" 2>"$W/third.err" &
+"$CF" flash --allow-unknown "$W/new.bin" --can "$BUS" --uuid "$UUID" -v >"$W/third.out" 2>"$W/third.err" &
 third=$!
 PIDS+=($third)
 wait "$first"
@@ -55,11 +55,11 @@ check "the bus is free again once the run ended (status exit 0, no busy note)" \
 	"[ $RC -eq 0 ] && ! has $OUT 'in use by'" "$OUT"
 
 # A run killed mid-way leaves no lock behind: the kernel drops it with the process.
-"$CF" flash "$W/new.bin" --can "$BUS" --uuid "$UUID" >/dev/null 2>&1 &
+"$CF" flash --allow-unknown "$W/new.bin" --can "$BUS" --uuid "$UUID" >/dev/null 2>&1 &
 victim=$!
 wait_for "[ \$(frames '3F0#02') -ge 2 ]"
 kill -9 "$victim"
 wait "$victim" 2>/dev/null
-run flash "$W/new.bin" --can "$BUS" --uuid "$UUID"
+run flash --allow-unknown "$W/new.bin" --can "$BUS" --uuid "$UUID"
 check "after a run is killed (-9) the bus is free: the next flash resumes and succeeds" \
 	"[ $RC -eq 0 ]" "$ERR"

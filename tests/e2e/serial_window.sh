@@ -20,7 +20,7 @@ for sig in INT TERM; do
 	# takes 1.5 s over it, so the signal lands in the window on a busy machine too.
 	twin_start --init katapult:usb --init "file:0x08002000:$WORK/old.bin" \
 		--fault slow-block=50:1500000 || exit 1
-	"$CF" flash "$WORK/new.bin" --serial "$TTY" -v >"$OUT" 2>"$ERR" &
+	"$CF" flash --allow-unknown "$WORK/new.bin" --serial "$TTY" -v >"$OUT" 2>"$ERR" &
 	cf=$!
 	for i in $(seq 1 2000); do
 		[ "$(sends0)" -ge 2 ] && break
@@ -42,7 +42,7 @@ for sig in INT TERM; do
 	for i in $(seq 100); do usb_present && break; sleep 0.05; done
 	check "SIG$sig: after a power cycle the probe is in Katapult (1d50:6177)" \
 		test "$(cat "$WORK/sys/bus/usb/devices/1-1.3/idProduct" 2>/dev/null)" = 6177
-	run flash "$WORK/new.bin" --serial auto
+	run flash --allow-unknown "$WORK/new.bin" --serial auto
 	check "SIG$sig: the rerun finishes (exit 0)" test "$RC" -eq 0
 	check "SIG$sig: the rerun wrote the image" test "$(word0)" = "$FIRST"
 done
@@ -52,7 +52,7 @@ done
 # probe holds -- a half page 0 that a power cycle starts -- and how to get back.
 twin_start --init katapult:usb --init "file:0x08002000:$WORK/old.bin" \
 	--fault power-loss-block=55 --power-on-after -1 || exit 1
-run flash "$WORK/new.bin" --serial "$TTY"
+run flash --allow-unknown "$WORK/new.bin" --serial "$TTY"
 check "power lost in the window: exit 69 (the device went away)" test "$RC" -eq 69
 check "power lost in the window: the message says page 0 is half written" \
 	has "$ERR" "page 0 is half written: the application looks valid but is not"
@@ -64,7 +64,7 @@ check "power lost in the window: the flash does hold a valid-looking first word"
 # katapult.md §1.3: the ACK of COMPLETE leaves 100 ms before the reset; at --speed 0 the twin
 # does both in one step and must still deliver the ACK on the old port first.
 twin_start --init app:usb || exit 1
-run flash "$WORK/new.bin" --serial "$TTY" -v
+run flash --allow-unknown "$WORK/new.bin" --serial "$TTY" -v
 check "--speed 0: flash exits 0" test "$RC" -eq 0
 check "--speed 0: the ACK of COMPLETE reaches the host" has "$ERR" "<- ACK COMPLETE"
 check "--speed 0: the application comes back" has "$ERR" "application running"

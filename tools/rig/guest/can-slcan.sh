@@ -81,7 +81,7 @@ first=$(($(wc -l <$HR$SL.log) + 1))
 echo "!stall 20 32" >$HR$SL.in
 rig_wait 20 grep -q "stall 20 ms every 32" $HR$SL.log
 t0=$(uptime_s)
-cf enobufs flash $W/enobufs.bin --can $IF --uuid $UUID -v
+cf enobufs flash --allow-unknown $W/enobufs.bin --can $IF --uuid $UUID -v
 rc=$?
 echo "!stall 0 0" >$HR$SL.in
 rig_in "ip link set $IF txqueuelen 10"
