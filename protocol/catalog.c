@@ -461,3 +461,15 @@ int catalog_choose(const struct catalog_probe *p, const struct catalog_want *wan
 	}
 	return 0;
 }
+
+const char *catalog_recalibration(uint32_t running, uint32_t chosen)
+{
+	const uint32_t v600 = 6u << 20, v620 = 6u << 20 | 2u << 10;
+
+	if (chosen >= v620 && running < v620)
+		return "6.2.0 and newer need a full recalibration of the probe, and "
+		       "cartographer3d-plugin 1.6.0 or newer on the host, before the next print";
+	if (chosen >= v600 && running < v600)
+		return "6.x changes what the probe measures: recalibrate it before the next print";
+	return NULL;
+}

@@ -201,5 +201,12 @@ struct catalog_choice {
 int catalog_choose(const struct catalog_probe *p, const struct catalog_want *want,
 		   const struct catalog_entry *v, size_t n, struct catalog_choice *out);
 const char *catalog_verdict_name(enum catalog_verdict v); /* "flash", "current", "ahead", "none" */
+/*
+ * What a move from version running to chosen (catalog_version_number form; 0 = unknown) needs
+ * besides the write, after Cartographer's 6.x notes (images.md R9): a recalibration when it
+ * crosses into 6.x, a full one and a newer host plugin when it crosses 6.2.0. One sentence,
+ * or NULL when nothing is needed. Pure.
+ */
+const char *catalog_recalibration(uint32_t running, uint32_t chosen);
 
 #endif

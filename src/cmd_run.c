@@ -186,6 +186,10 @@ static int dry_run(struct loop *loop, struct report *report, const struct cmd_ta
 	return code;
 }
 
+/* cmd_run.verify_only: verify's steps, the probe back in its application after a match */
+static const enum updater_step steps_read_back[4] = { UPDATER_IDENTIFY, UPDATER_CHECK_IMAGE,
+						      UPDATER_VERIFY, UPDATER_FINISH };
+
 int cmd_run_targets(const struct cmd_targets *targets, struct image_file *const *images,
 		    const struct cmd_run *run)
 {
@@ -226,7 +230,11 @@ int cmd_run_targets(const struct cmd_targets *targets, struct image_file *const 
 		if (config_of(targets, i, images, run, &cfg) < 0)
 			goto out;
 		cfg.target.bus_bitrate = lt[i].bus_bitrate; /* a Klipper bridge's own figure */
-		dev = fleet_add(fleet, &cfg, run->steps, run->nsteps, tg->label[0] ? tg->label : NULL);
+		if (run->verify_only && run->verify_only[i])
+			dev = fleet_add(fleet, &cfg, steps_read_back, 4, tg->label[0] ? tg->label : NULL);
+		else
+			dev = fleet_add(fleet, &cfg, run->steps, run->nsteps,
+					tg->label[0] ? tg->label : NULL);
 		if (dev < 0)
 			goto out;
 		if (cfg.image_info) /* one report device per job, in order (fleet.c) */
@@ -236,6 +244,8 @@ int cmd_run_targets(const struct cmd_targets *targets, struct image_file *const 
 	}
 	code = fleet_run(fleet, false);
 	switch_after_run(report, fleet, images, &run->opts);
+	if (run->before_summary)
+		run->before_summary(fleet, run->ctx);
 	report_summary(report);
 	for (int i = 0; run->on_result && i < fleet_count(fleet); i++)
 		run->on_result(updater_identity(fleet_get_updater(fleet, i)),

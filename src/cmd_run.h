@@ -10,6 +10,8 @@
 #include "image_file.h"
 #include "updater.h"
 
+struct fleet;
+
 /* Load one image to write (image_file_load_one). On failure prints the one-line error and
  * returns its exit code (64, 65, 66); 0 on success. Free with image_file_fini. */
 int cmd_image_load(struct image_file *img, const char *path);
@@ -29,6 +31,12 @@ struct cmd_run {
 	/* Optional per-finished-device hook (info prints the CONNECT facts). */
 	void (*on_result)(const struct device_identity *id, int err, void *ctx);
 	void *ctx;
+	/* Optional, per target (NULL: none): true runs that target through identify, check,
+	 * verify, finish (a read-back) instead of steps, in the same run (update
+	 * --verify-current: Klipper stopped once for all). */
+	const bool *verify_only;
+	/* Optional: after the run, before the summary line (update's per-probe records). */
+	void (*before_summary)(struct fleet *fleet, void *ctx);
 };
 
 /*

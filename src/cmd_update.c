@@ -17,8 +17,7 @@
 #include "liverun.h"
 #include "loop.h"
 #include "protocol/err.h"
-
-#define MAX_PICKS 32
+#include "update_plan.h"
 
 enum {
 	OPT_FIRMWARE = CMD_OPT_VERB_FIRST,
@@ -29,24 +28,7 @@ enum {
 	OPT_KLIPPER_CONFIG,
 	OPT_NO_USB,
 	OPT_PICK_SERIAL,
-};
-
-struct update_opts {
-	const char *sources[MAX_PICKS];
-	size_t nsources;
-	const char *picks[MAX_PICKS]; /* --uuid / --serial values: which probes */
-	size_t npicks;
-	bool all, list;
-	struct catalog_want want;
-	struct discover_opts disc;
-	struct updater_options opts;
-};
-
-/* One probe's line of the plan. */
-struct plan_row {
-	const struct discover_probe *p;
-	struct catalog_choice c;
-	const char *blocked; /* why it is not written although a build fits, or NULL */
+	OPT_VERIFY_CURRENT,
 };
 
 static void usage(FILE *out)
@@ -74,6 +56,9 @@ static void usage(FILE *out)
 		"      --variant NAME        full, lite, k1, ht...: move the probe to that variant\n"
 		"                            (lifts R8 for it)\n"
 		"      --allow-unknown       builds that are no known release may be chosen (R7)\n"
+		"      --verify-current      read a current probe back against the chosen build\n"
+		"                            (reboots it into Katapult and back) instead of\n"
+		"                            leaving it alone\n"
 		"      --dry-run             the plan only: nothing rebooted, nothing written\n"
 		"      --timeout DURATION    how long to wait for Katapult (default 11s)\n"
 		"      --json  -v  -q\n"
@@ -92,8 +77,8 @@ static void usage(FILE *out)
 
 static int add_to(const char **v, size_t *n, const char *arg, const char *what)
 {
-	if (*n == MAX_PICKS)
-		return cli_usage_error("update", "at most %d %s", MAX_PICKS, what);
+	if (*n == UPDATE_MAX)
+		return cli_usage_error("update", "at most %d %s", UPDATE_MAX, what);
 	v[(*n)++] = arg;
 	return 1;
 }
@@ -117,6 +102,9 @@ static int verb_option(struct update_opts *o, int c, const char *arg)
 		return o->want.variant_set ? 1 : cli_usage_error("update", "unknown --variant '%s'", arg);
 	case OPT_KLIPPER_CONFIG:
 		return add_to(o->disc.configs, &o->disc.nconfigs, arg, "--klipper-config");
+	case OPT_VERIFY_CURRENT:
+		o->verify_current = true;
+		return 1;
 	case OPT_NO_USB:
 		o->disc.usb = o->disc.dfu = false;
 		return 1;
@@ -147,6 +135,7 @@ static int parse_update(int argc, char **argv, struct update_opts *o)
 		{ "timeout", required_argument, NULL, CMD_OPT_TIMEOUT },
 		{ "uuid", required_argument, NULL, CMD_OPT_UUID },
 		{ "variant", required_argument, NULL, OPT_VARIANT },
+		{ "verify-current", no_argument, NULL, OPT_VERIFY_CURRENT },
 		{ "version", required_argument, NULL, OPT_VERSION },
 		LIVERUN_OPTIONS,
 		CMD_COMMON_OPTIONS,
@@ -258,262 +247,6 @@ static int load_sources(const struct update_opts *o, struct fwsource *s)
 	return 0;
 }
 
-/* ---- the plan ---- */
-
-static bool picked(const struct update_opts *o, const struct discover_probe *p)
-{
-	if (p->link == DISCOVER_LINK_DFU)
-		return false; /* a probe in ROM DFU needs `recover`, not an update */
-	if (o->all)
-		return true;
-	for (size_t i = 0; i < o->npicks; i++)
-		if (!strcasecmp(o->picks[i], p->uuid) || !strcasecmp(o->picks[i], p->serial))
-			return true;
-	return false;
-}
-
-static const struct discover_bus *bus_of(const struct discover_result *r,
-					 const struct discover_probe *p)
-{
-	for (size_t i = 0; i < r->nbuses; i++)
-		if (!strcmp(r->buses[i].iface, p->iface))
-			return &r->buses[i];
-	return NULL;
-}
-
-/* The facts catalog_choose needs, from what discovery learnt without rebooting the probe. */
-static void facts_of(const struct discover_result *r, const struct discover_probe *p,
-		     struct catalog_probe *f)
-{
-	const struct image_app_part *a = &p->app.app;
-	const struct discover_bus *b = bus_of(r, p);
-
-	memset(f, 0, sizeof(*f));
-	snprintf(f->mcu, sizeof(f->mcu), "%s", p->has_app ? a->mcu : p->katapult_mcu);
-	f->iface = p->link == DISCOVER_LINK_CAN ? IMAGE_IFACE_CAN : IMAGE_IFACE_USB;
-	/* canbridge.h: the figure that describes the bus; else what the probe runs at */
-	f->bitrate = b && b->bitrate.bitrate ? b->bitrate.bitrate : p->app.canbus_frequency;
-	if (p->has_app) {
-		snprintf(f->version, sizeof(f->version), "%s", a->version);
-		f->clock_freq = a->clock_freq;
-		f->has_dict = p->app.has_zdict_sha256;
-		memcpy(f->dict_sha256, p->app.zdict_sha256, 32);
-	}
-}
-
-/* A probe Klipper or another process holds is not blocked here: the run asks Klipper (the
- * print guard, --stop-klipper) and names a holder exactly as flash does (one run path). */
-static const char *blocked_why(const struct discover_probe *p)
-{
-	if (!p->has_app)
-		return "its running build is unknown (Katapult only): use flash with a file";
-	return NULL;
-}
-
-static void print_row(const struct plan_row *row, const struct catalog_entry *v)
-{
-	const struct discover_probe *p = row->p;
-	const char *name = p->uuid[0] ? p->uuid : p->serial;
-	const char *runs = p->has_app ? p->app.app.version : "-";
-	const struct catalog_entry *e = row->c.index >= 0 ? &v[row->c.index] : NULL;
-
-	if (cli_common.json) {
-		json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "event", "update_plan",
-				      "probe", name, "link", discover_link_name(p->link), "runs",
-				      runs, "verdict", catalog_verdict_name(row->c.verdict),
-				      "reason", row->c.reason);
-
-		if (e) {
-			char sha[65];
-
-			for (int i = 0; i < 32; i++)
-				snprintf(sha + 2 * i, 3, "%02x", e->info->sha256[i]);
-			json_object_set_new(o, "file", json_string(e->path));
-			json_object_set_new(o, "sha256", json_string(sha));
-			json_object_set_new(o, "version", json_string(e->info->version));
-			json_object_set_new(o, "known", json_string(catalog_known_name(e->known)));
-			if (e->row && e->row->min_plugin_version[0])
-				json_object_set_new(o, "min_plugin_version",
-						    json_string(e->row->min_plugin_version));
-		}
-		json_object_set_new(o, "why", json_string(row->blocked ? row->blocked : row->c.why));
-		jsonout_emit(o);
-		return;
-	}
-	printf("%-24s %-26s -> %-8s %s%s%s\n", name, runs, catalog_verdict_name(row->c.verdict),
-	       e ? e->path : "", e ? "  " : "", row->blocked ? row->blocked : row->c.why);
-	if (e && e->row && e->row->min_plugin_version[0] && row->c.verdict == CATALOG_FLASH)
-		printf("%-24s warning: this release needs the host plugin %s or newer "
-		       "(min_plugin_version)\n", "", e->row->min_plugin_version);
-}
-
-/* Choose for every picked probe; returns the number of rows. */
-static size_t make_plan(const struct update_opts *o, const struct discover_result *r,
-			const struct catalog_entry *v, size_t n, struct plan_row *rows)
-{
-	size_t count = 0;
-
-	for (size_t i = 0; i < r->count && count < MAX_PICKS; i++) {
-		struct plan_row *row = &rows[count];
-		struct catalog_probe f;
-
-		if (!picked(o, &r->v[i]))
-			continue;
-		row->p = &r->v[i];
-		facts_of(r, row->p, &f);
-		if (!f.mcu[0] || catalog_choose(&f, &o->want, v, n, &row->c) < 0) {
-			row->c.verdict = CATALOG_NONE;
-			row->c.index = -1;
-			snprintf(row->c.reason, sizeof(row->c.reason), "facts_unknown");
-			snprintf(row->c.why, sizeof(row->c.why), "its MCU or interface is unknown");
-		}
-		row->blocked = row->c.verdict == CATALOG_FLASH ? blocked_why(row->p) : NULL;
-		count++;
-	}
-	return count;
-}
-
-/* ---- the writes ---- */
-
-static int write_plan(const struct update_opts *o, const struct plan_row *rows, size_t nrows,
-		      const struct catalog_entry *v)
-{
-	struct cmd_targets t = { 0 };
-	struct image_file loaded[MAX_PICKS], *images[MAX_PICKS];
-	struct cmd_run run = { .steps = fleet_steps_flash, .nsteps = 5, .opts = o->opts };
-	struct cf_failure f;
-	size_t k = 0;
-	int rc = 0;
-
-	run.opts.force |= o->want.variant_set ? UPDATER_FORCE_VARIANT : 0;
-	for (size_t i = 0; i < nrows && !rc; i++) {
-		const struct plan_row *row = &rows[i];
-		const struct catalog_entry *e = &v[row->c.index >= 0 ? row->c.index : 0];
-
-		if (row->c.verdict != CATALOG_FLASH || row->blocked)
-			continue;
-		memset(&loaded[k], 0, sizeof(loaded[k]));
-		cf_failure_clear(&f);
-		if (fwsource_read_entry(e, &loaded[k].data, &loaded[k].len, &f) < 0) {
-			rc = cli_fail(&f);
-			break;
-		}
-		snprintf(loaded[k].path, sizeof(loaded[k].path), "%s", e->path);
-		loaded[k].info = *e->info;
-		images[k] = &loaded[k];
-		if (row->p->link == DISCOVER_LINK_CAN)
-			rc = cmd_targets_add(&t, row->p->iface, row->p->uuid, NULL, NULL) < 0 ? 64 : 0;
-		else
-			rc = cmd_targets_option(&t, "update", CMD_OPT_SERIAL, row->p->tty) == 1 ? 0 : 64;
-		k++;
-	}
-	if (!rc && k)
-		rc = cmd_run_targets(&t, images, &run);
-	for (size_t i = 0; i < k; i++)
-		image_file_fini(&loaded[i]);
-	cmd_targets_fini(&t);
-	return rc;
-}
-
-static int plan_exit(const struct plan_row *rows, size_t n, bool named)
-{
-	int code = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		if (rows[i].c.verdict == CATALOG_NONE)
-			code = cf_err_exit_code(CF_ERR_REFUSED);
-		else if (rows[i].blocked && code == 0)
-			code = cf_err_exit_code(CF_ERR_BUSY);
-	}
-	if (!n && named)
-		code = cf_err_exit_code(CF_ERR_NO_DEVICE);
-	return code;
-}
-
-/* A --uuid / --serial that no answering probe matched: one error object naming them all
- * (exit 69) before anything is written; a probe only configured (silent) does not answer. */
-static int missing_picks(const struct update_opts *o, const struct discover_result *r)
-{
-	char names[512] = "";
-	struct cf_failure f;
-	size_t len = 0, count = 0;
-
-	for (size_t i = 0; i < o->npicks; i++) {
-		bool found = false;
-
-		for (size_t j = 0; j < r->count && !found; j++)
-			found = r->v[j].mode != DISCOVER_MODE_SILENT && picked(o, &r->v[j]) &&
-				(!strcasecmp(o->picks[i], r->v[j].uuid) ||
-				 !strcasecmp(o->picks[i], r->v[j].serial));
-		if (found)
-			continue;
-		len += (size_t)snprintf(names + len, len < sizeof(names) ? sizeof(names) - len : 0,
-					"%s%s", count++ ? ", " : "", o->picks[i]);
-	}
-	if (!count)
-		return 0;
-	cf_failure_clear(&f);
-	cf_failure_set(&f, CF_ERR_NO_DEVICE, "discover",
-		       "no probe answered as %s (Klipper, its config, %zu CAN interface%s, %s)",
-		       names, r->nbuses, r->nbuses == 1 ? "" : "s",
-		       o->disc.usb ? "USB" : "USB left out");
-	cf_failure_set_device(&f, "probe %s", names);
-	cf_failure_set_hint(&f, "nothing was written; `cartoflash status` lists what answers: check "
-				"the UUID or serial, the wiring and power, or name its bus with --can");
-	return cli_fail(&f);
-}
-
-static int run_plan(const struct update_opts *o, const struct catalog_entry *v, size_t n)
-{
-	static struct plan_row rows[MAX_PICKS];
-	struct discover_result *r = calloc(1, sizeof(*r));
-	struct loop *loop = loop_new();
-	size_t nrows = 0, todo = 0;
-	int rc = cf_err_exit_code(CF_ERR_NOMEM);
-
-	if (!r || !loop)
-		goto out;
-	rc = discover_run(loop, &o->disc, r);
-	if (rc < 0) {
-		rc = cf_err_exit_code(rc);
-		goto out;
-	}
-	memset(rows, 0, sizeof(rows));
-	nrows = make_plan(o, r, v, n, rows);
-	if (!cli_common.json)
-		printf("%-24s %-26s    %-8s %s\n", "PROBE", "RUNS", "PLAN", "FILE  WHY");
-	for (size_t i = 0; i < nrows; i++) {
-		print_row(&rows[i], v);
-		todo += rows[i].c.verdict == CATALOG_FLASH && !rows[i].blocked;
-	}
-	rc = plan_exit(rows, nrows, !o->all);
-	if (!nrows && !cli_common.json)
-		printf("no probe %s\n", o->all ? "found" : "matches --uuid/--serial");
-	if (!o->all) {
-		const int missing = missing_picks(o, r);
-
-		if (missing) {
-			rc = missing;
-			goto out;
-		}
-	}
-	if (o->opts.dry_run || !todo) {
-		if (cli_common.json)
-			jsonout_emit(json_pack("{s:s, s:i, s:i, s:i}", "event", "summary", "devices",
-					       (int)nrows, "to_write", (int)todo, "exit_code", rc));
-		goto out;
-	}
-	fflush(stdout);
-	todo = (size_t)write_plan(o, rows, nrows, v);
-	if (todo) /* the flash's exit code outranks the plan's */
-		rc = (int)todo;
-out:
-	discover_result_fini(r);
-	free(r);
-	loop_free(loop);
-	return rc;
-}
-
 int run_update(int argc, char **argv); /* the verb table in src/cli.c */
 
 int run_update(int argc, char **argv)
@@ -546,7 +279,7 @@ int run_update(int argc, char **argv)
 					       (int)n, "exit_code", 0));
 		goto out;
 	}
-	rc = run_plan(&o, v, n);
+	rc = update_plan_run(&o, v, n);
 out:
 	fwsource_free(s);
 	return rc;
