@@ -104,7 +104,7 @@ SLOW=$(sed -n 's/.*uuid=\([0-9a-f]*\).*/\1/p' "$W/slow.out")
 kill "$(cat "$W/klippyd.pid")"
 wait_for "[ ! -S '$SOCK' ]" && klipper "$W/slow.json" --can "$BUS" || not_ok "klippyd did not start again"
 rm -f "$W/systemctl.log"
-"$CF" flash "$W/new.bin" --can "$BUS" --uuid "$SLOW" --stop-klipper --klipper-service klipper.service \
+"$CF" flash --allow-unknown "$W/new.bin" --can "$BUS" --uuid "$SLOW" --stop-klipper --klipper-service klipper.service \
 	>"$OUT" 2>"$ERR" &
 cf=$!
 wait_for "grep -q ': write' '$ERR'"
@@ -170,7 +170,7 @@ wait_for "[ ! -S '$SOCK' ]" && klipper "$W/usb.json" --hold "$W/dev/ttyACM0" ||
 	not_ok "USB printing: the stand-in did not start again"
 MODES=$(grep -c 'mode ' "$W/usb.err")
 for args in "info --serial $BYID" "bootloader --serial $BYID" "reboot --serial $BYID" \
-	"verify $W/usb-new.bin --serial $BYID" "flash $W/usb-new.bin --serial auto --stop-klipper"; do
+	"verify $W/usb-new.bin --serial $BYID" "flash --allow-unknown $W/usb-new.bin --serial auto --stop-klipper"; do
 	# shellcheck disable=SC2086 # the words of one command line
 	run $args
 	check "USB printing: ${args%% *} refused (75), no option lifts it" \
