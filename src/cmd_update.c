@@ -67,7 +67,10 @@ static void usage(FILE *out)
 		"as for flash; Klipper is stopped and started once for all probes:\n"
 		LIVERUN_HELP
 		"\n"
-		"Exit codes as for flash; a dry run exits 65 when a named probe has no build.\n"
+		"A release that needs a newer host plugin (min_plugin_version) or a recalibration\n"
+		"(into 6.x, past 6.2.0) is warned about before anything is written. The run ends\n"
+		"with a table: probe, version before -> after, result. Exit codes as for flash;\n"
+		"65 when a probe has no build, 69 when a named probe does not answer.\n"
 		"\n"
 		"Examples:\n"
 		"  cartoflash update --firmware cartographer_firmware/ --all --dry-run\n"
