@@ -159,13 +159,14 @@ demo: deps
 
 # bench: ratios measured in one run (never timed assertions in tests). B1-B3 CAN (run.sh, also
 # written into docs/can.md), B4 USB-serial, B5 DFU recovery against dfu-util, B6 update --all
-# on a current machine against a full update.
+# on a current machine against a full update, B7 update --all on a mixed machine against its floor.
 bench: all tools
 	@BUILD=$(BUILD) bash tools/bench/run.sh
 	@echo; echo "| bench | what | measured | reference | ratio |"; echo "|---|---|---|---|---|"
 	@BUILD=$(BUILD) bash tools/bench/b4_serial.sh
 	@BUILD=$(BUILD) bash tools/bench/b5_dfu.sh
 	@BUILD=$(BUILD) bash tools/bench/b6_update.sh
+	@BUILD=$(BUILD) bash tools/bench/b7_mixed.sh
 	@head -c 32768 /dev/urandom >$(BUILD)/bench-garbage.bin
 	@B5_FLASH_IN=$(BUILD)/bench-garbage.bin BUILD=$(BUILD) bash tools/bench/b5_dfu.sh
 
