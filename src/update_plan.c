@@ -39,12 +39,21 @@ struct plan {
 
 /* ---- choosing ---- */
 
+/* --all means the Cartographer probes: an application whose dictionary version names
+ * Cartographer (every release's does: "CARTOGRAPHER V3 6.1.0", "Cartographer HT 5.1.0"). Other
+ * Klipper MCUs on the bus (a toolhead board), nodes in Katapult and configured entries that did
+ * not answer tell no such thing: they are named with --uuid / --serial or left alone. */
+static bool cartographer(const struct discover_probe *p)
+{
+	return p->has_app && strcasestr(p->app.app.version, "cartographer");
+}
+
 static bool picked(const struct update_opts *o, const struct discover_probe *p)
 {
 	if (p->link == DISCOVER_LINK_DFU)
 		return false; /* a probe in ROM DFU needs `recover`, not an update */
 	if (o->all)
-		return true;
+		return cartographer(p);
 	for (size_t i = 0; i < o->npicks; i++)
 		if (!strcasecmp(o->picks[i], p->uuid) || !strcasecmp(o->picks[i], p->serial))
 			return true;
@@ -117,7 +126,15 @@ static void make_plan(struct plan *pl, const struct discover_result *r, size_t n
 		row->p = &r->v[i];
 		row->target = -1;
 		facts_of(r, row->p, &f);
-		if (!f.mcu[0] || catalog_choose(&f, &pl->o->want, pl->v, n, &row->c) < 0) {
+		if (row->p->has_app && !cartographer(row->p)) {
+			/* named with --uuid/--serial: the same MCU would match a probe's builds */
+			row->c.verdict = CATALOG_NONE;
+			row->c.index = -1;
+			snprintf(row->c.reason, sizeof(row->c.reason), "not_cartographer");
+			snprintf(row->c.why, sizeof(row->c.why),
+				 "runs %.96s, no Cartographer firmware: left alone (flash a file to "
+				 "it if you mean to)", f.version);
+		} else if (!f.mcu[0] || catalog_choose(&f, &pl->o->want, pl->v, n, &row->c) < 0) {
 			row->c.verdict = CATALOG_NONE;
 			row->c.index = -1;
 			snprintf(row->c.reason, sizeof(row->c.reason), "facts_unknown");

@@ -26,6 +26,8 @@ mk --iface can --bitrate 500000 --version "CARTOGRAPHER V3 6.1.0 lite" -s 21500 
 mk --iface can --bitrate 250000 --version "CARTOGRAPHER V3 6.1.0" -s 21500 -o "$fw/can250k-6.1.0.bin"
 mk --iface usb --version "CARTOGRAPHER V3 6.1.0" -s 22000 -o "$fw/usb-6.1.0.bin"
 mk --iface usb --version "CARTOGRAPHER K1 5.1.0" -s 22000 -o "$fw/usb-k1-5.1.0.bin"
+# a Klipper toolhead board on bus A: not a Cartographer probe, never in an --all plan
+mk --iface can --bitrate 1000000 --version "v0.12.0-456-g1a2b3c4d" -s 20000 -o "$work/toolhead.bin"
 # what the old probes run (not in the source)
 mk --iface can --bitrate 500000 --version "CARTOGRAPHER V3 6.0.0 lite" -s 20500 -o "$work/b1-runs.bin"
 mk --iface usb --version "CARTOGRAPHER 5.1.0" -s 20000 -o "$work/u1-runs.bin"
@@ -68,11 +70,12 @@ bus busa 1000000 || fail_start "simbus a"
 bus busb 500000 || fail_start "simbus b"
 can_twin a1 0A000000000000000000A001 busa 1000000 "$fw/can1m-5.1.0.bin" || fail_start "twin a1"
 can_twin a2 0A000000000000000000A002 busa 1000000 "$fw/can1m-6.1.0.bin" || fail_start "twin a2"
+can_twin x1 0A000000000000000000A0FF busa 1000000 "$work/toolhead.bin" || fail_start "twin x1"
 can_twin b1 0B000000000000000000B001 busb 500000 "$work/b1-runs.bin" || fail_start "twin b1"
 can_twin b2 0B000000000000000000B002 busb 500000 "$fw/can500k-6.1.0.bin" || fail_start "twin b2"
 usb_twin u1 0C000000000000000000C001 1-1.2 ttyACM0 "$work/u1-runs.bin" || fail_start "twin u1"
 usb_twin u2 0C000000000000000000C002 1-1.3 ttyACM1 "$fw/usb-k1-5.1.0.bin" || fail_start "twin u2"
-for t in a1 a2 b1 b2 u1 u2; do eval "$t=\$(uuid_of $t)"; done
+for t in a1 a2 x1 b1 b2 u1 u2; do eval "$t=\$(uuid_of $t)"; done
 U=(update --firmware "$fw" --can "sim:$work/busa" --can "sim:$work/busb" --klippy-socket ""
 	--allow-unknown)
 boot() { grep -ci "3F0#02$2" "$work/$1.log"; }	# bootloader requests to a UUID on a bus
@@ -94,6 +97,8 @@ check "plan: a2, b2 current on their bus's build; u2 (K1) current on the K1 buil
 	'[ "$(plan "$a2")" = "current|$(sha "$fw/can1m-6.1.0.bin")" ] && [ "$(plan "$b2")" = "current|$(sha "$fw/can500k-6.1.0.bin")" ] && [ "$(plan "$u2")" = "current|$(sha "$fw/usb-k1-5.1.0.bin")" ]'
 check "plan: the 6.x recalibration warning for a1 and u1 (5.x -> 6.x), not for b1 (6.0 -> 6.1)" \
 	'[ "$(py "$work/plan.json" "sorted(o[\"probe\"] for o in j if o[\"event\"]==\"update_plan\" and \"recalibrate\" in o) == sorted([\"$a1\", \"$u1\"])")" = True ] && grep -q "$a1.*recalibrate it before the next print" "$work/plan.err"'
+check "plan: six probes; the toolhead board (Klipper v0.12.0) on bus A is no Cartographer probe: not planned" \
+	'[ "$(py "$work/plan.json" "len([o for o in j if o[\"event\"]==\"update_plan\"])")" = 6 ] && ! grep -q "$x1" "$work/plan.json"'
 check "the dry run rebooted nothing: no bootloader request on either bus, no USB touch" \
 	'[ -s "$work/busa.log" ] && ! grep -qi "3F0#02" "$work/busa.log" "$work/busb.log" && [ $(touched u1) -eq 0 ]'
 
@@ -111,8 +116,8 @@ check "update_result lines come before the summary, one per probe" \
 	'[ "$(json_events "$work/up.json" | grep -o "update_result.*summary$" | grep -o update_result | wc -l)" -eq 6 ]'
 check "the old probes got their bootloader request, on their own bus only" \
 	'[ $(boot busa "$a1") -ge 1 ] && [ $(boot busb "$b1") -ge 1 ] && [ $(boot busb "$a1") -eq 0 ] && [ $(boot busa "$b1") -eq 0 ]'
-check "the current probes were untouched: no bootloader request for a2, b2; u2 never in Katapult" \
-	'[ $(boot busa "$a2") -eq 0 ] && [ $(boot busb "$b2") -eq 0 ] && [ $(touched u2) -eq 0 ] && [ $(touched u1) -ge 1 ]'
+check "the current probes were untouched: no bootloader request for a2, b2, the toolhead; u2 never in Katapult" \
+	'[ $(boot busa "$x1") -eq 0 ] && [ $(boot busa "$a2") -eq 0 ] && [ $(boot busb "$b2") -eq 0 ] && [ $(touched u2) -eq 0 ] && [ $(touched u1) -ge 1 ]'
 A1BOOT=$(boot busa "$a1")
 
 # ---- the same again, human output: nothing to write ----
@@ -132,6 +137,12 @@ check "--verify-current: exit 0, a2 read back (bootloader request), the final ta
 	"$work/vc.txt"
 check "--verify-current: the verify read every block, nothing written" \
 	'grep -q "blocks match" "$work/vc.txt" && ! grep -q "written" "$work/vc.txt"' "$work/vc.txt"
+
+# ---- the toolhead board named: found, but no Cartographer firmware runs on it ----
+"$CARTOFLASH" "${U[@]}" --uuid "$x1" --json >"$work/x1.json" 2>/dev/null
+rc=$?
+check "--uuid of the toolhead board: planned as none (not_cartographer), exit 65, no bootloader request" \
+	'[ $rc -eq 65 ] && [ "$(py "$work/x1.json" "[(o[\"verdict\"], o[\"reason\"], o[\"runs\"]) for o in j if o[\"event\"]==\"update_plan\"][0]")" = "none|not_cartographer|v0.12.0-456-g1a2b3c4d" ] && [ $(boot busa "$x1") -eq 0 ]'
 
 # ---- a non-answering --uuid: an error object, exit 69 ----
 "$CARTOFLASH" "${U[@]}" --uuid 0123456789ab --json >"$work/none.json" 2>/dev/null
@@ -163,9 +174,9 @@ check "... the error names --stop-klipper; no bootloader request was sent" \
 	'grep -q -- "--stop-klipper" "$work/held.err" && [ $(boot busa "$a1") -eq "$A1BOOT" ]'
 validate "Klipper-held refusal --json" "$work/held.json" summary
 
-for t in a1 a2 b1 b2 u1 u2; do stop_twin $t; done
+for t in a1 a2 x1 b1 b2 u1 u2; do stop_twin $t; done
 check "flash bytes: a1 holds can1m-6.1.0, b1 can500k-6.1.0-lite, u1 usb-6.1.0" \
 	'app_matches a1 "$fw/can1m-6.1.0.bin" && app_matches b1 "$fw/can500k-6.1.0-lite.bin" && app_matches u1 "$fw/usb-6.1.0.bin"'
-check "flash bytes: a2, b2, u2 still hold what they ran" \
-	'app_matches a2 "$fw/can1m-6.1.0.bin" && app_matches b2 "$fw/can500k-6.1.0.bin" && app_matches u2 "$fw/usb-k1-5.1.0.bin"'
+check "flash bytes: a2, b2, u2 and the toolhead still hold what they ran" \
+	'app_matches x1 "$work/toolhead.bin" && app_matches a2 "$fw/can1m-6.1.0.bin" && app_matches b2 "$fw/can500k-6.1.0.bin" && app_matches u2 "$fw/usb-k1-5.1.0.bin"'
 echo "1..$n"
