@@ -6,7 +6,9 @@
 # versions). Each probe gets the file that fits it, proven by its flash bytes; current probes
 # see no bootloader request (bus log) or 1200-baud touch (twin log); a second run changes
 # nothing; --verify-current reads one back; the final table and update_result events; JSON
-# validated against docs/json.md; a probe Klipper holds refused without --stop-klipper (75).
+# validated against docs/json.md; a Klipper toolhead board never planned; two probes Klipper
+# holds: refused without --stop-klipper (75), with it both written while Klipper is stopped and
+# started once (the stand-in's systemctl log).
 set -u
 . "$(dirname "$0")/can_lib.bash"
 . "$(dirname "$0")/json_lib.bash"
@@ -151,16 +153,19 @@ check "--uuid nobody answers as: exit 69, an error object (no_device) and the su
 	'[ $rc -eq 69 ] && [ "$(py "$work/none.json" "[(o[\"code\"], o[\"exit_code\"]) for o in j if o[\"event\"]==\"error\"][0]")" = "no_device|69" ]'
 validate "non-answering --uuid --json" "$work/none.json" summary
 
-# ---- Klipper holds a1: refused without --stop-klipper (75), nothing sent ----
+# ---- Klipper holds a1 and a2 (it reports 5.1.0 for both) ----
 cat >"$work/klipper.json" <<EOF
 {"info": {"state": "ready", "software_version": "v0.13.0"},
- "objects": {"configfile": {"settings": {"mcu scanner": {"canbus_uuid": "$a1", "canbus_interface": "sim:$work/busa"}}},
+ "objects": {"configfile": {"settings": {"mcu scanner": {"canbus_uuid": "$a1", "canbus_interface": "sim:$work/busa"},
+                                         "mcu second": {"canbus_uuid": "$a2", "canbus_interface": "sim:$work/busa"}}},
   "print_stats": {"state": "standby"},
   "mcu scanner": {"mcu_version": "CARTOGRAPHER 5.1.0", "mcu_build_versions": "gcc: 12.2.1",
-                  "mcu_constants": {"MCU": "stm32f042x6", "CANBUS_FREQUENCY": 1000000}}}}
+                  "mcu_constants": {"MCU": "stm32f042x6", "CANBUS_FREQUENCY": 1000000}},
+  "mcu second": {"mcu_version": "CARTOGRAPHER 5.1.0", "mcu_build_versions": "gcc: 12.2.1",
+                 "mcu_constants": {"MCU": "stm32f042x6", "CANBUS_FREQUENCY": 1000000}}}}
 EOF
 "$BIN/klippyd" --socket "$work/klippy.sock" --scenario "$work/klipper.json" --can "sim:$work/busa" \
-	>"$work/klippyd.out" 2>&1 &
+	--pidfile "$work/klippyd.pid" >"$work/klippyd.out" 2>&1 &
 pids+=($!)
 wait_line "$work/klippyd.out" "ready" || fail_start klippyd
 A1BOOT=$(boot busa "$a1")
@@ -173,6 +178,28 @@ check "Klipper holds a1 (it reports 5.1.0): planned, refused without --stop-klip
 check "... the error names --stop-klipper; no bootloader request was sent" \
 	'grep -q -- "--stop-klipper" "$work/held.err" && [ $(boot busa "$a1") -eq "$A1BOOT" ]'
 validate "Klipper-held refusal --json" "$work/held.json" summary
+
+# --stop-klipper: a systemctl on PATH that stops (SIGUSR1) and starts (SIGUSR2) the stand-in as
+# systemd would klipper.service, logging its calls; both probes are written in one run
+mkdir -p "$work/bin"
+cat >"$work/bin/systemctl" <<EOF
+#!/usr/bin/env bash
+echo "\$*" >>"$work/systemctl.log"
+pid=\$(cat "$work/klippyd.pid")
+case \$1 in
+stop) kill -USR1 "\$pid"; for i in \$(seq 250); do [ -S "$work/klippy.sock" ] || exit 0; sleep 0.02; done; exit 1 ;;
+start) kill -USR2 "\$pid"; for i in \$(seq 250); do [ -S "$work/klippy.sock" ] && exit 0; sleep 0.02; done; exit 1 ;;
+esac
+EOF
+chmod +x "$work/bin/systemctl"
+A2BOOT=$(boot busa "$a2")
+PATH=$work/bin:$PATH "$CARTOFLASH" "${K[@]}" --all --no-usb --stop-klipper --klipper-service klipper.service \
+	>"$work/stop.txt" 2>"$work/stop.err"
+rc=$?
+check "--stop-klipper: both probes Klipper holds are written in one run (exit 0), the toolhead left out" \
+	'[ $rc -eq 0 ] && [ $(grep -cE "^($a1|$a2) .* -> CARTOGRAPHER V3 6.1.0 +updated" "$work/stop.txt") -eq 2 ] && ! grep -q "$x1" "$work/stop.txt"'
+check "--stop-klipper: Klipper stopped once and started once for both (systemctl log), each probe rebooted" \
+	'[ "$(tr "\n" , <"$work/systemctl.log")" = "stop klipper.service,start klipper.service," ] && [ $(boot busa "$a1") -gt "$A1BOOT" ] && [ $(boot busa "$a2") -gt "$A2BOOT" ]'
 
 for t in a1 a2 x1 b1 b2 u1 u2; do stop_twin $t; done
 check "flash bytes: a1 holds can1m-6.1.0, b1 can500k-6.1.0-lite, u1 usb-6.1.0" \
