@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 # cartoflash builds against upstream inih, not only Debian's (which adds runtime globals): ini.c
 # of upstream's release (the orig tarball of Debian's libinih source package, without Debian's
-# patches; or a checkout named by INIH_SRC) compiled with its default compile-time options,
+# patches, from the machine's suite or a newer one on the same mirror: tools/static/static.sh
+# orig; or a checkout named by INIH_SRC) compiled with its default compile-time options,
 # cartoflash and the Klipper-config unit test linked against it, then the unit test and the
 # e2e scripts that read Klipper configs and fleet manifests run with that binary.
 set -u
@@ -14,16 +15,18 @@ not_ok() { n=$((n + 1)); echo "not ok $n - $1"; }
 check() { if eval "$2"; then ok "$1"; else not_ok "$1"; fi; }
 out=$PWD/$BUILD/inih-upstream
 src=${INIH_SRC:-}
+name=$(basename "${src:-inih}")
 if [ -z "$src" ]; then
 	tarball=$(bash tools/static/static.sh orig libinih 2>/dev/null) ||
 		{ echo "ok 1 - upstream inih # SKIP the libinih source package is not on this machine's mirror (set INIH_SRC to an inih checkout)"; exit 0; }
 	rm -rf "$out/inih" && mkdir -p "$out/inih"
 	tar -xf "$tarball" -C "$out/inih" --strip-components=1
 	src=$out/inih
+	name=$(basename "$tarball")
 fi
 mkdir -p "$out/inc"
 cp "$src/ini.h" "$out/inc/ini.h"
-check "upstream ini.h has no runtime option globals ($(basename "$src"))" '! grep -q "extern.*ini_max_line" "$out/inc/ini.h"'
+check "upstream ini.h has no runtime option globals ($name)" '! grep -q "extern.*ini_max_line" "$out/inc/ini.h"'
 cc -O2 -c "$src/ini.c" -I"$out/inc" -o "$out/ini.o" && ar rcs "$out/libinih.a" "$out/ini.o"
 check "upstream ini.c compiles with its default options" '[ -f "$out/libinih.a" ]'
 libs="$(pkg-config --libs libusb-1.0 libsocketcan zlib jansson nettle) $out/libinih.a"

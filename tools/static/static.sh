@@ -69,16 +69,36 @@ apt_setup() {
 }
 
 # orig PACKAGE: prints the upstream tarball of a Debian source package (its orig.tar, without
-# Debian's patches), downloaded once into $CACHE/src.
+# Debian's patches), downloaded once into $CACHE/src. The machine's own suite first; a mirror
+# may lack a source file of an older release (seen: libinih 55's orig answers 404 where the
+# .dsc is there), so then the suites in $CARTOFLASH_ORIG_SUITES (default: the next Debian
+# releases) on the same mirror. Only the orig tarball is needed: a missing .dsc or Debian diff
+# beside it does not matter.
 orig() {
-	local src
+	local src suite dir uri codename
 	src=$(ls -1 "$CACHE"/src/"$1"_*.orig.tar.* 2>/dev/null | sort -V | tail -1)
-	if [ -z "$src" ]; then
-		apt_setup || { log "apt index unavailable"; return 1; }
-		mkdir -p "$CACHE/src"
-		(cd "$CACHE/src" && timeout 600 apt-get "${AO[@]}" -qq source --download-only "$1" >&2) || return 1
-		src=$(ls -1 "$CACHE"/src/"$1"_*.orig.tar.* | sort -V | tail -1)
-	fi
+	[ -n "$src" ] && { echo "$src"; return 0; }
+	apt_setup || { log "apt index unavailable"; return 1; }
+	mkdir -p "$CACHE/src"
+	(cd "$CACHE/src" && timeout 600 apt-get "${AO[@]}" -qq source --download-only "$1" >&2) || true
+	src=$(ls -1 "$CACHE"/src/"$1"_*.orig.tar.* 2>/dev/null | sort -V | tail -1)
+	read -r uri codename <<<"$(mirror)" || return 1
+	for suite in ${CARTOFLASH_ORIG_SUITES-trixie testing}; do
+		[ -z "$src" ] || break
+		log "$1: no upstream tarball in $codename's sources on this mirror; trying $suite"
+		dir=$CACHE/apt-src-$suite
+		mkdir -p "$dir/lists/partial" "$dir/cache/archives/partial"
+		echo "deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $uri $suite main" \
+			>"$dir/sources.list"
+		local so=(-o "Dir::Etc::sourcelist=$dir/sources.list" -o Dir::Etc::sourceparts=/dev/null
+			-o "Dir::State::Lists=$dir/lists" -o "Dir::Cache=$dir/cache" -o Dir::State::status=/dev/null
+			-o APT::Sandbox::User=root -o Acquire::Languages=none -o Acquire::Retries=2
+			-o Acquire::http::Timeout=30)
+		timeout 600 apt-get "${so[@]}" -qq update >&2 || continue
+		(cd "$CACHE/src" && timeout 600 apt-get "${so[@]}" -qq source --download-only "$1" >&2) || true
+		src=$(ls -1 "$CACHE"/src/"$1"_*.orig.tar.* 2>/dev/null | sort -V | tail -1)
+	done
+	[ -n "$src" ] || return 1
 	echo "$src"
 }
 
