@@ -182,6 +182,20 @@ static void ev_reached(void *ctx, int err, uint64_t now)
 		step_done(k, err);
 }
 
+/* A refusal the channel's own facts decide is made before the probe leaves its application:
+ * the same rule op_check_image runs again with the whole identity after CONNECT. */
+static int check_before_request(struct kupd *k)
+{
+	struct kchannel_session s;
+
+	memset(&s, 0, sizeof(s));
+	k->ch->ops->session(k->ch, &s);
+	if (s.iface != IMAGE_IFACE_CAN)
+		return CF_OK;
+	return ktext_check_before_entry(updater_get_config(k->u), s.bus_bitrate,
+					updater_failure(k->u));
+}
+
 static int op_identify(struct updater *u)
 {
 	struct kupd *k = kupd_of(u);
@@ -193,6 +207,8 @@ static int op_identify(struct updater *u)
 	k->deadline_us = cf_now_us() + (cfg->opts.timeout_us ? cfg->opts.timeout_us
 							      : KATAPULT_REACH_US);
 	err = channel_new(k);
+	if (err == CF_OK && request && cfg->image_info)
+		err = check_before_request(k);
 	if (err == CF_OK)
 		err = k->ch->ops->reach(k->ch, request, k->deadline_us);
 	if (err < 0)

@@ -50,5 +50,13 @@ int ktext_stopped(struct cf_failure *why, const char *stage, bool after_complete
  */
 int ktext_check(const struct updater_config *cfg, const struct image_target *t,
 		const char *device, struct cf_failure *why);
+/*
+ * The rule that needs no word from the probe, decided before the bootloader request: R3 against
+ * the bitrate the channel knows of its bus (0 unknown: passes; ktext_check decides after
+ * CONNECT). A probe refused here is never rebooted. Returns 0, or CF_ERR_REFUSED with why filled
+ * as ktext_check fills it.
+ */
+int ktext_check_before_entry(const struct updater_config *cfg, uint32_t bus_bitrate,
+			     struct cf_failure *why);
 
 #endif

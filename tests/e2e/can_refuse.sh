@@ -25,8 +25,12 @@ flash_rc() {
 		2>"$work/$name.err"
 }
 
+mark=$(wc -l <"$work/bus.log")
+twin_mark=$(wc -l <"$work/p1.out")
 flash_rc r3 "$work/app_500k.bin"
 rc=$?
+r3_frames=$(tail -n +"$((mark + 1))" "$work/bus.log")
+r3_twin=$(tail -n +"$((twin_mark + 1))" "$work/p1.out")
 check "wrong bitrate: exit 65 (image refused)" '[ $rc -eq 65 ]'
 check "wrong bitrate: names R3, both bitrates and the override" \
 	'grep -q "R3" "$work/r3.err" && grep -q "500000" "$work/r3.err" && grep -q "1000000" "$work/r3.err" && grep -q -- "--allow-bitrate-mismatch" "$work/r3.err"'
@@ -46,6 +50,9 @@ check "full image: names R1" 'grep -q "R1" "$work/full.err"'
 flash_rc usb "$work/app_usb.bin"
 rc=$?
 check "a USB build over CAN: exit 65, names R4 (interface)" '[ $rc -eq 65 ] && grep -q "R4" "$work/usb.err"'
+# the negative checks above hold the pattern this run's bootloader request matches
+check "a refusal after CONNECT (R4): the probe was asked into Katapult, and put back into its application" \
+	'bus_has "3F0#02$u" && grep -q "nothing was written, the probe runs its application again" "$work/usb.err"'
 
 flash_rc g431 "$work/app_g431.bin"
 rc=$?
@@ -62,8 +69,14 @@ rc=$?
 check "--dry-run of a good image: exit 0" '[ $rc -eq 0 ]'
 check "--dry-run: says nothing was written and the probe never left its application" \
 	'[ "$(py "$work/dry.out" "[o[\"summary\"].startswith(\"dry run: R1-R5, R8 passed\") and o[\"summary\"].endswith(\"nothing written, never rebooted\") and o[\"mode\"] for o in j if o[\"event\"]==\"result\"][0]")" = "application" ]'
-check "a refusal puts the probe back into its application" \
-	'grep -q "nothing was written, the probe runs its application again" "$work/r3.err"'
+# R3 needs only the interface's bitrate: decided before the bootloader request, so the probe
+# is never rebooted for it (the other rules need Katapult's CONNECT; see the next check)
+check "R3 is decided before the bootloader request: the run sent nothing to the probe" \
+	'grep -q "before the bootloader request: nothing was sent to the probe, it keeps running" "$work/r3.err" &&
+	 ! printf "%s\n" "$r3_frames" | grep -qi "3F0#02$u"'
+check "... and the probe never left its application (no Katapult node id was set)" \
+	'! printf "%s\n" "$r3_frames" | grep -qi "3F0#11$u" && ! printf "%s\n" "$r3_twin" | grep -q "mode katapult" &&
+	 grep -q "mode katapult" "$work/p1.out"'
 
 "$CARTOFLASH" flash --allow-unknown "$work/good.bin" --can "$bus" --uuid 0123456789ab --timeout 1s \
 	>"$work/unknown.out" 2>"$work/unknown.err"

@@ -341,7 +341,7 @@ static void test_can_backend_flashes_four_probes_at_once(void **state)
 	free(im.data);
 }
 
-static void test_can_backend_refuses_a_wrong_bitrate_image_before_writing(void **state)
+static void test_can_backend_refuses_a_wrong_bitrate_image_before_the_request(void **state)
 {
 	struct twin *t = add_twin(0x40, true);
 	struct img im;
@@ -359,11 +359,12 @@ static void test_can_backend_refuses_a_wrong_bitrate_image_before_writing(void *
 	assert_int_equal(fleet_get_result(r.fleet, job), CF_ERR_REFUSED);
 	assert_non_null(strstr(updater_failure(fleet_get_updater(r.fleet, job))->detail, "R3"));
 	assert_int_equal(twin_get_stats(t)->blocks_written, 0);
-	/* Nothing written, so the probe is put back into its intact application. */
-	assert_int_equal(twin_get_stats(t)->completes, 1);
+	/* R3 needs only the bus's bitrate: refused before the bootloader request, so the probe
+	 * never left its application (no COMPLETE was needed to put it back). */
+	assert_int_equal(twin_get_stats(t)->completes, 0);
 	assert_int_equal(twin_get_mode(t), TWIN_MODE_APP);
 	assert_non_null(strstr(updater_failure(fleet_get_updater(r.fleet, job))->hint,
-			       "runs its application again"));
+			       "nothing was sent to the probe, it keeps running"));
 	run_close(&r);
 	free(im.data);
 }
@@ -432,7 +433,7 @@ int main(void)
 					  teardown),
 		cmocka_unit_test_teardown(test_can_backend_flashes_four_probes_at_once, teardown),
 		cmocka_unit_test_teardown(
-			test_can_backend_refuses_a_wrong_bitrate_image_before_writing, teardown),
+			test_can_backend_refuses_a_wrong_bitrate_image_before_the_request, teardown),
 		cmocka_unit_test_teardown(test_can_backend_unknown_uuid_is_no_device, teardown),
 		cmocka_unit_test_teardown(
 			test_can_backend_interrupt_leaves_katapult_and_a_rerun_resumes, teardown),
