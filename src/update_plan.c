@@ -22,7 +22,6 @@
 struct plan_row {
 	const struct discover_probe *p;
 	struct catalog_choice c;
-	const char *blocked;	 /* why it is not written although a build fits, or NULL */
 	const char *recalibrate; /* what writing it needs besides (catalog_recalibration) */
 	int target;		 /* its job in the run, -1: not in it */
 	bool verify;		 /* in the run as a read-back (--verify-current) */
@@ -89,15 +88,6 @@ static void facts_of(const struct discover_result *r, const struct discover_prob
 	}
 }
 
-/* A probe Klipper or another process holds is not blocked here: the run asks Klipper (the
- * print guard, --stop-klipper) and names a holder exactly as flash does (one run path). */
-static const char *blocked_why(const struct discover_probe *p)
-{
-	if (!p->has_app)
-		return "its running build is unknown (Katapult only): use flash with a file";
-	return NULL;
-}
-
 static const struct catalog_entry *entry_of(const struct plan *pl, const struct plan_row *row)
 {
 	return row->c.index >= 0 ? &pl->v[row->c.index] : NULL;
@@ -134,6 +124,17 @@ static void make_plan(struct plan *pl, const struct discover_result *r, size_t n
 			snprintf(row->c.why, sizeof(row->c.why),
 				 "runs %.96s, no Cartographer firmware: left alone (flash a file to "
 				 "it if you mean to)", f.version);
+		} else if (!row->p->has_app && !pl->o->want.variant_set) {
+			/* In Katapult (an interrupted update), a probe tells its MCU, interface and
+			 * bus, never which variant it ran: the user names it, nobody guesses. A
+			 * Klipper toolhead board in Katapult looks the same, so only a named probe
+			 * comes here (--all takes applications that name Cartographer). */
+			row->c.verdict = CATALOG_NONE;
+			row->c.index = -1;
+			snprintf(row->c.reason, sizeof(row->c.reason), "variant_unknown");
+			snprintf(row->c.why, sizeof(row->c.why),
+				 "in Katapult, its variant is unknown: --variant full, lite, k1 or ht "
+				 "writes the newest build of that variant (or flash a file)");
 		} else if (!f.mcu[0] || catalog_choose(&f, &pl->o->want, pl->v, n, &row->c) < 0) {
 			row->c.verdict = CATALOG_NONE;
 			row->c.index = -1;
@@ -141,7 +142,6 @@ static void make_plan(struct plan *pl, const struct discover_result *r, size_t n
 			snprintf(row->c.why, sizeof(row->c.why), "its MCU or interface is unknown");
 		}
 		if (row->c.verdict == CATALOG_FLASH) {
-			row->blocked = blocked_why(row->p);
 			row->recalibrate =
 				catalog_recalibration(catalog_version_number(f.version),
 						      pl->v[row->c.index].version);
@@ -176,7 +176,7 @@ static void plan_json(const struct plan *pl, const struct plan_row *row)
 	}
 	if (row->recalibrate)
 		json_object_set_new(o, "recalibrate", json_string(row->recalibrate));
-	json_object_set_new(o, "why", json_string(row->blocked ? row->blocked : row->c.why));
+	json_object_set_new(o, "why", json_string(row->c.why));
 	jsonout_emit(o);
 }
 
@@ -188,7 +188,7 @@ static void plan_warnings(const struct plan *pl, const struct plan_row *row)
 	const char *plugin = e && e->row && e->row->min_plugin_version[0] ?
 				     e->row->min_plugin_version : NULL;
 
-	if (row->c.verdict != CATALOG_FLASH || row->blocked)
+	if (row->c.verdict != CATALOG_FLASH)
 		return;
 	if (cli_common.json) {
 		if (plugin)
@@ -219,7 +219,7 @@ static void print_plan(const struct plan *pl)
 		else
 			printf("%-24s %-26s -> %-8s %s%s%s\n", name_of(row->p), runs_of(row->p),
 			       catalog_verdict_name(row->c.verdict), e ? e->path : "",
-			       e ? "  " : "", row->blocked ? row->blocked : row->c.why);
+			       e ? "  " : "", row->c.why);
 		plan_warnings(pl, row);
 	}
 }
@@ -227,7 +227,7 @@ static void print_plan(const struct plan *pl)
 static int plan_exit(const struct plan *pl)
 {
 	for (size_t i = 0; i < pl->n; i++)
-		if (pl->rows[i].c.verdict == CATALOG_NONE || pl->rows[i].blocked)
+		if (pl->rows[i].c.verdict == CATALOG_NONE)
 			return cf_err_exit_code(CF_ERR_REFUSED);
 	return 0;
 }
@@ -383,7 +383,7 @@ static bool in_run(const struct plan *pl, struct plan_row *row)
 {
 	row->verify = false;
 	if (row->c.verdict == CATALOG_FLASH)
-		return !row->blocked;
+		return true;
 	row->verify = pl->o->verify_current && row->c.verdict == CATALOG_CURRENT &&
 		      strcmp(row->c.reason, "other_build");
 	return row->verify;

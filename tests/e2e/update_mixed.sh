@@ -8,7 +8,8 @@
 # nothing; --verify-current reads one back; the final table and update_result events; JSON
 # validated against docs/json.md; a Klipper toolhead board never planned; two probes Klipper
 # holds: refused without --stop-klipper (75), with it both written while Klipper is stopped and
-# started once (the stand-in's systemctl log).
+# started once (the stand-in's systemctl log); a probe left in Katapult: named, written only
+# with --variant.
 set -u
 . "$(dirname "$0")/can_lib.bash"
 . "$(dirname "$0")/json_lib.bash"
@@ -201,9 +202,34 @@ check "--stop-klipper: both probes Klipper holds are written in one run (exit 0)
 check "--stop-klipper: Klipper stopped once and started once for both (systemctl log), each probe rebooted" \
 	'[ "$(tr "\n" , <"$work/systemctl.log")" = "stop klipper.service,start klipper.service," ] && [ $(boot busa "$a1") -gt "$A1BOOT" ] && [ $(boot busa "$a2") -gt "$A2BOOT" ]'
 
-for t in a1 a2 x1 b1 b2 u1 u2; do stop_twin $t; done
+# ---- a probe an interrupted update left in Katapult (bus B): it tells no variant ----
+"$BIN/twin" --uid 0B000000000000000000B0CC --flash "$work/k1.bin" --init katapult:can:500000 \
+	--speed 0 --attach "sim:$work/busb" >"$work/k1.out" 2>"$work/k1.err" &
+pids+=($!)
+echo $! >"$work/k1.pid"
+wait_line "$work/k1.out" "ready" || fail_start "twin k1"
+k1=$(sed -n 's/.*ready uuid=\([0-9a-f]*\).*/\1/p' "$work/k1.out" | head -1)
+B=(update --firmware "$fw" --can "sim:$work/busb" --klippy-socket "" --allow-unknown --no-usb)
+"$CARTOFLASH" "${B[@]}" --all --dry-run --json >"$work/kall.json" 2>/dev/null
+check "--all leaves a node in Katapult out (it names no Cartographer firmware)" \
+	'[ -s "$work/kall.json" ] && ! grep -q "$k1" "$work/kall.json"'
+"$CARTOFLASH" "${B[@]}" --uuid "$k1" --json >"$work/k.json" 2>"$work/k.err"
+rc=$?
+check "--uuid of a probe in Katapult, no --variant: planned as none (variant_unknown), exit 65, nothing written" \
+	'[ $rc -eq 65 ] && [ "$(py "$work/k.json" "[(o[\"verdict\"], o[\"reason\"], o[\"runs\"]) for o in j if o[\"event\"]==\"update_plan\"][0]")" = "none|variant_unknown|-" ] && ! grep -q "mode app" "$work/k1.err"' \
+	"$work/k.json"
+check "... and says how to go on (--variant)" \
+	'grep -q -- "--variant full, lite, k1 or ht" "$work/k.json"'
+"$CARTOFLASH" "${B[@]}" --uuid "$k1" --variant lite >"$work/kv.txt" 2>"$work/kv.err"
+rc=$?
+check "--variant lite: the newest lite build for its bus (500k) written, the probe runs it (exit 0)" \
+	'[ $rc -eq 0 ] && grep -q "^$k1 .* -> CARTOGRAPHER V3 6.1.0 lite *updated" "$work/kv.txt" && grep -q "mode app" "$work/k1.err"' \
+	"$work/kv.txt" "$work/kv.err"
+
+for t in a1 a2 x1 b1 b2 u1 u2 k1; do stop_twin $t; done
 check "flash bytes: a1 holds can1m-6.1.0, b1 can500k-6.1.0-lite, u1 usb-6.1.0" \
 	'app_matches a1 "$fw/can1m-6.1.0.bin" && app_matches b1 "$fw/can500k-6.1.0-lite.bin" && app_matches u1 "$fw/usb-6.1.0.bin"'
+check "flash bytes: k1 (was Katapult only) holds can500k-6.1.0-lite" 'app_matches k1 "$fw/can500k-6.1.0-lite.bin"'
 check "flash bytes: a2, b2, u2 and the toolhead still hold what they ran" \
 	'app_matches x1 "$work/toolhead.bin" && app_matches a2 "$fw/can1m-6.1.0.bin" && app_matches b2 "$fw/can500k-6.1.0.bin" && app_matches u2 "$fw/usb-k1-5.1.0.bin"'
 echo "1..$n"
