@@ -220,6 +220,7 @@ check "--uuid of a probe in Katapult, no --variant: planned as none (variant_unk
 	"$work/k.json"
 check "... and says how to go on (--variant)" \
 	'grep -q -- "--variant full, lite, k1 or ht" "$work/k.json"'
+validate "Katapult-only probe --json" "$work/k.json" summary
 "$CARTOFLASH" "${B[@]}" --uuid "$k1" --variant lite >"$work/kv.txt" 2>"$work/kv.err"
 rc=$?
 check "--variant lite: the newest lite build for its bus (500k) written, the probe runs it (exit 0)" \
