@@ -131,32 +131,19 @@ static size_t witnesses(const struct discover_result *r, const struct klippy_sta
 	return n;
 }
 
-/* R3 on a Klipper bridge, decided before anything is sent to the probe: the bus's figure is
- * unknown (source says why), or the nodes' own figure differs from the image's. */
+/* R3 on a Klipper bridge whose bus bitrate no node tells (source says why): refused before
+ * anything is sent to the probe. */
 static int refuse_r3(const struct liverun_target *t, const struct image_info *img,
-		     const struct canbridge_bitrate *br, unsigned force)
+		     const struct canbridge_bitrate *br)
 {
-	struct image_refusal r;
 	struct cf_failure why;
 
 	cf_failure_clear(&why);
-	if (!br->bitrate) {
-		cf_failure_set(&why, CF_ERR_REFUSED, "check",
-			       "refusal R3: can bitrate: image %u, bus %s",
-			       (unsigned)img->can_bitrate, br->source);
-		cf_failure_set_hint(&why, "nothing was written, nothing rebooted; "
-					  "--allow-bitrate-mismatch if you know the bus runs at %u",
-				    (unsigned)img->can_bitrate);
-	} else if (image_check_bitrate(img, br->bitrate, force, &r) < 0) {
-		cf_failure_set(&why, CF_ERR_REFUSED, "check",
-			       "refusal %s: %s: image %s, device %s (%s)", r.rule, r.what,
-			       r.image_value, r.target_value, r.reason);
-		cf_failure_set_hint(&why, "bus bitrate from %.150s; the probe was identified, never "
-					  "rebooted; %s lifts it if you are sure",
-				    br->source, r.override);
-	} else {
-		return 0;
-	}
+	cf_failure_set(&why, CF_ERR_REFUSED, "check", "refusal R3: can bitrate: image %u, bus %s",
+		       (unsigned)img->can_bitrate, br->source);
+	cf_failure_set_hint(&why, "nothing was written, nothing rebooted; "
+				  "--allow-bitrate-mismatch if you know the bus runs at %u",
+			    (unsigned)img->can_bitrate);
 	cf_failure_set_device(&why, "probe %s (%s)", t->uuid, t->iface);
 	return cli_fail(&why);
 }
@@ -225,10 +212,13 @@ static int bridge_bitrates(struct loop *loop, const struct liverun_opts *o, stru
 		if (br.bitrate && cf_log_enabled(CF_LOG_WARN))
 			fprintf(stderr, "cartoflash: R3 for %s compares with bus bitrate %u: %s\n",
 				t[i].uuid, (unsigned)br.bitrate, br.source);
-		/* both before the bootloader request: a refused probe is never rebooted */
-		if (infos && infos[i] && infos[i]->iface == IMAGE_IFACE_CAN &&
+		/* A known figure goes to the target's updater, which decides R3 per probe before
+		 * its bootloader request (a fleet's other probes go on). An unknown one says
+		 * nothing of the bus, so every CAN image on it is refused here, before any
+		 * request: passing the host figure on would be a guess. */
+		if (!br.bitrate && infos && infos[i] && infos[i]->iface == IMAGE_IFACE_CAN &&
 		    !(force & IMAGE_FORCE_BITRATE))
-			code = refuse_r3(&t[i], infos[i], &br, force);
+			code = refuse_r3(&t[i], infos[i], &br);
 	}
 	discover_result_fini(r);
 	free(r);

@@ -72,9 +72,9 @@ struct liverun {
  * refuse or stop Klipper when it holds a target), then the lock of every bus the targets are
  * on, waiting up to --lock-wait. Then, for CAN targets behind a Klipper USB-to-CAN bridge, the
  * bus bitrate R3 compares with (t[i].bus_bitrate), from the nodes' own dictionaries and
- * Klipper's word, never the host figure; when infos[i] (NULL: no images) is a CAN image, R3 is
- * decided here, before anything is sent to the probe: refused when no node tells the figure or
- * the image's differs from it, unless force lifts it. A target that is the bridge MCU of its own
+ * Klipper's word, never the host figure; the target's updater decides R3 with it before the
+ * bootloader request (src/katapult/katapult_text.h). When no node tells the figure and infos[i]
+ * (NULL: no images) is a CAN image, R3 is refused here for the whole run, unless force lifts it. A target that is the bridge MCU of its own
  * interface (its UUID from the bridge's USB serial) is refused (65) when infos[i] is given: a
  * Katapult session over the interface it takes away cannot work. Returns 0 to go on, or the exit code
  * after printing why (75 printing / held / busy, 65 R3). liverun_end must follow a 0,

@@ -98,8 +98,8 @@ int ktext_check_before_entry(const struct updater_config *cfg, uint32_t bus_bitr
 		return CF_OK;
 	refusal(&r, text, sizeof(text));
 	cf_failure_set(why, CF_ERR_REFUSED, "check", "%s", text);
-	cf_failure_set_hint(why, "decided from the interface's bitrate before the bootloader request: "
-				 "nothing was sent to the probe, it keeps running; %s lifts it if "
+	cf_failure_set_hint(why, "decided from the bus's bitrate before the bootloader request: "
+				 "nothing was sent to the probe, never rebooted; %s lifts it if "
 				 "you are sure",
 			    r.override);
 	return CF_ERR_REFUSED;

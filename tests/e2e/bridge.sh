@@ -32,8 +32,8 @@ check "... decided before anything rebooted the probe: no bootloader request on 
 mark
 run flash --allow-unknown "$W/500k.bin" --can "$BUS" --uuid "$APP" --json
 # the probe keeps the node id identify gave it (a Klipper node has no release): found again
-check "... again with --json (65): no bootloader request, the application still runs" \
-	"[ $RC -eq 65 ] && has $ERR 'refusal R3' && [ \$(since '3F0#02$UP') -eq 0 ] && ! has $W/app.err 'mode katapult'" "$ERR" "$W/can0.log"
+check "... again with --json (65, the probe's result line): no bootloader request, the application still runs" \
+	"[ $RC -eq 65 ] && jrow '.event == \"result\"' '.code == \"refused\" and (.detail | contains(\"refusal R3\"))' && [ \$(since '3F0#02$UP') -eq 0 ] && ! has $W/app.err 'mode katapult'" "$ERR" "$W/can0.log"
 mark
 run flash --allow-unknown "$W/1m.bin" --can "$BUS" --uuid "$APP"
 check "bridge: the 1 Mbit/s image passes on the probe's word and is written (0)" \
@@ -41,6 +41,20 @@ check "bridge: the 1 Mbit/s image passes on the probe's word and is written (0)"
 run flash --allow-unknown "$W/500k.bin" --can "$BUS" --uuid "$APP" --dry-run
 check "bridge dry run: R3 refused on the running application's figure, not the host's" \
 	"[ $RC -eq 65 ] && has $ERR 'refusal R3' && has $ERR 'bus bitrate from node $APP (its dictionary) on Klipper bridge'" "$ERR"
+
+# A fleet on the bridge with one wrong image: R3 refuses that probe alone, before its bootloader
+# request, and the other probe on the same bus is written.
+can_twin two E0EF270CA188000000000002 "app:can:1000000:CARTOGRAPHER 5.1.0" || skip_all "twin"
+TWO=$(sed -n 's/.*uuid=\([0-9a-f]*\).*/\1/p' "$W/two.out")
+printf '[wrong]\ninterface = %s\nuuid = %s\nimage = %s\n\n[right]\ninterface = %s\nuuid = %s\nimage = %s\n' \
+	"$BUS" "$APP" "$W/500k.bin" "$BUS" "$TWO" "$W/1m.bin" >"$W/fleet.ini"
+mark
+run fleet --allow-unknown "$W/fleet.ini" --json
+check "bridge fleet, one 500 kbit/s image: that probe refused (R3), the other written; exit 65" \
+	"[ $RC -eq 65 ] && jrow '.event == \"result\" and .device == \"wrong\"' '.code == \"refused\" and (.detail | contains(\"refusal R3\"))' && jrow '.event == \"result\" and .device == \"right\"' '.code == \"ok\"'" "$OUT" "$ERR"
+check "... the refused probe got no bootloader request, the other one did" \
+	"[ \$(since '3F0#02$UP') -eq 0 ] && [ \$(since \"3F0#02$(echo "$TWO" | tr a-f A-F)\") -eq 1 ]" "$W/can0.log"
+kill "$(cat "$W/two.pid")"
 
 # The bridge MCU itself (its CAN UUID from the bridge's USB serial, 39002D000E5053424E363620):
 # its bootloader is not on the bus and the interface goes with it - refused before any frame.

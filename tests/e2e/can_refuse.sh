@@ -72,7 +72,7 @@ check "--dry-run: says nothing was written and the probe never left its applicat
 # R3 needs only the interface's bitrate: decided before the bootloader request, so the probe
 # is never rebooted for it (the other rules need Katapult's CONNECT; see the next check)
 check "R3 is decided before the bootloader request: the run sent nothing to the probe" \
-	'grep -q "before the bootloader request: nothing was sent to the probe, it keeps running" "$work/r3.err" &&
+	'grep -q "before the bootloader request: nothing was sent to the probe, never rebooted" "$work/r3.err" &&
 	 ! printf "%s\n" "$r3_frames" | grep -qi "3F0#02$u"'
 check "... and the probe never left its application (no Katapult node id was set)" \
 	'! printf "%s\n" "$r3_frames" | grep -qi "3F0#11$u" && ! printf "%s\n" "$r3_twin" | grep -q "mode katapult" &&
