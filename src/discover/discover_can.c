@@ -37,6 +37,8 @@ struct can_job {
 	struct canquery query;
 	bool query_started;
 	struct appid_sweep *sweep;
+	bool query_over, sweep_over; /* the census: both run at once, sessions start after both */
+	int query_err;
 	struct can_node nodes[CAN_NODES_MAX];
 	size_t nnodes;
 	int running;
@@ -211,10 +213,20 @@ static void start_katapult(struct can_job *j, const struct canquery_node *q)
 		j->running--; /* no step_done comes for a step that did not start */
 }
 
-static void sweep_done(void *ctx, struct appid_sweep *s)
-{
-	struct can_job *j = ctx;
+static void bus_failed(struct can_job *j, int err, const char *what);
 
+/* Both halves of the census are in: the parked nodes the sweep found, the free ones the query
+ * found. Only now are identify ids given out, so none goes to a node that already sits on it. */
+static void census_done(struct can_job *j)
+{
+	struct appid_sweep *s = j->sweep;
+
+	if (!j->query_over || !j->sweep_over || j->finished)
+		return;
+	if (j->query_err < 0) {
+		bus_failed(j, j->query_err, "admin query failed");
+		return;
+	}
 	j->running = 1; /* held until every session below has started */
 	if (appid_sweep_result(s) == CF_OK) {
 		for (unsigned id = APPID_CAN_NODE_FIRST; id <= APPID_CAN_NODE_LAST; id++)
@@ -232,6 +244,15 @@ static void sweep_done(void *ctx, struct appid_sweep *s)
 			start_app(j, q);
 	}
 	node_finished(j);
+}
+
+static void sweep_done(void *ctx, struct appid_sweep *s)
+{
+	struct can_job *j = ctx;
+
+	(void)s;
+	j->sweep_over = true;
+	census_done(j);
 }
 
 static void bus_failed(struct can_job *j, int err, const char *what)
@@ -252,13 +273,9 @@ static void query_done(void *ctx, int err, uint64_t now)
 
 	(void)now;
 	bus_of(j)->answered = (unsigned)j->query.count;
-	if (err < 0) {
-		bus_failed(j, err, "admin query failed");
-		return;
-	}
-	err = appid_sweep_start(j->d->loop, j->mux, 0, sweep_done, j, &j->sweep);
-	if (err < 0)
-		bus_failed(j, err, "sweep failed");
+	j->query_err = err;
+	j->query_over = true;
+	census_done(j);
 }
 
 static int open_bus(struct can_job *j)
@@ -309,6 +326,11 @@ void discover_can_start(struct dsc *d, size_t bus)
 		return;
 	}
 	j->query_started = true;
+	/* The sweep of the identify ids at the same time: only a node with no id answers the
+	 * query and only one sitting on an identify id answers the sweep, so their quiet windows
+	 * overlap instead of adding up. */
+	if (appid_sweep_start(d->loop, j->mux, 0, sweep_done, j, &j->sweep) < 0)
+		bus_failed(j, CF_ERR_IO, "cannot send the sweep of the identify node ids");
 }
 
 void discover_can_free(struct can_job *j)
