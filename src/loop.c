@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// poll(2) loop with caller-embedded sources and timers; allocates only its pollfd array.
+// ppoll(2) loop with caller-embedded sources and timers; allocates only its pollfd array.
 #include "loop.h"
 
 #include <errno.h>
 #include <poll.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "log.h"
 #include "protocol/err.h"
@@ -92,16 +93,22 @@ static void fire_due_timers(struct loop *loop, uint64_t now)
 	}
 }
 
-static int poll_timeout_ms(uint64_t now, uint64_t deadline, uint64_t max_wait_us)
+/*
+ * The wait until the earliest timer, at microsecond precision: ppoll() takes a timespec, and a
+ * timer on Linux (hrtimer) never expires early, so nothing is polled for early and spun on.
+ * poll()'s milliseconds rounded every wait up to the next whole millisecond: a timer 1.7 ms
+ * out fired after 2 ms or more (the twin's per-block program time, our own poll periods).
+ */
+static struct timespec wait_until(uint64_t now, uint64_t deadline, uint64_t max_wait_us)
 {
 	uint64_t wait = deadline > now ? deadline - now : 0;
 
 	if (wait > max_wait_us)
 		wait = max_wait_us;
-	if (wait > 3600000000u) // an hour: keeps the int conversion below in range
+	if (wait > 3600000000u) // an hour
 		wait = 3600000000u;
-	// Round up so a timer is never polled for early and spun on.
-	return (int)((wait + 999) / 1000);
+	return (struct timespec){.tv_sec = (time_t)(wait / 1000000u),
+				 .tv_nsec = (long)(wait % 1000000u) * 1000};
 }
 
 int loop_run_once(struct loop *loop, uint64_t max_wait_us)
@@ -110,6 +117,7 @@ int loop_run_once(struct loop *loop, uint64_t max_wait_us)
 	int counts[LOOP_MAX_FDS];
 	int nsrc = 0, nfds = 0, rc;
 	uint64_t now = cf_now_us();
+	struct timespec ts;
 
 	for (struct loop_source *s = loop->sources; s && nsrc < LOOP_MAX_FDS; s = s->next) {
 		int n = s->pollfds(s, loop->fds + nfds, LOOP_MAX_FDS - nfds);
@@ -117,7 +125,8 @@ int loop_run_once(struct loop *loop, uint64_t max_wait_us)
 		counts[nsrc++] = n;
 		nfds += n;
 	}
-	rc = poll(loop->fds, (nfds_t)nfds, poll_timeout_ms(now, earliest_deadline(loop), max_wait_us));
+	ts = wait_until(now, earliest_deadline(loop), max_wait_us);
+	rc = ppoll(loop->fds, (nfds_t)nfds, &ts, NULL);
 	if (rc < 0)
 		return errno == EINTR ? CF_ERR_INTERRUPTED : CF_ERR_IO;
 	now = cf_now_us();
