@@ -23,15 +23,27 @@ static void finish(struct can_entry *e, int err, uint64_t now)
 		e->on_done(e->ctx, err, now);
 }
 
-static int send_request(struct can_entry *e)
+static int send_request(struct can_entry *e, uint64_t now)
 {
 	struct canbus_frame f;
 
 	/* katapult.md §2.7 step 2: 02 uuid; Katapult would ignore it, the application jumps. */
 	canbus_build_request_bootloader(e->uuid, &f);
+	if (!e->requested)
+		e->requested_us = now;
 	e->requested = true;
 	cf_log(CF_LOG_DEBUG, canmux_spec(e->mux), "entry", "no Katapult yet: bootloader request");
 	return canmux_send(e->mux, NULL, &f, 1);
+}
+
+/* The wait after a round's CONNECT (and from its set-id until the CONNECT is due). */
+static uint64_t round_period(const struct can_entry *e, uint64_t now)
+{
+	if (e->rounds == 1)
+		return CAN_ENTRY_PROBE_US;
+	if (e->requested && now - e->requested_us < CAN_ENTRY_FAST_FOR_US)
+		return CAN_ENTRY_FAST_US;
+	return CAN_ENTRY_POLL_US;
 }
 
 static int send_set_id(struct can_entry *e, uint64_t now)
@@ -42,7 +54,7 @@ static int send_set_id(struct can_entry *e, uint64_t now)
 	/* Again every few rounds: a node still booting (double-reset window, katapult.md §5)
 	 * ignored the first one, and an admin frame can be lost like any other. */
 	if (e->request_bootloader && e->rounds % CAN_ENTRY_REQUEST_EVERY == 1) {
-		err = send_request(e);
+		err = send_request(e, now);
 		if (err < 0)
 			return err;
 	}
@@ -52,8 +64,7 @@ static int send_set_id(struct can_entry *e, uint64_t now)
 	cf_log(CF_LOG_DEBUG, canmux_spec(e->mux), "entry", "round %u: set node id %u, CONNECT",
 	       e->rounds, e->node);
 	/* The next round starts at the poll period unless Katapult answers first. */
-	loop_arm(e->loop, &e->timer,
-		 now + (e->rounds == 1 ? CAN_ENTRY_PROBE_US : CAN_ENTRY_POLL_US));
+	loop_arm(e->loop, &e->timer, now + round_period(e, now));
 	return canmux_send(e->mux, &e->admin, &f, 1);
 }
 
@@ -78,8 +89,7 @@ static void timer_fire(struct loop_timer *t, uint64_t now)
 		return;
 	if (e->connect_due) {
 		err = send_connect(e);
-		loop_arm(e->loop, &e->timer,
-			 now + (e->rounds == 1 ? CAN_ENTRY_PROBE_US : CAN_ENTRY_POLL_US));
+		loop_arm(e->loop, &e->timer, now + round_period(e, now));
 	} else if (now >= e->deadline_us) {
 		err = CF_ERR_NO_DEVICE;
 	} else {
@@ -122,11 +132,34 @@ static void rx_frame(struct canmux_listener *l, const struct canbus_frame *f, ui
 	}
 }
 
-static void ignore_frame(struct canmux_listener *l, const struct canbus_frame *f, uint64_t now)
+/*
+ * An answer to the probe round's query: our UUID answering as Klipper is a node running its
+ * application (katapult.md §2.2), so its bootloader request need not wait out the probe's
+ * silence. Any other answer (Katapult, another node, no app byte) changes nothing.
+ */
+static void admin_frame(struct canmux_listener *l, const struct canbus_frame *f, uint64_t now)
 {
-	(void)l;
-	(void)f;
-	(void)now;
+	struct can_entry *e = container(l, struct can_entry, admin);
+	uint8_t uuid[CANBUS_UUID_LEN], app;
+	int err;
+
+	if (e->done || !e->request_bootloader || e->requested || e->rounds != 1 ||
+	    canbus_parse_need_nodeid(f, uuid, &app) < 0 || app != CANBUS_APP_KLIPPER ||
+	    memcmp(uuid, e->uuid, sizeof(uuid)))
+		return;
+	cf_log(CF_LOG_DEBUG, canmux_spec(e->mux), "entry",
+	       "the node answers the query as its application");
+	err = send_set_id(e, now);
+	if (err < 0)
+		finish(e, err, now);
+}
+
+static int send_query(struct can_entry *e)
+{
+	struct canbus_frame f;
+
+	canbus_build_query_unassigned(&f);
+	return canmux_send(e->mux, NULL, &f, 1);
 }
 
 static void bus_error(struct canmux_listener *l, int err, uint64_t now)
@@ -149,6 +182,7 @@ int can_entry_start(struct can_entry *e, struct canmux *mux, struct loop *loop,
 	e->node = node;
 	e->request_bootloader = request_bootloader;
 	e->requested = false;
+	e->requested_us = 0;
 	e->start_us = now;
 	e->deadline_us = now + (timeout_us ? timeout_us : CAN_ENTRY_DEADLINE_US);
 	e->rounds = 0;
@@ -158,17 +192,19 @@ int can_entry_start(struct can_entry *e, struct canmux *mux, struct loop *loop,
 	e->rx.id = canbus_node_rx_id(node);
 	e->rx.on_frame = rx_frame;
 	e->rx.on_error = bus_error;
-	/* The admin listener only owns our 0x3f0 frames (on_sent); it hears 0x3f1 and ignores. */
+	/* The admin listener owns our 0x3f0 frames (on_sent) and hears the 0x3f1 answers. */
 	memset(&e->admin, 0, sizeof(e->admin));
 	e->admin.id = CANBUS_ADMIN_RESP_ID;
-	e->admin.on_frame = ignore_frame;
+	e->admin.on_frame = admin_frame;
 	e->admin.on_sent = admin_sent;
 	e->admin.on_error = bus_error;
 	memset(&e->timer, 0, sizeof(e->timer));
 	e->timer.fire = timer_fire;
 	canmux_listen(mux, &e->rx);
 	canmux_listen(mux, &e->admin);
-	err = send_set_id(e, now);
+	err = request_bootloader ? send_query(e) : CF_OK;
+	if (err >= 0)
+		err = send_set_id(e, now);
 	if (err < 0)
 		goto err_unlisten;
 	return CF_OK;

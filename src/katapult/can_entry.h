@@ -15,6 +15,12 @@
 #define CAN_ENTRY_DEADLINE_US 11000000u
 #define CAN_ENTRY_POLL_US 20000u       /* one set-id + CONNECT round, then the next */
 #define CAN_ENTRY_PROBE_US 30000u      /* first round without a request: Katapult already? */
+/* After the request: Klipper resets into Katapult at once and Katapult listens within
+ * milliseconds (katapult.md §2.7), so the first rounds come this often; from
+ * CAN_ENTRY_FAST_FOR_US after the request on, CAN_ENTRY_POLL_US (a node that is slow to come
+ * back, or absent, costs the bus no more than before). */
+#define CAN_ENTRY_FAST_US 5000u
+#define CAN_ENTRY_FAST_FOR_US 100000u
 #define CAN_ENTRY_REQUEST_EVERY 5u     /* rounds between repeated bootloader requests */
 #define CAN_ENTRY_SETTLE_US 2000u      /* set-id leaves before CONNECT, even where a bus
 					* arbitrates queued frames by id (0x3f0 loses) */
@@ -24,7 +30,11 @@
  * SET_KATAPULT_NODEID (11 uuid node) + CONNECT to find a node already in Katapult; without an
  * answer, REQUEST_BOOTLOADER (02 uuid, when allowed) and more rounds until a valid Katapult
  * frame answers on the node's id or the deadline passes. Knowing which happened lets the
- * caller put a node back into its application after a dry run or a refusal. No
+ * caller put a node back into its application after a dry run or a refusal. When a request
+ * is allowed, the probe round also asks QUERY_UNASSIGNED (00): a node that answers it with
+ * our UUID as its application (20 uuid 01, katapult.md §2.2) is running its application for
+ * certain, so the request goes out then instead of after the probe's silence (a node Klipper
+ * assigned answers no query and is probed as before). No
  * CLEAR_KATAPULT_NODEID: it would knock out other sessions running on the same bus.
  * on_done fires once: 0 (Katapult answers on node), CF_ERR_NO_DEVICE (deadline), or the bus's
  * error. Never blocks.
@@ -35,9 +45,9 @@ struct can_entry {
 	uint8_t uuid[6];
 	uint8_t node;
 	bool request_bootloader;
-	bool requested; /* the request went out: Katapult did not answer the first round, so the
-			 * node was running its application (or is absent) */
-	uint64_t start_us, deadline_us;
+	bool requested; /* the request went out: Katapult did not answer the first round, or the
+			 * node answered the query as its application (or is absent) */
+	uint64_t start_us, deadline_us, requested_us;
 	unsigned rounds;
 	bool done, connect_due;
 	void (*on_done)(void *ctx, int err, uint64_t now_us);
