@@ -39,7 +39,12 @@ wait_line() {
 	echo "bench: no '$2' from $1" >&2
 	exit 1
 }
-now() { date +%s.%N; }
+# The shell's own clock (bash >= 5): `$(date ...)` forks and runs a process around each reading,
+# a process start the run did not make counted in its wall time (3-8 ms on a loaded 2-core host).
+now() {
+	now_s=${EPOCHREALTIME/,/.}
+	[ -n "$now_s" ] || now_s=$(date +%s.%N)
+}
 calc() { python3 -c "print(format($1, '.3f'))"; }
 # floor LOG_FROM LOG_TO KEY: a figure of `bench floor` over lines FROM..TO of the bus log.
 floor() {
@@ -81,10 +86,10 @@ echo "bench: B1 and $N single runs in a row" >&2
 singles=0
 for i in $(seq 0 $((${BENCH_SINGLES:-N} - 1))); do
 	from=$(($(lines) + 1))
-	t0=$(now)
+	now; t0=$now_s
 	"$CF" flash --allow-unknown "$work/app.bin" --can "$bus" --uuid "${uuids[$i]}" -q >/dev/null 2>"$work/single$i.err" ||
 		{ echo "bench: single run $i failed:" >&2; cat "$work/single$i.err" >&2; exit 1; }
-	t1=$(now)
+	now; t1=$now_s
 	wall=$(calc "$t1 - $t0")
 	singles=$(calc "$singles + $wall")
 	# Each single run is a B1 measurement against its own floor; the median resists the
@@ -100,11 +105,11 @@ echo "bench: B2 $N probes at once" >&2
 from=$(($(lines) + 1))
 args=()
 for u in "${uuids[@]}"; do args+=(--uuid "$u"); done
-t0=$(now)
+now; t0=$now_s
 /usr/bin/time -f "%e %U %S %M" -o "$work/b2.time" "$CF" flash --allow-unknown "$work/app.bin" --can "$bus" \
 	"${args[@]}" -q >"$work/b2.out" 2>"$work/b2.err" ||
 	{ echo "bench: B2 failed:" >&2; cat "$work/b2.err" "$work/b2.out" >&2; exit 1; }
-t1=$(now)
+now; t1=$now_s
 b2_wall=$(calc "$t1 - $t0")
 b2_floor=$(floor "$from" "$(lines)" floor_bus_s)
 read -r _ b2_user b2_sys b2_rss <"$work/b2.time"
