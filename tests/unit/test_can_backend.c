@@ -15,6 +15,7 @@
 #include "can/canmux.h"
 #include "failure.h"
 #include "fleet.h"
+#include "katapult/can_entry.h"
 #include "katapult/katapult.h"
 #include "log.h"
 #include "loop.h"
@@ -424,6 +425,71 @@ static void test_can_backend_interrupt_leaves_katapult_and_a_rerun_resumes(void 
 	free(im.data);
 }
 
+/* ---- the CAN entry alone ---- */
+
+struct entry_wait {
+	bool done;
+	int err;
+};
+
+static void entry_finished(void *ctx, int err, uint64_t now)
+{
+	struct entry_wait *w = ctx;
+
+	(void)now;
+	w->done = true;
+	w->err = err;
+}
+
+static void run_entry(struct twin *t, struct can_entry *e)
+{
+	struct entry_wait w = { 0 };
+	uint8_t uuid[6];
+	struct run r;
+
+	twin_uuid(t, uuid);
+	run_open(&r);
+	memset(e, 0, sizeof(*e));
+	e->on_done = entry_finished;
+	e->ctx = &w;
+	assert_int_equal(can_entry_start(e, r.mux, r.loop, uuid, 129, true, 2000000), CF_OK);
+	while (!w.done)
+		assert_int_equal(loop_run_once(r.loop, 10000), CF_OK);
+	assert_int_equal(w.err, CF_OK);
+	run_close(&r);
+}
+
+/* A node answering the query with our UUID as Klipper runs its application: the request goes
+ * out on that answer, not after the probe round's 30 ms of silence (a timer never fires early,
+ * so the probe path could not request sooner). */
+static void test_can_entry_requests_a_node_that_answers_as_its_application(void **state)
+{
+	struct twin *t = add_twin(0x70, true);
+	struct can_entry e;
+
+	(void)state;
+	run_entry(t, &e);
+
+	assert_true(e.requested);
+	assert_true(e.requested_us - e.start_us < CAN_ENTRY_PROBE_US);
+	assert_int_equal(twin_get_stats(t)->bootloader_requests, 1);
+	assert_int_equal(twin_get_mode(t), TWIN_MODE_KATAPULT);
+}
+
+/* A node in Katapult answers the query as Katapult: never requested, so a dry run or a refusal
+ * leaves it where it was. */
+static void test_can_entry_leaves_a_node_in_katapult_unrequested(void **state)
+{
+	struct twin *t = add_twin(0x71, false);
+	struct can_entry e;
+
+	(void)state;
+	run_entry(t, &e);
+
+	assert_false(e.requested);
+	assert_int_equal(twin_get_stats(t)->bootloader_requests, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -437,6 +503,10 @@ int main(void)
 		cmocka_unit_test_teardown(test_can_backend_unknown_uuid_is_no_device, teardown),
 		cmocka_unit_test_teardown(
 			test_can_backend_interrupt_leaves_katapult_and_a_rerun_resumes, teardown),
+		cmocka_unit_test_teardown(
+			test_can_entry_requests_a_node_that_answers_as_its_application, teardown),
+		cmocka_unit_test_teardown(test_can_entry_leaves_a_node_in_katapult_unrequested,
+					  teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
