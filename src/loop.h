@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* The event loop: poll(2) over watched fds plus deadline timers. Nothing else waits. */
+/* The event loop: ppoll(2) over watched fds plus deadline timers. Nothing else waits. */
 #ifndef CARTOFLASH_SRC_LOOP_H
 #define CARTOFLASH_SRC_LOOP_H
 
