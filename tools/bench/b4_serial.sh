@@ -35,7 +35,10 @@ done
 mkdir -p "$WORK/sys" "$WORK/dev"
 "$BIN/mkimage" app --iface usb --version "CARTOGRAPHER 5.1.0" -s "$IMAGE_BYTES" \
 	-o "$WORK/new.bin" >/dev/null
-"$BIN/twin" --flash "$WORK/flash.bin" --init katapult:usb --init app:usb --pty "$TTY" \
+# the old application is as large as the new one: every page the floor counts is erased
+"$BIN/mkimage" app --iface usb --version "CARTOGRAPHER 4.0.0" -s "$IMAGE_BYTES" \
+	-o "$WORK/old.bin" >/dev/null
+"$BIN/twin" --flash "$WORK/flash.bin" --init katapult:usb --init "file:0x08002000:$WORK/old.bin" --pty "$TTY" \
 	--speed 1 >"$WORK/twin.out" 2>"$WORK/twin.err" &
 TWIN_PID=$!
 for _ in $(seq 200); do

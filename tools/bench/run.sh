@@ -56,6 +56,11 @@ lines() { wc -l <"$work/bus.log"; }
 
 "$BIN/mkimage" app --iface can --bitrate 1000000 --version "CARTOGRAPHER 5.1.0" --size $BYTES \
 	-o "$work/app.bin"
+# What the probes run before: an old release of the same size, so the update erases every page
+# the new image touches, as the floor counts (a twin's default application is only 6 pages:
+# Katapult erases only pages that hold data, and the floor would charge 17 erases never done).
+"$BIN/mkimage" app --iface can --bitrate 1000000 --version "CARTOGRAPHER 4.0.0" --size $BYTES \
+	-o "$work/old.bin"
 "$BIN/simbus" --socket "$work/bus" --bitrate 1000000 --speed 1 --log "$work/bus.log" \
 	>"$work/simbus.out" 2>&1 &
 pids+=($!)
@@ -64,7 +69,7 @@ uuids=()
 for i in $(seq 1 $N); do
 	uid=$(printf '1600%02X000F433042533738%02X' "$i" "$i")
 	"$BIN/twin" --uid "$uid" --flash "$work/t$i.flash" --init katapult:can:1000000 \
-		--init "app:can:1000000:CARTOGRAPHER 4.0.0" --speed 1 --attach "sim:$work/bus" \
+		--init "file:0x08002000:$work/old.bin" --speed 1 --attach "sim:$work/bus" \
 		>"$work/t$i.out" 2>&1 &
 	pids+=($!)
 	wait_line "$work/t$i.out" ready
