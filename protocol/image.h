@@ -246,12 +246,13 @@ int image_check_against(const struct image_info *img, const struct image_target 
 			unsigned force_mask, struct image_refusal *why);
 
 /*
- * R3 alone (the same rule and words as image_check_against): img against a bus running at
- * bus_bitrate (0 = unknown: nothing checked). For a run that learns the bus's own figure before
- * it reboots anything (a Klipper USB-to-CAN bridge, src/liverun.h). Pure.
+ * The rules a run can decide before it reboots a probe into Katapult, in the order and words of
+ * image_check_against: R2 against t->mcu (the running application's MCU; "" = unknown, not
+ * checked), R3 against t->bus_bitrate (0 = unknown), R8 against t->running_version. The rest need
+ * Katapult's CONNECT. Pure.
  */
-int image_check_bitrate(const struct image_info *img, uint32_t bus_bitrate, unsigned force_mask,
-			struct image_refusal *why);
+int image_check_before_entry(const struct image_info *img, const struct image_target *t,
+			     unsigned force_mask, struct image_refusal *why);
 
 /* ---- known release builds (images.md Appendix A: the R7 allowlist seed) ---- */
 

@@ -330,14 +330,22 @@ static int check_r3(const struct image_info *img, const struct image_target *t, 
 		      "--allow-bitrate-mismatch", IMAGE_FORCE_BITRATE);
 }
 
-int image_check_bitrate(const struct image_info *img, uint32_t bus_bitrate, unsigned force_mask,
-			struct image_refusal *why)
+int image_check_before_entry(const struct image_info *img, const struct image_target *t,
+			     unsigned force_mask, struct image_refusal *why)
 {
-	const struct image_target t = {.bus_bitrate = bus_bitrate};
+	struct image_target k = *t;
+	int rc = CF_OK;
 
 	if (why)
 		memset(why, 0, sizeof(*why));
-	return check_r3(img, &t, force_mask, why);
+	k.path = IMAGE_PATH_KATAPULT;
+	if (k.mcu[0] && img->mcu[0])
+		rc = check_r2(img, &k, why);
+	if (!rc)
+		rc = check_r3(img, &k, force_mask, why);
+	if (!rc)
+		rc = image_check_variant(img, &k, force_mask, why); /* R8 */
+	return rc;
 }
 
 int image_check_against(const struct image_info *img, const struct image_target *t,

@@ -230,6 +230,11 @@ int cmd_run_targets(const struct cmd_targets *targets, struct image_file *const 
 		if (config_of(targets, i, images, run, &cfg) < 0)
 			goto out;
 		cfg.target.bus_bitrate = lt[i].bus_bitrate; /* a Klipper bridge's own figure */
+		/* what its application ran: R8 before the bootloader request */
+		snprintf(cfg.target.app_version, sizeof(cfg.target.app_version), "%s",
+			 lt[i].app_version);
+		snprintf(cfg.target.app_mcu, sizeof(cfg.target.app_mcu), "%s", lt[i].app_mcu);
+		cfg.target.app_clock = lt[i].app_clock;
 		if (run->verify_only && run->verify_only[i])
 			dev = fleet_add(fleet, &cfg, steps_read_back, 4, tg->label[0] ? tg->label : NULL);
 		else

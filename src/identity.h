@@ -48,6 +48,10 @@ struct device_identity {
 	uint32_t block_size;
 	uint32_t flash_size;  /* from the DfuSe layout, or implied by the MCU */
 	uint32_t bus_bitrate; /* CAN interface bitrate, 0 unknown */
+	/* What the application ran before the run (its identify dictionary), for R8: "" unknown. */
+	char app_version[96];
+	char app_mcu[32];
+	uint32_t app_clock;
 };
 
 /* An empty record on link (node_id -1, mode unknown). */

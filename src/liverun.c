@@ -175,50 +175,95 @@ static int refuse_bridge_self(const struct liverun_target *t, const struct canbr
 	return cli_fail(&why);
 }
 
-static int bridge_bitrates(struct loop *loop, const struct liverun_opts *o, struct liverun *lr,
-			   struct liverun_target *t, size_t n, const struct image_info *const *infos,
-			   unsigned force)
+/* Which buses a run must look at first: bridge buses (R3's figure) and, when R8 is to be
+ * decided before any request, every target's bus and USB. */
+static int facts_wanted(const struct liverun_opts *o, const struct liverun_target *t, size_t n,
+			const struct image_info *const *infos, unsigned force,
+			struct discover_opts *d)
 {
-	struct discover_opts d = {.klippy_socket = "", .verb = "flash"};
-	struct discover_result *r;
+	const bool r8 = infos && !(force & IMAGE_FORCE_VARIANT) && !o->variants_chosen;
 	struct canbridge_info b;
-	int code = 0;
+	int code;
 
-	for (size_t i = 0; i < n && d.ncans < DISCOVER_MAX_BUSES; i++) {
-		if (!t[i].uuid || canbridge_detect(sysfs_root(), t[i].iface, &b) != CF_OK ||
-		    !b.klipper_bridge)
-			continue;
+	*d = (struct discover_opts){.klippy_socket = "", .verb = "flash"};
+	d->lock_wait_us = o->lock_wait_set ? o->lock_wait_us : BUSLOCK_WAIT_US;
+	for (size_t i = 0; i < n; i++) {
+		const bool bridge = t[i].uuid && canbridge_detect(sysfs_root(), t[i].iface, &b) ==
+							 CF_OK && b.klipper_bridge;
+		bool seen = false;
+
 		/* an image means a Katapult session over this interface */
-		if (infos && infos[i] && (code = refuse_bridge_self(&t[i], &b)))
+		if (bridge && infos && infos[i] && (code = refuse_bridge_self(&t[i], &b)))
 			return code;
-		d.cans[d.ncans++] = t[i].iface;
+		if (r8 && infos[i] && t[i].tty && t[i].tty[0])
+			d->usb = true;
+		if (!t[i].uuid || !(bridge || (r8 && infos[i])))
+			continue;
+		/* a bridge's figure may come from the other nodes: its query runs its whole window */
+		if (!bridge && d->nwant < DISCOVER_MAX_WANT) {
+			d->want_ifaces[d->nwant] = t[i].iface;
+			d->want_uuids[d->nwant++] = t[i].uuid;
+		}
+		for (size_t k = 0; k < d->ncans; k++)
+			seen |= !strcmp(d->cans[k], t[i].iface);
+		if (!seen && d->ncans < DISCOVER_MAX_BUSES)
+			d->cans[d->ncans++] = t[i].iface;
 	}
-	if (!d.ncans || !(r = calloc(1, sizeof(*r))))
+	return 0;
+}
+
+/* The bus figure R3 compares with on a Klipper bridge (t->bus_bitrate), or its refusal. */
+static int bridge_bitrate(const struct discover_result *r, const struct liverun *lr,
+			  struct liverun_target *t, const struct image_info *img, unsigned force)
+{
+	const struct discover_bus *bus = t->uuid ? bus_for(r, t->iface) : NULL;
+	struct canbridge_witness w[16];
+	struct canbridge_bitrate br;
+
+	if (!bus || !bus->bridge.klipper_bridge)
 		return 0;
-	d.lock_wait_us = o->lock_wait_set ? o->lock_wait_us : BUSLOCK_WAIT_US;
+	canbridge_bus_bitrate(t->iface, &bus->bridge, bus->iface_bitrate, w,
+			      witnesses(r, lr->guard.klipper ? &lr->guard.st : NULL, t, w, 16), &br);
+	t->bus_bitrate = br.bitrate;
+	if (br.bitrate && cf_log_enabled(CF_LOG_WARN))
+		fprintf(stderr, "cartoflash: R3 for %s compares with bus bitrate %u: %s\n", t->uuid,
+			(unsigned)br.bitrate, br.source);
+	/* A known figure goes to the target's updater, which decides R3 per probe before its
+	 * bootloader request (a fleet's other probes go on). An unknown one says nothing of the
+	 * bus, so every CAN image on it is refused here, before any request: passing the host
+	 * figure on would be a guess. */
+	if (!br.bitrate && img && img->iface == IMAGE_IFACE_CAN && !(force & IMAGE_FORCE_BITRATE))
+		return refuse_r3(t, img, &br);
+	return 0;
+}
+
+static const struct discover_probe *row_for(const struct discover_result *r,
+					    const struct liverun_target *t, struct cf_failure *why);
+
+/* Before any request: the bus figure of bridge buses, and what each target's application runs
+ * (its identify dictionary) so its updater decides R8 before rebooting it. One discovery. */
+static int live_facts(struct loop *loop, const struct liverun_opts *o, struct liverun *lr,
+		      struct liverun_target *t, size_t n, const struct image_info *const *infos,
+		      unsigned force)
+{
+	struct discover_opts d;
+	struct discover_result *r;
+	int code = facts_wanted(o, t, n, infos, force, &d);
+
+	if (code || (!d.ncans && !d.usb) || !(r = calloc(1, sizeof(*r))))
+		return code;
 	(void)discover_run(loop, &d, r);
 	for (size_t i = 0; i < n && !code; i++) {
-		const struct discover_bus *bus = t[i].uuid ? bus_for(r, t[i].iface) : NULL;
-		struct canbridge_witness w[16];
-		struct canbridge_bitrate br;
+		const struct discover_probe *p;
+		struct cf_failure why;
 
-		if (!bus)
+		code = bridge_bitrate(r, lr, &t[i], infos ? infos[i] : NULL, force);
+		cf_failure_clear(&why);
+		if (code || !infos || !infos[i] || !(p = row_for(r, &t[i], &why)) || !p->has_app)
 			continue;
-		canbridge_bus_bitrate(t[i].iface, &bus->bridge, bus->iface_bitrate, w,
-				      witnesses(r, lr->guard.klipper ? &lr->guard.st : NULL, &t[i], w,
-						16),
-				      &br);
-		t[i].bus_bitrate = br.bitrate;
-		if (br.bitrate && cf_log_enabled(CF_LOG_WARN))
-			fprintf(stderr, "cartoflash: R3 for %s compares with bus bitrate %u: %s\n",
-				t[i].uuid, (unsigned)br.bitrate, br.source);
-		/* A known figure goes to the target's updater, which decides R3 per probe before
-		 * its bootloader request (a fleet's other probes go on). An unknown one says
-		 * nothing of the bus, so every CAN image on it is refused here, before any
-		 * request: passing the host figure on would be a guess. */
-		if (!br.bitrate && infos && infos[i] && infos[i]->iface == IMAGE_IFACE_CAN &&
-		    !(force & IMAGE_FORCE_BITRATE))
-			code = refuse_r3(&t[i], infos[i], &br);
+		snprintf(t[i].app_version, sizeof(t[i].app_version), "%s", p->app.app.version);
+		snprintf(t[i].app_mcu, sizeof(t[i].app_mcu), "%s", p->app.app.mcu);
+		t[i].app_clock = p->app.app.clock_freq;
 	}
 	discover_result_fini(r);
 	free(r);
@@ -252,7 +297,7 @@ int liverun_begin(struct loop *loop, const struct liverun_opts *o, const char *v
 	}
 	err = lock_buses(loop, o, verb, t, n, lr);
 	if (!err)
-		err = bridge_bitrates(loop, o, lr, t, n, infos, force);
+		err = live_facts(loop, o, lr, t, n, infos, force);
 	if (err)
 		return liverun_end(loop, lr, err);
 	return 0;

@@ -44,6 +44,8 @@ struct liverun_opts {
 	const char *klipper_service;
 	uint64_t lock_wait_us;
 	bool lock_wait_set;
+	/* the caller chose each image by the probe's running build (update): R8 needs no identify */
+	bool variants_chosen;
 };
 
 /* What the command line said (one run per process, like cli_common). */
@@ -59,6 +61,10 @@ struct liverun_target {
 	const char *tty;
 	const char *label; /* for the dry run's report lines; may be NULL */
 	uint32_t bus_bitrate; /* out (liverun_begin): on a Klipper bridge, the bus's own bitrate */
+	/* out (liverun_begin, with images): what its application runs (identify), "" unknown */
+	char app_version[96];
+	char app_mcu[32];
+	uint32_t app_clock;
 };
 
 struct liverun {

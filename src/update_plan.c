@@ -410,6 +410,8 @@ static int run_rows(struct plan *pl)
 	int rc = 0;
 
 	run.opts.force |= pl->o->want.variant_set ? UPDATER_FORCE_VARIANT : 0;
+	/* the plan matched every build to the variant the probe runs (or --variant moves it) */
+	liverun_cli.variants_chosen = true;
 	for (size_t i = 0; i < pl->n && !rc; i++) {
 		struct plan_row *row = &pl->rows[i];
 		const struct catalog_entry *e = entry_of(pl, row);

@@ -101,6 +101,7 @@ struct discover_bus {
 
 #define DISCOVER_MAX_CONFIGS 8
 #define DISCOVER_MAX_BUSES   8
+#define DISCOVER_MAX_WANT    64
 #define DISCOVER_TIMEOUT_US  5000000u /* all identify sessions together */
 
 struct discover_opts {
@@ -116,6 +117,11 @@ struct discover_opts {
 	uint64_t timeout_us;   /* 0: DISCOVER_TIMEOUT_US */
 	uint64_t lock_wait_us; /* how long a locked bus is waited for */
 	const char *verb;      /* written into the lock files ("status", "update") */
+	/* A run that looks for its own targets only: the admin query of a bus ends as soon as
+	 * every UUID wanted on it answered, not after its quiet window (flash's identify). */
+	const char *want_ifaces[DISCOVER_MAX_WANT];
+	const char *want_uuids[DISCOVER_MAX_WANT];
+	size_t nwant;
 };
 
 struct discover_result {

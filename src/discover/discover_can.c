@@ -2,6 +2,7 @@
 // One CAN bus: admin query, sweep of the identify ids, identify or CONNECT of what answered.
 #include "discover/discover_priv.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,7 @@
 #include "updater.h"
 #include "usb/sysfs.h"
 
+#define container(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
 #define CAN_NODES_MAX	       (CANQUERY_MAX_NODES + APPID_CAN_NODES)
 #define CAN_KATAPULT_TIMEOUT_US 1000000u
 
@@ -39,6 +41,7 @@ struct can_job {
 	struct appid_sweep *sweep;
 	bool query_over, sweep_over; /* the census: both run at once, sessions start after both */
 	int query_err;
+	struct loop_timer early; /* every wanted UUID answered: the query ends (discover.h) */
 	struct can_node nodes[CAN_NODES_MAX];
 	size_t nnodes;
 	int running;
@@ -217,9 +220,27 @@ static void bus_failed(struct can_job *j, int err, const char *what);
 
 /* Both halves of the census are in: the parked nodes the sweep found, the free ones the query
  * found. Only now are identify ids given out, so none goes to a node that already sits on it. */
+static bool all_wanted(const struct can_job *j);
+
+/* The run wants this UUID (discover.h want_uuids) on this bus. */
+static bool wanted(const struct can_job *j, const uint8_t uuid[6])
+{
+	const struct discover_opts *o = j->d->o;
+
+	for (size_t i = 0; i < o->nwant; i++) {
+		uint8_t u[6];
+
+		if (!strcmp(o->want_ifaces[i], j->d->r->buses[j->bus].iface) &&
+		    canbus_uuid_parse(o->want_uuids[i], u) == 0 && !memcmp(u, uuid, 6))
+			return true;
+	}
+	return false;
+}
+
 static void census_done(struct can_job *j)
 {
 	struct appid_sweep *s = j->sweep;
+	bool targets_only;
 
 	if (!j->query_over || !j->sweep_over || j->finished)
 		return;
@@ -227,8 +248,11 @@ static void census_done(struct can_job *j)
 		bus_failed(j, j->query_err, "admin query failed");
 		return;
 	}
+	/* every wanted UUID answered the query: the nodes parked on identify ids and the others
+	 * are none of the run's business (the sweep still told which ids are free) */
+	targets_only = all_wanted(j);
 	j->running = 1; /* held until every session below has started */
-	if (appid_sweep_result(s) == CF_OK) {
+	if (appid_sweep_result(s) == CF_OK && !targets_only) {
 		for (unsigned id = APPID_CAN_NODE_FIRST; id <= APPID_CAN_NODE_LAST; id++)
 			if (appid_sweep_taken(s, (uint8_t)id)) {
 				bus_of(j)->parked++;
@@ -238,6 +262,9 @@ static void census_done(struct can_job *j)
 	for (size_t i = 0; i < j->query.count; i++) {
 		const struct canquery_node *q = &j->query.nodes[i];
 
+		/* a run after its targets' applications asks no Katapult: its flash CONNECTs */
+		if (targets_only && (!wanted(j, q->uuid) || q->app == CANBUS_APP_KATAPULT))
+			continue;
 		if (q->app == CANBUS_APP_KATAPULT)
 			start_katapult(j, q);
 		else
@@ -276,6 +303,44 @@ static void query_done(void *ctx, int err, uint64_t now)
 	j->query_err = err;
 	j->query_over = true;
 	census_done(j);
+}
+
+/* Every UUID the run wants on this bus answered the query; none wanted here: never. */
+static bool all_wanted(const struct can_job *j)
+{
+	const struct discover_opts *o = j->d->o;
+	size_t wanted = 0;
+
+	for (size_t i = 0; i < o->nwant; i++) {
+		uint8_t u[6];
+
+		if (strcmp(o->want_ifaces[i], bus_of((struct can_job *)j)->iface))
+			continue;
+		wanted++;
+		if (canbus_uuid_parse(o->want_uuids[i], u) < 0 || !canquery_find(&j->query, u))
+			return false;
+	}
+	return wanted > 0;
+}
+
+static void query_node(void *ctx, const struct canquery_node *n, uint64_t now)
+{
+	struct can_job *j = ctx;
+
+	(void)n;
+	/* not from inside the query's own listener: a timer at once ends it */
+	if (all_wanted(j))
+		loop_arm(j->d->loop, &j->early, now);
+}
+
+static void early_fire(struct loop_timer *t, uint64_t now)
+{
+	struct can_job *j = container(t, struct can_job, early);
+
+	if (j->query_over || j->query.done)
+		return;
+	canquery_stop(&j->query);
+	query_done(j, CF_OK, now);
 }
 
 static int open_bus(struct can_job *j)
@@ -319,9 +384,12 @@ void discover_can_start(struct dsc *d, size_t bus)
 		return;
 	}
 	j->query.on_done = query_done;
+	j->query.on_node = query_node;
 	j->query.ctx = j;
-	/* like flashtool -q: Katapult nodes holding an old id answer too (the bus is ours) */
-	if (canquery_start(&j->query, j->mux, d->loop, true, 0, 0) < 0) {
+	j->early.fire = early_fire;
+	/* like flashtool -q: Katapult nodes holding an old id answer too (the bus is ours); a run
+	 * after its targets' applications leaves Katapult's node ids alone */
+	if (canquery_start(&j->query, j->mux, d->loop, d->o->nwant == 0, 0, 0) < 0) {
 		bus_failed(j, CF_ERR_IO, "cannot send the admin query");
 		return;
 	}
@@ -342,6 +410,7 @@ void discover_can_free(struct can_job *j)
 		updater_free(j->nodes[i].kp);
 	}
 	appid_sweep_free(j->sweep);
+	loop_disarm(j->d->loop, &j->early);
 	if (j->query_started)
 		canquery_stop(&j->query);
 	canmux_release(j->mux);

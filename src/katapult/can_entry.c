@@ -39,7 +39,7 @@ static int send_request(struct can_entry *e, uint64_t now)
 /* The wait after a round's CONNECT (and from its set-id until the CONNECT is due). */
 static uint64_t round_period(const struct can_entry *e, uint64_t now)
 {
-	if (e->rounds == 1)
+	if (e->rounds == 1 && !e->requested)
 		return CAN_ENTRY_PROBE_US;
 	if (e->requested && now - e->requested_us < CAN_ENTRY_FAST_FOR_US)
 		return CAN_ENTRY_FAST_US;
@@ -53,7 +53,8 @@ static int send_set_id(struct can_entry *e, uint64_t now)
 
 	/* Again every few rounds: a node still booting (double-reset window, katapult.md §5)
 	 * ignored the first one, and an admin frame can be lost like any other. */
-	if (e->request_bootloader && e->rounds % CAN_ENTRY_REQUEST_EVERY == 1) {
+	if (e->request_bootloader && (e->rounds % CAN_ENTRY_REQUEST_EVERY == 1 ||
+				      (e->rounds == 0 && e->known_app))) {
 		err = send_request(e, now);
 		if (err < 0)
 			return err;

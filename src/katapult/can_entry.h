@@ -45,6 +45,9 @@ struct can_entry {
 	uint8_t uuid[6];
 	uint8_t node;
 	bool request_bootloader;
+	/* set by the caller before start: the run identified the node running its application
+	 * just now, so the first round carries the request (no 30 ms probe for Katapult) */
+	bool known_app;
 	bool requested; /* the request went out: Katapult did not answer the first round, or the
 			 * node answered the query as its application (or is absent) */
 	uint64_t start_us, deadline_us, requested_us;

@@ -151,6 +151,7 @@ static int op_reach(struct kchannel *c, bool request, uint64_t deadline_us)
 
 	p->entry.on_done = entry_done;
 	p->entry.ctx = p;
+	p->entry.known_app = c->id->app_version[0] != '\0'; /* identified before the run */
 	err = can_entry_start(&p->entry, p->mux, c->loop, p->uuid, p->node, request,
 			      deadline_us > now ? deadline_us - now : 1);
 	if (err < 0)

@@ -182,18 +182,23 @@ static void ev_reached(void *ctx, int err, uint64_t now)
 		step_done(k, err);
 }
 
-/* A refusal the channel's own facts decide is made before the probe leaves its application:
- * the same rule op_check_image runs again with the whole identity after CONNECT. */
+/* A refusal that the channel's facts (the bus bitrate) and the running build (identified
+ * before the run) decide is made before the probe leaves its application: the same rules
+ * op_check_image runs again with the whole identity after CONNECT. */
 static int check_before_request(struct kupd *k)
 {
+	const struct device_identity *id = updater_identity(k->u);
 	struct kchannel_session s;
+	struct image_target t;
 
 	memset(&s, 0, sizeof(s));
+	memset(&t, 0, sizeof(t));
 	k->ch->ops->session(k->ch, &s);
-	if (s.iface != IMAGE_IFACE_CAN)
-		return CF_OK;
-	return ktext_check_before_entry(updater_get_config(k->u), s.bus_bitrate,
-					updater_failure(k->u));
+	t.bus_bitrate = s.iface == IMAGE_IFACE_CAN ? s.bus_bitrate : 0;
+	snprintf(t.running_version, sizeof(t.running_version), "%s", id->app_version);
+	snprintf(t.mcu, sizeof(t.mcu), "%s", id->app_mcu);
+	t.running_clock = id->app_clock;
+	return ktext_check_before_entry(updater_get_config(k->u), &t, updater_failure(k->u));
 }
 
 static int op_identify(struct updater *u)

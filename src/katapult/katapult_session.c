@@ -23,6 +23,9 @@ void ksession_target(struct updater *u, struct kchannel *ch, struct image_target
 	t->iface = s.iface;
 	t->bus_bitrate = s.bus_bitrate;
 	snprintf(t->mcu, sizeof(t->mcu), "%s", id->mcu);
+	/* R8 again with the whole identity: the build the application ran before the run */
+	snprintf(t->running_version, sizeof(t->running_version), "%s", id->app_version);
+	t->running_clock = id->app_clock;
 	t->app_start = id->app_start;
 	t->switch_to = iface_switch_target(updater_get_config(u)->opts.switch_to);
 	if (s.iface == IMAGE_IFACE_CAN && !t->bus_bitrate)

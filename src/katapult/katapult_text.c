@@ -87,20 +87,19 @@ int ktext_check(const struct updater_config *cfg, const struct image_target *t,
 	}
 }
 
-int ktext_check_before_entry(const struct updater_config *cfg, uint32_t bus_bitrate,
+int ktext_check_before_entry(const struct updater_config *cfg, const struct image_target *t,
 			     struct cf_failure *why)
 {
 	struct image_refusal r;
 	char text[300];
 
-	/* an R3 that --force lifts passes here; ktext_check names it after CONNECT */
-	if (image_check_bitrate(cfg->image_info, bus_bitrate, cfg->opts.force, &r) == CF_OK)
+	/* a rule that --force lifts passes here; ktext_check names it after CONNECT */
+	if (image_check_before_entry(cfg->image_info, t, cfg->opts.force, &r) == CF_OK)
 		return CF_OK;
 	refusal(&r, text, sizeof(text));
 	cf_failure_set(why, CF_ERR_REFUSED, "check", "%s", text);
-	cf_failure_set_hint(why, "decided from the bus's bitrate before the bootloader request: "
-				 "nothing was sent to the probe, never rebooted; %s lifts it if "
-				 "you are sure",
+	cf_failure_set_hint(why, "decided before the bootloader request: nothing was written, the "
+				 "probe was never rebooted; %s lifts it if you are sure",
 			    r.override);
 	return CF_ERR_REFUSED;
 }

@@ -51,12 +51,13 @@ int ktext_stopped(struct cf_failure *why, const char *stage, bool after_complete
 int ktext_check(const struct updater_config *cfg, const struct image_target *t,
 		const char *device, struct cf_failure *why);
 /*
- * The rule that needs no word from the probe, decided before the bootloader request: R3 against
- * the bitrate the channel knows of its bus (0 unknown: passes; ktext_check decides after
- * CONNECT). A probe refused here is never rebooted. Returns 0, or CF_ERR_REFUSED with why filled
- * as ktext_check fills it.
+ * The rules that need no word from Katapult, decided before the bootloader request
+ * (image_check_before_entry): R2 against the application's MCU, R3 against t->bus_bitrate (the
+ * bitrate the channel knows of its bus), R8 against the build the application runs
+ * (t->running_version, t->running_clock); what is unknown passes. ktext_check decides the rest after CONNECT. A probe refused here is never rebooted.
+ * Returns 0, or CF_ERR_REFUSED with why filled as ktext_check fills it.
  */
-int ktext_check_before_entry(const struct updater_config *cfg, uint32_t bus_bitrate,
+int ktext_check_before_entry(const struct updater_config *cfg, const struct image_target *t,
 			     struct cf_failure *why);
 
 #endif

@@ -28,7 +28,10 @@ check "four probes at once: one node id each (set-id frames name four ids)" \
 check "four probes at once: their frames interleave on the bus (concurrent, not one by one)" \
 	'python3 - "$work/bus.log" <<PY
 import re, sys
-ids = [m.group(1) for m in (re.search(r" (2[0-9A-F]{2})#", l) for l in open(sys.argv[1])) if m]
+lines = open(sys.argv[1]).read().splitlines()
+# the Katapult sessions only: the node ids set by 3F0#11 (identify runs on its own ids first)
+nodes = {"%03X" % (0x100 + 2 * int(m.group(1), 16)) for m in (re.search(r"3F0#11[0-9A-F]{12}([0-9A-F]{2})", l) for l in lines) if m}
+ids = [m.group(1) for m in (re.search(r" ([0-9A-F]{3})#", l) for l in lines) if m and m.group(1) in nodes]
 first = {i: ids.index(i) for i in set(ids)}
 last = {i: len(ids) - 1 - ids[::-1].index(i) for i in set(ids)}
 even = [i for i in first if int(i, 16) % 2 == 0]

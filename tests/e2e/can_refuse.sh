@@ -72,7 +72,7 @@ check "--dry-run: says nothing was written and the probe never left its applicat
 # R3 needs only the interface's bitrate: decided before the bootloader request, so the probe
 # is never rebooted for it (the other rules need Katapult's CONNECT; see the next check)
 check "R3 is decided before the bootloader request: the run sent nothing to the probe" \
-	'grep -q "before the bootloader request: nothing was sent to the probe, never rebooted" "$work/r3.err" &&
+	'grep -q "before the bootloader request: nothing was written, the probe was never rebooted" "$work/r3.err" &&
 	 ! printf "%s\n" "$r3_frames" | grep -qi "3F0#02$u"'
 check "... and the probe never left its application (no Katapult node id was set)" \
 	'! printf "%s\n" "$r3_frames" | grep -qi "3F0#11$u" && ! printf "%s\n" "$r3_twin" | grep -q "mode katapult" &&
@@ -99,3 +99,20 @@ check "no SEND_BLOCK ever went on the bus (its sessions did CONNECT)" \
 	'bus_has "#01881100" && ! bus_has "#01881211"'
 check "the probe was never wedged or NACKed (it ACKed CONNECT)" \
 	'bus_has "#0188A0[0-9A-F][0-9A-F]11" && ! bus_has "#0188F100"'
+
+# R8 in every write: a K1 build on a probe that runs a plain one is refused before its
+# bootloader request (its identify dictionary says what it runs); --allow-variant-change writes it
+"$M" app --iface can --bitrate 1000000 --version "CARTOGRAPHER K1 5.1.0" -o "$work/k1.bin"
+mark=$(wc -l <"$work/bus.log")
+flash_rc r8 "$work/k1.bin"
+rc=$?
+r8_frames=$(tail -n +"$((mark + 1))" "$work/bus.log")
+check "R8: a K1 build on a plain probe is refused (65), named with both builds and the override" \
+	'[ $rc -eq 65 ] && grep -q "refusal R8: variant: image CARTOGRAPHER K1 5.1.0, device CARTOGRAPHER 4.0.0" "$work/r8.err" && grep -q -- "--allow-variant-change" "$work/r8.err"'
+check "R8: decided before the bootloader request (the run identified the probe, sent no 3F0#02)" \
+	'printf "%s\n" "$r8_frames" | grep -q "3F0#00$" && ! printf "%s\n" "$r8_frames" | grep -qi "3F0#02$u"'
+flash_rc r8forced "$work/k1.bin" --allow-variant-change
+rc=$?
+check "R8: --allow-variant-change writes it (the last write of this script: the checks above saw no SEND_BLOCK)" \
+	'[ $rc -eq 0 ] && grep -q "CARTOGRAPHER K1 5.1.0 written" "$work/r8forced.out"'
+

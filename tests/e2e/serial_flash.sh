@@ -55,6 +55,16 @@ run flash --allow-unknown "$WORK/new.bin" --serial "$BYID"
 check "flash through a by-id link: exit 0" test "$RC" -eq 0
 check "flash through a by-id link: the same probe" has "$OUT" "e0ef270ca188"
 
+# R8 in every write: the probe runs a plain 5.1.0; a K1 build is refused before the 1200-baud
+# touch (its identify dictionary over the tty says what it runs)
+"$MKIMAGE" app --iface usb --version "CARTOGRAPHER K1 5.1.0" -o "$WORK/k1.bin" >/dev/null
+touches=$(grep -c 'USB 1d50:6177' "$WORK/twin.err")
+run flash --allow-unknown "$WORK/k1.bin" --serial "$TTY"
+check "R8 over USB: a K1 build on a plain probe is refused (65), naming both builds" \
+	grep -q "refusal R8: variant: image CARTOGRAPHER K1 5.1.0, device CARTOGRAPHER 5.1.0" "$ERR"
+check "R8 over USB: exit 65, decided before the touch (the twin never went to Katapult)" \
+	test "$RC" -eq 65 -a "$(grep -c 'USB 1d50:6177' "$WORK/twin.err")" -eq "$touches" -a "$touches" -ge 1
+
 twin_start --init katapult:usb || exit 1
 run scan --usb
 check "Katapult only: scan --usb says katapult" \

@@ -365,7 +365,7 @@ static void test_can_backend_refuses_a_wrong_bitrate_image_before_the_request(vo
 	assert_int_equal(twin_get_stats(t)->completes, 0);
 	assert_int_equal(twin_get_mode(t), TWIN_MODE_APP);
 	assert_non_null(strstr(updater_failure(fleet_get_updater(r.fleet, job))->hint,
-			       "nothing was sent to the probe, never rebooted"));
+			       "nothing was written, the probe was never rebooted"));
 	run_close(&r);
 	free(im.data);
 }

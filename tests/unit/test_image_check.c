@@ -222,32 +222,60 @@ static void test_image_check_rules(void **state)
 	}
 }
 
-/* R3 alone (a Klipper bridge's figure known before the reboot): the rule of
- * image_check_against, nothing else checked, 0 = unknown bus checks nothing. */
-static void test_image_check_bitrate_alone(void **state)
+/* What the running application tells before the reboot: bus bitrate, MCU, running version. */
+static int before(const struct image_info *in, uint32_t bus, const char *mcu, const char *runs,
+		  unsigned force, struct image_refusal *why)
 {
+	struct image_target t = { .bus_bitrate = bus };
+
+	snprintf(t.mcu, sizeof(t.mcu), "%s", mcu);
+	snprintf(t.running_version, sizeof(t.running_version), "%s", runs);
+	return image_check_before_entry(in, &t, force, why);
+}
+
+/* R2, R3, R8 decided before the bootloader request, in image_check_against's order and words;
+ * what is unknown (0, "") checks nothing. */
+static void test_image_check_before_entry(void **state)
+{
+	static const struct mkimage_app_opts k1 = { .version = "CARTOGRAPHER K1 5.1.0" };
 	const struct build b250 = { .app = &app_can_250k }, busb = { .app = &app_usb },
-			   bnopat = { .deployer = &dep_nopat }, bg4 = { .app = &app_g431 };
+			   bnopat = { .deployer = &dep_nopat }, bg4 = { .app = &app_g431 },
+			   bk1 = { .app = &k1 };
 	struct image_info in;
 	struct image_refusal why;
 
 	(void)state;
 	classify(&b250, &in);
-	assert_int_equal(image_check_bitrate(&in, 1000000, 0, &why), CF_ERR_REFUSED);
+	assert_int_equal(before(&in, 1000000, "", "", 0, &why), CF_ERR_REFUSED);
 	assert_string_equal(why.rule, "R3");
 	assert_string_equal(why.image_value, "250000");
 	assert_string_equal(why.target_value, "1000000");
 	assert_string_equal(why.override, "--allow-bitrate-mismatch");
-	assert_int_equal(image_check_bitrate(&in, 250000, 0, &why), CF_OK);
-	assert_int_equal(image_check_bitrate(&in, 1000000, IMAGE_FORCE_BITRATE, NULL), CF_OK);
-	assert_int_equal(image_check_bitrate(&in, 0, 0, NULL), CF_OK);
+	assert_int_equal(before(&in, 250000, "", "", 0, &why), CF_OK);
+	assert_int_equal(before(&in, 1000000, "", "", IMAGE_FORCE_BITRATE, NULL), CF_OK);
+	assert_int_equal(before(&in, 0, "", "", 0, NULL), CF_OK);
 	classify(&busb, &in);
-	assert_int_equal(image_check_bitrate(&in, 1000000, 0, NULL), CF_OK);
+	assert_int_equal(before(&in, 1000000, "", "", 0, NULL), CF_OK);
 	classify(&bnopat, &in);
-	assert_int_equal(image_check_bitrate(&in, 1000000, 0, &why), CF_ERR_REFUSED);
+	assert_int_equal(before(&in, 1000000, "", "", 0, &why), CF_ERR_REFUSED);
 	assert_string_equal(why.image_value, "unknown");
-	classify(&bg4, &in); /* another MCU at the bus's bitrate: R2 is not this function's */
-	assert_int_equal(image_check_bitrate(&in, 1000000, 0, NULL), CF_OK);
+	/* another MCU: R2 when the application told its MCU, and before R8 */
+	classify(&bg4, &in);
+	assert_int_equal(before(&in, 1000000, "", "", 0, NULL), CF_OK);
+	assert_int_equal(before(&in, 1000000, "stm32f042x6", "CARTOGRAPHER 5.1.0", 0, &why),
+			 CF_ERR_REFUSED);
+	assert_string_equal(why.rule, "R2");
+	/* a K1 build on a probe that runs a plain one: R8, lifted by --allow-variant-change */
+	classify(&bk1, &in);
+	assert_int_equal(before(&in, 1000000, "stm32f042x6", "CARTOGRAPHER 5.1.0", 0, &why),
+			 CF_ERR_REFUSED);
+	assert_string_equal(why.rule, "R8");
+	assert_string_equal(why.override, "--allow-variant-change");
+	assert_int_equal(before(&in, 1000000, "stm32f042x6", "CARTOGRAPHER 5.1.0",
+				IMAGE_FORCE_VARIANT, NULL), CF_OK);
+	assert_int_equal(before(&in, 1000000, "stm32f042x6", "CARTOGRAPHER K1 4.0.0", 0, NULL),
+			 CF_OK);
+	assert_int_equal(before(&in, 1000000, "", "", 0, NULL), CF_OK);
 }
 
 static void test_image_check_uf2_and_unknown_refused_everywhere(void **state)
@@ -576,7 +604,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_image_check_rules),
-		cmocka_unit_test(test_image_check_bitrate_alone),
+		cmocka_unit_test(test_image_check_before_entry),
 		cmocka_unit_test(test_image_check_uf2_and_unknown_refused_everywhere),
 		cmocka_unit_test(test_image_check_force_does_not_lift_r2),
 		cmocka_unit_test(test_image_check_dfu_at_other_address_is_r1),
