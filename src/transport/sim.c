@@ -27,6 +27,8 @@ struct sim {
 	char path[108];
 	bool want_out;	  /* EAGAIN: the hub is not reading us, POLLOUT says when it does */
 	uint32_t bitrate; /* from the hub's hello; 0 until it arrived */
+	bool filtered;	  /* a receive filter is set: recv peeks, the next recv consumes */
+	bool held;	  /* the frame recv returned last is still on the socket */
 	uint64_t tx_frames, rx_frames, eagain;
 };
 
@@ -36,10 +38,18 @@ static void take_hello(struct sim *s, const struct can_frame *f)
 		s->bitrate = cf_get_le32(f->data + 4);
 }
 
-/* One record: 1 data frame in *f, 0 something to skip, <0 an error. */
+/* One record: 1 data frame in *f, 0 something to skip, <0 an error. With a filter the data
+ * frame stays on the socket until the next call (simbus.h: the hub filters only once the
+ * client has read every frame, so a filter change the frame calls for comes first). */
 static int read_one(struct sim *s, struct can_frame *f)
 {
-	ssize_t n = recv(s->fd, f, sizeof(*f), MSG_DONTWAIT);
+	ssize_t n;
+
+	if (s->held) {
+		(void)recv(s->fd, f, sizeof(*f), MSG_DONTWAIT);
+		s->held = false;
+	}
+	n = recv(s->fd, f, sizeof(*f), MSG_DONTWAIT | (s->filtered ? MSG_PEEK : 0));
 
 	if (n == 0)
 		return CF_ERR_NO_DEVICE; /* the hub went away */
@@ -48,6 +58,7 @@ static int read_one(struct sim *s, struct can_frame *f)
 			return CF_ERR_AGAIN;
 		return errno == ECONNRESET ? CF_ERR_NO_DEVICE : CF_ERR_IO;
 	}
+	s->held = s->filtered;
 	if (n != (ssize_t)sizeof(*f))
 		return 0;
 	if (f->can_id & CAN_ERR_FLAG) {
@@ -201,6 +212,32 @@ static int op_get_can_state(struct transport *t, enum transport_can_state *state
 	(void)t;
 	*state = TRANSPORT_CAN_ERROR_ACTIVE; /* the simulated bus has no error states */
 	return CF_OK;
+}
+
+int sim_set_filter(struct transport *t, const struct simbus_filter *f, size_t count)
+{
+	struct simbus_filter_msg m = {.magic = SIMBUS_FILTER_MAGIC};
+	struct sim *s;
+	ssize_t n;
+
+	if (!t || transport_name(t) != sim_ops.name)
+		return CF_ERR_NOT_SUPPORTED;
+	if (count > SIMBUS_MAX_FILTERS)
+		return CF_ERR_USAGE;
+	s = transport_priv(t);
+	m.count = (uint32_t)count;
+	if (count)
+		memcpy(m.f, f, count * sizeof(*f));
+	n = send(s->fd, &m, SIMBUS_FILTER_MSG_SIZE, MSG_DONTWAIT | MSG_NOSIGNAL);
+	if (n == SIMBUS_FILTER_MSG_SIZE) {
+		s->filtered = count > 0;
+		return CF_OK;
+	}
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)) {
+		s->want_out = true;
+		return CF_ERR_AGAIN;
+	}
+	return n < 0 && (errno == EPIPE || errno == ECONNRESET) ? CF_ERR_NO_DEVICE : CF_ERR_IO;
 }
 
 const struct transport_ops sim_ops = {

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* The hub in-process: arbitration, delivery to the others, and the issue's session over sim:PATH.
- */
+/* The hub in-process: arbitration, delivery to the others, receive filters, and the issue's
+ * session over sim:PATH (the twin filtering as its firmware does). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,6 +22,7 @@
 #include "tests/unit/test_twin_harness.h"
 #include "tools/simbus/hub.h"
 #include "transport.h"
+#include "transport/simbus.h"
 #include "transport/transports.h"
 
 static char path[108];
@@ -96,6 +97,121 @@ static void test_simbus_hub_arbitration_and_delivery(void **state)
 	simbus_hub_free(h);
 }
 
+static void raw_filter(int fd, uint32_t count, const struct simbus_filter *f)
+{
+	struct simbus_filter_msg m = {.magic = SIMBUS_FILTER_MAGIC, .count = count};
+
+	if (count)
+		memcpy(m.f, f, count * sizeof(*f));
+	assert_int_equal(send(fd, &m, SIMBUS_FILTER_MSG_SIZE, 0), SIMBUS_FILTER_MSG_SIZE);
+}
+
+static void hub_turns(struct simbus_hub *h, int n)
+{
+	for (int i = 0; i < n; i++)
+		simbus_hub_run_once(h, 1);
+}
+
+/* One frame from a on the bus; what f and u have received of it (f reads at once, as the twin
+ * does). */
+static void one_frame(struct simbus_hub *h, int a, uint32_t id, uint8_t tag, int f, int u,
+		      int *nf, int *nu)
+{
+	uint32_t got[8];
+
+	raw_send(a, id, tag);
+	hub_turns(h, 5);
+	*nf = raw_collect(f, got, 8);
+	if (*nf)
+		assert_int_equal(got[0], id << 8 | tag);
+	*nu = raw_collect(u, got, 8);
+}
+
+/* A filtered client receives only frames that match one of its (id, mask) pairs; one without a
+ * filter receives every frame; every frame is on the wire all the same. */
+static void test_simbus_hub_filter(void **state)
+{
+	static const struct simbus_filter node[2] = {{0x3f0, 0x7ff}, {0x102, 0x7fe}};
+	static const uint32_t ids[7] = {0x3f0, 0x102, 0x103, 0x200, 0x3f1, 0x104, 0x101};
+	static const int want[7] = {1, 1, 1, 0, 0, 0, 0};
+	struct simbus_hub *h = hub_up();
+	uint32_t got[8];
+	uint64_t frames, stalls;
+	int a, f, u, nf, nu;
+
+	(void)state;
+	assert_non_null(h);
+	a = raw_client();
+	f = raw_client();
+	u = raw_client();
+	hub_turns(h, 2);
+	raw_filter(f, 2, node);
+	hub_turns(h, 2);
+	assert_int_equal(raw_collect(f, got, 8), 0); /* the hello: f has read all */
+	assert_int_equal(raw_collect(u, got, 8), 0);
+	for (int i = 0; i < 7; i++) {
+		one_frame(h, a, ids[i], (uint8_t)i, f, u, &nf, &nu);
+		assert_int_equal(nf, want[i]);
+		assert_int_equal(nu, 1);
+	}
+	simbus_hub_counters(h, &frames, &stalls);
+	assert_int_equal(frames, 7);
+	assert_int_equal(simbus_hub_filtered(h), 4);
+
+	/* an empty list receives everything again */
+	raw_filter(f, 0, NULL);
+	hub_turns(h, 2);
+	one_frame(h, a, 0x200, 7, f, u, &nf, &nu);
+	assert_int_equal(nf, 1);
+	close(a);
+	close(f);
+	close(u);
+	simbus_hub_free(h);
+}
+
+/* While a filtered client has not read a frame delivered to it, it receives every frame: the
+ * filter that frame may call for (a set-id) is not there yet. Once it has read them, the
+ * filter holds again. */
+static void test_simbus_hub_filter_waits_for_reader(void **state)
+{
+	static const struct simbus_filter admin = {0x3f0, 0x7ff};
+	static const struct simbus_filter node = {0x102, 0x7fe};
+	struct simbus_filter both[2] = {admin, node};
+	struct simbus_hub *h = hub_up();
+	uint32_t got[8];
+	int a, f;
+
+	(void)state;
+	assert_non_null(h);
+	a = raw_client();
+	f = raw_client();
+	hub_turns(h, 2);
+	raw_filter(f, 1, &admin);
+	hub_turns(h, 2);
+	assert_int_equal(raw_collect(f, got, 8), 0);
+	raw_send(a, 0x3f0, 1); /* the "set-id": f has not read it ... */
+	raw_send(a, 0x102, 2); /* ... so this reaches it too */
+	hub_turns(h, 10);
+	assert_int_equal(raw_collect(f, got, 8), 2);
+	assert_int_equal(got[1], 0x10202);
+	raw_send(a, 0x102, 3); /* read, no new filter: filtered */
+	hub_turns(h, 10);
+	assert_int_equal(raw_collect(f, got, 8), 0);
+	/* the filter sent after reading, then frames for it */
+	raw_filter(f, 2, both);
+	raw_send(a, 0x102, 4);
+	hub_turns(h, 10);
+	assert_int_equal(raw_collect(f, got, 8), 1);
+	assert_int_equal(got[0], 0x10204);
+	raw_send(a, 0x200, 5);
+	hub_turns(h, 10);
+	assert_int_equal(raw_collect(f, got, 8), 0);
+	assert_int_equal(simbus_hub_filtered(h), 2);
+	close(a);
+	close(f);
+	simbus_hub_free(h);
+}
+
 /* ---- the session over the simulated bus, all in one process ---- */
 
 struct rig {
@@ -104,7 +220,24 @@ struct rig {
 	struct transport *dev, *host;
 	struct canbus_frame pending;
 	bool has_pending;
+	size_t filt_n; /* the twin's filter as last sent (tools/twin/main.c does the same) */
+	uint32_t filt_id[2];
 };
+
+static void rig_filter(struct rig *r)
+{
+	struct simbus_filter f[2];
+	uint32_t ids[2], masks[2];
+	size_t n = twin_can_filter(r->t, ids, masks);
+
+	if (n == r->filt_n && !memcmp(ids, r->filt_id, n * sizeof(ids[0])))
+		return;
+	for (size_t i = 0; i < n; i++)
+		f[i] = (struct simbus_filter){ids[i], masks[i]};
+	assert_int_equal(sim_set_filter(r->dev, f, n), 0);
+	r->filt_n = n;
+	memcpy(r->filt_id, ids, sizeof(ids));
+}
 
 /* One round: the hub, then the twin's side of its transport. */
 static void rig_turn(struct rig *r)
@@ -113,9 +246,13 @@ static void rig_turn(struct rig *r)
 	size_t len;
 
 	simbus_hub_run_once(r->hub, 1);
-	while (transport_recv(r->dev, &f, sizeof(f), &len) == 0)
+	rig_filter(r);
+	while (transport_recv(r->dev, &f, sizeof(f), &len) == 0) {
 		twin_can_receive(r->t, &f, cf_now_us());
+		rig_filter(r); /* before the next frame is read, as the twin process does */
+	}
 	twin_advance(r->t, cf_now_us());
+	rig_filter(r);
 	for (;;) {
 		if (!r->has_pending && twin_can_pop(r->t, cf_now_us(), &r->pending) < 0)
 			break;
@@ -215,6 +352,8 @@ static void test_simbus_hub_session_over_sim_path(void **state)
 		rig_turn(&r);
 	assert_int_equal(rig_talk(&r, 0x3f0, query, 1, 0x3f1, reply, 8), 8);
 	assert_memory_equal(reply, want_app, 8);
+	assert_int_equal(r.filt_n, 1); /* the application has no id: admin only */
+	assert_int_equal(sim_set_filter(r.host, NULL, 0), 0);
 	free(img);
 	transport_close(r.dev);
 	transport_close(r.host);
@@ -226,6 +365,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_simbus_hub_arbitration_and_delivery),
+	    cmocka_unit_test(test_simbus_hub_filter),
+	    cmocka_unit_test(test_simbus_hub_filter_waits_for_reader),
 	    cmocka_unit_test(test_simbus_hub_session_over_sim_path),
 	};
 

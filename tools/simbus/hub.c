@@ -4,12 +4,14 @@
 
 #include <errno.h>
 #include <linux/can.h>
+#include <linux/sockios.h>
 #include <poll.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
@@ -29,6 +31,15 @@ struct client {
 	unsigned tx_head, tx_count;
 	struct can_frame *rxq; /* frames waiting for the client's socket to drain */
 	unsigned rx_head, rx_count;
+	struct simbus_filter filt[SIMBUS_MAX_FILTERS]; /* none: every frame */
+	unsigned nfilt;
+	bool synced; /* read all we sent it, and we read all it sent since: filter strictly */
+};
+
+/* One record from a client: a frame, or a filter message. */
+union record {
+	struct can_frame f;
+	struct simbus_filter_msg m;
 };
 
 struct simbus_hub {
@@ -43,7 +54,7 @@ struct simbus_hub {
 	struct can_frame wire; /* that frame */
 	int wire_from;	       /* its sender's index */
 	uint64_t wire_end_ns;  /* when its last bit is sent */
-	uint64_t frames, stalls;
+	uint64_t frames, stalls, filtered;
 	int64_t realtime_offset_ns; /* CLOCK_REALTIME - CLOCK_MONOTONIC, for log stamps */
 };
 
@@ -133,23 +144,40 @@ static void drop_client(struct simbus_hub *h, int i)
 	h->nclients--;
 }
 
-/* Read frames while the client's transmit queue has room (that is the backpressure). */
+static void take_filter(struct client *c, const struct simbus_filter_msg *m)
+{
+	if (m->magic != SIMBUS_FILTER_MAGIC || m->count > SIMBUS_MAX_FILTERS)
+		return;
+	memcpy(c->filt, m->f, sizeof(c->filt));
+	c->nfilt = m->count;
+}
+
+/* Read frames while the client's transmit queue has room (that is the backpressure); a filter
+ * message at the head is taken even when the queue is full. */
 static bool read_client(struct simbus_hub *h, struct client *c)
 {
-	while (c->tx_count < SIMBUS_TXQUEUE) {
-		struct can_frame f;
-		ssize_t n = recv(c->fd, &f, sizeof(f), MSG_DONTWAIT);
+	for (;;) {
+		bool full = c->tx_count == SIMBUS_TXQUEUE;
+		union record r;
+		ssize_t n = recv(c->fd, &r, sizeof(r), MSG_DONTWAIT | (full ? MSG_PEEK : 0));
 
 		if (n == 0)
 			return false;
 		if (n < 0)
 			return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
-		if (n != sizeof(f) || (f.can_id & (CAN_ERR_FLAG | CAN_RTR_FLAG)) || f.len > 8)
+		if (n == SIMBUS_FILTER_MSG_SIZE) {
+			if (full)
+				(void)recv(c->fd, &r, sizeof(r), MSG_DONTWAIT);
+			take_filter(c, &r.m);
+			continue;
+		}
+		if (full)
+			return true; /* a frame waits for room */
+		if (n != sizeof(r.f) || (r.f.can_id & (CAN_ERR_FLAG | CAN_RTR_FLAG)) || r.f.len > 8)
 			continue; /* not a data frame: nothing for the bus */
-		c->txq[(c->tx_head + c->tx_count++) % SIMBUS_TXQUEUE] = f;
+		c->txq[(c->tx_head + c->tx_count++) % SIMBUS_TXQUEUE] = r.f;
 	}
 	(void)h;
-	return true;
 }
 
 static bool flush_rx(struct client *c)
@@ -183,9 +211,41 @@ static void log_frame(struct simbus_hub *h, const struct can_frame *f)
 	fflush(h->log);
 }
 
-/* The last bit went out: every other client receives the frame (vcan without own msgs). */
+/*
+ * The client has read every frame delivered to it (our queue and its socket are empty), and we
+ * have read everything it sent (so the filter its last frame called for, simbus.h). Checked once
+ * per frame that the filter rejects, only until the next delivery.
+ */
+static bool caught_up(struct simbus_hub *h, struct client *c)
+{
+	int unread = 0;
+
+	if (c->synced)
+		return true;
+	if (c->rx_count || ioctl(c->fd, SIOCOUTQ, &unread) < 0 || unread > 0)
+		return false;
+	if (!read_client(h, c)) /* gone: the next poll drops it */
+		return false;
+	if (c->tx_count == SIMBUS_TXQUEUE && (ioctl(c->fd, SIOCINQ, &unread) < 0 || unread > 0))
+		return false; /* a frame waits for room, a filter may follow it */
+	c->synced = true;
+	return true;
+}
+
+static bool matches(const struct client *c, uint32_t id)
+{
+	for (unsigned i = 0; i < c->nfilt; i++)
+		if (!((id ^ c->filt[i].id) & c->filt[i].mask & CAN_SFF_MASK))
+			return true;
+	return !c->nfilt;
+}
+
+/* The last bit went out: every other client whose filter takes it receives the frame (vcan
+ * without own msgs). */
 static void finish_wire(struct simbus_hub *h)
 {
+	uint32_t id = h->wire.can_id & CAN_SFF_MASK;
+
 	h->on_wire = false;
 	h->frames++;
 	log_frame(h, &h->wire);
@@ -193,7 +253,13 @@ static void finish_wire(struct simbus_hub *h)
 		struct client *c = &h->c[i];
 		if (i == h->wire_from)
 			continue;
+		/* caught_up may read a new filter: match again after it */
+		if (!matches(c, id) && caught_up(h, c) && !matches(c, id)) {
+			h->filtered++;
+			continue;
+		}
 		c->rxq[(c->rx_head + c->rx_count++) % RXQ] = h->wire;
+		c->synced = false;
 		flush_rx(c);
 	}
 }
@@ -348,4 +414,9 @@ void simbus_hub_counters(const struct simbus_hub *h, uint64_t *frames, uint64_t 
 {
 	*frames = h->frames;
 	*stalls = h->stalls;
+}
+
+uint64_t simbus_hub_filtered(const struct simbus_hub *h)
+{
+	return h->filtered;
 }

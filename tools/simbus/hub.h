@@ -24,5 +24,7 @@ void simbus_hub_free(struct simbus_hub *h);
  */
 int simbus_hub_run_once(struct simbus_hub *h, int max_wait_ms);
 void simbus_hub_counters(const struct simbus_hub *h, uint64_t *frames, uint64_t *stalls);
+/* Deliveries a client's receive filter saved (one per client and frame). */
+uint64_t simbus_hub_filtered(const struct simbus_hub *h);
 
 #endif

@@ -50,7 +50,7 @@ int main(int argc, char **argv)
 	uint32_t bitrate = 1000000;
 	double speed = 1.0;
 	struct simbus_hub *h;
-	uint64_t frames, stalls;
+	uint64_t frames, stalls, filtered;
 	FILE *log = NULL;
 	int opt;
 
@@ -98,9 +98,11 @@ int main(int argc, char **argv)
 	while (!stop && simbus_hub_run_once(h, -1) == 0)
 		;
 	simbus_hub_counters(h, &frames, &stalls);
+	filtered = simbus_hub_filtered(h);
 	simbus_hub_free(h);
-	fprintf(stderr, "simbus: %llu frames, %llu stalls\n", (unsigned long long)frames,
-		(unsigned long long)stalls);
+	fprintf(stderr, "simbus: %llu frames, %llu stalls, %llu deliveries filtered\n",
+		(unsigned long long)frames, (unsigned long long)stalls,
+		(unsigned long long)filtered);
 	if (log && log != stdout)
 		fclose(log);
 	return 0;

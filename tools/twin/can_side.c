@@ -84,6 +84,17 @@ void twin_can_deliver(struct twin *t, const struct canbus_frame *frame, uint64_t
 	node_data(t, &f, now_us);
 }
 
+size_t twin_can_filter(const struct twin *t, uint32_t ids[2], uint32_t masks[2])
+{
+	ids[0] = CANBUS_ADMIN_ID;
+	masks[0] = 0x7ff;
+	if (t->node_id < 0)
+		return 1;
+	ids[1] = 0x100u + 2u * (uint32_t)t->node_id;
+	masks[1] = 0x7fe;
+	return 2;
+}
+
 /* Bytes waiting in the transmit buffer at time at_us (not yet on the wire). */
 static size_t tx_backlog(const struct twin *t, uint64_t at_us)
 {

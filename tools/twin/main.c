@@ -18,6 +18,8 @@
 #include "tools/twin/sysfs_fixture.h"
 #include "tools/twin/twin.h"
 #include "transport.h"
+#include "transport/simbus.h"
+#include "transport/transports.h"
 
 #define PTY_CHECK_US  5000   /* how often the slave's open state and rate are sampled */
 #define REENUM_US     150000 /* USB disconnect -> new device visible (real time) */
@@ -37,6 +39,10 @@ struct app {
 	struct loop_source can_src;
 	struct canbus_frame pending;
 	bool has_pending;
+	bool sim_filter;		  /* the bus is simbus: keep its filter = the node's */
+	bool filter_dirty;		  /* the last filter change is still to be sent */
+	struct simbus_filter filt[2]; /* the filter the hub holds for us */
+	size_t filt_n;
 	/* USB CDC-ACM as a pty */
 	struct twin_pty pty;
 	struct loop_source pty_src;
@@ -95,6 +101,39 @@ static int can_pollfds(struct loop_source *src, struct pollfd *fds, int max)
 	return transport_pollfds(a->tr, fds, max);
 }
 
+/*
+ * On simbus the hub filters as the node's CAN controller does (docs/twin.md): keep its filter
+ * what the firmware has set. Called after every frame, before the next is read (sim.c takes
+ * a frame off the socket only then), so a set-id's filter is in place for every frame after
+ * it. false: the hub is not reading us; read nothing more until this succeeds.
+ */
+static bool can_filter_sync(struct app *a)
+{
+	struct simbus_filter f[2] = {{0, 0}, {0, 0}};
+	uint32_t ids[2], masks[2];
+	size_t n;
+	int rc;
+
+	if (!a->sim_filter || !a->t)
+		return true;
+	n = twin_can_filter(a->t, ids, masks);
+	for (size_t i = 0; i < n; i++)
+		f[i] = (struct simbus_filter){.id = ids[i], .mask = masks[i]};
+	if (a->filt_n == n && !memcmp(a->filt, f, n * sizeof(f[0]))) {
+		a->filter_dirty = false;
+		return true;
+	}
+	rc = sim_set_filter(a->tr, f, n);
+	a->filter_dirty = rc == CF_ERR_AGAIN;
+	if (rc == CF_OK) {
+		memcpy(a->filt, f, sizeof(f));
+		a->filt_n = n;
+	} else if (rc != CF_ERR_AGAIN) {
+		a->sim_filter = false; /* the hub went away: recv says so */
+	}
+	return !a->filter_dirty;
+}
+
 static void can_ready(struct loop_source *src, const struct pollfd *fds, int count, uint64_t now)
 {
 	struct app *a = (struct app *)((char *)src - offsetof(struct app, can_src));
@@ -105,7 +144,8 @@ static void can_ready(struct loop_source *src, const struct pollfd *fds, int cou
 	(void)fds;
 	(void)count;
 	(void)now;
-	while ((rc = transport_recv(a->tr, &f, sizeof(f), &len)) == CF_OK)
+	rc = CF_OK;
+	while (can_filter_sync(a) && (rc = transport_recv(a->tr, &f, sizeof(f), &len)) == CF_OK)
 		twin_can_receive(a->t, &f, vnow(a));
 	if (rc == CF_ERR_NO_DEVICE || rc == CF_ERR_IO) {
 		fprintf(stderr, "twin: the CAN bus %s went away (%s); exiting\n", a->o.attach,
@@ -289,8 +329,10 @@ static void pump(struct app *a)
 	uint64_t next;
 
 	twin_advance(a->t, vnow(a));
-	if (a->tr)
+	if (a->tr) {
+		(void)can_filter_sync(a); /* a reset or mode change clears the id */
 		can_flush(a);
+	}
 	if (a->o.pty) {
 		if (!a->o.cfg.uart) /* a UART wire stays; USB follows the firmware */
 			usb_follow(a);
@@ -305,7 +347,7 @@ static void pump(struct app *a)
 				 cf_now_us() + (uint64_t)a->o.power_on_after_ms * 1000);
 	}
 	next = twin_next_event_us(a->t);
-	if (a->has_pending && (next == UINT64_MAX || next > vnow(a) + SEND_RETRY_US))
+	if ((a->has_pending || a->filter_dirty) && (next == UINT64_MAX || next > vnow(a) + SEND_RETRY_US))
 		next = vnow(a) + SEND_RETRY_US;
 	if (next != UINT64_MAX && next <= vnow(a))
 		next = vnow(a) + 1; /* never a deadline in the past: the loop would spin */
@@ -332,6 +374,7 @@ static int attach_can(struct app *a)
 	}
 	if (transport_get_bitrate(a->tr, &bitrate) == CF_OK && bitrate)
 		a->o.cfg.bus_bitrate = bitrate;
+	a->sim_filter = !strcmp(transport_name(a->tr), "sim"); /* set once the twin runs */
 	a->can_src.pollfds = can_pollfds;
 	a->can_src.ready = can_ready;
 	loop_add_source(a->loop, &a->can_src);

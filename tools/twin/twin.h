@@ -222,6 +222,12 @@ const char *twin_serial(const struct twin *t);
 /* A frame seen on the bus at now_us (DLC 0..8, standard id). Frames of other nodes and frames
  * that do not fit the 192-byte receive buffer are ignored silently, as the firmware does. */
 void twin_can_receive(struct twin *t, const struct canbus_frame *frame, uint64_t now_us);
+/* The acceptance filter the modelled firmware has set in its CAN controller now (Klipper's and
+ * Katapult's canbus_set_filter): the admin id 0x3F0 always; with an assigned node id n also
+ * 0x100 + 2n and its response id + 1 (a frame there is an id conflict, katapult.md §2.2), as
+ * one (id, mask) pair. Fills 11-bit ids[i], masks[i]; returns the count, 1 or 2. It changes as
+ * soon as the frame or event that assigns or clears the id has been handled. */
+size_t twin_can_filter(const struct twin *t, uint32_t ids[2], uint32_t masks[2]);
 /* Next frame the twin has put on the bus by now_us: 0 and *out, or CF_ERR_AGAIN. */
 int twin_can_pop(struct twin *t, uint64_t now_us, struct canbus_frame *out);
 
