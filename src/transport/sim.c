@@ -231,6 +231,7 @@ int sim_set_filter(struct transport *t, const struct simbus_filter *f, size_t co
 	n = send(s->fd, &m, SIMBUS_FILTER_MSG_SIZE, MSG_DONTWAIT | MSG_NOSIGNAL);
 	if (n == SIMBUS_FILTER_MSG_SIZE) {
 		s->filtered = count > 0;
+		s->want_out = false;
 		return CF_OK;
 	}
 	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)) {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-3.0-or-later
 # simbus on its own: candump log format, frames serialised at the bit time of the bus bitrate,
-# backpressure instead of loss, a missing bus named in the error.
+# backpressure instead of loss, twins' receive filters, a missing bus named in the error.
 set -u
 . "$(dirname "$0")/twin_lib.bash"
 
@@ -28,6 +28,38 @@ check "8-byte frames are at least 111 bit times apart (min gap ${gap} us >= 422,
 frames=$(wc -l <"$W/slow.log")
 check "log holds the whole session ($frames frames)" "[ $frames -gt 1000 ]"
 stop p
+
+# Receive filters: an idle twin on the bus is handed only admin frames, yet every frame is on
+# the wire and in the log, the flash of the other twin works, and both still answer a scan.
+"$BIN/simbus" --socket "$W/filt" --bitrate 1000000 --speed 0 --log "$W/filt.log" \
+	>"$W/filt.out" 2>"$W/filt.err" &
+hub=$!
+PIDS+=($hub)
+wait_for "grep -qs '^simbus: ready' '$W/filt.out'"
+twin f --init "app:can:1000000:CARTOGRAPHER 5.1.0" --speed 0 --attach "sim:$W/filt"
+twin idle --uid 000102030405060708090a0b --init "app:can:1000000:CARTOGRAPHER 5.1.0" --speed 0 \
+	--attach "sim:$W/filt"
+"$BIN/mkimage" app --iface can --bitrate 1000000 --version "CARTOGRAPHER 5.1.2" -o "$W/new1m.bin"
+"$CARTOFLASH" flash --allow-unknown "$W/new1m.bin" --can "sim:$W/filt" --uuid e0ef270ca188 \
+	>"$W/fflash.out" 2>&1
+rc=$?
+check "a flash with an idle filtered twin on the bus succeeds" "[ $rc -eq 0 ]" "$W/fflash.out"
+"$CARTOFLASH" scan --can "sim:$W/filt" >"$W/fscan.out" 2>&1
+check "both twins answer a scan afterwards (admin frames reach them)" \
+	"grep -q '^e0ef270ca188 *application' '$W/fscan.out' && grep -q '^90a4ae022dfc *application' '$W/fscan.out'" \
+	"$W/fscan.out"
+stop f
+stop idle
+kill "$hub"
+wait "$hub"
+node=$(grep -cE ' 20[23]#' "$W/filt.log")
+filtered=$(sed -n 's/.* \([0-9]*\) deliveries filtered$/\1/p' "$W/filt.err")
+frames=$(sed -n 's/^simbus: \([0-9]*\) frames.*/\1/p' "$W/filt.err")
+check "the log holds every frame ($frames on the wire, $(wc -l <"$W/filt.log") logged)" \
+	"[ -n '$frames' ] && [ $frames -eq $(wc -l <"$W/filt.log") ]" "$W/filt.err"
+check "the idle twin was spared the node's frames (${filtered:-?} deliveries filtered, $node node frames)" \
+	"[ -n '$filtered' ] && [ $((2 * ${filtered:-0})) -gt $node ] && [ $node -gt 1000 ]" "$W/filt.err"
+
 "$CARTOFLASH" scan --can "sim:$W/nobus" >"$W/nobus.out" 2>&1
 rc=$?
 check "a missing bus fails with the path and how to start one" \
