@@ -114,8 +114,8 @@ static void hub_turns(struct simbus_hub *h, int n)
 
 /* One frame from a on the bus; what f and u have received of it (f reads at once, as the twin
  * does). */
-static void one_frame(struct simbus_hub *h, int a, uint32_t id, uint8_t tag, int f, int u,
-		      int *nf, int *nu)
+static void one_frame(struct simbus_hub *h, int a, uint32_t id, uint8_t tag, int f, int u, int *nf,
+		      int *nu)
 {
 	uint32_t got[8];
 

@@ -39,8 +39,8 @@ struct app {
 	struct loop_source can_src;
 	struct canbus_frame pending;
 	bool has_pending;
-	bool sim_filter;		  /* the bus is simbus: keep its filter = the node's */
-	bool filter_dirty;		  /* the last filter change is still to be sent */
+	bool sim_filter;	      /* the bus is simbus: keep its filter = the node's */
+	bool filter_dirty;	      /* the last filter change is still to be sent */
 	struct simbus_filter filt[2]; /* the filter the hub holds for us */
 	size_t filt_n;
 	/* USB CDC-ACM as a pty */
@@ -347,7 +347,8 @@ static void pump(struct app *a)
 				 cf_now_us() + (uint64_t)a->o.power_on_after_ms * 1000);
 	}
 	next = twin_next_event_us(a->t);
-	if ((a->has_pending || a->filter_dirty) && (next == UINT64_MAX || next > vnow(a) + SEND_RETRY_US))
+	if ((a->has_pending || a->filter_dirty) &&
+	    (next == UINT64_MAX || next > vnow(a) + SEND_RETRY_US))
 		next = vnow(a) + SEND_RETRY_US;
 	if (next != UINT64_MAX && next <= vnow(a))
 		next = vnow(a) + 1; /* never a deadline in the past: the loop would spin */
