@@ -11,7 +11,7 @@ set -u
 "$BIN/mkimage" app --iface can --bitrate 1000000 --version "CARTOGRAPHER 5.1.0" --size 4096 \
 	-o "$work/app.bin"
 first_word=$(od -An -tx4 -N4 "$work/app.bin" | tr -d ' ')
-start_bus 1000000 1 || skip_all "simbus did not start"
+start_bus 1000000 1 || fail_start simbus "$work/simbus.out"
 
 # word_at NAME: the first application word in the twin's flash file (persisted on every change)
 word_at() { od -An -tx4 -j 8192 -N4 "$work/$1.bin" | tr -d ' '; }
@@ -48,7 +48,8 @@ slow_twin() {
 
 for sig in INT TERM; do
 	p=p$sig
-	slow_twin "$p" 16000C000F433042533738$([ $sig = INT ] && echo 20 || echo 21) || skip_all "twin"
+	slow_twin "$p" 16000C000F433042533738$([ $sig = INT ] && echo 20 || echo 21) ||
+		fail_start "twin $p" "$work/$p.out"
 	aimed_stop "$p" "$sig"
 	rc=$(cat "$work/$p.$sig.rc")
 	check "SIG$sig in the page-0 window: exit 130" '[ "$rc" -eq 130 ]'
@@ -77,7 +78,7 @@ done
 
 # katapult.md §1.3: Katapult sends the ACK of COMPLETE 100 ms before it resets; a twin at
 # --speed 0 puts both into one step, and the ACK must still reach the host.
-start_twin fast 16000C000F43304253373822 0 katapult:can:1000000 || skip_all "twin"
+start_twin fast 16000C000F43304253373822 0 katapult:can:1000000 || fail_start "twin fast" "$work/fast.out"
 "$CARTOFLASH" flash --allow-unknown "$work/app.bin" --can "sim:$work/bus" --uuid "$(uuid_of fast)" -v \
 	>"$work/fast.out" 2>"$work/fast.err"
 rc=$?
@@ -93,7 +94,7 @@ stop_twin fast
 	--init katapult:can:1000000 --init "app:can:1000000:CARTOGRAPHER v4 6.2.0" --speed 0 \
 	--attach "sim:$work/bus" >"$work/g4.out" 2>&1 &
 pids+=($!)
-wait_line "$work/g4.out" ready || skip_all "G431 twin"
+wait_line "$work/g4.out" ready || fail_start "G431 twin" "$work/g4.out"
 g4=$(sed -n 's/.*ready uuid=\([0-9a-f]*\).*/\1/p' "$work/g4.out" | head -1)
 "$CARTOFLASH" flash --allow-unknown "$work/g4.bin" --can "sim:$work/bus" --uuid "$g4" >"$work/g4.run" 2>&1
 rc=$?

@@ -12,7 +12,7 @@ mkdir -p "$W/sys" "$W/dev" "$W/nosys"
 	-o "$W/app-can.bin" >/dev/null
 "$BIN/mkimage" app --iface usb --version "CARTOGRAPHER 5.1.0" -o "$W/app-usb.bin" >/dev/null
 "$BIN/mkimage" app --iface uart --version "CARTOGRAPHER 5.1.0" -o "$W/app-uart.bin" >/dev/null
-bus bus 1000000 0 || skip_all "simbus did not start"
+bus bus 1000000 0 || fail_start simbus "$W/bus.out" "$W/bus.err"
 
 # probe CH STATE: a fresh twin for channel CH (can, usb, uart) in STATE (app: the channel's own
 # application installed and running; katapult: Katapult alone); sets TARGET (cartoflash's target

@@ -6,8 +6,9 @@
 set -u
 . "$(dirname "$0")/live_lib.bash"
 
-bus 1000000 || skip_all "simbus did not start"
-can_twin app E0EF270CA188000000000000 "app:can:1000000:CARTOGRAPHER 5.1.0" || skip_all "twin"
+bus 1000000 || fail_start simbus "$W/simbus.out"
+can_twin app E0EF270CA188000000000000 "app:can:1000000:CARTOGRAPHER 5.1.0" ||
+	fail_start "twin app" "$W/app.out" "$W/app.err"
 APP=$(sed -n 's/.*uuid=\([0-9a-f]*\).*/\1/p' "$W/app.out")
 "$BIN/mkimage" app --iface can --bitrate 1000000 --version "CARTOGRAPHER 5.1.2" -o "$W/new.bin" >/dev/null
 "$BIN/mkimage" app --iface can --bitrate 500000 --version "CARTOGRAPHER 5.1.2" -o "$W/500k.bin" >/dev/null
@@ -30,7 +31,7 @@ in_app() { ! grep -q 'mode katapult' "$W/app.err"; }
 
 # ---- printing, paused: refused, whatever is asked ----
 scenario "$W/printing.json" printing
-klipper "$W/printing.json" --can "$BUS" || skip_all "klippyd did not start"
+klipper "$W/printing.json" --can "$BUS" || fail_start klippyd "$W/klippyd.out"
 run flash --allow-unknown "$W/new.bin" --can "$BUS" --uuid "$APP"
 check "printing: flash refused with exit 75" "[ $RC -eq 75 ]" "$ERR"
 check "printing: the message names the printer, the file and the state" \
@@ -142,7 +143,8 @@ check "dry run --json: a result with ok and the dry-run summary" \
 
 # ---- USB: Klipper holds the probe's tty ----
 "$BIN/mkimage" app --iface usb --version "CARTOGRAPHER 5.1.2" -o "$W/usb-new.bin" >/dev/null
-usb_twin usb 0E0028000851363131363530 "app:usb::CARTOGRAPHER 5.1.0" || skip_all "USB twin"
+usb_twin usb 0E0028000851363131363530 "app:usb::CARTOGRAPHER 5.1.0" ||
+	fail_start "USB twin" "$W/usb.out" "$W/usb.err"
 cat >"$W/usb.json" <<EOF2
 {"info": {"state": "ready", "hostname": "voron"},
  "objects": {"configfile": {"settings": {"mcu cartographer": {"serial": "$BYID"}}},
@@ -150,7 +152,7 @@ cat >"$W/usb.json" <<EOF2
   "mcu cartographer": {"mcu_version": "CARTOGRAPHER 5.1.0", "mcu_constants":
     {"MCU": "stm32f042x6", "RESERVE_PINS_USB": "PA11,PA12"}}}}
 EOF2
-klipper "$W/usb.json" --hold "$W/dev/ttyACM0" || skip_all "klippyd did not start"
+klipper "$W/usb.json" --hold "$W/dev/ttyACM0" || fail_start klippyd "$W/klippyd.out"
 run flash --allow-unknown "$W/usb-new.bin" --serial auto
 check "USB probe Klipper holds: refused (75) with the Klipper message" \
 	"[ $RC -eq 75 ] && has $ERR 'is connected to mcu cartographer' && has $ERR '--stop-klipper'" "$ERR"

@@ -26,9 +26,11 @@ check "--version --json names the schema" '[ "$(py "$work/version.json" "j[0][\"
 	>"$work/inspect.json" 2>/dev/null
 validate "inspect: app, full, katapult, deployer, garbage, with a check" "$work/inspect.json"
 
-start_bus 1000000 0 || skip_all "simbus did not start"
-start_twin p1 16000C000F43304253373820 0 katapult:can:1000000 "app:can:1000000:CARTOGRAPHER 4.0.0"
-start_twin p2 000102030405060708090A0B 0 "katapult:can:1000000:v0.0.1-110-g902f335"
+start_bus 1000000 0 || fail_start simbus "$work/simbus.out"
+start_twin p1 16000C000F43304253373820 0 katapult:can:1000000 "app:can:1000000:CARTOGRAPHER 4.0.0" ||
+	fail_start "twin p1" "$work/p1.out"
+start_twin p2 000102030405060708090A0B 0 "katapult:can:1000000:v0.0.1-110-g902f335" ||
+	fail_start "twin p2" "$work/p2.out"
 u1=$(uuid_of p1)
 u2=$(uuid_of p2)
 bus=sim:$work/bus

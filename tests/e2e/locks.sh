@@ -5,7 +5,7 @@
 set -u
 . "$(dirname "$0")/live_lib.bash"
 
-bus 1000000 || skip_all "simbus did not start"
+bus 1000000 || fail_start simbus "$W/simbus.out"
 "$BIN/mkimage" app --iface can --bitrate 1000000 --version "CARTOGRAPHER 5.1.2" -s 22528 \
 	-o "$W/new.bin" >/dev/null
 # real-time flash timing: a flash takes seconds, long enough to meet it
@@ -13,7 +13,7 @@ bus 1000000 || skip_all "simbus did not start"
 	--init "app:can:1000000:CARTOGRAPHER 5.1.0" --speed 1 --attach "$BUS" \
 	>"$W/p.out" 2>"$W/p.err" &
 PIDS+=($!)
-wait_for "grep -qs '^twin: ready' '$W/p.out'" || skip_all "twin did not start"
+wait_for "grep -qs '^twin: ready' '$W/p.out'" || fail_start twin "$W/p.out" "$W/p.err"
 UUID=$(sed -n 's/.*uuid=\([0-9a-f]*\).*/\1/p' "$W/p.out")
 
 "$CF" flash --allow-unknown "$W/new.bin" --can "$BUS" --uuid "$UUID" >"$W/first.out" 2>"$W/first.err" &

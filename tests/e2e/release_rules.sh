@@ -10,8 +10,9 @@ set -u
 	-o "$work/app.bin"
 head -c 22428 "$work/app.bin" >"$work/cut.bin" # the dictionary ends at 22400
 "$BIN/mkimage" full --version "CARTOGRAPHER 5.1.0" -o "$work/full.bin"
-start_bus 1000000 0 || skip_all "simbus did not start"
-start_twin p1 16000C000F43304253373820 0 katapult:can:1000000 "app:can:1000000:CARTOGRAPHER 4.0.0"
+start_bus 1000000 0 || fail_start simbus "$work/simbus.out"
+start_twin p1 16000C000F43304253373820 0 katapult:can:1000000 "app:can:1000000:CARTOGRAPHER 4.0.0" ||
+	fail_start "twin p1" "$work/p1.out"
 u1=$(uuid_of p1)
 
 "$CARTOFLASH" inspect "$work/cut.bin" >"$work/cut.txt" 2>&1

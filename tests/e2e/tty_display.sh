@@ -13,13 +13,13 @@ tmx() { tmux -L "$sock" -f /dev/null "$@"; }
 trap 'tmx kill-server 2>/dev/null; can_cleanup' EXIT
 
 "$BIN/mkimage" app --iface can --bitrate 1000000 --version "CARTOGRAPHER 5.1.0" --size 12288 \
-	-o "$work/app.bin" || skip_all "mkimage failed"
-start_bus 1000000 1
+	-o "$work/app.bin" || fail_start mkimage
+start_bus 1000000 1 || fail_start simbus "$work/simbus.out"
 uids=(16000C000F43304253373820 000102030405060708090A0B 0A0B0C0D0E0F101112131415 1F2E3D4C5B6A798897A6B5C4)
 uuids=()
 for i in 0 1 2 3; do
 	start_twin "p$i" "${uids[$i]}" 0.5 katapult:can:1000000 "app:can:1000000:CARTOGRAPHER 4.0.0" ||
-		skip_all "twin p$i did not start"
+		fail_start "twin p$i" "$work/p$i.out"
 	uuids+=("$(uuid_of "p$i")")
 done
 uuid_args=()

@@ -60,14 +60,17 @@ check "--list: known by the manifest's sha256, the K1 and HT builds by content" 
 "$CARTOFLASH" update --firmware "$fw" --list --json >"$work/list.json" 2>/dev/null
 validate "--list --json" "$work/list.json" summary
 
-start_bus 1000000 0 || skip_all "simbus did not start"
+start_bus 1000000 0 || fail_start simbus "$work/simbus.out"
 # the twins take the same bytes from short paths
 cp "$S/5.1.0/Survey_Cartographer_CAN_1000000_8kib_offset.bin" "$work/i510.bin"
 cp "$S/6.1.0/CartographerV3_6.1.0_CAN_1M_full_8kib_offset.bin" "$work/i610.bin"
 cp "$S/6.1.0/CartographerV3_6.1.0_CAN_1M_lite_8kib_offset.bin" "$work/i610l.bin"
-start_twin old 16000C000F43304253373820 0 katapult:can:1000000 "file:0x08002000:$work/i510.bin"
-start_twin full 000102030405060708090A0B 0 katapult:can:1000000 "file:0x08002000:$work/i610.bin"
-start_twin lite 0A0B0C0D0E0F101112131415 0 katapult:can:1000000 "file:0x08002000:$work/i610l.bin"
+start_twin old 16000C000F43304253373820 0 katapult:can:1000000 "file:0x08002000:$work/i510.bin" ||
+	fail_start "twin old" "$work/old.out"
+start_twin full 000102030405060708090A0B 0 katapult:can:1000000 "file:0x08002000:$work/i610.bin" ||
+	fail_start "twin full" "$work/full.out"
+start_twin lite 0A0B0C0D0E0F101112131415 0 katapult:can:1000000 "file:0x08002000:$work/i610l.bin" ||
+	fail_start "twin lite" "$work/lite.out"
 old=$(uuid_of old) full=$(uuid_of full) lite=$(uuid_of lite)
 U=(update --firmware "$fw" --can "sim:$work/bus" --klippy-socket "" --no-usb)
 
