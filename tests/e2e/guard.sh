@@ -27,7 +27,8 @@ scenario() {
 EOF
 }
 requests() { frames '3F0#02'; }
-in_app() { ! grep -q 'mode katapult' "$W/app.err"; }
+# in_app: the twin's log says it runs its application and never entered Katapult
+in_app() { grep -q 'mode app' "$W/app.err" && ! grep -q 'mode katapult' "$W/app.err"; }
 
 # ---- printing, paused: refused, whatever is asked ----
 scenario "$W/printing.json" printing
