@@ -6,8 +6,9 @@ set -u
 . "$(dirname "$0")/twin_lib.bash"
 
 "$BIN/mkimage" app --iface can --bitrate 1000000 --version "CARTOGRAPHER 5.1.2" -o "$W/new.bin"
-bus bus 1000000 || { echo "not ok - ${0##*/}: simbus did not start"; exit 1; }
-twin p1 --init "app:can:1000000:Cartographer 4.0.0" --speed 0 --attach "sim:$W/bus"
+bus bus 1000000 || fail_start simbus "$W/bus.out" "$W/bus.err"
+twin p1 --init "app:can:1000000:Cartographer 4.0.0" --speed 0 --attach "sim:$W/bus" ||
+	fail_start "twin p1" "$W/p1.out" "$W/p1.err"
 check "ready line carries the spec UUID of serial 16000C000F43304253373820" \
 	"grep -q '^twin: ready uuid=e0ef270ca188 serial=16000C000F43304253373820 mode=' '$W/p1.out'"
 
@@ -15,32 +16,39 @@ check "ready line carries the spec UUID of serial 16000C000F43304253373820" \
 rc=$?
 check "cartoflash flashes the twin over sim:PATH" "[ $rc -eq 0 ]" "$W/flash.out"
 L=$W/bus.log
+# the node id the host set for this UUID and its request/response CAN ids, read from the log
+read -r NID REQ RESP <<<"$(node_ids "$L" E0EF270CA188)"
 # katapult.md §2.2/§1.2 vectors, in the order of a session
 check "log: request bootloader 02+uuid" "grep -q 'simbus 3F0#02E0EF270CA188$' '$L'"
-check "log: Katapult node id 129" "grep -q 'simbus 3F0#11E0EF270CA18881$' '$L'"
-check "log: CONNECT on 0x202" "grep -q 'simbus 202#01881100F17C9903$' '$L'"
-check "log: CONNECT ACK 1.0.0 on 0x203" "grep -q 'simbus 203#0000010000200008$' '$L'"
-check "log: GET_CANBUS_ID ACK carries the UUID" "grep -q 'simbus 203#E0EF270CA1880000$' '$L'"
-check "log: SEND_BLOCK ACK @0x08002000 (spec bytes)" "grep -q 'simbus 203#002000085AD69903$' '$L'"
-check "log: SEND_EOF" "grep -q 'simbus 202#01881300414F9903$' '$L'"
-check "log: REQUEST_BLOCK @0x08002000 (spec bytes)" "grep -q 'simbus 202#0188140100200008$' '$L'"
+check "log: a Katapult node id set for the UUID, in 129..255 (docs/can.md)" \
+	"[ -n '$NID' ] && [ \$((0x${NID:-0})) -ge 129 ] && [ \$((0x${NID:-0})) -le 255 ]" "$L"
+check "log: CONNECT on the node's request id" "grep -q 'simbus ${REQ:-none}#01881100F17C9903$' '$L'"
+check "log: CONNECT ACK 1.0.0 on the node's response id" \
+	"grep -q 'simbus ${RESP:-none}#0000010000200008$' '$L'"
+check "log: GET_CANBUS_ID ACK carries the UUID" "grep -q 'simbus ${RESP:-none}#E0EF270CA1880000$' '$L'"
+check "log: SEND_BLOCK ACK @0x08002000 (spec bytes)" \
+	"grep -q 'simbus ${RESP:-none}#002000085AD69903$' '$L'"
+check "log: SEND_EOF" "grep -q 'simbus ${REQ:-none}#01881300414F9903$' '$L'"
+check "log: REQUEST_BLOCK @0x08002000 (spec bytes)" \
+	"grep -q 'simbus ${REQ:-none}#0188140100200008$' '$L'"
 check "log: COMPLETE then ACK" \
-	"grep -q 'simbus 202#01881500911B9903$' '$L' && grep -q 'simbus 203#0188A00115000000$' '$L'"
+	"grep -q 'simbus ${REQ:-none}#01881500911B9903$' '$L' && grep -q 'simbus ${RESP:-none}#0188A00115000000$' '$L'"
 # after LINE PATTERN: the first log line after LINE that matches (the session's next step)
 after() { awk -v n="$1" -v re="$2" 'NR > n && $0 ~ re { print NR; exit }' "$L"; }
 "$CARTOFLASH" scan --can "sim:$W/bus" >"$W/scan.out" 2>&1
+R=${REQ:-none}
 o1=$(after 0 '3F0#02E0EF270CA188$')		# request bootloader
-o2=$(after "$o1" '3F0#11E0EF270CA18881$')	# Katapult node id 129
-o3=$(after "$o2" '202#01881100F17C9903$')	# CONNECT
-o4=$(after "$o3" '202#01881211........$')	# first SEND_BLOCK
-o5=$(after "$o4" '202#01881300414F9903$')	# SEND_EOF
-o6=$(after "$o5" '202#01881401........$')	# first REQUEST_BLOCK
-o7=$(after "$o6" '202#01881500911B9903$')	# COMPLETE
+o2=$(after "$o1" "3F0#11E0EF270CA188${NID:-none}\$")	# Katapult node id
+o3=$(after "$o2" "$R#01881100F17C9903\$")	# CONNECT
+o4=$(after "$o3" "$R#01881211........\$")	# first SEND_BLOCK
+o5=$(after "$o4" "$R#01881300414F9903\$")	# SEND_EOF
+o6=$(after "$o5" "$R#01881401........\$")	# first REQUEST_BLOCK
+o7=$(after "$o6" "$R#01881500911B9903\$")	# COMPLETE
 o8=$(after "$o7" '3F1#20E0EF270CA18801$')	# the new application answers the query
 check "log order: request, node id, CONNECT, blocks, EOF, read-back, COMPLETE, app query" \
 	"[ -n '$o8' ]"
 check "no SEND_BLOCK after EOF, no REQUEST_BLOCK after COMPLETE" \
-	"[ -z \"\$(after $o5 '202#01881211........\$')\" ] && [ -z \"\$(after $o7 '202#01881401........\$')\" ]"
+	"[ -n '$o7' ] && [ -z \"\$(after $o5 '$R#01881211........\$')\" ] && [ -z \"\$(after $o7 '$R#01881401........\$')\" ]"
 check "the new application answers the query (20 uuid 01)" \
 	"grep -q 'e0ef270ca188  application' '$W/scan.out'" "$W/scan.out"
 check "twin reported Katapult then the application" \

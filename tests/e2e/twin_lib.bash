@@ -62,6 +62,16 @@ twin() {
 	wait_for "grep -qs '^twin: ready' '$W/$name.out'"
 }
 
+# node_ids LOG UUID: "NODE REQ RESP", the Katapult node id (hex byte) the host gave UUID in the
+# last set-id admin frame of the candump LOG (katapult.md §2.2: 3F0#11 uuid n) and the CAN ids
+# (hex) it means, 0x100+2n and 0x101+2n; nothing when the log has none. No check hard-codes a
+# node's id.
+node_ids() {
+	local n
+	n=$(grep -io "3F0#11$2[0-9A-F][0-9A-F]\$" "$1" 2>/dev/null | tail -1 | sed 's/.*\(..\)$/\1/')
+	[ -n "$n" ] && printf '%s %03X %03X\n' "$n" $((0x100 + 2 * 0x$n)) $((0x101 + 2 * 0x$n))
+}
+
 # stop NAME: SIGTERM; returns the process's exit status.
 stop() {
 	local pid
