@@ -88,13 +88,16 @@ for ch in can usb uart; do
 			"$W/dryapp-uart.txt"
 		probe uart katapult || continue
 	fi
+	katapult_before=$(grep -c 'mode katapult' "$W/p.err")
 	cf dry-$ch flash --allow-unknown "$APP" --dry-run
 	check "$ch: --dry-run passes R1-R5 and writes nothing (exit 0)" \
 		"[ $(rc dry-$ch) -eq 0 ] && has dry-$ch 'dry run: R1-R5' && has dry-$ch 'nothing written' && ! has dry-$ch 'blocks verified'" \
 		"$W/dry-$ch.txt"
 	if [ "$ch" != uart ]; then
-		check "$ch: after --dry-run the probe runs its application again" "mode_is app" \
-			"$W/dry-$ch.txt"
+		# a dry run reboots nothing: the twin never entered Katapult during it
+		check "$ch: after --dry-run the probe runs its application, never in Katapult meanwhile" \
+			"mode_is app && [ \$(grep -c 'mode katapult' '$W/p.err') -eq $katapult_before ]" \
+			"$W/dry-$ch.txt" "$W/p.err"
 	else
 		check "uart: a probe found in Katapult stays there after --dry-run" \
 			"mode_is katapult && has dry-uart 'left in Katapult'" "$W/dry-uart.txt"
