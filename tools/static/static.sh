@@ -13,6 +13,9 @@
 # source package with --disable-udev (no libudev.a exists; netlink hotplug needs no udevd),
 # so DFU recovery works from the static binary. Cached under
 #   $CARTOFLASH_STATIC_DIR, default ${XDG_CACHE_HOME:-$HOME/.cache}/cartoflash-static
+# A missing prerequisite of the machine (no cross compiler, no apt index or package, no libusb
+# source) is said on a line starting "static: PREREQ "; tests/static/qemu.sh skips only on it,
+# and any other failure (a compile error, a failed libusb build) is a failure.
 set -eu
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
@@ -20,6 +23,7 @@ CACHE=${CARTOFLASH_STATIC_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/cartoflash-static
 BUILD=${BUILD:-build}
 DEV_PKGS="zlib1g-dev libjansson-dev libinih-dev nettle-dev libsocketcan-dev"
 log() { echo "static: $*" >&2; }
+prereq() { echo "static: PREREQ $*" >&2; }
 
 # ARCH -> GNU triplet and qemu-user binary.
 triplet() {
@@ -105,7 +109,7 @@ orig() {
 # libusb for TRIPLET into SYSROOT: static, no udev.
 build_libusb() {
 	local arch=$1 tri=$2 sysroot=$3 src
-	src=$(orig libusb-1.0) || return 1
+	src=$(orig libusb-1.0) || { prereq "$arch: libusb source unavailable"; return 1; }
 	log "$arch: libusb from $(basename "$src"), static, --disable-udev"
 	rm -rf "$CACHE/$arch/libusb-build" && mkdir -p "$CACHE/$arch/libusb-build"
 	tar -xf "$src" -C "$CACHE/$arch/libusb-build" --strip-components=1
@@ -127,12 +131,12 @@ sysroot() {
 		echo "$sysroot"
 		return 0
 	fi
-	command -v "$tri-gcc" >/dev/null || { log "$tri-gcc missing (make deps-ci)"; return 1; }
+	command -v "$tri-gcc" >/dev/null || { prereq "$tri-gcc missing (make deps-ci)"; return 1; }
 	log "$arch: sysroot from Debian packages ($DEV_PKGS) and libusb source"
 	rm -rf "$sysroot" "$dir/debs" && mkdir -p "$sysroot" "$dir/debs"
-	apt_setup || { log "$arch: apt index unavailable"; return 1; }
+	apt_setup || { prereq "$arch: apt index unavailable"; return 1; }
 	(cd "$dir/debs" && timeout 600 apt-get "${AO[@]}" -qq download $(printf "%s:$arch " $DEV_PKGS) >&2) ||
-		{ log "$arch: packages unavailable"; return 1; }
+		{ prereq "$arch: packages unavailable"; return 1; }
 	for deb in "$dir"/debs/*.deb; do dpkg-deb -x "$deb" "$sysroot"; done
 	if ! build_libusb "$arch" "$tri" "$sysroot"; then
 		log "$arch: libusb build failed"
@@ -147,6 +151,7 @@ sysroot() {
 build() {
 	local arch=$1 tri sysroot out pc cflags libs
 	tri=$(triplet "$arch")
+	command -v "$tri-gcc" >/dev/null || { prereq "$tri-gcc missing (make deps-ci)"; return 1; }
 	sysroot=$(sysroot "$arch") || return 1
 	pc="$sysroot/usr/lib/$tri/pkgconfig:$sysroot/usr/share/pkgconfig"
 	cflags=$(PKG_CONFIG_LIBDIR=$pc PKG_CONFIG_SYSROOT_DIR=$sysroot pkg-config --cflags \
