@@ -15,7 +15,7 @@ ok() { n=$((n + 1)); echo "ok $n - $1"; }
 not_ok() { n=$((n + 1)); echo "not ok $n - $1"; }
 skip() { n=$((n + 1)); echo "ok $n - $1 # SKIP $2"; }
 check() { if eval "$2"; then ok "$1"; else not_ok "$1"; fi; }
-[ -x "$CARTOFLASH" ] || { echo "ok 1 - docs sync # SKIP $CARTOFLASH not built"; exit 0; }
+[ -x "$CARTOFLASH" ] || { echo "not ok 1 - docs sync: $CARTOFLASH not built"; exit 1; }
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 

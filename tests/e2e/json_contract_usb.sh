@@ -29,7 +29,11 @@ validate "verify --serial auto (exit $RC)" "$WORK/verify.json" summary
 twin_stop
 
 EMU=$BIN/dfuemu
-if command -v umockdev-wrapper >/dev/null && [ -x "$EMU" ]; then
+if ! command -v umockdev-wrapper >/dev/null; then
+	echo "ok - recover and scan --dfu JSON # SKIP umockdev not installed"
+elif [ ! -x "$EMU" ]; then
+	not_ok "recover and scan --dfu JSON: $EMU not built (make tools)"
+else
 	(cd "$WORK" && timeout 60 "$EMU" -- "$CF" recover --allow-unknown --full full.bin --dry-run \
 		--json >"$WORK/dry.json" 2>/dev/null)
 	validate "recover --dry-run (plan)" "$WORK/dry.json" summary
@@ -38,6 +42,4 @@ if command -v umockdev-wrapper >/dev/null && [ -x "$EMU" ]; then
 	validate "recover" "$WORK/recover.json" summary
 	(cd "$WORK" && timeout 60 "$EMU" -- "$CF" scan --dfu --json >"$WORK/dfu.json" 2>/dev/null)
 	validate "scan --dfu" "$WORK/dfu.json" summary
-else
-	echo "ok - recover and scan --dfu JSON # SKIP umockdev or dfuemu missing"
 fi

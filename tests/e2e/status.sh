@@ -131,12 +131,14 @@ check "Klipper accepts but never answers: status says so and goes on (deadline, 
 check "... within its deadline (3 s for Klipper, not a hang)" "[ \$(( (t1 - t0) / 1000000 )) -lt 8000 ]"
 
 # ---- ROM DFU under the emulated ROM (umockdev), beside the rest ----
-if command -v umockdev-wrapper >/dev/null && [ -x "$BIN/dfuemu" ]; then
+if ! command -v umockdev-wrapper >/dev/null; then
+	ok "ROM DFU under umockdev # SKIP umockdev not installed"
+elif [ ! -x "$BIN/dfuemu" ]; then
+	not_ok "ROM DFU under umockdev: $BIN/dfuemu not built (make tools)"
+else
 	timeout 60 "$BIN/dfuemu" -- "$CF" status --klippy-socket '' --json >"$OUT" 2>"$ERR"
 	check "ROM DFU device listed with its USB path (emulated F042 ROM)" \
 		"jrow '.event==\"probe\" and .mode==\"rom_dfu\"' '.link==\"dfu\" and (.usb_path|length>0)'" "$OUT" "$ERR"
 	check "... next to the USB application" \
 		"jrow '.event==\"probe\" and .link==\"usb\"' '.mode==\"application\"'" "$OUT"
-else
-	ok "ROM DFU under umockdev # SKIP umockdev or dfuemu missing"
 fi
