@@ -37,7 +37,8 @@ struct kchannel_io {
 	void (*writable)(void *ctx, uint64_t now_us);
 	/* Bytes from the device's reply stream, in order. */
 	void (*received)(void *ctx, const uint8_t *data, size_t len, uint64_t now_us);
-	/* The channel broke under a session: the failure is filled in the channel's words. */
+	/* The channel broke under a session: the failure is filled in the channel's words,
+	 * without a stage (the pump names the session's stage: "connect", "write", "verify"). */
 	void (*failed)(void *ctx, int err, uint64_t now_us);
 	/* A look that returned CF_ERR_AGAIN has filled its kchannel_seen. */
 	void (*looked)(void *ctx, uint64_t now_us);
@@ -104,7 +105,8 @@ struct kchannel_ops {
 	/*
 	 * Send one whole frame: 0 = taken whole (io.sent follows, maybe from inside), CF_ERR_AGAIN
 	 * = nothing taken (io.writable follows; resend the same frame then), else the channel's
-	 * error with c->why filled. Never a partial frame (design.md rule 1).
+	 * error with c->why filled, stage left to the pump (as for io.failed). Never a partial
+	 * frame (design.md rule 1).
 	 */
 	int (*send)(struct kchannel *c, const uint8_t *frame, size_t len);
 	/*

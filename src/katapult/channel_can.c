@@ -193,7 +193,7 @@ static void rx_error(struct canmux_listener *l, int err, uint64_t now)
 
 	if (!p->c->session)
 		return;
-	err = bus_failure(p, err, "write");
+	err = bus_failure(p, err, NULL);
 	p->c->io.failed(p->c->io.ctx, err, now);
 }
 
@@ -213,7 +213,7 @@ static int op_send(struct kchannel *c, const uint8_t *frame, size_t len)
 	/* The mux queues the whole unit and resends a refused frame as it is (rule 1). */
 	err = canmux_send_stream(p->mux, &p->rx, canbus_node_tx_id(p->node), frame, len);
 	if (err < 0)
-		return bus_failure(p, err, "write");
+		return bus_failure(p, err, NULL);
 	return CF_OK;
 }
 

@@ -57,18 +57,19 @@ static void close_tty(struct tty_chan *p)
 	p->tx_pending = false;
 }
 
-/* The channel broke: say so, and never reuse it in a later step. */
+/* The channel broke under a session: say so (the pump names the session's stage), and never
+ * reuse it in a later step. */
 static int broken(struct tty_chan *p, int err)
 {
 	struct kchannel *c = p->c;
 	const char *tty = p->entry.tty;
 
 	if (err == CF_ERR_NO_DEVICE) {
-		cf_failure_set(c->why, err, "write", "the probe disconnected from %s", tty);
+		cf_failure_set(c->why, err, NULL, "the probe disconnected from %s", tty);
 		cf_failure_set_hint(c->why, "reconnect it and rerun the same command with "
 					    "--serial auto (or its new tty)");
 	} else {
-		cf_failure_set(c->why, err, "write", "serial I/O on %s failed: %s", tty,
+		cf_failure_set(c->why, err, NULL, "serial I/O on %s failed: %s", tty,
 			       cf_strerror(err));
 		cf_failure_set_hint(c->why, "check the cable and rerun the command");
 	}
@@ -214,7 +215,7 @@ static int op_send(struct kchannel *c, const uint8_t *frame, size_t len)
 	int err;
 
 	if (!p->tp)
-		return cf_failure_set(c->why, CF_ERR_NO_DEVICE, "write", "%s is closed",
+		return cf_failure_set(c->why, CF_ERR_NO_DEVICE, NULL, "%s is closed",
 				      p->entry.tty);
 	err = transport_send(p->tp, frame, len);
 	if (err == CF_ERR_AGAIN) {

@@ -2,8 +2,10 @@
 // The Katapult binding: the engine's frames out whole through the channel, reply bytes in.
 #include "katapult/kpump.h"
 
+#include <stdio.h>
 #include <string.h>
 
+#include "failure.h"
 #include "katapult/channel.h"
 #include "log.h"
 #include "protocol/err.h"
@@ -55,6 +57,20 @@ static const struct pump_session_ops engine_ops = {
 
 /* ---- frames to the channel ---- */
 
+/* The channel broke under the session: it said what broke; the stage is the session's, the one
+ * its stage events named (issue 10: the same stage names in text and JSON). */
+static int channel_broke(struct kpump *p, int err)
+{
+	struct cf_failure *why = p->ch->why;
+	struct katapult_engine_progress pr;
+
+	if (why && p->engine) {
+		katapult_engine_progress(p->engine, &pr);
+		snprintf(why->stage, sizeof(why->stage), "%s", pr.stage_name);
+	}
+	return err;
+}
+
 /* Hand the engine's next frame to the channel as one unit (a channel that takes it at once
  * says sent from inside send: the one pump flushes again). */
 static int flush(void *binding, uint64_t now)
@@ -70,7 +86,9 @@ static int flush(void *binding, uint64_t now)
 	p->tx_busy = true;
 	wirelog_tx(&p->wirelog, p->ch->label, frame, len);
 	err = p->ch->ops->send(p->ch, frame, len);
-	return err == CF_ERR_AGAIN ? CF_OK : err;
+	if (err == CF_ERR_AGAIN)
+		return CF_OK;
+	return err < 0 ? channel_broke(p, err) : err;
 }
 
 static void session_progress(void *ctx, const char *stage, size_t done, size_t total)
@@ -162,7 +180,7 @@ static void on_failed(void *ctx, int err, uint64_t now)
 {
 	struct kpump *p = ctx;
 
-	pump_fail(&p->core, err, now);
+	pump_fail(&p->core, channel_broke(p, err), now);
 }
 
 void kpump_init(struct kpump *p, struct kchannel *ch, struct loop *loop,

@@ -186,6 +186,7 @@ struct host {
 	uint8_t *image;
 	size_t image_len;
 	struct image_info info;
+	struct srv *unplug_in_verify; /* fault: the cable is pulled once verify read back 4 KiB */
 };
 
 static void step_done(void *ctx, struct updater *u, int err)
@@ -195,6 +196,19 @@ static void step_done(void *ctx, struct updater *u, int err)
 	(void)u;
 	h->done = true;
 	h->err = err;
+}
+
+static void progress(void *ctx, struct updater *u, const char *stage, size_t done, size_t total)
+{
+	struct host *h = ctx;
+	struct srv *s = h->unplug_in_verify;
+
+	(void)u;
+	(void)total;
+	if (s && !strcmp(stage, "verify") && done >= 4096) {
+		h->unplug_in_verify = NULL;
+		twin_power_off(s->t, srv_now(s));
+	}
 }
 
 static int run_step(struct host *h, enum updater_step step)
@@ -227,7 +241,8 @@ static void host_open(struct host *h, struct loop *loop, const char *tty, const 
 				       &h->info),
 			 0);
 	free(scratch);
-	cfg.events = (struct updater_events){ .ctx = h, .step_done = step_done };
+	cfg.events = (struct updater_events){ .ctx = h, .step_done = step_done,
+					      .progress = progress };
 	snprintf(cfg.target.tty, sizeof(cfg.target.tty), "%s", tty);
 	cfg.target.node_id = -1;
 	cfg.target.link = IDENTITY_LINK_TTY;
@@ -379,6 +394,37 @@ static void test_serial_unplug_mid_write_says_it_stays_in_katapult(void **state)
 	loop_free(loop);
 }
 
+/* Issue 10: a channel that breaks under a session fails in the stage its stage events named. */
+static void test_serial_unplug_mid_verify_fails_in_verify(void **state)
+{
+	struct loop *loop = loop_new();
+	struct srv s;
+	struct host h;
+	const struct cf_failure *why;
+	char text[512];
+
+	(void)state;
+	srv_start(&s, loop, true, false);
+	host_open(&h, loop, s.pts, "CARTOGRAPHER 5.1.0", IMAGE_IFACE_USB);
+	/* cartoflash verify: the probe holds the image already, the step reads it back. */
+	assert_int_equal(twin_flash_write_raw(s.t, TWIN_APP_START, h.image, h.image_len), 0);
+	assert_int_equal(run_step(&h, UPDATER_IDENTIFY), CF_OK);
+	h.unplug_in_verify = &s;
+
+	assert_int_equal(run_step(&h, UPDATER_VERIFY), CF_ERR_NO_DEVICE);
+
+	why = updater_failure(h.u);
+	assert_null(h.unplug_in_verify);
+	assert_string_equal(why->stage, "verify");
+	assert_non_null(strstr(why->detail, "disconnected"));
+	cf_failure_format(why, text, sizeof(text));
+	assert_non_null(strstr(text, ": verify: the probe disconnected"));
+	assert_null(strstr(text, "write:"));
+	host_close(&h);
+	srv_stop(&s);
+	loop_free(loop);
+}
+
 /* Ctrl-C mid-write: the session stops after the command in flight, COMPLETE is never sent,
  * and the rerun (a new updater, as a new process would be) finishes the job. */
 static void test_serial_cancel_mid_write_then_resume(void **state)
@@ -473,6 +519,7 @@ int main(void)
 		cmocka_unit_test(test_serial_rom_dfu_is_refused_with_the_recover_hint),
 		cmocka_unit_test(test_serial_can_image_on_usb_probe_is_refused_before_writing),
 		cmocka_unit_test(test_serial_unplug_mid_write_says_it_stays_in_katapult),
+		cmocka_unit_test(test_serial_unplug_mid_verify_fails_in_verify),
 		cmocka_unit_test(test_serial_cancel_mid_write_then_resume),
 		cmocka_unit_test(test_serial_auto_with_several_probes_names_them),
 		cmocka_unit_test(test_serial_auto_without_probe_is_no_device),
