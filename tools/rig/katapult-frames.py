@@ -5,8 +5,10 @@
 usage: katapult-frames.py LOG [FIRST-LINE]
 
 Reads the Lawicel lines the kernel wrote through slcan (rig-slcan --log), from FIRST-LINE (1-based)
-on, groups the data of standard frames by CAN id (the admin id 0x3F0 left out: its messages are
-single frames), and parses each id's byte stream as Katapult frames (spec katapult.md 1.1:
+on, groups the data of standard frames by CAN id - the host-to-node ids of the Katapult node ids
+the log's SET_KATAPULT_NODEID frames (3F0#11 uuid node) gave out; the admin id and a Klipper
+application's ids (an identify before the reboot) are other protocols - and parses each id's
+byte stream as Katapult frames (spec katapult.md 1.1:
 01 88 cmd N payload[4N] crc16-le 99 03, CRC-16/MCRF4XX over cmd, N and payload). A dropped or
 repeated CAN frame inside a Katapult frame breaks its length, CRC or trailer: exit 1, naming the
 id and the byte offset. Prints "id 0x...: N frames, B bytes" per id; exit 2 when no id carried a
@@ -51,6 +53,7 @@ def main():
         return 64
     first = int(sys.argv[2]) if len(sys.argv) > 2 else 1
     streams = {}
+    katapult = set()
     with open(sys.argv[1], errors="replace") as log:
         for number, line in enumerate(log, 1):
             line = line.strip()
@@ -58,10 +61,14 @@ def main():
                 continue
             can_id, dlc = int(line[1:4], 16), int(line[4])
             data = bytes.fromhex(line[5:5 + 2 * dlc])
-            if can_id != 0x3F0:
+            if can_id == 0x3F0 and len(data) == 8 and data[0] == 0x11:
+                katapult.add(0x100 + 2 * data[7])
+            elif can_id != 0x3F0:
                 streams.setdefault(can_id, bytearray()).extend(data)
     checked = 0
     for can_id, stream in sorted(streams.items()):
+        if can_id not in katapult:
+            continue
         try:
             count = sum(1 for _ in frames(bytes(stream)))
         except ValueError as e:
