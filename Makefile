@@ -41,7 +41,8 @@ PROTO_SRC := $(wildcard protocol/*.c)
 SRC_ALL := $(wildcard src/*.c src/*/*.c)
 SRC_LIB := $(filter-out src/main.c,$(SRC_ALL))
 TOOLS := $(notdir $(patsubst %/,%,$(dir $(wildcard tools/*/main.c))))
-TOOL_LIBS := $(notdir $(patsubst %/,%,$(sort $(dir $(filter-out %/main.c,$(wildcard tools/*/*.c))))))
+# dfuemu's parts need umockdev: they link into dfuemu alone, never into the other tools' libraries
+TOOL_LIBS := $(filter-out dfuemu,$(notdir $(patsubst %/,%,$(sort $(dir $(filter-out %/main.c,$(wildcard tools/*/*.c)))))))
 UNIT_TESTS := $(basename $(notdir $(wildcard tests/unit/test_*.c)))
 SIM_TESTS := $(basename $(notdir $(wildcard tests/sim/test_*.c)))
 FUZZERS := $(basename $(notdir $(wildcard tests/fuzz/fuzz_*.c)))
@@ -103,6 +104,9 @@ $(BUILD)/%: $(BUILD)/plain/tools/%/main.o $(PLAIN_TOOL_LIBS) $(BUILD)/plain/libc
 DFUEMU_CFLAGS := $(patsubst -I%,-isystem %,$(shell pkg-config --cflags umockdev-1.0 2>/dev/null))
 $(BUILD)/plain/tools/dfuemu/%.o: PKG_CFLAGS += $(DFUEMU_CFLAGS)
 $(BUILD)/dfuemu: PKG_LIBS += $(shell pkg-config --libs umockdev-1.0 2>/dev/null)
+DFUEMU_OBJS := $(call obj,plain,$(call toolsrc,dfuemu))
+$(BUILD)/dfuemu: $(BUILD)/plain/tools/dfuemu/main.o $(DFUEMU_OBJS) $(PLAIN_TOOL_LIBS) $(BUILD)/plain/libcf.a $(BUILD)/plain/libprotocol.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(DFUEMU_OBJS) -Wl,--start-group $(PLAIN_TOOL_LIBS) $(BUILD)/plain/libcf.a $(BUILD)/plain/libprotocol.a -Wl,--end-group $(PKG_LIBS) -lm
 
 SAN_LINK = -Wl,--start-group $(SAN_TOOL_LIBS) $(BUILD)/san/libcf.a $(BUILD)/san/libprotocol.a -Wl,--end-group $(PKG_LIBS) $(TEST_LIBS) -lm
 $(BUILD)/tests/unit/%: $(BUILD)/san/tests/unit/%.o $(SAN_TOOL_LIBS) $(BUILD)/san/libcf.a $(BUILD)/san/libprotocol.a
