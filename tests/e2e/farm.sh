@@ -21,14 +21,7 @@ ok() { T=$((T + 1)); echo "ok $T - $1"; }
 not_ok() { T=$((T + 1)); echo "not ok $T - $1"; }
 # skip_all REASON: only for a missing prerequisite of the machine, before any check ran.
 skip_all() { echo "ok 1 - ${0##*/} # SKIP $1"; exit 0; }
-# fail_start WHAT [LOG...]: a helper tool that did not start fails the script, never skips it.
-fail_start() {
-	local what=$1 f
-	shift
-	not_ok "${0##*/}: $what did not start"
-	for f in "$@"; do [ -f "$f" ] && sed 's/^/#   /' "$f" | tail -15; done
-	exit 1
-}
+. "$(dirname "${BASH_SOURCE[0]}")/start_lib.bash"
 # check NAME CONDITION [EVIDENCE-FILE...]: one TAP line; on failure the evidence as comments.
 check() {
 	local name=$1 cond=$2 f

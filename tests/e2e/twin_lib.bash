@@ -11,15 +11,7 @@ not_ok() { T=$((T + 1)); echo "not ok $T - $1"; }
 check() { if eval "$2"; then ok "$1"; else not_ok "$1"; [ -n "${3:-}" ] && sed 's/^/#   /' "$3"; fi; return 0; }
 # skip_all REASON: only for a missing prerequisite of the machine, before any check ran.
 skip_all() { echo "ok 1 - ${0##*/} # SKIP $1"; exit 0; }
-# fail_start WHAT [LOG...]: a helper tool (simbus, twin, klippyd, mkimage) that did not start is a
-# failure of the script, never a skip: one "not ok", its output as comments, exit 1.
-fail_start() {
-	local what=$1 f
-	shift
-	not_ok "${0##*/}: $what did not start"
-	for f in "$@"; do [ -f "$f" ] && sed 's/^/#   /' "$f" | tail -15; done
-	exit 1
-}
+. "$(dirname "${BASH_SOURCE[0]}")/start_lib.bash"
 
 for tool in "$CARTOFLASH" "$BIN/twin" "$BIN/simbus" "$BIN/mkimage"; do
 	[ -x "$tool" ] || { echo "not ok - ${0##*/}: $tool not built (make BUILD=$BUILD all)"; exit 1; }

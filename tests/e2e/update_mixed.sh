@@ -67,7 +67,6 @@ usb_twin() {
 	[ -e "$work/dev/$4" ] || return 1
 	sed -n 's/.*ready uuid=\([0-9a-f]*\).*/\1/p' "$work/$1.out" | head -1 >"$work/$1.uuid"
 }
-fail_start() { echo "not ok - ${0##*/}: $1 did not start"; exit 1; }
 
 bus busa 1000000 || fail_start "simbus a"
 bus busb 500000 || fail_start "simbus b"
